@@ -1,0 +1,45 @@
+// Image shapes, layout conversion and PNG encoding. Pixels are float in
+// [0, 1], row-major, channels last (HWC), unless stated otherwise.
+#ifndef V2P_CORE_DATA_IMAGE_H_
+#define V2P_CORE_DATA_IMAGE_H_
+
+#include <string>
+
+#include "Eigen/Core"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace v2p::core {
+
+struct ImageShape {
+  int height = 0;
+  int width = 0;
+  int channels = 1;
+
+  int num_pixels() const { return height * width * channels; }
+  bool operator==(const ImageShape& o) const {
+    return height == o.height && width == o.width && channels == o.channels;
+  }
+};
+
+enum class ImageLayout { kRowMajor, kColumnMajor };
+
+// Converts each row of `images` (one flattened image per row, stored in
+// `layout`) to row-major HWC. Column-major means MATLAB order: pixel (r, c)
+// of channel k at index k*H*W + c*H + r.
+Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape,
+                                 ImageLayout layout);
+
+// PNG of one image (values clipped to [0, 1], scaled to 8 bits). `scale`
+// >= 1 enlarges by nearest-neighbour repetition.
+absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
+                                      int scale = 1);
+
+// Writes bytes to `path` (not atomic; callers write into a temporary
+// directory when they need atomicity).
+absl::Status WriteFile(const std::string& path, const std::string& bytes);
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+}  // namespace v2p::core
+
+#endif  // V2P_CORE_DATA_IMAGE_H_

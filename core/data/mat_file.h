@@ -1,0 +1,42 @@
+// Read-only access to MATLAB v5/v7.3 files through matio.
+#ifndef V2P_CORE_DATA_MAT_FILE_H_
+#define V2P_CORE_DATA_MAT_FILE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "Eigen/Core"
+#include "absl/status/statusor.h"
+
+namespace v2p::core {
+
+class MatFile {
+ public:
+  // NOT_FOUND when the file is missing; INVALID_ARGUMENT when it is not a
+  // MATLAB file.
+  static absl::StatusOr<std::unique_ptr<MatFile>> Open(const std::string& path);
+  ~MatFile();
+  MatFile(const MatFile&) = delete;
+  MatFile& operator=(const MatFile&) = delete;
+
+  // Names of the variables in the file, in file order.
+  std::vector<std::string> VariableNames() const;
+
+  // Reads a real numeric variable (double, single, any integer class) as a
+  // rows x cols matrix of doubles, rows = the first MATLAB dimension. A
+  // variable of rank > 2 is flattened to rows x prod(other dims) in MATLAB
+  // (column-major) order. NOT_FOUND names the variables that do exist.
+  absl::StatusOr<Eigen::MatrixXd> ReadMatrix(const std::string& name) const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  MatFile(std::string path, void* mat) : path_(std::move(path)), mat_(mat) {}
+  std::string path_;
+  void* mat_;  // mat_t*, opaque so that matio stays out of this header.
+};
+
+}  // namespace v2p::core
+
+#endif  // V2P_CORE_DATA_MAT_FILE_H_

@@ -1,0 +1,52 @@
+// L2-regularised linear regression with per-target voxel selection, with
+// the semantics of KamitaniLab's FastL2LiR, the feature decoder of
+// Horikawa & Kamitani (2017, Nat. Commun. 8:15037) and Shen et al. (2019,
+// PLoS Comput. Biol. 15:e1006633). Reproduces its reference outputs
+// (../shared/data/fastl2lir_vectors) to 1e-6.
+//
+// Semantics:
+//  - A column of ones is appended to X and the bias is penalised by alpha
+//    like every weight: [W; b] = (X1'X1 + alpha I)^-1 X1'Y.
+//  - n_feat > 0 and < voxels: for each target, only the n_feat voxels with
+//    the largest |Pearson r| with that target (r = 0 for voxels of variance
+//    < 1e-8) enter its regression; other weights are 0.
+//  - n_feat == 0 or >= voxels: no selection; when samples < voxels + 1 the
+//    dual form X1'(X1X1' + alpha I)^-1 Y is used (same solution, n x n
+//    system instead of d x d).
+//  - chunk_size > 0 fits targets in chunks (bounds memory; same result).
+//
+// Cost: no selection, primal O(n d^2 + d^3 + d^2 k), dual O(n^2 d + n^3 +
+// n d k); with selection O(n d^2 + n d k + k n_feat^3) and O(d^2) memory
+// for the Gram matrix.
+#ifndef V2P_CORE_DECODING_FASTL2LIR_H_
+#define V2P_CORE_DECODING_FASTL2LIR_H_
+
+#include "Eigen/Core"
+#include "absl/status/statusor.h"
+
+namespace v2p::core {
+
+struct FastL2LiROptions {
+  double alpha = 1.0;
+  int n_feat = 0;
+  int chunk_size = 0;
+};
+
+struct LinearFit {
+  Eigen::MatrixXd weights;  // voxels x targets
+  Eigen::RowVectorXd bias;  // targets
+};
+
+// X: samples x voxels; Y: samples x targets. INVALID_ARGUMENT on mismatched
+// sample counts, empty inputs, negative alpha / n_feat / chunk_size, or
+// non-finite values.
+absl::StatusOr<LinearFit> FitFastL2LiR(const Eigen::MatrixXd& x,
+                                       const Eigen::MatrixXd& y,
+                                       const FastL2LiROptions& options);
+
+// X W + 1 b.
+Eigen::MatrixXd PredictLinear(const Eigen::MatrixXd& x, const LinearFit& fit);
+
+}  // namespace v2p::core
+
+#endif  // V2P_CORE_DECODING_FASTL2LIR_H_

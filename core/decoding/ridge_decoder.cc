@@ -1,0 +1,85 @@
+#include "core/decoding/ridge_decoder.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
+#include "core/data/npy.h"
+
+namespace v2p::core {
+namespace {
+
+absl::StatusOr<Eigen::RowVectorXf> ReadRow(const std::string& path) {
+  ASSIGN_OR_RETURN(NpyArray a, ReadNpy(path));
+  ASSIGN_OR_RETURN(Eigen::MatrixXd m, a.AsMatrix());
+  if (m.rows() != 1) return absl::DataLossError(absl::StrCat(path, ": expected one row"));
+  return Eigen::RowVectorXf(m.row(0).cast<float>());
+}
+
+}  // namespace
+
+RidgeDecoder::RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,
+                           Eigen::RowVectorXf mean, Eigen::RowVectorXf sd)
+    : weights_(std::move(weights)),
+      bias_(std::move(bias)),
+      mean_(std::move(mean)),
+      sd_(std::move(sd)) {
+  inv_sd_ = sd_.unaryExpr([](float s) { return s > 0 ? 1.0f / s : 1.0f; });
+}
+
+absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Fit(const Eigen::MatrixXd& betas,
+                                                                const Eigen::MatrixXd& targets,
+                                                                const Options& options) {
+  const Eigen::Index d = betas.cols();
+  Eigen::RowVectorXd mean = Eigen::RowVectorXd::Zero(d);
+  Eigen::RowVectorXd sd = Eigen::RowVectorXd::Ones(d);
+  Eigen::MatrixXd x = betas;
+  if (options.standardize_voxels && betas.rows() > 0) {
+    mean = betas.colwise().mean();
+    x = betas.rowwise() - mean;
+    sd = (x.array().square().colwise().sum() / static_cast<double>(betas.rows())).sqrt();
+    for (Eigen::Index v = 0; v < d; ++v) {
+      if (sd(v) > 0) x.col(v) /= sd(v);
+    }
+  }
+  ASSIGN_OR_RETURN(LinearFit fit, FitFastL2LiR(x, targets, options.regression));
+  return std::unique_ptr<RidgeDecoder>(new RidgeDecoder(
+      fit.weights.cast<float>(), fit.bias.cast<float>(), mean.cast<float>(), sd.cast<float>()));
+}
+
+absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Load(const std::string& dir) {
+  ASSIGN_OR_RETURN(NpyArray w, ReadNpy(dir + "/ridge_weights.npy"));
+  ASSIGN_OR_RETURN(Eigen::MatrixXd weights, w.AsMatrix());
+  ASSIGN_OR_RETURN(Eigen::RowVectorXf bias, ReadRow(dir + "/ridge_bias.npy"));
+  ASSIGN_OR_RETURN(Eigen::RowVectorXf mean, ReadRow(dir + "/voxel_mean.npy"));
+  ASSIGN_OR_RETURN(Eigen::RowVectorXf sd, ReadRow(dir + "/voxel_sd.npy"));
+  if (bias.size() != weights.cols() || mean.size() != weights.rows() ||
+      sd.size() != weights.rows()) {
+    return absl::DataLossError(absl::StrCat(
+        dir, ": ridge files disagree: weights ", weights.rows(), "x", weights.cols(), ", bias ",
+        bias.size(), ", voxel mean ", mean.size(), ", voxel sd ", sd.size()));
+  }
+  if (!weights.allFinite() || !bias.allFinite() || !mean.allFinite() || !sd.allFinite()) {
+    return absl::DataLossError(absl::StrCat(dir, ": ridge files contain NaN or Inf"));
+  }
+  return std::unique_ptr<RidgeDecoder>(
+      new RidgeDecoder(weights.cast<float>(), std::move(bias), std::move(mean), std::move(sd)));
+}
+
+absl::Status RidgeDecoder::Save(const std::string& dir) const {
+  RETURN_IF_ERROR(WriteNpyFloat32(dir + "/ridge_weights.npy", weights_));
+  RETURN_IF_ERROR(WriteNpyFloat32(dir + "/ridge_bias.npy", bias_));
+  RETURN_IF_ERROR(WriteNpyFloat32(dir + "/voxel_mean.npy", mean_));
+  return WriteNpyFloat32(dir + "/voxel_sd.npy", sd_);
+}
+
+void RidgeDecoder::Standardize(Eigen::MatrixXf* betas) const {
+  betas->array().rowwise() -= mean_.array();
+  betas->array().rowwise() *= inv_sd_.array();
+}
+
+Eigen::MatrixXf RidgeDecoder::Decode(const Eigen::MatrixXf& standardized) const {
+  Eigen::MatrixXf out = standardized * weights_;
+  out.rowwise() += bias_;
+  return out;
+}
+
+}  // namespace v2p::core

@@ -1,0 +1,58 @@
+// The served ridge decoder: betas -> targets (pixels, or features in later
+// pipelines), with voxel standardisation statistics kept in the model.
+// Fitting uses FitFastL2LiR in double precision; serving runs in float.
+// Immutable after construction; safe to share across threads.
+#ifndef V2P_CORE_DECODING_RIDGE_DECODER_H_
+#define V2P_CORE_DECODING_RIDGE_DECODER_H_
+
+#include <memory>
+#include <string>
+
+#include "Eigen/Core"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/decoding/fastl2lir.h"
+
+namespace v2p::core {
+
+class RidgeDecoder {
+ public:
+  struct Options {
+    FastL2LiROptions regression;
+    // z-score voxels with the training mean and SD (population SD; voxels
+    // with SD 0 are only centred).
+    bool standardize_voxels = true;
+  };
+
+  // betas: samples x voxels; targets: samples x outputs.
+  static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Fit(const Eigen::MatrixXd& betas,
+                                                           const Eigen::MatrixXd& targets,
+                                                           const Options& options);
+  // Reads the files Save() writes; DATA_LOSS when they disagree in shape.
+  static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Load(const std::string& dir);
+  // Writes ridge_weights.npy (voxels x outputs, float32), ridge_bias.npy,
+  // voxel_mean.npy and voxel_sd.npy into `dir`.
+  absl::Status Save(const std::string& dir) const;
+
+  int num_voxels() const { return static_cast<int>(weights_.rows()); }
+  int num_outputs() const { return static_cast<int>(weights_.cols()); }
+
+  // Preprocess stage: standardises each row (one sample) in place.
+  void Standardize(Eigen::MatrixXf* betas) const;
+  // Decode stage: standardised rows -> rows of outputs.
+  Eigen::MatrixXf Decode(const Eigen::MatrixXf& standardized) const;
+
+ private:
+  RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias, Eigen::RowVectorXf mean,
+               Eigen::RowVectorXf sd);
+
+  Eigen::MatrixXf weights_;
+  Eigen::RowVectorXf bias_;
+  Eigen::RowVectorXf mean_;
+  Eigen::RowVectorXf sd_;
+  Eigen::RowVectorXf inv_sd_;
+};
+
+}  // namespace v2p::core
+
+#endif  // V2P_CORE_DECODING_RIDGE_DECODER_H_

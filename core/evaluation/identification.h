@@ -1,0 +1,18 @@
+// Pairwise (2-way) identification: is a reconstruction more similar to its
+// own stimulus than to another test stimulus? Chance is 0.5; the mean
+// image scores exactly 0.5, so unlike PCC it cannot be gamed by priors.
+#ifndef V2P_CORE_EVALUATION_IDENTIFICATION_H_
+#define V2P_CORE_EVALUATION_IDENTIFICATION_H_
+
+#include "Eigen/Core"
+
+namespace v2p::core {
+
+// similarity(i, j) = similarity of reconstruction i to stimulus j (square).
+// Returns the fraction of ordered pairs (i, j != i) with similarity(i, i) >
+// similarity(i, j); ties count one half. NaN when n < 2.
+double PairwiseIdentification(const Eigen::MatrixXd& similarity);
+
+}  // namespace v2p::core
+
+#endif  // V2P_CORE_EVALUATION_IDENTIFICATION_H_

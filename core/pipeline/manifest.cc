@@ -1,0 +1,140 @@
+#include "core/pipeline/manifest.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "core/base/status_macros.h"
+#include "core/data/image.h"
+
+namespace v2p::core {
+namespace {
+
+constexpr char kMetricPrefix[] = "eval.metric.";
+constexpr char kBaselinePrefix[] = "eval.baseline.";
+
+std::string OneLine(const std::string& s) {
+  return absl::StrReplaceAll(s, {{"\r", " "}, {"\n", " "}});
+}
+
+class Fields {
+ public:
+  Fields(std::map<std::string, std::string> kv, std::string path)
+      : kv_(std::move(kv)), path_(std::move(path)) {}
+
+  absl::StatusOr<std::string> Str(const std::string& key) const {
+    auto it = kv_.find(key);
+    if (it == kv_.end()) return absl::DataLossError(absl::StrCat(path_, ": missing '", key, "'"));
+    return it->second;
+  }
+  absl::StatusOr<int64_t> Int(const std::string& key) const {
+    ASSIGN_OR_RETURN(std::string s, Str(key));
+    int64_t v;
+    if (!absl::SimpleAtoi(s, &v)) return Bad(key, s);
+    return v;
+  }
+  absl::StatusOr<double> Double(const std::string& s, const std::string& key) const {
+    double v;
+    if (!absl::SimpleAtod(s, &v)) return Bad(key, s);
+    return v;
+  }
+  absl::Status Bad(const std::string& key, const std::string& value) const {
+    return absl::DataLossError(absl::StrCat(path_, ": bad value '", value, "' for '", key, "'"));
+  }
+  const std::map<std::string, std::string>& all() const { return kv_; }
+
+ private:
+  std::map<std::string, std::string> kv_;
+  std::string path_;
+};
+
+}  // namespace
+
+absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
+  std::ostringstream out;
+  out << "# voxel2pixel model manifest\n"
+      << "format_version: " << ModelManifest::kFormatVersion << "\n"
+      << "name: " << m.name << "\n"
+      << "dataset: " << OneLine(m.dataset) << "\n"
+      << "create_time_unix_ms: " << absl::ToUnixMillis(m.create_time) << "\n"
+      << "num_voxels: " << m.num_voxels << "\n"
+      << "image_height: " << m.image.height << "\n"
+      << "image_width: " << m.image.width << "\n"
+      << "image_channels: " << m.image.channels << "\n"
+      << "decoder: " << m.decoder << "\n"
+      << "generator: " << m.generator << "\n"
+      << "clip_output: " << (m.clip_output ? "true" : "false") << "\n"
+      << "description: " << OneLine(m.description) << "\n"
+      << "eval.split: " << m.evaluation.split << "\n"
+      << "eval.num_samples: " << m.evaluation.num_samples << "\n"
+      << "eval.ssim_definition: " << OneLine(m.evaluation.ssim_definition) << "\n";
+  out.precision(17);
+  for (const auto& [k, v] : m.evaluation.metrics) out << kMetricPrefix << k << ": " << v << "\n";
+  for (const auto& [k, v] : m.evaluation.baseline_metrics) {
+    out << kBaselinePrefix << k << ": " << v << "\n";
+  }
+  return WriteFile(path, out.str());
+}
+
+absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  std::map<std::string, std::string> kv;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) {
+      return absl::DataLossError(absl::StrCat(path, ":", line_no, ": expected 'key: value'"));
+    }
+    kv[std::string(absl::StripAsciiWhitespace(line.substr(0, colon)))] =
+        std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  }
+  const Fields f(std::move(kv), path);
+  ASSIGN_OR_RETURN(const int64_t format, f.Int("format_version"));
+  if (format != ModelManifest::kFormatVersion) {
+    return absl::DataLossError(absl::StrCat(path, ": manifest format ", format,
+                                            " is not supported (this build reads ",
+                                            ModelManifest::kFormatVersion, ")"));
+  }
+  ModelManifest m;
+  ASSIGN_OR_RETURN(m.name, f.Str("name"));
+  ASSIGN_OR_RETURN(m.dataset, f.Str("dataset"));
+  ASSIGN_OR_RETURN(const int64_t created, f.Int("create_time_unix_ms"));
+  m.create_time = absl::FromUnixMillis(created);
+  ASSIGN_OR_RETURN(const int64_t voxels, f.Int("num_voxels"));
+  ASSIGN_OR_RETURN(const int64_t h, f.Int("image_height"));
+  ASSIGN_OR_RETURN(const int64_t w, f.Int("image_width"));
+  ASSIGN_OR_RETURN(const int64_t c, f.Int("image_channels"));
+  m.num_voxels = static_cast<int>(voxels);
+  m.image = {static_cast<int>(h), static_cast<int>(w), static_cast<int>(c)};
+  if (m.num_voxels <= 0 || m.image.num_pixels() <= 0) {
+    return absl::DataLossError(absl::StrCat(path, ": voxel count and image shape must be > 0"));
+  }
+  ASSIGN_OR_RETURN(m.decoder, f.Str("decoder"));
+  ASSIGN_OR_RETURN(m.generator, f.Str("generator"));
+  ASSIGN_OR_RETURN(const std::string clip, f.Str("clip_output"));
+  if (clip != "true" && clip != "false") return f.Bad("clip_output", clip);
+  m.clip_output = clip == "true";
+  ASSIGN_OR_RETURN(m.description, f.Str("description"));
+  ASSIGN_OR_RETURN(m.evaluation.split, f.Str("eval.split"));
+  ASSIGN_OR_RETURN(const int64_t n, f.Int("eval.num_samples"));
+  m.evaluation.num_samples = static_cast<int>(n);
+  ASSIGN_OR_RETURN(m.evaluation.ssim_definition, f.Str("eval.ssim_definition"));
+  for (const auto& [key, value] : f.all()) {
+    absl::string_view k = key;
+    std::map<std::string, double>* target = nullptr;
+    if (absl::ConsumePrefix(&k, kMetricPrefix)) target = &m.evaluation.metrics;
+    if (absl::ConsumePrefix(&k, kBaselinePrefix)) target = &m.evaluation.baseline_metrics;
+    if (target == nullptr) continue;
+    ASSIGN_OR_RETURN((*target)[std::string(k)], f.Double(value, key));
+  }
+  return m;
+}
+
+}  // namespace v2p::core

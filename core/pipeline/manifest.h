@@ -1,0 +1,52 @@
+// What a trained model is: the facts every process needs without loading
+// its weights (voxel count, image shape, stages, recorded evaluation).
+// Stored as manifest.txt in the model's version directory, one
+// "key: value" per line; the version is the directory's name.
+#ifndef V2P_CORE_PIPELINE_MANIFEST_H_
+#define V2P_CORE_PIPELINE_MANIFEST_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/data/image.h"
+
+namespace v2p::core {
+
+struct ModelManifest {
+  static constexpr int kFormatVersion = 1;
+
+  std::string name;
+  int64_t version = 0;  // filled from the directory name when read
+  std::string dataset;
+  absl::Time create_time;
+  int num_voxels = 0;
+  ImageShape image;
+  std::string decoder;    // "ridge"
+  std::string generator;  // "identity"
+  bool clip_output = true;
+  std::string description;  // one line
+
+  struct Evaluation {
+    std::string split;
+    int num_samples = 0;
+    std::string ssim_definition;
+    std::map<std::string, double> metrics;
+    std::map<std::string, double> baseline_metrics;
+  } evaluation;
+};
+
+// Files inside a model version directory.
+inline constexpr char kManifestFile[] = "manifest.txt";
+inline constexpr char kSpecFile[] = "pipeline_spec.pbtxt";
+
+absl::Status WriteManifest(const std::string& path, const ModelManifest& manifest);
+// DATA_LOSS names the file and line of a malformed or incomplete manifest.
+absl::StatusOr<ModelManifest> ReadManifest(const std::string& path);
+
+}  // namespace v2p::core
+
+#endif  // V2P_CORE_PIPELINE_MANIFEST_H_

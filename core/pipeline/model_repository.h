@@ -1,0 +1,59 @@
+// The model repository on disk (DESIGN §2):
+//   <root>/models/<name>/<version>/{manifest.txt, pipeline_spec.pbtxt, ...}
+// Versions are positive integers; a new version appears atomically (written
+// into a temporary directory beside it, then renamed), so a reader never
+// sees a half-written model. Thread-safe; several processes may share one
+// root (a shared volume): concurrent writers get distinct versions.
+#ifndef V2P_CORE_PIPELINE_MODEL_REPOSITORY_H_
+#define V2P_CORE_PIPELINE_MODEL_REPOSITORY_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace v2p::core {
+
+// Model names are 1-64 characters of [A-Za-z0-9_.-], not starting with '.'
+// or '-': they become directory names and must not escape the repository.
+absl::Status ValidateModelName(const std::string& name);
+
+class ModelRepository {
+ public:
+  struct Options {
+    std::string root;
+    // Create <root>/models when missing (a writer); readers leave it false.
+    bool create = false;
+  };
+  static absl::StatusOr<std::unique_ptr<ModelRepository>> Open(const Options& options);
+
+  const std::string& root() const { return root_; }
+
+  // Names of models with at least one committed version, sorted.
+  std::vector<std::string> ListModels() const;
+  // Committed versions of `name`, ascending; NOT_FOUND when there are none.
+  absl::StatusOr<std::vector<int64_t>> ListVersions(const std::string& name) const;
+  // version 0 means the latest. NOT_FOUND names what exists.
+  absl::StatusOr<int64_t> ResolveVersion(const std::string& name, int64_t version) const;
+  std::string VersionDir(const std::string& name, int64_t version) const;
+
+  // Creates the next version of `name`: `write` fills an empty temporary
+  // directory; when it succeeds the directory becomes <name>/<version>.
+  // On failure nothing is left behind. Returns the new version.
+  absl::StatusOr<int64_t> CommitVersion(
+      const std::string& name, const std::function<absl::Status(const std::string& dir)>& write);
+
+ private:
+  explicit ModelRepository(std::string root) : root_(std::move(root)) {}
+  std::string ModelsDir() const { return root_ + "/models"; }
+
+  std::string root_;
+};
+
+}  // namespace v2p::core
+
+#endif  // V2P_CORE_PIPELINE_MODEL_REPOSITORY_H_

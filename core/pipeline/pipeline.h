@@ -1,0 +1,74 @@
+// A loaded, immutable reconstruction pipeline: betas -> preprocess
+// (voxel standardisation) -> decode (ridge) -> generate -> encode (PNG).
+// Shared as std::shared_ptr<const Pipeline>; Run() is thread-safe.
+#ifndef V2P_CORE_PIPELINE_PIPELINE_H_
+#define V2P_CORE_PIPELINE_PIPELINE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "Eigen/Core"
+#include "absl/status/statusor.h"
+#include "core/base/stopwatch.h"
+#include "core/decoding/ridge_decoder.h"
+#include "core/generation/generator.h"
+#include "core/pipeline/manifest.h"
+
+namespace v2p::core {
+
+struct RunOptions {
+  bool encode_png = true;
+  // Checked between stages; when it returns true Run() stops with CANCELLED.
+  std::function<bool()> is_cancelled;
+};
+
+struct Reconstruction {
+  Eigen::VectorXf pixels;  // row-major HWC in [0, 1] when clipped
+  std::string png;         // empty unless RunOptions::encode_png
+  // Stages this pipeline ran (the batch's duration for each); total = the
+  // whole Run() call. queue is left for the caller to fill.
+  StageTimings timings;
+};
+
+class Pipeline {
+ public:
+  // Takes ownership of the stages. INVALID_ARGUMENT when they disagree with
+  // the manifest (voxel count, decoder outputs vs generator input, shape).
+  static absl::StatusOr<std::shared_ptr<const Pipeline>> Create(
+      ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,
+      std::unique_ptr<const Generator> generator);
+  // Loads a model version directory written by TrainModel().
+  static absl::StatusOr<std::shared_ptr<const Pipeline>> Load(const std::string& dir,
+                                                              int64_t version);
+
+  const ModelManifest& manifest() const { return manifest_; }
+  int num_voxels() const { return manifest_.num_voxels; }
+  ImageShape image_shape() const { return manifest_.image; }
+
+  // betas: n x num_voxels(), n >= 1. INVALID_ARGUMENT (naming the sample
+  // row) for a wrong voxel count or a NaN/Inf value; CANCELLED if
+  // options.is_cancelled fires. One result per row, in order.
+  absl::StatusOr<std::vector<Reconstruction>> Run(const Eigen::MatrixXf& betas,
+                                                  const RunOptions& options = {}) const;
+
+ private:
+  Pipeline(ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,
+           std::unique_ptr<const Generator> generator)
+      : manifest_(std::move(manifest)),
+        decoder_(std::move(decoder)),
+        generator_(std::move(generator)) {}
+
+  ModelManifest manifest_;
+  std::unique_ptr<const RidgeDecoder> decoder_;
+  std::unique_ptr<const Generator> generator_;
+};
+
+// Returns INVALID_ARGUMENT naming the first sample (row) that is not finite,
+// with the column of its first bad value.
+absl::Status CheckFiniteRows(const Eigen::MatrixXf& betas);
+
+}  // namespace v2p::core
+
+#endif  // V2P_CORE_PIPELINE_PIPELINE_H_

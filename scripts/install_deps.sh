@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that voxel2pixel's build, tests and demo need.
+# Uses sudo when not root. Safe to run repeatedly.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config ccache git
+  # gRPC 1.51 + Protobuf 3.21, health.proto / reflection.proto
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
+  # LibTorch 1.13 CPU; OpenBLAS so its matrix products do not run on the reference BLAS
+  libtorch-dev libopenblas0-pthread libopenblas-dev
+  # numerics, images, data formats
+  libeigen3-dev libabsl-dev libopencv-dev libmatio-dev libhdf5-dev libnifti2-dev zlib1g-dev libpng-dev
+  # metrics, tests
+  prometheus-cpp-dev libgtest-dev libgmock-dev googletest
+  # the demo's JSON/table printing
+  python3
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install_deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "install_deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
