@@ -29,18 +29,24 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Fit(const Eigen::Mat
                                                                 const Eigen::MatrixXd& targets,
                                                                 const Options& options) {
   const Eigen::Index d = betas.cols();
-  Eigen::RowVectorXd mean = Eigen::RowVectorXd::Zero(d);
+  if (betas.rows() == 0) return absl::InvalidArgumentError("no training samples");
+  const bool centre = options.standardize_voxels || !options.penalize_intercept;
+  const Eigen::RowVectorXd mean =
+      centre ? Eigen::RowVectorXd(betas.colwise().mean()) : Eigen::RowVectorXd::Zero(d);
+  Eigen::MatrixXd x = betas.rowwise() - mean;
   Eigen::RowVectorXd sd = Eigen::RowVectorXd::Ones(d);
-  Eigen::MatrixXd x = betas;
-  if (options.standardize_voxels && betas.rows() > 0) {
-    mean = betas.colwise().mean();
-    x = betas.rowwise() - mean;
+  if (options.standardize_voxels) {
     sd = (x.array().square().colwise().sum() / static_cast<double>(betas.rows())).sqrt();
     for (Eigen::Index v = 0; v < d; ++v) {
       if (sd(v) > 0) x.col(v) /= sd(v);
     }
   }
-  ASSIGN_OR_RETURN(LinearFit fit, FitFastL2LiR(x, targets, options.regression));
+  const Eigen::RowVectorXd target_mean = options.penalize_intercept
+                                             ? Eigen::RowVectorXd::Zero(targets.cols())
+                                             : Eigen::RowVectorXd(targets.colwise().mean());
+  ASSIGN_OR_RETURN(LinearFit fit,
+                   FitFastL2LiR(x, targets.rowwise() - target_mean, options.regression));
+  fit.bias += target_mean;
   return std::unique_ptr<RidgeDecoder>(new RidgeDecoder(
       fit.weights.cast<float>(), fit.bias.cast<float>(), mean.cast<float>(), sd.cast<float>()));
 }

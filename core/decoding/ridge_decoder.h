@@ -22,6 +22,12 @@ class RidgeDecoder {
     // z-score voxels with the training mean and SD (population SD; voxels
     // with SD 0 are only centred).
     bool standardize_voxels = true;
+    // false: voxels and targets are centred before the fit, which makes the
+    // intercept unpenalised (the usual ridge, e.g. scikit-learn's Ridge);
+    // true: FastL2LiR's own behaviour, the bias shrunk by alpha like every
+    // weight. With alpha large against the sample count the penalised bias
+    // shrinks the mean image out of every reconstruction.
+    bool penalize_intercept = false;
   };
 
   // betas: samples x voxels; targets: samples x outputs.

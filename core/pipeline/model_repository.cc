@@ -48,14 +48,13 @@ std::vector<std::string> ModelRepository::ListModels() const {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(ModelsDir(), ec)) {
     const std::string name = entry.path().filename().string();
-    if (ValidateModelName(name).ok() && ListVersions(name).ok()) names.push_back(name);
+    if (ValidateModelName(name).ok() && !CommittedVersions(name).empty()) names.push_back(name);
   }
   std::sort(names.begin(), names.end());
   return names;
 }
 
-absl::StatusOr<std::vector<int64_t>> ModelRepository::ListVersions(const std::string& name) const {
-  RETURN_IF_ERROR(ValidateModelName(name));
+std::vector<int64_t> ModelRepository::CommittedVersions(const std::string& name) const {
   std::vector<int64_t> versions;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(fs::path(ModelsDir()) / name, ec)) {
@@ -65,11 +64,17 @@ absl::StatusOr<std::vector<int64_t>> ModelRepository::ListVersions(const std::st
       versions.push_back(v);
     }
   }
+  std::sort(versions.begin(), versions.end());
+  return versions;
+}
+
+absl::StatusOr<std::vector<int64_t>> ModelRepository::ListVersions(const std::string& name) const {
+  RETURN_IF_ERROR(ValidateModelName(name));
+  std::vector<int64_t> versions = CommittedVersions(name);
   if (versions.empty()) {
     return absl::NotFoundError(absl::StrCat("no model named '", name, "' in ", root_,
                                             " (models: ", absl::StrJoin(ListModels(), ", "), ")"));
   }
-  std::sort(versions.begin(), versions.end());
   return versions;
 }
 

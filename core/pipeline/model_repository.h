@@ -50,6 +50,8 @@ class ModelRepository {
  private:
   explicit ModelRepository(std::string root) : root_(std::move(root)) {}
   std::string ModelsDir() const { return root_ + "/models"; }
+  // Version directories holding a manifest, ascending; no validation.
+  std::vector<int64_t> CommittedVersions(const std::string& name) const;
 
   std::string root_;
 };

@@ -15,7 +15,8 @@ namespace v2p::core {
 std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
   const auto& r = o.ridge.regression;
   return absl::StrCat("ridge(alpha=", r.alpha, ", n_feat=", r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat),
-                      o.ridge.standardize_voxels ? ", z-scored voxels" : "", ") -> pixels ",
+                      o.ridge.standardize_voxels ? ", z-scored voxels" : "",
+                      o.ridge.penalize_intercept ? ", penalised bias" : "", ") -> pixels ",
                       image.height, "x", image.width, "x", image.channels, " -> identity",
                       o.clip_output ? ", clipped to [0,1]" : "");
 }

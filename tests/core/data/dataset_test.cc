@@ -1,0 +1,83 @@
+#include "core/data/dataset.h"
+
+#include "core/data/mat_file.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_paths.h"
+
+namespace v2p::core {
+namespace {
+
+DatasetOptions Digit69() {
+  DatasetOptions o;
+  o.name = "digit69";
+  o.file = testing::DataDir() + "/digit69/digit69_28x28.mat";
+  o.train = {"fmriTrn", "stimTrn", "labelTrn"};
+  o.test = {"fmriTest", "stimTest", "labelTest"};
+  o.image = {28, 28, 1};
+  o.layout = ImageLayout::kColumnMajor;
+  o.pixel_max = 255;
+  return o;
+}
+
+TEST(Dataset, LoadsDigit69Shapes) {
+  auto ds = LoadDataset(Digit69());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(ds->train.betas.rows(), 90);
+  EXPECT_EQ(ds->train.betas.cols(), 3092);
+  EXPECT_EQ(ds->test.betas.rows(), 10);
+  EXPECT_EQ(ds->train.stimuli.cols(), 784);
+  EXPECT_GE(ds->train.stimuli.minCoeff(), 0.0);
+  EXPECT_LE(ds->train.stimuli.maxCoeff(), 1.0);
+  EXPECT_EQ(ds->test.labels.size(), 10);
+}
+
+// The column-major layout is handled if images come out upright: a "6"
+// carries its loop low, a "9" high, so sixes are more bottom-heavy than
+// nines (a nine's stem balances its own halves). Transposed images would
+// turn that top/bottom contrast into a left/right one and flip the sign.
+TEST(Dataset, ColumnMajorStimuliComeOutUpright) {
+  auto ds = LoadDataset(Digit69());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  double bottom_heaviness[3] = {0, 0, 0};
+  int count[3] = {0, 0, 0};
+  for (Eigen::Index i = 0; i < ds->train.stimuli.rows(); ++i) {
+    double upper = 0, lower = 0;
+    for (int r = 0; r < 28; ++r)
+      for (int c = 0; c < 28; ++c) (r < 14 ? upper : lower) += ds->train.stimuli(i, r * 28 + c);
+    bottom_heaviness[ds->train.labels(i)] += lower - upper;
+    ++count[ds->train.labels(i)];
+  }
+  ASSERT_EQ(count[1], 45);
+  ASSERT_EQ(count[2], 45);
+  const double six = bottom_heaviness[1] / count[1], nine = bottom_heaviness[2] / count[2];
+  EXPECT_GT(six, 0) << "sixes should carry more ink in their lower half";
+  EXPECT_GT(six - nine, 5.0) << "six " << six << ", nine " << nine;
+}
+
+TEST(Dataset, ToRowMajorTransposesEachChannel) {
+  Eigen::MatrixXd col_major(1, 6);  // 2x3 image stored column by column
+  col_major << 1, 4, 2, 5, 3, 6;
+  const Eigen::MatrixXd row_major = ToRowMajorImages(col_major, {2, 3, 1}, ImageLayout::kColumnMajor);
+  Eigen::RowVectorXd want(6);
+  want << 1, 2, 3, 4, 5, 6;
+  EXPECT_EQ(row_major.row(0), want);
+}
+
+TEST(Dataset, ErrorsNameTheProblem) {
+  DatasetOptions o = Digit69();
+  o.train.betas = "noSuchVar";
+  auto ds = LoadDataset(o);
+  EXPECT_EQ(ds.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(ds.status().message().find("fmriTrn"), std::string::npos) << ds.status();
+
+  o = Digit69();
+  o.image = {32, 32, 1};
+  EXPECT_EQ(LoadDataset(o).status().code(), absl::StatusCode::kInvalidArgument);
+
+  o = Digit69();
+  o.file = testing::DataDir() + "/fastl2lir_vectors/testdata_basic.npz";
+  EXPECT_EQ(LoadDataset(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace v2p::core

@@ -1,0 +1,106 @@
+#include "core/evaluation/metrics.h"
+
+#include <cmath>
+
+#include "core/evaluation/identification.h"
+#include "gtest/gtest.h"
+
+namespace v2p::core {
+namespace {
+
+Eigen::VectorXd V(std::initializer_list<double> v) {
+  Eigen::VectorXd out(v.size());
+  int i = 0;
+  for (double x : v) out(i++) = x;
+  return out;
+}
+
+TEST(PixelPcc, HandComputedValues) {
+  EXPECT_NEAR(PixelPcc(V({1, 2, 3, 4}), V({2, 4, 6, 8})), 1.0, 1e-12);
+  EXPECT_NEAR(PixelPcc(V({1, 2, 3, 4}), V({8, 6, 4, 2})), -1.0, 1e-12);
+  // deviations (-1,0,1) and (-1,1,0): covariance sum 1, norms sqrt(2) each.
+  EXPECT_NEAR(PixelPcc(V({1, 2, 3}), V({1, 3, 2})), 0.5, 1e-12);
+  EXPECT_EQ(PixelPcc(V({1, 1, 1}), V({1, 2, 3})), 0.0);
+}
+
+TEST(PixelMse, HandComputedValues) {
+  EXPECT_DOUBLE_EQ(PixelMse(V({0, 1}), V({1, 1})), 0.5);
+  EXPECT_DOUBLE_EQ(PixelMse(V({0.2, 0.4}), V({0.2, 0.4})), 0.0);
+}
+
+// SSIM written directly from Wang et al. (2004) Eqs. 13-15 and 17 with a 2-d
+// Gaussian window, independently of the separable implementation.
+double DirectSsim(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y) {
+  const int n = 11;
+  Eigen::MatrixXd w(n, n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) w(i, j) = std::exp(-((i - 5.0) * (i - 5.0) + (j - 5.0) * (j - 5.0)) / (2 * 1.5 * 1.5));
+  w /= w.sum();
+  const double c1 = 1e-4, c2 = 9e-4;
+  double total = 0;
+  int count = 0;
+  for (int r = 0; r + n <= x.rows(); ++r) {
+    for (int c = 0; c + n <= x.cols(); ++c) {
+      const Eigen::MatrixXd px = x.block(r, c, n, n), py = y.block(r, c, n, n);
+      const double mx = (w.array() * px.array()).sum(), my = (w.array() * py.array()).sum();
+      const double vx = (w.array() * (px.array() - mx).square()).sum();
+      const double vy = (w.array() * (py.array() - my).square()).sum();
+      const double cxy = (w.array() * (px.array() - mx) * (py.array() - my)).sum();
+      total += (2 * mx * my + c1) * (2 * cxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2));
+      ++count;
+    }
+  }
+  return total / count;
+}
+
+Eigen::VectorXd Flatten(const Eigen::MatrixXd& img) {
+  Eigen::VectorXd v(img.size());
+  for (int r = 0; r < img.rows(); ++r)
+    for (int c = 0; c < img.cols(); ++c) v(r * img.cols() + c) = img(r, c);
+  return v;
+}
+
+TEST(Ssim, MatchesDirectDefinition) {
+  std::srand(7);
+  const Eigen::MatrixXd x = (Eigen::MatrixXd::Random(13, 17).array() + 1) / 2;
+  const Eigen::MatrixXd y = (x + 0.2 * Eigen::MatrixXd::Random(13, 17)).cwiseMax(0).cwiseMin(1);
+  auto got = Ssim(Flatten(x), Flatten(y), {13, 17, 1});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_NEAR(*got, DirectSsim(x, y), 1e-12);
+  EXPECT_LT(*got, 1.0);
+}
+
+TEST(Ssim, IdenticalImagesScoreOne) {
+  const Eigen::VectorXd x = (Eigen::VectorXd::Random(28 * 28).array() + 1) / 2;
+  EXPECT_NEAR(*Ssim(x, x, {28, 28, 1}), 1.0, 1e-12);
+}
+
+TEST(Ssim, ConstantImagesHandValue) {
+  // sigma = 0 everywhere: SSIM = (2 mx my + C1) / (mx^2 + my^2 + C1).
+  const Eigen::VectorXd x = Eigen::VectorXd::Constant(121, 0.2);
+  const Eigen::VectorXd y = Eigen::VectorXd::Constant(121, 0.6);
+  EXPECT_NEAR(*Ssim(x, y, {11, 11, 1}), (0.24 + 1e-4) / (0.40 + 1e-4), 1e-12);
+}
+
+TEST(Ssim, RejectsImagesSmallerThanWindow) {
+  const Eigen::VectorXd x = Eigen::VectorXd::Zero(100);
+  EXPECT_EQ(Ssim(x, x, {10, 10, 1}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Ssim(x, Eigen::VectorXd::Zero(99), {10, 10, 1}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Identification, CountsWinsAndHalfTies) {
+  Eigen::MatrixXd s(2, 2);
+  s << 1.0, 0.5,   // reconstruction 0 prefers its own stimulus
+      0.9, 0.2;    // reconstruction 1 does not
+  EXPECT_DOUBLE_EQ(PairwiseIdentification(s), 0.5);
+  Eigen::MatrixXd t(3, 3);
+  t << 1, 0, 0,
+       0, 1, 1,    // a tie counts one half
+       0, 0, 1;
+  EXPECT_DOUBLE_EQ(PairwiseIdentification(t), 5.5 / 6.0);
+  EXPECT_TRUE(std::isnan(PairwiseIdentification(Eigen::MatrixXd::Ones(1, 1))));
+}
+
+}  // namespace
+}  // namespace v2p::core
