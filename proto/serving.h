@@ -1,0 +1,42 @@
+// Runs a gRPC server the way both v2p processes do: bind host:port (0 picks
+// a free port), turn on grpc.health.v1 and reflection, report the bound
+// port, serve until SIGTERM or SIGINT, then shut down gracefully.
+#ifndef V2P_PROTO_SERVING_H_
+#define V2P_PROTO_SERVING_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace v2p {
+
+struct ServeOptions {
+  std::string name;  // for logs: "v2p-server", "v2p-worker"
+  std::string host = "127.0.0.1";
+  int port = 0;
+  // When >= 0, the bound port is written to this file descriptor as
+  // "<port>\n" and the descriptor closed: how a parent learns the port of
+  // a child started with port 0.
+  int ready_fd = -1;
+  int max_message_bytes = 64 << 20;
+  std::vector<grpc::Service*> services;
+  // Called once serving starts, with the bound port.
+  std::function<void(grpc::Server*, int port)> on_started;
+  absl::Duration shutdown_grace = absl::Seconds(5);
+};
+
+// Blocks SIGTERM/SIGINT in the calling thread (call before starting any
+// other thread so that all threads inherit the mask), then serves.
+absl::Status ServeUntilSignalled(const ServeOptions& options);
+
+// Must run first thing in main(), before any thread exists.
+void BlockTerminationSignals();
+
+}  // namespace v2p
+
+#endif  // V2P_PROTO_SERVING_H_

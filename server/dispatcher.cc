@@ -1,0 +1,36 @@
+#include "server/dispatcher.h"
+
+#include "absl/time/clock.h"
+#include "proto/rpc_status.h"
+
+namespace v2p::server {
+
+grpc::Status Dispatcher::Run(const grpc::ServerContext* context, const Call& call) const {
+  absl::Time deadline = absl::Now() + options_.default_deadline;
+  if (context != nullptr) {
+    const absl::Time caller = absl::FromChrono(context->deadline());
+    if (caller < deadline) deadline = caller;
+  }
+  grpc::Status status;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto worker = pool_->Acquire(deadline);
+    if (!worker.ok()) {
+      return attempt == 0 ? ToGrpcStatus(worker.status()) : status;
+    }
+    std::unique_ptr<grpc::ClientContext> client;
+    if (context != nullptr) {
+      client = grpc::ClientContext::FromServerContext(*context);
+    } else {
+      client = std::make_unique<grpc::ClientContext>();
+      client->set_deadline(absl::ToChronoTime(deadline));
+    }
+    ++(*worker)->outstanding;
+    status = call(*(*worker)->stub, *client);
+    --(*worker)->outstanding;
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+    if (context != nullptr && context->IsCancelled()) return status;
+  }
+  return status;
+}
+
+}  // namespace v2p::server

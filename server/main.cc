@@ -1,0 +1,76 @@
+// v2p-server: the public, stateless gateway. Starts and supervises local
+// workers (--workers=spawn:N) or uses running ones (--workers=host:port,...).
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "proto/serving.h"
+#include "server/dispatcher.h"
+#include "server/model_catalog.h"
+#include "server/models_service.h"
+#include "server/reconstruction_service.h"
+#include "server/subprocess.h"
+#include "server/worker_pool.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on (0.0.0.0 for all interfaces).");
+ABSL_FLAG(int, port, 8500, "Port to listen on; 0 picks a free one (see --ready_fd).");
+ABSL_FLAG(std::string, repo, "", "Model repository directory, shared with the workers (required).");
+ABSL_FLAG(std::string, workers, "spawn:1", "spawn:N, or host:port[,host:port...] of running workers.");
+ABSL_FLAG(std::string, worker_binary, "", "v2p-worker to spawn; default: beside this binary.");
+ABSL_FLAG(std::string, worker_device, "auto", "--device for spawned workers: auto, cpu or cuda:N.");
+ABSL_FLAG(int, ready_fd, -1, "Write the bound port to this file descriptor, then close it.");
+ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
+
+namespace {
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "v2p-server: %s\n", s.ToString().c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  v2p::BlockTerminationSignals();
+  absl::SetProgramUsageMessage("v2p-server --repo=DIR [--port=P] [--workers=spawn:N|host:port,...]");
+  absl::ParseCommandLine(argc, argv);
+  const std::string repo = absl::GetFlag(FLAGS_repo);
+  if (repo.empty()) return Fail(absl::InvalidArgumentError("--repo is required"));
+  if (!std::filesystem::is_directory(repo)) {
+    return Fail(absl::NotFoundError("--repo=" + repo + " is not a directory"));
+  }
+
+  v2p::server::WorkerPool::Options pool_options;
+  if (auto s = v2p::server::WorkerPool::ParseWorkersFlag(absl::GetFlag(FLAGS_workers), &pool_options);
+      !s.ok()) {
+    return Fail(s);
+  }
+  pool_options.repository = std::filesystem::absolute(repo).string();
+  pool_options.worker_binary = absl::GetFlag(FLAGS_worker_binary);
+  if (pool_options.worker_binary.empty()) {
+    pool_options.worker_binary = v2p::server::ExecutableDir() + "/v2p-worker";
+  }
+  pool_options.worker_args = {"--device=" + absl::GetFlag(FLAGS_worker_device),
+                              "--max_message_mb=" + std::to_string(absl::GetFlag(FLAGS_max_message_mb))};
+  pool_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
+  auto pool = v2p::server::WorkerPool::Create(pool_options);
+  if (!pool.ok()) return Fail(pool.status());
+
+  v2p::server::Dispatcher dispatcher(pool->get(), {});
+  v2p::server::ModelCatalog catalog(&dispatcher, {});
+  v2p::server::ReconstructionService reconstruction(&dispatcher, &catalog);
+  v2p::server::ModelsService models(&dispatcher);
+
+  v2p::ServeOptions serve;
+  serve.name = "v2p-server";
+  serve.host = absl::GetFlag(FLAGS_host);
+  serve.port = absl::GetFlag(FLAGS_port);
+  serve.ready_fd = absl::GetFlag(FLAGS_ready_fd);
+  serve.max_message_bytes = pool_options.max_message_bytes;
+  serve.services = {&reconstruction, &models};
+  const absl::Status status = v2p::ServeUntilSignalled(serve);
+  if (!status.ok()) return Fail(status);
+  return 0;
+}

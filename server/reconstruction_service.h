@@ -1,0 +1,40 @@
+// The public Reconstruction service: validates each request, then forwards
+// it to a worker through the Dispatcher. Holds no model. Thread-safe.
+#ifndef V2P_SERVER_RECONSTRUCTION_SERVICE_H_
+#define V2P_SERVER_RECONSTRUCTION_SERVICE_H_
+
+#include "server/dispatcher.h"
+#include "server/model_catalog.h"
+#include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
+
+namespace v2p::server {
+
+class ReconstructionService final : public voxel2pixel::v1::Reconstruction::Service {
+ public:
+  // Both must outlive the service.
+  ReconstructionService(const Dispatcher* dispatcher, ModelCatalog* catalog)
+      : dispatcher_(dispatcher), catalog_(catalog) {}
+
+  grpc::Status Reconstruct(grpc::ServerContext* context,
+                           const voxel2pixel::v1::ReconstructRequest* request,
+                           voxel2pixel::v1::ReconstructResponse* response) override;
+
+  grpc::Status StreamReconstruct(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<voxel2pixel::v1::StreamReconstructResponse,
+                               voxel2pixel::v1::StreamReconstructRequest>* stream) override;
+
+ private:
+  absl::Status Validate(const grpc::ServerContext* context,
+                        const voxel2pixel::v1::ReconstructRequest& request);
+  grpc::Status ValidateAndForward(grpc::ServerContext* context,
+                                  const voxel2pixel::v1::ReconstructRequest& request,
+                                  voxel2pixel::v1::ReconstructResponse* response);
+
+  const Dispatcher* const dispatcher_;
+  ModelCatalog* const catalog_;
+};
+
+}  // namespace v2p::server
+
+#endif  // V2P_SERVER_RECONSTRUCTION_SERVICE_H_

@@ -1,0 +1,175 @@
+#include "server/worker_pool.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "server/subprocess.h"
+
+namespace v2p::server {
+namespace {
+
+void Log(const std::string& msg) { std::fprintf(stderr, "v2p-server: %s\n", msg.c_str()); }
+
+}  // namespace
+
+absl::Status WorkerPool::ParseWorkersFlag(const std::string& flag, Options* options) {
+  if (absl::StartsWith(flag, "spawn:")) {
+    int n = 0;
+    if (!absl::SimpleAtoi(flag.substr(6), &n) || n < 1 || n > 64) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--workers=", flag, ": spawn:N needs 1 <= N <= 64"));
+    }
+    options->spawn = n;
+    return absl::OkStatus();
+  }
+  for (absl::string_view a : absl::StrSplit(flag, ',', absl::SkipWhitespace())) {
+    if (a.find(':') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("--workers: '", a, "' is not host:port"));
+    }
+    options->addresses.emplace_back(a);
+  }
+  if (options->addresses.empty()) {
+    return absl::InvalidArgumentError("--workers: expected spawn:N or host:port[,host:port...]");
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<WorkerHandle> WorkerPool::Connect(const std::string& address, pid_t pid,
+                                                  int slot) const {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  args.SetMaxSendMessageSize(options_.max_message_bytes);
+  auto h = std::make_shared<WorkerHandle>();
+  h->address = address;
+  h->pid = pid;
+  h->slot = slot;
+  h->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  h->stub = voxel2pixel::worker::v1::Worker::NewStub(h->channel);
+  return h;
+}
+
+absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(Options options) {
+  if (options.spawn == 0 && options.addresses.empty()) {
+    return absl::InvalidArgumentError("worker pool has no workers");
+  }
+  std::unique_ptr<WorkerPool> pool(new WorkerPool(std::move(options)));
+  const Options& o = pool->options_;
+  if (o.spawn == 0) {
+    absl::MutexLock lock(&pool->mu_);
+    for (size_t i = 0; i < o.addresses.size(); ++i) {
+      pool->slots_.push_back({pool->Connect(o.addresses[i], 0, static_cast<int>(i)), 0, 0});
+    }
+    return pool;
+  }
+  {
+    absl::MutexLock lock(&pool->mu_);
+    pool->slots_.resize(o.spawn);
+  }
+  for (int i = 0; i < o.spawn; ++i) {
+    if (absl::Status s = pool->StartOne(i); !s.ok()) return s;  // ~WorkerPool cleans up
+  }
+  for (int i = 0; i < o.spawn; ++i) pool->supervisors_.emplace_back(&WorkerPool::Supervise, pool.get(), i);
+  return pool;
+}
+
+absl::Status WorkerPool::StartOne(int slot) {
+  std::vector<std::string> argv = {options_.worker_binary, "--repo=" + options_.repository,
+                                   "--port=0"};
+  argv.insert(argv.end(), options_.worker_args.begin(), options_.worker_args.end());
+  auto child = SpawnWithReadyFd(argv, options_.start_timeout);
+  if (!child.ok()) return child.status();
+  const std::string address = absl::StrCat("127.0.0.1:", child->port);
+  absl::MutexLock lock(&mu_);
+  if (stopping_) {
+    kill(child->pid, SIGTERM);  // the destructor has already signalled the others
+  }
+  slots_[slot].pid = child->pid;
+  slots_[slot].handle = Connect(address, child->pid, slot);
+  Log(absl::StrCat("worker ", slot, " ready at ", address, " (pid ", child->pid, ")"));
+  return absl::OkStatus();
+}
+
+void WorkerPool::Supervise(int slot) {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    pid_t pid;
+    {
+      absl::MutexLock lock(&mu_);
+      pid = slots_[slot].pid;
+    }
+    if (pid > 0) {
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      absl::MutexLock lock(&mu_);
+      slots_[slot].handle.reset();
+      slots_[slot].pid = 0;
+      if (stopping_) return;
+      ++slots_[slot].restarts;
+      Log(absl::StrCat("worker ", slot, " (pid ", pid, ") died: ", DescribeExit(status),
+                       "; restarting"));
+    }
+    if (absl::Status s = StartOne(slot); s.ok()) {
+      backoff = absl::Milliseconds(100);
+      continue;
+    } else {
+      Log(absl::StrCat("worker ", slot, " failed to start: ", s.ToString(), "; retrying in ",
+                       absl::FormatDuration(backoff)));
+    }
+    absl::MutexLock lock(&mu_);
+    // Sleeps for the backoff unless the pool is stopping.
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+    if (stopping_) return;
+    backoff = std::min(backoff * 2, options_.max_restart_backoff);
+  }
+}
+
+WorkerPool::~WorkerPool() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (const Slot& s : slots_) {
+      if (s.pid > 0) kill(s.pid, SIGTERM);
+    }
+  }
+  for (auto& t : supervisors_) t.join();
+  // Workers started by Create() whose supervisor never ran.
+  absl::MutexLock lock(&mu_);
+  for (const Slot& s : slots_) {
+    if (s.pid > 0) waitpid(s.pid, nullptr, 0);
+  }
+}
+
+absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto any_ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || std::any_of(slots_.begin(), slots_.end(),
+                                    [](const Slot& s) { return s.handle != nullptr; });
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&any_ready), deadline);
+  std::shared_ptr<WorkerHandle> best;
+  for (const Slot& s : slots_) {
+    if (s.handle && (!best || s.handle->outstanding < best->outstanding)) best = s.handle;
+  }
+  if (!best) return absl::UnavailableError("no worker is ready (all are starting or restarting)");
+  return best;
+}
+
+std::vector<WorkerPool::SlotState> WorkerPool::Slots() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<SlotState> out;
+  for (const Slot& s : slots_) {
+    out.push_back({s.handle ? s.handle->address : "", s.pid, s.handle != nullptr, s.restarts});
+  }
+  return out;
+}
+
+}  // namespace v2p::server

@@ -1,0 +1,90 @@
+// The workers the gateway sends work to: either processes it starts and
+// supervises (spawn:N, restarted when they die) or fixed addresses.
+// Thread-safe.
+#ifndef V2P_SERVER_WORKER_POOL_H_
+#define V2P_SERVER_WORKER_POOL_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "voxel2pixel/worker/v1/worker.grpc.pb.h"
+
+namespace v2p::server {
+
+// One reachable worker. Shared with the calls using it, so a worker that
+// is replaced stays valid until those calls end.
+struct WorkerHandle {
+  std::string address;
+  pid_t pid = 0;  // 0 for a worker the pool did not start
+  int slot = 0;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<voxel2pixel::worker::v1::Worker::Stub> stub;
+  std::atomic<int> outstanding{0};
+};
+
+class WorkerPool {
+ public:
+  struct Options {
+    // Start this many local workers (spawn:N) ...
+    int spawn = 0;
+    std::string worker_binary;
+    std::string repository;
+    std::vector<std::string> worker_args;  // e.g. --device=cpu
+    // ... or use these running ones (host:port).
+    std::vector<std::string> addresses;
+    absl::Duration start_timeout = absl::Seconds(60);
+    absl::Duration max_restart_backoff = absl::Seconds(5);
+    int max_message_bytes = 64 << 20;
+  };
+
+  // Parses "spawn:N" or "host:port,host:port" into `options`.
+  static absl::Status ParseWorkersFlag(const std::string& flag, Options* options);
+
+  // Starts spawned workers and waits until each has served once.
+  static absl::StatusOr<std::unique_ptr<WorkerPool>> Create(Options options);
+  ~WorkerPool();  // stops supervision and terminates spawned workers
+
+  // The ready worker with the fewest calls outstanding; waits for one (a
+  // restart) until `deadline`, then UNAVAILABLE.
+  absl::StatusOr<std::shared_ptr<WorkerHandle>> Acquire(absl::Time deadline);
+
+  struct SlotState {
+    std::string address;
+    pid_t pid = 0;
+    bool ready = false;
+    int restarts = 0;
+  };
+  std::vector<SlotState> Slots() const;
+
+ private:
+  struct Slot {
+    std::shared_ptr<WorkerHandle> handle;  // null while (re)starting
+    pid_t pid = 0;
+    int restarts = 0;
+  };
+
+  explicit WorkerPool(Options options) : options_(std::move(options)) {}
+  std::shared_ptr<WorkerHandle> Connect(const std::string& address, pid_t pid, int slot) const;
+  void Supervise(int slot);
+  absl::Status StartOne(int slot);
+
+  const Options options_;
+  mutable absl::Mutex mu_;
+  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> supervisors_;
+};
+
+}  // namespace v2p::server
+
+#endif  // V2P_SERVER_WORKER_POOL_H_

@@ -1,0 +1,71 @@
+#include "workers/conversions.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "proto/rpc_status.h"
+
+namespace v2p::worker {
+
+absl::StatusOr<Eigen::MatrixXf> SamplesToBetas(
+    const google::protobuf::RepeatedPtrField<voxel2pixel::v1::Sample>& samples, int num_voxels,
+    const std::string& model) {
+  if (samples.empty()) {
+    return absl::InvalidArgumentError("empty batch: expected at least one sample");
+  }
+  Eigen::MatrixXf betas(samples.size(), num_voxels);
+  for (int i = 0; i < samples.size(); ++i) {
+    const auto& s = samples[i];
+    if (s.betas_size() != num_voxels) {
+      return absl::InvalidArgumentError(absl::StrCat("sample '", s.id(), "' (index ", i,
+                                                     "): model ", model, " expects ", num_voxels,
+                                                     " betas, received ", s.betas_size()));
+    }
+    betas.row(i) = Eigen::Map<const Eigen::RowVectorXf>(s.betas().data(), num_voxels);
+  }
+  return betas;
+}
+
+void ToResultProto(const core::Reconstruction& rec, const core::ModelManifest& manifest,
+                   bool include_pixels, voxel2pixel::v1::ReconstructionResult* out) {
+  out->set_model(manifest.name);
+  out->set_model_version(manifest.version);
+  auto* image = out->mutable_image();
+  image->set_png(rec.png);
+  image->set_height(manifest.image.height);
+  image->set_width(manifest.image.width);
+  image->set_channels(manifest.image.channels);
+  if (include_pixels) image->mutable_pixels()->Add(rec.pixels.data(), rec.pixels.data() + rec.pixels.size());
+  auto* t = out->mutable_timings();
+  ToDurationProto(rec.timings.queue, t->mutable_queue());
+  ToDurationProto(rec.timings.preprocess, t->mutable_preprocess());
+  ToDurationProto(rec.timings.decode, t->mutable_decode());
+  ToDurationProto(rec.timings.generate, t->mutable_generate());
+  ToDurationProto(rec.timings.refine, t->mutable_refine());
+  ToDurationProto(rec.timings.encode, t->mutable_encode());
+  ToDurationProto(rec.timings.total, t->mutable_total());
+}
+
+void ToModelProto(const ModelRegistry::ModelInfo& info, voxel2pixel::v1::Model* out) {
+  const core::ModelManifest& m = info.manifest;
+  out->set_name(m.name);
+  out->set_version(m.version);
+  out->set_num_voxels(m.num_voxels);
+  out->mutable_image_shape()->set_height(m.image.height);
+  out->mutable_image_shape()->set_width(m.image.width);
+  out->mutable_image_shape()->set_channels(m.image.channels);
+  out->set_pipeline_description(m.description);
+  out->set_pipeline_spec(info.spec_text);
+  out->set_dataset(m.dataset);
+  const int64_t ms = absl::ToUnixMillis(m.create_time);
+  out->mutable_create_time()->set_seconds(ms / 1000);
+  out->mutable_create_time()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+  for (int64_t v : info.versions) out->add_available_versions(v);
+  auto* e = out->mutable_evaluation();
+  e->set_split(m.evaluation.split);
+  e->set_num_samples(m.evaluation.num_samples);
+  e->set_ssim_definition(m.evaluation.ssim_definition);
+  for (const auto& [k, v] : m.evaluation.metrics) (*e->mutable_metrics())[k] = v;
+  for (const auto& [k, v] : m.evaluation.baseline_metrics) (*e->mutable_baseline_metrics())[k] = v;
+}
+
+}  // namespace v2p::worker

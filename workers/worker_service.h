@@ -1,0 +1,47 @@
+// The worker's gRPC edge (voxel2pixel.worker.v1.Worker): validates,
+// converts, runs the loaded pipeline, converts back. Thread-safe.
+#ifndef V2P_WORKERS_WORKER_SERVICE_H_
+#define V2P_WORKERS_WORKER_SERVICE_H_
+
+#include <memory>
+#include <string>
+
+#include "voxel2pixel/worker/v1/worker.grpc.pb.h"
+#include "workers/model_registry.h"
+
+namespace v2p::worker {
+
+class WorkerService final : public voxel2pixel::worker::v1::Worker::Service {
+ public:
+  struct Options {
+    std::string device = "cpu";
+  };
+  // `registry` must outlive the service.
+  WorkerService(ModelRegistry* registry, Options options)
+      : registry_(registry), options_(std::move(options)) {}
+
+  grpc::Status Reconstruct(grpc::ServerContext* context,
+                           const voxel2pixel::v1::ReconstructRequest* request,
+                           voxel2pixel::v1::ReconstructResponse* response) override;
+  grpc::Status ListModels(grpc::ServerContext* context,
+                          const voxel2pixel::v1::ListModelsRequest* request,
+                          voxel2pixel::v1::ListModelsResponse* response) override;
+  grpc::Status GetModel(grpc::ServerContext* context,
+                        const voxel2pixel::v1::GetModelRequest* request,
+                        voxel2pixel::v1::Model* response) override;
+  grpc::Status GetWorkerInfo(grpc::ServerContext* context,
+                             const voxel2pixel::worker::v1::GetWorkerInfoRequest* request,
+                             voxel2pixel::worker::v1::WorkerInfo* response) override;
+
+ private:
+  absl::Status DoReconstruct(grpc::ServerContext* context,
+                             const voxel2pixel::v1::ReconstructRequest& request,
+                             voxel2pixel::v1::ReconstructResponse* response);
+
+  ModelRegistry* const registry_;
+  const Options options_;
+};
+
+}  // namespace v2p::worker
+
+#endif  // V2P_WORKERS_WORKER_SERVICE_H_
