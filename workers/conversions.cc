@@ -60,6 +60,13 @@ void ToModelProto(const ModelRegistry::ModelInfo& info, voxel2pixel::v1::Model* 
   out->mutable_create_time()->set_seconds(ms / 1000);
   out->mutable_create_time()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
   for (int64_t v : info.versions) out->add_available_versions(v);
+  if (!info.mean_image.empty()) {
+    auto* mean = out->mutable_mean_training_image();
+    mean->set_height(m.image.height);
+    mean->set_width(m.image.width);
+    mean->set_channels(m.image.channels);
+    mean->mutable_pixels()->Add(info.mean_image.begin(), info.mean_image.end());
+  }
   auto* e = out->mutable_evaluation();
   e->set_split(m.evaluation.split);
   e->set_num_samples(m.evaluation.num_samples);

@@ -4,6 +4,7 @@
 #include "core/base/log.h"
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
+#include "core/data/npy.h"
 
 namespace v2p::worker {
 
@@ -55,6 +56,9 @@ absl::StatusOr<ModelRegistry::ModelInfo> ModelRegistry::Describe(const std::stri
   info.manifest.version = v;
   auto spec = core::ReadFile(dir + "/" + core::kSpecFile);
   if (spec.ok()) info.spec_text = *std::move(spec);
+  if (auto mean = core::ReadNpy(dir + "/" + core::kMeanImageFile); mean.ok()) {
+    info.mean_image.assign(mean->values.begin(), mean->values.end());
+  }
   return info;
 }
 

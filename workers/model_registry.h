@@ -38,6 +38,7 @@ class ModelRegistry {
     core::ModelManifest manifest;  // version filled in
     std::vector<int64_t> versions;
     std::string spec_text;
+    std::vector<float> mean_image;  // empty when the artifact has none
   };
   // Reads the manifest without loading weights.
   absl::StatusOr<ModelInfo> Describe(const std::string& name, int64_t version) const;

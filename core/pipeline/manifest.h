@@ -42,6 +42,8 @@ struct ModelManifest {
 // Files inside a model version directory.
 inline constexpr char kManifestFile[] = "manifest.txt";
 inline constexpr char kSpecFile[] = "pipeline_spec.pbtxt";
+// 1 x pixels float32: the mean training stimulus (the baseline image).
+inline constexpr char kMeanImageFile[] = "mean_image.npy";
 
 absl::Status WriteManifest(const std::string& path, const ModelManifest& manifest);
 // DATA_LOSS names the file and line of a malformed or incomplete manifest.

@@ -5,6 +5,7 @@
 #include "core/base/log.h"
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
+#include "core/data/npy.h"
 #include "core/evaluation/metrics.h"
 #include "core/evaluation/report.h"
 #include "core/generation/identity_generator.h"
@@ -72,6 +73,9 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequ
                    repository.CommitVersion(m.name, [&](const std::string& dir) -> absl::Status {
                      RETURN_IF_ERROR(fitted.Save(dir));
                      RETURN_IF_ERROR(WriteFile(dir + "/" + kSpecFile, request.spec_text));
+                     RETURN_IF_ERROR(WriteNpyFloat32(
+                         dir + "/" + kMeanImageFile,
+                         Eigen::MatrixXf(dataset.train.stimuli.colwise().mean().cast<float>())));
                      return WriteManifest(dir + "/" + kManifestFile, m);
                    }));
   m.version = version;

@@ -1,0 +1,48 @@
+// The `v2p` subcommands as library functions with plain options, so that
+// tests and benchmarks drive exactly what the CLI runs. Each prints its
+// progress and results to stdout and returns a Status.
+#ifndef V2P_CLIENT_COMMANDS_H_
+#define V2P_CLIENT_COMMANDS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace v2p::client {
+
+struct TrainOptions {
+  std::string dataset;    // dataset description (.pbtxt)
+  std::string spec;       // pipeline spec (.pbtxt)
+  std::string repo;       // model repository (created when missing)
+  std::string model;      // model name
+  std::string data_root;  // resolves the description's relative file
+};
+absl::Status RunTrain(const TrainOptions& options);
+
+struct ModelsOptions {
+  std::string server;
+  std::string name;  // for "show"
+  int64_t version = 0;
+};
+absl::Status RunModelsList(const ModelsOptions& options);
+absl::Status RunModelsShow(const ModelsOptions& options);
+
+struct ReconstructOptions {
+  std::string server;
+  std::string model;
+  int64_t version = 0;
+  std::string betas;        // .mat file
+  std::string var;          // samples x voxels variable
+  std::string stimuli_var;  // optional: samples x pixels, for metrics
+  bool stimuli_column_major = true;  // MATLAB layout
+  double pixel_max = 255;
+  std::string out;  // output directory (created)
+  int batch_size = 1;
+  bool stream = false;  // StreamReconstruct instead of unary batches
+  int deadline_s = 60;  // per request
+};
+absl::Status RunReconstruct(const ReconstructOptions& options);
+
+}  // namespace v2p::client
+
+#endif  // V2P_CLIENT_COMMANDS_H_

@@ -1,0 +1,123 @@
+// v2p: the voxel2pixel command line.
+//   v2p train --dataset DESC --spec SPEC --repo DIR --model NAME
+//   v2p models list|show --server ADDR [--model NAME]
+//   v2p reconstruct --server ADDR --model NAME --betas FILE.mat --var VAR
+//                   [--stimuli-var VAR] --out DIR
+// Flags may be written with '-' or '_' (--stimuli-var = --stimuli_var).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "client/commands.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:8500", "v2p-server address (host:port).");
+ABSL_FLAG(std::string, model, "", "Model name.");
+ABSL_FLAG(int64_t, version, 0, "Model version; 0 = latest.");
+ABSL_FLAG(std::string, dataset, "", "train: dataset description (.pbtxt).");
+ABSL_FLAG(std::string, spec, "", "train: pipeline spec (.pbtxt).");
+ABSL_FLAG(std::string, repo, "", "train: model repository directory (created when missing).");
+ABSL_FLAG(std::string, data_root, "../shared/data", "train: root for relative dataset files.");
+ABSL_FLAG(std::string, betas, "", "reconstruct: MATLAB file holding the betas.");
+ABSL_FLAG(std::string, var, "", "reconstruct: variable of samples x voxels betas.");
+ABSL_FLAG(std::string, stimuli_var, "", "reconstruct: variable of the seen images, for metrics.");
+ABSL_FLAG(std::string, stimuli_layout, "column_major", "reconstruct: column_major (MATLAB) or row_major.");
+ABSL_FLAG(double, pixel_max, 255, "reconstruct: stored value of a white stimulus pixel.");
+ABSL_FLAG(std::string, out, "", "reconstruct: output directory.");
+ABSL_FLAG(int, batch_size, 1, "reconstruct: samples per Reconstruct request.");
+ABSL_FLAG(bool, stream, false, "reconstruct: use StreamReconstruct.");
+ABSL_FLAG(int, deadline_s, 60, "reconstruct: deadline per request, seconds.");
+
+namespace {
+
+constexpr char kUsage[] =
+    "v2p <command> [flags]\n"
+    "  train        --dataset DESC --spec SPEC --repo DIR --model NAME [--data_root DIR]\n"
+    "  models list  --server ADDR\n"
+    "  models show  --server ADDR --model NAME [--version N]\n"
+    "  reconstruct  --server ADDR --model NAME --betas FILE.mat --var VAR\n"
+    "               [--stimuli-var VAR] --out DIR [--batch_size N | --stream]";
+
+// absl flags are identifiers; accept the dashed spelling labs type.
+std::vector<char*> NormaliseFlagNames(int argc, char** argv, std::vector<std::string>* storage) {
+  storage->assign(argv, argv + argc);
+  for (std::string& a : *storage) {
+    if (a.rfind("--", 0) != 0) continue;
+    const size_t end = a.find('=') == std::string::npos ? a.size() : a.find('=');
+    for (size_t i = 2; i < end; ++i) {
+      if (a[i] == '-') a[i] = '_';
+    }
+  }
+  std::vector<char*> out;
+  for (std::string& a : *storage) out.push_back(a.data());
+  return out;
+}
+
+int Report(const absl::Status& s) {
+  if (s.ok()) return 0;
+  std::fprintf(stderr, "v2p: %s\n", s.ToString().c_str());
+  return 1;
+}
+
+int Usage(const std::string& why) {
+  std::fprintf(stderr, "v2p: %s\n\n%s\n", why.c_str(), kUsage);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<std::string> storage;
+  std::vector<char*> args = NormaliseFlagNames(argc, argv, &storage);
+  const std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (positional.size() < 2) return Usage("missing command");
+  const std::string command = positional[1];
+  const std::string sub = positional.size() > 2 ? positional[2] : "";
+
+  if (command == "train") {
+    v2p::client::TrainOptions o{absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_spec),
+                                absl::GetFlag(FLAGS_repo), absl::GetFlag(FLAGS_model),
+                                absl::GetFlag(FLAGS_data_root)};
+    if (o.dataset.empty() || o.spec.empty() || o.repo.empty() || o.model.empty()) {
+      return Usage("train needs --dataset, --spec, --repo and --model");
+    }
+    return Report(v2p::client::RunTrain(o));
+  }
+  if (command == "models") {
+    v2p::client::ModelsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_model),
+                                 absl::GetFlag(FLAGS_version)};
+    if (sub == "list") return Report(v2p::client::RunModelsList(o));
+    if (sub == "show") {
+      if (o.name.empty()) return Usage("models show needs --model");
+      return Report(v2p::client::RunModelsShow(o));
+    }
+    return Usage("models takes list or show");
+  }
+  if (command == "reconstruct") {
+    v2p::client::ReconstructOptions o;
+    o.server = absl::GetFlag(FLAGS_server);
+    o.model = absl::GetFlag(FLAGS_model);
+    o.version = absl::GetFlag(FLAGS_version);
+    o.betas = absl::GetFlag(FLAGS_betas);
+    o.var = absl::GetFlag(FLAGS_var);
+    o.stimuli_var = absl::GetFlag(FLAGS_stimuli_var);
+    const std::string layout = absl::GetFlag(FLAGS_stimuli_layout);
+    if (layout != "column_major" && layout != "row_major") {
+      return Usage("--stimuli_layout must be column_major or row_major");
+    }
+    o.stimuli_column_major = layout == "column_major";
+    o.pixel_max = absl::GetFlag(FLAGS_pixel_max);
+    o.out = absl::GetFlag(FLAGS_out);
+    o.batch_size = absl::GetFlag(FLAGS_batch_size);
+    o.stream = absl::GetFlag(FLAGS_stream);
+    o.deadline_s = absl::GetFlag(FLAGS_deadline_s);
+    if (o.model.empty() || o.betas.empty() || o.var.empty() || o.out.empty()) {
+      return Usage("reconstruct needs --model, --betas, --var and --out");
+    }
+    return Report(v2p::client::RunReconstruct(o));
+  }
+  return Usage("unknown command '" + command + "'");
+}

@@ -1,0 +1,43 @@
+// The files `v2p reconstruct` leaves for a person: timings.json and
+// metrics.json, plus the summaries printed to the terminal.
+#ifndef V2P_CLIENT_OUTPUT_FILES_H_
+#define V2P_CLIENT_OUTPUT_FILES_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/evaluation/report.h"
+
+namespace v2p::client {
+
+// Per-stage durations of every sample, keyed by stage name.
+using StageSamples = std::map<std::string, std::vector<absl::Duration>>;
+
+struct Percentiles {
+  double median_ms = 0;
+  double p90_ms = 0;
+  double p99_ms = 0;
+};
+// Median (mean of the middle two for even n) and nearest-rank p90 / p99.
+Percentiles Summarize(std::vector<absl::Duration> samples);
+
+// {"unit":"ms","samples":n,"batch_size":b,"stages":{"decode":{"median":..,"p90":..},...}}
+std::string TimingsJson(const StageSamples& stages, int num_samples, int batch_size);
+
+struct MetricsReport {
+  std::string model;
+  int64_t version = 0;
+  core::ImageScores scores;
+  bool has_baseline = false;
+  core::ImageScores baseline;  // the mean training image
+};
+std::string MetricsJson(const MetricsReport& report);
+
+// A fixed-width table: reconstruction and mean-image rows.
+std::string MetricsTable(const MetricsReport& report);
+
+}  // namespace v2p::client
+
+#endif  // V2P_CLIENT_OUTPUT_FILES_H_
