@@ -12,8 +12,9 @@ grpc::Status Dispatcher::Run(const grpc::ServerContext* context, const Call& cal
     if (caller < deadline) deadline = caller;
   }
   grpc::Status status;
+  std::shared_ptr<WorkerHandle> failed;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto worker = pool_->Acquire(deadline);
+    auto worker = pool_->Acquire(deadline, failed.get());
     if (!worker.ok()) {
       return attempt == 0 ? ToGrpcStatus(worker.status()) : status;
     }
@@ -29,6 +30,7 @@ grpc::Status Dispatcher::Run(const grpc::ServerContext* context, const Call& cal
     --(*worker)->outstanding;
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
     if (context != nullptr && context->IsCancelled()) return status;
+    failed = *worker;
   }
   return status;
 }

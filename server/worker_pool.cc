@@ -148,19 +148,33 @@ WorkerPool::~WorkerPool() {
   }
 }
 
-absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(absl::Time deadline) {
+absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(absl::Time deadline,
+                                                                  const WorkerHandle* avoid) {
   absl::MutexLock lock(&mu_);
-  auto any_ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || std::any_of(slots_.begin(), slots_.end(),
-                                    [](const Slot& s) { return s.handle != nullptr; });
+  auto best_ready = [this](const WorkerHandle* skip) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::shared_ptr<WorkerHandle> best;
+    for (const Slot& s : slots_) {
+      if (s.handle && s.handle.get() != skip &&
+          (!best || s.handle->outstanding < best->outstanding)) {
+        best = s.handle;
+      }
+    }
+    return best;
   };
-  mu_.AwaitWithDeadline(absl::Condition(&any_ready), deadline);
-  std::shared_ptr<WorkerHandle> best;
-  for (const Slot& s : slots_) {
-    if (s.handle && (!best || s.handle->outstanding < best->outstanding)) best = s.handle;
+  auto other_ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || best_ready(avoid) != nullptr;
+  };
+  auto any_ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || best_ready(nullptr) != nullptr;
+  };
+  if (avoid != nullptr) {
+    mu_.AwaitWithDeadline(absl::Condition(&other_ready),
+                          std::min(deadline, absl::Now() + options_.avoid_grace));
+    if (auto other = best_ready(avoid)) return other;
   }
-  if (!best) return absl::UnavailableError("no worker is ready (all are starting or restarting)");
-  return best;
+  mu_.AwaitWithDeadline(absl::Condition(&any_ready), deadline);
+  if (auto best = best_ready(nullptr)) return best;
+  return absl::UnavailableError("no worker is ready (all are starting or restarting)");
 }
 
 std::vector<WorkerPool::SlotState> WorkerPool::Slots() const {

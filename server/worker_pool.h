@@ -45,6 +45,7 @@ class WorkerPool {
     absl::Duration start_timeout = absl::Seconds(60);
     absl::Duration max_restart_backoff = absl::Seconds(5);
     int max_message_bytes = 64 << 20;
+    absl::Duration avoid_grace = absl::Seconds(10);
   };
 
   // Parses "spawn:N" or "host:port,host:port" into `options`.
@@ -55,8 +56,12 @@ class WorkerPool {
   ~WorkerPool();  // stops supervision and terminates spawned workers
 
   // The ready worker with the fewest calls outstanding; waits for one (a
-  // restart) until `deadline`, then UNAVAILABLE.
-  absl::StatusOr<std::shared_ptr<WorkerHandle>> Acquire(absl::Time deadline);
+  // restart) until `deadline`, then UNAVAILABLE. A worker that just failed
+  // a call can be passed as `avoid`: another one (such as its restarted
+  // replacement) is preferred, waited for up to `avoid_grace`, and `avoid`
+  // is used only when nothing else is ready by then.
+  absl::StatusOr<std::shared_ptr<WorkerHandle>> Acquire(absl::Time deadline,
+                                                        const WorkerHandle* avoid = nullptr);
 
   struct SlotState {
     std::string address;

@@ -1,0 +1,323 @@
+// End to end through the real processes: `v2p train` writes a model,
+// v2p-server (spawning a real v2p-worker) serves it on 127.0.0.1:0, and the
+// digit69 test betas are reconstructed over gRPC.
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <thread>
+
+#include "core/data/dataset.h"
+#include "core/evaluation/report.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "proto/rpc_status.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/test_paths.h"
+#include "voxel2pixel/v1/models_service.grpc.pb.h"
+#include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
+
+using ::testing::HasSubstr;
+
+namespace v2p {
+namespace {
+
+namespace v1 = voxel2pixel::v1;
+
+constexpr char kModel[] = "digit69_ridge";
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    repo_ = new std::string(testing::MakeTempDir("e2e"));
+    const auto train = testing::RunCommand(absl::StrCat(
+        testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+        "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
+        "/examples/digit69_ridge.pbtxt --repo ", *repo_, " --model ", kModel, " --data_root ",
+        testing::DataDir()));
+    ASSERT_EQ(train.exit_code, 0) << train.output;
+    core::DatasetOptions o;
+    o.file = testing::DataDir() + "/digit69/digit69_28x28.mat";
+    o.train = {"fmriTrn", "stimTrn", ""};
+    o.test = {"fmriTest", "stimTest", ""};
+    o.image = {28, 28, 1};
+    o.layout = core::ImageLayout::kColumnMajor;
+    auto ds = core::LoadDataset(o);
+    ASSERT_TRUE(ds.ok()) << ds.status();
+    dataset_ = new core::Dataset(*std::move(ds));
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*repo_);
+    delete repo_;
+    delete dataset_;
+  }
+  void SetUp() override {
+    auto server = testing::ServerProcess::Start(*repo_, {"--workers=spawn:1", "--worker_device=cpu"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    stub_ = v1::Reconstruction::NewStub(server_->channel());
+  }
+
+  static v1::Sample TestSample(int i) {
+    v1::Sample s;
+    s.set_id(absl::StrCat("test-", i));
+    for (Eigen::Index v = 0; v < dataset_->test.betas.cols(); ++v) {
+      s.add_betas(static_cast<float>(dataset_->test.betas(i, v)));
+    }
+    return s;
+  }
+  static v1::ReconstructRequest Request(std::initializer_list<int> samples) {
+    v1::ReconstructRequest r;
+    r.set_model(kModel);
+    r.set_include_pixels(true);
+    for (int i : samples) *r.add_samples() = TestSample(i);
+    return r;
+  }
+  grpc::Status Call(const v1::ReconstructRequest& req, v1::ReconstructResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return stub_->Reconstruct(&ctx, req, resp);
+  }
+  static Eigen::MatrixXd Pixels(const std::vector<v1::ReconstructionResult>& results) {
+    Eigen::MatrixXd m(results.size(), 784);
+    for (size_t i = 0; i < results.size(); ++i) {
+      EXPECT_EQ(results[i].image().pixels_size(), 784);
+      for (int p = 0; p < 784; ++p) m(i, p) = results[i].image().pixels(p);
+    }
+    return m;
+  }
+
+  static std::string* repo_;
+  static core::Dataset* dataset_;
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<v1::Reconstruction::Stub> stub_;
+};
+std::string* EndToEnd::repo_;
+core::Dataset* EndToEnd::dataset_;
+
+void ExpectStageTimings(const v1::StageTimings& t) {
+  for (const auto* d : {&t.queue(), &t.preprocess(), &t.decode(), &t.generate(), &t.encode(),
+                        &t.total()}) {
+    EXPECT_GE(FromDurationProto(*d), absl::ZeroDuration());
+  }
+  EXPECT_TRUE(t.has_queue() && t.has_preprocess() && t.has_decode() && t.has_generate() &&
+              t.has_encode() && t.has_total());
+  EXPECT_GT(FromDurationProto(t.decode()), absl::ZeroDuration());
+  const absl::Duration sum = FromDurationProto(t.queue()) + FromDurationProto(t.preprocess()) +
+                             FromDurationProto(t.decode()) + FromDurationProto(t.generate()) +
+                             FromDurationProto(t.refine()) + FromDurationProto(t.encode());
+  EXPECT_GE(FromDurationProto(t.total()), sum);
+}
+
+TEST_F(EndToEnd, ReconstructsDigit69TestBetasAboveQualityBar) {
+  v1::ReconstructResponse resp;
+  const grpc::Status status = Call(Request({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}), &resp);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(resp.results_size(), 10);
+  std::vector<v1::ReconstructionResult> results(resp.results().begin(), resp.results().end());
+  for (int i = 0; i < 10; ++i) {
+    const auto& r = results[i];
+    EXPECT_EQ(r.sample_id(), absl::StrCat("test-", i));
+    EXPECT_EQ(r.model(), kModel);
+    EXPECT_EQ(r.model_version(), 1);
+    EXPECT_EQ(r.image().height(), 28);
+    EXPECT_EQ(r.image().width(), 28);
+    EXPECT_EQ(r.image().png().substr(1, 3), "PNG");
+    ExpectStageTimings(r.timings());
+  }
+  auto scores = core::ScoreReconstructions(Pixels(results), dataset_->test.stimuli, dataset_->image);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  EXPECT_GE(scores->pcc, 0.75);
+  EXPECT_GE(scores->identification_pcc, 0.85);
+  std::printf("digit69 over gRPC: pcc %.4f identification(pcc) %.4f ssim-11g %.4f\n", scores->pcc,
+              scores->identification_pcc, scores->ssim);
+}
+
+TEST_F(EndToEnd, SingleSampleRequestsCarryAllTimings) {
+  for (int i = 0; i < 10; ++i) {
+    v1::ReconstructResponse resp;
+    ASSERT_TRUE(Call(Request({i}), &resp).ok());
+    ASSERT_EQ(resp.results_size(), 1);
+    ExpectStageTimings(resp.results(0).timings());
+  }
+}
+
+TEST_F(EndToEnd, StreamReturnsOneResultPerSampleWithMatchingIds) {
+  v1::ReconstructResponse unary;
+  ASSERT_TRUE(Call(Request({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}), &unary).ok());
+
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto stream = stub_->StreamReconstruct(&ctx);
+  std::thread writer([&] {
+    for (int i = 0; i < 10; ++i) {
+      v1::StreamReconstructRequest req;
+      if (i == 0) req.set_model(kModel);
+      req.set_include_pixels(true);
+      *req.mutable_sample() = TestSample(i);
+      ASSERT_TRUE(stream->Write(req));
+    }
+    stream->WritesDone();
+  });
+  std::vector<v1::ReconstructionResult> results;
+  v1::StreamReconstructResponse resp;
+  while (stream->Read(&resp)) results.push_back(resp.result());
+  writer.join();
+  const grpc::Status status = stream->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(results.size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(results[i].sample_id(), absl::StrCat("test-", i));
+    ExpectStageTimings(results[i].timings());
+    // The same reconstruction as the unary call (same model, same betas).
+    EXPECT_EQ(results[i].image().png(), unary.results(i).image().png());
+  }
+}
+
+TEST_F(EndToEnd, BadInputGetsPreciseErrorsAndServerKeepsServing) {
+  v1::ReconstructResponse resp;
+  auto wrong = Request({0});
+  wrong.mutable_samples(0)->mutable_betas()->RemoveLast();
+  grpc::Status s = Call(wrong, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("expects 3092 betas, received 3091"));
+  EXPECT_THAT(s.error_message(), HasSubstr("test-0"));
+
+  auto nan = Request({0, 1});
+  nan.mutable_samples(1)->set_betas(100, std::numeric_limits<float>::quiet_NaN());
+  s = Call(nan, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("'test-1'"));
+  EXPECT_THAT(s.error_message(), HasSubstr("beta 100 is nan; expected finite"));
+
+  auto inf = Request({0});
+  inf.mutable_samples(0)->set_betas(7, std::numeric_limits<float>::infinity());
+  EXPECT_EQ(Call(inf, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  s = Call(Request({}), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("expected at least one sample, received 0"));
+
+  auto unknown = Request({0});
+  unknown.set_model("no_such_model");
+  s = Call(unknown, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("no_such_model"));
+  EXPECT_THAT(s.error_message(), HasSubstr(kModel));  // names what exists
+
+  auto escape = Request({0});
+  escape.set_model("../models");
+  EXPECT_EQ(Call(escape, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  auto no_model = Request({0});
+  no_model.clear_model();
+  EXPECT_EQ(Call(no_model, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  auto bad_version = Request({0});
+  bad_version.set_model_version(99);
+  EXPECT_EQ(Call(bad_version, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // 65 MiB of betas: over the message bound, refused before any work.
+  v1::ReconstructRequest huge = Request({});
+  auto* big = huge.add_samples();
+  big->mutable_betas()->Resize(17 << 20, 0.0f);
+  EXPECT_EQ(Call(huge, &resp).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // A bad sample in a stream ends it with the sample named.
+  {
+    grpc::ClientContext ctx;
+    auto stream = stub_->StreamReconstruct(&ctx);
+    v1::StreamReconstructRequest req;
+    req.set_model(kModel);
+    *req.mutable_sample() = TestSample(3);
+    req.mutable_sample()->mutable_betas()->RemoveLast();
+    stream->Write(req);
+    stream->WritesDone();
+    v1::StreamReconstructResponse ignored;
+    while (stream->Read(&ignored)) {
+    }
+    const grpc::Status st = stream->Finish();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(st.error_message(), HasSubstr("test-3"));
+  }
+
+  ASSERT_TRUE(Call(Request({0, 1}), &resp).ok());
+  EXPECT_EQ(resp.results_size(), 2);
+}
+
+TEST_F(EndToEnd, KilledWorkerIsRestartedAndNextRequestSucceeds) {
+  v1::ReconstructResponse resp;
+  ASSERT_TRUE(Call(Request({0}), &resp).ok());
+  const std::vector<pid_t> before = server_->Children();
+  ASSERT_EQ(before.size(), 1u);
+  ASSERT_EQ(kill(before[0], SIGKILL), 0);
+
+  const grpc::Status s = Call(Request({1}), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.results(0).sample_id(), "test-1");
+  const std::vector<pid_t> after = server_->Children();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_NE(after[0], before[0]);
+}
+
+TEST_F(EndToEnd, ModelsServiceDescribesTheTrainedModel) {
+  auto models = v1::Models::NewStub(server_->channel());
+  grpc::ClientContext ctx;
+  v1::GetModelRequest req;
+  req.set_name(kModel);
+  v1::Model m;
+  ASSERT_TRUE(models->GetModel(&ctx, req, &m).ok());
+  EXPECT_EQ(m.num_voxels(), 3092);
+  EXPECT_EQ(m.image_shape().height(), 28);
+  EXPECT_EQ(m.version(), 1);
+  EXPECT_THAT(m.pipeline_description(), HasSubstr("ridge"));
+  EXPECT_THAT(m.pipeline_spec(), HasSubstr("TARGET_SPACE_PIXELS"));
+  EXPECT_GE(m.evaluation().metrics().at("pcc"), 0.75);
+  EXPECT_LT(m.evaluation().baseline_metrics().at("pcc"), m.evaluation().metrics().at("pcc"));
+  EXPECT_EQ(m.mean_training_image().pixels_size(), 784);
+
+  grpc::ClientContext list_ctx;
+  v1::ListModelsResponse list;
+  ASSERT_TRUE(models->ListModels(&list_ctx, {}, &list).ok());
+  ASSERT_EQ(list.models_size(), 1);
+  EXPECT_EQ(list.models(0).name(), kModel);
+}
+
+TEST_F(EndToEnd, HealthServiceReportsServing) {
+  auto health = grpc::health::v1::Health::NewStub(server_->channel());
+  grpc::ClientContext ctx;
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(health->Check(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(EndToEnd, CliReconstructWritesImagesSheetTimingsAndMetrics) {
+  const std::string out = testing::MakeTempDir("cli-out");
+  const auto r = testing::RunCommand(absl::StrCat(
+      testing::BinDir(), "/v2p reconstruct --server ", server_->address(), " --model ", kModel,
+      " --betas ", testing::DataDir(), "/digit69/digit69_28x28.mat --var fmriTest --stimuli-var stimTest --out ",
+      out));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* f : {"contact_sheet.png", "timings.json", "metrics.json", "sample_000.png", "sample_009.png"}) {
+    EXPECT_TRUE(std::filesystem::exists(out + "/" + f)) << f;
+  }
+  const auto metrics = testing::RunCommand("cat " + out + "/metrics.json");
+  for (const char* key : {"\"pcc\"", "\"mse\"", "\"ssim\"", "\"identification_pcc\"",
+                          "\"identification_ssim\"", "\"baseline\""}) {
+    EXPECT_THAT(metrics.output, HasSubstr(key));
+  }
+  const auto bad = testing::RunCommand(absl::StrCat(
+      testing::BinDir(), "/v2p reconstruct --server ", server_->address(), " --model ", kModel,
+      " --betas ", testing::DataDir(), "/digit69/digit69_28x28.mat --var stimTest --out ", out));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.output, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(bad.output, HasSubstr("expects 3092 betas, received 784"));
+  std::filesystem::remove_all(out);
+}
+
+}  // namespace
+}  // namespace v2p
