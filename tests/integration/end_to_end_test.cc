@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/rpc_status.h"
+#include "tests/testing/digit69.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_paths.h"
 #include "voxel2pixel/v1/models_service.grpc.pb.h"
@@ -39,13 +40,7 @@ class EndToEnd : public ::testing::Test {
         "/examples/digit69_ridge.pbtxt --repo ", *repo_, " --model ", kModel, " --data_root ",
         testing::DataDir()));
     ASSERT_EQ(train.exit_code, 0) << train.output;
-    core::DatasetOptions o;
-    o.file = testing::DataDir() + "/digit69/digit69_28x28.mat";
-    o.train = {"fmriTrn", "stimTrn", ""};
-    o.test = {"fmriTest", "stimTest", ""};
-    o.image = {28, 28, 1};
-    o.layout = core::ImageLayout::kColumnMajor;
-    auto ds = core::LoadDataset(o);
+    auto ds = core::LoadDataset(testing::Digit69Options());
     ASSERT_TRUE(ds.ok()) << ds.status();
     dataset_ = new core::Dataset(*std::move(ds));
   }

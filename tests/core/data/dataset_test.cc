@@ -2,22 +2,13 @@
 
 #include "core/data/mat_file.h"
 #include "gtest/gtest.h"
+#include "tests/testing/digit69.h"
 #include "tests/testing/test_paths.h"
 
 namespace v2p::core {
 namespace {
 
-DatasetOptions Digit69() {
-  DatasetOptions o;
-  o.name = "digit69";
-  o.file = testing::DataDir() + "/digit69/digit69_28x28.mat";
-  o.train = {"fmriTrn", "stimTrn", "labelTrn"};
-  o.test = {"fmriTest", "stimTest", "labelTest"};
-  o.image = {28, 28, 1};
-  o.layout = ImageLayout::kColumnMajor;
-  o.pixel_max = 255;
-  return o;
-}
+DatasetOptions Digit69() { return testing::Digit69Options(); }
 
 TEST(Dataset, LoadsDigit69Shapes) {
   auto ds = LoadDataset(Digit69());

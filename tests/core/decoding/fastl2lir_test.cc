@@ -65,6 +65,12 @@ struct Case {
   bool one_d;
 };
 
+// Readable parameter names in test output and CTest.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.file << " alpha=" << c.options.alpha << " n_feat=" << c.options.n_feat
+      << " chunk=" << c.options.chunk_size;
+}
+
 class GoldenVectors : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GoldenVectors, MatchesFastL2LiR) {

@@ -2,7 +2,7 @@
 
 #include "core/data/dataset.h"
 #include "gtest/gtest.h"
-#include "tests/testing/test_paths.h"
+#include "tests/testing/digit69.h"
 
 namespace v2p::core {
 namespace {
@@ -11,13 +11,7 @@ namespace {
 // the reference figures measured independently in ../shared/data/README.md
 // (PCC 0.655, MSE 0.055, SSIM-11g 0.25, identification 0.50).
 TEST(Report, MeanImageBaselineMatchesIndependentReference) {
-  DatasetOptions o;
-  o.file = testing::DataDir() + "/digit69/digit69_28x28.mat";
-  o.train = {"fmriTrn", "stimTrn", ""};
-  o.test = {"fmriTest", "stimTest", ""};
-  o.image = {28, 28, 1};
-  o.layout = ImageLayout::kColumnMajor;
-  auto ds = LoadDataset(o);
+  auto ds = LoadDataset(testing::Digit69Options());
   ASSERT_TRUE(ds.ok()) << ds.status();
   auto s = ScoreReconstructions(MeanImageBaseline(ds->train.stimuli, 10), ds->test.stimuli,
                                 ds->image);

@@ -6,27 +6,18 @@
 #include "core/data/dataset.h"
 #include "core/pipeline/trainer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/digit69.h"
 #include "tests/testing/test_paths.h"
 
 namespace v2p::core {
 namespace {
 
-DatasetOptions Digit69() {
-  DatasetOptions o;
-  o.name = "digit69";
-  o.file = testing::DataDir() + "/digit69/digit69_28x28.mat";
-  o.train = {"fmriTrn", "stimTrn", "labelTrn"};
-  o.test = {"fmriTest", "stimTest", "labelTest"};
-  o.image = {28, 28, 1};
-  o.layout = ImageLayout::kColumnMajor;
-  return o;
-}
 
 class PipelineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new std::string(testing::MakeTempDir("pipeline"));
-    dataset_ = new Dataset(*LoadDataset(Digit69()));
+    dataset_ = new Dataset(*LoadDataset(testing::Digit69Options()));
     auto repo = *ModelRepository::Open({*root_, true});
     TrainRequest req;
     req.model_name = "digit69_ridge";

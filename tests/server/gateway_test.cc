@@ -1,0 +1,224 @@
+// The gateway's services against fake workers: a real gRPC server per fake
+// worker on 127.0.0.1:0, the gateway's services reached through an
+// in-process channel. No v2p-worker, no LibTorch.
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/dispatcher.h"
+#include "server/model_catalog.h"
+#include "server/models_service.h"
+#include "server/reconstruction_service.h"
+#include "server/worker_pool.h"
+#include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
+#include "voxel2pixel/worker/v1/worker.grpc.pb.h"
+
+using ::testing::HasSubstr;
+
+namespace v2p::server {
+namespace {
+
+namespace v1 = voxel2pixel::v1;
+constexpr int kVoxels = 4;
+
+class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
+ public:
+  explicit FakeWorker(grpc::StatusCode fail_with = grpc::StatusCode::OK) : fail_with_(fail_with) {}
+
+  grpc::Status Reconstruct(grpc::ServerContext* ctx, const v1::ReconstructRequest* req,
+                           v1::ReconstructResponse* resp) override {
+    ++calls;
+    {
+      absl::MutexLock lock(&mu_);
+      last_deadline_ = ctx->deadline();
+    }
+    if (fail_with_ != grpc::StatusCode::OK) return grpc::Status(fail_with_, "fake failure");
+    for (const auto& s : req->samples()) {
+      auto* r = resp->add_results();
+      r->set_sample_id(s.id());
+      r->set_model(req->model());
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status GetModel(grpc::ServerContext*, const v1::GetModelRequest* req,
+                        v1::Model* resp) override {
+    if (req->name() != "fake") return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model " + req->name());
+    resp->set_name("fake");
+    resp->set_version(1);
+    resp->set_num_voxels(kVoxels);
+    return grpc::Status::OK;
+  }
+  std::chrono::system_clock::time_point last_deadline() {
+    absl::MutexLock lock(&mu_);
+    return last_deadline_;
+  }
+
+  std::atomic<int> calls{0};
+
+ private:
+  const grpc::StatusCode fail_with_;
+  absl::Mutex mu_;
+  std::chrono::system_clock::time_point last_deadline_;
+};
+
+struct RunningWorker {
+  explicit RunningWorker(grpc::StatusCode fail_with = grpc::StatusCode::OK) : service(fail_with) {
+    grpc::ServerBuilder b;
+    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(&service);
+    server = b.BuildAndStart();
+  }
+  ~RunningWorker() { server->Shutdown(); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+  FakeWorker service;
+  int port = 0;
+  std::unique_ptr<grpc::Server> server;
+};
+
+class Gateway {
+ public:
+  explicit Gateway(const std::vector<std::string>& addresses) {
+    WorkerPool::Options o;
+    o.addresses = addresses;
+    o.avoid_grace = absl::Milliseconds(200);
+    pool_ = *WorkerPool::Create(o);
+    dispatcher_ = std::make_unique<Dispatcher>(pool_.get(), Dispatcher::Options{});
+    catalog_ = std::make_unique<ModelCatalog>(dispatcher_.get(), ModelCatalog::Options{});
+    reconstruction_ = std::make_unique<ReconstructionService>(dispatcher_.get(), catalog_.get());
+    grpc::ServerBuilder b;
+    b.RegisterService(reconstruction_.get());
+    server_ = b.BuildAndStart();
+    stub_ = v1::Reconstruction::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+  }
+  ~Gateway() { server_->Shutdown(); }
+  v1::Reconstruction::Stub& stub() { return *stub_; }
+
+ private:
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<ModelCatalog> catalog_;
+  std::unique_ptr<ReconstructionService> reconstruction_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::Reconstruction::Stub> stub_;
+};
+
+v1::ReconstructRequest Request(int samples, int voxels = kVoxels) {
+  v1::ReconstructRequest r;
+  r.set_model("fake");
+  for (int i = 0; i < samples; ++i) {
+    auto* s = r.add_samples();
+    s->set_id("s" + std::to_string(i));
+    for (int v = 0; v < voxels; ++v) s->add_betas(0.5f);
+  }
+  return r;
+}
+
+grpc::Status Call(Gateway& g, const v1::ReconstructRequest& req, v1::ReconstructResponse* resp,
+                  std::chrono::seconds timeout = std::chrono::seconds(10)) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  return g.stub().Reconstruct(&ctx, req, resp);
+}
+
+TEST(Gateway, BadSamplesAreRefusedBeforeReachingAWorker) {
+  RunningWorker w;
+  Gateway g({w.address()});
+  v1::ReconstructResponse resp;
+  grpc::Status s = Call(g, Request(2, kVoxels + 1), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("expects 4 betas, received 5"));
+  auto nan = Request(1);
+  nan.mutable_samples(0)->set_betas(2, std::nanf(""));
+  EXPECT_EQ(Call(g, nan, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(g, Request(0), &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto unknown = Request(1);
+  unknown.set_model("other");
+  EXPECT_EQ(Call(g, unknown, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(w.service.calls, 0);
+
+  ASSERT_TRUE(Call(g, Request(3), &resp).ok());
+  EXPECT_EQ(resp.results_size(), 3);
+  EXPECT_EQ(w.service.calls, 1);
+}
+
+TEST(Gateway, UnavailableWorkerIsRetriedOnceOnAnother) {
+  RunningWorker dead(grpc::StatusCode::UNAVAILABLE), healthy;
+  Gateway g({dead.address(), healthy.address()});
+  v1::ReconstructResponse resp;
+  for (int i = 0; i < 4; ++i) {
+    const grpc::Status s = Call(g, Request(1), &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_EQ(healthy.service.calls, 4);
+  EXPECT_LE(dead.service.calls, 4);  // at most one failed attempt per request
+}
+
+TEST(Gateway, OtherErrorsAreNotRetried) {
+  RunningWorker broken(grpc::StatusCode::INTERNAL), healthy;
+  Gateway g({broken.address(), healthy.address()});
+  v1::ReconstructResponse resp;
+  const grpc::Status s = Call(g, Request(1), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(broken.service.calls, 1);
+  EXPECT_EQ(healthy.service.calls, 0);
+}
+
+TEST(Gateway, OnlyUnavailableWorkersGiveUnavailable) {
+  RunningWorker dead(grpc::StatusCode::UNAVAILABLE);
+  Gateway g({dead.address()});
+  v1::ReconstructResponse resp;
+  EXPECT_EQ(Call(g, Request(1), &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(dead.service.calls, 2);  // first try, then the retry falls back to it
+}
+
+TEST(Gateway, CallersDeadlineReachesTheWorker) {
+  RunningWorker w;
+  Gateway g({w.address()});
+  v1::ReconstructResponse resp;
+  const auto before = std::chrono::system_clock::now();
+  ASSERT_TRUE(Call(g, Request(1), &resp, std::chrono::seconds(7)).ok());
+  const auto seen = w.service.last_deadline();
+  // The worker sees the caller's 7 s deadline, not gRPC's infinite default
+  // nor the gateway's own 60 s bound.
+  EXPECT_GT(seen, before + std::chrono::seconds(6));
+  EXPECT_LT(seen, before + std::chrono::seconds(8));
+}
+
+TEST(Gateway, StreamAnswersEachSampleInOrder) {
+  RunningWorker w;
+  Gateway g({w.address()});
+  grpc::ClientContext ctx;
+  auto stream = g.stub().StreamReconstruct(&ctx);
+  for (int i = 0; i < 5; ++i) {
+    v1::StreamReconstructRequest req;
+    if (i == 0) req.set_model("fake");
+    *req.mutable_sample() = Request(1).samples(0);
+    req.mutable_sample()->set_id("id-" + std::to_string(i));
+    ASSERT_TRUE(stream->Write(req));
+    v1::StreamReconstructResponse resp;
+    ASSERT_TRUE(stream->Read(&resp));
+    EXPECT_EQ(resp.result().sample_id(), "id-" + std::to_string(i));
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST(WorkerPoolFlag, ParsesSpawnAndAddresses) {
+  WorkerPool::Options o;
+  ASSERT_TRUE(WorkerPool::ParseWorkersFlag("spawn:3", &o).ok());
+  EXPECT_EQ(o.spawn, 3);
+  WorkerPool::Options a;
+  ASSERT_TRUE(WorkerPool::ParseWorkersFlag("h1:1,h2:2", &a).ok());
+  EXPECT_EQ(a.addresses, (std::vector<std::string>{"h1:1", "h2:2"}));
+  WorkerPool::Options bad;
+  EXPECT_FALSE(WorkerPool::ParseWorkersFlag("spawn:0", &bad).ok());
+  EXPECT_FALSE(WorkerPool::ParseWorkersFlag("nohostport", &bad).ok());
+}
+
+}  // namespace
+}  // namespace v2p::server
