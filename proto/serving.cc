@@ -1,7 +1,10 @@
 #include "proto/serving.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <thread>
@@ -15,22 +18,32 @@
 namespace v2p {
 namespace {
 
-sigset_t TerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  return set;
+// Self-pipe: the handler may only make async-signal-safe calls, so it
+// writes the signal number for the waiter thread to read.
+int g_signal_pipe[2] = {-1, -1};
+
+void OnTerminationSignal(int sig) {
+  const char byte = static_cast<char>(sig);
+  (void)!write(g_signal_pipe[1], &byte, 1);
+}
+
+absl::Status InstallTerminationHandlers() {
+  if (g_signal_pipe[0] < 0 && pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
+    return absl::InternalError("cannot create the signal pipe");
+  }
+  struct sigaction sa {};
+  sa.sa_handler = OnTerminationSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-void BlockTerminationSignals() {
-  sigset_t set = TerminationSignals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 absl::Status ServeUntilSignalled(const ServeOptions& options) {
+  if (absl::Status s = InstallTerminationHandlers(); !s.ok()) return s;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -55,9 +68,9 @@ absl::Status ServeUntilSignalled(const ServeOptions& options) {
   if (options.on_started) options.on_started(server.get(), port);
 
   std::thread waiter([&] {
-    sigset_t set = TerminationSignals();
-    int sig = 0;
-    sigwait(&set, &sig);
+    char sig = 0;
+    while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
     std::fprintf(stderr, "%s: signal %d, shutting down\n", options.name.c_str(), sig);
     server->Shutdown(std::chrono::system_clock::now() +
                      absl::ToChronoSeconds(options.shutdown_grace));

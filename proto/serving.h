@@ -30,12 +30,9 @@ struct ServeOptions {
   absl::Duration shutdown_grace = absl::Seconds(5);
 };
 
-// Blocks SIGTERM/SIGINT in the calling thread (call before starting any
-// other thread so that all threads inherit the mask), then serves.
+// Installs SIGTERM/SIGINT handlers (whichever thread the kernel picks, the
+// signal only wakes the shutdown waiter), then serves until one arrives.
 absl::Status ServeUntilSignalled(const ServeOptions& options);
-
-// Must run first thing in main(), before any thread exists.
-void BlockTerminationSignals();
 
 }  // namespace v2p
 

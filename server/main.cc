@@ -33,7 +33,6 @@ int Fail(const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  v2p::BlockTerminationSignals();
   absl::SetProgramUsageMessage("v2p-server --repo=DIR [--port=P] [--workers=spawn:N|host:port,...]");
   absl::ParseCommandLine(argc, argv);
   const std::string repo = absl::GetFlag(FLAGS_repo);

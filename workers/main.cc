@@ -18,7 +18,6 @@ ABSL_FLAG(int, ready_fd, -1, "Write the bound port to this file descriptor, then
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 
 int main(int argc, char** argv) {
-  v2p::BlockTerminationSignals();
   absl::SetProgramUsageMessage("v2p-worker --repo=DIR [--port=P] [--device=auto|cpu|cuda:N]");
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_repo).empty()) {

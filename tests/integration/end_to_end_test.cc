@@ -2,6 +2,7 @@
 // v2p-server (spawning a real v2p-worker) serves it on 127.0.0.1:0, and the
 // digit69 test betas are reconstructed over gRPC.
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +15,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "server/subprocess.h"
 #include "proto/rpc_status.h"
 #include "tests/testing/digit69.h"
 #include "tests/testing/server_process.h"
@@ -281,13 +284,56 @@ TEST_F(EndToEnd, ModelsServiceDescribesTheTrainedModel) {
   EXPECT_EQ(list.models(0).name(), kModel);
 }
 
-TEST_F(EndToEnd, HealthServiceReportsServing) {
-  auto health = grpc::health::v1::Health::NewStub(server_->channel());
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::shared_ptr<grpc::Channel>& ch) {
+  auto health = grpc::health::v1::Health::NewStub(ch);
   grpc::ClientContext ctx;
-  grpc::health::v1::HealthCheckRequest req;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::health::v1::HealthCheckResponse resp;
-  ASSERT_TRUE(health->Check(&ctx, req, &resp).ok());
-  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  const grpc::Status s = health->Check(&ctx, {}, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.status();
+}
+
+// Service names listed through server reflection, as grpcurl would.
+std::vector<std::string> ReflectedServices(const std::shared_ptr<grpc::Channel>& ch) {
+  namespace refl = grpc::reflection::v1alpha;
+  auto stub = refl::ServerReflection::NewStub(ch);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub->ServerReflectionInfo(&ctx);
+  refl::ServerReflectionRequest req;
+  req.set_list_services("");
+  EXPECT_TRUE(stream->Write(req));
+  stream->WritesDone();
+  std::vector<std::string> names;
+  refl::ServerReflectionResponse resp;
+  while (stream->Read(&resp)) {
+    for (const auto& s : resp.list_services_response().service()) names.push_back(s.name());
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  return names;
+}
+
+TEST_F(EndToEnd, ServerHasHealthAndReflection) {
+  EXPECT_EQ(Health(server_->channel()), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_THAT(ReflectedServices(server_->channel()),
+              ::testing::IsSupersetOf({"voxel2pixel.v1.Reconstruction", "voxel2pixel.v1.Models",
+                                       "grpc.health.v1.Health"}));
+}
+
+TEST_F(EndToEnd, WorkerHasHealthAndReflection) {
+  auto worker = server::SpawnWithReadyFd(
+      {testing::BinDir() + "/v2p-worker", "--repo=" + *repo_, "--port=0", "--device=cpu"},
+      absl::Seconds(60));
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", worker->port),
+                                     grpc::InsecureChannelCredentials());
+  EXPECT_EQ(Health(channel), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_THAT(ReflectedServices(channel), ::testing::Contains("voxel2pixel.worker.v1.Worker"));
+  kill(worker->pid, SIGTERM);
+  int status = 0;
+  waitpid(worker->pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server::DescribeExit(status);
 }
 
 TEST_F(EndToEnd, CliReconstructWritesImagesSheetTimingsAndMetrics) {
