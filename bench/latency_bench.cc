@@ -3,6 +3,7 @@
 // pipeline called in-process. Both paths run interleaved in one process
 // run (in-process, then gRPC, per iteration) so that machine noise hits
 // both alike; the ratio is the figure to quote.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,8 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -35,7 +34,8 @@ std::string CpuModel() {
   std::ifstream f("/proc/cpuinfo");
   std::string line;
   while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    if (line.rfind("model name", 0) == 0)
+      return line.substr(line.find(':') + 2);
   }
   return "unknown CPU";
 }
@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   namespace core = v2p::core;
   namespace v1 = voxel2pixel::v1;
-  const int runs = absl::GetFlag(FLAGS_runs), warmup = absl::GetFlag(FLAGS_warmup);
+  const int runs = absl::GetFlag(FLAGS_runs),
+            warmup = absl::GetFlag(FLAGS_warmup);
 
   core::DatasetOptions d;
   d.name = "digit69";
@@ -70,18 +71,20 @@ int main(int argc, char** argv) {
   req.pipeline.ridge = {{1e3, 0, 0}, true, false};
   auto manifest = core::TrainModel(*dataset, req, **repo);
   if (!manifest.ok()) return Fail(manifest.status());
-  auto pipeline = core::Pipeline::Load((*repo)->VersionDir("bench_ridge", manifest->version),
-                                       manifest->version);
+  auto pipeline = core::Pipeline::Load(
+      (*repo)->VersionDir("bench_ridge", manifest->version), manifest->version);
   if (!pipeline.ok()) return Fail(pipeline.status());
 
   const std::string bin = v2p::server::ExecutableDir();
   auto server = v2p::server::SpawnWithReadyFd(
-      {bin + "/v2p-server", "--repo=" + repo_dir, "--port=0", "--workers=spawn:1",
-       "--worker_device=cpu", "--worker_binary=" + bin + "/v2p-worker"},
+      {bin + "/v2p-server", "--repo=" + repo_dir, "--port=0",
+       "--workers=spawn:1", "--worker_device=cpu",
+       "--worker_binary=" + bin + "/v2p-worker"},
       absl::Seconds(60));
   if (!server.ok()) return Fail(server.status());
-  auto stub = v1::Reconstruction::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", server->port), grpc::InsecureChannelCredentials()));
+  auto stub = v1::Reconstruction::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port),
+                          grpc::InsecureChannelCredentials()));
 
   const Eigen::MatrixXf betas = dataset->test.betas.cast<float>();
   std::vector<v1::ReconstructRequest> requests(betas.rows());
@@ -89,7 +92,8 @@ int main(int argc, char** argv) {
     requests[i].set_model("bench_ridge");
     auto* s = requests[i].add_samples();
     s->set_id(std::to_string(i));
-    s->mutable_betas()->Add(betas.row(i).data(), betas.row(i).data() + betas.cols());
+    s->mutable_betas()->Add(betas.row(i).data(),
+                            betas.row(i).data() + betas.cols());
   }
   std::vector<absl::Duration> local, remote;
   for (int it = 0; it < warmup + runs; ++it) {
@@ -101,7 +105,8 @@ int main(int argc, char** argv) {
 
     v1::ReconstructResponse resp;
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
     core::Stopwatch w2;
     const grpc::Status st = stub->Reconstruct(&ctx, requests[i], &resp);
     const absl::Duration t_remote = w2.Elapsed();
@@ -115,14 +120,21 @@ int main(int argc, char** argv) {
   waitpid(server->pid, nullptr, 0);
   std::filesystem::remove_all(repo_dir);
 
-  const auto l = v2p::client::Summarize(local), r = v2p::client::Summarize(remote);
-  std::printf("latency_bench: digit69 ridge betas->pixels (3092 voxels -> 28x28 PNG), batch 1\n");
-  std::printf("machine: %s, %u hardware threads; runs %d per path (after %d warm-up), interleaved\n",
-              CpuModel().c_str(), std::thread::hardware_concurrency(), runs, warmup);
+  const auto l = v2p::client::Summarize(local),
+             r = v2p::client::Summarize(remote);
+  std::printf(
+      "latency_bench: digit69 ridge betas->pixels (3092 voxels -> 28x28 PNG), "
+      "batch 1\n");
+  std::printf(
+      "machine: %s, %u hardware threads; runs %d per path (after %d warm-up), "
+      "interleaved\n",
+      CpuModel().c_str(), std::thread::hardware_concurrency(), runs, warmup);
   std::printf("%-34s %10s %10s\n", "path", "median ms", "p99 ms");
-  std::printf("%-34s %10.3f %10.3f\n", "in-process Pipeline::Run", l.median_ms, l.p99_ms);
-  std::printf("%-34s %10.3f %10.3f\n", "gRPC client->server->worker", r.median_ms, r.p99_ms);
-  std::printf("%-34s %10.2f %10.2f\n", "ratio (gRPC / in-process)", r.median_ms / l.median_ms,
-              r.p99_ms / l.p99_ms);
+  std::printf("%-34s %10.3f %10.3f\n", "in-process Pipeline::Run", l.median_ms,
+              l.p99_ms);
+  std::printf("%-34s %10.3f %10.3f\n", "gRPC client->server->worker",
+              r.median_ms, r.p99_ms);
+  std::printf("%-34s %10.2f %10.2f\n", "ratio (gRPC / in-process)",
+              r.median_ms / l.median_ms, r.p99_ms / l.p99_ms);
   return 0;
 }

@@ -1,10 +1,10 @@
 #include "client/commands.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -37,11 +37,13 @@ std::shared_ptr<grpc::Channel> Connect(const std::string& server) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(),
+                                   args);
 }
 
 void SetDeadline(grpc::ClientContext* ctx, int seconds) {
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(seconds));
 }
 
 absl::Status WithContext(absl::Status s, const std::string& what) {
@@ -49,18 +51,21 @@ absl::Status WithContext(absl::Status s, const std::string& what) {
   return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
 }
 
-absl::StatusOr<v1::Model> GetModel(v1::Models::Stub& stub, const std::string& name, int64_t version) {
+absl::StatusOr<v1::Model> GetModel(v1::Models::Stub& stub,
+                                   const std::string& name, int64_t version) {
   v1::GetModelRequest req;
   req.set_name(name);
   req.set_version(version);
   v1::Model model;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 30);
-  RETURN_IF_ERROR(WithContext(FromGrpcStatus(stub.GetModel(&ctx, req, &model)), "GetModel"));
+  RETURN_IF_ERROR(WithContext(FromGrpcStatus(stub.GetModel(&ctx, req, &model)),
+                              "GetModel"));
   return model;
 }
 
-std::string MetricOrDash(const google::protobuf::Map<std::string, double>& m, const std::string& k) {
+std::string MetricOrDash(const google::protobuf::Map<std::string, double>& m,
+                         const std::string& k) {
   auto it = m.find(k);
   return it == m.end() ? "-" : absl::StrFormat("%.3f", it->second);
 }
@@ -75,30 +80,36 @@ void AddTimings(const v1::StageTimings& t, StageSamples* out) {
 }
 
 // Sends every row of `betas`; fills `results` in sample order.
-absl::Status SendUnary(v1::Reconstruction::Stub& stub, const ReconstructOptions& o,
-                       const Eigen::MatrixXd& betas, std::vector<v1::ReconstructionResult>* results,
+absl::Status SendUnary(v1::Reconstruction::Stub& stub,
+                       const ReconstructOptions& o,
+                       const Eigen::MatrixXd& betas,
+                       std::vector<v1::ReconstructionResult>* results,
                        StageSamples* timings) {
   for (Eigen::Index start = 0; start < betas.rows(); start += o.batch_size) {
     v1::ReconstructRequest req;
     req.set_model(o.model);
     req.set_model_version(o.version);
     req.set_include_pixels(true);
-    const Eigen::Index end = std::min<Eigen::Index>(betas.rows(), start + o.batch_size);
+    const Eigen::Index end =
+        std::min<Eigen::Index>(betas.rows(), start + o.batch_size);
     for (Eigen::Index i = start; i < end; ++i) {
       auto* s = req.add_samples();
       s->set_id(absl::StrFormat("sample_%03d", i));
-      for (Eigen::Index v = 0; v < betas.cols(); ++v) s->add_betas(static_cast<float>(betas(i, v)));
+      for (Eigen::Index v = 0; v < betas.cols(); ++v)
+        s->add_betas(static_cast<float>(betas(i, v)));
     }
     v1::ReconstructResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx, o.deadline_s);
     core::Stopwatch watch;
-    RETURN_IF_ERROR(WithContext(FromGrpcStatus(stub.Reconstruct(&ctx, req, &resp)),
-                                absl::StrCat("Reconstruct (samples ", start, "-", end - 1, ")")));
+    RETURN_IF_ERROR(WithContext(
+        FromGrpcStatus(stub.Reconstruct(&ctx, req, &resp)),
+        absl::StrCat("Reconstruct (samples ", start, "-", end - 1, ")")));
     const absl::Duration round_trip = watch.Elapsed();
     if (resp.results_size() != end - start) {
-      return absl::DataLossError(absl::StrCat("server returned ", resp.results_size(),
-                                              " results for ", end - start, " samples"));
+      return absl::DataLossError(
+          absl::StrCat("server returned ", resp.results_size(), " results for ",
+                       end - start, " samples"));
     }
     for (auto& r : *resp.mutable_results()) {
       AddTimings(r.timings(), timings);
@@ -109,11 +120,14 @@ absl::Status SendUnary(v1::Reconstruction::Stub& stub, const ReconstructOptions&
   return absl::OkStatus();
 }
 
-absl::Status SendStream(v1::Reconstruction::Stub& stub, const ReconstructOptions& o,
-                        const Eigen::MatrixXd& betas, std::vector<v1::ReconstructionResult>* results,
+absl::Status SendStream(v1::Reconstruction::Stub& stub,
+                        const ReconstructOptions& o,
+                        const Eigen::MatrixXd& betas,
+                        std::vector<v1::ReconstructionResult>* results,
                         StageSamples* timings) {
   grpc::ClientContext ctx;
-  SetDeadline(&ctx, o.deadline_s * std::max<int>(1, static_cast<int>(betas.rows())));
+  SetDeadline(&ctx,
+              o.deadline_s * std::max<int>(1, static_cast<int>(betas.rows())));
   auto stream = stub.StreamReconstruct(&ctx);
   std::vector<absl::Time> sent(betas.rows());
   std::thread writer([&] {
@@ -136,63 +150,80 @@ absl::Status SendStream(v1::Reconstruction::Stub& stub, const ReconstructOptions
   v1::StreamReconstructResponse resp;
   while (stream->Read(&resp)) {
     const size_t i = results->size();
-    if (i < sent.size()) (*timings)["round_trip"].push_back(absl::Now() - sent[i]);
+    if (i < sent.size())
+      (*timings)["round_trip"].push_back(absl::Now() - sent[i]);
     AddTimings(resp.result().timings(), timings);
     results->push_back(std::move(*resp.mutable_result()));
   }
   writer.join();
-  RETURN_IF_ERROR(WithContext(FromGrpcStatus(stream->Finish()), "StreamReconstruct"));
+  RETURN_IF_ERROR(
+      WithContext(FromGrpcStatus(stream->Finish()), "StreamReconstruct"));
   if (results->size() != static_cast<size_t>(betas.rows())) {
-    return absl::DataLossError(absl::StrCat("stream returned ", results->size(), " results for ",
-                                            betas.rows(), " samples"));
+    return absl::DataLossError(absl::StrCat("stream returned ", results->size(),
+                                            " results for ", betas.rows(),
+                                            " samples"));
   }
   return absl::OkStatus();
 }
 
 absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
                           const std::vector<v1::ReconstructionResult>& results,
-                          const Eigen::MatrixXd& stimuli, const StageSamples& timings) {
-  const core::ImageShape shape{model.image_shape().height(), model.image_shape().width(),
+                          const Eigen::MatrixXd& stimuli,
+                          const StageSamples& timings) {
+  const core::ImageShape shape{model.image_shape().height(),
+                               model.image_shape().width(),
                                model.image_shape().channels()};
   Eigen::MatrixXf recon(results.size(), shape.num_pixels());
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    RETURN_IF_ERROR(core::WriteFile(absl::StrCat(o.out, "/", r.sample_id(), ".png"), r.image().png()));
+    RETURN_IF_ERROR(core::WriteFile(
+        absl::StrCat(o.out, "/", r.sample_id(), ".png"), r.image().png()));
     if (r.image().pixels_size() != shape.num_pixels()) {
       return absl::DataLossError(absl::StrCat("result ", r.sample_id(), " has ",
-                                              r.image().pixels_size(), " pixels"));
+                                              r.image().pixels_size(),
+                                              " pixels"));
     }
-    recon.row(i) = Eigen::Map<const Eigen::RowVectorXf>(r.image().pixels().data(), shape.num_pixels());
+    recon.row(i) = Eigen::Map<const Eigen::RowVectorXf>(
+        r.image().pixels().data(), shape.num_pixels());
   }
   std::vector<Eigen::MatrixXf> rows;
   if (stimuli.size() > 0) rows.push_back(stimuli.cast<float>());
   rows.push_back(recon);
   ASSIGN_OR_RETURN(const std::string sheet, core::ContactSheetPng(rows, shape));
   RETURN_IF_ERROR(core::WriteFile(o.out + "/contact_sheet.png", sheet));
-  RETURN_IF_ERROR(core::WriteFile(o.out + "/timings.json",
-                                  TimingsJson(timings, static_cast<int>(results.size()),
-                                              o.stream ? 1 : o.batch_size)));
-  std::printf("wrote %zu images, contact_sheet.png and timings.json to %s\n", results.size(),
-              o.out.c_str());
-  const Percentiles total = Summarize(timings.at("total")), rt = Summarize(timings.at("round_trip"));
-  std::printf("worker total: median %.3f ms, p90 %.3f ms; round trip: median %.3f ms, p90 %.3f ms\n",
-              total.median_ms, total.p90_ms, rt.median_ms, rt.p90_ms);
+  RETURN_IF_ERROR(
+      core::WriteFile(o.out + "/timings.json",
+                      TimingsJson(timings, static_cast<int>(results.size()),
+                                  o.stream ? 1 : o.batch_size)));
+  std::printf("wrote %zu images, contact_sheet.png and timings.json to %s\n",
+              results.size(), o.out.c_str());
+  const Percentiles total = Summarize(timings.at("total")),
+                    rt = Summarize(timings.at("round_trip"));
+  std::printf(
+      "worker total: median %.3f ms, p90 %.3f ms; round trip: median %.3f ms, "
+      "p90 %.3f ms\n",
+      total.median_ms, total.p90_ms, rt.median_ms, rt.p90_ms);
   if (stimuli.size() == 0) return absl::OkStatus();
 
   MetricsReport report;
   report.model = model.name();
   report.version = model.version();
-  ASSIGN_OR_RETURN(report.scores, core::ScoreReconstructions(recon.cast<double>(), stimuli, shape));
+  ASSIGN_OR_RETURN(report.scores, core::ScoreReconstructions(
+                                      recon.cast<double>(), stimuli, shape));
   const auto& mean = model.mean_training_image().pixels();
   if (mean.size() == shape.num_pixels()) {
-    const Eigen::RowVectorXd m = Eigen::Map<const Eigen::RowVectorXf>(mean.data(), mean.size()).cast<double>();
+    const Eigen::RowVectorXd m =
+        Eigen::Map<const Eigen::RowVectorXf>(mean.data(), mean.size())
+            .cast<double>();
     ASSIGN_OR_RETURN(report.baseline,
-                     core::ScoreReconstructions(m.replicate(stimuli.rows(), 1), stimuli, shape));
+                     core::ScoreReconstructions(m.replicate(stimuli.rows(), 1),
+                                                stimuli, shape));
     report.has_baseline = true;
   }
-  RETURN_IF_ERROR(core::WriteFile(o.out + "/metrics.json", MetricsJson(report)));
-  std::printf("\n%s\nSSIM: %s\nwrote metrics.json\n", MetricsTable(report).c_str(),
-              core::kSsimDefinition);
+  RETURN_IF_ERROR(
+      core::WriteFile(o.out + "/metrics.json", MetricsJson(report)));
+  std::printf("\n%s\nSSIM: %s\nwrote metrics.json\n",
+              MetricsTable(report).c_str(), core::kSsimDefinition);
   return absl::OkStatus();
 }
 
@@ -201,25 +232,32 @@ absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
 absl::Status RunTrain(const TrainOptions& o) {
   ASSIGN_OR_RETURN(const auto description, ReadDatasetDescription(o.dataset));
   ASSIGN_OR_RETURN(const auto spec, ReadPipelineSpec(o.spec));
-  ASSIGN_OR_RETURN(const core::DatasetOptions dataset_options, ToDatasetOptions(description, o.data_root));
+  ASSIGN_OR_RETURN(const core::DatasetOptions dataset_options,
+                   ToDatasetOptions(description, o.data_root));
   ASSIGN_OR_RETURN(core::PipelineOptions pipeline, ToPipelineOptions(spec));
   ASSIGN_OR_RETURN(const std::string spec_text, core::ReadFile(o.spec));
-  std::printf("loading %s from %s\n", description.name().c_str(), dataset_options.file.c_str());
-  ASSIGN_OR_RETURN(const core::Dataset dataset, core::LoadDataset(dataset_options));
-  ASSIGN_OR_RETURN(auto repo, core::ModelRepository::Open({o.repo, /*create=*/true}));
+  std::printf("loading %s from %s\n", description.name().c_str(),
+              dataset_options.file.c_str());
+  ASSIGN_OR_RETURN(const core::Dataset dataset,
+                   core::LoadDataset(dataset_options));
+  ASSIGN_OR_RETURN(auto repo,
+                   core::ModelRepository::Open({o.repo, /*create=*/true}));
   core::TrainRequest request{o.model, pipeline, spec_text};
   core::Stopwatch watch;
-  ASSIGN_OR_RETURN(const core::ModelManifest m, core::TrainModel(dataset, request, *repo));
+  ASSIGN_OR_RETURN(const core::ModelManifest m,
+                   core::TrainModel(dataset, request, *repo));
   std::printf("trained %s version %lld in %.2f s: %s\n", m.name.c_str(),
-              static_cast<long long>(m.version), absl::ToDoubleSeconds(watch.Elapsed()),
-              m.description.c_str());
+              static_cast<long long>(m.version),
+              absl::ToDoubleSeconds(watch.Elapsed()), m.description.c_str());
   const auto& e = m.evaluation;
   if (!e.metrics.empty()) {
-    std::printf("%s split (%d samples): PCC %.3f, SSIM-11g %.3f, identification %.3f (PCC) %.3f "
-                "(SSIM); mean image: PCC %.3f\n",
-                e.split.c_str(), e.num_samples, e.metrics.at("pcc"), e.metrics.at("ssim"),
-                e.metrics.at("identification_pcc"), e.metrics.at("identification_ssim"),
-                e.baseline_metrics.at("pcc"));
+    std::printf(
+        "%s split (%d samples): PCC %.3f, SSIM-11g %.3f, identification %.3f "
+        "(PCC) %.3f "
+        "(SSIM); mean image: PCC %.3f\n",
+        e.split.c_str(), e.num_samples, e.metrics.at("pcc"),
+        e.metrics.at("ssim"), e.metrics.at("identification_pcc"),
+        e.metrics.at("identification_ssim"), e.baseline_metrics.at("pcc"));
   }
   return absl::OkStatus();
 }
@@ -229,19 +267,23 @@ absl::Status RunModelsList(const ModelsOptions& o) {
   v1::ListModelsResponse resp;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 30);
-  RETURN_IF_ERROR(WithContext(FromGrpcStatus(stub->ListModels(&ctx, {}, &resp)), "ListModels"));
-  std::printf("%-24s %8s %7s %-9s %6s %11s  %s\n", "NAME", "VERSION", "VOXELS", "IMAGE", "PCC",
-              "IDENT(PCC)", "PIPELINE");
+  RETURN_IF_ERROR(WithContext(FromGrpcStatus(stub->ListModels(&ctx, {}, &resp)),
+                              "ListModels"));
+  std::printf("%-24s %8s %7s %-9s %6s %11s  %s\n", "NAME", "VERSION", "VOXELS",
+              "IMAGE", "PCC", "IDENT(PCC)", "PIPELINE");
   for (const auto& m : resp.models()) {
-    std::printf("%-24s %8lld %7d %-9s %6s %11s  %s\n", m.name().c_str(),
-                static_cast<long long>(m.version()), m.num_voxels(),
-                absl::StrCat(m.image_shape().height(), "x", m.image_shape().width(), "x",
-                             m.image_shape().channels()).c_str(),
-                MetricOrDash(m.evaluation().metrics(), "pcc").c_str(),
-                MetricOrDash(m.evaluation().metrics(), "identification_pcc").c_str(),
-                m.pipeline_description().c_str());
+    std::printf(
+        "%-24s %8lld %7d %-9s %6s %11s  %s\n", m.name().c_str(),
+        static_cast<long long>(m.version()), m.num_voxels(),
+        absl::StrCat(m.image_shape().height(), "x", m.image_shape().width(),
+                     "x", m.image_shape().channels())
+            .c_str(),
+        MetricOrDash(m.evaluation().metrics(), "pcc").c_str(),
+        MetricOrDash(m.evaluation().metrics(), "identification_pcc").c_str(),
+        m.pipeline_description().c_str());
   }
-  if (resp.models().empty()) std::printf("(no models; train one with `v2p train`)\n");
+  if (resp.models().empty())
+    std::printf("(no models; train one with `v2p train`)\n");
   return absl::OkStatus();
 }
 
@@ -249,59 +291,73 @@ absl::Status RunModelsShow(const ModelsOptions& o) {
   auto stub = v1::Models::NewStub(Connect(o.server));
   ASSIGN_OR_RETURN(const v1::Model m, GetModel(*stub, o.name, o.version));
   std::string versions;
-  for (int64_t v : m.available_versions()) absl::StrAppend(&versions, versions.empty() ? "" : ", ", v);
-  std::printf("name:       %s\nversion:    %lld (available: %s)\ndataset:    %s\nvoxels:     %d\n"
-              "image:      %dx%dx%d\npipeline:   %s\ncreated:    %s\n",
-              m.name().c_str(), static_cast<long long>(m.version()), versions.c_str(),
-              m.dataset().c_str(), m.num_voxels(), m.image_shape().height(),
-              m.image_shape().width(), m.image_shape().channels(),
-              m.pipeline_description().c_str(),
-              absl::FormatTime(absl::FromUnixSeconds(m.create_time().seconds())).c_str());
+  for (int64_t v : m.available_versions())
+    absl::StrAppend(&versions, versions.empty() ? "" : ", ", v);
+  std::printf(
+      "name:       %s\nversion:    %lld (available: %s)\ndataset:    "
+      "%s\nvoxels:     %d\n"
+      "image:      %dx%dx%d\npipeline:   %s\ncreated:    %s\n",
+      m.name().c_str(), static_cast<long long>(m.version()), versions.c_str(),
+      m.dataset().c_str(), m.num_voxels(), m.image_shape().height(),
+      m.image_shape().width(), m.image_shape().channels(),
+      m.pipeline_description().c_str(),
+      absl::FormatTime(absl::FromUnixSeconds(m.create_time().seconds()))
+          .c_str());
   const auto& e = m.evaluation();
-  std::printf("evaluation: %s split, %d samples (SSIM: %s)\n", e.split().c_str(), e.num_samples(),
-              e.ssim_definition().c_str());
+  std::printf("evaluation: %s split, %d samples (SSIM: %s)\n",
+              e.split().c_str(), e.num_samples(), e.ssim_definition().c_str());
   std::printf("  %-22s %12s %14s\n", "metric", "model", "mean image");
   for (const auto& [k, v] : e.metrics()) {
-    std::printf("  %-22s %12.4f %14s\n", k.c_str(), v, MetricOrDash(e.baseline_metrics(), k).c_str());
+    std::printf("  %-22s %12.4f %14s\n", k.c_str(), v,
+                MetricOrDash(e.baseline_metrics(), k).c_str());
   }
   std::printf("spec:\n%s\n", m.pipeline_spec().c_str());
   return absl::OkStatus();
 }
 
 absl::Status RunReconstruct(const ReconstructOptions& o) {
-  if (o.batch_size < 1) return absl::InvalidArgumentError("--batch_size must be >= 1");
+  if (o.batch_size < 1)
+    return absl::InvalidArgumentError("--batch_size must be >= 1");
   auto channel = Connect(o.server);
   auto models = v1::Models::NewStub(channel);
   auto reconstruction = v1::Reconstruction::NewStub(channel);
-  ASSIGN_OR_RETURN(const v1::Model model, GetModel(*models, o.model, o.version));
+  ASSIGN_OR_RETURN(const v1::Model model,
+                   GetModel(*models, o.model, o.version));
   ASSIGN_OR_RETURN(auto mat, core::MatFile::Open(o.betas));
   ASSIGN_OR_RETURN(const Eigen::MatrixXd betas, mat->ReadMatrix(o.var));
   Eigen::MatrixXd stimuli;
   if (!o.stimuli_var.empty()) {
     ASSIGN_OR_RETURN(const Eigen::MatrixXd raw, mat->ReadMatrix(o.stimuli_var));
-    const core::ImageShape shape{model.image_shape().height(), model.image_shape().width(),
+    const core::ImageShape shape{model.image_shape().height(),
+                                 model.image_shape().width(),
                                  model.image_shape().channels()};
     if (raw.rows() != betas.rows() || raw.cols() != shape.num_pixels()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          o.stimuli_var, " is ", raw.rows(), "x", raw.cols(), "; expected ", betas.rows(), "x",
-          shape.num_pixels(), " (one ", shape.height, "x", shape.width, " image per sample)"));
+          o.stimuli_var, " is ", raw.rows(), "x", raw.cols(), "; expected ",
+          betas.rows(), "x", shape.num_pixels(), " (one ", shape.height, "x",
+          shape.width, " image per sample)"));
     }
     stimuli = core::ToRowMajorImages(raw, shape,
-                                     o.stimuli_column_major ? core::ImageLayout::kColumnMajor
-                                                            : core::ImageLayout::kRowMajor) /
+                                     o.stimuli_column_major
+                                         ? core::ImageLayout::kColumnMajor
+                                         : core::ImageLayout::kRowMajor) /
               o.pixel_max;
   }
   std::error_code ec;
   fs::create_directories(o.out, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", o.out, ": ", ec.message()));
-  std::printf("reconstructing %lld samples of %s with %s v%lld via %s (%s)\n",
-              static_cast<long long>(betas.rows()), o.var.c_str(), model.name().c_str(),
-              static_cast<long long>(model.version()), o.server.c_str(),
-              o.stream ? "stream" : absl::StrCat("batches of ", o.batch_size).c_str());
+  if (ec)
+    return absl::InternalError(
+        absl::StrCat("cannot create ", o.out, ": ", ec.message()));
+  std::printf(
+      "reconstructing %lld samples of %s with %s v%lld via %s (%s)\n",
+      static_cast<long long>(betas.rows()), o.var.c_str(), model.name().c_str(),
+      static_cast<long long>(model.version()), o.server.c_str(),
+      o.stream ? "stream" : absl::StrCat("batches of ", o.batch_size).c_str());
   std::vector<v1::ReconstructionResult> results;
   StageSamples timings;
-  RETURN_IF_ERROR(o.stream ? SendStream(*reconstruction, o, betas, &results, &timings)
-                           : SendUnary(*reconstruction, o, betas, &results, &timings));
+  RETURN_IF_ERROR(
+      o.stream ? SendStream(*reconstruction, o, betas, &results, &timings)
+               : SendUnary(*reconstruction, o, betas, &results, &timings));
   return WriteOutputs(o, model, results, stimuli, timings);
 }
 

@@ -31,9 +31,9 @@ struct ReconstructOptions {
   std::string server;
   std::string model;
   int64_t version = 0;
-  std::string betas;        // .mat file
-  std::string var;          // samples x voxels variable
-  std::string stimuli_var;  // optional: samples x pixels, for metrics
+  std::string betas;                 // .mat file
+  std::string var;                   // samples x voxels variable
+  std::string stimuli_var;           // optional: samples x pixels, for metrics
   bool stimuli_column_major = true;  // MATLAB layout
   double pixel_max = 255;
   std::string out;  // output directory (created)

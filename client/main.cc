@@ -13,18 +13,26 @@
 #include "absl/flags/usage.h"
 #include "client/commands.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:8500", "v2p-server address (host:port).");
+ABSL_FLAG(std::string, server, "127.0.0.1:8500",
+          "v2p-server address (host:port).");
 ABSL_FLAG(std::string, model, "", "Model name.");
 ABSL_FLAG(int64_t, version, 0, "Model version; 0 = latest.");
 ABSL_FLAG(std::string, dataset, "", "train: dataset description (.pbtxt).");
 ABSL_FLAG(std::string, spec, "", "train: pipeline spec (.pbtxt).");
-ABSL_FLAG(std::string, repo, "", "train: model repository directory (created when missing).");
-ABSL_FLAG(std::string, data_root, "../shared/data", "train: root for relative dataset files.");
-ABSL_FLAG(std::string, betas, "", "reconstruct: MATLAB file holding the betas.");
-ABSL_FLAG(std::string, var, "", "reconstruct: variable of samples x voxels betas.");
-ABSL_FLAG(std::string, stimuli_var, "", "reconstruct: variable of the seen images, for metrics.");
-ABSL_FLAG(std::string, stimuli_layout, "column_major", "reconstruct: column_major (MATLAB) or row_major.");
-ABSL_FLAG(double, pixel_max, 255, "reconstruct: stored value of a white stimulus pixel.");
+ABSL_FLAG(std::string, repo, "",
+          "train: model repository directory (created when missing).");
+ABSL_FLAG(std::string, data_root, "../shared/data",
+          "train: root for relative dataset files.");
+ABSL_FLAG(std::string, betas, "",
+          "reconstruct: MATLAB file holding the betas.");
+ABSL_FLAG(std::string, var, "",
+          "reconstruct: variable of samples x voxels betas.");
+ABSL_FLAG(std::string, stimuli_var, "",
+          "reconstruct: variable of the seen images, for metrics.");
+ABSL_FLAG(std::string, stimuli_layout, "column_major",
+          "reconstruct: column_major (MATLAB) or row_major.");
+ABSL_FLAG(double, pixel_max, 255,
+          "reconstruct: stored value of a white stimulus pixel.");
 ABSL_FLAG(std::string, out, "", "reconstruct: output directory.");
 ABSL_FLAG(int, batch_size, 1, "reconstruct: samples per Reconstruct request.");
 ABSL_FLAG(bool, stream, false, "reconstruct: use StreamReconstruct.");
@@ -34,18 +42,21 @@ namespace {
 
 constexpr char kUsage[] =
     "v2p <command> [flags]\n"
-    "  train        --dataset DESC --spec SPEC --repo DIR --model NAME [--data_root DIR]\n"
+    "  train        --dataset DESC --spec SPEC --repo DIR --model NAME "
+    "[--data_root DIR]\n"
     "  models list  --server ADDR\n"
     "  models show  --server ADDR --model NAME [--version N]\n"
     "  reconstruct  --server ADDR --model NAME --betas FILE.mat --var VAR\n"
     "               [--stimuli-var VAR] --out DIR [--batch_size N | --stream]";
 
 // absl flags are identifiers; accept the dashed spelling labs type.
-std::vector<char*> NormaliseFlagNames(int argc, char** argv, std::vector<std::string>* storage) {
+std::vector<char*> NormaliseFlagNames(int argc, char** argv,
+                                      std::vector<std::string>* storage) {
   storage->assign(argv, argv + argc);
   for (std::string& a : *storage) {
     if (a.rfind("--", 0) != 0) continue;
-    const size_t end = a.find('=') == std::string::npos ? a.size() : a.find('=');
+    const size_t end =
+        a.find('=') == std::string::npos ? a.size() : a.find('=');
     for (size_t i = 2; i < end; ++i) {
       if (a[i] == '-') a[i] = '_';
     }
@@ -72,22 +83,26 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   std::vector<std::string> storage;
   std::vector<char*> args = NormaliseFlagNames(argc, argv, &storage);
-  const std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  const std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (positional.size() < 2) return Usage("missing command");
   const std::string command = positional[1];
   const std::string sub = positional.size() > 2 ? positional[2] : "";
 
   if (command == "train") {
-    v2p::client::TrainOptions o{absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_spec),
-                                absl::GetFlag(FLAGS_repo), absl::GetFlag(FLAGS_model),
-                                absl::GetFlag(FLAGS_data_root)};
-    if (o.dataset.empty() || o.spec.empty() || o.repo.empty() || o.model.empty()) {
+    v2p::client::TrainOptions o{
+        absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_spec),
+        absl::GetFlag(FLAGS_repo), absl::GetFlag(FLAGS_model),
+        absl::GetFlag(FLAGS_data_root)};
+    if (o.dataset.empty() || o.spec.empty() || o.repo.empty() ||
+        o.model.empty()) {
       return Usage("train needs --dataset, --spec, --repo and --model");
     }
     return Report(v2p::client::RunTrain(o));
   }
   if (command == "models") {
-    v2p::client::ModelsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_model),
+    v2p::client::ModelsOptions o{absl::GetFlag(FLAGS_server),
+                                 absl::GetFlag(FLAGS_model),
                                  absl::GetFlag(FLAGS_version)};
     if (sub == "list") return Report(v2p::client::RunModelsList(o));
     if (sub == "show") {

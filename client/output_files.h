@@ -24,7 +24,8 @@ struct Percentiles {
 Percentiles Summarize(std::vector<absl::Duration> samples);
 
 // {"unit":"ms","samples":n,"batch_size":b,"stages":{"decode":{"median":..,"p90":..},...}}
-std::string TimingsJson(const StageSamples& stages, int num_samples, int batch_size);
+std::string TimingsJson(const StageSamples& stages, int num_samples,
+                        int batch_size);
 
 struct MetricsReport {
   std::string model;

@@ -13,16 +13,20 @@
 namespace v2p::client {
 
 // INVALID_ARGUMENT names the file, line and column of a syntax error.
-absl::StatusOr<voxel2pixel::v1::PipelineSpec> ReadPipelineSpec(const std::string& path);
-absl::StatusOr<voxel2pixel::v1::DatasetDescription> ReadDatasetDescription(const std::string& path);
+absl::StatusOr<voxel2pixel::v1::PipelineSpec> ReadPipelineSpec(
+    const std::string& path);
+absl::StatusOr<voxel2pixel::v1::DatasetDescription> ReadDatasetDescription(
+    const std::string& path);
 
 // Checks the spec and converts it. INVALID_ARGUMENT for a spec no pipeline
 // supports (no decoder, negative alpha, a target space without generator).
-absl::StatusOr<core::PipelineOptions> ToPipelineOptions(const voxel2pixel::v1::PipelineSpec& spec);
+absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
+    const voxel2pixel::v1::PipelineSpec& spec);
 
 // `data_root` resolves a relative `file`.
 absl::StatusOr<core::DatasetOptions> ToDatasetOptions(
-    const voxel2pixel::v1::DatasetDescription& description, const std::string& data_root);
+    const voxel2pixel::v1::DatasetDescription& description,
+    const std::string& data_root);
 
 }  // namespace v2p::client
 

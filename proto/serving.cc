@@ -1,16 +1,14 @@
 #include "proto/serving.h"
 
 #include <fcntl.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <cstdio>
 #include <thread>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -55,8 +53,8 @@ absl::Status ServeUntilSignalled(const ServeOptions& options) {
   for (grpc::Service* s : options.services) builder.RegisterService(s);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat(options.name, ": cannot listen on ", options.host, ":", options.port));
+    return absl::UnavailableError(absl::StrCat(
+        options.name, ": cannot listen on ", options.host, ":", options.port));
   }
   std::fprintf(stderr, "%s listening on %s:%d (pid %d)\n", options.name.c_str(),
                options.host.c_str(), port, getpid());
@@ -71,7 +69,8 @@ absl::Status ServeUntilSignalled(const ServeOptions& options) {
     char sig = 0;
     while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
-    std::fprintf(stderr, "%s: signal %d, shutting down\n", options.name.c_str(), sig);
+    std::fprintf(stderr, "%s: signal %d, shutting down\n", options.name.c_str(),
+                 sig);
     server->Shutdown(std::chrono::system_clock::now() +
                      absl::ToChronoSeconds(options.shutdown_grace));
   });

@@ -4,11 +4,11 @@
 #ifndef V2P_PROTO_SERVING_H_
 #define V2P_PROTO_SERVING_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"

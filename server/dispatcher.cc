@@ -5,7 +5,8 @@
 
 namespace v2p::server {
 
-grpc::Status Dispatcher::Run(const grpc::ServerContext* context, const Call& call) const {
+grpc::Status Dispatcher::Run(const grpc::ServerContext* context,
+                             const Call& call) const {
   absl::Time deadline = absl::Now() + options_.default_deadline;
   if (context != nullptr) {
     const absl::Time caller = absl::FromChrono(context->deadline());

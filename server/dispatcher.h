@@ -6,9 +6,9 @@
 #ifndef V2P_SERVER_DISPATCHER_H_
 #define V2P_SERVER_DISPATCHER_H_
 
-#include <functional>
-
 #include <grpcpp/grpcpp.h>
+
+#include <functional>
 
 #include "absl/time/time.h"
 #include "server/worker_pool.h"
@@ -22,10 +22,12 @@ class Dispatcher {
     absl::Duration default_deadline = absl::Seconds(60);
   };
   // `pool` must outlive the dispatcher.
-  Dispatcher(WorkerPool* pool, Options options) : pool_(pool), options_(options) {}
+  Dispatcher(WorkerPool* pool, Options options)
+      : pool_(pool), options_(options) {}
 
-  using Call = std::function<grpc::Status(voxel2pixel::worker::v1::Worker::Stub& stub,
-                                          grpc::ClientContext& context)>;
+  using Call =
+      std::function<grpc::Status(voxel2pixel::worker::v1::Worker::Stub& stub,
+                                 grpc::ClientContext& context)>;
   // `context` may be null (internal calls): then default_deadline applies.
   grpc::Status Run(const grpc::ServerContext* context, const Call& call) const;
 

@@ -14,13 +14,20 @@
 #include "server/subprocess.h"
 #include "server/worker_pool.h"
 
-ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on (0.0.0.0 for all interfaces).");
-ABSL_FLAG(int, port, 8500, "Port to listen on; 0 picks a free one (see --ready_fd).");
-ABSL_FLAG(std::string, repo, "", "Model repository directory, shared with the workers (required).");
-ABSL_FLAG(std::string, workers, "spawn:1", "spawn:N, or host:port[,host:port...] of running workers.");
-ABSL_FLAG(std::string, worker_binary, "", "v2p-worker to spawn; default: beside this binary.");
-ABSL_FLAG(std::string, worker_device, "auto", "--device for spawned workers: auto, cpu or cuda:N.");
-ABSL_FLAG(int, ready_fd, -1, "Write the bound port to this file descriptor, then close it.");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "Address to listen on (0.0.0.0 for all interfaces).");
+ABSL_FLAG(int, port, 8500,
+          "Port to listen on; 0 picks a free one (see --ready_fd).");
+ABSL_FLAG(std::string, repo, "",
+          "Model repository directory, shared with the workers (required).");
+ABSL_FLAG(std::string, workers, "spawn:1",
+          "spawn:N, or host:port[,host:port...] of running workers.");
+ABSL_FLAG(std::string, worker_binary, "",
+          "v2p-worker to spawn; default: beside this binary.");
+ABSL_FLAG(std::string, worker_device, "auto",
+          "--device for spawned workers: auto, cpu or cuda:N.");
+ABSL_FLAG(int, ready_fd, -1,
+          "Write the bound port to this file descriptor, then close it.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 
 namespace {
@@ -33,16 +40,19 @@ int Fail(const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("v2p-server --repo=DIR [--port=P] [--workers=spawn:N|host:port,...]");
+  absl::SetProgramUsageMessage(
+      "v2p-server --repo=DIR [--port=P] [--workers=spawn:N|host:port,...]");
   absl::ParseCommandLine(argc, argv);
   const std::string repo = absl::GetFlag(FLAGS_repo);
-  if (repo.empty()) return Fail(absl::InvalidArgumentError("--repo is required"));
+  if (repo.empty())
+    return Fail(absl::InvalidArgumentError("--repo is required"));
   if (!std::filesystem::is_directory(repo)) {
     return Fail(absl::NotFoundError("--repo=" + repo + " is not a directory"));
   }
 
   v2p::server::WorkerPool::Options pool_options;
-  if (auto s = v2p::server::WorkerPool::ParseWorkersFlag(absl::GetFlag(FLAGS_workers), &pool_options);
+  if (auto s = v2p::server::WorkerPool::ParseWorkersFlag(
+          absl::GetFlag(FLAGS_workers), &pool_options);
       !s.ok()) {
     return Fail(s);
   }
@@ -51,8 +61,10 @@ int main(int argc, char** argv) {
   if (pool_options.worker_binary.empty()) {
     pool_options.worker_binary = v2p::server::ExecutableDir() + "/v2p-worker";
   }
-  pool_options.worker_args = {"--device=" + absl::GetFlag(FLAGS_worker_device),
-                              "--max_message_mb=" + std::to_string(absl::GetFlag(FLAGS_max_message_mb))};
+  pool_options.worker_args = {
+      "--device=" + absl::GetFlag(FLAGS_worker_device),
+      "--max_message_mb=" +
+          std::to_string(absl::GetFlag(FLAGS_max_message_mb))};
   pool_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   auto pool = v2p::server::WorkerPool::Create(pool_options);
   if (!pool.ok()) return Fail(pool.status());

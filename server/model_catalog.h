@@ -4,11 +4,11 @@
 #ifndef V2P_SERVER_MODEL_CATALOG_H_
 #define V2P_SERVER_MODEL_CATALOG_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <map>
 #include <string>
 #include <utility>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -27,15 +27,17 @@ class ModelCatalog {
       : dispatcher_(dispatcher), options_(options) {}
 
   // version 0 = latest. NOT_FOUND (from the worker) for unknown models.
-  absl::StatusOr<voxel2pixel::v1::Model> Lookup(const grpc::ServerContext* context,
-                                                const std::string& name, int64_t version);
+  absl::StatusOr<voxel2pixel::v1::Model> Lookup(
+      const grpc::ServerContext* context, const std::string& name,
+      int64_t version);
 
  private:
   const Dispatcher* const dispatcher_;
   const Options options_;
   absl::Mutex mu_;
-  std::map<std::pair<std::string, int64_t>, std::pair<voxel2pixel::v1::Model, absl::Time>> cache_
-      ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, int64_t>,
+           std::pair<voxel2pixel::v1::Model, absl::Time>>
+      cache_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace v2p::server

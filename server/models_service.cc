@@ -17,8 +17,10 @@ grpc::Status ModelsService::ListModels(grpc::ServerContext* context,
 }
 
 grpc::Status ModelsService::GetModel(grpc::ServerContext* context,
-                                     const v1::GetModelRequest* request, v1::Model* response) {
-  if (absl::Status s = ValidateModelRef(request->name()); !s.ok()) return ToGrpcStatus(s);
+                                     const v1::GetModelRequest* request,
+                                     v1::Model* response) {
+  if (absl::Status s = ValidateModelRef(request->name()); !s.ok())
+    return ToGrpcStatus(s);
   return dispatcher_->Run(context, [&](auto& stub, grpc::ClientContext& ctx) {
     response->Clear();
     return stub.GetModel(&ctx, *request, response);

@@ -10,11 +10,13 @@ namespace v2p::server {
 
 class ModelsService final : public voxel2pixel::v1::Models::Service {
  public:
-  explicit ModelsService(const Dispatcher* dispatcher) : dispatcher_(dispatcher) {}
+  explicit ModelsService(const Dispatcher* dispatcher)
+      : dispatcher_(dispatcher) {}
 
-  grpc::Status ListModels(grpc::ServerContext* context,
-                          const voxel2pixel::v1::ListModelsRequest* request,
-                          voxel2pixel::v1::ListModelsResponse* response) override;
+  grpc::Status ListModels(
+      grpc::ServerContext* context,
+      const voxel2pixel::v1::ListModelsRequest* request,
+      voxel2pixel::v1::ListModelsResponse* response) override;
   grpc::Status GetModel(grpc::ServerContext* context,
                         const voxel2pixel::v1::GetModelRequest* request,
                         voxel2pixel::v1::Model* response) override;

@@ -8,37 +8,41 @@ namespace v2p::server {
 
 namespace v1 = voxel2pixel::v1;
 
-absl::Status ReconstructionService::Validate(const grpc::ServerContext* context,
-                                             const v1::ReconstructRequest& request) {
+absl::Status ReconstructionService::Validate(
+    const grpc::ServerContext* context, const v1::ReconstructRequest& request) {
   if (absl::Status s = ValidateModelRef(request.model()); !s.ok()) return s;
   if (absl::Status s = ValidateNotEmpty(request); !s.ok()) return s;
-  auto model = catalog_->Lookup(context, request.model(), request.model_version());
+  auto model =
+      catalog_->Lookup(context, request.model(), request.model_version());
   if (!model.ok()) return model.status();
   for (int i = 0; i < request.samples_size(); ++i) {
-    if (absl::Status s = ValidateSample(request.samples(i), i, *model); !s.ok()) return s;
+    if (absl::Status s = ValidateSample(request.samples(i), i, *model); !s.ok())
+      return s;
   }
   return absl::OkStatus();
 }
 
-grpc::Status ReconstructionService::ValidateAndForward(grpc::ServerContext* context,
-                                                       const v1::ReconstructRequest& request,
-                                                       v1::ReconstructResponse* response) {
-  if (absl::Status s = Validate(context, request); !s.ok()) return ToGrpcStatus(s);
+grpc::Status ReconstructionService::ValidateAndForward(
+    grpc::ServerContext* context, const v1::ReconstructRequest& request,
+    v1::ReconstructResponse* response) {
+  if (absl::Status s = Validate(context, request); !s.ok())
+    return ToGrpcStatus(s);
   return dispatcher_->Run(context, [&](auto& stub, grpc::ClientContext& ctx) {
     response->Clear();
     return stub.Reconstruct(&ctx, request, response);
   });
 }
 
-grpc::Status ReconstructionService::Reconstruct(grpc::ServerContext* context,
-                                                const v1::ReconstructRequest* request,
-                                                v1::ReconstructResponse* response) {
+grpc::Status ReconstructionService::Reconstruct(
+    grpc::ServerContext* context, const v1::ReconstructRequest* request,
+    v1::ReconstructResponse* response) {
   return ValidateAndForward(context, *request, response);
 }
 
 grpc::Status ReconstructionService::StreamReconstruct(
     grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::StreamReconstructResponse, v1::StreamReconstructRequest>* stream) {
+    grpc::ServerReaderWriter<v1::StreamReconstructResponse,
+                             v1::StreamReconstructRequest>* stream) {
   v1::StreamReconstructRequest in;
   std::string model;
   int64_t version = 0;
@@ -48,10 +52,11 @@ grpc::Status ReconstructionService::StreamReconstruct(
       version = in.model_version();
     } else if ((!in.model().empty() && in.model() != model) ||
                (in.model_version() != 0 && in.model_version() != version)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("stream message ", n, " names model ", in.model(), " v",
-                                       in.model_version(), "; this stream serves ", model, " v",
-                                       version));
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("stream message ", n, " names model ", in.model(), " v",
+                       in.model_version(), "; this stream serves ", model, " v",
+                       version));
     }
     v1::ReconstructRequest request;
     request.set_model(model);
@@ -61,13 +66,15 @@ grpc::Status ReconstructionService::StreamReconstruct(
     v1::ReconstructResponse response;
     const grpc::Status status = ValidateAndForward(context, request, &response);
     if (!status.ok()) {
-      return grpc::Status(status.error_code(),
-                          absl::StrCat("stream message ", n, ": ", status.error_message()));
+      return grpc::Status(
+          status.error_code(),
+          absl::StrCat("stream message ", n, ": ", status.error_message()));
     }
     v1::StreamReconstructResponse out;
     *out.mutable_result() = std::move(*response.mutable_results(0));
     if (!stream->Write(out)) {
-      return grpc::Status(grpc::StatusCode::CANCELLED, "client closed the stream");
+      return grpc::Status(grpc::StatusCode::CANCELLED,
+                          "client closed the stream");
     }
   }
   return grpc::Status::OK;

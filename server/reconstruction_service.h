@@ -9,27 +9,31 @@
 
 namespace v2p::server {
 
-class ReconstructionService final : public voxel2pixel::v1::Reconstruction::Service {
+class ReconstructionService final
+    : public voxel2pixel::v1::Reconstruction::Service {
  public:
   // Both must outlive the service.
   ReconstructionService(const Dispatcher* dispatcher, ModelCatalog* catalog)
       : dispatcher_(dispatcher), catalog_(catalog) {}
 
-  grpc::Status Reconstruct(grpc::ServerContext* context,
-                           const voxel2pixel::v1::ReconstructRequest* request,
-                           voxel2pixel::v1::ReconstructResponse* response) override;
+  grpc::Status Reconstruct(
+      grpc::ServerContext* context,
+      const voxel2pixel::v1::ReconstructRequest* request,
+      voxel2pixel::v1::ReconstructResponse* response) override;
 
   grpc::Status StreamReconstruct(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<voxel2pixel::v1::StreamReconstructResponse,
-                               voxel2pixel::v1::StreamReconstructRequest>* stream) override;
+                               voxel2pixel::v1::StreamReconstructRequest>*
+          stream) override;
 
  private:
   absl::Status Validate(const grpc::ServerContext* context,
                         const voxel2pixel::v1::ReconstructRequest& request);
-  grpc::Status ValidateAndForward(grpc::ServerContext* context,
-                                  const voxel2pixel::v1::ReconstructRequest& request,
-                                  voxel2pixel::v1::ReconstructResponse* response);
+  grpc::Status ValidateAndForward(
+      grpc::ServerContext* context,
+      const voxel2pixel::v1::ReconstructRequest& request,
+      voxel2pixel::v1::ReconstructResponse* response);
 
   const Dispatcher* const dispatcher_;
   ModelCatalog* const catalog_;

@@ -19,18 +19,22 @@
 namespace v2p::server {
 
 std::string DescribeExit(int wait_status) {
-  if (WIFEXITED(wait_status)) return absl::StrCat("exit code ", WEXITSTATUS(wait_status));
-  if (WIFSIGNALED(wait_status)) return absl::StrCat("killed by signal ", WTERMSIG(wait_status));
+  if (WIFEXITED(wait_status))
+    return absl::StrCat("exit code ", WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status))
+    return absl::StrCat("killed by signal ", WTERMSIG(wait_status));
   return absl::StrCat("wait status ", wait_status);
 }
 
 std::string ExecutableDir() {
   std::error_code ec;
-  return std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().string();
+  return std::filesystem::read_symlink("/proc/self/exe", ec)
+      .parent_path()
+      .string();
 }
 
-absl::StatusOr<ChildProcess> SpawnWithReadyFd(const std::vector<std::string>& argv,
-                                              absl::Duration timeout) {
+absl::StatusOr<ChildProcess> SpawnWithReadyFd(
+    const std::vector<std::string>& argv, absl::Duration timeout) {
   if (argv.empty()) return absl::InvalidArgumentError("no program to run");
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -74,8 +78,9 @@ absl::StatusOr<ChildProcess> SpawnWithReadyFd(const std::vector<std::string>& ar
       close(fds[0]);
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
-      return absl::DeadlineExceededError(absl::StrCat(argv[0], " did not report a port within ",
-                                                      absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(
+          absl::StrCat(argv[0], " did not report a port within ",
+                       absl::FormatDuration(timeout)));
     }
     char buf[64];
     const ssize_t n = read(fds[0], buf, sizeof(buf));
@@ -87,15 +92,16 @@ absl::StatusOr<ChildProcess> SpawnWithReadyFd(const std::vector<std::string>& ar
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    return absl::UnavailableError(
-        absl::StrCat(argv[0], " exited before serving (", DescribeExit(status), ")"));
+    return absl::UnavailableError(absl::StrCat(
+        argv[0], " exited before serving (", DescribeExit(status), ")"));
   }
   close(fds[0]);
   int port = 0;
   if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &port) || port <= 0) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    return absl::InternalError(absl::StrCat(argv[0], " reported a bad port: '", line, "'"));
+    return absl::InternalError(
+        absl::StrCat(argv[0], " reported a bad port: '", line, "'"));
   }
   return ChildProcess{pid, port};
 }

@@ -16,11 +16,14 @@
 namespace v2p::server {
 namespace {
 
-void Log(const std::string& msg) { std::fprintf(stderr, "v2p-server: %s\n", msg.c_str()); }
+void Log(const std::string& msg) {
+  std::fprintf(stderr, "v2p-server: %s\n", msg.c_str());
+}
 
 }  // namespace
 
-absl::Status WorkerPool::ParseWorkersFlag(const std::string& flag, Options* options) {
+absl::Status WorkerPool::ParseWorkersFlag(const std::string& flag,
+                                          Options* options) {
   if (absl::StartsWith(flag, "spawn:")) {
     int n = 0;
     if (!absl::SimpleAtoi(flag.substr(6), &n) || n < 1 || n > 64) {
@@ -30,20 +33,23 @@ absl::Status WorkerPool::ParseWorkersFlag(const std::string& flag, Options* opti
     options->spawn = n;
     return absl::OkStatus();
   }
-  for (absl::string_view a : absl::StrSplit(flag, ',', absl::SkipWhitespace())) {
+  for (absl::string_view a :
+       absl::StrSplit(flag, ',', absl::SkipWhitespace())) {
     if (a.find(':') == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("--workers: '", a, "' is not host:port"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--workers: '", a, "' is not host:port"));
     }
     options->addresses.emplace_back(a);
   }
   if (options->addresses.empty()) {
-    return absl::InvalidArgumentError("--workers: expected spawn:N or host:port[,host:port...]");
+    return absl::InvalidArgumentError(
+        "--workers: expected spawn:N or host:port[,host:port...]");
   }
   return absl::OkStatus();
 }
 
-std::shared_ptr<WorkerHandle> WorkerPool::Connect(const std::string& address, pid_t pid,
-                                                  int slot) const {
+std::shared_ptr<WorkerHandle> WorkerPool::Connect(const std::string& address,
+                                                  pid_t pid, int slot) const {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options_.max_message_bytes);
   args.SetMaxSendMessageSize(options_.max_message_bytes);
@@ -51,12 +57,14 @@ std::shared_ptr<WorkerHandle> WorkerPool::Connect(const std::string& address, pi
   h->address = address;
   h->pid = pid;
   h->slot = slot;
-  h->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  h->channel = grpc::CreateCustomChannel(
+      address, grpc::InsecureChannelCredentials(), args);
   h->stub = voxel2pixel::worker::v1::Worker::NewStub(h->channel);
   return h;
 }
 
-absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(Options options) {
+absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(
+    Options options) {
   if (options.spawn == 0 && options.addresses.empty()) {
     return absl::InvalidArgumentError("worker pool has no workers");
   }
@@ -65,7 +73,8 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(Options options) 
   if (o.spawn == 0) {
     absl::MutexLock lock(&pool->mu_);
     for (size_t i = 0; i < o.addresses.size(); ++i) {
-      pool->slots_.push_back({pool->Connect(o.addresses[i], 0, static_cast<int>(i)), 0, 0});
+      pool->slots_.push_back(
+          {pool->Connect(o.addresses[i], 0, static_cast<int>(i)), 0, 0});
     }
     return pool;
   }
@@ -74,26 +83,31 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(Options options) 
     pool->slots_.resize(o.spawn);
   }
   for (int i = 0; i < o.spawn; ++i) {
-    if (absl::Status s = pool->StartOne(i); !s.ok()) return s;  // ~WorkerPool cleans up
+    if (absl::Status s = pool->StartOne(i); !s.ok())
+      return s;  // ~WorkerPool cleans up
   }
-  for (int i = 0; i < o.spawn; ++i) pool->supervisors_.emplace_back(&WorkerPool::Supervise, pool.get(), i);
+  for (int i = 0; i < o.spawn; ++i)
+    pool->supervisors_.emplace_back(&WorkerPool::Supervise, pool.get(), i);
   return pool;
 }
 
 absl::Status WorkerPool::StartOne(int slot) {
-  std::vector<std::string> argv = {options_.worker_binary, "--repo=" + options_.repository,
-                                   "--port=0"};
-  argv.insert(argv.end(), options_.worker_args.begin(), options_.worker_args.end());
+  std::vector<std::string> argv = {options_.worker_binary,
+                                   "--repo=" + options_.repository, "--port=0"};
+  argv.insert(argv.end(), options_.worker_args.begin(),
+              options_.worker_args.end());
   auto child = SpawnWithReadyFd(argv, options_.start_timeout);
   if (!child.ok()) return child.status();
   const std::string address = absl::StrCat("127.0.0.1:", child->port);
   absl::MutexLock lock(&mu_);
   if (stopping_) {
-    kill(child->pid, SIGTERM);  // the destructor has already signalled the others
+    kill(child->pid,
+         SIGTERM);  // the destructor has already signalled the others
   }
   slots_[slot].pid = child->pid;
   slots_[slot].handle = Connect(address, child->pid, slot);
-  Log(absl::StrCat("worker ", slot, " ready at ", address, " (pid ", child->pid, ")"));
+  Log(absl::StrCat("worker ", slot, " ready at ", address, " (pid ", child->pid,
+                   ")"));
   return absl::OkStatus();
 }
 
@@ -114,15 +128,15 @@ void WorkerPool::Supervise(int slot) {
       slots_[slot].pid = 0;
       if (stopping_) return;
       ++slots_[slot].restarts;
-      Log(absl::StrCat("worker ", slot, " (pid ", pid, ") died: ", DescribeExit(status),
-                       "; restarting"));
+      Log(absl::StrCat("worker ", slot, " (pid ", pid,
+                       ") died: ", DescribeExit(status), "; restarting"));
     }
     if (absl::Status s = StartOne(slot); s.ok()) {
       backoff = absl::Milliseconds(100);
       continue;
     } else {
-      Log(absl::StrCat("worker ", slot, " failed to start: ", s.ToString(), "; retrying in ",
-                       absl::FormatDuration(backoff)));
+      Log(absl::StrCat("worker ", slot, " failed to start: ", s.ToString(),
+                       "; retrying in ", absl::FormatDuration(backoff)));
     }
     absl::MutexLock lock(&mu_);
     // Sleeps for the backoff unless the pool is stopping.
@@ -148,19 +162,20 @@ WorkerPool::~WorkerPool() {
   }
 }
 
-absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(absl::Time deadline,
-                                                                  const WorkerHandle* avoid) {
+absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(
+    absl::Time deadline, const WorkerHandle* avoid) {
   absl::MutexLock lock(&mu_);
-  auto best_ready = [this](const WorkerHandle* skip) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    std::shared_ptr<WorkerHandle> best;
-    for (const Slot& s : slots_) {
-      if (s.handle && s.handle.get() != skip &&
-          (!best || s.handle->outstanding < best->outstanding)) {
-        best = s.handle;
-      }
-    }
-    return best;
-  };
+  auto best_ready =
+      [this](const WorkerHandle* skip) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        std::shared_ptr<WorkerHandle> best;
+        for (const Slot& s : slots_) {
+          if (s.handle && s.handle.get() != skip &&
+              (!best || s.handle->outstanding < best->outstanding)) {
+            best = s.handle;
+          }
+        }
+        return best;
+      };
   auto other_ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || best_ready(avoid) != nullptr;
   };
@@ -168,20 +183,23 @@ absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(absl::Time dea
     return stopping_ || best_ready(nullptr) != nullptr;
   };
   if (avoid != nullptr) {
-    mu_.AwaitWithDeadline(absl::Condition(&other_ready),
-                          std::min(deadline, absl::Now() + options_.avoid_grace));
+    mu_.AwaitWithDeadline(
+        absl::Condition(&other_ready),
+        std::min(deadline, absl::Now() + options_.avoid_grace));
     if (auto other = best_ready(avoid)) return other;
   }
   mu_.AwaitWithDeadline(absl::Condition(&any_ready), deadline);
   if (auto best = best_ready(nullptr)) return best;
-  return absl::UnavailableError("no worker is ready (all are starting or restarting)");
+  return absl::UnavailableError(
+      "no worker is ready (all are starting or restarting)");
 }
 
 std::vector<WorkerPool::SlotState> WorkerPool::Slots() const {
   absl::MutexLock lock(&mu_);
   std::vector<SlotState> out;
   for (const Slot& s : slots_) {
-    out.push_back({s.handle ? s.handle->address : "", s.pid, s.handle != nullptr, s.restarts});
+    out.push_back({s.handle ? s.handle->address : "", s.pid,
+                   s.handle != nullptr, s.restarts});
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #ifndef V2P_SERVER_WORKER_POOL_H_
 #define V2P_SERVER_WORKER_POOL_H_
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -11,8 +12,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -49,7 +48,8 @@ class WorkerPool {
   };
 
   // Parses "spawn:N" or "host:port,host:port" into `options`.
-  static absl::Status ParseWorkersFlag(const std::string& flag, Options* options);
+  static absl::Status ParseWorkersFlag(const std::string& flag,
+                                       Options* options);
 
   // Starts spawned workers and waits until each has served once.
   static absl::StatusOr<std::unique_ptr<WorkerPool>> Create(Options options);
@@ -60,8 +60,8 @@ class WorkerPool {
   // a call can be passed as `avoid`: another one (such as its restarted
   // replacement) is preferred, waited for up to `avoid_grace`, and `avoid`
   // is used only when nothing else is ready by then.
-  absl::StatusOr<std::shared_ptr<WorkerHandle>> Acquire(absl::Time deadline,
-                                                        const WorkerHandle* avoid = nullptr);
+  absl::StatusOr<std::shared_ptr<WorkerHandle>> Acquire(
+      absl::Time deadline, const WorkerHandle* avoid = nullptr);
 
   struct SlotState {
     std::string address;
@@ -79,7 +79,8 @@ class WorkerPool {
   };
 
   explicit WorkerPool(Options options) : options_(std::move(options)) {}
-  std::shared_ptr<WorkerHandle> Connect(const std::string& address, pid_t pid, int slot) const;
+  std::shared_ptr<WorkerHandle> Connect(const std::string& address, pid_t pid,
+                                        int slot) const;
   void Supervise(int slot);
   absl::Status StartOne(int slot);
 

@@ -7,26 +7,29 @@
 namespace v2p::worker {
 
 absl::StatusOr<Eigen::MatrixXf> SamplesToBetas(
-    const google::protobuf::RepeatedPtrField<voxel2pixel::v1::Sample>& samples, int num_voxels,
-    const std::string& model) {
+    const google::protobuf::RepeatedPtrField<voxel2pixel::v1::Sample>& samples,
+    int num_voxels, const std::string& model) {
   if (samples.empty()) {
-    return absl::InvalidArgumentError("empty batch: expected at least one sample");
+    return absl::InvalidArgumentError(
+        "empty batch: expected at least one sample");
   }
   Eigen::MatrixXf betas(samples.size(), num_voxels);
   for (int i = 0; i < samples.size(); ++i) {
     const auto& s = samples[i];
     if (s.betas_size() != num_voxels) {
-      return absl::InvalidArgumentError(absl::StrCat("sample '", s.id(), "' (index ", i,
-                                                     "): model ", model, " expects ", num_voxels,
-                                                     " betas, received ", s.betas_size()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sample '", s.id(), "' (index ", i, "): model ", model, " expects ",
+          num_voxels, " betas, received ", s.betas_size()));
     }
-    betas.row(i) = Eigen::Map<const Eigen::RowVectorXf>(s.betas().data(), num_voxels);
+    betas.row(i) =
+        Eigen::Map<const Eigen::RowVectorXf>(s.betas().data(), num_voxels);
   }
   return betas;
 }
 
-void ToResultProto(const core::Reconstruction& rec, const core::ModelManifest& manifest,
-                   bool include_pixels, voxel2pixel::v1::ReconstructionResult* out) {
+void ToResultProto(const core::Reconstruction& rec,
+                   const core::ModelManifest& manifest, bool include_pixels,
+                   voxel2pixel::v1::ReconstructionResult* out) {
   out->set_model(manifest.name);
   out->set_model_version(manifest.version);
   auto* image = out->mutable_image();
@@ -34,7 +37,9 @@ void ToResultProto(const core::Reconstruction& rec, const core::ModelManifest& m
   image->set_height(manifest.image.height);
   image->set_width(manifest.image.width);
   image->set_channels(manifest.image.channels);
-  if (include_pixels) image->mutable_pixels()->Add(rec.pixels.data(), rec.pixels.data() + rec.pixels.size());
+  if (include_pixels)
+    image->mutable_pixels()->Add(rec.pixels.data(),
+                                 rec.pixels.data() + rec.pixels.size());
   auto* t = out->mutable_timings();
   ToDurationProto(rec.timings.queue, t->mutable_queue());
   ToDurationProto(rec.timings.preprocess, t->mutable_preprocess());
@@ -45,7 +50,8 @@ void ToResultProto(const core::Reconstruction& rec, const core::ModelManifest& m
   ToDurationProto(rec.timings.total, t->mutable_total());
 }
 
-void ToModelProto(const ModelRegistry::ModelInfo& info, voxel2pixel::v1::Model* out) {
+void ToModelProto(const ModelRegistry::ModelInfo& info,
+                  voxel2pixel::v1::Model* out) {
   const core::ModelManifest& m = info.manifest;
   out->set_name(m.name);
   out->set_version(m.version);
@@ -58,7 +64,8 @@ void ToModelProto(const ModelRegistry::ModelInfo& info, voxel2pixel::v1::Model* 
   out->set_dataset(m.dataset);
   const int64_t ms = absl::ToUnixMillis(m.create_time);
   out->mutable_create_time()->set_seconds(ms / 1000);
-  out->mutable_create_time()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+  out->mutable_create_time()->set_nanos(
+      static_cast<int32_t>((ms % 1000) * 1000000));
   for (int64_t v : info.versions) out->add_available_versions(v);
   if (!info.mean_image.empty()) {
     auto* mean = out->mutable_mean_training_image();
@@ -71,8 +78,10 @@ void ToModelProto(const ModelRegistry::ModelInfo& info, voxel2pixel::v1::Model* 
   e->set_split(m.evaluation.split);
   e->set_num_samples(m.evaluation.num_samples);
   e->set_ssim_definition(m.evaluation.ssim_definition);
-  for (const auto& [k, v] : m.evaluation.metrics) (*e->mutable_metrics())[k] = v;
-  for (const auto& [k, v] : m.evaluation.baseline_metrics) (*e->mutable_baseline_metrics())[k] = v;
+  for (const auto& [k, v] : m.evaluation.metrics)
+    (*e->mutable_metrics())[k] = v;
+  for (const auto& [k, v] : m.evaluation.baseline_metrics)
+    (*e->mutable_baseline_metrics())[k] = v;
 }
 
 }  // namespace v2p::worker

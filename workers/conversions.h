@@ -18,10 +18,12 @@ absl::StatusOr<Eigen::MatrixXf> SamplesToBetas(
     const google::protobuf::RepeatedPtrField<voxel2pixel::v1::Sample>& samples,
     int num_voxels, const std::string& model);
 
-void ToResultProto(const core::Reconstruction& rec, const core::ModelManifest& manifest,
-                   bool include_pixels, voxel2pixel::v1::ReconstructionResult* out);
+void ToResultProto(const core::Reconstruction& rec,
+                   const core::ModelManifest& manifest, bool include_pixels,
+                   voxel2pixel::v1::ReconstructionResult* out);
 
-void ToModelProto(const ModelRegistry::ModelInfo& info, voxel2pixel::v1::Model* out);
+void ToModelProto(const ModelRegistry::ModelInfo& info,
+                  voxel2pixel::v1::Model* out);
 
 }  // namespace v2p::worker
 

@@ -8,18 +8,23 @@
 
 namespace v2p::worker {
 
-absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(const Options& options) {
-  ASSIGN_OR_RETURN(auto repo, core::ModelRepository::Open({options.repository, false}));
-  return std::unique_ptr<ModelRegistry>(new ModelRegistry(options, std::move(repo)));
+absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(
+    const Options& options) {
+  ASSIGN_OR_RETURN(auto repo,
+                   core::ModelRepository::Open({options.repository, false}));
+  return std::unique_ptr<ModelRegistry>(
+      new ModelRegistry(options, std::move(repo)));
 }
 
-absl::StatusOr<int64_t> ModelRegistry::ResolveVersion(const std::string& name, int64_t version) {
+absl::StatusOr<int64_t> ModelRegistry::ResolveVersion(const std::string& name,
+                                                      int64_t version) {
   if (version != 0) return repository_->ResolveVersion(name, version);
   const absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&mu_);
     auto it = latest_.find(name);
-    if (it != latest_.end() && now - it->second.second < options_.latest_refresh) {
+    if (it != latest_.end() &&
+        now - it->second.second < options_.latest_refresh) {
       return it->second.first;
     }
   }
@@ -29,8 +34,8 @@ absl::StatusOr<int64_t> ModelRegistry::ResolveVersion(const std::string& name, i
   return latest;
 }
 
-absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(const std::string& name,
-                                                                         int64_t version) {
+absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(
+    const std::string& name, int64_t version) {
   RETURN_IF_ERROR(core::ValidateModelName(name));
   ASSIGN_OR_RETURN(const int64_t v, ResolveVersion(name, version));
   const auto key = std::make_pair(name, v);
@@ -40,19 +45,22 @@ absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(const s
   }
   // Loading happens outside the lock; two racing loads of one model both
   // succeed and the first one stored wins.
-  ASSIGN_OR_RETURN(auto pipeline, core::Pipeline::Load(repository_->VersionDir(name, v), v));
-  core::LogInfo("registry", "loaded ", name, "/", v, ": ", pipeline->manifest().description);
+  ASSIGN_OR_RETURN(auto pipeline,
+                   core::Pipeline::Load(repository_->VersionDir(name, v), v));
+  core::LogInfo("registry", "loaded ", name, "/", v, ": ",
+                pipeline->manifest().description);
   absl::MutexLock lock(&mu_);
   return loaded_.emplace(key, std::move(pipeline)).first->second;
 }
 
-absl::StatusOr<ModelRegistry::ModelInfo> ModelRegistry::Describe(const std::string& name,
-                                                                 int64_t version) const {
+absl::StatusOr<ModelRegistry::ModelInfo> ModelRegistry::Describe(
+    const std::string& name, int64_t version) const {
   ModelInfo info;
   ASSIGN_OR_RETURN(info.versions, repository_->ListVersions(name));
   ASSIGN_OR_RETURN(const int64_t v, repository_->ResolveVersion(name, version));
   const std::string dir = repository_->VersionDir(name, v);
-  ASSIGN_OR_RETURN(info.manifest, core::ReadManifest(dir + "/" + core::kManifestFile));
+  ASSIGN_OR_RETURN(info.manifest,
+                   core::ReadManifest(dir + "/" + core::kManifestFile));
   info.manifest.version = v;
   auto spec = core::ReadFile(dir + "/" + core::kSpecFile);
   if (spec.ok()) info.spec_text = *std::move(spec);
@@ -69,7 +77,8 @@ std::vector<ModelRegistry::ModelInfo> ModelRegistry::DescribeAll() const {
     if (info.ok()) {
       out.push_back(*std::move(info));
     } else {
-      core::LogWarning("registry", "skipping model ", name, ": ", info.status().ToString());
+      core::LogWarning("registry", "skipping model ", name, ": ",
+                       info.status().ToString());
     }
   }
   return out;
@@ -78,7 +87,8 @@ std::vector<ModelRegistry::ModelInfo> ModelRegistry::DescribeAll() const {
 std::vector<std::string> ModelRegistry::Loaded() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> out;
-  for (const auto& [key, p] : loaded_) out.push_back(key.first + "/" + std::to_string(key.second));
+  for (const auto& [key, p] : loaded_)
+    out.push_back(key.first + "/" + std::to_string(key.second));
   return out;
 }
 

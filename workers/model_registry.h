@@ -27,12 +27,13 @@ class ModelRegistry {
     // listed again, so that requests do not scan the disk each time.
     absl::Duration latest_refresh = absl::Seconds(2);
   };
-  static absl::StatusOr<std::unique_ptr<ModelRegistry>> Create(const Options& options);
+  static absl::StatusOr<std::unique_ptr<ModelRegistry>> Create(
+      const Options& options);
 
   // version 0 = latest. Loads on first use. NOT_FOUND for unknown models or
   // versions (naming what exists); DATA_LOSS for a corrupt artifact.
-  absl::StatusOr<std::shared_ptr<const core::Pipeline>> Get(const std::string& name,
-                                                            int64_t version);
+  absl::StatusOr<std::shared_ptr<const core::Pipeline>> Get(
+      const std::string& name, int64_t version);
 
   struct ModelInfo {
     core::ModelManifest manifest;  // version filled in
@@ -41,7 +42,8 @@ class ModelRegistry {
     std::vector<float> mean_image;  // empty when the artifact has none
   };
   // Reads the manifest without loading weights.
-  absl::StatusOr<ModelInfo> Describe(const std::string& name, int64_t version) const;
+  absl::StatusOr<ModelInfo> Describe(const std::string& name,
+                                     int64_t version) const;
   // The latest version of every model; unreadable ones are skipped.
   std::vector<ModelInfo> DescribeAll() const;
   // "name/version" of each loaded pipeline.
@@ -50,16 +52,20 @@ class ModelRegistry {
   const core::ModelRepository& repository() const { return *repository_; }
 
  private:
-  ModelRegistry(Options options, std::unique_ptr<core::ModelRepository> repository)
+  ModelRegistry(Options options,
+                std::unique_ptr<core::ModelRepository> repository)
       : options_(std::move(options)), repository_(std::move(repository)) {}
-  absl::StatusOr<int64_t> ResolveVersion(const std::string& name, int64_t version);
+  absl::StatusOr<int64_t> ResolveVersion(const std::string& name,
+                                         int64_t version);
 
   const Options options_;
   const std::unique_ptr<core::ModelRepository> repository_;
   mutable absl::Mutex mu_;
-  std::map<std::pair<std::string, int64_t>, std::shared_ptr<const core::Pipeline>> loaded_
+  std::map<std::pair<std::string, int64_t>,
+           std::shared_ptr<const core::Pipeline>>
+      loaded_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::pair<int64_t, absl::Time>> latest_
       ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::pair<int64_t, absl::Time>> latest_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace v2p::worker

@@ -21,33 +21,41 @@ absl::Status WorkerService::DoReconstruct(grpc::ServerContext* context,
                                           const v1::ReconstructRequest& request,
                                           v1::ReconstructResponse* response) {
   core::Stopwatch total;
-  ASSIGN_OR_RETURN(auto pipeline, registry_->Get(request.model(), request.model_version()));
+  ASSIGN_OR_RETURN(auto pipeline,
+                   registry_->Get(request.model(), request.model_version()));
   ASSIGN_OR_RETURN(Eigen::MatrixXf betas,
-                   SamplesToBetas(request.samples(), pipeline->num_voxels(), request.model()));
+                   SamplesToBetas(request.samples(), pipeline->num_voxels(),
+                                  request.model()));
   // No batching queue yet: queue is the time from receipt to the pipeline
   // start (model lookup and conversion).
   const absl::Duration queue = total.Elapsed();
   core::RunOptions run;
   run.is_cancelled = [context] { return context->IsCancelled(); };
-  ASSIGN_OR_RETURN(std::vector<core::Reconstruction> recs, pipeline->Run(betas, run));
+  ASSIGN_OR_RETURN(std::vector<core::Reconstruction> recs,
+                   pipeline->Run(betas, run));
   for (size_t i = 0; i < recs.size(); ++i) {
     recs[i].timings.queue = queue;
     auto* result = response->add_results();
     result->set_sample_id(request.samples(static_cast<int>(i)).id());
-    ToResultProto(recs[i], pipeline->manifest(), request.include_pixels(), result);
+    ToResultProto(recs[i], pipeline->manifest(), request.include_pixels(),
+                  result);
   }
   const absl::Duration elapsed = total.Elapsed();
-  for (auto& r : *response->mutable_results()) ToDurationProto(elapsed, r.mutable_timings()->mutable_total());
+  for (auto& r : *response->mutable_results())
+    ToDurationProto(elapsed, r.mutable_timings()->mutable_total());
   return absl::OkStatus();
 }
 
-grpc::Status WorkerService::ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
+grpc::Status WorkerService::ListModels(grpc::ServerContext*,
+                                       const v1::ListModelsRequest*,
                                        v1::ListModelsResponse* response) {
-  for (const auto& info : registry_->DescribeAll()) ToModelProto(info, response->add_models());
+  for (const auto& info : registry_->DescribeAll())
+    ToModelProto(info, response->add_models());
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerService::GetModel(grpc::ServerContext*, const v1::GetModelRequest* request,
+grpc::Status WorkerService::GetModel(grpc::ServerContext*,
+                                     const v1::GetModelRequest* request,
                                      v1::Model* response) {
   auto info = registry_->Describe(request->name(), request->version());
   if (!info.ok()) return ToGrpcStatus(info.status());
@@ -55,9 +63,9 @@ grpc::Status WorkerService::GetModel(grpc::ServerContext*, const v1::GetModelReq
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerService::GetWorkerInfo(grpc::ServerContext*,
-                                          const voxel2pixel::worker::v1::GetWorkerInfoRequest*,
-                                          voxel2pixel::worker::v1::WorkerInfo* response) {
+grpc::Status WorkerService::GetWorkerInfo(
+    grpc::ServerContext*, const voxel2pixel::worker::v1::GetWorkerInfoRequest*,
+    voxel2pixel::worker::v1::WorkerInfo* response) {
   response->set_device(options_.device);
   response->set_pid(getpid());
   response->set_repository(registry_->repository().root());

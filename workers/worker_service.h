@@ -20,18 +20,21 @@ class WorkerService final : public voxel2pixel::worker::v1::Worker::Service {
   WorkerService(ModelRegistry* registry, Options options)
       : registry_(registry), options_(std::move(options)) {}
 
-  grpc::Status Reconstruct(grpc::ServerContext* context,
-                           const voxel2pixel::v1::ReconstructRequest* request,
-                           voxel2pixel::v1::ReconstructResponse* response) override;
-  grpc::Status ListModels(grpc::ServerContext* context,
-                          const voxel2pixel::v1::ListModelsRequest* request,
-                          voxel2pixel::v1::ListModelsResponse* response) override;
+  grpc::Status Reconstruct(
+      grpc::ServerContext* context,
+      const voxel2pixel::v1::ReconstructRequest* request,
+      voxel2pixel::v1::ReconstructResponse* response) override;
+  grpc::Status ListModels(
+      grpc::ServerContext* context,
+      const voxel2pixel::v1::ListModelsRequest* request,
+      voxel2pixel::v1::ListModelsResponse* response) override;
   grpc::Status GetModel(grpc::ServerContext* context,
                         const voxel2pixel::v1::GetModelRequest* request,
                         voxel2pixel::v1::Model* response) override;
-  grpc::Status GetWorkerInfo(grpc::ServerContext* context,
-                             const voxel2pixel::worker::v1::GetWorkerInfoRequest* request,
-                             voxel2pixel::worker::v1::WorkerInfo* response) override;
+  grpc::Status GetWorkerInfo(
+      grpc::ServerContext* context,
+      const voxel2pixel::worker::v1::GetWorkerInfoRequest* request,
+      voxel2pixel::worker::v1::WorkerInfo* response) override;
 
  private:
   absl::Status DoReconstruct(grpc::ServerContext* context,

@@ -11,15 +11,16 @@
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function
 // when it is not OK.
-#define RETURN_IF_ERROR(expr)                         \
-  do {                                                \
-    const ::absl::Status v2p_status_ = (expr);        \
-    if (!v2p_status_.ok()) return v2p_status_;        \
+#define RETURN_IF_ERROR(expr)                  \
+  do {                                         \
+    const ::absl::Status v2p_status_ = (expr); \
+    if (!v2p_status_.ok()) return v2p_status_; \
   } while (0)
 
 // `lhs` = the value of `rexpr` (an absl::StatusOr<T>), or returns its status.
-#define ASSIGN_OR_RETURN(lhs, rexpr) \
-  V2P_ASSIGN_OR_RETURN_IMPL_(V2P_STATUS_CONCAT_(v2p_statusor_, __LINE__), lhs, rexpr)
+#define ASSIGN_OR_RETURN(lhs, rexpr)                                           \
+  V2P_ASSIGN_OR_RETURN_IMPL_(V2P_STATUS_CONCAT_(v2p_statusor_, __LINE__), lhs, \
+                             rexpr)
 
 #define V2P_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                               \

@@ -9,17 +9,20 @@ namespace {
 
 absl::Status CheckFinite(const Eigen::MatrixXd& m, const std::string& what) {
   if (!m.allFinite()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " contains NaN or Inf"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " contains NaN or Inf"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat, const DatasetOptions& options,
+absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat,
+                                       const DatasetOptions& options,
                                        const DatasetOptions::Split& vars,
                                        const std::string& split_name) {
   DatasetSplit split;
   if (vars.betas.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(split_name, " split names no betas variable"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(split_name, " split names no betas variable"));
   }
   ASSIGN_OR_RETURN(split.betas, mat.ReadMatrix(vars.betas));
   RETURN_IF_ERROR(CheckFinite(split.betas, vars.betas));
@@ -28,20 +31,23 @@ absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat, const DatasetOptions&
     ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.ReadMatrix(vars.stimuli));
     if (raw.rows() != n || raw.cols() != options.image.num_pixels()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          vars.stimuli, " is ", raw.rows(), "x", raw.cols(), "; expected ", n, "x",
-          options.image.num_pixels(), " (", n, " samples of ", options.image.height, "x",
-          options.image.width, "x", options.image.channels, " pixels)"));
+          vars.stimuli, " is ", raw.rows(), "x", raw.cols(), "; expected ", n,
+          "x", options.image.num_pixels(), " (", n, " samples of ",
+          options.image.height, "x", options.image.width, "x",
+          options.image.channels, " pixels)"));
     }
     RETURN_IF_ERROR(CheckFinite(raw, vars.stimuli));
-    split.stimuli = ToRowMajorImages(raw, options.image, options.layout) / options.pixel_max;
+    split.stimuli = ToRowMajorImages(raw, options.image, options.layout) /
+                    options.pixel_max;
   }
   if (!vars.labels.empty()) {
     ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.ReadMatrix(vars.labels));
     if (raw.size() != n) {
-      return absl::InvalidArgumentError(absl::StrCat(vars.labels, " has ", raw.size(),
-                                                     " labels for ", n, " samples"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          vars.labels, " has ", raw.size(), " labels for ", n, " samples"));
     }
-    split.labels = Eigen::Map<Eigen::VectorXd>(raw.data(), raw.size()).cast<int>();
+    split.labels =
+        Eigen::Map<Eigen::VectorXd>(raw.data(), raw.size()).cast<int>();
   }
   return split;
 }
@@ -53,7 +59,8 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
     return absl::InvalidArgumentError("dataset description has no image shape");
   }
   if (options.pixel_max <= 0) {
-    return absl::InvalidArgumentError("dataset description: pixel_max must be > 0");
+    return absl::InvalidArgumentError(
+        "dataset description: pixel_max must be > 0");
   }
   ASSIGN_OR_RETURN(auto mat, MatFile::Open(options.file));
   Dataset ds;
@@ -65,9 +72,9 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
     return absl::InvalidArgumentError("train split names no stimuli variable");
   }
   if (ds.test.betas.cols() != ds.train.betas.cols()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "test betas have ", ds.test.betas.cols(), " voxels; train betas have ",
-        ds.train.betas.cols()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("test betas have ", ds.test.betas.cols(),
+                     " voxels; train betas have ", ds.train.betas.cols()));
   }
   return ds;
 }

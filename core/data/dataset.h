@@ -28,9 +28,10 @@ struct DatasetOptions {
 };
 
 struct DatasetSplit {
-  Eigen::MatrixXd betas;    // n x voxels
-  Eigen::MatrixXd stimuli;  // n x pixels, row-major HWC, in [0, 1]; may be empty
-  Eigen::VectorXi labels;   // n; may be empty
+  Eigen::MatrixXd betas;  // n x voxels
+  Eigen::MatrixXd
+      stimuli;             // n x pixels, row-major HWC, in [0, 1]; may be empty
+  Eigen::VectorXi labels;  // n; may be empty
 };
 
 struct Dataset {

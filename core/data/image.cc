@@ -2,19 +2,18 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
-#include <vector>
-
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <sstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/exceptions.h"
 
 namespace v2p::core {
 
-Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape,
-                                 ImageLayout layout) {
+Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images,
+                                 ImageShape shape, ImageLayout layout) {
   if (layout == ImageLayout::kRowMajor) return images;
   const int h = shape.height, w = shape.width, ch = shape.channels;
   Eigen::MatrixXd out(images.rows(), images.cols());
@@ -27,11 +26,13 @@ Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape
   return out;
 }
 
-absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape, int scale) {
+absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
+                                      int scale) {
   if (shape.height <= 0 || shape.width <= 0 ||
       (shape.channels != 1 && shape.channels != 3)) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot encode a ", shape.height, "x",
-                                                   shape.width, "x", shape.channels, " image"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot encode a ", shape.height, "x", shape.width, "x",
+                     shape.channels, " image"));
   }
   scale = std::max(scale, 1);
   const int type = shape.channels == 1 ? CV_8UC1 : CV_8UC3;
@@ -40,7 +41,9 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape, int
     uint8_t* row = img.ptr<uint8_t>(r);
     for (int c = 0; c < img.cols; ++c) {
       for (int k = 0; k < shape.channels; ++k) {
-        const float v = pixels[((r / scale) * shape.width + c / scale) * shape.channels + k];
+        const float v =
+            pixels[((r / scale) * shape.width + c / scale) * shape.channels +
+                   k];
         // OpenCV stores colour as BGR; our pixels are RGB.
         const int dst_k = shape.channels == 3 ? 2 - k : k;
         row[c * shape.channels + dst_k] =
@@ -57,7 +60,9 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape, int
 
 absl::Status WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) return absl::InternalError(absl::StrCat("cannot open ", path, " for writing"));
+  if (!f)
+    return absl::InternalError(
+        absl::StrCat("cannot open ", path, " for writing"));
   f.write(bytes.data(), bytes.size());
   f.close();
   if (!f) return absl::InternalError(absl::StrCat("short write to ", path));

@@ -27,8 +27,8 @@ enum class ImageLayout { kRowMajor, kColumnMajor };
 // Converts each row of `images` (one flattened image per row, stored in
 // `layout`) to row-major HWC. Column-major means MATLAB order: pixel (r, c)
 // of channel k at index k*H*W + c*H + r.
-Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape,
-                                 ImageLayout layout);
+Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images,
+                                 ImageShape shape, ImageLayout layout);
 
 // PNG of one image (values clipped to [0, 1], scaled to 8 bits). `scale`
 // >= 1 enlarges by nearest-neighbour repetition.

@@ -17,18 +17,21 @@ template <typename T>
 void CopyColumnMajor(const void* data, Eigen::MatrixXd* out) {
   const T* src = static_cast<const T*>(data);
   double* dst = out->data();  // Eigen's default storage is column-major too.
-  for (Eigen::Index i = 0; i < out->size(); ++i) dst[i] = static_cast<double>(src[i]);
+  for (Eigen::Index i = 0; i < out->size(); ++i)
+    dst[i] = static_cast<double>(src[i]);
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MatFile>> MatFile::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<MatFile>> MatFile::Open(
+    const std::string& path) {
   if (!std::filesystem::exists(path)) {
     return absl::NotFoundError(absl::StrCat("MATLAB file not found: ", path));
   }
   mat_t* mat = Mat_Open(path.c_str(), MAT_ACC_RDONLY);
   if (mat == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " is not a readable MATLAB file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not a readable MATLAB file"));
   }
   return std::unique_ptr<MatFile>(new MatFile(path, mat));
 }
@@ -46,32 +49,56 @@ std::vector<std::string> MatFile::VariableNames() const {
   return names;
 }
 
-absl::StatusOr<Eigen::MatrixXd> MatFile::ReadMatrix(const std::string& name) const {
+absl::StatusOr<Eigen::MatrixXd> MatFile::ReadMatrix(
+    const std::string& name) const {
   matvar_t* var = Mat_VarRead(M(mat_), name.c_str());
   if (var == nullptr) {
-    return absl::NotFoundError(absl::StrCat("variable '", name, "' not in ", path_,
-                                            " (it has: ", absl::StrJoin(VariableNames(), ", "), ")"));
+    return absl::NotFoundError(
+        absl::StrCat("variable '", name, "' not in ", path_,
+                     " (it has: ", absl::StrJoin(VariableNames(), ", "), ")"));
   }
   std::unique_ptr<matvar_t, void (*)(matvar_t*)> guard(var, Mat_VarFree);
-  if (var->isComplex || var->class_type == MAT_C_SPARSE || var->data == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path_, ": variable '", name, "' is not a dense real array"));
+  if (var->isComplex || var->class_type == MAT_C_SPARSE ||
+      var->data == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path_, ": variable '", name, "' is not a dense real array"));
   }
   const int64_t rows = var->rank >= 1 ? static_cast<int64_t>(var->dims[0]) : 0;
   int64_t cols = 1;
-  for (int d = 1; d < var->rank; ++d) cols *= static_cast<int64_t>(var->dims[d]);
+  for (int d = 1; d < var->rank; ++d)
+    cols *= static_cast<int64_t>(var->dims[d]);
   Eigen::MatrixXd m(rows, cols);
   switch (var->class_type) {
-    case MAT_C_DOUBLE: CopyColumnMajor<double>(var->data, &m); break;
-    case MAT_C_SINGLE: CopyColumnMajor<float>(var->data, &m); break;
-    case MAT_C_UINT8: CopyColumnMajor<uint8_t>(var->data, &m); break;
-    case MAT_C_INT8: CopyColumnMajor<int8_t>(var->data, &m); break;
-    case MAT_C_UINT16: CopyColumnMajor<uint16_t>(var->data, &m); break;
-    case MAT_C_INT16: CopyColumnMajor<int16_t>(var->data, &m); break;
-    case MAT_C_UINT32: CopyColumnMajor<uint32_t>(var->data, &m); break;
-    case MAT_C_INT32: CopyColumnMajor<int32_t>(var->data, &m); break;
-    case MAT_C_UINT64: CopyColumnMajor<uint64_t>(var->data, &m); break;
-    case MAT_C_INT64: CopyColumnMajor<int64_t>(var->data, &m); break;
+    case MAT_C_DOUBLE:
+      CopyColumnMajor<double>(var->data, &m);
+      break;
+    case MAT_C_SINGLE:
+      CopyColumnMajor<float>(var->data, &m);
+      break;
+    case MAT_C_UINT8:
+      CopyColumnMajor<uint8_t>(var->data, &m);
+      break;
+    case MAT_C_INT8:
+      CopyColumnMajor<int8_t>(var->data, &m);
+      break;
+    case MAT_C_UINT16:
+      CopyColumnMajor<uint16_t>(var->data, &m);
+      break;
+    case MAT_C_INT16:
+      CopyColumnMajor<int16_t>(var->data, &m);
+      break;
+    case MAT_C_UINT32:
+      CopyColumnMajor<uint32_t>(var->data, &m);
+      break;
+    case MAT_C_INT32:
+      CopyColumnMajor<int32_t>(var->data, &m);
+      break;
+    case MAT_C_UINT64:
+      CopyColumnMajor<uint64_t>(var->data, &m);
+      break;
+    case MAT_C_INT64:
+      CopyColumnMajor<int64_t>(var->data, &m);
+      break;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat(path_, ": variable '", name, "' is not numeric (class ",

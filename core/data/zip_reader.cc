@@ -47,7 +47,8 @@ absl::StatusOr<std::string> Inflate(const std::string& in, size_t out_size) {
   const size_t produced = zs.total_out;
   inflateEnd(&zs);
   if (rc != Z_STREAM_END || produced != out_size) {
-    return absl::DataLossError(absl::StrCat("deflate stream corrupt (zlib rc ", rc, ")"));
+    return absl::DataLossError(
+        absl::StrCat("deflate stream corrupt (zlib rc ", rc, ")"));
   }
   return out;
 }
@@ -62,28 +63,37 @@ absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(
   ss << f.rdbuf();
   const std::string data = ss.str();
   if (data.size() < kEndRecordSize) {
-    return absl::DataLossError(absl::StrCat(path, ": too short for a ZIP archive"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": too short for a ZIP archive"));
   }
   size_t end = std::string::npos;
   // The end record sits in the last 22 + 65535 (comment) bytes.
   const size_t lowest = data.size() > kEndRecordSize + 65535
-                            ? data.size() - kEndRecordSize - 65535 : 0;
+                            ? data.size() - kEndRecordSize - 65535
+                            : 0;
   for (size_t at = data.size() - kEndRecordSize + 1; at-- > lowest;) {
-    if (U32(data, at) == kEndOfCentralDirSig) { end = at; break; }
+    if (U32(data, at) == kEndOfCentralDirSig) {
+      end = at;
+      break;
+    }
   }
   if (end == std::string::npos) {
-    return absl::DataLossError(absl::StrCat(path, ": no ZIP end-of-central-directory record"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": no ZIP end-of-central-directory record"));
   }
   const uint16_t entries = U16(data, end + 10);
   const uint32_t cd_offset = U32(data, end + 16);
   if (entries == 0xFFFF || cd_offset == 0xFFFFFFFF) {
-    return absl::UnimplementedError(absl::StrCat(path, ": ZIP64 archives are not supported"));
+    return absl::UnimplementedError(
+        absl::StrCat(path, ": ZIP64 archives are not supported"));
   }
   std::map<std::string, std::string> members;
   size_t at = cd_offset;
   for (uint16_t i = 0; i < entries; ++i) {
-    if (at + kCentralHeaderSize > data.size() || U32(data, at) != kCentralDirSig) {
-      return absl::DataLossError(absl::StrCat(path, ": corrupt central directory"));
+    if (at + kCentralHeaderSize > data.size() ||
+        U32(data, at) != kCentralDirSig) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": corrupt central directory"));
     }
     const uint16_t flags = U16(data, at + 8);
     const uint16_t method = U16(data, at + 10);
@@ -95,22 +105,29 @@ absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(
     const uint16_t comment_len = U16(data, at + 32);
     const uint32_t local = U32(data, at + 42);
     if (at + kCentralHeaderSize + name_len > data.size()) {
-      return absl::DataLossError(absl::StrCat(path, ": truncated central directory"));
+      return absl::DataLossError(
+          absl::StrCat(path, ": truncated central directory"));
     }
     const std::string name = data.substr(at + kCentralHeaderSize, name_len);
     at += kCentralHeaderSize + name_len + extra_len + comment_len;
     if (flags & 0x1) {
-      return absl::UnimplementedError(absl::StrCat(path, ": ", name, " is encrypted"));
+      return absl::UnimplementedError(
+          absl::StrCat(path, ": ", name, " is encrypted"));
     }
     if (csize == 0xFFFFFFFF || usize == 0xFFFFFFFF || local == 0xFFFFFFFF) {
-      return absl::UnimplementedError(absl::StrCat(path, ": ZIP64 member ", name));
+      return absl::UnimplementedError(
+          absl::StrCat(path, ": ZIP64 member ", name));
     }
-    if (local + kLocalHeaderSize > data.size() || U32(data, local) != kLocalHeaderSig) {
-      return absl::DataLossError(absl::StrCat(path, ": bad local header for ", name));
+    if (local + kLocalHeaderSize > data.size() ||
+        U32(data, local) != kLocalHeaderSig) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": bad local header for ", name));
     }
-    const size_t payload = local + kLocalHeaderSize + U16(data, local + 26) + U16(data, local + 28);
+    const size_t payload = local + kLocalHeaderSize + U16(data, local + 26) +
+                           U16(data, local + 28);
     if (payload + csize > data.size()) {
-      return absl::DataLossError(absl::StrCat(path, ": truncated member ", name));
+      return absl::DataLossError(
+          absl::StrCat(path, ": truncated member ", name));
     }
     const std::string raw = data.substr(payload, csize);
     std::string bytes;
@@ -125,7 +142,8 @@ absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(
     const uLong actual = crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()),
                                static_cast<uInt>(bytes.size()));
     if (actual != crc) {
-      return absl::DataLossError(absl::StrCat(path, ": CRC mismatch in ", name));
+      return absl::DataLossError(
+          absl::StrCat(path, ": CRC mismatch in ", name));
     }
     members[name] = std::move(bytes);
   }

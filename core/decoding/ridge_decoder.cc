@@ -10,7 +10,8 @@ namespace {
 absl::StatusOr<Eigen::RowVectorXf> ReadRow(const std::string& path) {
   ASSIGN_OR_RETURN(NpyArray a, ReadNpy(path));
   ASSIGN_OR_RETURN(Eigen::MatrixXd m, a.AsMatrix());
-  if (m.rows() != 1) return absl::DataLossError(absl::StrCat(path, ": expected one row"));
+  if (m.rows() != 1)
+    return absl::DataLossError(absl::StrCat(path, ": expected one row"));
   return Eigen::RowVectorXf(m.row(0).cast<float>());
 }
 
@@ -25,33 +26,40 @@ RidgeDecoder::RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,
   inv_sd_ = sd_.unaryExpr([](float s) { return s > 0 ? 1.0f / s : 1.0f; });
 }
 
-absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Fit(const Eigen::MatrixXd& betas,
-                                                                const Eigen::MatrixXd& targets,
-                                                                const Options& options) {
+absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Fit(
+    const Eigen::MatrixXd& betas, const Eigen::MatrixXd& targets,
+    const Options& options) {
   const Eigen::Index d = betas.cols();
-  if (betas.rows() == 0) return absl::InvalidArgumentError("no training samples");
+  if (betas.rows() == 0)
+    return absl::InvalidArgumentError("no training samples");
   const bool centre = options.standardize_voxels || !options.penalize_intercept;
   const Eigen::RowVectorXd mean =
-      centre ? Eigen::RowVectorXd(betas.colwise().mean()) : Eigen::RowVectorXd::Zero(d);
+      centre ? Eigen::RowVectorXd(betas.colwise().mean())
+             : Eigen::RowVectorXd::Zero(d);
   Eigen::MatrixXd x = betas.rowwise() - mean;
   Eigen::RowVectorXd sd = Eigen::RowVectorXd::Ones(d);
   if (options.standardize_voxels) {
-    sd = (x.array().square().colwise().sum() / static_cast<double>(betas.rows())).sqrt();
+    sd =
+        (x.array().square().colwise().sum() / static_cast<double>(betas.rows()))
+            .sqrt();
     for (Eigen::Index v = 0; v < d; ++v) {
       if (sd(v) > 0) x.col(v) /= sd(v);
     }
   }
-  const Eigen::RowVectorXd target_mean = options.penalize_intercept
-                                             ? Eigen::RowVectorXd::Zero(targets.cols())
-                                             : Eigen::RowVectorXd(targets.colwise().mean());
-  ASSIGN_OR_RETURN(LinearFit fit,
-                   FitFastL2LiR(x, targets.rowwise() - target_mean, options.regression));
+  const Eigen::RowVectorXd target_mean =
+      options.penalize_intercept ? Eigen::RowVectorXd::Zero(targets.cols())
+                                 : Eigen::RowVectorXd(targets.colwise().mean());
+  ASSIGN_OR_RETURN(
+      LinearFit fit,
+      FitFastL2LiR(x, targets.rowwise() - target_mean, options.regression));
   fit.bias += target_mean;
-  return std::unique_ptr<RidgeDecoder>(new RidgeDecoder(
-      fit.weights.cast<float>(), fit.bias.cast<float>(), mean.cast<float>(), sd.cast<float>()));
+  return std::unique_ptr<RidgeDecoder>(
+      new RidgeDecoder(fit.weights.cast<float>(), fit.bias.cast<float>(),
+                       mean.cast<float>(), sd.cast<float>()));
 }
 
-absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Load(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Load(
+    const std::string& dir) {
   ASSIGN_OR_RETURN(NpyArray w, ReadNpy(dir + "/ridge_weights.npy"));
   ASSIGN_OR_RETURN(Eigen::MatrixXd weights, w.AsMatrix());
   ASSIGN_OR_RETURN(Eigen::RowVectorXf bias, ReadRow(dir + "/ridge_bias.npy"));
@@ -59,15 +67,18 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Load(const std::stri
   ASSIGN_OR_RETURN(Eigen::RowVectorXf sd, ReadRow(dir + "/voxel_sd.npy"));
   if (bias.size() != weights.cols() || mean.size() != weights.rows() ||
       sd.size() != weights.rows()) {
-    return absl::DataLossError(absl::StrCat(
-        dir, ": ridge files disagree: weights ", weights.rows(), "x", weights.cols(), ", bias ",
-        bias.size(), ", voxel mean ", mean.size(), ", voxel sd ", sd.size()));
+    return absl::DataLossError(
+        absl::StrCat(dir, ": ridge files disagree: weights ", weights.rows(),
+                     "x", weights.cols(), ", bias ", bias.size(),
+                     ", voxel mean ", mean.size(), ", voxel sd ", sd.size()));
   }
-  if (!weights.allFinite() || !bias.allFinite() || !mean.allFinite() || !sd.allFinite()) {
-    return absl::DataLossError(absl::StrCat(dir, ": ridge files contain NaN or Inf"));
+  if (!weights.allFinite() || !bias.allFinite() || !mean.allFinite() ||
+      !sd.allFinite()) {
+    return absl::DataLossError(
+        absl::StrCat(dir, ": ridge files contain NaN or Inf"));
   }
-  return std::unique_ptr<RidgeDecoder>(
-      new RidgeDecoder(weights.cast<float>(), std::move(bias), std::move(mean), std::move(sd)));
+  return std::unique_ptr<RidgeDecoder>(new RidgeDecoder(
+      weights.cast<float>(), std::move(bias), std::move(mean), std::move(sd)));
 }
 
 absl::Status RidgeDecoder::Save(const std::string& dir) const {
@@ -82,7 +93,8 @@ void RidgeDecoder::Standardize(Eigen::MatrixXf* betas) const {
   betas->array().rowwise() *= inv_sd_.array();
 }
 
-Eigen::MatrixXf RidgeDecoder::Decode(const Eigen::MatrixXf& standardized) const {
+Eigen::MatrixXf RidgeDecoder::Decode(
+    const Eigen::MatrixXf& standardized) const {
   Eigen::MatrixXf out = standardized * weights_;
   out.rowwise() += bias_;
   return out;

@@ -31,11 +31,12 @@ class RidgeDecoder {
   };
 
   // betas: samples x voxels; targets: samples x outputs.
-  static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Fit(const Eigen::MatrixXd& betas,
-                                                           const Eigen::MatrixXd& targets,
-                                                           const Options& options);
+  static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Fit(
+      const Eigen::MatrixXd& betas, const Eigen::MatrixXd& targets,
+      const Options& options);
   // Reads the files Save() writes; DATA_LOSS when they disagree in shape.
-  static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Load(const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Load(
+      const std::string& dir);
   // Writes ridge_weights.npy (voxels x outputs, float32), ridge_bias.npy,
   // voxel_mean.npy and voxel_sd.npy into `dir`.
   absl::Status Save(const std::string& dir) const;
@@ -49,8 +50,8 @@ class RidgeDecoder {
   Eigen::MatrixXf Decode(const Eigen::MatrixXf& standardized) const;
 
  private:
-  RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias, Eigen::RowVectorXf mean,
-               Eigen::RowVectorXf sd);
+  RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,
+               Eigen::RowVectorXf mean, Eigen::RowVectorXf sd);
 
   Eigen::MatrixXf weights_;
   Eigen::RowVectorXf bias_;

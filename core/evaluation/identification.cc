@@ -6,7 +6,8 @@ namespace v2p::core {
 
 double PairwiseIdentification(const Eigen::MatrixXd& similarity) {
   const Eigen::Index n = similarity.rows();
-  if (n < 2 || similarity.cols() != n) return std::numeric_limits<double>::quiet_NaN();
+  if (n < 2 || similarity.cols() != n)
+    return std::numeric_limits<double>::quiet_NaN();
   double wins = 0;
   for (Eigen::Index i = 0; i < n; ++i) {
     for (Eigen::Index j = 0; j < n; ++j) {

@@ -8,8 +8,10 @@
 namespace v2p::core {
 
 const char kSsimDefinition[] =
-    "SSIM-11g: Gaussian window 11x11, sigma 1.5, population covariance, K1 0.01, K2 0.03, "
-    "data range 1 (pixels in [0,1]), mean over windows inside the image (Wang et al. 2004)";
+    "SSIM-11g: Gaussian window 11x11, sigma 1.5, population covariance, K1 "
+    "0.01, K2 0.03, "
+    "data range 1 (pixels in [0,1]), mean over windows inside the image (Wang "
+    "et al. 2004)";
 
 namespace {
 
@@ -61,18 +63,18 @@ double PixelMse(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
   return (a - b).squaredNorm() / static_cast<double>(a.size());
 }
 
-absl::StatusOr<double> Ssim(const Eigen::VectorXd& a, const Eigen::VectorXd& b, ImageShape shape,
-                            const SsimOptions& options) {
+absl::StatusOr<double> Ssim(const Eigen::VectorXd& a, const Eigen::VectorXd& b,
+                            ImageShape shape, const SsimOptions& options) {
   const int h = shape.height, w = shape.width, ch = shape.channels;
   if (a.size() != shape.num_pixels() || b.size() != shape.num_pixels()) {
-    return absl::InvalidArgumentError(absl::StrCat("SSIM: images have ", a.size(), " and ",
-                                                   b.size(), " values; shape needs ",
-                                                   shape.num_pixels()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("SSIM: images have ", a.size(), " and ", b.size(),
+                     " values; shape needs ", shape.num_pixels()));
   }
   if (h < options.window || w < options.window) {
-    return absl::InvalidArgumentError(absl::StrCat("SSIM: image ", h, "x", w,
-                                                   " is smaller than the ", options.window,
-                                                   "-pixel window"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("SSIM: image ", h, "x", w, " is smaller than the ",
+                     options.window, "-pixel window"));
   }
   const std::vector<double> k = GaussianKernel(options.window, options.sigma);
   const double c1 = std::pow(options.k1 * options.data_range, 2);

@@ -34,16 +34,17 @@ std::map<std::string, double> ImageScores::ToMap() const {
           {"identification_ssim", identification_ssim}};
 }
 
-absl::StatusOr<ImageScores> ScoreReconstructions(const Eigen::MatrixXd& reconstructions,
-                                                 const Eigen::MatrixXd& stimuli,
-                                                 ImageShape shape) {
+absl::StatusOr<ImageScores> ScoreReconstructions(
+    const Eigen::MatrixXd& reconstructions, const Eigen::MatrixXd& stimuli,
+    ImageShape shape) {
   const Eigen::Index n = reconstructions.rows();
-  if (n == 0 || stimuli.rows() != n || reconstructions.cols() != shape.num_pixels() ||
+  if (n == 0 || stimuli.rows() != n ||
+      reconstructions.cols() != shape.num_pixels() ||
       stimuli.cols() != shape.num_pixels()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "cannot score ", reconstructions.rows(), "x", reconstructions.cols(),
-        " reconstructions against ", stimuli.rows(), "x", stimuli.cols(), " stimuli of ",
-        shape.num_pixels(), " pixels"));
+        " reconstructions against ", stimuli.rows(), "x", stimuli.cols(),
+        " stimuli of ", shape.num_pixels(), " pixels"));
   }
   Eigen::MatrixXd pcc(n, n), ssim(n, n);
   std::vector<double> own_pcc(n), own_mse(n), own_ssim(n);
@@ -68,7 +69,8 @@ absl::StatusOr<ImageScores> ScoreReconstructions(const Eigen::MatrixXd& reconstr
   return s;
 }
 
-Eigen::MatrixXd MeanImageBaseline(const Eigen::MatrixXd& train_stimuli, Eigen::Index n) {
+Eigen::MatrixXd MeanImageBaseline(const Eigen::MatrixXd& train_stimuli,
+                                  Eigen::Index n) {
   return train_stimuli.colwise().mean().replicate(n, 1);
 }
 

@@ -14,7 +14,7 @@ namespace v2p::core {
 
 struct ImageScores {
   int num_samples = 0;
-  double pcc = 0, pcc_sd = 0;    // mean and SD over images
+  double pcc = 0, pcc_sd = 0;  // mean and SD over images
   double mse = 0, mse_sd = 0;
   double ssim = 0, ssim_sd = 0;  // kSsimDefinition
   double identification_pcc = 0;
@@ -27,13 +27,14 @@ struct ImageScores {
 
 // reconstructions, stimuli: n x pixels (row-major HWC, [0, 1]). Errors when
 // shapes disagree or n == 0.
-absl::StatusOr<ImageScores> ScoreReconstructions(const Eigen::MatrixXd& reconstructions,
-                                                 const Eigen::MatrixXd& stimuli,
-                                                 ImageShape shape);
+absl::StatusOr<ImageScores> ScoreReconstructions(
+    const Eigen::MatrixXd& reconstructions, const Eigen::MatrixXd& stimuli,
+    ImageShape shape);
 
 // The "no brain data" reference: the mean training stimulus, repeated for
 // each of n test samples.
-Eigen::MatrixXd MeanImageBaseline(const Eigen::MatrixXd& train_stimuli, Eigen::Index n);
+Eigen::MatrixXd MeanImageBaseline(const Eigen::MatrixXd& train_stimuli,
+                                  Eigen::Index n);
 
 }  // namespace v2p::core
 

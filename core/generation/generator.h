@@ -22,7 +22,8 @@ class Generator {
   // A short description, e.g. "identity".
   virtual std::string Describe() const = 0;
   // targets: n x input_size() -> n x image_shape().num_pixels().
-  virtual absl::StatusOr<Eigen::MatrixXf> Generate(const Eigen::MatrixXf& targets) const = 0;
+  virtual absl::StatusOr<Eigen::MatrixXf> Generate(
+      const Eigen::MatrixXf& targets) const = 0;
 };
 
 }  // namespace v2p::core

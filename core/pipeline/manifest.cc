@@ -28,7 +28,8 @@ class Fields {
 
   absl::StatusOr<std::string> Str(const std::string& key) const {
     auto it = kv_.find(key);
-    if (it == kv_.end()) return absl::DataLossError(absl::StrCat(path_, ": missing '", key, "'"));
+    if (it == kv_.end())
+      return absl::DataLossError(absl::StrCat(path_, ": missing '", key, "'"));
     return it->second;
   }
   absl::StatusOr<int64_t> Int(const std::string& key) const {
@@ -37,13 +38,15 @@ class Fields {
     if (!absl::SimpleAtoi(s, &v)) return Bad(key, s);
     return v;
   }
-  absl::StatusOr<double> Double(const std::string& s, const std::string& key) const {
+  absl::StatusOr<double> Double(const std::string& s,
+                                const std::string& key) const {
     double v;
     if (!absl::SimpleAtod(s, &v)) return Bad(key, s);
     return v;
   }
   absl::Status Bad(const std::string& key, const std::string& value) const {
-    return absl::DataLossError(absl::StrCat(path_, ": bad value '", value, "' for '", key, "'"));
+    return absl::DataLossError(
+        absl::StrCat(path_, ": bad value '", value, "' for '", key, "'"));
   }
   const std::map<std::string, std::string>& all() const { return kv_; }
 
@@ -71,9 +74,11 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
       << "description: " << OneLine(m.description) << "\n"
       << "eval.split: " << m.evaluation.split << "\n"
       << "eval.num_samples: " << m.evaluation.num_samples << "\n"
-      << "eval.ssim_definition: " << OneLine(m.evaluation.ssim_definition) << "\n";
+      << "eval.ssim_definition: " << OneLine(m.evaluation.ssim_definition)
+      << "\n";
   out.precision(17);
-  for (const auto& [k, v] : m.evaluation.metrics) out << kMetricPrefix << k << ": " << v << "\n";
+  for (const auto& [k, v] : m.evaluation.metrics)
+    out << kMetricPrefix << k << ": " << v << "\n";
   for (const auto& [k, v] : m.evaluation.baseline_metrics) {
     out << kBaselinePrefix << k << ": " << v << "\n";
   }
@@ -90,7 +95,8 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
     if (line.empty() || line[0] == '#') continue;
     const size_t colon = line.find(':');
     if (colon == absl::string_view::npos) {
-      return absl::DataLossError(absl::StrCat(path, ":", line_no, ": expected 'key: value'"));
+      return absl::DataLossError(
+          absl::StrCat(path, ":", line_no, ": expected 'key: value'"));
     }
     kv[std::string(absl::StripAsciiWhitespace(line.substr(0, colon)))] =
         std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
@@ -98,9 +104,10 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
   const Fields f(std::move(kv), path);
   ASSIGN_OR_RETURN(const int64_t format, f.Int("format_version"));
   if (format != ModelManifest::kFormatVersion) {
-    return absl::DataLossError(absl::StrCat(path, ": manifest format ", format,
-                                            " is not supported (this build reads ",
-                                            ModelManifest::kFormatVersion, ")"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": manifest format ", format,
+                     " is not supported (this build reads ",
+                     ModelManifest::kFormatVersion, ")"));
   }
   ModelManifest m;
   ASSIGN_OR_RETURN(m.name, f.Str("name"));
@@ -114,7 +121,8 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
   m.num_voxels = static_cast<int>(voxels);
   m.image = {static_cast<int>(h), static_cast<int>(w), static_cast<int>(c)};
   if (m.num_voxels <= 0 || m.image.num_pixels() <= 0) {
-    return absl::DataLossError(absl::StrCat(path, ": voxel count and image shape must be > 0"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": voxel count and image shape must be > 0"));
   }
   ASSIGN_OR_RETURN(m.decoder, f.Str("decoder"));
   ASSIGN_OR_RETURN(m.generator, f.Str("generator"));
@@ -130,7 +138,8 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
     absl::string_view k = key;
     std::map<std::string, double>* target = nullptr;
     if (absl::ConsumePrefix(&k, kMetricPrefix)) target = &m.evaluation.metrics;
-    if (absl::ConsumePrefix(&k, kBaselinePrefix)) target = &m.evaluation.baseline_metrics;
+    if (absl::ConsumePrefix(&k, kBaselinePrefix))
+      target = &m.evaluation.baseline_metrics;
     if (target == nullptr) continue;
     ASSIGN_OR_RETURN((*target)[std::string(k)], f.Double(value, key));
   }

@@ -45,7 +45,8 @@ inline constexpr char kSpecFile[] = "pipeline_spec.pbtxt";
 // 1 x pixels float32: the mean training stimulus (the baseline image).
 inline constexpr char kMeanImageFile[] = "mean_image.npy";
 
-absl::Status WriteManifest(const std::string& path, const ModelManifest& manifest);
+absl::Status WriteManifest(const std::string& path,
+                           const ModelManifest& manifest);
 // DATA_LOSS names the file and line of a malformed or incomplete manifest.
 absl::StatusOr<ModelManifest> ReadManifest(const std::string& path);
 

@@ -11,15 +11,18 @@ namespace {
 
 absl::Status CheckCancelled(const RunOptions& options, const char* before) {
   if (options.is_cancelled && options.is_cancelled()) {
-    return absl::CancelledError(absl::StrCat("reconstruction cancelled before ", before));
+    return absl::CancelledError(
+        absl::StrCat("reconstruction cancelled before ", before));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<const Generator>> MakeGenerator(const ModelManifest& m) {
-  if (m.generator == "identity") return std::make_unique<const IdentityGenerator>(m.image);
-  return absl::DataLossError(absl::StrCat("model ", m.name, ": unknown generator '", m.generator,
-                                          "'"));
+absl::StatusOr<std::unique_ptr<const Generator>> MakeGenerator(
+    const ModelManifest& m) {
+  if (m.generator == "identity")
+    return std::make_unique<const IdentityGenerator>(m.image);
+  return absl::DataLossError(absl::StrCat(
+      "model ", m.name, ": unknown generator '", m.generator, "'"));
 }
 
 }  // namespace
@@ -29,8 +32,9 @@ absl::Status CheckFiniteRows(const Eigen::MatrixXf& betas) {
     if (betas.row(r).allFinite()) continue;
     for (Eigen::Index c = 0; c < betas.cols(); ++c) {
       if (!std::isfinite(betas(r, c))) {
-        return absl::InvalidArgumentError(absl::StrCat("sample ", r, ": voxel ", c, " is ",
-                                                       betas(r, c), "; betas must be finite"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("sample ", r, ": voxel ", c, " is ", betas(r, c),
+                         "; betas must be finite"));
       }
     }
   }
@@ -41,47 +45,55 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
     ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,
     std::unique_ptr<const Generator> generator) {
   if (decoder->num_voxels() != manifest.num_voxels) {
-    return absl::InvalidArgumentError(absl::StrCat("decoder takes ", decoder->num_voxels(),
-                                                   " voxels; manifest says ",
-                                                   manifest.num_voxels));
+    return absl::InvalidArgumentError(
+        absl::StrCat("decoder takes ", decoder->num_voxels(),
+                     " voxels; manifest says ", manifest.num_voxels));
   }
   if (decoder->num_outputs() != generator->input_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("decoder gives ", decoder->num_outputs(),
-                                                   " values; generator takes ",
-                                                   generator->input_size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("decoder gives ", decoder->num_outputs(),
+                     " values; generator takes ", generator->input_size()));
   }
   if (!(generator->image_shape() == manifest.image)) {
-    return absl::InvalidArgumentError("generator image shape disagrees with the manifest");
+    return absl::InvalidArgumentError(
+        "generator image shape disagrees with the manifest");
   }
-  return std::shared_ptr<const Pipeline>(
-      new Pipeline(std::move(manifest), std::move(decoder), std::move(generator)));
+  return std::shared_ptr<const Pipeline>(new Pipeline(
+      std::move(manifest), std::move(decoder), std::move(generator)));
 }
 
-absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(const std::string& dir,
-                                                               int64_t version) {
-  ASSIGN_OR_RETURN(ModelManifest manifest, ReadManifest(dir + "/" + kManifestFile));
+absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(
+    const std::string& dir, int64_t version) {
+  ASSIGN_OR_RETURN(ModelManifest manifest,
+                   ReadManifest(dir + "/" + kManifestFile));
   manifest.version = version;
   if (manifest.decoder != "ridge") {
-    return absl::DataLossError(absl::StrCat(dir, ": unknown decoder '", manifest.decoder, "'"));
+    return absl::DataLossError(
+        absl::StrCat(dir, ": unknown decoder '", manifest.decoder, "'"));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<RidgeDecoder> decoder, RidgeDecoder::Load(dir));
-  ASSIGN_OR_RETURN(std::unique_ptr<const Generator> generator, MakeGenerator(manifest));
-  auto pipeline = Create(std::move(manifest), std::move(decoder), std::move(generator));
+  ASSIGN_OR_RETURN(std::unique_ptr<RidgeDecoder> decoder,
+                   RidgeDecoder::Load(dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<const Generator> generator,
+                   MakeGenerator(manifest));
+  auto pipeline =
+      Create(std::move(manifest), std::move(decoder), std::move(generator));
   if (!pipeline.ok()) {
-    return absl::DataLossError(absl::StrCat(dir, ": ", pipeline.status().message()));
+    return absl::DataLossError(
+        absl::StrCat(dir, ": ", pipeline.status().message()));
   }
   return pipeline;
 }
 
-absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf& betas,
-                                                          const RunOptions& options) const {
+absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
+    const Eigen::MatrixXf& betas, const RunOptions& options) const {
   Stopwatch total, stage;
   StageTimings t;
-  if (betas.rows() == 0) return absl::InvalidArgumentError("no samples to reconstruct");
+  if (betas.rows() == 0)
+    return absl::InvalidArgumentError("no samples to reconstruct");
   if (betas.cols() != num_voxels()) {
-    return absl::InvalidArgumentError(absl::StrCat("model ", manifest_.name, " expects ",
-                                                   num_voxels(), " voxels per sample, got ",
-                                                   betas.cols()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model ", manifest_.name, " expects ", num_voxels(),
+                     " voxels per sample, got ", betas.cols()));
   }
   RETURN_IF_ERROR(CheckFiniteRows(betas));
   Eigen::MatrixXf x = betas;
@@ -102,7 +114,8 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf&
   for (Eigen::Index i = 0; i < betas.rows(); ++i) {
     out[i].pixels = images.row(i).transpose();
     if (options.encode_png) {
-      ASSIGN_OR_RETURN(out[i].png, EncodePng(out[i].pixels.data(), image_shape()));
+      ASSIGN_OR_RETURN(out[i].png,
+                       EncodePng(out[i].pixels.data(), image_shape()));
     }
   }
   t.encode = stage.Lap();

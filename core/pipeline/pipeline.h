@@ -40,8 +40,8 @@ class Pipeline {
       ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,
       std::unique_ptr<const Generator> generator);
   // Loads a model version directory written by TrainModel().
-  static absl::StatusOr<std::shared_ptr<const Pipeline>> Load(const std::string& dir,
-                                                              int64_t version);
+  static absl::StatusOr<std::shared_ptr<const Pipeline>> Load(
+      const std::string& dir, int64_t version);
 
   const ModelManifest& manifest() const { return manifest_; }
   int num_voxels() const { return manifest_.num_voxels; }
@@ -50,8 +50,8 @@ class Pipeline {
   // betas: n x num_voxels(), n >= 1. INVALID_ARGUMENT (naming the sample
   // row) for a wrong voxel count or a NaN/Inf value; CANCELLED if
   // options.is_cancelled fires. One result per row, in order.
-  absl::StatusOr<std::vector<Reconstruction>> Run(const Eigen::MatrixXf& betas,
-                                                  const RunOptions& options = {}) const;
+  absl::StatusOr<std::vector<Reconstruction>> Run(
+      const Eigen::MatrixXf& betas, const RunOptions& options = {}) const;
 
  private:
   Pipeline(ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,

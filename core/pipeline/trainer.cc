@@ -15,21 +15,26 @@ namespace v2p::core {
 
 std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
   const auto& r = o.ridge.regression;
-  return absl::StrCat("ridge(alpha=", r.alpha, ", n_feat=", r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat),
-                      o.ridge.standardize_voxels ? ", z-scored voxels" : "",
-                      o.ridge.penalize_intercept ? ", penalised bias" : "", ") -> pixels ",
-                      image.height, "x", image.width, "x", image.channels, " -> identity",
-                      o.clip_output ? ", clipped to [0,1]" : "");
+  return absl::StrCat(
+      "ridge(alpha=", r.alpha,
+      ", n_feat=", r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat),
+      o.ridge.standardize_voxels ? ", z-scored voxels" : "",
+      o.ridge.penalize_intercept ? ", penalised bias" : "", ") -> pixels ",
+      image.height, "x", image.width, "x", image.channels, " -> identity",
+      o.clip_output ? ", clipped to [0,1]" : "");
 }
 
-absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequest& request,
+absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
+                                         const TrainRequest& request,
                                          ModelRepository& repository) {
   RETURN_IF_ERROR(ValidateModelName(request.model_name));
   const PipelineOptions& p = request.pipeline;
-  LogInfo("train", "fitting ", DescribePipeline(p, dataset.image), " on ", dataset.train.betas.rows(),
-          " samples x ", dataset.train.betas.cols(), " voxels");
-  ASSIGN_OR_RETURN(std::unique_ptr<RidgeDecoder> decoder,
-                   RidgeDecoder::Fit(dataset.train.betas, dataset.train.stimuli, p.ridge));
+  LogInfo("train", "fitting ", DescribePipeline(p, dataset.image), " on ",
+          dataset.train.betas.rows(), " samples x ", dataset.train.betas.cols(),
+          " voxels");
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<RidgeDecoder> decoder,
+      RidgeDecoder::Fit(dataset.train.betas, dataset.train.stimuli, p.ridge));
 
   ModelManifest m;
   m.name = request.model_name;
@@ -47,7 +52,8 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequ
   const RidgeDecoder& fitted = *decoder;
   ASSIGN_OR_RETURN(auto pipeline,
                    Pipeline::Create(m, std::move(decoder),
-                                    std::make_unique<const IdentityGenerator>(dataset.image)));
+                                    std::make_unique<const IdentityGenerator>(
+                                        dataset.image)));
   const DatasetSplit& test = dataset.test;
   m.evaluation.split = "test";
   m.evaluation.num_samples = static_cast<int>(test.betas.rows());
@@ -55,31 +61,40 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequ
   if (test.betas.rows() > 0 && test.stimuli.rows() == test.betas.rows()) {
     RunOptions no_png;
     no_png.encode_png = false;
-    ASSIGN_OR_RETURN(auto recs, pipeline->Run(test.betas.cast<float>(), no_png));
+    ASSIGN_OR_RETURN(auto recs,
+                     pipeline->Run(test.betas.cast<float>(), no_png));
     Eigen::MatrixXd rec(recs.size(), dataset.image.num_pixels());
-    for (size_t i = 0; i < recs.size(); ++i) rec.row(i) = recs[i].pixels.cast<double>().transpose();
-    ASSIGN_OR_RETURN(ImageScores scores, ScoreReconstructions(rec, test.stimuli, dataset.image));
+    for (size_t i = 0; i < recs.size(); ++i)
+      rec.row(i) = recs[i].pixels.cast<double>().transpose();
+    ASSIGN_OR_RETURN(ImageScores scores,
+                     ScoreReconstructions(rec, test.stimuli, dataset.image));
     ASSIGN_OR_RETURN(ImageScores base,
-                     ScoreReconstructions(MeanImageBaseline(dataset.train.stimuli, rec.rows()),
-                                          test.stimuli, dataset.image));
+                     ScoreReconstructions(
+                         MeanImageBaseline(dataset.train.stimuli, rec.rows()),
+                         test.stimuli, dataset.image));
     m.evaluation.metrics = scores.ToMap();
     m.evaluation.baseline_metrics = base.ToMap();
     LogInfo("train", "test split: pcc ", scores.pcc, ", ssim ", scores.ssim,
-            ", identification(pcc) ", scores.identification_pcc, " (mean image: pcc ", base.pcc,
-            ")");
+            ", identification(pcc) ", scores.identification_pcc,
+            " (mean image: pcc ", base.pcc, ")");
   }
 
-  ASSIGN_OR_RETURN(const int64_t version,
-                   repository.CommitVersion(m.name, [&](const std::string& dir) -> absl::Status {
-                     RETURN_IF_ERROR(fitted.Save(dir));
-                     RETURN_IF_ERROR(WriteFile(dir + "/" + kSpecFile, request.spec_text));
-                     RETURN_IF_ERROR(WriteNpyFloat32(
-                         dir + "/" + kMeanImageFile,
-                         Eigen::MatrixXf(dataset.train.stimuli.colwise().mean().cast<float>())));
-                     return WriteManifest(dir + "/" + kManifestFile, m);
-                   }));
+  ASSIGN_OR_RETURN(
+      const int64_t version,
+      repository.CommitVersion(
+          m.name, [&](const std::string& dir) -> absl::Status {
+            RETURN_IF_ERROR(fitted.Save(dir));
+            RETURN_IF_ERROR(
+                WriteFile(dir + "/" + kSpecFile, request.spec_text));
+            RETURN_IF_ERROR(WriteNpyFloat32(
+                dir + "/" + kMeanImageFile,
+                Eigen::MatrixXf(
+                    dataset.train.stimuli.colwise().mean().cast<float>())));
+            return WriteManifest(dir + "/" + kManifestFile, m);
+          }));
   m.version = version;
-  LogInfo("train", "committed ", m.name, " version ", version, " in ", repository.root());
+  LogInfo("train", "committed ", m.name, " version ", version, " in ",
+          repository.root());
   return m;
 }
 

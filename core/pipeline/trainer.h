@@ -36,7 +36,8 @@ std::string DescribePipeline(const PipelineOptions& options, ImageShape image);
 
 // Returns the committed manifest (with its new version). INVALID_ARGUMENT
 // for a bad name or a dataset the pipeline cannot use.
-absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequest& request,
+absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
+                                         const TrainRequest& request,
                                          ModelRepository& repository);
 
 }  // namespace v2p::core

@@ -1,11 +1,11 @@
 // The gateway's services against fake workers: a real gRPC server per fake
 // worker on 127.0.0.1:0, the gateway's services reached through an
 // in-process channel. No v2p-worker, no LibTorch.
+#include <grpcpp/grpcpp.h>
+
 #include <atomic>
 #include <chrono>
 #include <memory>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
@@ -28,16 +28,19 @@ constexpr int kVoxels = 4;
 
 class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
  public:
-  explicit FakeWorker(grpc::StatusCode fail_with = grpc::StatusCode::OK) : fail_with_(fail_with) {}
+  explicit FakeWorker(grpc::StatusCode fail_with = grpc::StatusCode::OK)
+      : fail_with_(fail_with) {}
 
-  grpc::Status Reconstruct(grpc::ServerContext* ctx, const v1::ReconstructRequest* req,
+  grpc::Status Reconstruct(grpc::ServerContext* ctx,
+                           const v1::ReconstructRequest* req,
                            v1::ReconstructResponse* resp) override {
     ++calls;
     {
       absl::MutexLock lock(&mu_);
       last_deadline_ = ctx->deadline();
     }
-    if (fail_with_ != grpc::StatusCode::OK) return grpc::Status(fail_with_, "fake failure");
+    if (fail_with_ != grpc::StatusCode::OK)
+      return grpc::Status(fail_with_, "fake failure");
     for (const auto& s : req->samples()) {
       auto* r = resp->add_results();
       r->set_sample_id(s.id());
@@ -47,7 +50,9 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
   }
   grpc::Status GetModel(grpc::ServerContext*, const v1::GetModelRequest* req,
                         v1::Model* resp) override {
-    if (req->name() != "fake") return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model " + req->name());
+    if (req->name() != "fake")
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "no model " + req->name());
     resp->set_name("fake");
     resp->set_version(1);
     resp->set_num_voxels(kVoxels);
@@ -67,7 +72,8 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
 };
 
 struct RunningWorker {
-  explicit RunningWorker(grpc::StatusCode fail_with = grpc::StatusCode::OK) : service(fail_with) {
+  explicit RunningWorker(grpc::StatusCode fail_with = grpc::StatusCode::OK)
+      : service(fail_with) {
     grpc::ServerBuilder b;
     b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     b.RegisterService(&service);
@@ -87,13 +93,17 @@ class Gateway {
     o.addresses = addresses;
     o.avoid_grace = absl::Milliseconds(200);
     pool_ = *WorkerPool::Create(o);
-    dispatcher_ = std::make_unique<Dispatcher>(pool_.get(), Dispatcher::Options{});
-    catalog_ = std::make_unique<ModelCatalog>(dispatcher_.get(), ModelCatalog::Options{});
-    reconstruction_ = std::make_unique<ReconstructionService>(dispatcher_.get(), catalog_.get());
+    dispatcher_ =
+        std::make_unique<Dispatcher>(pool_.get(), Dispatcher::Options{});
+    catalog_ = std::make_unique<ModelCatalog>(dispatcher_.get(),
+                                              ModelCatalog::Options{});
+    reconstruction_ = std::make_unique<ReconstructionService>(dispatcher_.get(),
+                                                              catalog_.get());
     grpc::ServerBuilder b;
     b.RegisterService(reconstruction_.get());
     server_ = b.BuildAndStart();
-    stub_ = v1::Reconstruction::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+    stub_ = v1::Reconstruction::NewStub(
+        server_->InProcessChannel(grpc::ChannelArguments()));
   }
   ~Gateway() { server_->Shutdown(); }
   v1::Reconstruction::Stub& stub() { return *stub_; }
@@ -118,7 +128,8 @@ v1::ReconstructRequest Request(int samples, int voxels = kVoxels) {
   return r;
 }
 
-grpc::Status Call(Gateway& g, const v1::ReconstructRequest& req, v1::ReconstructResponse* resp,
+grpc::Status Call(Gateway& g, const v1::ReconstructRequest& req,
+                  v1::ReconstructResponse* resp,
                   std::chrono::seconds timeout = std::chrono::seconds(10)) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);
@@ -134,8 +145,10 @@ TEST(Gateway, BadSamplesAreRefusedBeforeReachingAWorker) {
   EXPECT_THAT(s.error_message(), HasSubstr("expects 4 betas, received 5"));
   auto nan = Request(1);
   nan.mutable_samples(0)->set_betas(2, std::nanf(""));
-  EXPECT_EQ(Call(g, nan, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(Call(g, Request(0), &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(g, nan, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(g, Request(0), &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   auto unknown = Request(1);
   unknown.set_model("other");
   EXPECT_EQ(Call(g, unknown, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
@@ -172,8 +185,10 @@ TEST(Gateway, OnlyUnavailableWorkersGiveUnavailable) {
   RunningWorker dead(grpc::StatusCode::UNAVAILABLE);
   Gateway g({dead.address()});
   v1::ReconstructResponse resp;
-  EXPECT_EQ(Call(g, Request(1), &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(dead.service.calls, 2);  // first try, then the retry falls back to it
+  EXPECT_EQ(Call(g, Request(1), &resp).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(dead.service.calls,
+            2);  // first try, then the retry falls back to it
 }
 
 TEST(Gateway, CallersDeadlineReachesTheWorker) {

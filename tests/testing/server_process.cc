@@ -18,33 +18,40 @@ namespace v2p::testing {
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const std::string& repo, const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv = {BinDir() + "/v2p-server", "--repo=" + repo, "--port=0"};
+  std::vector<std::string> argv = {BinDir() + "/v2p-server", "--repo=" + repo,
+                                   "--port=0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto child = server::SpawnWithReadyFd(argv, absl::Seconds(90));
   if (!child.ok()) return child.status();
-  return std::unique_ptr<ServerProcess>(new ServerProcess(child->pid, child->port));
+  return std::unique_ptr<ServerProcess>(
+      new ServerProcess(child->pid, child->port));
 }
 
 ServerProcess::ServerProcess(pid_t pid, int port)
     : pid_(pid),
       port_(port),
-      channel_(grpc::CreateChannel(address(), grpc::InsecureChannelCredentials())) {}
+      channel_(
+          grpc::CreateChannel(address(), grpc::InsecureChannelCredentials())) {}
 
 ServerProcess::~ServerProcess() {
   kill(pid_, SIGTERM);
   waitpid(pid_, nullptr, 0);
 }
 
-std::string ServerProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
+std::string ServerProcess::address() const {
+  return absl::StrCat("127.0.0.1:", port_);
+}
 
 std::vector<pid_t> ServerProcess::Children() const {
   std::vector<pid_t> out;
   std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator(absl::StrCat("/proc/", pid_, "/task"), ec)) {
+  for (const auto& task : std::filesystem::directory_iterator(
+           absl::StrCat("/proc/", pid_, "/task"), ec)) {
     std::ifstream f(task.path() / "children");
     std::stringstream ss;
     ss << f.rdbuf();
-    for (absl::string_view p : absl::StrSplit(ss.str(), ' ', absl::SkipWhitespace())) {
+    for (absl::string_view p :
+         absl::StrSplit(ss.str(), ' ', absl::SkipWhitespace())) {
       pid_t pid;
       if (absl::SimpleAtoi(p, &pid)) out.push_back(pid);
     }

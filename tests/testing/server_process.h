@@ -3,13 +3,12 @@
 #ifndef V2P_TESTS_TESTING_SERVER_PROCESS_H_
 #define V2P_TESTS_TESTING_SERVER_PROCESS_H_
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 

@@ -34,13 +34,15 @@ TEST(Dataset, ColumnMajorStimuliComeOutUpright) {
   for (Eigen::Index i = 0; i < ds->train.stimuli.rows(); ++i) {
     double upper = 0, lower = 0;
     for (int r = 0; r < 28; ++r)
-      for (int c = 0; c < 28; ++c) (r < 14 ? upper : lower) += ds->train.stimuli(i, r * 28 + c);
+      for (int c = 0; c < 28; ++c)
+        (r < 14 ? upper : lower) += ds->train.stimuli(i, r * 28 + c);
     bottom_heaviness[ds->train.labels(i)] += lower - upper;
     ++count[ds->train.labels(i)];
   }
   ASSERT_EQ(count[1], 45);
   ASSERT_EQ(count[2], 45);
-  const double six = bottom_heaviness[1] / count[1], nine = bottom_heaviness[2] / count[2];
+  const double six = bottom_heaviness[1] / count[1],
+               nine = bottom_heaviness[2] / count[2];
   EXPECT_GT(six, 0) << "sixes should carry more ink in their lower half";
   EXPECT_GT(six - nine, 5.0) << "six " << six << ", nine " << nine;
 }
@@ -48,7 +50,8 @@ TEST(Dataset, ColumnMajorStimuliComeOutUpright) {
 TEST(Dataset, ToRowMajorTransposesEachChannel) {
   Eigen::MatrixXd col_major(1, 6);  // 2x3 image stored column by column
   col_major << 1, 4, 2, 5, 3, 6;
-  const Eigen::MatrixXd row_major = ToRowMajorImages(col_major, {2, 3, 1}, ImageLayout::kColumnMajor);
+  const Eigen::MatrixXd row_major =
+      ToRowMajorImages(col_major, {2, 3, 1}, ImageLayout::kColumnMajor);
   Eigen::RowVectorXd want(6);
   want << 1, 2, 3, 4, 5, 6;
   EXPECT_EQ(row_major.row(0), want);
@@ -59,7 +62,8 @@ TEST(Dataset, ErrorsNameTheProblem) {
   o.train.betas = "noSuchVar";
   auto ds = LoadDataset(o);
   EXPECT_EQ(ds.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_NE(ds.status().message().find("fmriTrn"), std::string::npos) << ds.status();
+  EXPECT_NE(ds.status().message().find("fmriTrn"), std::string::npos)
+      << ds.status();
 
   o = Digit69();
   o.image = {32, 32, 1};

@@ -52,7 +52,8 @@ Eigen::MatrixXd FlattenFortran(const NpyArray& a) {
   return out;
 }
 
-void ExpectNear(const Eigen::MatrixXd& got, const Eigen::MatrixXd& want, const std::string& what) {
+void ExpectNear(const Eigen::MatrixXd& got, const Eigen::MatrixXd& want,
+                const std::string& what) {
   ASSERT_EQ(got.rows(), want.rows()) << what;
   ASSERT_EQ(got.cols(), want.cols()) << what;
   const double err = (got - want).cwiseAbs().maxCoeff();
@@ -67,8 +68,8 @@ struct Case {
 
 // Readable parameter names in test output and CTest.
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.file << " alpha=" << c.options.alpha << " n_feat=" << c.options.n_feat
-      << " chunk=" << c.options.chunk_size;
+  *os << c.file << " alpha=" << c.options.alpha
+      << " n_feat=" << c.options.n_feat << " chunk=" << c.options.chunk_size;
 }
 
 class GoldenVectors : public ::testing::TestWithParam<Case> {};
@@ -83,14 +84,16 @@ TEST_P(GoldenVectors, MatchesFastL2LiR) {
     ASSERT_TRUE(fit.ok()) << fit.status();
     ExpectNear(fit->weights, Matrix(a, "w_1d"), c.file + " w_1d");
     ExpectNear(fit->bias, Matrix(a, "b_1d"), c.file + " b_1d");
-    ExpectNear(PredictLinear(x_te, *fit), Matrix(a, "yp_1d"), c.file + " yp_1d");
+    ExpectNear(PredictLinear(x_te, *fit), Matrix(a, "yp_1d"),
+               c.file + " yp_1d");
   }
   auto fit = FitFastL2LiR(x_tr, FlattenFortran(a.at("y_2d")), c.options);
   ASSERT_TRUE(fit.ok()) << fit.status();
   // w_2d is (voxels, 10, 10): its trailing dims flatten the same way.
   ExpectNear(fit->weights, FlattenFortran(a.at("w_2d")), c.file + " w_2d");
   ExpectNear(fit->bias, FlattenFortran(a.at("b_2d")), c.file + " b_2d");
-  ExpectNear(PredictLinear(x_te, *fit), FlattenFortran(a.at("yp_2d")), c.file + " yp_2d");
+  ExpectNear(PredictLinear(x_te, *fit), FlattenFortran(a.at("yp_2d")),
+             c.file + " yp_2d");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -107,7 +110,8 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(FastL2LiR, RejectsMismatchedSamples) {
-  auto fit = FitFastL2LiR(Eigen::MatrixXd::Ones(5, 3), Eigen::MatrixXd::Ones(4, 2), {});
+  auto fit = FitFastL2LiR(Eigen::MatrixXd::Ones(5, 3),
+                          Eigen::MatrixXd::Ones(4, 2), {});
   EXPECT_EQ(fit.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -126,7 +130,8 @@ TEST(FastL2LiR, SelectionZeroesUnselectedWeights) {
   int nonzero = 0;
   for (int v = 0; v < 12; ++v) nonzero += fit->weights(v, 0) != 0.0;
   EXPECT_EQ(nonzero, 2);
-  EXPECT_GT(std::abs(fit->weights(3, 0)), 1.0);  // the truly predictive voxel is kept
+  EXPECT_GT(std::abs(fit->weights(3, 0)),
+            1.0);  // the truly predictive voxel is kept
 }
 
 }  // namespace

@@ -11,10 +11,13 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(ModelName, RejectsNamesThatEscapeTheRepository) {
-  for (const char* bad : {"", "..", ".hidden", "../etc", "a/b", "-rf", "a b", "x\\y"}) {
-    EXPECT_EQ(ValidateModelName(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  for (const char* bad :
+       {"", "..", ".hidden", "../etc", "a/b", "-rf", "a b", "x\\y"}) {
+    EXPECT_EQ(ValidateModelName(bad).code(), absl::StatusCode::kInvalidArgument)
+        << bad;
   }
-  for (const char* good : {"digit69_ridge", "m1", "v1.2-b"}) EXPECT_TRUE(ValidateModelName(good).ok());
+  for (const char* good : {"digit69_ridge", "m1", "v1.2-b"})
+    EXPECT_TRUE(ValidateModelName(good).ok());
 }
 
 class RepositoryTest : public ::testing::Test {
@@ -47,23 +50,31 @@ TEST_F(RepositoryTest, FailedWriteLeavesNothingBehind) {
     return absl::InternalError("disk full");
   });
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInternal);
-  EXPECT_EQ(repo_->ListVersions("m").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(repo_->ListVersions("m").status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_TRUE(fs::is_empty(root_ + "/models/m"));
 }
 
 TEST_F(RepositoryTest, NotFoundNamesWhatExists) {
-  ASSERT_TRUE(repo_->CommitVersion("present", [&](const std::string& d) { return WriteManifestStub(d); }).ok());
+  ASSERT_TRUE(repo_
+                  ->CommitVersion("present",
+                                  [&](const std::string& d) {
+                                    return WriteManifestStub(d);
+                                  })
+                  .ok());
   auto missing = repo_->ResolveVersion("absent", 0);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("present"), std::string::npos);
   auto bad_version = repo_->ResolveVersion("present", 7);
   EXPECT_EQ(bad_version.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(repo_->ResolveVersion("../present", 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(repo_->ResolveVersion("../present", 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(Repository, OpenFailsForMissingRootUnlessCreating) {
-  EXPECT_EQ(ModelRepository::Open({"/nonexistent/v2p-repo", false}).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      ModelRepository::Open({"/nonexistent/v2p-repo", false}).status().code(),
+      absl::StatusCode::kNotFound);
 }
 
 }  // namespace

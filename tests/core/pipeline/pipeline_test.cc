@@ -12,7 +12,6 @@
 namespace v2p::core {
 namespace {
 
-
 class PipelineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -84,9 +83,11 @@ TEST_F(PipelineTest, RejectsBadBetasNamingTheProblem) {
   nan(2, 17) = std::numeric_limits<float>::infinity();
   auto bad = p->Run(nan);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("sample 2"), std::string::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("sample 2"), std::string::npos)
+      << bad.status();
 
-  EXPECT_EQ(p->Run(Eigen::MatrixXf(0, 3092)).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(p->Run(Eigen::MatrixXf(0, 3092)).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(PipelineTest, CancellationStopsBetweenStages) {
@@ -94,15 +95,18 @@ TEST_F(PipelineTest, CancellationStopsBetweenStages) {
   ASSERT_NE(p, nullptr);
   RunOptions o;
   o.is_cancelled = [] { return true; };
-  EXPECT_EQ(p->Run(Eigen::MatrixXf::Zero(1, 3092), o).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(p->Run(Eigen::MatrixXf::Zero(1, 3092), o).status().code(),
+            absl::StatusCode::kCancelled);
 }
 
 TEST_F(PipelineTest, CorruptArtifactIsReportedNotServed) {
   const std::string dir = testing::MakeTempDir("corrupt");
   std::filesystem::copy(*root_ + "/models/digit69_ridge/1", dir,
                         std::filesystem::copy_options::recursive);
-  ASSERT_TRUE(WriteFile(dir + "/manifest.txt", "format_version: 1\nname: x\n").ok());
-  EXPECT_EQ(Pipeline::Load(dir, 1).status().code(), absl::StatusCode::kDataLoss);
+  ASSERT_TRUE(
+      WriteFile(dir + "/manifest.txt", "format_version: 1\nname: x\n").ok());
+  EXPECT_EQ(Pipeline::Load(dir, 1).status().code(),
+            absl::StatusCode::kDataLoss);
   std::filesystem::remove_all(dir);
 }
 
