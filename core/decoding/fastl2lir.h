@@ -21,7 +21,11 @@
 #ifndef V2P_CORE_DECODING_FASTL2LIR_H_
 #define V2P_CORE_DECODING_FASTL2LIR_H_
 
+#include <memory>
+#include <vector>
+
 #include "Eigen/Core"
+#include "Eigen/LU"
 #include "absl/status/statusor.h"
 
 namespace v2p::core {
@@ -37,9 +41,44 @@ struct LinearFit {
   Eigen::RowVectorXd bias;  // targets
 };
 
-// X: samples x voxels; Y: samples x targets. INVALID_ARGUMENT on mismatched
-// sample counts, empty inputs, negative alpha / n_feat / chunk_size, or
-// non-finite values.
+// The fit split into steps, one chunk of targets each, so that a long fit
+// can report progress, be cancelled and be resumed from the steps already
+// done. The expensive shared work (factorisation, Gram matrix,
+// correlations) happens once in Create(). Immutable; FitChunk() is
+// thread-safe and deterministic.
+class FastL2LiRFitter {
+ public:
+  // X: samples x voxels; Y: samples x targets. INVALID_ARGUMENT on
+  // mismatched sample counts, empty inputs, negative alpha / n_feat /
+  // chunk_size, or non-finite values. chunk_size 0 = one chunk.
+  static absl::StatusOr<std::unique_ptr<FastL2LiRFitter>> Create(
+      const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, const FastL2LiROptions& options);
+
+  int num_chunks() const;
+  // Targets [first, first + count) of chunk `chunk`.
+  Eigen::Index chunk_begin(int chunk) const;
+  Eigen::Index chunk_size(int chunk) const;
+  // [W; b] for the chunk's targets: (voxels + 1) x chunk_size(chunk).
+  // FAILED_PRECONDITION when the system is singular.
+  absl::StatusOr<Eigen::MatrixXd> FitChunk(int chunk) const;
+  // The ridge objective of the chunk, per sample:
+  // (||Y_c - X1 Wb||^2 + alpha ||Wb||^2) / n.
+  double ChunkObjective(int chunk, const Eigen::MatrixXd& wb) const;
+  // Joins the chunks' [W; b] (in chunk order) into a fit.
+  LinearFit Assemble(const std::vector<Eigen::MatrixXd>& chunks) const;
+
+ private:
+  FastL2LiRFitter() = default;
+
+  FastL2LiROptions options_;
+  Eigen::MatrixXd x_, xb_, y_;
+  int chunk_ = 0;
+  bool select_ = false, dual_ = false;
+  Eigen::PartialPivLU<Eigen::MatrixXd> lu_;  // without selection
+  Eigen::MatrixXd gram_;                     // with selection
+};
+
+// The whole fit in one call (all chunks).
 absl::StatusOr<LinearFit> FitFastL2LiR(const Eigen::MatrixXd& x,
                                        const Eigen::MatrixXd& y,
                                        const FastL2LiROptions& options);

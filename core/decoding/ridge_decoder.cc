@@ -26,36 +26,51 @@ RidgeDecoder::RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,
   inv_sd_ = sd_.unaryExpr([](float s) { return s > 0 ? 1.0f / s : 1.0f; });
 }
 
-absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Fit(
-    const Eigen::MatrixXd& betas, const Eigen::MatrixXd& targets,
-    const Options& options) {
+absl::StatusOr<std::unique_ptr<RidgeDecoder::Fitter>> RidgeDecoder::Fitter::Create(
+    const Eigen::MatrixXd& betas, const Eigen::MatrixXd& targets, const Options& options) {
   const Eigen::Index d = betas.cols();
-  if (betas.rows() == 0)
-    return absl::InvalidArgumentError("no training samples");
+  if (betas.rows() == 0) return absl::InvalidArgumentError("no training samples");
+  std::unique_ptr<Fitter> f(new Fitter());
   const bool centre = options.standardize_voxels || !options.penalize_intercept;
-  const Eigen::RowVectorXd mean =
-      centre ? Eigen::RowVectorXd(betas.colwise().mean())
-             : Eigen::RowVectorXd::Zero(d);
-  Eigen::MatrixXd x = betas.rowwise() - mean;
-  Eigen::RowVectorXd sd = Eigen::RowVectorXd::Ones(d);
+  f->mean_ = centre ? Eigen::RowVectorXd(betas.colwise().mean()) : Eigen::RowVectorXd::Zero(d);
+  Eigen::MatrixXd x = betas.rowwise() - f->mean_;
+  f->sd_ = Eigen::RowVectorXd::Ones(d);
   if (options.standardize_voxels) {
-    sd =
-        (x.array().square().colwise().sum() / static_cast<double>(betas.rows()))
-            .sqrt();
+    f->sd_ = (x.array().square().colwise().sum() / static_cast<double>(betas.rows())).sqrt();
     for (Eigen::Index v = 0; v < d; ++v) {
-      if (sd(v) > 0) x.col(v) /= sd(v);
+      if (f->sd_(v) > 0) x.col(v) /= f->sd_(v);
     }
   }
-  const Eigen::RowVectorXd target_mean =
-      options.penalize_intercept ? Eigen::RowVectorXd::Zero(targets.cols())
-                                 : Eigen::RowVectorXd(targets.colwise().mean());
-  ASSIGN_OR_RETURN(
-      LinearFit fit,
-      FitFastL2LiR(x, targets.rowwise() - target_mean, options.regression));
-  fit.bias += target_mean;
-  return std::unique_ptr<RidgeDecoder>(
-      new RidgeDecoder(fit.weights.cast<float>(), fit.bias.cast<float>(),
-                       mean.cast<float>(), sd.cast<float>()));
+  f->target_mean_ = options.penalize_intercept ? Eigen::RowVectorXd::Zero(targets.cols())
+                                               : Eigen::RowVectorXd(targets.colwise().mean());
+  FastL2LiROptions regression = options.regression;
+  if (regression.chunk_size == 0) {
+    regression.chunk_size =
+        static_cast<int>((targets.cols() + kDefaultSteps - 1) / kDefaultSteps);
+  }
+  ASSIGN_OR_RETURN(f->fitter_, FastL2LiRFitter::Create(x, targets.rowwise() - f->target_mean_,
+                                                       regression));
+  return f;
+}
+
+std::unique_ptr<RidgeDecoder> RidgeDecoder::Fitter::Finish(
+    const std::vector<Eigen::MatrixXd>& steps) const {
+  LinearFit fit = fitter_->Assemble(steps);
+  fit.bias += target_mean_;
+  return std::unique_ptr<RidgeDecoder>(new RidgeDecoder(
+      fit.weights.cast<float>(), fit.bias.cast<float>(), mean_.cast<float>(), sd_.cast<float>()));
+}
+
+absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Fit(const Eigen::MatrixXd& betas,
+                                                                const Eigen::MatrixXd& targets,
+                                                                const Options& options) {
+  ASSIGN_OR_RETURN(auto fitter, Fitter::Create(betas, targets, options));
+  std::vector<Eigen::MatrixXd> steps;
+  for (int s = 0; s < fitter->num_steps(); ++s) {
+    ASSIGN_OR_RETURN(Eigen::MatrixXd wb, fitter->FitStep(s));
+    steps.push_back(std::move(wb));
+  }
+  return fitter->Finish(steps);
 }
 
 absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Load(

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "Eigen/Core"
 #include "absl/status/status.h"
@@ -30,7 +31,37 @@ class RidgeDecoder {
     bool penalize_intercept = false;
   };
 
-  // betas: samples x voxels; targets: samples x outputs.
+  // The fit in steps (chunks of outputs) for training that reports
+  // progress, checkpoints and resumes. Without a chunk_size in the options
+  // the outputs are split into at most kDefaultSteps steps; the result does
+  // not depend on the chunking.
+  class Fitter {
+   public:
+    static constexpr int kDefaultSteps = 16;
+    // betas: samples x voxels; targets: samples x outputs.
+    static absl::StatusOr<std::unique_ptr<Fitter>> Create(
+        const Eigen::MatrixXd& betas, const Eigen::MatrixXd& targets,
+        const Options& options);
+    int num_steps() const { return fitter_->num_chunks(); }
+    // [W; b] of step `step`'s outputs; deterministic.
+    absl::StatusOr<Eigen::MatrixXd> FitStep(int step) const {
+      return fitter_->FitChunk(step);
+    }
+    double StepObjective(int step, const Eigen::MatrixXd& wb) const {
+      return fitter_->ChunkObjective(step, wb);
+    }
+    // From all steps' results, in order.
+    std::unique_ptr<RidgeDecoder> Finish(
+        const std::vector<Eigen::MatrixXd>& steps) const;
+
+   private:
+    Fitter() = default;
+    std::unique_ptr<FastL2LiRFitter> fitter_;
+    Eigen::RowVectorXd mean_, sd_, target_mean_;
+  };
+
+  // The whole fit at once. betas: samples x voxels; targets: samples x
+  // outputs.
   static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Fit(
       const Eigen::MatrixXd& betas, const Eigen::MatrixXd& targets,
       const Options& options);

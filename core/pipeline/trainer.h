@@ -1,9 +1,13 @@
-// Trains a pipeline on a dataset's train split, scores it on the test split
-// (and the mean-image reference), and commits it as a new model version.
-// Shared by the local `v2p train` and, later, the remote training jobs.
+// Trains a pipeline on a dataset's train split, scores it on a held-out
+// split (and the mean-image reference), and commits it as a new model
+// version. One code path for the local `v2p train` and the worker's
+// long-running jobs: the hooks add progress, cancellation, checkpoints and
+// a last check before committing.
 #ifndef V2P_CORE_PIPELINE_TRAINER_H_
 #define V2P_CORE_PIPELINE_TRAINER_H_
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -29,16 +33,50 @@ struct TrainRequest {
   PipelineOptions pipeline;
   // The spec as the user wrote it, stored verbatim with the model.
   std::string spec_text;
+  // Fraction in [0, 0.5] of the training trials held out (chosen by
+  // `seed`) to score the model; 0 scores it on the test split.
+  double validation_split = 0;
+  uint64_t seed = 0;
+};
+
+struct TrainingProgress {
+  enum class Phase { kFitting, kEvaluating, kSaving };
+  Phase phase = Phase::kFitting;
+  int64_t step = 0;  // steps completed
+  int64_t total_steps = 0;
+  double loss = 0;  // objective of the last step
+  int64_t resumed_from_step = 0;
+};
+
+struct TrainHooks {
+  std::function<void(const TrainingProgress&)> on_progress;
+  // Checked between steps; true stops training with CANCELLED.
+  std::function<bool()> is_cancelled;
+  // When set, each finished step is saved here and steps found here are
+  // not fitted again (resumption after a lost worker).
+  std::string checkpoint_dir;
+  // Last word before the model is committed (e.g. "do I still hold the
+  // job's lease?"); an error aborts without committing.
+  std::function<absl::Status()> before_commit;
 };
 
 // One line naming the stages and their settings.
 std::string DescribePipeline(const PipelineOptions& options, ImageShape image);
 
 // Returns the committed manifest (with its new version). INVALID_ARGUMENT
-// for a bad name or a dataset the pipeline cannot use.
+// for a bad name, split or a dataset the pipeline cannot use; CANCELLED
+// when hooks.is_cancelled fired (nothing is committed).
 absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
                                          const TrainRequest& request,
-                                         ModelRepository& repository);
+                                         ModelRepository& repository,
+                                         const TrainHooks& hooks = {});
+
+// Splits `train` into (fit, validation) with `fraction` of the trials in
+// validation, chosen by a Fisher-Yates shuffle seeded with `seed`
+// (std::mt19937_64, fully specified, so the same on every platform).
+void SplitForValidation(const DatasetSplit& train, double fraction,
+                        uint64_t seed, DatasetSplit* fit,
+                        DatasetSplit* validation);
 
 }  // namespace v2p::core
 

@@ -1,0 +1,114 @@
+#include "core/pipeline/trainer.h"
+
+#include <filesystem>
+
+#include "core/data/npy.h"
+#include "gtest/gtest.h"
+#include "tests/testing/digit69.h"
+#include "tests/testing/test_paths.h"
+
+namespace v2p::core {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = testing::MakeTempDir("trainer");
+    repo_ = *ModelRepository::Open({root_, true});
+    auto ds = LoadDataset(testing::Digit69Options());
+    ASSERT_TRUE(ds.ok()) << ds.status();
+    dataset_ = *std::move(ds);
+    request_.model_name = "m";
+    request_.pipeline.ridge = {{1e3, 0, 0}, true, false};
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  Eigen::MatrixXd Weights(int64_t version) {
+    auto a = ReadNpy(repo_->VersionDir("m", version) + "/ridge_weights.npy");
+    EXPECT_TRUE(a.ok()) << a.status();
+    return *a->AsMatrix();
+  }
+  std::string root_;
+  std::unique_ptr<ModelRepository> repo_;
+  Dataset dataset_;
+  TrainRequest request_;
+};
+
+TEST_F(TrainerTest, ProgressIsMonotoneThroughEveryPhase) {
+  std::vector<TrainingProgress> seen;
+  TrainHooks hooks;
+  hooks.on_progress = [&](const TrainingProgress& p) { seen.push_back(p); };
+  ASSERT_TRUE(TrainModel(dataset_, request_, *repo_, hooks).ok());
+  ASSERT_GE(seen.size(), 3u);
+  EXPECT_EQ(seen.front().step, 0);
+  int64_t last_step = -1;
+  for (const auto& p : seen) {
+    if (p.phase != TrainingProgress::Phase::kFitting) continue;
+    EXPECT_GE(p.step, last_step);
+    EXPECT_EQ(p.total_steps, RidgeDecoder::Fitter::kDefaultSteps);
+    last_step = p.step;
+  }
+  EXPECT_EQ(last_step, RidgeDecoder::Fitter::kDefaultSteps);
+  EXPECT_EQ(seen.back().phase, TrainingProgress::Phase::kSaving);
+}
+
+TEST_F(TrainerTest, ResumedTrainingEqualsUninterruptedTraining) {
+  ASSERT_TRUE(TrainModel(dataset_, request_, *repo_).ok());  // version 1, no checkpoints
+  const std::string ckpt = root_ + "/ckpt";
+  TrainHooks interrupted;
+  interrupted.checkpoint_dir = ckpt;
+  int steps_done = 0;
+  interrupted.on_progress = [&](const TrainingProgress& p) { steps_done = p.step; };
+  interrupted.is_cancelled = [&] { return steps_done >= 5; };
+  EXPECT_EQ(TrainModel(dataset_, request_, *repo_, interrupted).status().code(),
+            absl::StatusCode::kCancelled);
+  EXPECT_EQ(repo_->ListVersions("m")->size(), 1u) << "a cancelled run must not commit";
+
+  TrainHooks resumed;
+  resumed.checkpoint_dir = ckpt;
+  int64_t resumed_from = -1;
+  resumed.on_progress = [&](const TrainingProgress& p) {
+    if (resumed_from < 0) resumed_from = p.resumed_from_step;
+  };
+  auto m = TrainModel(dataset_, request_, *repo_, resumed);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(resumed_from, 5);
+  EXPECT_EQ(m->version, 2);
+  EXPECT_LE((Weights(1) - Weights(2)).cwiseAbs().maxCoeff(), 1e-6);
+}
+
+TEST_F(TrainerTest, FailedCommitCheckLeavesNoVersion) {
+  TrainHooks hooks;
+  hooks.before_commit = [] { return absl::AbortedError("lease lost"); };
+  EXPECT_EQ(TrainModel(dataset_, request_, *repo_, hooks).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(repo_->ListVersions("m").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(TrainerTest, ValidationSplitIsSeededAndDisjoint) {
+  DatasetSplit fit_a, val_a, fit_b, val_b, fit_c, val_c;
+  SplitForValidation(dataset_.train, 0.2, 7, &fit_a, &val_a);
+  SplitForValidation(dataset_.train, 0.2, 7, &fit_b, &val_b);
+  SplitForValidation(dataset_.train, 0.2, 8, &fit_c, &val_c);
+  EXPECT_EQ(val_a.betas.rows(), 18);
+  EXPECT_EQ(fit_a.betas.rows(), 72);
+  EXPECT_EQ(val_a.betas, val_b.betas);
+  EXPECT_NE(val_a.betas, val_c.betas);
+  for (Eigen::Index i = 0; i < val_a.betas.rows(); ++i)
+    for (Eigen::Index j = 0; j < fit_a.betas.rows(); ++j)
+      ASSERT_NE(val_a.betas.row(i), fit_a.betas.row(j));
+
+  request_.validation_split = 0.2;
+  request_.seed = 7;
+  auto m = TrainModel(dataset_, request_, *repo_);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->evaluation.split, "validation");
+  EXPECT_EQ(m->evaluation.num_samples, 18);
+  request_.validation_split = 0.9;
+  EXPECT_EQ(TrainModel(dataset_, request_, *repo_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace v2p::core
