@@ -10,7 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/output_files.h"
-#include "client/spec_files.h"
+#include "workers/spec_files.h"
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
@@ -230,11 +230,11 @@ absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
 }  // namespace
 
 absl::Status RunTrain(const TrainOptions& o) {
-  ASSIGN_OR_RETURN(const auto description, ReadDatasetDescription(o.dataset));
-  ASSIGN_OR_RETURN(const auto spec, ReadPipelineSpec(o.spec));
+  ASSIGN_OR_RETURN(const auto description, worker::ReadDatasetDescription(o.dataset));
+  ASSIGN_OR_RETURN(const auto spec, worker::ReadPipelineSpec(o.spec));
   ASSIGN_OR_RETURN(const core::DatasetOptions dataset_options,
-                   ToDatasetOptions(description, o.data_root));
-  ASSIGN_OR_RETURN(core::PipelineOptions pipeline, ToPipelineOptions(spec));
+                   worker::ToDatasetOptions(description, o.data_root));
+  ASSIGN_OR_RETURN(core::PipelineOptions pipeline, worker::ToPipelineOptions(spec));
   ASSIGN_OR_RETURN(const std::string spec_text, core::ReadFile(o.spec));
   std::printf("loading %s from %s\n", description.name().c_str(),
               dataset_options.file.c_str());

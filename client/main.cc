@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "client/commands.h"
+#include "client/remote_commands.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:8500",
           "v2p-server address (host:port).");
@@ -37,6 +38,14 @@ ABSL_FLAG(std::string, out, "", "reconstruct: output directory.");
 ABSL_FLAG(int, batch_size, 1, "reconstruct: samples per Reconstruct request.");
 ABSL_FLAG(bool, stream, false, "reconstruct: use StreamReconstruct.");
 ABSL_FLAG(int, deadline_s, 60, "reconstruct: deadline per request, seconds.");
+ABSL_FLAG(std::string, name, "", "datasets: dataset name.");
+ABSL_FLAG(std::string, description, "", "datasets upload: dataset description (.pbtxt).");
+ABSL_FLAG(uint64_t, seed, 0, "train --server: seed of the job's random choices.");
+ABSL_FLAG(double, validation_split, 0, "train --server: fraction of trials held out; 0 = test split.");
+ABSL_FLAG(bool, wait, false, "train --server: wait for the job, showing progress.");
+ABSL_FLAG(std::string, job, "", "jobs: operations/<id> (or just <id>).");
+ABSL_FLAG(std::string, filter, "", "jobs list: e.g. done=false, model=NAME, phase=FITTING.");
+ABSL_FLAG(int, timeout_s, 0, "jobs wait: give up after this long; 0 = until done.");
 
 namespace {
 
@@ -44,6 +53,11 @@ constexpr char kUsage[] =
     "v2p <command> [flags]\n"
     "  train        --dataset DESC --spec SPEC --repo DIR --model NAME "
     "[--data_root DIR]\n"
+    "  train        --server ADDR --dataset NAME --spec SPEC --model NAME [--wait]\n"
+    "               [--seed N] [--validation_split F]\n"
+    "  datasets upload --server ADDR --name NAME --description DESC [--data_root DIR]\n"
+    "  datasets list|show|delete --server ADDR [--name NAME]\n"
+    "  jobs list [--filter F] | show|wait|cancel|delete --job ID   (--server ADDR)\n"
     "  models list  --server ADDR\n"
     "  models show  --server ADDR --model NAME [--version N]\n"
     "  reconstruct  --server ADDR --model NAME --betas FILE.mat --var VAR\n"
@@ -89,6 +103,44 @@ int main(int argc, char** argv) {
   const std::string command = positional[1];
   const std::string sub = positional.size() > 2 ? positional[2] : "";
 
+  if (command == "train" && absl::GetFlag(FLAGS_repo).empty()) {
+    v2p::client::RemoteTrainOptions o;
+    o.server = absl::GetFlag(FLAGS_server);
+    o.dataset = absl::GetFlag(FLAGS_dataset);
+    o.spec = absl::GetFlag(FLAGS_spec);
+    o.model = absl::GetFlag(FLAGS_model);
+    o.seed = absl::GetFlag(FLAGS_seed);
+    o.validation_split = absl::GetFlag(FLAGS_validation_split);
+    o.wait = absl::GetFlag(FLAGS_wait);
+    if (o.dataset.empty() || o.spec.empty() || o.model.empty()) {
+      return Usage("train needs --dataset, --spec, --model and --server (remote) or --repo (local)");
+    }
+    return Report(v2p::client::RunRemoteTrain(o));
+  }
+  if (command == "datasets") {
+    v2p::client::DatasetsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_name),
+                                   absl::GetFlag(FLAGS_description), absl::GetFlag(FLAGS_data_root)};
+    if (sub == "upload") {
+      if (o.description.empty()) return Usage("datasets upload needs --description");
+      return Report(v2p::client::RunDatasetsUpload(o));
+    }
+    if (sub == "list") return Report(v2p::client::RunDatasetsList(o));
+    if (o.name.empty()) return Usage("datasets " + sub + " needs --name");
+    if (sub == "show") return Report(v2p::client::RunDatasetsShow(o));
+    if (sub == "delete") return Report(v2p::client::RunDatasetsDelete(o));
+    return Usage("datasets takes upload, list, show or delete");
+  }
+  if (command == "jobs") {
+    v2p::client::JobsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_job),
+                               absl::GetFlag(FLAGS_filter), absl::GetFlag(FLAGS_timeout_s)};
+    if (sub == "list") return Report(v2p::client::RunJobsList(o));
+    if (o.name.empty()) return Usage("jobs " + sub + " needs --job");
+    if (sub == "show") return Report(v2p::client::RunJobsShow(o));
+    if (sub == "wait") return Report(v2p::client::RunJobsWait(o));
+    if (sub == "cancel") return Report(v2p::client::RunJobsCancel(o));
+    if (sub == "delete") return Report(v2p::client::RunJobsDelete(o));
+    return Usage("jobs takes list, show, wait, cancel or delete");
+  }
   if (command == "train") {
     v2p::client::TrainOptions o{
         absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_spec),

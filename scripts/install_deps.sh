@@ -13,6 +13,8 @@ PACKAGES=(
   libeigen3-dev libabsl-dev libopencv-dev libmatio-dev libhdf5-dev libnifti2-dev zlib1g-dev libpng-dev
   # metrics, tests
   prometheus-cpp-dev libgtest-dev libgmock-dev googletest
+  # SHA-256 of uploads
+  libssl-dev
   # the demo's JSON/table printing
   python3
 )

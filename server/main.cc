@@ -7,11 +7,14 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "proto/serving.h"
+#include "server/datasets_service.h"
 #include "server/dispatcher.h"
 #include "server/model_catalog.h"
 #include "server/models_service.h"
+#include "server/operations_service.h"
 #include "server/reconstruction_service.h"
 #include "server/subprocess.h"
+#include "server/training_service.h"
 #include "server/worker_pool.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
@@ -29,6 +32,9 @@ ABSL_FLAG(std::string, worker_device, "auto",
 ABSL_FLAG(int, ready_fd, -1,
           "Write the bound port to this file descriptor, then close it.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
+ABSL_FLAG(int, max_upload_mb, 512, "Largest dataset upload, in MiB.");
+ABSL_FLAG(std::vector<std::string>, worker_args, {},
+          "Extra flags for spawned workers, comma-separated (e.g. --job_lease_s=3).");
 
 namespace {
 
@@ -66,6 +72,7 @@ int main(int argc, char** argv) {
       "--max_message_mb=" +
           std::to_string(absl::GetFlag(FLAGS_max_message_mb))};
   pool_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
+  for (const std::string& a : absl::GetFlag(FLAGS_worker_args)) pool_options.worker_args.push_back(a);
   auto pool = v2p::server::WorkerPool::Create(pool_options);
   if (!pool.ok()) return Fail(pool.status());
 
@@ -73,6 +80,15 @@ int main(int argc, char** argv) {
   v2p::server::ModelCatalog catalog(&dispatcher, {});
   v2p::server::ReconstructionService reconstruction(&dispatcher, &catalog);
   v2p::server::ModelsService models(&dispatcher);
+  auto operations = v2p::store::OperationStore::Open(pool_options.repository);
+  if (!operations.ok()) return Fail(operations.status());
+  auto datasets = v2p::store::DatasetStore::Open(pool_options.repository);
+  if (!datasets.ok()) return Fail(datasets.status());
+  v2p::server::DatasetsService datasets_service(
+      datasets->get(), &dispatcher,
+      {static_cast<int64_t>(absl::GetFlag(FLAGS_max_upload_mb)) << 20});
+  v2p::server::TrainingService training(datasets->get(), operations->get());
+  v2p::server::OperationsService operations_service(operations->get(), {});
 
   v2p::ServeOptions serve;
   serve.name = "v2p-server";
@@ -80,7 +96,7 @@ int main(int argc, char** argv) {
   serve.port = absl::GetFlag(FLAGS_port);
   serve.ready_fd = absl::GetFlag(FLAGS_ready_fd);
   serve.max_message_bytes = pool_options.max_message_bytes;
-  serve.services = {&reconstruction, &models};
+  serve.services = {&reconstruction, &models, &datasets_service, &training, &operations_service};
   const absl::Status status = v2p::ServeUntilSignalled(serve);
   if (!status.ok()) return Fail(status);
   return 0;

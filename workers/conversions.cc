@@ -50,6 +50,17 @@ void ToResultProto(const core::Reconstruction& rec,
   ToDurationProto(rec.timings.total, t->mutable_total());
 }
 
+void ToEvaluationProto(const core::ModelManifest::Evaluation& evaluation,
+                       voxel2pixel::v1::Evaluation* e) {
+  e->set_split(evaluation.split);
+  e->set_num_samples(evaluation.num_samples);
+  e->set_ssim_definition(evaluation.ssim_definition);
+  for (const auto& [k, v] : evaluation.metrics) (*e->mutable_metrics())[k] = v;
+  for (const auto& [k, v] : evaluation.baseline_metrics) {
+    (*e->mutable_baseline_metrics())[k] = v;
+  }
+}
+
 void ToModelProto(const ModelRegistry::ModelInfo& info,
                   voxel2pixel::v1::Model* out) {
   const core::ModelManifest& m = info.manifest;
@@ -74,14 +85,7 @@ void ToModelProto(const ModelRegistry::ModelInfo& info,
     mean->set_channels(m.image.channels);
     mean->mutable_pixels()->Add(info.mean_image.begin(), info.mean_image.end());
   }
-  auto* e = out->mutable_evaluation();
-  e->set_split(m.evaluation.split);
-  e->set_num_samples(m.evaluation.num_samples);
-  e->set_ssim_definition(m.evaluation.ssim_definition);
-  for (const auto& [k, v] : m.evaluation.metrics)
-    (*e->mutable_metrics())[k] = v;
-  for (const auto& [k, v] : m.evaluation.baseline_metrics)
-    (*e->mutable_baseline_metrics())[k] = v;
+  ToEvaluationProto(m.evaluation, out->mutable_evaluation());
 }
 
 }  // namespace v2p::worker

@@ -22,6 +22,9 @@ void ToResultProto(const core::Reconstruction& rec,
                    const core::ModelManifest& manifest, bool include_pixels,
                    voxel2pixel::v1::ReconstructionResult* out);
 
+void ToEvaluationProto(const core::ModelManifest::Evaluation& evaluation,
+                       voxel2pixel::v1::Evaluation* out);
+
 void ToModelProto(const ModelRegistry::ModelInfo& info,
                   voxel2pixel::v1::Model* out);
 

@@ -7,6 +7,7 @@
 #include "absl/flags/usage.h"
 #include "core/pipeline/device.h"
 #include "proto/serving.h"
+#include "workers/job_runner.h"
 #include "workers/model_registry.h"
 #include "workers/worker_service.h"
 
@@ -19,6 +20,9 @@ ABSL_FLAG(std::string, device, "auto", "auto, cpu or cuda:N.");
 ABSL_FLAG(int, ready_fd, -1,
           "Write the bound port to this file descriptor, then close it.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
+ABSL_FLAG(bool, run_jobs, true, "Run training jobs from the repository on this worker.");
+ABSL_FLAG(int, max_concurrent_jobs, 1, "Training jobs run at once (each on its own thread).");
+ABSL_FLAG(int, job_lease_s, 10, "Lease of a running job; another worker takes a job over this long after its worker died.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -40,6 +44,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "v2p-worker: %s\n",
                  registry.status().ToString().c_str());
     return 2;
+  }
+  std::unique_ptr<v2p::worker::JobRunner> jobs;
+  if (absl::GetFlag(FLAGS_run_jobs)) {
+    v2p::worker::JobRunner::Options job_options;
+    job_options.repository = absl::GetFlag(FLAGS_repo);
+    job_options.max_concurrent_jobs = absl::GetFlag(FLAGS_max_concurrent_jobs);
+    job_options.lease_ttl = absl::Seconds(absl::GetFlag(FLAGS_job_lease_s));
+    auto runner = v2p::worker::JobRunner::Create(job_options);
+    if (!runner.ok()) {
+      std::fprintf(stderr, "v2p-worker: %s\n", runner.status().ToString().c_str());
+      return 2;
+    }
+    jobs = *std::move(runner);
   }
   v2p::worker::WorkerService service(registry->get(), {*device});
   v2p::ServeOptions serve;

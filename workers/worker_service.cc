@@ -5,7 +5,10 @@
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
 #include "proto/rpc_status.h"
+#include "core/data/dataset.h"
+#include "store/dataset_store.h"
 #include "workers/conversions.h"
+#include "workers/spec_files.h"
 
 namespace v2p::worker {
 
@@ -60,6 +63,34 @@ grpc::Status WorkerService::GetModel(grpc::ServerContext*,
   auto info = registry_->Describe(request->name(), request->version());
   if (!info.ok()) return ToGrpcStatus(info.status());
   ToModelProto(*info, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerService::ValidateDataset(
+    grpc::ServerContext*, const voxel2pixel::worker::v1::ValidateDatasetRequest* request,
+    voxel2pixel::worker::v1::ValidateDatasetResponse* response) {
+  // The directory comes from the gateway's own staging area; refuse
+  // anything that could leave the repository all the same.
+  if (request->directory().empty() || request->directory()[0] == '/' ||
+      request->directory().find("..") != std::string::npos) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "dataset directory must be relative to the repository");
+  }
+  v1::DatasetDescription description = request->description();
+  description.set_file(store::kDatasetDataFile);
+  auto options = ToDatasetOptions(
+      description, registry_->repository().root() + "/" + request->directory());
+  if (!options.ok()) return ToGrpcStatus(options.status());
+  auto dataset = core::LoadDataset(*options);
+  if (!dataset.ok()) {
+    // A variable the description names but the file lacks is the
+    // uploader's mistake, not a missing resource on our side.
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        std::string(dataset.status().message()));
+  }
+  response->set_num_voxels(static_cast<int>(dataset->train.betas.cols()));
+  response->set_num_train(static_cast<int>(dataset->train.betas.rows()));
+  response->set_num_test(static_cast<int>(dataset->test.betas.rows()));
   return grpc::Status::OK;
 }
 

@@ -31,6 +31,10 @@ class WorkerService final : public voxel2pixel::worker::v1::Worker::Service {
   grpc::Status GetModel(grpc::ServerContext* context,
                         const voxel2pixel::v1::GetModelRequest* request,
                         voxel2pixel::v1::Model* response) override;
+  grpc::Status ValidateDataset(
+      grpc::ServerContext* context,
+      const voxel2pixel::worker::v1::ValidateDatasetRequest* request,
+      voxel2pixel::worker::v1::ValidateDatasetResponse* response) override;
   grpc::Status GetWorkerInfo(
       grpc::ServerContext* context,
       const voxel2pixel::worker::v1::GetWorkerInfoRequest* request,

@@ -1,7 +1,5 @@
-#include "client/spec_files.h"
+#include "workers/spec_files.h"
 
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
 
 #include <filesystem>
 
@@ -9,38 +7,27 @@
 #include "absl/strings/str_join.h"
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
+#include "proto/text_proto.h"
 
-namespace v2p::client {
+namespace v2p::worker {
 namespace {
 
 namespace v1 = voxel2pixel::v1;
 
-class ErrorCollector : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, int column, const std::string& message) override {
-    errors.push_back(absl::StrCat(line + 1, ":", column + 1, ": ", message));
-  }
-  std::vector<std::string> errors;
-};
-
 template <typename Message>
 absl::StatusOr<Message> ReadTextProto(const std::string& path) {
   ASSIGN_OR_RETURN(const std::string text, core::ReadFile(path));
-  Message message;
-  ErrorCollector errors;
-  google::protobuf::TextFormat::Parser parser;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(text, &message)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ":", absl::StrJoin(errors.errors, "; ")));
-  }
-  return message;
+  return v2p::ParseTextProto<Message>(text, path);
 }
 
 }  // namespace
 
 absl::StatusOr<v1::PipelineSpec> ReadPipelineSpec(const std::string& path) {
   return ReadTextProto<v1::PipelineSpec>(path);
+}
+
+absl::StatusOr<v1::PipelineSpec> ParsePipelineSpec(const std::string& text) {
+  return v2p::ParseTextProto<v1::PipelineSpec>(text, "pipeline spec");
 }
 
 absl::StatusOr<v1::DatasetDescription> ReadDatasetDescription(
@@ -109,4 +96,4 @@ absl::StatusOr<core::DatasetOptions> ToDatasetOptions(
   return o;
 }
 
-}  // namespace v2p::client
+}  // namespace v2p::worker

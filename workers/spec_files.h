@@ -1,7 +1,7 @@
 // Text-proto files a lab writes (dataset descriptions, pipeline specs),
 // parsed here at the edge and converted to core/'s plain options.
-#ifndef V2P_CLIENT_SPEC_FILES_H_
-#define V2P_CLIENT_SPEC_FILES_H_
+#ifndef V2P_WORKERS_SPEC_FILES_H_
+#define V2P_WORKERS_SPEC_FILES_H_
 
 #include <string>
 
@@ -10,11 +10,13 @@
 #include "core/pipeline/trainer.h"
 #include "voxel2pixel/v1/pipeline_spec.pb.h"
 
-namespace v2p::client {
+namespace v2p::worker {
 
 // INVALID_ARGUMENT names the file, line and column of a syntax error.
 absl::StatusOr<voxel2pixel::v1::PipelineSpec> ReadPipelineSpec(
     const std::string& path);
+// Parses spec text as sent in CreateTrainingJobRequest.pipeline_spec.
+absl::StatusOr<voxel2pixel::v1::PipelineSpec> ParsePipelineSpec(const std::string& text);
 absl::StatusOr<voxel2pixel::v1::DatasetDescription> ReadDatasetDescription(
     const std::string& path);
 
@@ -28,6 +30,6 @@ absl::StatusOr<core::DatasetOptions> ToDatasetOptions(
     const voxel2pixel::v1::DatasetDescription& description,
     const std::string& data_root);
 
-}  // namespace v2p::client
+}  // namespace v2p::worker
 
-#endif  // V2P_CLIENT_SPEC_FILES_H_
+#endif  // V2P_WORKERS_SPEC_FILES_H_

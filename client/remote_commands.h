@@ -1,0 +1,50 @@
+// `v2p datasets ...`, `v2p train --server ...` and `v2p jobs ...`: the
+// commands that work through a server's Datasets, Training and
+// google.longrunning.Operations services.
+#ifndef V2P_CLIENT_REMOTE_COMMANDS_H_
+#define V2P_CLIENT_REMOTE_COMMANDS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace v2p::client {
+
+struct DatasetsOptions {
+  std::string server;
+  std::string name;
+  std::string description;  // upload: a DatasetDescription .pbtxt naming the file
+  std::string data_root;    // resolves the description's relative file
+};
+absl::Status RunDatasetsUpload(const DatasetsOptions& options);
+absl::Status RunDatasetsList(const DatasetsOptions& options);
+absl::Status RunDatasetsShow(const DatasetsOptions& options);
+absl::Status RunDatasetsDelete(const DatasetsOptions& options);
+
+struct RemoteTrainOptions {
+  std::string server;
+  std::string dataset;  // name of an uploaded dataset
+  std::string spec;     // pipeline spec .pbtxt
+  std::string model;
+  uint64_t seed = 0;
+  double validation_split = 0;
+  bool wait = false;
+};
+absl::Status RunRemoteTrain(const RemoteTrainOptions& options);
+
+struct JobsOptions {
+  std::string server;
+  std::string name;  // operations/<id> or <id>
+  std::string filter;
+  int timeout_s = 0;  // wait: 0 = until done
+};
+absl::Status RunJobsList(const JobsOptions& options);
+absl::Status RunJobsShow(const JobsOptions& options);
+absl::Status RunJobsWait(const JobsOptions& options);
+absl::Status RunJobsCancel(const JobsOptions& options);
+absl::Status RunJobsDelete(const JobsOptions& options);
+
+}  // namespace v2p::client
+
+#endif  // V2P_CLIENT_REMOTE_COMMANDS_H_

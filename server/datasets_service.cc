@@ -1,0 +1,151 @@
+#include "server/datasets_service.h"
+
+#include <openssl/evp.h>
+
+#include <fstream>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "proto/rpc_status.h"
+#include "store/names.h"
+
+namespace v2p::server {
+namespace {
+
+namespace v1 = voxel2pixel::v1;
+
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~Sha256() { EVP_MD_CTX_free(ctx_); }
+  void Update(const std::string& bytes) { EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()); }
+  std::string HexDigest() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, digest, &len);
+    std::string hex;
+    for (unsigned int i = 0; i < len; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
+    return hex;
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+bool IsSha256Hex(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
+absl::Status DatasetsService::Receive(grpc::ServerContext* context,
+                                      grpc::ServerReader<v1::UploadDatasetRequest>* reader,
+                                      const store::DatasetStore::Staging& staging,
+                                      v1::Dataset* record) {
+  v1::UploadDatasetRequest msg;
+  if (!reader->Read(&msg) || !msg.has_header()) {
+    return absl::InvalidArgumentError("the first upload message must carry the header");
+  }
+  const v1::UploadDatasetRequest::Header h = msg.header();  // msg is reused for chunks
+  if (absl::Status s = store::ValidateName(h.name(), "dataset name"); !s.ok()) return s;
+  if (datasets_->Exists(h.name())) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("dataset '", h.name(), "' already exists; delete it first"));
+  }
+  if (h.total_bytes() <= 0) return absl::InvalidArgumentError("header: total_bytes must be > 0");
+  if (h.total_bytes() > options_.max_upload_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("upload of ", h.total_bytes(),
+                                                     " bytes exceeds the limit of ",
+                                                     options_.max_upload_bytes, " bytes"));
+  }
+  const std::string declared = absl::AsciiStrToLower(h.sha256());
+  if (!IsSha256Hex(declared)) {
+    return absl::InvalidArgumentError("header: sha256 must be 64 hexadecimal characters");
+  }
+  std::ofstream out(staging.absolute + "/" + store::kDatasetDataFile, std::ios::binary);
+  Sha256 hash;
+  int64_t received = 0;
+  while (reader->Read(&msg)) {
+    if (!msg.has_chunk()) return absl::InvalidArgumentError("only the first message may carry a header");
+    received += static_cast<int64_t>(msg.chunk().size());
+    if (received > h.total_bytes()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("received more than the declared ", h.total_bytes(), " bytes"));
+    }
+    hash.Update(msg.chunk());
+    out.write(msg.chunk().data(), static_cast<std::streamsize>(msg.chunk().size()));
+  }
+  out.close();
+  if (context->IsCancelled()) return absl::CancelledError("upload cancelled by the client");
+  if (!out) return absl::InternalError("cannot write the uploaded file");
+  if (received != h.total_bytes()) {
+    return absl::InvalidArgumentError(absl::StrCat("upload ended after ", received, " of ",
+                                                   h.total_bytes(), " declared bytes"));
+  }
+  const std::string actual = hash.HexDigest();
+  if (actual != declared) {
+    return absl::InvalidArgumentError(absl::StrCat("sha256 mismatch: declared ", declared,
+                                                   ", received bytes hash to ", actual));
+  }
+  voxel2pixel::worker::v1::ValidateDatasetRequest check;
+  check.set_directory(staging.relative);
+  *check.mutable_description() = h.description();
+  voxel2pixel::worker::v1::ValidateDatasetResponse shape;
+  const grpc::Status valid = dispatcher_->Run(context, [&](auto& stub, grpc::ClientContext& ctx) {
+    return stub.ValidateDataset(&ctx, check, &shape);
+  });
+  if (!valid.ok()) return FromGrpcStatus(valid);
+
+  record->set_name(h.name());
+  *record->mutable_description() = h.description();
+  record->mutable_description()->set_file(store::kDatasetDataFile);
+  record->set_total_bytes(received);
+  record->set_sha256(actual);
+  *record->mutable_create_time() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  record->set_num_voxels(shape.num_voxels());
+  record->set_num_train(shape.num_train());
+  record->set_num_test(shape.num_test());
+  return absl::OkStatus();
+}
+
+grpc::Status DatasetsService::UploadDataset(grpc::ServerContext* context,
+                                            grpc::ServerReader<v1::UploadDatasetRequest>* reader,
+                                            v1::Dataset* response) {
+  auto staging = datasets_->BeginUpload();
+  if (!staging.ok()) return ToGrpcStatus(staging.status());
+  if (absl::Status s = Receive(context, reader, *staging, response); !s.ok()) {
+    datasets_->Abort(*staging);
+    return ToGrpcStatus(s);
+  }
+  return ToGrpcStatus(datasets_->Commit(*staging, *response));
+}
+
+grpc::Status DatasetsService::ListDatasets(grpc::ServerContext*, const v1::ListDatasetsRequest*,
+                                           v1::ListDatasetsResponse* response) {
+  for (auto& d : datasets_->List()) *response->add_datasets() = std::move(d);
+  return grpc::Status::OK;
+}
+
+grpc::Status DatasetsService::GetDataset(grpc::ServerContext*, const v1::GetDatasetRequest* request,
+                                         v1::Dataset* response) {
+  auto d = datasets_->Get(request->name());
+  if (!d.ok()) return ToGrpcStatus(d.status());
+  *response = *std::move(d);
+  return grpc::Status::OK;
+}
+
+grpc::Status DatasetsService::DeleteDataset(grpc::ServerContext*,
+                                            const v1::DeleteDatasetRequest* request,
+                                            google::protobuf::Empty*) {
+  if (absl::Status s = store::ValidateName(request->name(), "dataset name"); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return ToGrpcStatus(datasets_->Delete(request->name()));
+}
+
+}  // namespace v2p::server

@@ -1,0 +1,59 @@
+#include "server/training_service.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "proto/rpc_status.h"
+#include "proto/text_proto.h"
+#include "store/names.h"
+#include "voxel2pixel/v1/pipeline_spec.pb.h"
+
+namespace v2p::server {
+
+namespace v1 = voxel2pixel::v1;
+
+absl::Status TrainingService::Validate(const v1::CreateTrainingJobRequest& request) {
+  if (absl::Status s = store::ValidateName(request.model(), "model name"); !s.ok()) return s;
+  auto dataset = datasets_->Get(request.dataset());
+  if (!dataset.ok()) return dataset.status();
+  auto spec = ParseTextProto<v1::PipelineSpec>(request.pipeline_spec(), "pipeline_spec");
+  if (!spec.ok()) return spec.status();
+  if (!spec->decoder().has_ridge()) {
+    return absl::InvalidArgumentError(
+        "pipeline_spec: no decoder this server knows (expected decoder { ridge { ... } })");
+  }
+  if (spec->target() != v1::TARGET_SPACE_PIXELS || !spec->generator().has_identity()) {
+    return absl::InvalidArgumentError(
+        "pipeline_spec: expected target TARGET_SPACE_PIXELS with generator { identity {} }");
+  }
+  if (spec->num_voxels() > 0 && spec->num_voxels() != dataset->num_voxels()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pipeline_spec expects ", spec->num_voxels(), " voxels; dataset '", request.dataset(),
+        "' has ", dataset->num_voxels()));
+  }
+  if (!(request.validation_split() >= 0 && request.validation_split() <= 0.5)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("validation_split ", request.validation_split(), " is outside [0, 0.5]"));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status TrainingService::CreateTrainingJob(grpc::ServerContext*,
+                                                const v1::CreateTrainingJobRequest* request,
+                                                google::longrunning::Operation* response) {
+  if (absl::Status s = Validate(*request); !s.ok()) return ToGrpcStatus(s);
+  v1::TrainingJobMetadata metadata;
+  metadata.set_phase(v1::TrainingJobMetadata::QUEUED);
+  metadata.set_dataset(request->dataset());
+  metadata.set_model(request->model());
+  *metadata.mutable_create_time() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  *metadata.mutable_update_time() = metadata.create_time();
+  auto op = operations_->Create(*request, metadata);
+  if (!op.ok()) return ToGrpcStatus(op.status());
+  *response = *std::move(op);
+  return grpc::Status::OK;
+}
+
+}  // namespace v2p::server
