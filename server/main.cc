@@ -32,6 +32,8 @@ ABSL_FLAG(std::string, worker_device, "auto",
 ABSL_FLAG(int, ready_fd, -1,
           "Write the bound port to this file descriptor, then close it.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
+ABSL_FLAG(int, shutdown_grace_s, 5,
+          "On SIGTERM, how long calls in flight may finish before they are cancelled.");
 ABSL_FLAG(int, max_upload_mb, 512, "Largest dataset upload, in MiB.");
 ABSL_FLAG(std::vector<std::string>, worker_args, {},
           "Extra flags for spawned workers, comma-separated (e.g. --job_lease_s=3).");
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
   serve.port = absl::GetFlag(FLAGS_port);
   serve.ready_fd = absl::GetFlag(FLAGS_ready_fd);
   serve.max_message_bytes = pool_options.max_message_bytes;
+  serve.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
   serve.services = {&reconstruction, &models, &datasets_service, &training, &operations_service};
   const absl::Status status = v2p::ServeUntilSignalled(serve);
   if (!status.ok()) return Fail(status);

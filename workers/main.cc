@@ -20,6 +20,8 @@ ABSL_FLAG(std::string, device, "auto", "auto, cpu or cuda:N.");
 ABSL_FLAG(int, ready_fd, -1,
           "Write the bound port to this file descriptor, then close it.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
+ABSL_FLAG(int, shutdown_grace_s, 5,
+          "On SIGTERM, how long calls in flight may finish before they are cancelled.");
 ABSL_FLAG(bool, run_jobs, true, "Run training jobs from the repository on this worker.");
 ABSL_FLAG(int, max_concurrent_jobs, 1, "Training jobs run at once (each on its own thread).");
 ABSL_FLAG(int, job_lease_s, 10, "Lease of a running job; another worker takes a job over this long after its worker died.");
@@ -65,6 +67,7 @@ int main(int argc, char** argv) {
   serve.port = absl::GetFlag(FLAGS_port);
   serve.ready_fd = absl::GetFlag(FLAGS_ready_fd);
   serve.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
+  serve.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
   serve.services = {&service};
   const absl::Status status = v2p::ServeUntilSignalled(serve);
   if (!status.ok()) {

@@ -18,8 +18,10 @@ namespace v2p::testing {
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const std::string& repo, const std::vector<std::string>& extra_args) {
+  // Test clients keep their connections open while the server stops, which
+  // makes it wait out its whole grace period.
   std::vector<std::string> argv = {BinDir() + "/v2p-server", "--repo=" + repo,
-                                   "--port=0"};
+                                   "--port=0", "--shutdown_grace_s=1"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto child = server::SpawnWithReadyFd(argv, absl::Seconds(90));
   if (!child.ok()) return child.status();

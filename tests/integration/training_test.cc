@@ -1,0 +1,423 @@
+// Remote training end to end through real processes: datasets uploaded
+// over gRPC, jobs as google.longrunning operations run by v2p-worker,
+// cancellation, failover after kill -9, a server restart mid-job, bad
+// input, and concurrent jobs while reconstructions are being served.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <openssl/evp.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "core/data/dataset.h"
+#include "core/data/npy.h"
+#include "core/evaluation/report.h"
+#include "gmock/gmock.h"
+#include "google/longrunning/operations.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "proto/rpc_status.h"
+#include "proto/text_proto.h"
+#include "tests/testing/digit69.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/test_paths.h"
+#include "voxel2pixel/v1/datasets_service.grpc.pb.h"
+#include "voxel2pixel/v1/models_service.grpc.pb.h"
+#include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
+#include "voxel2pixel/v1/training_service.grpc.pb.h"
+
+using ::testing::HasSubstr;
+
+namespace v2p {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = voxel2pixel::v1;
+namespace lro = google::longrunning;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+std::string Sha256Hex(const std::string& bytes) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), d, &n, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) absl::StrAppendFormat(&hex, "%02x", d[i]);
+  return hex;
+}
+
+std::string Spec(const std::string& file) {
+  return ReadAll(testing::SourceDir() + "/examples/" + file);
+}
+
+v1::DatasetDescription Digit69Description() {
+  auto d = ParseTextProto<v1::DatasetDescription>(Spec("digit69_dataset.pbtxt"), "example");
+  EXPECT_TRUE(d.ok()) << d.status();
+  return *d;
+}
+
+class TrainingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto ds = core::LoadDataset(testing::Digit69Options());
+    ASSERT_TRUE(ds.ok()) << ds.status();
+    dataset_ = new core::Dataset(*std::move(ds));
+    mat_ = new std::string(ReadAll(testing::Digit69Options().file));
+  }
+  static void TearDownTestSuite() {
+    delete dataset_;
+    delete mat_;
+  }
+  void SetUp() override {
+    repo_ = testing::MakeTempDir("training");
+    StartServer();
+  }
+  void TearDown() override {
+    server_.reset();
+    fs::remove_all(repo_);
+  }
+  void StartServer(int workers = 1) {
+    auto s = testing::ServerProcess::Start(
+        repo_, {absl::StrCat("--workers=spawn:", workers), "--worker_device=cpu",
+                "--worker_args=--job_lease_s=3"});
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = *std::move(s);
+    datasets_ = v1::Datasets::NewStub(server_->channel());
+    training_ = v1::Training::NewStub(server_->channel());
+    operations_ = lro::Operations::NewStub(server_->channel());
+    reconstruction_ = v1::Reconstruction::NewStub(server_->channel());
+  }
+
+  grpc::Status Upload(const std::string& name, const std::string& bytes,
+                      const v1::DatasetDescription& description, std::string sha = "",
+                      int64_t declared = -1) {
+    grpc::ClientContext ctx;
+    v1::Dataset out;
+    auto w = datasets_->UploadDataset(&ctx, &out);
+    v1::UploadDatasetRequest h;
+    h.mutable_header()->set_name(name);
+    *h.mutable_header()->mutable_description() = description;
+    h.mutable_header()->set_total_bytes(declared >= 0 ? declared : bytes.size());
+    h.mutable_header()->set_sha256(sha.empty() ? Sha256Hex(bytes) : sha);
+    w->Write(h);
+    for (size_t at = 0; at < bytes.size(); at += 256 << 10) {
+      v1::UploadDatasetRequest c;
+      c.set_chunk(bytes.substr(at, 256 << 10));
+      if (!w->Write(c)) break;
+    }
+    w->WritesDone();
+    return w->Finish();
+  }
+  void UploadDigit69() {
+    const grpc::Status s = Upload("digit69", *mat_, Digit69Description());
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  grpc::Status Submit(const std::string& model, const std::string& spec, lro::Operation* op,
+                      const std::string& dataset = "digit69") {
+    v1::CreateTrainingJobRequest req;
+    req.set_dataset(dataset);
+    req.set_model(model);
+    req.set_pipeline_spec(spec);
+    grpc::ClientContext ctx;
+    return training_->CreateTrainingJob(&ctx, req, op);
+  }
+  lro::Operation Get(const std::string& name) {
+    lro::GetOperationRequest req;
+    req.set_name(name);
+    lro::Operation op;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(operations_->GetOperation(&ctx, req, &op).ok());
+    return op;
+  }
+  static v1::TrainingJobMetadata Meta(const lro::Operation& op) {
+    v1::TrainingJobMetadata m;
+    op.metadata().UnpackTo(&m);
+    return m;
+  }
+  lro::Operation WaitDone(const std::string& name, absl::Duration limit = absl::Seconds(180)) {
+    const absl::Time until = absl::Now() + limit;
+    lro::Operation op;
+    while (absl::Now() < until) {
+      lro::WaitOperationRequest req;
+      req.set_name(name);
+      ToDurationProto(absl::Seconds(2), req.mutable_timeout());
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      if (operations_->WaitOperation(&ctx, req, &op).ok() && op.done()) return op;
+    }
+    ADD_FAILURE() << name << " not done within " << limit;
+    return op;
+  }
+  // Polls until the job has finished at least `step` steps.
+  v1::TrainingJobMetadata WaitForStep(const std::string& name, int64_t step) {
+    const absl::Time until = absl::Now() + absl::Seconds(120);
+    v1::TrainingJobMetadata m;
+    while (absl::Now() < until) {
+      const lro::Operation op = Get(name);
+      m = Meta(op);
+      if (op.done() || (m.phase() == v1::TrainingJobMetadata::FITTING && m.step() >= step)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return m;
+  }
+
+  grpc::Status Reconstruct(const std::string& model, int64_t version,
+                           v1::ReconstructResponse* resp) {
+    v1::ReconstructRequest req;
+    req.set_model(model);
+    req.set_model_version(version);
+    req.set_include_pixels(true);
+    for (int i = 0; i < 10; ++i) {
+      auto* s = req.add_samples();
+      s->set_id(std::to_string(i));
+      for (Eigen::Index v = 0; v < 3092; ++v) s->add_betas(static_cast<float>(dataset_->test.betas(i, v)));
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return reconstruction_->Reconstruct(&ctx, req, resp);
+  }
+  core::ImageScores Score(const v1::ReconstructResponse& resp) {
+    Eigen::MatrixXd rec(resp.results_size(), 784);
+    for (int i = 0; i < resp.results_size(); ++i)
+      for (int p = 0; p < 784; ++p) rec(i, p) = resp.results(i).image().pixels(p);
+    return *core::ScoreReconstructions(rec, dataset_->test.stimuli, dataset_->image);
+  }
+  // Trains a fast model synchronously (for serving while other jobs run).
+  void TrainFast(const std::string& model) {
+    lro::Operation op;
+    ASSERT_TRUE(Submit(model, Spec("digit69_ridge.pbtxt"), &op).ok());
+    ASSERT_FALSE(WaitDone(op.name()).has_error());
+  }
+  Eigen::MatrixXd Weights(const std::string& model, int64_t version) {
+    auto a = core::ReadNpy(absl::StrCat(repo_, "/models/", model, "/", version, "/ridge_weights.npy"));
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? *a->AsMatrix() : Eigen::MatrixXd();
+  }
+  std::vector<std::string> Leftovers(const std::string& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(repo_ + "/" + dir, ec)) {
+      out.push_back(e.path().filename().string());
+    }
+    return out;
+  }
+
+  static core::Dataset* dataset_;
+  static std::string* mat_;
+  std::string repo_;
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<v1::Datasets::Stub> datasets_;
+  std::unique_ptr<v1::Training::Stub> training_;
+  std::unique_ptr<lro::Operations::Stub> operations_;
+  std::unique_ptr<v1::Reconstruction::Stub> reconstruction_;
+};
+core::Dataset* TrainingTest::dataset_;
+std::string* TrainingTest::mat_;
+
+TEST_F(TrainingTest, UploadTrainWaitThenReconstructNewVersion) {
+  // Upload with the CLI, as a lab would.
+  const auto up = testing::RunCommand(absl::StrCat(
+      testing::BinDir(), "/v2p datasets upload --server ", server_->address(),
+      " --name digit69 --description ", testing::SourceDir(), "/examples/digit69_dataset.pbtxt",
+      " --data_root ", testing::DataDir()));
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+
+  lro::Operation op;
+  ASSERT_TRUE(Submit("remote_ridge", Spec("digit69_ridge.pbtxt"), &op).ok());
+  EXPECT_FALSE(op.done());
+  EXPECT_FALSE(op.has_error() || op.has_response());  // while not done: neither
+  EXPECT_EQ(Meta(op).phase(), v1::TrainingJobMetadata::QUEUED);
+  op = WaitDone(op.name());
+  ASSERT_TRUE(op.done());
+  ASSERT_FALSE(op.has_error()) << op.error().message();
+  v1::TrainingJobResult result;
+  ASSERT_TRUE(op.response().UnpackTo(&result));
+  EXPECT_EQ(result.model(), "remote_ridge");
+  EXPECT_EQ(result.version(), 1);
+  EXPECT_GE(result.evaluation().metrics().at("pcc"), 0.75);
+  EXPECT_EQ(Meta(op).phase(), v1::TrainingJobMetadata::DONE);
+  EXPECT_EQ(Meta(op).step(), Meta(op).total_steps());
+
+  v1::ReconstructResponse resp;
+  ASSERT_TRUE(Reconstruct("remote_ridge", result.version(), &resp).ok());
+  const core::ImageScores s = Score(resp);
+  EXPECT_GE(s.pcc, 0.75);
+  EXPECT_GE(s.identification_pcc, 0.85);
+  std::printf("remote-trained digit69: pcc %.4f identification %.4f\n", s.pcc, s.identification_pcc);
+}
+
+TEST_F(TrainingTest, CancelWhileFittingLeavesNoVersionAndServingContinues) {
+  UploadDigit69();
+  TrainFast("serving");
+  lro::Operation op;
+  ASSERT_TRUE(Submit("slow", Spec("digit69_ridge_selected.pbtxt"), &op).ok());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> served{0}, failed{0};
+  std::thread load([&] {
+    while (!stop) {
+      v1::ReconstructResponse resp;
+      (Reconstruct("serving", 0, &resp).ok() ? served : failed)++;
+    }
+  });
+  const auto m = WaitForStep(op.name(), 2);
+  EXPECT_EQ(m.phase(), v1::TrainingJobMetadata::FITTING);
+  lro::CancelOperationRequest cancel;
+  cancel.set_name(op.name());
+  google::protobuf::Empty empty;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(operations_->CancelOperation(&ctx, cancel, &empty).ok());
+  op = WaitDone(op.name(), absl::Seconds(60));
+  stop = true;
+  load.join();
+
+  ASSERT_TRUE(op.done());
+  ASSERT_TRUE(op.has_error());
+  EXPECT_EQ(op.error().code(), static_cast<int>(grpc::StatusCode::CANCELLED));
+  EXPECT_LT(Meta(op).step(), Meta(op).total_steps());
+  EXPECT_FALSE(fs::exists(repo_ + "/models/slow"));
+  EXPECT_GT(served, 0);
+  EXPECT_EQ(failed, 0);
+}
+
+TEST_F(TrainingTest, KilledWorkerJobResumesFromCheckpointWithIdenticalWeights) {
+  UploadDigit69();
+  server_.reset();
+  StartServer(/*workers=*/2);  // the reference and the victim run side by side
+  lro::Operation reference, victim;
+  ASSERT_TRUE(Submit("reference", Spec("digit69_ridge_selected.pbtxt"), &reference).ok());
+  ASSERT_TRUE(Submit("victim", Spec("digit69_ridge_selected.pbtxt"), &victim).ok());
+
+  const auto m = WaitForStep(victim.name(), 3);
+  ASSERT_EQ(m.phase(), v1::TrainingJobMetadata::FITTING);
+  const std::vector<std::string> owner = absl::StrSplit(m.worker(), ':');
+  int pid = 0;
+  ASSERT_TRUE(owner.size() == 2 && absl::SimpleAtoi(owner[1], &pid)) << m.worker();
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+
+  victim = WaitDone(victim.name());
+  reference = WaitDone(reference.name());
+  ASSERT_FALSE(victim.has_error()) << victim.error().message();
+  ASSERT_FALSE(reference.has_error()) << reference.error().message();
+  const auto done = Meta(victim);
+  EXPECT_EQ(done.attempts(), 2);
+  EXPECT_GE(done.resumed_from_step(), 3);
+  EXPECT_LT(done.resumed_from_step(), done.total_steps());
+  std::printf("victim resumed from step %lld of %lld\n",
+              static_cast<long long>(done.resumed_from_step()),
+              static_cast<long long>(done.total_steps()));
+  const double diff = (Weights("victim", 1) - Weights("reference", 1)).cwiseAbs().maxCoeff();
+  EXPECT_LE(diff, 1e-6);
+}
+
+TEST_F(TrainingTest, ServerRestartMidJobLosesNothing) {
+  UploadDigit69();
+  lro::Operation op;
+  ASSERT_TRUE(Submit("survivor", Spec("digit69_ridge_selected.pbtxt"), &op).ok());
+  WaitForStep(op.name(), 2);
+  server_.reset();  // SIGTERM: the server goes, and its workers with it
+  StartServer();
+
+  lro::ListOperationsRequest list;
+  list.set_filter("model=survivor");
+  lro::ListOperationsResponse listed;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(operations_->ListOperations(&ctx, list, &listed).ok());
+  ASSERT_EQ(listed.operations_size(), 1);
+  EXPECT_EQ(listed.operations(0).name(), op.name());
+  op = WaitDone(op.name());
+  ASSERT_FALSE(op.has_error()) << op.error().message();
+  EXPECT_GE(Meta(op).resumed_from_step(), 2);
+  v1::ReconstructResponse resp;
+  EXPECT_TRUE(Reconstruct("survivor", 1, &resp).ok());
+}
+
+TEST_F(TrainingTest, BadInputIsRejectedAndNothingHalfWrittenStays) {
+  const v1::DatasetDescription desc = Digit69Description();
+  grpc::Status s = Upload("corrupt", *mat_, desc, std::string(64, '0'));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("sha256 mismatch"));
+
+  s = Upload("huge", *mat_, desc, "", int64_t{1} << 40);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  s = Upload("short", mat_->substr(0, 1000), desc, Sha256Hex(*mat_), mat_->size());
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::DatasetDescription missing = desc;
+  missing.mutable_train()->set_betas("fmriTrain");
+  s = Upload("missing", *mat_, missing);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("fmriTrain"));
+
+  s = Upload("../escape", *mat_, desc);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  EXPECT_THAT(Leftovers("datasets"), ::testing::IsEmpty());
+
+  UploadDigit69();
+  EXPECT_EQ(Upload("digit69", *mat_, desc).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  lro::Operation op;
+  s = Submit("m", "decoder { smr {} }", &op);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("smr"));
+  std::string mismatched = Spec("digit69_ridge.pbtxt") + "\nnum_voxels: 1000\n";
+  s = Submit("m", mismatched, &op);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("3092"));
+  s = Submit("m", Spec("digit69_ridge.pbtxt"), &op, "no_such_dataset");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  s = Submit("../m", Spec("digit69_ridge.pbtxt"), &op);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  EXPECT_THAT(Leftovers("datasets"), ::testing::ElementsAre("digit69"));
+  EXPECT_THAT(Leftovers("operations"), ::testing::IsEmpty());
+  EXPECT_THAT(Leftovers("models"), ::testing::IsEmpty());
+
+  lro::GetOperationRequest get;
+  get.set_name("operations/../../etc");
+  grpc::ClientContext ctx;
+  EXPECT_EQ(operations_->GetOperation(&ctx, get, &op).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(TrainingTest, ThreeJobsAtOnceCompleteWhileServing) {
+  UploadDigit69();
+  TrainFast("serving");
+  std::vector<lro::Operation> ops(3);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Submit(absl::StrCat("concurrent", i), Spec("digit69_ridge.pbtxt"), &ops[i]).ok());
+  }
+  int served = 0;
+  for (int i = 0; i < 3; ++i) {
+    while (!Get(ops[i].name()).done()) {
+      v1::ReconstructResponse resp;
+      ASSERT_TRUE(Reconstruct("serving", 0, &resp).ok());
+      ++served;
+    }
+    const lro::Operation done = WaitDone(ops[i].name());
+    EXPECT_FALSE(done.has_error()) << done.error().message();
+  }
+  EXPECT_GT(served, 0);
+  lro::ListOperationsRequest list;
+  list.set_filter("done=true");
+  list.set_page_size(2);
+  lro::ListOperationsResponse page;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(operations_->ListOperations(&ctx, list, &page).ok());
+  EXPECT_EQ(page.operations_size(), 2);
+  EXPECT_FALSE(page.next_page_token().empty());
+}
+
+}  // namespace
+}  // namespace v2p
