@@ -291,6 +291,53 @@ TEST_F(TrainingTest, CancelWhileFittingLeavesNoVersionAndServingContinues) {
   EXPECT_EQ(failed, 0);
 }
 
+TEST_F(TrainingTest, WaitReturnsAtTheEarlierOfTimeoutAndDeadline) {
+  UploadDigit69();
+  lro::Operation op;
+  ASSERT_TRUE(Submit("slow", Spec("digit69_ridge_selected.pbtxt"), &op).ok());
+  WaitForStep(op.name(), 1);
+  auto wait = [&](absl::Duration timeout, absl::Duration deadline, lro::Operation* out) {
+    lro::WaitOperationRequest req;
+    req.set_name(op.name());
+    ToDurationProto(timeout, req.mutable_timeout());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    const absl::Time start = absl::Now();
+    const grpc::Status s = operations_->WaitOperation(&ctx, req, out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return absl::Now() - start;
+  };
+  lro::Operation out;
+  // The timeout is the shorter: the job is still running, so not done.
+  absl::Duration took = wait(absl::Seconds(1), absl::Seconds(30), &out);
+  EXPECT_FALSE(out.done());
+  EXPECT_GE(took, absl::Milliseconds(800));
+  EXPECT_LT(took, absl::Seconds(10));
+  // The deadline is the shorter: an answer, not DEADLINE_EXCEEDED.
+  took = wait(absl::Seconds(60), absl::Seconds(1), &out);
+  EXPECT_FALSE(out.done());
+  EXPECT_LT(took, absl::Seconds(10));
+
+  // A running job cannot be deleted; a finished one can.
+  lro::DeleteOperationRequest del;
+  del.set_name(op.name());
+  google::protobuf::Empty empty;
+  grpc::ClientContext running_ctx;
+  EXPECT_EQ(operations_->DeleteOperation(&running_ctx, del, &empty).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  lro::CancelOperationRequest cancel;
+  cancel.set_name(op.name());
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(operations_->CancelOperation(&ctx, cancel, &empty).ok());
+  EXPECT_EQ(WaitDone(op.name()).error().code(), static_cast<int>(grpc::StatusCode::CANCELLED));
+  grpc::ClientContext del_ctx;
+  EXPECT_TRUE(operations_->DeleteOperation(&del_ctx, del, &empty).ok());
+  lro::GetOperationRequest get;
+  get.set_name(op.name());
+  grpc::ClientContext get_ctx;
+  EXPECT_EQ(operations_->GetOperation(&get_ctx, get, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(TrainingTest, KilledWorkerJobResumesFromCheckpointWithIdenticalWeights) {
   UploadDigit69();
   server_.reset();
