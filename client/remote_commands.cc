@@ -1,6 +1,5 @@
 #include "client/remote_commands.h"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,6 +17,7 @@
 #include "core/data/image.h"
 #include "google/longrunning/operations.grpc.pb.h"
 #include "proto/rpc_status.h"
+#include "store/sha256.h"
 #include "voxel2pixel/v1/datasets_service.grpc.pb.h"
 #include "voxel2pixel/v1/training_service.grpc.pb.h"
 #include "workers/spec_files.h"
@@ -43,25 +43,6 @@ absl::Status Rpc(const grpc::Status& s, const char* what) {
   if (s.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                       absl::StrCat(what, ": ", s.error_message()));
-}
-
-absl::StatusOr<std::string> Sha256OfFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  std::string buf(kChunkBytes, '\0');
-  while (f) {
-    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(f.gcount()));
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, digest, &len);
-  EVP_MD_CTX_free(ctx);
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
-  return hex;
 }
 
 std::string OperationName(const std::string& name) {
@@ -184,7 +165,7 @@ absl::Status RunDatasetsUpload(const DatasetsOptions& o) {
   std::error_code ec;
   const int64_t size = static_cast<int64_t>(std::filesystem::file_size(file, ec));
   if (ec) return absl::NotFoundError(absl::StrCat("cannot read ", file.string()));
-  ASSIGN_OR_RETURN(const std::string sha, Sha256OfFile(file.string()));
+  ASSIGN_OR_RETURN(const std::string sha, store::Sha256OfFile(file.string()));
   auto stub = v1::Datasets::NewStub(Connect(o.server));
   grpc::ClientContext ctx;
   Deadline(&ctx, 600);

@@ -1,7 +1,5 @@
 #include "server/datasets_service.h"
 
-#include <openssl/evp.h>
-
 #include <fstream>
 
 #include <google/protobuf/util/time_util.h>
@@ -12,29 +10,12 @@
 #include "absl/time/clock.h"
 #include "proto/rpc_status.h"
 #include "store/names.h"
+#include "store/sha256.h"
 
 namespace v2p::server {
 namespace {
 
 namespace v1 = voxel2pixel::v1;
-
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  void Update(const std::string& bytes) { EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()); }
-  std::string HexDigest() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_, digest, &len);
-    std::string hex;
-    for (unsigned int i = 0; i < len; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
-    return hex;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
 
 bool IsSha256Hex(const std::string& s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
@@ -67,7 +48,7 @@ absl::Status DatasetsService::Receive(grpc::ServerContext* context,
     return absl::InvalidArgumentError("header: sha256 must be 64 hexadecimal characters");
   }
   std::ofstream out(staging.absolute + "/" + store::kDatasetDataFile, std::ios::binary);
-  Sha256 hash;
+  store::Sha256 hash;
   int64_t received = 0;
   while (reader->Read(&msg)) {
     if (!msg.has_chunk()) return absl::InvalidArgumentError("only the first message may carry a header");

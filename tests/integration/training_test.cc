@@ -10,8 +10,6 @@
 #include <fstream>
 #include <thread>
 
-#include <openssl/evp.h>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -25,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "proto/rpc_status.h"
 #include "proto/text_proto.h"
+#include "store/sha256.h"
 #include "tests/testing/digit69.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_paths.h"
@@ -45,15 +44,6 @@ namespace lro = google::longrunning;
 std::string ReadAll(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-std::string Sha256Hex(const std::string& bytes) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), d, &n, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned int i = 0; i < n; ++i) absl::StrAppendFormat(&hex, "%02x", d[i]);
-  return hex;
 }
 
 std::string Spec(const std::string& file) {
@@ -108,7 +98,7 @@ class TrainingTest : public ::testing::Test {
     h.mutable_header()->set_name(name);
     *h.mutable_header()->mutable_description() = description;
     h.mutable_header()->set_total_bytes(declared >= 0 ? declared : bytes.size());
-    h.mutable_header()->set_sha256(sha.empty() ? Sha256Hex(bytes) : sha);
+    h.mutable_header()->set_sha256(sha.empty() ? store::Sha256Hex(bytes) : sha);
     w->Write(h);
     for (size_t at = 0; at < bytes.size(); at += 256 << 10) {
       v1::UploadDatasetRequest c;
@@ -399,7 +389,7 @@ TEST_F(TrainingTest, BadInputIsRejectedAndNothingHalfWrittenStays) {
   s = Upload("huge", *mat_, desc, "", int64_t{1} << 40);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 
-  s = Upload("short", mat_->substr(0, 1000), desc, Sha256Hex(*mat_), mat_->size());
+  s = Upload("short", mat_->substr(0, 1000), desc, store::Sha256Hex(*mat_), mat_->size());
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   v1::DatasetDescription missing = desc;
