@@ -247,6 +247,37 @@ TEST_F(TrainingTest, UploadTrainWaitThenReconstructNewVersion) {
   std::printf("remote-trained digit69: pcc %.4f identification %.4f\n", s.pcc, s.identification_pcc);
 }
 
+TEST_F(TrainingTest, CliDrivesDatasetsTrainingAndJobs) {
+  const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
+  const std::string server = " --server " + server_->address();
+  auto run = [&](const std::string& args) { return testing::RunCommand(cli + args + server); };
+  auto up = run(absl::StrCat("datasets upload --name digit69 --description ", testing::SourceDir(),
+                             "/examples/digit69_dataset.pbtxt --data_root ", testing::DataDir()));
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  auto list = run("datasets list");
+  EXPECT_THAT(list.output, HasSubstr("digit69"));
+  EXPECT_THAT(list.output, HasSubstr("3092 voxels"));
+
+  auto train = run(absl::StrCat("train --dataset digit69 --model cli_ridge --wait --spec ",
+                                testing::SourceDir(), "/examples/digit69_ridge.pbtxt"));
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_THAT(train.output, HasSubstr("trained cli_ridge version 1"));
+  EXPECT_THAT(train.output, HasSubstr("DONE"));  // plain progress lines: not a terminal
+
+  auto jobs = run("jobs list --filter done=true");
+  EXPECT_EQ(jobs.exit_code, 0) << jobs.output;
+  EXPECT_THAT(jobs.output, HasSubstr("-> cli_ridge v1"));
+  auto bad_filter = run("jobs list --filter owner=me");
+  EXPECT_NE(bad_filter.exit_code, 0);
+  EXPECT_THAT(bad_filter.output, HasSubstr("INVALID_ARGUMENT"));
+
+  EXPECT_EQ(run("datasets delete --name digit69").exit_code, 0);
+  auto gone = run("datasets show --name digit69");
+  EXPECT_NE(gone.exit_code, 0);
+  EXPECT_THAT(gone.output, HasSubstr("NOT_FOUND"));
+  EXPECT_THAT(Leftovers("datasets"), ::testing::IsEmpty());
+}
+
 TEST_F(TrainingTest, CancelWhileFittingLeavesNoVersionAndServingContinues) {
   UploadDigit69();
   TrainFast("serving");
