@@ -22,6 +22,9 @@ ABSL_FLAG(int, ready_fd, -1,
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(int, shutdown_grace_s, 5,
           "On SIGTERM, how long calls in flight may finish before they are cancelled.");
+ABSL_FLAG(int, max_batch_size, 32, "Dynamic batching: most samples per batch; 0 turns batching off.");
+ABSL_FLAG(int, max_queue_delay_us, 0,
+          "Dynamic batching: longest a sample waits for company. 0 batches only what queued while the previous batch ran.");
 ABSL_FLAG(bool, run_jobs, true, "Run training jobs from the repository on this worker.");
 ABSL_FLAG(int, max_concurrent_jobs, 1, "Training jobs run at once (each on its own thread).");
 ABSL_FLAG(int, job_lease_s, 10, "Lease of a running job; another worker takes a job over this long after its worker died.");
@@ -60,7 +63,14 @@ int main(int argc, char** argv) {
     }
     jobs = *std::move(runner);
   }
-  v2p::worker::WorkerService service(registry->get(), {*device});
+  std::unique_ptr<v2p::worker::Batcher> batcher;
+  if (absl::GetFlag(FLAGS_max_batch_size) > 0) {
+    v2p::worker::Batcher::Options batch_options;
+    batch_options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+    batch_options.max_queue_delay = absl::Microseconds(absl::GetFlag(FLAGS_max_queue_delay_us));
+    batcher = std::make_unique<v2p::worker::Batcher>(batch_options);
+  }
+  v2p::worker::WorkerService service(registry->get(), batcher.get(), {*device});
   v2p::ServeOptions serve;
   serve.name = "v2p-worker[" + *device + "]";
   serve.host = absl::GetFlag(FLAGS_host);

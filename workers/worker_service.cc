@@ -29,15 +29,21 @@ absl::Status WorkerService::DoReconstruct(grpc::ServerContext* context,
   ASSIGN_OR_RETURN(Eigen::MatrixXf betas,
                    SamplesToBetas(request.samples(), pipeline->num_voxels(),
                                   request.model()));
-  // No batching queue yet: queue is the time from receipt to the pipeline
-  // start (model lookup and conversion).
-  const absl::Duration queue = total.Elapsed();
-  core::RunOptions run;
-  run.is_cancelled = [context] { return context->IsCancelled(); };
-  ASSIGN_OR_RETURN(std::vector<core::Reconstruction> recs,
-                   pipeline->Run(betas, run));
+  // Checked here, per request: a bad sample must not fail the other
+  // requests it would share a batch with.
+  RETURN_IF_ERROR(core::CheckFiniteRows(betas));
+  const absl::Duration before_queue = total.Elapsed();
+  std::vector<core::Reconstruction> recs;
+  if (batcher_ != nullptr) {
+    ASSIGN_OR_RETURN(recs, batcher_->Run(pipeline, std::move(betas),
+                                         [context] { return context->IsCancelled(); }));
+  } else {
+    core::RunOptions run;
+    run.is_cancelled = [context] { return context->IsCancelled(); };
+    ASSIGN_OR_RETURN(recs, pipeline->Run(betas, run));
+  }
   for (size_t i = 0; i < recs.size(); ++i) {
-    recs[i].timings.queue = queue;
+    recs[i].timings.queue += before_queue;
     auto* result = response->add_results();
     result->set_sample_id(request.samples(static_cast<int>(i)).id());
     ToResultProto(recs[i], pipeline->manifest(), request.include_pixels(),

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "voxel2pixel/worker/v1/worker.grpc.pb.h"
+#include "workers/batcher.h"
 #include "workers/model_registry.h"
 
 namespace v2p::worker {
@@ -16,9 +17,10 @@ class WorkerService final : public voxel2pixel::worker::v1::Worker::Service {
   struct Options {
     std::string device = "cpu";
   };
-  // `registry` must outlive the service.
-  WorkerService(ModelRegistry* registry, Options options)
-      : registry_(registry), options_(std::move(options)) {}
+  // `registry` and `batcher` must outlive the service; a null batcher runs
+  // each request on its own.
+  WorkerService(ModelRegistry* registry, Batcher* batcher, Options options)
+      : registry_(registry), batcher_(batcher), options_(std::move(options)) {}
 
   grpc::Status Reconstruct(
       grpc::ServerContext* context,
@@ -46,6 +48,7 @@ class WorkerService final : public voxel2pixel::worker::v1::Worker::Service {
                              voxel2pixel::v1::ReconstructResponse* response);
 
   ModelRegistry* const registry_;
+  Batcher* const batcher_;
   const Options options_;
 };
 

@@ -1,0 +1,96 @@
+#include "workers/batcher.h"
+
+#include <filesystem>
+#include <thread>
+
+#include "core/pipeline/trainer.h"
+#include "gtest/gtest.h"
+#include "tests/testing/digit69.h"
+#include "tests/testing/test_paths.h"
+
+namespace v2p::worker {
+namespace {
+
+class BatcherTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new std::string(testing::MakeTempDir("batcher"));
+    auto repo = *core::ModelRepository::Open({*root_, true});
+    dataset_ = new core::Dataset(*core::LoadDataset(testing::Digit69Options()));
+    core::TrainRequest req;
+    req.model_name = "m";
+    req.pipeline.ridge = {{1e3, 0, 0}, true, false};
+    ASSERT_TRUE(core::TrainModel(*dataset_, req, *repo).ok());
+    pipeline_ = new std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*root_);
+    delete root_;
+    delete dataset_;
+    delete pipeline_;
+  }
+  static Eigen::MatrixXf Rows(std::initializer_list<int> rows) {
+    Eigen::MatrixXf m(rows.size(), 3092);
+    int i = 0;
+    for (int r : rows) m.row(i++) = dataset_->test.betas.row(r).cast<float>();
+    return m;
+  }
+  static std::string* root_;
+  static core::Dataset* dataset_;
+  static std::shared_ptr<const core::Pipeline>* pipeline_;
+};
+std::string* BatcherTest::root_;
+core::Dataset* BatcherTest::dataset_;
+std::shared_ptr<const core::Pipeline>* BatcherTest::pipeline_;
+
+TEST_F(BatcherTest, ConcurrentRequestsShareBatchesAndGetTheirOwnRows) {
+  std::vector<int> batch_sizes;
+  std::mutex mu;
+  Batcher::Options o;
+  o.max_batch_size = 8;
+  o.max_queue_delay = absl::Milliseconds(100);
+  o.on_batch = [&](int rows) {
+    std::lock_guard<std::mutex> lock(mu);
+    batch_sizes.push_back(rows);
+  };
+  Batcher batcher(o);
+  std::vector<std::thread> clients;
+  std::vector<absl::StatusOr<std::vector<core::Reconstruction>>> got(10);
+  for (int i = 0; i < 10; ++i) {
+    clients.emplace_back([&, i] { got[i] = batcher.Run(*pipeline_, Rows({i}), nullptr); });
+  }
+  for (auto& t : clients) t.join();
+  int total = 0;
+  for (int s : batch_sizes) {
+    EXPECT_LE(s, 8);
+    total += s;
+  }
+  EXPECT_EQ(total, 10);
+  EXPECT_LT(batch_sizes.size(), 10u) << "no two requests shared a batch";
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(got[i].ok()) << got[i].status();
+    ASSERT_EQ(got[i]->size(), 1u);
+    auto alone = (*pipeline_)->Run(Rows({i}));
+    ASSERT_TRUE(alone.ok());
+    EXPECT_LT(((*got[i])[0].pixels - (*alone)[0].pixels).cwiseAbs().maxCoeff(), 1e-5)
+        << "request " << i << " got someone else's reconstruction";
+    EXPECT_GE((*got[i])[0].timings.queue, absl::ZeroDuration());
+  }
+}
+
+TEST_F(BatcherTest, LargeRequestRunsAloneAndCancelledOneIsDropped) {
+  Batcher::Options o;
+  o.max_batch_size = 4;
+  std::vector<int> sizes;
+  o.on_batch = [&](int rows) { sizes.push_back(rows); };
+  Batcher batcher(o);
+  auto big = batcher.Run(*pipeline_, Rows({0, 1, 2, 3, 4, 5}), nullptr);
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->size(), 6u);
+  EXPECT_EQ(sizes, std::vector<int>{6});
+  auto cancelled = batcher.Run(*pipeline_, Rows({0}), [] { return true; });
+  EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace v2p::worker
