@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "client/commands.h"
+#include "client/load_command.h"
 #include "client/remote_commands.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:8500",
@@ -45,6 +46,8 @@ ABSL_FLAG(double, validation_split, 0, "train --server: fraction of trials held 
 ABSL_FLAG(bool, wait, false, "train --server: wait for the job, showing progress.");
 ABSL_FLAG(std::string, job, "", "jobs: operations/<id> (or just <id>).");
 ABSL_FLAG(std::string, filter, "", "jobs list: e.g. done=false, model=NAME, phase=FITTING.");
+ABSL_FLAG(int, clients, 16, "bench: concurrent clients.");
+ABSL_FLAG(double, duration, 10, "bench: seconds of load.");
 ABSL_FLAG(int, timeout_s, 0, "jobs wait: give up after this long; 0 = until done.");
 
 namespace {
@@ -58,6 +61,8 @@ constexpr char kUsage[] =
     "  datasets upload --server ADDR --name NAME --description DESC [--data_root DIR]\n"
     "  datasets list|show|delete --server ADDR [--name NAME]\n"
     "  jobs list [--filter F] | show|wait|cancel|delete --job ID   (--server ADDR)\n"
+    "  bench        --server ADDR --model NAME [--clients N] [--duration S] [--stream]\n"
+    "               [--betas FILE.mat --var VAR]\n"
     "  models list  --server ADDR\n"
     "  models show  --server ADDR --model NAME [--version N]\n"
     "  reconstruct  --server ADDR --model NAME --betas FILE.mat --var VAR\n"
@@ -116,6 +121,23 @@ int main(int argc, char** argv) {
       return Usage("train needs --dataset, --spec, --model and --server (remote) or --repo (local)");
     }
     return Report(v2p::client::RunRemoteTrain(o));
+  }
+  if (command == "bench") {
+    v2p::client::LoadOptions o;
+    o.server = absl::GetFlag(FLAGS_server);
+    o.model = absl::GetFlag(FLAGS_model);
+    o.clients = absl::GetFlag(FLAGS_clients);
+    o.duration_s = absl::GetFlag(FLAGS_duration);
+    o.stream = absl::GetFlag(FLAGS_stream);
+    o.betas = absl::GetFlag(FLAGS_betas);
+    o.var = absl::GetFlag(FLAGS_var);
+    if (o.model.empty() || o.clients < 1 || o.duration_s <= 0) {
+      return Usage("bench needs --model, --clients >= 1 and --duration > 0");
+    }
+    auto report = v2p::client::RunLoad(o);
+    if (!report.ok()) return Report(report.status());
+    std::printf("%s", v2p::client::FormatLoadReport(o, *report).c_str());
+    return report->sent == report->received && report->errors.empty() ? 0 : 1;
   }
   if (command == "datasets") {
     v2p::client::DatasetsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_name),

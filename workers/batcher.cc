@@ -1,5 +1,7 @@
 #include "workers/batcher.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace v2p::worker {
@@ -10,7 +12,9 @@ Batcher::~Batcher() {
     stopping_ = true;
     for (auto& [p, q] : queues_) q->ready.notify_all();
   }
-  for (auto& [p, q] : queues_) q->thread.join();
+  for (auto& [p, q] : queues_) {
+    for (auto& t : q->threads) t.join();
+  }
 }
 
 int Batcher::QueuedRows() const {
@@ -33,10 +37,12 @@ absl::StatusOr<std::vector<core::Reconstruction>> Batcher::Run(
     if (stopping_) return absl::UnavailableError("worker is shutting down");
     auto& q = queues_[pipeline.get()];
     if (!q) {
-      // One thread per loaded pipeline; the queue keeps the pipeline alive.
+      // Threads per loaded pipeline; the queue keeps the pipeline alive.
       q = std::make_unique<Queue>();
       q->pipeline = pipeline;
-      q->thread = std::thread(&Batcher::Serve, this, q.get());
+      for (int i = 0; i < std::max(1, options_.threads_per_model); ++i) {
+        q->threads.emplace_back(&Batcher::Serve, this, q.get());
+      }
     }
     q->rows += static_cast<int>(item->betas.rows());
     q->items.push_back(std::move(item));
@@ -91,7 +97,9 @@ void Batcher::RunBatch(const core::Pipeline& pipeline, std::vector<std::unique_p
     all.middleRows(at, item->betas.rows()) = item->betas;
     at += item->betas.rows();
   }
-  auto results = pipeline.Run(all);
+  core::RunOptions no_png;
+  no_png.encode_png = false;
+  auto results = pipeline.Run(all, no_png);
   at = 0;
   for (Item* item : live) {
     if (!results.ok()) {

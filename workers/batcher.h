@@ -28,6 +28,9 @@ class Batcher {
   struct Options {
     int max_batch_size = 32;
     absl::Duration max_queue_delay = absl::Milliseconds(2);
+    // Threads forming and running batches per pipeline (at most this many
+    // batches of one model run at once).
+    int threads_per_model = 2;
     // Called with each batch's row count (for a histogram); may be empty.
     std::function<void(int rows)> on_batch;
   };
@@ -38,6 +41,8 @@ class Batcher {
   // batched with other callers' samples for the same pipeline. Blocks until
   // its results are ready. A request larger than max_batch_size runs as a
   // batch of its own. `is_cancelled` is checked before the batch runs.
+  // PNGs are not encoded here: each caller encodes its own on its own
+  // thread, so that this per-sample work does not serialise on the batch.
   absl::StatusOr<std::vector<core::Reconstruction>> Run(
       std::shared_ptr<const core::Pipeline> pipeline, Eigen::MatrixXf betas,
       std::function<bool()> is_cancelled);
@@ -57,7 +62,7 @@ class Batcher {
     std::deque<std::unique_ptr<Item>> items;
     int rows = 0;
     std::condition_variable ready;
-    std::thread thread;
+    std::vector<std::thread> threads;
   };
 
   void Serve(Queue* queue);

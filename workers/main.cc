@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "core/decoding/blas_threads.h"
 #include "core/pipeline/device.h"
 #include "proto/serving.h"
 #include "workers/job_runner.h"
@@ -25,6 +26,7 @@ ABSL_FLAG(int, shutdown_grace_s, 5,
 ABSL_FLAG(int, max_batch_size, 32, "Dynamic batching: most samples per batch; 0 turns batching off.");
 ABSL_FLAG(int, max_queue_delay_us, 0,
           "Dynamic batching: longest a sample waits for company. 0 batches only what queued while the previous batch ran.");
+ABSL_FLAG(int, blas_threads, 1, "Threads per BLAS call (requests run in parallel already).");
 ABSL_FLAG(bool, run_jobs, true, "Run training jobs from the repository on this worker.");
 ABSL_FLAG(int, max_concurrent_jobs, 1, "Training jobs run at once (each on its own thread).");
 ABSL_FLAG(int, job_lease_s, 10, "Lease of a running job; another worker takes a job over this long after its worker died.");
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "v2p-worker: --repo is required\n");
     return 2;
   }
+  v2p::core::SetBlasThreads(absl::GetFlag(FLAGS_blas_threads));
   auto device = v2p::core::PickDevice(absl::GetFlag(FLAGS_device));
   if (!device.ok()) {
     std::fprintf(stderr, "v2p-worker: %s\n",

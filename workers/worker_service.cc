@@ -6,6 +6,7 @@
 #include "core/base/stopwatch.h"
 #include "proto/rpc_status.h"
 #include "core/data/dataset.h"
+#include "core/data/image.h"
 #include "store/dataset_store.h"
 #include "workers/conversions.h"
 #include "workers/spec_files.h"
@@ -41,6 +42,14 @@ absl::Status WorkerService::DoReconstruct(grpc::ServerContext* context,
     core::RunOptions run;
     run.is_cancelled = [context] { return context->IsCancelled(); };
     ASSIGN_OR_RETURN(recs, pipeline->Run(betas, run));
+  }
+  if (batcher_ != nullptr) {
+    core::Stopwatch encode;
+    for (auto& r : recs) {
+      ASSIGN_OR_RETURN(r.png, core::EncodePng(r.pixels.data(), pipeline->image_shape()));
+    }
+    const absl::Duration took = encode.Elapsed();
+    for (auto& r : recs) r.timings.encode = took;
   }
   for (size_t i = 0; i < recs.size(); ++i) {
     recs[i].timings.queue += before_queue;

@@ -1,0 +1,65 @@
+// In-process throughput of the digit69 ridge pipeline by batch size: what
+// batching can gain before any RPC. Prints samples/s for each batch size,
+// with and without PNG encoding, and the gain over batch size 1.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "core/base/stopwatch.h"
+#include "core/data/dataset.h"
+#include "core/decoding/blas_threads.h"
+#include "core/pipeline/pipeline.h"
+#include "core/pipeline/trainer.h"
+
+ABSL_FLAG(double, seconds, 1.0, "Measured time per batch size and mode.");
+ABSL_FLAG(std::string, data_root, V2P_DATA_DIR, "Shared data directory.");
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  namespace core = v2p::core;
+  core::SetBlasThreads(1);
+  core::DatasetOptions d;
+  d.file = absl::GetFlag(FLAGS_data_root) + "/digit69/digit69_28x28.mat";
+  d.train = {"fmriTrn", "stimTrn", ""};
+  d.test = {"fmriTest", "stimTest", ""};
+  d.image = {28, 28, 1};
+  d.layout = core::ImageLayout::kColumnMajor;
+  auto ds = core::LoadDataset(d);
+  if (!ds.ok()) return 1;
+  char tmpl[] = "/tmp/v2p-batchbench-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  auto repo = *core::ModelRepository::Open({dir, true});
+  core::TrainRequest req{"m", {}, ""};
+  req.pipeline.ridge = {{1e3, 0, 0}, true, false};
+  auto m = core::TrainModel(*ds, req, *repo);
+  auto pipeline = *core::Pipeline::Load(repo->VersionDir("m", m->version), m->version);
+  std::filesystem::remove_all(dir);
+
+  std::printf("batch_throughput_bench: digit69 ridge pipeline in-process, one thread, %.1f s per cell\n",
+              absl::GetFlag(FLAGS_seconds));
+  std::printf("machine: %u hardware threads\n", std::thread::hardware_concurrency());
+  std::printf("%6s %18s %18s %10s\n", "batch", "no PNG samples/s", "with PNG samples/s", "gain(no PNG)");
+  double base = 0;
+  for (int batch : {1, 2, 4, 8, 16, 32}) {
+    Eigen::MatrixXf betas(batch, 3092);
+    for (int i = 0; i < batch; ++i) betas.row(i) = ds->test.betas.row(i % 10).cast<float>();
+    double rate[2];
+    for (int png = 0; png < 2; ++png) {
+      core::RunOptions o;
+      o.encode_png = png == 1;
+      core::Stopwatch w;
+      int64_t samples = 0;
+      while (absl::ToDoubleSeconds(w.Elapsed()) < absl::GetFlag(FLAGS_seconds)) {
+        (void)pipeline->Run(betas, o);
+        samples += batch;
+      }
+      rate[png] = samples / absl::ToDoubleSeconds(w.Elapsed());
+    }
+    if (batch == 1) base = rate[0];
+    std::printf("%6d %18.0f %18.0f %9.2fx\n", batch, rate[0], rate[1], rate[0] / base);
+  }
+  return 0;
+}

@@ -1,0 +1,184 @@
+#include "client/load_command.h"
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "client/output_files.h"
+#include "core/base/status_macros.h"
+#include "core/base/stopwatch.h"
+#include "core/data/mat_file.h"
+#include "voxel2pixel/v1/models_service.grpc.pb.h"
+#include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
+
+namespace v2p::client {
+namespace {
+
+namespace v1 = voxel2pixel::v1;
+
+std::string CodeName(grpc::StatusCode c) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(c));
+}
+
+absl::StatusOr<std::vector<v1::Sample>> MakeSamples(const LoadOptions& o, int voxels) {
+  std::vector<v1::Sample> samples;
+  if (!o.betas.empty()) {
+    ASSIGN_OR_RETURN(auto mat, core::MatFile::Open(o.betas));
+    ASSIGN_OR_RETURN(const Eigen::MatrixXd b, mat->ReadMatrix(o.var));
+    for (Eigen::Index i = 0; i < b.rows(); ++i) {
+      v1::Sample s;
+      for (Eigen::Index v = 0; v < b.cols(); ++v) s.add_betas(static_cast<float>(b(i, v)));
+      samples.push_back(std::move(s));
+    }
+  } else {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> normal;
+    for (int i = 0; i < 16; ++i) {
+      v1::Sample s;
+      for (int v = 0; v < voxels; ++v) s.add_betas(normal(rng));
+      samples.push_back(std::move(s));
+    }
+  }
+  if (samples.empty()) return absl::InvalidArgumentError("no samples to send");
+  return samples;
+}
+
+struct Shared {
+  std::mutex mu;
+  std::vector<absl::Duration> latencies;
+  std::map<std::string, int64_t> errors;
+  std::atomic<int64_t> sent{0}, received{0};
+};
+
+void UnaryClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
+                 const std::vector<v1::Sample>& samples, int id, absl::Time until, Shared* out) {
+  std::vector<absl::Duration> mine;
+  for (int64_t n = 0; absl::Now() < until; ++n) {
+    v1::ReconstructRequest req;
+    req.set_model(o.model);
+    *req.add_samples() = samples[(id + n) % samples.size()];
+    req.mutable_samples(0)->set_id(absl::StrCat(id, "-", n));
+    v1::ReconstructResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ++out->sent;
+    core::Stopwatch w;
+    const grpc::Status s = stub.Reconstruct(&ctx, req, &resp);
+    if (s.ok()) {
+      mine.push_back(w.Elapsed());
+      out->received += resp.results_size();
+    } else {
+      std::lock_guard<std::mutex> lock(out->mu);
+      ++out->errors[CodeName(s.error_code())];
+    }
+  }
+  std::lock_guard<std::mutex> lock(out->mu);
+  out->latencies.insert(out->latencies.end(), mine.begin(), mine.end());
+}
+
+void StreamClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
+                  const std::vector<v1::Sample>& samples, int id, absl::Time until, Shared* out) {
+  grpc::ClientContext ctx;
+  auto stream = stub.StreamReconstruct(&ctx);
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> sent_at;
+  std::thread writer([&] {
+    for (int64_t n = 0; absl::Now() < until; ++n) {
+      v1::StreamReconstructRequest req;
+      if (n == 0) req.set_model(o.model);
+      *req.mutable_sample() = samples[(id + n) % samples.size()];
+      req.mutable_sample()->set_id(absl::StrCat(id, "-", n));
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        sent_at.push_back(std::chrono::steady_clock::now());
+      }
+      if (!stream->Write(req)) break;  // blocks under flow control: backpressure
+      ++out->sent;
+    }
+    stream->WritesDone();
+  });
+  std::vector<absl::Duration> mine;
+  v1::StreamReconstructResponse resp;
+  size_t n = 0;
+  while (stream->Read(&resp)) {
+    std::chrono::steady_clock::time_point t;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      t = sent_at[n++];
+    }
+    mine.push_back(absl::FromChrono(std::chrono::steady_clock::now() - t));
+    ++out->received;
+  }
+  writer.join();
+  const grpc::Status s = stream->Finish();
+  std::lock_guard<std::mutex> lock(out->mu);
+  if (!s.ok()) ++out->errors[CodeName(s.error_code())];
+  out->latencies.insert(out->latencies.end(), mine.begin(), mine.end());
+}
+
+}  // namespace
+
+absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
+  auto channel = grpc::CreateChannel(o.server, grpc::InsecureChannelCredentials());
+  auto models = v1::Models::NewStub(channel);
+  v1::GetModelRequest get;
+  get.set_name(o.model);
+  v1::Model model;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  const grpc::Status s = models->GetModel(&ctx, get, &model);
+  if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  ASSIGN_OR_RETURN(const std::vector<v1::Sample> samples, MakeSamples(o, model.num_voxels()));
+
+  // One channel per client: separate HTTP/2 connections, as separate labs.
+  Shared shared;
+  std::vector<std::thread> threads;
+  const absl::Time start = absl::Now(), until = start + absl::Seconds(o.duration_s);
+  for (int c = 0; c < o.clients; ++c) {
+    threads.emplace_back([&, c] {
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.channel_id", c);  // distinct subchannels
+      auto stub = v1::Reconstruction::NewStub(
+          grpc::CreateCustomChannel(o.server, grpc::InsecureChannelCredentials(), args));
+      if (o.stream) {
+        StreamClient(*stub, o, samples, c, until, &shared);
+      } else {
+        UnaryClient(*stub, o, samples, c, until, &shared);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  LoadReport r;
+  r.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  r.sent = shared.sent;
+  r.received = shared.received;
+  r.errors = shared.errors;
+  const Percentiles p = Summarize(shared.latencies);
+  r.p50_ms = p.median_ms;
+  r.p90_ms = p.p90_ms;
+  r.p99_ms = p.p99_ms;
+  return r;
+}
+
+std::string FormatLoadReport(const LoadOptions& o, const LoadReport& r) {
+  std::string errors;
+  for (const auto& [code, n] : r.errors) absl::StrAppend(&errors, " ", code, "=", n);
+  return absl::StrFormat(
+      "v2p bench: %d %s clients for %.1f s against %s (model %s)\n"
+      "  samples sent %d, results received %d%s\n"
+      "  throughput %.1f samples/s\n"
+      "  latency p50 %.3f ms, p90 %.3f ms, p99 %.3f ms\n"
+      "  errors:%s\n",
+      o.clients, o.stream ? "streaming" : "unary", r.seconds, o.server, o.model, r.sent,
+      r.received, r.sent == r.received ? " (none lost)" : " (MISMATCH)", r.throughput(), r.p50_ms,
+      r.p90_ms, r.p99_ms, errors.empty() ? " none" : errors);
+}
+
+}  // namespace v2p::client

@@ -1,0 +1,42 @@
+// `v2p bench`: a load generator against a running server. N clients send
+// single-sample requests (unary, or one stream each) for a duration and
+// report latency percentiles, throughput, errors by code, and samples sent
+// against results received.
+#ifndef V2P_CLIENT_LOAD_COMMAND_H_
+#define V2P_CLIENT_LOAD_COMMAND_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace v2p::client {
+
+struct LoadOptions {
+  std::string server;
+  std::string model;
+  int clients = 16;
+  double duration_s = 10;
+  bool stream = false;
+  // Betas to send, cycled: a .mat file and variable; empty = Gaussian noise
+  // of the model's voxel count.
+  std::string betas;
+  std::string var;
+};
+
+struct LoadReport {
+  int64_t sent = 0;
+  int64_t received = 0;
+  double seconds = 0;
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0;
+  std::map<std::string, int64_t> errors;  // by gRPC code name
+  double throughput() const { return seconds > 0 ? received / seconds : 0; }
+};
+
+absl::StatusOr<LoadReport> RunLoad(const LoadOptions& options);
+std::string FormatLoadReport(const LoadOptions& options, const LoadReport& report);
+
+}  // namespace v2p::client
+
+#endif  // V2P_CLIENT_LOAD_COMMAND_H_
