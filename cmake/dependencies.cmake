@@ -10,6 +10,7 @@ find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs)
 find_package(Torch REQUIRED)
 find_package(GTest REQUIRED)
 find_package(OpenSSL REQUIRED)
+find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(MATIO REQUIRED IMPORTED_TARGET matio)
 

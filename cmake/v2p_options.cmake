@@ -6,3 +6,4 @@ target_compile_features(v2p_options INTERFACE cxx_std_17)
 target_compile_options(v2p_options INTERFACE
   -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare)
 target_include_directories(v2p_options INTERFACE "${CMAKE_SOURCE_DIR}")
+target_compile_definitions(v2p_options INTERFACE V2P_VERSION="${PROJECT_VERSION}")

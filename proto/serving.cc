@@ -40,7 +40,7 @@ absl::Status InstallTerminationHandlers() {
 
 }  // namespace
 
-absl::Status ServeUntilSignalled(const ServeOptions& options) {
+absl::Status ServeUntilSignalled(ServeOptions options) {
   if (absl::Status s = InstallTerminationHandlers(); !s.ok()) return s;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -51,6 +51,9 @@ absl::Status ServeUntilSignalled(const ServeOptions& options) {
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   for (grpc::Service* s : options.services) builder.RegisterService(s);
+  if (!options.interceptors.empty()) {
+    builder.experimental().SetInterceptorCreators(std::move(options.interceptors));
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -59,7 +62,7 @@ absl::Status ServeUntilSignalled(const ServeOptions& options) {
   std::fprintf(stderr, "%s listening on %s:%d (pid %d)\n", options.name.c_str(),
                options.host.c_str(), port, getpid());
   if (options.ready_fd >= 0) {
-    const std::string line = absl::StrCat(port, "\n");
+    const std::string line = absl::StrCat(port, " ", options.metrics_port, "\n");
     (void)!write(options.ready_fd, line.data(), line.size());
     close(options.ready_fd);
   }

@@ -5,6 +5,7 @@
 #define V2P_PROTO_SERVING_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <functional>
 #include <string>
@@ -25,6 +26,10 @@ struct ServeOptions {
   int ready_fd = -1;
   int max_message_bytes = 64 << 20;
   std::vector<grpc::Service*> services;
+  // Interceptors for every RPC (e.g. RpcMetrics::InterceptorFactory()).
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  // Reported on ready_fd after the gRPC port (0 = no metrics endpoint).
+  int metrics_port = 0;
   // Called once serving starts, with the bound port.
   std::function<void(grpc::Server*, int port)> on_started;
   absl::Duration shutdown_grace = absl::Seconds(5);
@@ -32,7 +37,7 @@ struct ServeOptions {
 
 // Installs SIGTERM/SIGINT handlers (whichever thread the kernel picks, the
 // signal only wakes the shutdown waiter), then serves until one arrives.
-absl::Status ServeUntilSignalled(const ServeOptions& options);
+absl::Status ServeUntilSignalled(ServeOptions options);
 
 }  // namespace v2p
 

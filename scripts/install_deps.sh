@@ -15,6 +15,8 @@ PACKAGES=(
   prometheus-cpp-dev libgtest-dev libgmock-dev googletest
   # SHA-256 of uploads
   libssl-dev
+  # the real Prometheus server and promtool for the monitoring tests; curl for its HTTP API
+  prometheus curl
   # the demo's JSON/table printing
   python3
 )

@@ -6,6 +6,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "proto/rpc_metrics.h"
 #include "proto/serving.h"
 #include "server/datasets_service.h"
 #include "server/dispatcher.h"
@@ -13,6 +14,7 @@
 #include "server/models_service.h"
 #include "server/operations_service.h"
 #include "server/reconstruction_service.h"
+#include "server/server_metrics.h"
 #include "server/subprocess.h"
 #include "server/training_service.h"
 #include "server/worker_pool.h"
@@ -35,6 +37,7 @@ ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(int, shutdown_grace_s, 5,
           "On SIGTERM, how long calls in flight may finish before they are cancelled.");
 ABSL_FLAG(int, max_upload_mb, 512, "Largest dataset upload, in MiB.");
+ABSL_FLAG(int, metrics_port, 8501, "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
 ABSL_FLAG(std::vector<std::string>, worker_args, {},
           "Extra flags for spawned workers, comma-separated (e.g. --job_lease_s=3).");
 
@@ -70,7 +73,7 @@ int main(int argc, char** argv) {
     pool_options.worker_binary = v2p::server::ExecutableDir() + "/v2p-worker";
   }
   pool_options.worker_args = {
-      "--device=" + absl::GetFlag(FLAGS_worker_device),
+      "--device=" + absl::GetFlag(FLAGS_worker_device), "--metrics_port=0",
       "--max_message_mb=" +
           std::to_string(absl::GetFlag(FLAGS_max_message_mb))};
   pool_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
@@ -78,9 +81,12 @@ int main(int argc, char** argv) {
   auto pool = v2p::server::WorkerPool::Create(pool_options);
   if (!pool.ok()) return Fail(pool.status());
 
+  auto registry = std::make_shared<prometheus::Registry>();
+  v2p::RpcMetrics rpc_metrics(*registry, "server", V2P_VERSION);
+  auto streams_gauge = &v2p::server::StreamsInFlightGauge(*registry);
   v2p::server::Dispatcher dispatcher(pool->get(), {});
   v2p::server::ModelCatalog catalog(&dispatcher, {});
-  v2p::server::ReconstructionService reconstruction(&dispatcher, &catalog);
+  v2p::server::ReconstructionService reconstruction(&dispatcher, &catalog, streams_gauge);
   v2p::server::ModelsService models(&dispatcher);
   auto operations = v2p::store::OperationStore::Open(pool_options.repository);
   if (!operations.ok()) return Fail(operations.status());
@@ -91,6 +97,20 @@ int main(int argc, char** argv) {
       {static_cast<int64_t>(absl::GetFlag(FLAGS_max_upload_mb)) << 20});
   v2p::server::TrainingService training(datasets->get(), operations->get());
   v2p::server::OperationsService operations_service(operations->get(), {});
+  auto pool_collector = std::make_shared<v2p::server::WorkerPoolCollector>(pool->get());
+  auto operations_collector = std::make_shared<v2p::server::OperationsCollector>(operations->get());
+  std::unique_ptr<v2p::MetricsEndpoint> metrics;
+  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
+    auto endpoint = v2p::MetricsEndpoint::Start(absl::GetFlag(FLAGS_host),
+                                              absl::GetFlag(FLAGS_metrics_port));
+    if (!endpoint.ok()) return Fail(endpoint.status());
+    metrics = *std::move(endpoint);
+    metrics->RegisterCollectable(registry);
+    metrics->RegisterCollectable(pool_collector);
+    metrics->RegisterCollectable(operations_collector);
+    std::fprintf(stderr, "v2p-server metrics on http://%s:%d/metrics\n",
+                 absl::GetFlag(FLAGS_host).c_str(), metrics->port());
+  }
 
   v2p::ServeOptions serve;
   serve.name = "v2p-server";
@@ -99,8 +119,10 @@ int main(int argc, char** argv) {
   serve.ready_fd = absl::GetFlag(FLAGS_ready_fd);
   serve.max_message_bytes = pool_options.max_message_bytes;
   serve.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
+  serve.interceptors.push_back(rpc_metrics.InterceptorFactory());
+  serve.metrics_port = metrics ? metrics->port() : 0;
   serve.services = {&reconstruction, &models, &datasets_service, &training, &operations_service};
-  const absl::Status status = v2p::ServeUntilSignalled(serve);
+  const absl::Status status = v2p::ServeUntilSignalled(std::move(serve));
   if (!status.ok()) return Fail(status);
   return 0;
 }

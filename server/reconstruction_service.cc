@@ -43,6 +43,15 @@ grpc::Status ReconstructionService::StreamReconstruct(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::StreamReconstructResponse,
                              v1::StreamReconstructRequest>* stream) {
+  if (streams_in_flight_ != nullptr) streams_in_flight_->Increment();
+  const grpc::Status status = Stream(context, stream);
+  if (streams_in_flight_ != nullptr) streams_in_flight_->Decrement();
+  return status;
+}
+
+grpc::Status ReconstructionService::Stream(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::StreamReconstructResponse, v1::StreamReconstructRequest>* stream) {
   v1::StreamReconstructRequest in;
   std::string model;
   int64_t version = 0;

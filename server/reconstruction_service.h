@@ -3,6 +3,8 @@
 #ifndef V2P_SERVER_RECONSTRUCTION_SERVICE_H_
 #define V2P_SERVER_RECONSTRUCTION_SERVICE_H_
 
+#include <prometheus/gauge.h>
+
 #include "server/dispatcher.h"
 #include "server/model_catalog.h"
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
@@ -13,8 +15,10 @@ class ReconstructionService final
     : public voxel2pixel::v1::Reconstruction::Service {
  public:
   // Both must outlive the service.
-  ReconstructionService(const Dispatcher* dispatcher, ModelCatalog* catalog)
-      : dispatcher_(dispatcher), catalog_(catalog) {}
+  // `streams_in_flight` may be null.
+  ReconstructionService(const Dispatcher* dispatcher, ModelCatalog* catalog,
+                        prometheus::Gauge* streams_in_flight = nullptr)
+      : dispatcher_(dispatcher), catalog_(catalog), streams_in_flight_(streams_in_flight) {}
 
   grpc::Status Reconstruct(
       grpc::ServerContext* context,
@@ -28,6 +32,10 @@ class ReconstructionService final
           stream) override;
 
  private:
+  grpc::Status Stream(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<voxel2pixel::v1::StreamReconstructResponse,
+                               voxel2pixel::v1::StreamReconstructRequest>* stream);
   absl::Status Validate(const grpc::ServerContext* context,
                         const voxel2pixel::v1::ReconstructRequest& request);
   grpc::Status ValidateAndForward(
@@ -37,6 +45,7 @@ class ReconstructionService final
 
   const Dispatcher* const dispatcher_;
   ModelCatalog* const catalog_;
+  prometheus::Gauge* const streams_in_flight_;
 };
 
 }  // namespace v2p::server

@@ -13,6 +13,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 
@@ -96,14 +97,18 @@ absl::StatusOr<ChildProcess> SpawnWithReadyFd(
         argv[0], " exited before serving (", DescribeExit(status), ")"));
   }
   close(fds[0]);
-  int port = 0;
-  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &port) || port <= 0) {
+  // "<grpc port> [<metrics port>]"
+  const std::vector<std::string> fields =
+      absl::StrSplit(absl::StripAsciiWhitespace(line), ' ', absl::SkipWhitespace());
+  int port = 0, metrics_port = 0;
+  if (fields.size() > 1) (void)absl::SimpleAtoi(fields[1], &metrics_port);
+  if (fields.empty() || !absl::SimpleAtoi(fields[0], &port) || port <= 0) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     return absl::InternalError(
         absl::StrCat(argv[0], " reported a bad port: '", line, "'"));
   }
-  return ChildProcess{pid, port};
+  return ChildProcess{pid, port, metrics_port};
 }
 
 }  // namespace v2p::server

@@ -15,10 +15,12 @@ namespace v2p::server {
 struct ChildProcess {
   pid_t pid = 0;
   int port = 0;
+  int metrics_port = 0;  // 0 when the child serves no metrics
 };
 
 // Runs argv[0] with argv[1..] plus "--ready_fd=3", fd 3 being the write end
-// of a pipe, and waits up to `timeout` for the child to write its port.
+// of a pipe, and waits up to `timeout` for the child to write
+// "<port> [<metrics port>]".
 // The child gets SIGTERM when the calling thread's process dies. Errors:
 // the child exited (its status named) or timed out (it is killed).
 absl::StatusOr<ChildProcess> SpawnWithReadyFd(

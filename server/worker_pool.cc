@@ -106,8 +106,8 @@ absl::Status WorkerPool::StartOne(int slot) {
   }
   slots_[slot].pid = child->pid;
   slots_[slot].handle = Connect(address, child->pid, slot);
-  Log(absl::StrCat("worker ", slot, " ready at ", address, " (pid ", child->pid,
-                   ")"));
+  Log(absl::StrCat("worker ", slot, " ready at ", address, " (pid ", child->pid, ")",
+                   child->metrics_port > 0 ? absl::StrCat(", metrics on port ", child->metrics_port) : ""));
   return absl::OkStatus();
 }
 

@@ -24,6 +24,13 @@ int Batcher::QueuedRows() const {
   return rows;
 }
 
+void Batcher::ReportQueue() {
+  if (!options_.on_queue_change) return;
+  int rows = 0;
+  for (const auto& [p, q] : queues_) rows += q->rows;
+  options_.on_queue_change(rows);
+}
+
 absl::StatusOr<std::vector<core::Reconstruction>> Batcher::Run(
     std::shared_ptr<const core::Pipeline> pipeline, Eigen::MatrixXf betas,
     std::function<bool()> is_cancelled) {
@@ -47,6 +54,7 @@ absl::StatusOr<std::vector<core::Reconstruction>> Batcher::Run(
     q->rows += static_cast<int>(item->betas.rows());
     q->items.push_back(std::move(item));
     q->ready.notify_all();
+    ReportQueue();
   }
   return future.get();
 }
@@ -71,6 +79,7 @@ void Batcher::Serve(Queue* q) {
       q->items.pop_front();
     }
     q->rows -= rows;
+    ReportQueue();
     lock.unlock();
     RunBatch(*q->pipeline, std::move(batch));
     lock.lock();

@@ -33,6 +33,8 @@ class Batcher {
     int threads_per_model = 2;
     // Called with each batch's row count (for a histogram); may be empty.
     std::function<void(int rows)> on_batch;
+    // Called with the rows queued across all pipelines whenever it changes.
+    std::function<void(int rows)> on_queue_change;
   };
   explicit Batcher(Options options) : options_(std::move(options)) {}
   ~Batcher();  // finishes queued work, then stops the threads
@@ -66,6 +68,7 @@ class Batcher {
   };
 
   void Serve(Queue* queue);
+  void ReportQueue();  // with mu_ held
   void RunBatch(const core::Pipeline& pipeline, std::vector<std::unique_ptr<Item>> batch);
 
   const Options options_;

@@ -7,9 +7,11 @@
 #include "absl/flags/usage.h"
 #include "core/decoding/blas_threads.h"
 #include "core/pipeline/device.h"
+#include "proto/rpc_metrics.h"
 #include "proto/serving.h"
 #include "workers/job_runner.h"
 #include "workers/model_registry.h"
+#include "workers/worker_metrics.h"
 #include "workers/worker_service.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
@@ -26,6 +28,7 @@ ABSL_FLAG(int, shutdown_grace_s, 5,
 ABSL_FLAG(int, max_batch_size, 32, "Dynamic batching: most samples per batch; 0 turns batching off.");
 ABSL_FLAG(int, max_queue_delay_us, 0,
           "Dynamic batching: longest a sample waits for company. 0 batches only what queued while the previous batch ran.");
+ABSL_FLAG(int, metrics_port, -1, "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
 ABSL_FLAG(int, blas_threads, 1, "Threads per BLAS call (requests run in parallel already).");
 ABSL_FLAG(bool, run_jobs, true, "Run training jobs from the repository on this worker.");
 ABSL_FLAG(int, max_concurrent_jobs, 1, "Training jobs run at once (each on its own thread).");
@@ -39,6 +42,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "v2p-worker: --repo is required\n");
     return 2;
   }
+  auto metrics_registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<v2p::MetricsEndpoint> metrics;
+  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
+    auto endpoint = v2p::MetricsEndpoint::Start(absl::GetFlag(FLAGS_host),
+                                              absl::GetFlag(FLAGS_metrics_port));
+    if (!endpoint.ok()) {
+      std::fprintf(stderr, "v2p-worker: %s\n", endpoint.status().ToString().c_str());
+      return 2;
+    }
+    metrics = *std::move(endpoint);
+    metrics->RegisterCollectable(metrics_registry);
+  }
   v2p::core::SetBlasThreads(absl::GetFlag(FLAGS_blas_threads));
   auto device = v2p::core::PickDevice(absl::GetFlag(FLAGS_device));
   if (!device.ok()) {
@@ -46,8 +61,12 @@ int main(int argc, char** argv) {
                  device.status().ToString().c_str());
     return 2;
   }
-  auto registry =
-      v2p::worker::ModelRegistry::Create({absl::GetFlag(FLAGS_repo)});
+  v2p::RpcMetrics rpc_metrics(*metrics_registry, "worker", V2P_VERSION);
+  v2p::worker::WorkerMetrics worker_metrics(*metrics_registry);
+  v2p::worker::ModelRegistry::Options registry_options;
+  registry_options.repository = absl::GetFlag(FLAGS_repo);
+  registry_options.on_loaded = [&](int n) { worker_metrics.SetModelsLoaded(n); };
+  auto registry = v2p::worker::ModelRegistry::Create(registry_options);
   if (!registry.ok()) {
     std::fprintf(stderr, "v2p-worker: %s\n",
                  registry.status().ToString().c_str());
@@ -71,9 +90,11 @@ int main(int argc, char** argv) {
     v2p::worker::Batcher::Options batch_options;
     batch_options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
     batch_options.max_queue_delay = absl::Microseconds(absl::GetFlag(FLAGS_max_queue_delay_us));
+    batch_options.on_batch = [&](int rows) { worker_metrics.RecordBatch(rows); };
+    batch_options.on_queue_change = [&](int rows) { worker_metrics.SetQueuedRows(rows); };
     batcher = std::make_unique<v2p::worker::Batcher>(batch_options);
   }
-  v2p::worker::WorkerService service(registry->get(), batcher.get(), {*device});
+  v2p::worker::WorkerService service(registry->get(), batcher.get(), &worker_metrics, {*device});
   v2p::ServeOptions serve;
   serve.name = "v2p-worker[" + *device + "]";
   serve.host = absl::GetFlag(FLAGS_host);
@@ -81,8 +102,10 @@ int main(int argc, char** argv) {
   serve.ready_fd = absl::GetFlag(FLAGS_ready_fd);
   serve.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   serve.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
+  serve.interceptors.push_back(rpc_metrics.InterceptorFactory());
+  serve.metrics_port = metrics ? metrics->port() : 0;
   serve.services = {&service};
-  const absl::Status status = v2p::ServeUntilSignalled(serve);
+  const absl::Status status = v2p::ServeUntilSignalled(std::move(serve));
   if (!status.ok()) {
     std::fprintf(stderr, "v2p-worker: %s\n", status.ToString().c_str());
     return 1;

@@ -50,7 +50,9 @@ absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(
   core::LogInfo("registry", "loaded ", name, "/", v, ": ",
                 pipeline->manifest().description);
   absl::MutexLock lock(&mu_);
-  return loaded_.emplace(key, std::move(pipeline)).first->second;
+  auto stored = loaded_.emplace(key, std::move(pipeline)).first->second;
+  if (options_.on_loaded) options_.on_loaded(static_cast<int>(loaded_.size()));
+  return stored;
 }
 
 absl::StatusOr<ModelRegistry::ModelInfo> ModelRegistry::Describe(

@@ -4,6 +4,7 @@
 #ifndef V2P_WORKERS_MODEL_REGISTRY_H_
 #define V2P_WORKERS_MODEL_REGISTRY_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +27,8 @@ class ModelRegistry {
     // How long "latest version" answers are reused before the repository is
     // listed again, so that requests do not scan the disk each time.
     absl::Duration latest_refresh = absl::Seconds(2);
+    // Called with the number of loaded versions after each load.
+    std::function<void(int loaded)> on_loaded;
   };
   static absl::StatusOr<std::unique_ptr<ModelRegistry>> Create(
       const Options& options);

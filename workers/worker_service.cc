@@ -61,6 +61,12 @@ absl::Status WorkerService::DoReconstruct(grpc::ServerContext* context,
   const absl::Duration elapsed = total.Elapsed();
   for (auto& r : *response->mutable_results())
     ToDurationProto(elapsed, r.mutable_timings()->mutable_total());
+  if (metrics_ != nullptr) {
+    for (auto& r : recs) {
+      r.timings.total = elapsed;
+      metrics_->RecordStages(request.model(), r.timings);
+    }
+  }
   return absl::OkStatus();
 }
 

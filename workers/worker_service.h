@@ -9,6 +9,7 @@
 #include "voxel2pixel/worker/v1/worker.grpc.pb.h"
 #include "workers/batcher.h"
 #include "workers/model_registry.h"
+#include "workers/worker_metrics.h"
 
 namespace v2p::worker {
 
@@ -19,8 +20,9 @@ class WorkerService final : public voxel2pixel::worker::v1::Worker::Service {
   };
   // `registry` and `batcher` must outlive the service; a null batcher runs
   // each request on its own.
-  WorkerService(ModelRegistry* registry, Batcher* batcher, Options options)
-      : registry_(registry), batcher_(batcher), options_(std::move(options)) {}
+  WorkerService(ModelRegistry* registry, Batcher* batcher, WorkerMetrics* metrics,
+                Options options)
+      : registry_(registry), batcher_(batcher), metrics_(metrics), options_(std::move(options)) {}
 
   grpc::Status Reconstruct(
       grpc::ServerContext* context,
@@ -49,6 +51,7 @@ class WorkerService final : public voxel2pixel::worker::v1::Worker::Service {
 
   ModelRegistry* const registry_;
   Batcher* const batcher_;
+  WorkerMetrics* const metrics_;  // may be null
   const Options options_;
 };
 

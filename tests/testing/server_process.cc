@@ -21,17 +21,19 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   // Test clients keep their connections open while the server stops, which
   // makes it wait out its whole grace period.
   std::vector<std::string> argv = {BinDir() + "/v2p-server", "--repo=" + repo,
-                                   "--port=0", "--shutdown_grace_s=1"};
+                                   "--port=0", "--shutdown_grace_s=1",
+                                   "--metrics_port=0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto child = server::SpawnWithReadyFd(argv, absl::Seconds(90));
   if (!child.ok()) return child.status();
   return std::unique_ptr<ServerProcess>(
-      new ServerProcess(child->pid, child->port));
+      new ServerProcess(child->pid, child->port, child->metrics_port));
 }
 
-ServerProcess::ServerProcess(pid_t pid, int port)
+ServerProcess::ServerProcess(pid_t pid, int port, int metrics_port)
     : pid_(pid),
       port_(port),
+      metrics_port_(metrics_port),
       channel_(
           grpc::CreateChannel(address(), grpc::InsecureChannelCredentials())) {}
 

@@ -21,16 +21,18 @@ class ServerProcess {
       const std::string& repo, const std::vector<std::string>& extra_args = {});
   ~ServerProcess();  // SIGTERM, then waits
 
-  std::string address() const;
+    std::string address() const;
+  int metrics_port() const { return metrics_port_; }
   pid_t pid() const { return pid_; }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   // The direct children of the server (its workers), from /proc.
   std::vector<pid_t> Children() const;
 
  private:
-  ServerProcess(pid_t pid, int port);
+  ServerProcess(pid_t pid, int port, int metrics_port);
   pid_t pid_;
   int port_;
+  int metrics_port_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 

@@ -1,0 +1,160 @@
+// The real Prometheus server (Debian's `prometheus`) scrapes a v2p-server
+// and a v2p-worker on loopback; after traffic its HTTP API shows the
+// per-stage histograms and the request counters with non-zero counts.
+// promtool checks both endpoints' exposition and the alert rules.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/subprocess.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/test_paths.h"
+#include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
+
+namespace v2p {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = voxel2pixel::v1;
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Value of the first sample of an instant-vector query, or -1.
+double Query(int port, const std::string& promql) {
+  const auto r = testing::RunCommand(absl::StrCat(
+      "curl -s --max-time 5 -G http://127.0.0.1:", port, "/api/v1/query --data-urlencode 'query=",
+      promql, "'"));
+  // {"status":"success","data":{"resultType":"vector","result":[{"metric":{...},"value":[1.7e9,"12"]}]}}
+  const size_t v = r.output.find("\"value\":[");
+  if (v == std::string::npos) return -1;
+  const size_t q1 = r.output.find(",\"", v), q2 = r.output.find('"', q1 + 2);
+  double value = -1;
+  if (q1 == std::string::npos || q2 == std::string::npos ||
+      !absl::SimpleAtod(r.output.substr(q1 + 2, q2 - q1 - 2), &value)) {
+    return -1;
+  }
+  return value;
+}
+
+TEST(Monitoring, PrometheusScrapesServerAndWorker) {
+  ASSERT_TRUE(fs::exists("/usr/bin/prometheus") && fs::exists("/usr/bin/promtool"))
+      << "install Debian's prometheus (scripts/install_deps.sh)";
+  const std::string dir = testing::MakeTempDir("monitoring");
+  const auto train = testing::RunCommand(absl::StrCat(
+      testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+      "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
+      "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo --model m --data_root ",
+      testing::DataDir()));
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+
+  // A worker of our own (to know its metrics port) behind a server.
+  auto worker = server::SpawnWithReadyFd({testing::BinDir() + "/v2p-worker", "--repo=" + dir + "/repo",
+                                          "--port=0", "--device=cpu", "--metrics_port=0"},
+                                         absl::Seconds(60));
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  ASSERT_GT(worker->metrics_port, 0);
+  auto server = testing::ServerProcess::Start(
+      dir + "/repo", {absl::StrCat("--workers=127.0.0.1:", worker->port)});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->metrics_port(), 0);
+
+  auto stub = v1::Reconstruction::NewStub((*server)->channel());
+  for (int i = 0; i < 20; ++i) {
+    v1::ReconstructRequest req;
+    req.set_model("m");
+    auto* s = req.add_samples();
+    s->mutable_betas()->Resize(3092, 0.1f * i);
+    v1::ReconstructResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Reconstruct(&ctx, req, &resp).ok());
+  }
+  v1::ReconstructRequest bad;
+  bad.set_model("m");
+  v1::ReconstructResponse resp;
+  grpc::ClientContext ctx;
+  EXPECT_FALSE(stub->Reconstruct(&ctx, bad, &resp).ok());  // an INVALID_ARGUMENT to count
+
+  for (int port : {(*server)->metrics_port(), worker->metrics_port}) {
+    const auto check = testing::RunCommand(absl::StrCat(
+        "curl -s --max-time 5 http://127.0.0.1:", port, "/metrics | promtool check metrics"));
+    EXPECT_EQ(check.exit_code, 0) << "port " << port << ": " << check.output;
+  }
+  const auto rules = testing::RunCommand("promtool check rules " + testing::SourceDir() +
+                                         "/deploy/prometheus/alerts.yml");
+  EXPECT_EQ(rules.exit_code, 0) << rules.output;
+
+  const int prom_port = FreePort();
+  std::ofstream(dir + "/prometheus.yml")
+      << "global:\n  scrape_interval: 1s\nscrape_configs:\n"
+      << "  - job_name: v2p-server\n    static_configs:\n      - targets: ['127.0.0.1:"
+      << (*server)->metrics_port() << "']\n"
+      << "  - job_name: v2p-worker\n    static_configs:\n      - targets: ['127.0.0.1:"
+      << worker->metrics_port << "']\n";
+  const pid_t prom = fork();
+  if (prom == 0) {
+    const int log = open((dir + "/prometheus.log").c_str(), O_WRONLY | O_CREAT, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    const std::string cfg = "--config.file=" + dir + "/prometheus.yml";
+    const std::string tsdb = "--storage.tsdb.path=" + dir + "/tsdb";
+    const std::string web = absl::StrCat("--web.listen-address=127.0.0.1:", prom_port);
+    execl("/usr/bin/prometheus", "prometheus", cfg.c_str(), tsdb.c_str(), web.c_str(), nullptr);
+    _exit(127);
+  }
+
+  // Scrapes every second; allow for Prometheus' own start-up.
+  const char* kStage =
+      "sum(v2p_stage_duration_seconds_count{job=\"v2p-worker\",model=\"m\",stage=\"decode\"})";
+  const char* kServerRequests =
+      "sum(v2p_grpc_requests_total{job=\"v2p-server\",method=\"/voxel2pixel.v1.Reconstruction/"
+      "Reconstruct\",code=\"OK\"})";
+  const char* kWorkerRequests = "sum(v2p_grpc_requests_total{job=\"v2p-worker\",code=\"OK\"})";
+  const char* kRejected = "sum(v2p_grpc_requests_total{job=\"v2p-server\",code=\"INVALID_ARGUMENT\"})";
+  const char* kWorkerUp = "sum(v2p_worker_up{job=\"v2p-server\"})";
+  double stage = -1, server_requests = -1, worker_requests = -1, rejected = -1, up = -1;
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < until && (stage < 20 || server_requests < 20 || rejected < 1)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    stage = Query(prom_port, kStage);
+    server_requests = Query(prom_port, kServerRequests);
+    worker_requests = Query(prom_port, kWorkerRequests);
+    rejected = Query(prom_port, kRejected);
+    up = Query(prom_port, kWorkerUp);
+  }
+  kill(prom, SIGTERM);
+  waitpid(prom, nullptr, 0);
+  EXPECT_EQ(stage, 20) << kStage;
+  EXPECT_EQ(server_requests, 20) << kServerRequests;
+  EXPECT_GE(worker_requests, 20) << kWorkerRequests;
+  EXPECT_EQ(rejected, 1) << kRejected;
+  EXPECT_EQ(up, 1) << kWorkerUp;
+  server->reset();
+  kill(worker->pid, SIGTERM);
+  waitpid(worker->pid, nullptr, 0);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace v2p

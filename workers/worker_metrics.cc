@@ -1,0 +1,53 @@
+#include "workers/worker_metrics.h"
+
+#include "absl/time/time.h"
+#include "proto/rpc_metrics.h"
+
+namespace v2p::worker {
+
+WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
+    : stage_(prometheus::BuildHistogram()
+                 .Name("v2p_stage_duration_seconds")
+                 .Help("Wall time of each reconstruction stage per sample, by model and stage.")
+                 .Register(registry)),
+      batch_size_(prometheus::BuildHistogram()
+                      .Name("v2p_batch_size")
+                      .Help("Samples per batch run through a pipeline.")
+                      .Register(registry)
+                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})),
+      queued_rows_(prometheus::BuildGauge()
+                       .Name("v2p_queue_depth")
+                       .Help("Samples waiting to be batched.")
+                       .Register(registry)
+                       .Add({})),
+      models_loaded_(prometheus::BuildGauge()
+                         .Name("v2p_models_loaded")
+                         .Help("Model versions loaded in this worker.")
+                         .Register(registry)
+                         .Add({})) {}
+
+void WorkerMetrics::RecordStages(const std::string& model, const core::StageTimings& t) {
+  std::array<prometheus::Histogram*, kStages>* h;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = per_model_.find(model);
+    if (it == per_model_.end()) {
+      static constexpr const char* kNames[kStages] = {"queue", "preprocess", "decode", "generate",
+                                                      "refine", "encode", "total"};
+      std::array<prometheus::Histogram*, kStages> made{};
+      for (int i = 0; i < kStages; ++i) {
+        made[i] = &stage_.Add({{"model", model}, {"stage", kNames[i]}}, LatencyBuckets());
+      }
+      it = per_model_.emplace(model, made).first;
+    }
+    h = &it->second;
+  }
+  const absl::Duration values[kStages] = {t.queue,    t.preprocess, t.decode, t.generate,
+                                          t.refine,   t.encode,     t.total};
+  for (int i = 0; i < kStages; ++i) {
+    if (i == 4 && t.refine == absl::ZeroDuration()) continue;  // no refiner in this pipeline
+    (*h)[i]->Observe(absl::ToDoubleSeconds(values[i]));
+  }
+}
+
+}  // namespace v2p::worker
