@@ -21,6 +21,12 @@ PACKAGES=(
   python3
 )
 
+# kubectl renders deploy/k8s in a test; Debian's comes in kubernetes-client.
+# A machine that already has a kubectl (another vendor's package) keeps it.
+if ! command -v kubectl >/dev/null 2>&1; then
+  PACKAGES+=(kubernetes-client)
+fi
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
