@@ -1,6 +1,7 @@
 #include "client/load_command.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -87,10 +88,18 @@ void StreamClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
                   const std::vector<v1::Sample>& samples, int id, absl::Time until, Shared* out) {
   grpc::ClientContext ctx;
   auto stream = stub.StreamReconstruct(&ctx);
-  std::mutex mu;
+    std::mutex mu;
+  std::condition_variable room;
   std::vector<std::chrono::steady_clock::time_point> sent_at;
+  size_t answered = 0;
   std::thread writer([&] {
     for (int64_t n = 0; absl::Now() < until; ++n) {
+      {
+        // A client keeps a window of samples in flight, as a scanner feed
+        // would; without it the latency measures transport buffering.
+        std::unique_lock<std::mutex> lock(mu);
+        room.wait(lock, [&] { return sent_at.size() - answered < static_cast<size_t>(o.window); });
+      }
       v1::StreamReconstructRequest req;
       if (n == 0) req.set_model(o.model);
       *req.mutable_sample() = samples[(id + n) % samples.size()];
@@ -109,10 +118,12 @@ void StreamClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
   size_t n = 0;
   while (stream->Read(&resp)) {
     std::chrono::steady_clock::time_point t;
-    {
+        {
       std::lock_guard<std::mutex> lock(mu);
       t = sent_at[n++];
+      answered = n;
     }
+    room.notify_one();
     mine.push_back(absl::FromChrono(std::chrono::steady_clock::now() - t));
     ++out->received;
   }
