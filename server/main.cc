@@ -1,7 +1,11 @@
 // v2p-server: the public, stateless gateway. Starts and supervises local
 // workers (--workers=spawn:N) or uses running ones (--workers=host:port,...).
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -78,6 +82,21 @@ int main(int argc, char** argv) {
           std::to_string(absl::GetFlag(FLAGS_max_message_mb))};
   pool_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   for (const std::string& a : absl::GetFlag(FLAGS_worker_args)) pool_options.worker_args.push_back(a);
+    // Readiness: the health service "voxel2pixel.v1.Reconstruction" is
+  // SERVING only while at least one worker is (what a load balancer and a
+  // Kubernetes readiness probe should ask); "" stays SERVING while the
+  // process is alive (liveness).
+  std::atomic<grpc::HealthCheckServiceInterface*> health{nullptr};
+  std::atomic<int> ready_workers{0};
+  auto publish_readiness = [&] {
+    if (auto* h = health.load()) {
+      h->SetServingStatus("voxel2pixel.v1.Reconstruction", ready_workers.load() > 0);
+    }
+  };
+  pool_options.on_change = [&](int ready) {
+    ready_workers = ready;
+    publish_readiness();
+  };
   auto pool = v2p::server::WorkerPool::Create(pool_options);
   if (!pool.ok()) return Fail(pool.status());
 
@@ -119,6 +138,13 @@ int main(int argc, char** argv) {
   serve.ready_fd = absl::GetFlag(FLAGS_ready_fd);
   serve.max_message_bytes = pool_options.max_message_bytes;
   serve.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
+    serve.on_started = [&](grpc::Server* server, int) {
+    int ready = 0;
+    for (const auto& s : (*pool)->Slots()) ready += s.ready;
+    ready_workers = ready;
+    health = server->GetHealthCheckService();
+    publish_readiness();
+  };
   serve.interceptors.push_back(rpc_metrics.InterceptorFactory());
   serve.metrics_port = metrics ? metrics->port() : 0;
   serve.services = {&reconstruction, &models, &datasets_service, &training, &operations_service};

@@ -128,10 +128,12 @@ void WorkerPool::Supervise(int slot) {
       slots_[slot].pid = 0;
       if (stopping_) return;
       ++slots_[slot].restarts;
-      Log(absl::StrCat("worker ", slot, " (pid ", pid,
+            Log(absl::StrCat("worker ", slot, " (pid ", pid,
                        ") died: ", DescribeExit(status), "; restarting"));
     }
+    NotifyChange();
     if (absl::Status s = StartOne(slot); s.ok()) {
+      NotifyChange();
       backoff = absl::Milliseconds(100);
       continue;
     } else {
@@ -192,6 +194,13 @@ absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(
   if (auto best = best_ready(nullptr)) return best;
   return absl::UnavailableError(
       "no worker is ready (all are starting or restarting)");
+}
+
+void WorkerPool::NotifyChange() {
+  if (!options_.on_change) return;
+  int ready = 0;
+  for (const SlotState& s : Slots()) ready += s.ready;
+  options_.on_change(ready);
 }
 
 std::vector<WorkerPool::SlotState> WorkerPool::Slots() const {

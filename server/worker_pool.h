@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -43,7 +44,10 @@ class WorkerPool {
     std::vector<std::string> addresses;
     absl::Duration start_timeout = absl::Seconds(60);
     absl::Duration max_restart_backoff = absl::Seconds(5);
-    int max_message_bytes = 64 << 20;
+        int max_message_bytes = 64 << 20;
+    // Called (without the pool's lock) with the number of ready workers
+    // whenever a worker becomes ready or is lost.
+    std::function<void(int ready)> on_change;
     absl::Duration avoid_grace = absl::Seconds(10);
   };
 
@@ -82,7 +86,8 @@ class WorkerPool {
   std::shared_ptr<WorkerHandle> Connect(const std::string& address, pid_t pid,
                                         int slot) const;
   void Supervise(int slot);
-  absl::Status StartOne(int slot);
+    absl::Status StartOne(int slot);
+  void NotifyChange();
 
   const Options options_;
   mutable absl::Mutex mu_;

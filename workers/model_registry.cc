@@ -45,8 +45,11 @@ absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(
   }
   // Loading happens outside the lock; two racing loads of one model both
   // succeed and the first one stored wins.
-  ASSIGN_OR_RETURN(auto pipeline,
-                   core::Pipeline::Load(repository_->VersionDir(name, v), v));
+    ASSIGN_OR_RETURN(auto pipeline, core::Pipeline::Load(repository_->VersionDir(name, v), v));
+  // Warm-up: one batch of zeros through every stage before the model is
+  // handed out, so that the first real sample does not pay for first-touch
+  // page faults and lazy initialisation.
+  RETURN_IF_ERROR(pipeline->Run(Eigen::MatrixXf::Zero(1, pipeline->num_voxels())).status());
   core::LogInfo("registry", "loaded ", name, "/", v, ": ",
                 pipeline->manifest().description);
   absl::MutexLock lock(&mu_);

@@ -301,12 +301,14 @@ TEST_F(EndToEnd, ModelsServiceDescribesTheTrainedModel) {
 }
 
 grpc::health::v1::HealthCheckResponse::ServingStatus Health(
-    const std::shared_ptr<grpc::Channel>& ch) {
+    const std::shared_ptr<grpc::Channel>& ch, const std::string& service = "") {
   auto health = grpc::health::v1::Health::NewStub(ch);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
   grpc::health::v1::HealthCheckResponse resp;
-  const grpc::Status s = health->Check(&ctx, {}, &resp);
+  const grpc::Status s = health->Check(&ctx, req, &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return resp.status();
 }
@@ -335,6 +337,9 @@ std::vector<std::string> ReflectedServices(
 
 TEST_F(EndToEnd, ServerHasHealthAndReflection) {
   EXPECT_EQ(Health(server_->channel()),
+            grpc::health::v1::HealthCheckResponse::SERVING);
+  // Readiness: serving because its worker is.
+  EXPECT_EQ(Health(server_->channel(), "voxel2pixel.v1.Reconstruction"),
             grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_THAT(ReflectedServices(server_->channel()),
               ::testing::IsSupersetOf({"voxel2pixel.v1.Reconstruction",
