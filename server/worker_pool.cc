@@ -1,6 +1,9 @@
 #include "server/worker_pool.h"
 
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -24,6 +27,19 @@ void Log(const std::string& msg) {
 
 absl::Status WorkerPool::ParseWorkersFlag(const std::string& flag,
                                           Options* options) {
+  if (absl::StartsWith(flag, "dns:///")) {
+    const std::string target = flag.substr(7);
+    const size_t colon = target.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(target.substr(colon + 1), &port) || port <= 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--workers=", flag, ": expected dns:///NAME:PORT"));
+    }
+    options->dns_name = target.substr(0, colon);
+    options->dns_port = port;
+    return absl::OkStatus();
+  }
   if (absl::StartsWith(flag, "spawn:")) {
     int n = 0;
     if (!absl::SimpleAtoi(flag.substr(6), &n) || n < 1 || n > 64) {
@@ -65,11 +81,26 @@ std::shared_ptr<WorkerHandle> WorkerPool::Connect(const std::string& address,
 
 absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(
     Options options) {
-  if (options.spawn == 0 && options.addresses.empty()) {
+  if (options.spawn == 0 && options.addresses.empty() && options.dns_name.empty()) {
     return absl::InvalidArgumentError("worker pool has no workers");
   }
   std::unique_ptr<WorkerPool> pool(new WorkerPool(std::move(options)));
   const Options& o = pool->options_;
+  if (!o.dns_name.empty()) {
+    // Workers may come up after the gateway: an empty answer is not an
+    // error, requests wait (up to their deadline) for the next resolution.
+    pool->Resolve();
+    pool->supervisors_.emplace_back([p = pool.get()] {
+      while (true) {
+        {
+          absl::MutexLock lock(&p->mu_);
+          if (p->mu_.AwaitWithTimeout(absl::Condition(&p->stopping_), p->options_.dns_refresh)) return;
+        }
+        p->Resolve();
+      }
+    });
+    return pool;
+  }
   if (o.spawn == 0) {
     absl::MutexLock lock(&pool->mu_);
     for (size_t i = 0; i < o.addresses.size(); ++i) {
@@ -194,6 +225,49 @@ absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(
   if (auto best = best_ready(nullptr)) return best;
   return absl::UnavailableError(
       "no worker is ready (all are starting or restarting)");
+}
+
+void WorkerPool::Resolve() {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  std::vector<std::string> found;
+  if (getaddrinfo(options_.dns_name.c_str(), nullptr, &hints, &result) == 0) {
+    for (addrinfo* a = result; a != nullptr; a = a->ai_next) {
+      char ip[INET_ADDRSTRLEN];
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+      inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+      const std::string address = absl::StrCat(ip, ":", options_.dns_port);
+      if (std::find(found.begin(), found.end(), address) == found.end()) found.push_back(address);
+    }
+    freeaddrinfo(result);
+  }
+  bool changed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    // Vanished workers leave; calls already using them keep their handle.
+    const size_t before = slots_.size();
+    slots_.erase(std::remove_if(slots_.begin(), slots_.end(),
+                                [&](const Slot& s) {
+                                  return std::find(found.begin(), found.end(),
+                                                   s.handle->address) == found.end();
+                                }),
+                 slots_.end());
+    changed = slots_.size() != before;
+    for (const std::string& address : found) {
+      const bool known = std::any_of(slots_.begin(), slots_.end(),
+                                     [&](const Slot& s) { return s.handle->address == address; });
+      if (!known) {
+        slots_.push_back({Connect(address, 0, static_cast<int>(slots_.size())), 0, 0});
+        changed = true;
+      }
+    }
+  }
+  if (changed) {
+    Log(absl::StrCat(options_.dns_name, " resolves to ", found.size(), " worker(s)"));
+    NotifyChange();
+  }
 }
 
 void WorkerPool::NotifyChange() {

@@ -41,7 +41,12 @@ class WorkerPool {
     std::string repository;
     std::vector<std::string> worker_args;  // e.g. --device=cpu
     // ... or use these running ones (host:port).
-    std::vector<std::string> addresses;
+        std::vector<std::string> addresses;
+    // ... or every IPv4 address a DNS name resolves to (dns:///NAME:PORT, a
+    // Kubernetes headless service), re-resolved every dns_refresh.
+    std::string dns_name;
+    int dns_port = 0;
+    absl::Duration dns_refresh = absl::Seconds(10);
     absl::Duration start_timeout = absl::Seconds(60);
     absl::Duration max_restart_backoff = absl::Seconds(5);
         int max_message_bytes = 64 << 20;
@@ -51,7 +56,8 @@ class WorkerPool {
     absl::Duration avoid_grace = absl::Seconds(10);
   };
 
-  // Parses "spawn:N" or "host:port,host:port" into `options`.
+    // Parses "spawn:N", "dns:///NAME:PORT" or "host:port,host:port" into
+  // `options`.
   static absl::Status ParseWorkersFlag(const std::string& flag,
                                        Options* options);
 
@@ -87,7 +93,8 @@ class WorkerPool {
                                         int slot) const;
   void Supervise(int slot);
     absl::Status StartOne(int slot);
-  void NotifyChange();
+    void NotifyChange();
+  void Resolve();  // dns mode: one re-resolution and reconciliation
 
   const Options options_;
   mutable absl::Mutex mu_;

@@ -88,9 +88,12 @@ struct RunningWorker {
 
 class Gateway {
  public:
-  explicit Gateway(const std::vector<std::string>& addresses) {
+  explicit Gateway(const std::vector<std::string>& addresses) : Gateway([&] {
     WorkerPool::Options o;
     o.addresses = addresses;
+    return o;
+  }()) {}
+  explicit Gateway(WorkerPool::Options o) {
     o.avoid_grace = absl::Milliseconds(200);
     pool_ = *WorkerPool::Create(o);
     dispatcher_ =
@@ -223,6 +226,18 @@ TEST(Gateway, StreamAnswersEachSampleInOrder) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
+TEST(Gateway, FindsWorkersThroughDns) {
+  RunningWorker w;
+  WorkerPool::Options o;
+  ASSERT_TRUE(WorkerPool::ParseWorkersFlag("dns:///localhost:" + std::to_string(w.port), &o).ok());
+  Gateway g(o);
+  v1::ReconstructResponse resp;
+  const grpc::Status s = Call(g, Request(2), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.results_size(), 2);
+  EXPECT_EQ(w.service.calls, 1);
+}
+
 TEST(WorkerPoolFlag, ParsesSpawnAndAddresses) {
   WorkerPool::Options o;
   ASSERT_TRUE(WorkerPool::ParseWorkersFlag("spawn:3", &o).ok());
@@ -232,7 +247,13 @@ TEST(WorkerPoolFlag, ParsesSpawnAndAddresses) {
   EXPECT_EQ(a.addresses, (std::vector<std::string>{"h1:1", "h2:2"}));
   WorkerPool::Options bad;
   EXPECT_FALSE(WorkerPool::ParseWorkersFlag("spawn:0", &bad).ok());
-  EXPECT_FALSE(WorkerPool::ParseWorkersFlag("nohostport", &bad).ok());
+    EXPECT_FALSE(WorkerPool::ParseWorkersFlag("nohostport", &bad).ok());
+  WorkerPool::Options dns;
+  ASSERT_TRUE(WorkerPool::ParseWorkersFlag("dns:///v2p-worker.default.svc:8600", &dns).ok());
+  EXPECT_EQ(dns.dns_name, "v2p-worker.default.svc");
+  EXPECT_EQ(dns.dns_port, 8600);
+  EXPECT_FALSE(WorkerPool::ParseWorkersFlag("dns:///noport", &bad).ok());
+  EXPECT_FALSE(WorkerPool::ParseWorkersFlag("dns:///host:99999", &bad).ok());
 }
 
 }  // namespace
