@@ -12,7 +12,7 @@
 #include "core/data/dataset.h"
 #include "core/decoding/blas_threads.h"
 #include "core/pipeline/pipeline.h"
-#include "core/pipeline/trainer.h"
+#include "bench/bench_common.h"
 
 ABSL_FLAG(double, seconds, 1.0, "Measured time per batch size and mode.");
 ABSL_FLAG(std::string, data_root, V2P_DATA_DIR, "Shared data directory.");
@@ -21,22 +21,13 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   namespace core = v2p::core;
   core::SetBlasThreads(1);
-  core::DatasetOptions d;
-  d.file = absl::GetFlag(FLAGS_data_root) + "/digit69/digit69_28x28.mat";
-  d.train = {"fmriTrn", "stimTrn", ""};
-  d.test = {"fmriTest", "stimTest", ""};
-  d.image = {28, 28, 1};
-  d.layout = core::ImageLayout::kColumnMajor;
-  auto ds = core::LoadDataset(d);
-  if (!ds.ok()) return 1;
-  char tmpl[] = "/tmp/v2p-batchbench-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  auto repo = *core::ModelRepository::Open({dir, true});
-  core::TrainRequest req{"m", {}, ""};
-  req.pipeline.ridge = {{1e3, 0, 0}, true, false};
-  auto m = core::TrainModel(*ds, req, *repo);
-  auto pipeline = *core::Pipeline::Load(repo->VersionDir("m", m->version), m->version);
-  std::filesystem::remove_all(dir);
+  auto trained = v2p::bench::TrainDigit69Ridge(absl::GetFlag(FLAGS_data_root), "m");
+  if (!trained.ok()) return 1;
+  auto loaded = core::Pipeline::Load(trained->repository + "/models/m/1", 1);
+  std::filesystem::remove_all(trained->repository);
+  if (!loaded.ok()) return 1;
+  auto pipeline = *loaded;
+  const core::Dataset* ds = &trained->dataset;
 
   std::printf("batch_throughput_bench: digit69 ridge pipeline in-process, one thread, %.1f s per cell\n",
               absl::GetFlag(FLAGS_seconds));

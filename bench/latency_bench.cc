@@ -20,7 +20,9 @@
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
 #include "core/pipeline/pipeline.h"
-#include "core/pipeline/trainer.h"
+#include "bench/bench_common.h"
+#include "core/decoding/blas_threads.h"
+#include "core/pipeline/pipeline.h"
 #include "server/subprocess.h"
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
 
@@ -49,30 +51,18 @@ int Fail(const absl::Status& s) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // As the worker does: one BLAS thread per call.
+  v2p::core::SetBlasThreads(1);
   namespace core = v2p::core;
   namespace v1 = voxel2pixel::v1;
   const int runs = absl::GetFlag(FLAGS_runs),
             warmup = absl::GetFlag(FLAGS_warmup);
 
-  core::DatasetOptions d;
-  d.name = "digit69";
-  d.file = absl::GetFlag(FLAGS_data_root) + "/digit69/digit69_28x28.mat";
-  d.train = {"fmriTrn", "stimTrn", ""};
-  d.test = {"fmriTest", "stimTest", ""};
-  d.image = {28, 28, 1};
-  d.layout = core::ImageLayout::kColumnMajor;
-  auto dataset = core::LoadDataset(d);
-  if (!dataset.ok()) return Fail(dataset.status());
-  char tmpl[] = "/tmp/v2p-bench-XXXXXX";
-  const std::string repo_dir = mkdtemp(tmpl);
-  auto repo = core::ModelRepository::Open({repo_dir, true});
-  if (!repo.ok()) return Fail(repo.status());
-  core::TrainRequest req{"bench_ridge", {}, ""};
-  req.pipeline.ridge = {{1e3, 0, 0}, true, false};
-  auto manifest = core::TrainModel(*dataset, req, **repo);
-  if (!manifest.ok()) return Fail(manifest.status());
-  auto pipeline = core::Pipeline::Load(
-      (*repo)->VersionDir("bench_ridge", manifest->version), manifest->version);
+  auto trained = v2p::bench::TrainDigit69Ridge(absl::GetFlag(FLAGS_data_root), "bench_ridge");
+  if (!trained.ok()) return Fail(trained.status());
+  const std::string repo_dir = trained->repository;
+  const core::Dataset* dataset = &trained->dataset;
+  auto pipeline = core::Pipeline::Load(repo_dir + "/models/bench_ridge/1", 1);
   if (!pipeline.ok()) return Fail(pipeline.status());
 
   const std::string bin = v2p::server::ExecutableDir();

@@ -18,8 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/load_command.h"
-#include "core/data/dataset.h"
-#include "core/pipeline/trainer.h"
+#include "bench/bench_common.h"
 #include "server/subprocess.h"
 
 ABSL_FLAG(int, streams, 64, "Concurrent streams.");
@@ -60,20 +59,10 @@ double RssMiB(pid_t pid) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   namespace core = v2p::core;
-  char tmpl[] = "/tmp/v2p-soak-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  core::DatasetOptions d;
-  d.name = "digit69";
-  d.file = absl::GetFlag(FLAGS_data_root) + "/digit69/digit69_28x28.mat";
-  d.train = {"fmriTrn", "stimTrn", ""};
-  d.test = {"fmriTest", "stimTest", ""};
-  d.image = {28, 28, 1};
-  d.layout = core::ImageLayout::kColumnMajor;
-  auto ds = core::LoadDataset(d);
-  auto repo = core::ModelRepository::Open({dir, true});
-  core::TrainRequest req{"soak", {}, ""};
-  req.pipeline.ridge = {{1e3, 0, 0}, true, false};
-  if (!ds.ok() || !repo.ok() || !core::TrainModel(*ds, req, **repo).ok()) return 1;
+  auto trained = v2p::bench::TrainDigit69Ridge(absl::GetFlag(FLAGS_data_root), "soak");
+  if (!trained.ok()) return 1;
+  const std::string dir = trained->repository;
+  const std::string betas_file = absl::GetFlag(FLAGS_data_root) + "/digit69/digit69_28x28.mat";
 
   const std::string bin = v2p::server::ExecutableDir();
   auto server = v2p::server::SpawnWithReadyFd(
@@ -90,7 +79,7 @@ int main(int argc, char** argv) {
   o.clients = absl::GetFlag(FLAGS_streams);
   o.duration_s = absl::GetFlag(FLAGS_seconds);
   o.stream = true;
-  o.betas = d.file;
+  o.betas = betas_file;
   o.var = "fmriTest";
   absl::StatusOr<v2p::client::LoadReport> report;
   std::thread load([&] { report = v2p::client::RunLoad(o); });

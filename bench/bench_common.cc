@@ -1,0 +1,33 @@
+#include "bench/bench_common.h"
+
+#include <stdlib.h>
+
+#include "core/base/status_macros.h"
+#include "core/pipeline/trainer.h"
+
+namespace v2p::bench {
+
+absl::StatusOr<Digit69Model> TrainDigit69Ridge(const std::string& data_root,
+                                               const std::string& model) {
+  core::DatasetOptions d;
+  d.name = "digit69";
+  d.file = data_root + "/digit69/digit69_28x28.mat";
+  d.train = {"fmriTrn", "stimTrn", ""};
+  d.test = {"fmriTest", "stimTest", ""};
+  d.image = {28, 28, 1};
+  d.layout = core::ImageLayout::kColumnMajor;
+  Digit69Model out;
+  ASSIGN_OR_RETURN(out.dataset, core::LoadDataset(d));
+  char tmpl[] = "/tmp/v2p-bench-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
+  out.repository = tmpl;
+  out.model = model;
+  ASSIGN_OR_RETURN(auto repo, core::ModelRepository::Open({out.repository, true}));
+  core::TrainRequest req;
+  req.model_name = model;
+  req.pipeline.ridge = {{1e3, 0, 0}, true, false};
+  RETURN_IF_ERROR(core::TrainModel(out.dataset, req, *repo).status());
+  return out;
+}
+
+}  // namespace v2p::bench
