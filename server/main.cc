@@ -34,7 +34,7 @@ ABSL_FLAG(std::string, workers, "spawn:1",
 ABSL_FLAG(std::string, worker_binary, "",
           "v2p-worker to spawn; default: beside this binary.");
 ABSL_FLAG(std::string, worker_device, "auto",
-          "--device for spawned workers: auto, cpu or cuda:N.");
+          "Device of spawned workers: auto (round the visible GPUs, else cpu), cpu or cuda:N.");
 ABSL_FLAG(int, ready_fd, -1,
           "Write the bound port to this file descriptor, then close it.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
     pool_options.worker_binary = v2p::server::ExecutableDir() + "/v2p-worker";
   }
   pool_options.worker_args = {
-      "--device=" + absl::GetFlag(FLAGS_worker_device), "--metrics_port=0",
+      "--metrics_port=0",
       "--max_message_mb=" +
           std::to_string(absl::GetFlag(FLAGS_max_message_mb))};
   pool_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
@@ -97,6 +97,8 @@ int main(int argc, char** argv) {
     ready_workers = ready;
     publish_readiness();
   };
+    pool_options.devices =
+      v2p::server::AssignDevices(absl::GetFlag(FLAGS_worker_device), v2p::server::VisibleGpus());
   auto pool = v2p::server::WorkerPool::Create(pool_options);
   if (!pool.ok()) return Fail(pool.status());
 

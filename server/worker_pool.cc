@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <cstdio>
 
 #include "absl/strings/match.h"
@@ -24,6 +26,31 @@ void Log(const std::string& msg) {
 }
 
 }  // namespace
+
+std::vector<std::string> AssignDevices(const std::string& requested, int gpus) {
+  if (requested != "auto") return {requested};
+  if (gpus <= 0) return {"cpu"};
+  std::vector<std::string> devices;
+  for (int i = 0; i < gpus; ++i) devices.push_back(absl::StrCat("cuda:", i));
+  return devices;
+}
+
+int VisibleGpus() {
+  if (const char* env = std::getenv("CUDA_VISIBLE_DEVICES")) {
+    int n = 0;
+    for (absl::string_view d : absl::StrSplit(env, ',', absl::SkipWhitespace())) {
+      n += d != "-1";
+    }
+    return n;
+  }
+  std::error_code ec;
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec)) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
 
 absl::Status WorkerPool::ParseWorkersFlag(const std::string& flag,
                                           Options* options) {
@@ -125,8 +152,11 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(
 absl::Status WorkerPool::StartOne(int slot) {
   std::vector<std::string> argv = {options_.worker_binary,
                                    "--repo=" + options_.repository, "--port=0"};
-  argv.insert(argv.end(), options_.worker_args.begin(),
+    argv.insert(argv.end(), options_.worker_args.begin(),
               options_.worker_args.end());
+  if (!options_.devices.empty()) {
+    argv.push_back("--device=" + options_.devices[slot % options_.devices.size()]);
+  }
   auto child = SpawnWithReadyFd(argv, options_.start_timeout);
   if (!child.ok()) return child.status();
   const std::string address = absl::StrCat("127.0.0.1:", child->port);

@@ -32,6 +32,16 @@ struct WorkerHandle {
   std::atomic<int> outstanding{0};
 };
 
+// Devices for spawned workers: "auto" spreads them round the `gpus` visible
+// GPUs (cuda:0, cuda:1, ...) or uses the CPU when there are none; any other
+// value ("cpu", "cuda:1") is given to every worker.
+std::vector<std::string> AssignDevices(const std::string& requested, int gpus);
+
+// GPUs this process could use: the entries of CUDA_VISIBLE_DEVICES when it
+// is set, else the NVIDIA driver's /proc/driver/nvidia/gpus entries. The
+// gateway cannot ask LibTorch (it does not link it).
+int VisibleGpus();
+
 class WorkerPool {
  public:
   struct Options {
@@ -39,7 +49,9 @@ class WorkerPool {
     int spawn = 0;
     std::string worker_binary;
     std::string repository;
-    std::vector<std::string> worker_args;  // e.g. --device=cpu
+        std::vector<std::string> worker_args;  // e.g. --max_message_mb=64
+    // --device of spawned worker i: devices[i % size]; empty = none given.
+    std::vector<std::string> devices;
     // ... or use these running ones (host:port).
         std::vector<std::string> addresses;
     // ... or every IPv4 address a DNS name resolves to (dns:///NAME:PORT, a
@@ -56,7 +68,7 @@ class WorkerPool {
     absl::Duration avoid_grace = absl::Seconds(10);
   };
 
-    // Parses "spawn:N", "dns:///NAME:PORT" or "host:port,host:port" into
+      // Parses "spawn:N", "dns:///NAME:PORT" or "host:port,host:port" into
   // `options`.
   static absl::Status ParseWorkersFlag(const std::string& flag,
                                        Options* options);

@@ -238,6 +238,18 @@ TEST(Gateway, FindsWorkersThroughDns) {
   EXPECT_EQ(w.service.calls, 1);
 }
 
+TEST(WorkerDevices, AutoSpreadsWorkersRoundTheGpus) {
+  EXPECT_EQ(AssignDevices("auto", 0), std::vector<std::string>{"cpu"});
+  EXPECT_EQ(AssignDevices("auto", 2), (std::vector<std::string>{"cuda:0", "cuda:1"}));
+  EXPECT_EQ(AssignDevices("cuda:1", 4), std::vector<std::string>{"cuda:1"});
+  EXPECT_EQ(AssignDevices("cpu", 4), std::vector<std::string>{"cpu"});
+  setenv("CUDA_VISIBLE_DEVICES", "0,2,3", 1);
+  EXPECT_EQ(VisibleGpus(), 3);
+  setenv("CUDA_VISIBLE_DEVICES", "", 1);
+  EXPECT_EQ(VisibleGpus(), 0);
+  unsetenv("CUDA_VISIBLE_DEVICES");
+}
+
 TEST(WorkerPoolFlag, ParsesSpawnAndAddresses) {
   WorkerPool::Options o;
   ASSERT_TRUE(WorkerPool::ParseWorkersFlag("spawn:3", &o).ok());
