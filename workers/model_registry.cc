@@ -39,23 +39,41 @@ absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(
   RETURN_IF_ERROR(core::ValidateModelName(name));
   ASSIGN_OR_RETURN(const int64_t v, ResolveVersion(name, version));
   const auto key = std::make_pair(name, v);
+  // One load per model version at a time: callers arriving while it loads
+  // wait for that load instead of reading the same weights again.
+  std::promise<LoadResult> promise;
+  std::shared_future<LoadResult> pending;
   {
     absl::MutexLock lock(&mu_);
     if (auto it = loaded_.find(key); it != loaded_.end()) return it->second;
+    if (auto it = loading_.find(key); it != loading_.end()) {
+      pending = it->second;
+    } else {
+      loading_[key] = promise.get_future().share();
+    }
   }
-  // Loading happens outside the lock; two racing loads of one model both
-  // succeed and the first one stored wins.
-    ASSIGN_OR_RETURN(auto pipeline, core::Pipeline::Load(repository_->VersionDir(name, v), v));
+  if (pending.valid()) return pending.get();
+  LoadResult result = LoadAndWarmUp(name, v);
+  {
+    absl::MutexLock lock(&mu_);
+    loading_.erase(key);
+    if (result.ok()) {
+      loaded_.emplace(key, *result);
+      if (options_.on_loaded) options_.on_loaded(static_cast<int>(loaded_.size()));
+    }
+  }
+  promise.set_value(result);
+  return result;
+}
+
+ModelRegistry::LoadResult ModelRegistry::LoadAndWarmUp(const std::string& name, int64_t v) const {
+  ASSIGN_OR_RETURN(auto pipeline, core::Pipeline::Load(repository_->VersionDir(name, v), v));
   // Warm-up: one batch of zeros through every stage before the model is
   // handed out, so that the first real sample does not pay for first-touch
   // page faults and lazy initialisation.
   RETURN_IF_ERROR(pipeline->Run(Eigen::MatrixXf::Zero(1, pipeline->num_voxels())).status());
-  core::LogInfo("registry", "loaded ", name, "/", v, ": ",
-                pipeline->manifest().description);
-  absl::MutexLock lock(&mu_);
-  auto stored = loaded_.emplace(key, std::move(pipeline)).first->second;
-  if (options_.on_loaded) options_.on_loaded(static_cast<int>(loaded_.size()));
-  return stored;
+  core::LogInfo("registry", "loaded ", name, "/", v, ": ", pipeline->manifest().description);
+  return pipeline;
 }
 
 absl::StatusOr<ModelRegistry::ModelInfo> ModelRegistry::Describe(

@@ -5,6 +5,8 @@
 #define V2P_WORKERS_MODEL_REGISTRY_H_
 
 #include <functional>
+#include <future>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -60,6 +62,8 @@ class ModelRegistry {
       : options_(std::move(options)), repository_(std::move(repository)) {}
   absl::StatusOr<int64_t> ResolveVersion(const std::string& name,
                                          int64_t version);
+  using LoadResult = absl::StatusOr<std::shared_ptr<const core::Pipeline>>;
+  LoadResult LoadAndWarmUp(const std::string& name, int64_t version) const;
 
   const Options options_;
   const std::unique_ptr<core::ModelRepository> repository_;
@@ -68,6 +72,8 @@ class ModelRegistry {
            std::shared_ptr<const core::Pipeline>>
       loaded_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::pair<int64_t, absl::Time>> latest_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, int64_t>, std::shared_future<LoadResult>> loading_
       ABSL_GUARDED_BY(mu_);
 };
 
