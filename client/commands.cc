@@ -311,7 +311,41 @@ absl::Status RunModelsShow(const ModelsOptions& o) {
     std::printf("  %-22s %12.4f %14s\n", k.c_str(), v,
                 MetricOrDash(e.baseline_metrics(), k).c_str());
   }
+  for (const auto& p : m.placement()) {
+    std::string versions;
+    for (int64_t v : p.versions()) absl::StrAppend(&versions, versions.empty() ? "" : ",", v);
+    std::printf("loaded on:  %s (versions %s)\n", p.worker().c_str(), versions.c_str());
+  }
+  if (m.placement().empty()) std::printf("loaded on:  no worker yet (loads on first request)\n");
   std::printf("spec:\n%s\n", m.pipeline_spec().c_str());
+  return absl::OkStatus();
+}
+
+absl::Status RunModelsLoad(const ModelsOptions& o) {
+  auto stub = v1::Models::NewStub(Connect(o.server));
+  v1::LoadModelRequest req;
+  req.set_name(o.name);
+  req.set_version(o.version);
+  v1::Model m;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, 120);
+  RETURN_IF_ERROR(WithContext(FromGrpcStatus(stub->LoadModel(&ctx, req, &m)), "LoadModel"));
+  std::printf("loaded %s version %lld on %d worker(s)\n", m.name().c_str(),
+              static_cast<long long>(m.version()), m.placement_size());
+  return absl::OkStatus();
+}
+
+absl::Status RunModelsUnload(const ModelsOptions& o) {
+  auto stub = v1::Models::NewStub(Connect(o.server));
+  v1::UnloadModelRequest req;
+  req.set_name(o.name);
+  req.set_version(o.version);
+  google::protobuf::Empty empty;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, 60);
+  RETURN_IF_ERROR(WithContext(FromGrpcStatus(stub->UnloadModel(&ctx, req, &empty)), "UnloadModel"));
+  std::printf("unloaded %s%s from every worker\n", o.name.c_str(),
+              o.version == 0 ? "" : absl::StrCat(" version ", o.version).c_str());
   return absl::OkStatus();
 }
 

@@ -26,6 +26,9 @@ struct ModelsOptions {
 };
 absl::Status RunModelsList(const ModelsOptions& options);
 absl::Status RunModelsShow(const ModelsOptions& options);
+// Loads (warms up) or releases a model version on every worker.
+absl::Status RunModelsLoad(const ModelsOptions& options);
+absl::Status RunModelsUnload(const ModelsOptions& options);
 
 struct ReconstructOptions {
   std::string server;

@@ -64,7 +64,8 @@ constexpr char kUsage[] =
     "  bench        --server ADDR --model NAME [--clients N] [--duration S] [--stream]\n"
     "               [--betas FILE.mat --var VAR]\n"
     "  models list  --server ADDR\n"
-    "  models show  --server ADDR --model NAME [--version N]\n"
+        "  models show  --server ADDR --model NAME [--version N]\n"
+    "  models load|unload --server ADDR --model NAME [--version N]\n"
     "  reconstruct  --server ADDR --model NAME --betas FILE.mat --var VAR\n"
     "               [--stimuli-var VAR] --out DIR [--batch_size N | --stream]";
 
@@ -178,12 +179,15 @@ int main(int argc, char** argv) {
     v2p::client::ModelsOptions o{absl::GetFlag(FLAGS_server),
                                  absl::GetFlag(FLAGS_model),
                                  absl::GetFlag(FLAGS_version)};
-    if (sub == "list") return Report(v2p::client::RunModelsList(o));
+        if (sub == "list") return Report(v2p::client::RunModelsList(o));
+    if ((sub == "load" || sub == "unload") && o.name.empty()) return Usage("models " + sub + " needs --model");
+    if (sub == "load") return Report(v2p::client::RunModelsLoad(o));
+    if (sub == "unload") return Report(v2p::client::RunModelsUnload(o));
     if (sub == "show") {
       if (o.name.empty()) return Usage("models show needs --model");
       return Report(v2p::client::RunModelsShow(o));
     }
-    return Usage("models takes list or show");
+    return Usage("models takes list, show, load or unload");
   }
   if (command == "reconstruct") {
     v2p::client::ReconstructOptions o;

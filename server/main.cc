@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   v2p::server::Dispatcher dispatcher(pool->get(), {});
   v2p::server::ModelCatalog catalog(&dispatcher, {});
   v2p::server::ReconstructionService reconstruction(&dispatcher, &catalog, streams_gauge);
-  v2p::server::ModelsService models(&dispatcher);
+  v2p::server::ModelsService models(&dispatcher, pool->get());
   auto operations = v2p::store::OperationStore::Open(pool_options.repository);
   if (!operations.ok()) return Fail(operations.status());
   auto datasets = v2p::store::DatasetStore::Open(pool_options.repository);

@@ -1,5 +1,8 @@
 #include "server/models_service.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "proto/rpc_status.h"
 #include "server/validation.h"
 
@@ -21,10 +24,66 @@ grpc::Status ModelsService::GetModel(grpc::ServerContext* context,
                                      v1::Model* response) {
   if (absl::Status s = ValidateModelRef(request->name()); !s.ok())
     return ToGrpcStatus(s);
-  return dispatcher_->Run(context, [&](auto& stub, grpc::ClientContext& ctx) {
+  const grpc::Status status = dispatcher_->Run(context, [&](auto& stub, grpc::ClientContext& ctx) {
     response->Clear();
     return stub.GetModel(&ctx, *request, response);
   });
+  if (status.ok()) AddPlacement(context, response);
+  return status;
+}
+
+void ModelsService::AddPlacement(const grpc::ServerContext* context, v1::Model* model) const {
+  const std::string prefix = model->name() + "/";
+  for (const auto& worker : pool_->ReadyWorkers()) {
+    auto ctx = grpc::ClientContext::FromServerContext(*context);
+    voxel2pixel::worker::v1::WorkerInfo info;
+    if (!worker->stub->GetWorkerInfo(ctx.get(), {}, &info).ok()) continue;
+    v1::Placement placement;
+    placement.set_worker(worker->address);
+    for (const std::string& loaded : info.loaded_models()) {
+      int64_t version = 0;
+      if (absl::StartsWith(loaded, prefix) &&
+          absl::SimpleAtoi(loaded.substr(prefix.size()), &version)) {
+        placement.add_versions(version);
+      }
+    }
+    if (placement.versions_size() > 0) *model->add_placement() = std::move(placement);
+  }
+}
+
+grpc::Status ModelsService::LoadModel(grpc::ServerContext* context,
+                                      const v1::LoadModelRequest* request, v1::Model* response) {
+  if (absl::Status s = ValidateModelRef(request->name()); !s.ok()) return ToGrpcStatus(s);
+  const auto workers = pool_->ReadyWorkers();
+  if (workers.empty()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no worker is ready");
+  for (const auto& worker : workers) {
+    auto ctx = grpc::ClientContext::FromServerContext(*context);
+    v1::Model model;
+    const grpc::Status s = worker->stub->LoadModel(ctx.get(), *request, &model);
+    if (!s.ok()) {
+      return grpc::Status(s.error_code(),
+                          absl::StrCat("worker ", worker->address, ": ", s.error_message()));
+    }
+    *response = std::move(model);
+  }
+  AddPlacement(context, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status ModelsService::UnloadModel(grpc::ServerContext* context,
+                                        const v1::UnloadModelRequest* request,
+                                        google::protobuf::Empty*) {
+  if (absl::Status s = ValidateModelRef(request->name()); !s.ok()) return ToGrpcStatus(s);
+  for (const auto& worker : pool_->ReadyWorkers()) {
+    auto ctx = grpc::ClientContext::FromServerContext(*context);
+    google::protobuf::Empty empty;
+    const grpc::Status s = worker->stub->UnloadModel(ctx.get(), *request, &empty);
+    if (!s.ok()) {
+      return grpc::Status(s.error_code(),
+                          absl::StrCat("worker ", worker->address, ": ", s.error_message()));
+    }
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace v2p::server

@@ -10,8 +10,10 @@ namespace v2p::server {
 
 class ModelsService final : public voxel2pixel::v1::Models::Service {
  public:
-  explicit ModelsService(const Dispatcher* dispatcher)
-      : dispatcher_(dispatcher) {}
+  // Both must outlive the service. LoadModel, UnloadModel and the
+  // placement in GetModel go to every ready worker of `pool`.
+  ModelsService(const Dispatcher* dispatcher, const WorkerPool* pool)
+      : dispatcher_(dispatcher), pool_(pool) {}
 
   grpc::Status ListModels(
       grpc::ServerContext* context,
@@ -21,8 +23,19 @@ class ModelsService final : public voxel2pixel::v1::Models::Service {
                         const voxel2pixel::v1::GetModelRequest* request,
                         voxel2pixel::v1::Model* response) override;
 
+  grpc::Status LoadModel(grpc::ServerContext* context,
+                         const voxel2pixel::v1::LoadModelRequest* request,
+                         voxel2pixel::v1::Model* response) override;
+  grpc::Status UnloadModel(grpc::ServerContext* context,
+                           const voxel2pixel::v1::UnloadModelRequest* request,
+                           google::protobuf::Empty* response) override;
+
  private:
+  // Fills model->placement from every ready worker's loaded models.
+  void AddPlacement(const grpc::ServerContext* context, voxel2pixel::v1::Model* model) const;
+
   const Dispatcher* const dispatcher_;
+  const WorkerPool* const pool_;
 };
 
 }  // namespace v2p::server

@@ -307,6 +307,15 @@ void WorkerPool::NotifyChange() {
   options_.on_change(ready);
 }
 
+std::vector<std::shared_ptr<WorkerHandle>> WorkerPool::ReadyWorkers() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<WorkerHandle>> out;
+  for (const Slot& s : slots_) {
+    if (s.handle) out.push_back(s.handle);
+  }
+  return out;
+}
+
 std::vector<WorkerPool::SlotState> WorkerPool::Slots() const {
   absl::MutexLock lock(&mu_);
   std::vector<SlotState> out;

@@ -85,6 +85,9 @@ class WorkerPool {
   absl::StatusOr<std::shared_ptr<WorkerHandle>> Acquire(
       absl::Time deadline, const WorkerHandle* avoid = nullptr);
 
+    // Every worker ready now (for calls that go to all of them).
+  std::vector<std::shared_ptr<WorkerHandle>> ReadyWorkers() const;
+
   struct SlotState {
     std::string address;
     pid_t pid = 0;

@@ -107,6 +107,22 @@ std::vector<ModelRegistry::ModelInfo> ModelRegistry::DescribeAll() const {
   return out;
 }
 
+int ModelRegistry::Unload(const std::string& name, int64_t version) {
+  absl::MutexLock lock(&mu_);
+  int n = 0;
+  for (auto it = loaded_.begin(); it != loaded_.end();) {
+    if (it->first.first == name && (version == 0 || it->first.second == version)) {
+      it = loaded_.erase(it);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  latest_.erase(name);
+  if (n > 0 && options_.on_loaded) options_.on_loaded(static_cast<int>(loaded_.size()));
+  return n;
+}
+
 std::vector<std::string> ModelRegistry::Loaded() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> out;

@@ -51,6 +51,9 @@ class ModelRegistry {
                                      int64_t version) const;
   // The latest version of every model; unreadable ones are skipped.
   std::vector<ModelInfo> DescribeAll() const;
+    // Forgets loaded versions of `name` (version 0 = all); requests holding
+  // one finish with it. Returns how many were unloaded.
+  int Unload(const std::string& name, int64_t version);
   // "name/version" of each loaded pipeline.
   std::vector<std::string> Loaded() const;
 

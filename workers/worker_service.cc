@@ -87,6 +87,22 @@ grpc::Status WorkerService::GetModel(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status WorkerService::LoadModel(grpc::ServerContext*, const v1::LoadModelRequest* request,
+                                      v1::Model* response) {
+  auto pipeline = registry_->Get(request->name(), request->version());
+  if (!pipeline.ok()) return ToGrpcStatus(pipeline.status());
+  auto info = registry_->Describe(request->name(), (*pipeline)->manifest().version);
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  ToModelProto(*info, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerService::UnloadModel(grpc::ServerContext*, const v1::UnloadModelRequest* request,
+                                        google::protobuf::Empty*) {
+  registry_->Unload(request->name(), request->version());
+  return grpc::Status::OK;
+}
+
 grpc::Status WorkerService::ValidateDataset(
     grpc::ServerContext*, const voxel2pixel::worker::v1::ValidateDatasetRequest* request,
     voxel2pixel::worker::v1::ValidateDatasetResponse* response) {

@@ -39,6 +39,12 @@ class WorkerService final : public voxel2pixel::worker::v1::Worker::Service {
       grpc::ServerContext* context,
       const voxel2pixel::worker::v1::ValidateDatasetRequest* request,
       voxel2pixel::worker::v1::ValidateDatasetResponse* response) override;
+    grpc::Status LoadModel(grpc::ServerContext* context,
+                         const voxel2pixel::v1::LoadModelRequest* request,
+                         voxel2pixel::v1::Model* response) override;
+  grpc::Status UnloadModel(grpc::ServerContext* context,
+                           const voxel2pixel::v1::UnloadModelRequest* request,
+                           google::protobuf::Empty* response) override;
   grpc::Status GetWorkerInfo(
       grpc::ServerContext* context,
       const voxel2pixel::worker::v1::GetWorkerInfoRequest* request,

@@ -276,6 +276,47 @@ TEST_F(EndToEnd, KilledWorkerIsRestartedAndNextRequestSucceeds) {
   EXPECT_NE(after[0], before[0]);
 }
 
+TEST_F(EndToEnd, LoadAndUnloadModelShowPlacement) {
+  auto models = v1::Models::NewStub(server_->channel());
+  auto get = [&] {
+    grpc::ClientContext ctx;
+    v1::GetModelRequest req;
+    req.set_name(kModel);
+    v1::Model m;
+    EXPECT_TRUE(models->GetModel(&ctx, req, &m).ok());
+    return m;
+  };
+  EXPECT_EQ(get().placement_size(), 0) << "nothing loaded before the first request";
+
+  grpc::ClientContext load_ctx;
+  v1::LoadModelRequest load;
+  load.set_name(kModel);  // version 0: the latest
+  v1::Model loaded;
+  ASSERT_TRUE(models->LoadModel(&load_ctx, load, &loaded).ok());
+  ASSERT_EQ(loaded.placement_size(), 1);
+  ASSERT_EQ(loaded.placement(0).versions_size(), 1);
+  EXPECT_EQ(loaded.placement(0).versions(0), 1);
+  EXPECT_FALSE(loaded.placement(0).worker().empty());
+  EXPECT_EQ(get().placement_size(), 1);
+
+  grpc::ClientContext bad_ctx;
+  v1::LoadModelRequest bad;
+  bad.set_name(kModel);
+  bad.set_version(7);
+  EXPECT_EQ(models->LoadModel(&bad_ctx, bad, &loaded).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext unload_ctx;
+  v1::UnloadModelRequest unload;
+  unload.set_name(kModel);
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(models->UnloadModel(&unload_ctx, unload, &empty).ok());
+  EXPECT_EQ(get().placement_size(), 0);
+
+  v1::ReconstructResponse resp;  // an unloaded model loads again on demand
+  ASSERT_TRUE(Call(Request({0}), &resp).ok());
+  EXPECT_EQ(get().placement_size(), 1);
+}
+
 TEST_F(EndToEnd, ModelsServiceDescribesTheTrainedModel) {
   auto models = v1::Models::NewStub(server_->channel());
   grpc::ClientContext ctx;
