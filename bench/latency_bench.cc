@@ -67,8 +67,7 @@ int main(int argc, char** argv) {
 
   const std::string bin = v2p::server::ExecutableDir();
   auto server = v2p::server::SpawnWithReadyFd(
-      {bin + "/v2p-server", "--repo=" + repo_dir, "--port=0",
-       "--workers=spawn:1", "--worker_device=cpu",
+      {bin + "/v2p-server", "--repo=" + repo_dir, "--port=0", "--metrics_port=-1", "--workers=spawn:1", "--worker_device=cpu",
        "--worker_binary=" + bin + "/v2p-worker"},
       absl::Seconds(60));
   if (!server.ok()) return Fail(server.status());

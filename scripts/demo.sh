@@ -19,7 +19,7 @@ echo "== train (local, into $OUT/repo)"
 echo "== serve"
 PORT_FILE="$OUT/server.port"
 rm -f "$PORT_FILE"
-"$BIN/v2p-server" --repo "$OUT/repo" --port 0 --workers spawn:1 --ready_fd 3 \
+"$BIN/v2p-server" --repo "$OUT/repo" --port 0 --metrics_port 0 --workers spawn:1 --ready_fd 3 \
   3>"$PORT_FILE" 2>"$OUT/server.log" &
 SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null || true' EXIT
