@@ -28,8 +28,10 @@ for _ in $(seq 1 600); do
   kill -0 $SERVER_PID 2>/dev/null || { cat "$OUT/server.log"; exit 1; }
   sleep 0.1
 done
-ADDR="127.0.0.1:$(tr -d '\n' < "$PORT_FILE")"
-echo "v2p-server at $ADDR (log: $OUT/server.log)"
+# The ready line is "<gRPC port> <metrics port>".
+read -r GRPC_PORT METRICS_PORT < "$PORT_FILE"
+ADDR="127.0.0.1:$GRPC_PORT"
+echo "v2p-server at $ADDR, metrics at http://127.0.0.1:$METRICS_PORT/metrics (log: $OUT/server.log)"
 
 echo "== models"
 "$BIN/v2p" models list --server "$ADDR"
