@@ -17,13 +17,6 @@ Batcher::~Batcher() {
   }
 }
 
-int Batcher::QueuedRows() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  int rows = 0;
-  for (const auto& [p, q] : queues_) rows += q->rows;
-  return rows;
-}
-
 void Batcher::ReportQueue() {
   if (!options_.on_queue_change) return;
   int rows = 0;

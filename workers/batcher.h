@@ -49,8 +49,6 @@ class Batcher {
       std::shared_ptr<const core::Pipeline> pipeline, Eigen::MatrixXf betas,
       std::function<bool()> is_cancelled);
 
-  // Rows waiting across all pipelines (for a queue-depth gauge).
-  int QueuedRows() const;
 
  private:
   struct Item {
