@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/output_files.h"
+#include "client/rpc_helpers.h"
 #include "workers/spec_files.h"
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
@@ -31,26 +32,6 @@ namespace {
 namespace v1 = voxel2pixel::v1;
 namespace fs = std::filesystem;
 
-constexpr int kMaxMessageBytes = 64 << 20;
-
-std::shared_ptr<grpc::Channel> Connect(const std::string& server) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
-void SetDeadline(grpc::ClientContext* ctx, int seconds) {
-  ctx->set_deadline(std::chrono::system_clock::now() +
-                    std::chrono::seconds(seconds));
-}
-
-absl::Status WithContext(absl::Status s, const std::string& what) {
-  if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
-}
-
 absl::StatusOr<v1::Model> GetModel(v1::Models::Stub& stub,
                                    const std::string& name, int64_t version) {
   v1::GetModelRequest req;
@@ -59,7 +40,7 @@ absl::StatusOr<v1::Model> GetModel(v1::Models::Stub& stub,
   v1::Model model;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 30);
-  RETURN_IF_ERROR(WithContext(FromGrpcStatus(stub.GetModel(&ctx, req, &model)),
+  RETURN_IF_ERROR(RpcStatus((stub.GetModel(&ctx, req, &model)),
                               "GetModel"));
   return model;
 }
@@ -102,8 +83,7 @@ absl::Status SendUnary(v1::Reconstruction::Stub& stub,
     grpc::ClientContext ctx;
     SetDeadline(&ctx, o.deadline_s);
     core::Stopwatch watch;
-    RETURN_IF_ERROR(WithContext(
-        FromGrpcStatus(stub.Reconstruct(&ctx, req, &resp)),
+    RETURN_IF_ERROR(RpcStatus((stub.Reconstruct(&ctx, req, &resp)),
         absl::StrCat("Reconstruct (samples ", start, "-", end - 1, ")")));
     const absl::Duration round_trip = watch.Elapsed();
     if (resp.results_size() != end - start) {
@@ -157,7 +137,7 @@ absl::Status SendStream(v1::Reconstruction::Stub& stub,
   }
   writer.join();
   RETURN_IF_ERROR(
-      WithContext(FromGrpcStatus(stream->Finish()), "StreamReconstruct"));
+      RpcStatus((stream->Finish()), "StreamReconstruct"));
   if (results->size() != static_cast<size_t>(betas.rows())) {
     return absl::DataLossError(absl::StrCat("stream returned ", results->size(),
                                             " results for ", betas.rows(),
@@ -267,7 +247,7 @@ absl::Status RunModelsList(const ModelsOptions& o) {
   v1::ListModelsResponse resp;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 30);
-  RETURN_IF_ERROR(WithContext(FromGrpcStatus(stub->ListModels(&ctx, {}, &resp)),
+  RETURN_IF_ERROR(RpcStatus((stub->ListModels(&ctx, {}, &resp)),
                               "ListModels"));
   std::printf("%-24s %8s %7s %-9s %6s %11s  %s\n", "NAME", "VERSION", "VOXELS",
               "IMAGE", "PCC", "IDENT(PCC)", "PIPELINE");
@@ -329,7 +309,7 @@ absl::Status RunModelsLoad(const ModelsOptions& o) {
   v1::Model m;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 120);
-  RETURN_IF_ERROR(WithContext(FromGrpcStatus(stub->LoadModel(&ctx, req, &m)), "LoadModel"));
+  RETURN_IF_ERROR(RpcStatus((stub->LoadModel(&ctx, req, &m)), "LoadModel"));
   std::printf("loaded %s version %lld on %d worker(s)\n", m.name().c_str(),
               static_cast<long long>(m.version()), m.placement_size());
   return absl::OkStatus();
@@ -343,7 +323,7 @@ absl::Status RunModelsUnload(const ModelsOptions& o) {
   google::protobuf::Empty empty;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 60);
-  RETURN_IF_ERROR(WithContext(FromGrpcStatus(stub->UnloadModel(&ctx, req, &empty)), "UnloadModel"));
+  RETURN_IF_ERROR(RpcStatus((stub->UnloadModel(&ctx, req, &empty)), "UnloadModel"));
   std::printf("unloaded %s%s from every worker\n", o.name.c_str(),
               o.version == 0 ? "" : absl::StrCat(" version ", o.version).c_str());
   return absl::OkStatus();

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/output_files.h"
+#include "client/rpc_helpers.h"
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
 #include "core/data/mat_file.h"
@@ -137,7 +138,7 @@ void StreamClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
 }  // namespace
 
 absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
-  auto channel = grpc::CreateChannel(o.server, grpc::InsecureChannelCredentials());
+  auto channel = Connect(o.server);
   auto models = v1::Models::NewStub(channel);
   v1::GetModelRequest get;
   get.set_name(o.model);
@@ -156,8 +157,7 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
     threads.emplace_back([&, c] {
       grpc::ChannelArguments args;
       args.SetInt("grpc.channel_id", c);  // distinct subchannels
-      auto stub = v1::Reconstruction::NewStub(
-          grpc::CreateCustomChannel(o.server, grpc::InsecureChannelCredentials(), args));
+      auto stub = v1::Reconstruction::NewStub(Connect(o.server, args));
       if (o.stream) {
         StreamClient(*stub, o, samples, c, until, &shared);
       } else {

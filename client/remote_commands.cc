@@ -16,6 +16,7 @@
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
 #include "google/longrunning/operations.grpc.pb.h"
+#include "client/rpc_helpers.h"
 #include "proto/rpc_status.h"
 #include "store/sha256.h"
 #include "voxel2pixel/v1/datasets_service.grpc.pb.h"
@@ -30,20 +31,6 @@ namespace lro = google::longrunning;
 using google::protobuf::util::TimeUtil;
 
 constexpr size_t kChunkBytes = 1 << 20;
-
-std::shared_ptr<grpc::Channel> Connect(const std::string& server) {
-  return grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
-}
-
-void Deadline(grpc::ClientContext* ctx, int seconds) {
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-}
-
-absl::Status Rpc(const grpc::Status& s, const char* what) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      absl::StrCat(what, ": ", s.error_message()));
-}
 
 std::string OperationName(const std::string& name) {
   return absl::StartsWith(name, "operations/") ? name : "operations/" + name;
@@ -125,8 +112,8 @@ absl::StatusOr<lro::Operation> WaitFor(lro::Operations::Stub& stub, const std::s
     ToDurationProto(absl::Seconds(1), req.mutable_timeout());
     lro::Operation op;
     grpc::ClientContext ctx;
-    Deadline(&ctx, 30);
-    RETURN_IF_ERROR(Rpc(stub.WaitOperation(&ctx, req, &op), "WaitOperation"));
+    SetDeadline(&ctx, 30);
+    RETURN_IF_ERROR(RpcStatus(stub.WaitOperation(&ctx, req, &op), "WaitOperation"));
     if (progress) printer.Show(op);
     if (op.done() || absl::Now() >= until) return op;
   }
@@ -168,7 +155,7 @@ absl::Status RunDatasetsUpload(const DatasetsOptions& o) {
   ASSIGN_OR_RETURN(const std::string sha, store::Sha256OfFile(file.string()));
   auto stub = v1::Datasets::NewStub(Connect(o.server));
   grpc::ClientContext ctx;
-  Deadline(&ctx, 600);
+  SetDeadline(&ctx, 600);
   v1::Dataset result;
   auto writer = stub->UploadDataset(&ctx, &result);
   v1::UploadDatasetRequest req;
@@ -190,7 +177,7 @@ absl::Status RunDatasetsUpload(const DatasetsOptions& o) {
     sent += f.gcount();
   }
   writer->WritesDone();
-  RETURN_IF_ERROR(Rpc(writer->Finish(), "UploadDataset"));
+  RETURN_IF_ERROR(RpcStatus(writer->Finish(), "UploadDataset"));
   std::printf("uploaded %s (%lld bytes)\n", file.string().c_str(), static_cast<long long>(sent));
   PrintDataset(result);
   return absl::OkStatus();
@@ -199,9 +186,9 @@ absl::Status RunDatasetsUpload(const DatasetsOptions& o) {
 absl::Status RunDatasetsList(const DatasetsOptions& o) {
   auto stub = v1::Datasets::NewStub(Connect(o.server));
   grpc::ClientContext ctx;
-  Deadline(&ctx, 30);
+  SetDeadline(&ctx, 30);
   v1::ListDatasetsResponse resp;
-  RETURN_IF_ERROR(Rpc(stub->ListDatasets(&ctx, {}, &resp), "ListDatasets"));
+  RETURN_IF_ERROR(RpcStatus(stub->ListDatasets(&ctx, {}, &resp), "ListDatasets"));
   for (const auto& d : resp.datasets()) PrintDataset(d);
   if (resp.datasets().empty()) std::printf("(no datasets; upload one with `v2p datasets upload`)\n");
   return absl::OkStatus();
@@ -210,11 +197,11 @@ absl::Status RunDatasetsList(const DatasetsOptions& o) {
 absl::Status RunDatasetsShow(const DatasetsOptions& o) {
   auto stub = v1::Datasets::NewStub(Connect(o.server));
   grpc::ClientContext ctx;
-  Deadline(&ctx, 30);
+  SetDeadline(&ctx, 30);
   v1::GetDatasetRequest req;
   req.set_name(o.name);
   v1::Dataset d;
-  RETURN_IF_ERROR(Rpc(stub->GetDataset(&ctx, req, &d), "GetDataset"));
+  RETURN_IF_ERROR(RpcStatus(stub->GetDataset(&ctx, req, &d), "GetDataset"));
   PrintDataset(d);
   std::printf("%s", d.description().DebugString().c_str());
   return absl::OkStatus();
@@ -223,11 +210,11 @@ absl::Status RunDatasetsShow(const DatasetsOptions& o) {
 absl::Status RunDatasetsDelete(const DatasetsOptions& o) {
   auto stub = v1::Datasets::NewStub(Connect(o.server));
   grpc::ClientContext ctx;
-  Deadline(&ctx, 30);
+  SetDeadline(&ctx, 30);
   v1::DeleteDatasetRequest req;
   req.set_name(o.name);
   google::protobuf::Empty empty;
-  RETURN_IF_ERROR(Rpc(stub->DeleteDataset(&ctx, req, &empty), "DeleteDataset"));
+  RETURN_IF_ERROR(RpcStatus(stub->DeleteDataset(&ctx, req, &empty), "DeleteDataset"));
   std::printf("deleted dataset %s\n", o.name.c_str());
   return absl::OkStatus();
 }
@@ -244,8 +231,8 @@ absl::Status RunRemoteTrain(const RemoteTrainOptions& o) {
   req.set_validation_split(o.validation_split);
   lro::Operation op;
   grpc::ClientContext ctx;
-  Deadline(&ctx, 30);
-  RETURN_IF_ERROR(Rpc(training->CreateTrainingJob(&ctx, req, &op), "CreateTrainingJob"));
+  SetDeadline(&ctx, 30);
+  RETURN_IF_ERROR(RpcStatus(training->CreateTrainingJob(&ctx, req, &op), "CreateTrainingJob"));
   std::printf("submitted %s\n", op.name().c_str());
   if (!o.wait) {
     std::printf("follow it with: v2p jobs wait --server %s --job %s\n", o.server.c_str(), op.name().c_str());
@@ -266,8 +253,8 @@ absl::Status RunJobsList(const JobsOptions& o) {
     req.set_page_token(token);
     lro::ListOperationsResponse resp;
     grpc::ClientContext ctx;
-    Deadline(&ctx, 30);
-    RETURN_IF_ERROR(Rpc(stub->ListOperations(&ctx, req, &resp), "ListOperations"));
+    SetDeadline(&ctx, 30);
+    RETURN_IF_ERROR(RpcStatus(stub->ListOperations(&ctx, req, &resp), "ListOperations"));
     for (const auto& op : resp.operations()) {
       std::printf("%s\n", Describe(op).c_str());
       ++count;
@@ -284,8 +271,8 @@ absl::Status RunJobsShow(const JobsOptions& o) {
   req.set_name(OperationName(o.name));
   lro::Operation op;
   grpc::ClientContext ctx;
-  Deadline(&ctx, 30);
-  RETURN_IF_ERROR(Rpc(stub->GetOperation(&ctx, req, &op), "GetOperation"));
+  SetDeadline(&ctx, 30);
+  RETURN_IF_ERROR(RpcStatus(stub->GetOperation(&ctx, req, &op), "GetOperation"));
   std::printf("%s\n", Describe(op).c_str());
   v1::TrainingJobMetadata m;
   op.metadata().UnpackTo(&m);
@@ -306,8 +293,8 @@ absl::Status RunJobsCancel(const JobsOptions& o) {
   req.set_name(OperationName(o.name));
   google::protobuf::Empty empty;
   grpc::ClientContext ctx;
-  Deadline(&ctx, 30);
-  RETURN_IF_ERROR(Rpc(stub->CancelOperation(&ctx, req, &empty), "CancelOperation"));
+  SetDeadline(&ctx, 30);
+  RETURN_IF_ERROR(RpcStatus(stub->CancelOperation(&ctx, req, &empty), "CancelOperation"));
   std::printf("cancellation requested for %s\n", req.name().c_str());
   return absl::OkStatus();
 }
@@ -318,8 +305,8 @@ absl::Status RunJobsDelete(const JobsOptions& o) {
   req.set_name(OperationName(o.name));
   google::protobuf::Empty empty;
   grpc::ClientContext ctx;
-  Deadline(&ctx, 30);
-  RETURN_IF_ERROR(Rpc(stub->DeleteOperation(&ctx, req, &empty), "DeleteOperation"));
+  SetDeadline(&ctx, 30);
+  RETURN_IF_ERROR(RpcStatus(stub->DeleteOperation(&ctx, req, &empty), "DeleteOperation"));
   std::printf("deleted %s\n", req.name().c_str());
   return absl::OkStatus();
 }

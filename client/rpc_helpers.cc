@@ -1,0 +1,29 @@
+#include "client/rpc_helpers.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "proto/rpc_status.h"
+
+namespace v2p::client {
+
+// The servers' default bound (--max_message_mb).
+constexpr int kMaxMessageBytes = 64 << 20;
+
+std::shared_ptr<grpc::Channel> Connect(const std::string& server, grpc::ChannelArguments args) {
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+}
+
+void SetDeadline(grpc::ClientContext* context, int seconds) {
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+}
+
+absl::Status RpcStatus(const grpc::Status& status, absl::string_view what) {
+  const absl::Status s = FromGrpcStatus(status);
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
+}
+
+}  // namespace v2p::client
