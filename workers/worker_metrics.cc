@@ -26,27 +26,27 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                          .Register(registry)
                          .Add({})) {}
 
-void WorkerMetrics::RecordStages(const std::string& model, const core::StageTimings& t) {
-  std::array<prometheus::Histogram*, kStages>* h;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = per_model_.find(model);
-    if (it == per_model_.end()) {
-      static constexpr const char* kNames[kStages] = {"queue", "preprocess", "decode", "generate",
-                                                      "refine", "encode", "total"};
-      std::array<prometheus::Histogram*, kStages> made{};
-      for (int i = 0; i < kStages; ++i) {
-        made[i] = &stage_.Add({{"model", model}, {"stage", kNames[i]}}, LatencyBuckets());
-      }
-      it = per_model_.emplace(model, made).first;
+const StageHistograms& WorkerMetrics::ForModel(const std::string& model) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = per_model_.find(model);
+  if (it == per_model_.end()) {
+    static constexpr const char* kNames[StageHistograms::kStages] = {
+        "queue", "preprocess", "decode", "generate", "refine", "encode", "total"};
+    std::array<prometheus::Histogram*, StageHistograms::kStages> made{};
+    for (int i = 0; i < StageHistograms::kStages; ++i) {
+      made[i] = &stage_.Add({{"model", model}, {"stage", kNames[i]}}, LatencyBuckets());
     }
-    h = &it->second;
+    it = per_model_.emplace(model, StageHistograms(made)).first;
   }
-  const absl::Duration values[kStages] = {t.queue,    t.preprocess, t.decode, t.generate,
-                                          t.refine,   t.encode,     t.total};
+  return it->second;
+}
+
+void StageHistograms::Observe(const core::StageTimings& t) const {
+  const absl::Duration values[kStages] = {t.queue,  t.preprocess, t.decode, t.generate,
+                                          t.refine, t.encode,     t.total};
   for (int i = 0; i < kStages; ++i) {
     if (i == 4 && t.refine == absl::ZeroDuration()) continue;  // no refiner in this pipeline
-    (*h)[i]->Observe(absl::ToDoubleSeconds(values[i]));
+    h_[i]->Observe(absl::ToDoubleSeconds(values[i]));
   }
 }
 

@@ -18,25 +18,36 @@
 
 namespace v2p::worker {
 
+// One model's per-stage histograms; Observe() takes no lock.
+class StageHistograms {
+ public:
+  static constexpr int kStages = 7;
+  explicit StageHistograms(std::array<prometheus::Histogram*, kStages> h) : h_(h) {}
+  void Observe(const core::StageTimings& timings) const;
+
+ private:
+  std::array<prometheus::Histogram*, kStages> h_;
+};
+
 class WorkerMetrics {
  public:
   explicit WorkerMetrics(prometheus::Registry& registry);
 
-  // One sample's stage timings. The histograms of a model are created on
-  // its first sample and cached (labels are bounded by the models loaded).
-  void RecordStages(const std::string& model, const core::StageTimings& timings);
+  // The histograms of `model`, created on first use and kept (labels are
+  // bounded by the models loaded). Look them up once per request, then
+  // Observe() each sample.
+  const StageHistograms& ForModel(const std::string& model);
   void RecordBatch(int rows) { batch_size_.Observe(rows); }
   void SetQueuedRows(int rows) { queued_rows_.Set(rows); }
   void SetModelsLoaded(int models) { models_loaded_.Set(models); }
 
  private:
-  static constexpr int kStages = 7;
   prometheus::Family<prometheus::Histogram>& stage_;
   prometheus::Histogram& batch_size_;
   prometheus::Gauge& queued_rows_;
   prometheus::Gauge& models_loaded_;
   std::mutex mu_;
-  std::map<std::string, std::array<prometheus::Histogram*, kStages>> per_model_;
+  std::map<std::string, StageHistograms> per_model_;  // nodes stay put
 };
 
 }  // namespace v2p::worker

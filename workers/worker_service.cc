@@ -62,9 +62,10 @@ absl::Status WorkerService::DoReconstruct(grpc::ServerContext* context,
   for (auto& r : *response->mutable_results())
     ToDurationProto(elapsed, r.mutable_timings()->mutable_total());
   if (metrics_ != nullptr) {
+    const StageHistograms& stages = metrics_->ForModel(request.model());
     for (auto& r : recs) {
       r.timings.total = elapsed;
-      metrics_->RecordStages(request.model(), r.timings);
+      stages.Observe(r.timings);
     }
   }
   return absl::OkStatus();
