@@ -1,3 +1,4 @@
+#include "core/base/files.h"
 #include "client/commands.h"
 
 #include <grpcpp/grpcpp.h>

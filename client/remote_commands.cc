@@ -1,3 +1,4 @@
+#include "core/base/files.h"
 #include "client/remote_commands.h"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+#include "core/base/files.h"
 #include "workers/model_registry.h"
 
 #include "absl/time/clock.h"

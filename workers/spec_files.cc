@@ -1,3 +1,4 @@
+#include "core/base/files.h"
 #include "workers/spec_files.h"
 
 

@@ -1,10 +1,8 @@
 #include "core/data/image.h"
 
 #include <algorithm>
-#include <fstream>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -56,25 +54,6 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
     cv::imencode(".png", img, buf);
     return std::string(buf.begin(), buf.end());
   });
-}
-
-absl::Status WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f)
-    return absl::InternalError(
-        absl::StrCat("cannot open ", path, " for writing"));
-  f.write(bytes.data(), bytes.size());
-  f.close();
-  if (!f) return absl::InternalError(absl::StrCat("short write to ", path));
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 }  // namespace v2p::core

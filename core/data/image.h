@@ -35,10 +35,6 @@ Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images,
 absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
                                       int scale = 1);
 
-// Writes bytes to `path` (not atomic; callers write into a temporary
-// directory when they need atomicity).
-absl::Status WriteFile(const std::string& path, const std::string& bytes);
-absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 }  // namespace v2p::core
 

@@ -2,13 +2,13 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/zip_reader.h"
 
@@ -201,11 +201,8 @@ absl::StatusOr<NpyArray> ParseNpy(const std::string& bytes) {
 }
 
 absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  auto array = ParseNpy(ss.str());
+  ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path));
+  auto array = ParseNpy(bytes);
   if (!array.ok()) {
     return absl::Status(array.status().code(),
                         absl::StrCat(path, ": ", array.status().message()));

@@ -4,10 +4,9 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/files.h"
 #include "core/base/status_macros.h"
 
 namespace v2p::core {
@@ -57,11 +56,7 @@ absl::StatusOr<std::string> Inflate(const std::string& in, size_t out_size) {
 
 absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(
     const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const std::string data = ss.str();
+  ASSIGN_OR_RETURN(const std::string data, ReadFile(path));
   if (data.size() < kEndRecordSize) {
     return absl::DataLossError(
         absl::StrCat(path, ": too short for a ZIP archive"));

@@ -1,3 +1,4 @@
+#include "core/base/files.h"
 #include "core/pipeline/trainer.h"
 
 #include <cmath>

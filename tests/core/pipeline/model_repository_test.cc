@@ -1,3 +1,4 @@
+#include "core/base/files.h"
 #include "core/pipeline/model_repository.h"
 
 #include <filesystem>

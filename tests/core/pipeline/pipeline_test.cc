@@ -1,3 +1,4 @@
+#include "core/base/files.h"
 #include "core/pipeline/pipeline.h"
 
 #include <filesystem>
