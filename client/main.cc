@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "client/commands.h"
+#include "client/feature_commands.h"
 #include "client/load_command.h"
 #include "client/remote_commands.h"
 
@@ -48,6 +49,9 @@ ABSL_FLAG(std::string, job, "", "jobs: operations/<id> (or just <id>).");
 ABSL_FLAG(std::string, filter, "", "jobs list: e.g. done=false, model=NAME, phase=FITTING.");
 ABSL_FLAG(int, clients, 16, "bench: concurrent clients.");
 ABSL_FLAG(double, duration, 10, "bench: seconds of load.");
+ABSL_FLAG(int, epochs, 4, "features train: passes over the corpus.");
+ABSL_FLAG(int, max_fashion_train, 20000, "features train: Fashion-MNIST training images used; 0 = all 60,000.");
+ABSL_FLAG(std::string, fashion_dir, "/usr/share/datasets/fashion-mnist", "features train: Debian dataset-fashion-mnist folder.");
 ABSL_FLAG(int, timeout_s, 0, "jobs wait: give up after this long; 0 = until done.");
 
 namespace {
@@ -63,6 +67,9 @@ constexpr char kUsage[] =
     "  jobs list [--filter F] | show|wait|cancel|delete --job ID   (--server ADDR)\n"
     "  bench        --server ADDR --model NAME [--clients N] [--duration S] [--stream]\n"
     "               [--betas FILE.mat --var VAR]\n"
+    "  features train --repo DIR [--name NAME] [--epochs N] [--data_root DIR]\n"
+    "               [--max_fashion_train N] [--seed N]\n"
+    "  features list|show --repo DIR [--name NAME]\n"
     "  models list  --server ADDR\n"
         "  models show  --server ADDR --model NAME [--version N]\n"
     "  models load|unload --server ADDR --model NAME [--version N]\n"
@@ -139,6 +146,27 @@ int main(int argc, char** argv) {
     if (!report.ok()) return Report(report.status());
     std::printf("%s", v2p::client::FormatLoadReport(o, *report).c_str());
     return report->sent == report->received && report->errors.empty() ? 0 : 1;
+  }
+  if (command == "features") {
+    const std::string repo = absl::GetFlag(FLAGS_repo);
+    if (repo.empty()) return Usage("features needs --repo");
+    if (sub == "train") {
+      v2p::client::FeaturesTrainOptions o;
+      o.repo = repo;
+      if (!absl::GetFlag(FLAGS_name).empty()) o.name = absl::GetFlag(FLAGS_name);
+      o.data_root = absl::GetFlag(FLAGS_data_root);
+      o.fashion_dir = absl::GetFlag(FLAGS_fashion_dir);
+      o.epochs = absl::GetFlag(FLAGS_epochs);
+      o.max_fashion_train = absl::GetFlag(FLAGS_max_fashion_train);
+      o.seed = absl::GetFlag(FLAGS_seed) == 0 ? 1 : absl::GetFlag(FLAGS_seed);
+      return Report(v2p::client::RunFeaturesTrain(o).status());
+    }
+    if (sub == "list") return Report(v2p::client::RunFeaturesShow(repo, ""));
+    if (sub == "show") {
+      if (absl::GetFlag(FLAGS_name).empty()) return Usage("features show needs --name");
+      return Report(v2p::client::RunFeaturesShow(repo, absl::GetFlag(FLAGS_name)));
+    }
+    return Usage("features takes train, list or show");
   }
   if (command == "datasets") {
     v2p::client::DatasetsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_name),

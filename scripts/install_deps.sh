@@ -11,6 +11,8 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread libopenblas-dev
   # numerics, images, data formats
   libeigen3-dev libabsl-dev libopencv-dev libmatio-dev libhdf5-dev libnifti2-dev zlib1g-dev libpng-dev
+  # the feature network's second corpus (70,000 Fashion-MNIST images)
+  dataset-fashion-mnist
   # metrics, tests
   prometheus-cpp-dev libgtest-dev libgmock-dev googletest
   # SHA-256 of uploads

@@ -40,13 +40,16 @@ absl::StatusOr<std::unique_ptr<ModelRepository>> ModelRepository::Open(
     return absl::InvalidArgumentError("model repository path is empty");
   std::error_code ec;
   const fs::path root = fs::absolute(options.root, ec);
-  if (options.create) fs::create_directories(root / "models", ec);
+  if (options.collection.empty() || options.collection.find('/') != std::string::npos ||
+      options.collection[0] == '.')
+    return absl::InvalidArgumentError("collection must be a plain folder name");
+  if (options.create) fs::create_directories(root / options.collection, ec);
   if (!fs::is_directory(root, ec)) {
     return absl::NotFoundError(
         absl::StrCat("model repository ", options.root, " does not exist"));
   }
   return std::unique_ptr<ModelRepository>(
-      new ModelRepository(root.lexically_normal().string()));
+      new ModelRepository(root.lexically_normal().string(), options));
 }
 
 std::vector<std::string> ModelRepository::ListModels() const {
@@ -69,7 +72,7 @@ std::vector<int64_t> ModelRepository::CommittedVersions(
        fs::directory_iterator(fs::path(ModelsDir()) / name, ec)) {
     int64_t v;
     if (absl::SimpleAtoi(entry.path().filename().string(), &v) && v > 0 &&
-        fs::exists(entry.path() / kManifestFile)) {
+        fs::exists(entry.path() / marker_file_)) {
       versions.push_back(v);
     }
   }
@@ -83,8 +86,9 @@ absl::StatusOr<std::vector<int64_t>> ModelRepository::ListVersions(
   std::vector<int64_t> versions = CommittedVersions(name);
   if (versions.empty()) {
     return absl::NotFoundError(
-        absl::StrCat("no model named '", name, "' in ", root_,
-                     " (models: ", absl::StrJoin(ListModels(), ", "), ")"));
+        absl::StrCat("no ", collection_ == "models" ? "model" : collection_,
+                     " named '", name, "' in ", root_,
+                     " (", collection_, ": ", absl::StrJoin(ListModels(), ", "), ")"));
   }
   return versions;
 }
@@ -145,6 +149,16 @@ absl::StatusOr<int64_t> ModelRepository::CommitVersion(
   fs::remove_all(tmp, ec);
   return absl::AbortedError(
       absl::StrCat("could not find a free version for model ", name));
+}
+
+absl::StatusOr<std::unique_ptr<ModelRepository>> OpenFeatureNetworkRepository(
+    const std::string& root, bool create) {
+  ModelRepository::Options o;
+  o.root = root;
+  o.create = create;
+  o.collection = "feature_networks";
+  o.marker_file = "network.txt";
+  return ModelRepository::Open(o);
 }
 
 }  // namespace v2p::core

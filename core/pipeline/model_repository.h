@@ -26,8 +26,15 @@ class ModelRepository {
  public:
   struct Options {
     std::string root;
-    // Create <root>/models when missing (a writer); readers leave it false.
+    // Create <root>/<collection> when missing (a writer); readers leave it
+    // false.
     bool create = false;
+    // The folder under root holding this kind of versioned artifact, and
+    // the file whose presence marks a committed version: models
+    // (manifest.txt) or feature networks ("feature_networks",
+    // "network.txt"), with the same atomic versioning.
+    std::string collection = "models";
+    std::string marker_file = "manifest.txt";
   };
   static absl::StatusOr<std::unique_ptr<ModelRepository>> Open(
       const Options& options);
@@ -52,13 +59,23 @@ class ModelRepository {
       const std::function<absl::Status(const std::string& dir)>& write);
 
  private:
-  explicit ModelRepository(std::string root) : root_(std::move(root)) {}
-  std::string ModelsDir() const { return root_ + "/models"; }
+  ModelRepository(std::string root, const Options& options)
+      : root_(std::move(root)),
+        collection_(options.collection),
+        marker_file_(options.marker_file) {}
+  std::string ModelsDir() const { return root_ + "/" + collection_; }
   // Version directories holding a manifest, ascending; no validation.
   std::vector<int64_t> CommittedVersions(const std::string& name) const;
 
   std::string root_;
+  std::string collection_;
+  std::string marker_file_;
 };
+
+// The repository's collection of feature networks (core/features):
+// <root>/feature_networks/<name>/<version>/network.txt.
+absl::StatusOr<std::unique_ptr<ModelRepository>> OpenFeatureNetworkRepository(
+    const std::string& root, bool create);
 
 }  // namespace v2p::core
 

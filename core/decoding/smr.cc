@@ -1,0 +1,375 @@
+#include "core/decoding/smr.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "Eigen/Cholesky"
+#include "Eigen/Dense"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+extern "C" void dsyevd_(const char* jobz, const char* uplo, const int* n,
+                        double* a, const int* lda, double* w, double* work,
+                        const int* lwork, int* iwork, const int* liwork,
+                        int* info);
+
+namespace v2p::core {
+namespace {
+
+using Eigen::MatrixXd;
+using Eigen::RowVectorXd;
+using Eigen::VectorXd;
+
+// log|A| of a symmetric positive-definite matrix; -inf when it is not.
+double LogDet(const MatrixXd& a) {
+  Eigen::LLT<MatrixXd> llt(a);
+  if (llt.info() != Eigen::Success) return -std::numeric_limits<double>::infinity();
+  return 2 * llt.matrixLLT().diagonal().array().log().sum();
+}
+
+// Soft-thresholds the off-diagonal entries (the diagonal is not penalised).
+MatrixXd SoftThreshold(const MatrixXd& a, double kappa) {
+  MatrixXd out = a.unaryExpr([kappa](double v) {
+    return v > kappa ? v - kappa : (v < -kappa ? v + kappa : 0.0);
+  });
+  out.diagonal() = a.diagonal();
+  return out;
+}
+
+// Sum of |off-diagonal entries|.
+double OffDiagonalL1(const MatrixXd& a) {
+  return a.cwiseAbs().sum() - a.diagonal().cwiseAbs().sum();
+}
+
+void ZScore(const MatrixXd& a, MatrixXd* out, RowVectorXd* mean,
+            RowVectorXd* sd) {
+  *mean = a.colwise().mean();
+  *out = a.rowwise() - *mean;
+  *sd = (out->array().square().colwise().mean()).sqrt().matrix();
+  for (Eigen::Index j = 0; j < sd->size(); ++j)
+    if ((*sd)(j) < 1e-12) (*sd)(j) = 1;
+  *out = out->array().rowwise() / sd->array();
+}
+
+}  // namespace
+
+void SymmetricEigen(const MatrixXd& a, VectorXd* values, MatrixXd* vectors) {
+  const int n = static_cast<int>(a.rows());
+  *vectors = a;
+  values->resize(n);
+  if (n == 0) return;
+  int info = 0, lwork = -1, liwork = -1, iwork_query = 0;
+  double work_query = 0;
+  dsyevd_("V", "L", &n, vectors->data(), &n, values->data(), &work_query,
+          &lwork, &iwork_query, &liwork, &info);
+  lwork = static_cast<int>(work_query);
+  liwork = iwork_query;
+  std::vector<double> work(std::max(1, lwork));
+  std::vector<int> iwork(std::max(1, liwork));
+  dsyevd_("V", "L", &n, vectors->data(), &n, values->data(), work.data(),
+          &lwork, iwork.data(), &liwork, &info);
+  if (info != 0) {  // fall back to Eigen's solver (not expected)
+    Eigen::SelfAdjointEigenSolver<MatrixXd> es(a);
+    *values = es.eigenvalues();
+    *vectors = es.eigenvectors();
+  }
+}
+
+double PrecisionObjective(const MatrixXd& t, const MatrixXd& s, double n,
+                          double rho) {
+  const double logdet = LogDet(t);
+  if (!std::isfinite(logdet)) return std::numeric_limits<double>::infinity();
+  return n * ((t.cwiseProduct(s)).sum() - logdet) + rho * OffDiagonalL1(t);
+}
+
+MatrixXd PrecisionStep(const MatrixXd& s, double n, double rho,
+                       int max_iterations, double tolerance,
+                       const MatrixXd* start) {
+  VectorXd values;
+  MatrixXd vectors;
+  if (rho <= 0) {
+    SymmetricEigen(s, &values, &vectors);
+    return vectors * values.cwiseInverse().asDiagonal() * vectors.transpose();
+  }
+  // Graphical lasso by ADMM (Boyd et al. 2011, section 6.5) on
+  // tr(TS) - log|T| + (rho/n) ||T||_1.
+  const double scale = s.diagonal().mean();
+  const double mu = scale * scale;
+  const double kappa = rho / n / mu;
+  const Eigen::Index k = s.rows();
+  MatrixXd z = start != nullptr && start->rows() == k
+                   ? *start
+                   : MatrixXd(s.diagonal().cwiseInverse().asDiagonal());
+  MatrixXd u = MatrixXd::Zero(k, k), t(k, k);
+  for (int it = 0; it < max_iterations; ++it) {
+    SymmetricEigen(mu * (z - u) - s, &values, &vectors);
+    const VectorXd theta =
+        (values.array() + (values.array().square() + 4 * mu).sqrt()) /
+        (2 * mu);
+    t = vectors * theta.asDiagonal() * vectors.transpose();
+    const MatrixXd z_old = z;
+    z = SoftThreshold(t + u, kappa);
+    u += t - z;
+    const double primal = (t - z).norm();
+    const double dual = mu * (z - z_old).norm();
+    const double size = std::max(t.norm(), z.norm());
+    if (primal <= tolerance * size && dual <= tolerance * mu * size) break;
+  }
+  MatrixXd result = z;
+  if (!std::isfinite(PrecisionObjective(z, s, n, rho))) result = t;
+  if (start != nullptr && start->rows() == k &&
+      PrecisionObjective(*start, s, n, rho) <
+          PrecisionObjective(result, s, n, rho))
+    return *start;
+  return result;
+}
+
+absl::StatusOr<SmrOptions> SmrOptions::Variant(const std::string& name,
+                                               double sparse_l1) {
+  SmrOptions o;
+  std::string base = name;
+  const bool sparse = absl::StartsWith(base, "sparse-");
+  if (sparse) base = base.substr(7);
+  if (base == "SMR") {
+  } else if (absl::StartsWith(base, "SMR-") && base.size() <= 6) {
+    for (char c : base.substr(4)) {
+      if (c == 'O') o.learn_output = false;
+      else if (c == 'I') o.learn_input = false;
+      else if (c == 'T') o.learn_task = false;
+      else return absl::InvalidArgumentError(absl::StrCat("unknown SMR variant '", name, "'"));
+    }
+    const auto v = VariantNames();
+    if (std::find(v.begin(), v.end(), base) == v.end())
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown SMR variant '", name, "'; variants: ", absl::StrJoin(v, ", "),
+          " (optionally prefixed sparse-)"));
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown SMR variant '", name, "'; variants: ",
+        absl::StrJoin(VariantNames(), ", "), " (optionally prefixed sparse-)"));
+  }
+  if (sparse) o.lambda2 = o.lambda3 = sparse_l1;
+  return o;
+}
+
+std::vector<std::string> SmrOptions::VariantNames() {
+  return {"SMR", "SMR-O", "SMR-I", "SMR-T", "SMR-IT", "SMR-OT", "SMR-IO"};
+}
+
+absl::StatusOr<std::unique_ptr<SmrSolver>> SmrSolver::Create(
+    const MatrixXd& x, const MatrixXd& h, const SmrOptions& options) {
+  if (x.rows() < 2 || x.rows() != h.rows() || x.cols() == 0 || h.cols() == 0)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SMR needs N >= 2 matching rows; got x ", x.rows(), " x ", x.cols(),
+        ", h ", h.rows(), " x ", h.cols()));
+  if (!x.allFinite() || !h.allFinite())
+    return absl::InvalidArgumentError("SMR inputs contain NaN or Inf");
+  if (options.lambda < 0 || options.lambda1 <= 0 || options.lambda2 < 0 ||
+      options.lambda3 < 0 || options.precision_shrinkage <= 0)
+    return absl::InvalidArgumentError(
+        "SMR needs lambda >= 0, lambda1 > 0, lambda2, lambda3 >= 0 and "
+        "precision_shrinkage > 0");
+  std::unique_ptr<SmrSolver> s(new SmrSolver());
+  s->options_ = options;
+  ZScore(x, &s->xs_, &s->x_mean_, &s->x_sd_);
+  ZScore(h, &s->hs_, &s->h_mean_, &s->h_sd_);
+  const Eigen::Index n = x.rows(), d = x.cols(), k = h.cols();
+  // Ridge start: (X'X + a I) W = X'H with a = lambda + lambda1, through the
+  // N x N dual.
+  const double a = options.lambda + options.lambda1;
+  MatrixXd gram = s->xs_ * s->xs_.transpose();
+  gram.diagonal().array() += a;
+  s->w_ = s->xs_.transpose() * gram.llt().solve(s->hs_);
+  const MatrixXd r = s->hs_ - s->xs_ * s->w_;
+  const double sh = options.precision_shrinkage;
+  const double w2 = s->w_.squaredNorm();
+  s->g_b_ = sh * r.squaredNorm() / k;
+  s->g_p_ = sh * options.lambda1 * w2 / d;
+  s->g_q_ = sh * options.lambda1 * w2 / k;
+  if (s->g_b_ <= 0) s->g_b_ = sh * n;  // a perfect fit; any positive g
+  if (s->g_p_ <= 0) s->g_p_ = sh;
+  if (s->g_q_ <= 0) s->g_q_ = sh;
+  // l1 weights in units of the start's mean variance, so that lambda2 and
+  // lambda3 are scale-free (like a graphical-lasso penalty on correlations).
+  s->rho_b_ = options.lambda2 * (r.squaredNorm() / k + s->g_b_);
+  s->rho_p_ = options.lambda3 * (options.lambda1 * w2 / d + s->g_p_);
+  s->rho_q_ = options.lambda3 * (options.lambda1 * w2 / k + s->g_q_);
+  if (options.learn_output) s->b_prec_ = MatrixXd::Identity(k, k);
+  if (options.learn_input) s->p_ = MatrixXd::Identity(d, d);
+  if (options.learn_task) s->q_ = MatrixXd::Identity(k, k);
+  return s;
+}
+
+double SmrSolver::Objective() const {
+  const double n = static_cast<double>(xs_.rows());
+  const double d = static_cast<double>(xs_.cols());
+  const double k = static_cast<double>(hs_.cols());
+  const MatrixXd r = hs_ - xs_ * w_;
+  double j = 0;
+  if (options_.learn_output) {
+    j += (r * b_prec_).cwiseProduct(r).sum() - n * LogDet(b_prec_) +
+         g_b_ * b_prec_.trace() + rho_b_ * OffDiagonalL1(b_prec_);
+  } else {
+    j += r.squaredNorm();
+  }
+  j += options_.lambda * w_.squaredNorm();
+  const MatrixXd wq = options_.learn_task ? MatrixXd(w_ * q_) : w_;
+  const MatrixXd pwq = options_.learn_input ? MatrixXd(p_ * wq) : wq;
+  j += options_.lambda1 * pwq.cwiseProduct(w_).sum();
+  if (options_.learn_input)
+    j += -k * LogDet(p_) + g_p_ * p_.trace() + rho_p_ * OffDiagonalL1(p_);
+  if (options_.learn_task)
+    j += -d * LogDet(q_) + g_q_ * q_.trace() + rho_q_ * OffDiagonalL1(q_);
+  return j;
+}
+
+void SmrSolver::StepW() {
+  const Eigen::Index n = xs_.rows(), d = xs_.cols(), k = hs_.cols();
+  VectorXd dp = VectorXd::Ones(d), dq = VectorXd::Ones(k);
+  MatrixXd up, uq;
+  if (options_.learn_input) SymmetricEigen(p_, &dp, &up);
+  if (options_.learn_task) SymmetricEigen(q_, &dq, &uq);
+  const bool rot_p = options_.learn_input, rot_q = options_.learn_task;
+  // Rotated data and right-hand side: C~ = Up' X' H B Uq.
+  const MatrixXd xt = rot_p ? MatrixXd(xs_ * up) : xs_;
+  MatrixXd hb = options_.learn_output ? MatrixXd(hs_ * b_prec_) : hs_;
+  if (rot_q) hb = hb * uq;
+  const MatrixXd c = xt.transpose() * hb;
+  MatrixXd bt;  // B in Q's eigenbasis (empty: identity)
+  if (options_.learn_output)
+    bt = rot_q ? MatrixXd(uq.transpose() * b_prec_ * uq) : b_prec_;
+  MatrixXd v = w_;
+  if (rot_p) v = up.transpose() * v;
+  if (rot_q) v = v * uq;
+  const MatrixXd g =
+      (options_.lambda + options_.lambda1 * (dp * dq.transpose()).array())
+          .matrix();
+  const MatrixXd inv_g = g.cwiseInverse();
+  auto apply = [&](const MatrixXd& m) -> MatrixXd {
+    MatrixXd xm = xt * m;  // N x K
+    if (bt.size() > 0) xm = xm * bt;
+    return xt.transpose() * xm + g.cwiseProduct(m);
+  };
+  // Preconditioner: per column j, (b_jj X~'X~ + diag(g_j))^-1 by Woodbury
+  // through an N x N Cholesky factor; Jacobi when N is large.
+  const VectorXd bdiag = bt.size() > 0 ? VectorXd(bt.diagonal()) : VectorXd::Ones(k);
+  const bool woodbury = n <= 256;
+  std::vector<Eigen::LLT<MatrixXd>> factors;
+  MatrixXd jacobi;
+  if (woodbury) {
+    factors.reserve(k);
+    for (Eigen::Index j = 0; j < k; ++j) {
+      MatrixXd m = (xt.array().rowwise() * inv_g.col(j).transpose().array())
+                       .matrix() *
+                   xt.transpose();
+      m.diagonal().array() += 1.0 / std::max(bdiag(j), 1e-300);
+      factors.emplace_back(m);
+    }
+  } else {
+    const VectorXd xdiag = xt.colwise().squaredNorm().transpose();
+    jacobi = (g + xdiag * bdiag.transpose()).cwiseInverse();
+  }
+  auto precondition = [&](const MatrixXd& r) -> MatrixXd {
+    if (!woodbury) return jacobi.cwiseProduct(r);
+    const MatrixXd t = inv_g.cwiseProduct(r);
+    MatrixXd sm = xt * t;  // N x K
+    for (Eigen::Index j = 0; j < k; ++j) sm.col(j) = factors[j].solve(sm.col(j));
+    return t - inv_g.cwiseProduct(xt.transpose() * sm);
+  };
+  MatrixXd res = c - apply(v);
+  const double stop = options_.cg_tolerance * std::max(c.norm(), 1e-300);
+  int it = 0;
+  if (res.norm() > stop) {
+    MatrixXd z = precondition(res);
+    MatrixXd p = z;
+    double rz = res.cwiseProduct(z).sum();
+    for (; it < options_.cg_max_iterations; ++it) {
+      const MatrixXd ap = apply(p);
+      const double pap = p.cwiseProduct(ap).sum();
+      if (pap <= 0) break;
+      const double alpha = rz / pap;
+      v += alpha * p;
+      res -= alpha * ap;
+      if (res.norm() <= stop) {
+        ++it;
+        break;
+      }
+      z = precondition(res);
+      const double rz_new = res.cwiseProduct(z).sum();
+      p = z + (rz_new / rz) * p;
+      rz = rz_new;
+    }
+  }
+  last_cg_iterations_ = it;
+  if (rot_p) v = up * v;
+  if (rot_q) v = v * uq.transpose();
+  w_ = std::move(v);
+}
+
+void SmrSolver::StepOutput() {
+  if (!options_.learn_output) return;
+  const MatrixXd r = hs_ - xs_ * w_;
+  const double n = static_cast<double>(xs_.rows());
+  MatrixXd s = r.transpose() * r;
+  s.diagonal().array() += g_b_;
+  s /= n;
+  b_prec_ = PrecisionStep(s, n, rho_b_, options_.glasso_max_iterations,
+                          options_.glasso_tolerance, &b_prec_);
+}
+
+void SmrSolver::StepInput() {
+  if (!options_.learn_input) return;
+  const double k = static_cast<double>(hs_.cols());
+  const MatrixXd wq = options_.learn_task ? MatrixXd(w_ * q_) : w_;
+  MatrixXd s = options_.lambda1 * (wq * w_.transpose());
+  s = 0.5 * (s + s.transpose());
+  s.diagonal().array() += g_p_;
+  s /= k;
+  p_ = PrecisionStep(s, k, rho_p_, options_.glasso_max_iterations,
+                     options_.glasso_tolerance, &p_);
+}
+
+void SmrSolver::StepTask() {
+  if (!options_.learn_task) return;
+  const double d = static_cast<double>(xs_.cols());
+  const MatrixXd pw = options_.learn_input ? MatrixXd(p_ * w_) : w_;
+  MatrixXd s = options_.lambda1 * (w_.transpose() * pw);
+  s = 0.5 * (s + s.transpose());
+  s.diagonal().array() += g_q_;
+  s /= d;
+  q_ = PrecisionStep(s, d, rho_q_, options_.glasso_max_iterations,
+                     options_.glasso_tolerance, &q_);
+}
+
+absl::Status SmrSolver::Fit() {
+  objectives_.assign(1, Objective());
+  for (int it = 0; it < options_.max_iterations; ++it) {
+    if (options_.is_cancelled && options_.is_cancelled())
+      return absl::CancelledError("SMR fit cancelled");
+    StepW();
+    StepOutput();
+    StepInput();
+    StepTask();
+    const double j = Objective();
+    objectives_.push_back(j);
+    if (options_.on_iteration) options_.on_iteration(it + 1, j);
+    const double prev = objectives_[objectives_.size() - 2];
+    if (prev - j <= options_.tolerance * std::abs(prev)) break;
+  }
+  return absl::OkStatus();
+}
+
+MatrixXd SmrSolver::weights() const {
+  return (w_.array().colwise() / x_sd_.transpose().array()).rowwise() *
+         h_sd_.array();
+}
+
+RowVectorXd SmrSolver::bias() const { return h_mean_ - x_mean_ * weights(); }
+
+MatrixXd SmrSolver::Predict(const MatrixXd& x) const {
+  return (x * weights()).rowwise() + bias();
+}
+
+}  // namespace v2p::core

@@ -1,0 +1,279 @@
+// SMR (Du et al. AAAI 2020): each block update against its closed form, and
+// recovery of known structure on data drawn from the model.
+#include "core/decoding/smr.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <random>
+
+#include "Eigen/Dense"
+#include "gtest/gtest.h"
+
+namespace v2p::core {
+namespace {
+
+using Eigen::MatrixXd;
+
+MatrixXd Gaussian(Eigen::Index r, Eigen::Index c, std::mt19937_64& rng) {
+  std::normal_distribution<double> n(0, 1);
+  MatrixXd m(r, c);
+  for (Eigen::Index j = 0; j < c; ++j)
+    for (Eigen::Index i = 0; i < r; ++i) m(i, j) = n(rng);
+  return m;
+}
+
+MatrixXd RandomSpd(Eigen::Index n, std::mt19937_64& rng) {
+  const MatrixXd a = Gaussian(n, n, rng);
+  MatrixXd s = a * a.transpose() / n;
+  s.diagonal().array() += 0.5;
+  return s;
+}
+
+// Kronecker product, column-major vec convention: vec(AXB) = (B' (x) A) vec(X).
+MatrixXd Kron(const MatrixXd& a, const MatrixXd& b) {
+  MatrixXd k(a.rows() * b.rows(), a.cols() * b.cols());
+  for (Eigen::Index i = 0; i < a.rows(); ++i)
+    for (Eigen::Index j = 0; j < a.cols(); ++j)
+      k.block(i * b.rows(), j * b.cols(), b.rows(), b.cols()) = a(i, j) * b;
+  return k;
+}
+
+struct Case {
+  std::string variant;
+  int n, d, k;
+};
+
+class SmrWStep : public ::testing::TestWithParam<Case> {};
+
+// Proposition 1: vec(W) = (B (x) X'X + lambda I + lambda1 Q (x) P)^-1
+// vec(X'H B), for random precisions set into the solver.
+TEST_P(SmrWStep, EqualsKroneckerClosedForm) {
+  const Case c = GetParam();
+  std::mt19937_64 rng(7 + c.n + c.d + c.k);
+  auto options = SmrOptions::Variant(c.variant);
+  ASSERT_TRUE(options.ok());
+  options->lambda = 1e-3;
+  options->lambda1 = 0.7;
+  options->cg_tolerance = 1e-13;
+  options->cg_max_iterations = 5000;
+  auto solver = SmrSolver::Create(Gaussian(c.n, c.d, rng),
+                                  Gaussian(c.n, c.k, rng), *options);
+  ASSERT_TRUE(solver.ok()) << solver.status();
+  SmrSolver& s = **solver;
+  const MatrixXd b = options->learn_output ? RandomSpd(c.k, rng) : MatrixXd::Identity(c.k, c.k);
+  const MatrixXd p = options->learn_input ? RandomSpd(c.d, rng) : MatrixXd::Identity(c.d, c.d);
+  const MatrixXd q = options->learn_task ? RandomSpd(c.k, rng) : MatrixXd::Identity(c.k, c.k);
+  if (options->learn_output) s.output_precision() = b;
+  if (options->learn_input) s.input_precision() = p;
+  if (options->learn_task) s.task_precision() = q;
+  s.w() = Gaussian(c.d, c.k, rng);  // a warm start far from the answer
+  s.StepW();
+
+  const MatrixXd a = s.xs().transpose() * s.xs();
+  const MatrixXd rhs = s.xs().transpose() * s.hs() * b;
+  MatrixXd system = Kron(b, a) + options->lambda1 * Kron(q, p);
+  system.diagonal().array() += options->lambda;
+  const Eigen::VectorXd vec =
+      system.ldlt().solve(Eigen::Map<const Eigen::VectorXd>(rhs.data(), rhs.size()));
+  const MatrixXd expected = Eigen::Map<const MatrixXd>(vec.data(), c.d, c.k);
+  EXPECT_LT((s.w() - expected).cwiseAbs().maxCoeff(), 1e-6)
+      << "CG iterations " << s.last_cg_iterations();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Variants, SmrWStep,
+    ::testing::Values(Case{"SMR", 12, 6, 4}, Case{"SMR", 8, 15, 7},
+                      Case{"SMR-O", 10, 9, 5}, Case{"SMR-I", 10, 9, 5},
+                      Case{"SMR-T", 10, 9, 5}, Case{"SMR-IT", 10, 9, 5},
+                      Case{"SMR-OT", 10, 9, 5}, Case{"SMR-IO", 10, 9, 5}),
+    [](const auto& info) {
+      std::string name = info.param.variant + "_" + std::to_string(info.param.n) +
+                         "x" + std::to_string(info.param.d) + "x" +
+                         std::to_string(info.param.k);
+      for (char& ch : name) if (ch == '-') ch = '_';
+      return name;
+    });
+
+TEST(SmrPrecisionSteps, NonSparseUpdatesEqualTheirClosedForms) {
+  std::mt19937_64 rng(3);
+  const int n = 15, d = 8, k = 6;
+  SmrOptions o;
+  o.lambda1 = 1.3;
+  auto solver = SmrSolver::Create(Gaussian(n, d, rng), Gaussian(n, k, rng), o);
+  ASSERT_TRUE(solver.ok());
+  SmrSolver& s = **solver;
+  s.w() = Gaussian(d, k, rng);
+  s.task_precision() = RandomSpd(k, rng);
+  s.input_precision() = RandomSpd(d, rng);
+
+  s.StepOutput();  // B = N (R'R + g I)^-1
+  const MatrixXd r = s.hs() - s.xs() * s.w();
+  MatrixXd sb = r.transpose() * r;
+  sb.diagonal().array() += s.g_output();
+  const MatrixXd b_expected = n * sb.inverse();
+  EXPECT_LT((s.output_precision() - b_expected).norm() / b_expected.norm(), 1e-9);
+
+  s.StepInput();  // P = K (lambda1 W Q W' + g I)^-1
+  MatrixXd sp = o.lambda1 * s.w() * s.task_precision() * s.w().transpose();
+  sp.diagonal().array() += s.g_input();
+  const MatrixXd p_expected = k * sp.inverse();
+  EXPECT_LT((s.input_precision() - p_expected).norm() / p_expected.norm(), 1e-9);
+
+  s.StepTask();  // Q = D (lambda1 W' P W + g I)^-1
+  MatrixXd sq = o.lambda1 * s.w().transpose() * s.input_precision() * s.w();
+  sq.diagonal().array() += s.g_task();
+  const MatrixXd q_expected = d * sq.inverse();
+  EXPECT_LT((s.task_precision() - q_expected).norm() / q_expected.norm(), 1e-9);
+}
+
+// The graphical-lasso step meets its optimality conditions (the diagonal is
+// not penalised): S - T^-1 = 0 on the diagonal; off it,
+// S - T^-1 + (rho/n) sign(T) = 0 where T != 0 and |S - T^-1| <= rho/n where
+// T = 0.
+TEST(SmrPrecisionSteps, SparseUpdateSatisfiesGraphicalLassoOptimality) {
+  std::mt19937_64 rng(11);
+  const int k = 12;
+  const double n = 40, rho = 8;
+  const MatrixXd x = Gaussian(40, k, rng);
+  const MatrixXd s = x.transpose() * x / 40;
+  const MatrixXd t = PrecisionStep(s, n, rho, 5000, 1e-10);
+  const MatrixXd grad = s - t.inverse();
+  const double kappa = rho / n;
+  int zeros = 0;
+  for (int i = 0; i < k; ++i) {
+    for (int j = 0; j < k; ++j) {
+      if (i == j) {
+        EXPECT_NEAR(grad(i, i), 0, 1e-5) << i;
+      } else if (t(i, j) == 0) {
+        ++zeros;
+        EXPECT_LE(std::abs(grad(i, j)), kappa + 1e-5) << i << "," << j;
+      } else {
+        EXPECT_NEAR(grad(i, j), -kappa * (t(i, j) > 0 ? 1 : -1), 1e-5)
+            << i << "," << j;
+      }
+    }
+  }
+  EXPECT_GT(zeros, 0) << "rho large enough to zero some entries";
+  // rho = 0 is the inverse.
+  EXPECT_LT((PrecisionStep(s, n, 0, 1, 0) - s.inverse()).norm(), 1e-8 * s.inverse().norm());
+}
+
+TEST(SmrOptionsTest, VariantsFixTheNamedPrecisions) {
+  auto it = SmrOptions::Variant("SMR-IT");
+  ASSERT_TRUE(it.ok());
+  EXPECT_TRUE(it->learn_output);
+  EXPECT_FALSE(it->learn_input);
+  EXPECT_FALSE(it->learn_task);
+  auto sparse = SmrOptions::Variant("sparse-SMR-O", 0.2);
+  ASSERT_TRUE(sparse.ok());
+  EXPECT_FALSE(sparse->learn_output);
+  EXPECT_EQ(sparse->lambda2, 0.2);
+  EXPECT_EQ(sparse->lambda3, 0.2);
+  EXPECT_FALSE(SmrOptions::Variant("SMR-X").ok());
+  EXPECT_FALSE(SmrOptions::Variant("SMR-TI").ok());  // not one of the six
+  EXPECT_FALSE(SmrOptions::Variant("ridge").ok());
+}
+
+TEST(SmrSolverTest, RejectsBadInput) {
+  std::mt19937_64 rng(1);
+  EXPECT_FALSE(SmrSolver::Create(Gaussian(5, 3, rng), Gaussian(4, 2, rng), {}).ok());
+  MatrixXd x = Gaussian(5, 3, rng);
+  x(2, 1) = std::nan("");
+  EXPECT_FALSE(SmrSolver::Create(x, Gaussian(5, 2, rng), {}).ok());
+  SmrOptions o;
+  o.lambda1 = 0;
+  EXPECT_FALSE(SmrSolver::Create(Gaussian(5, 3, rng), Gaussian(5, 2, rng), o).ok());
+}
+
+// Tridiagonal (chain) precision of size n with off-diagonal `off`.
+MatrixXd ChainPrecision(int n, double off) {
+  MatrixXd t = MatrixXd::Identity(n, n);
+  for (int i = 0; i + 1 < n; ++i) t(i, i + 1) = t(i + 1, i) = off;
+  return t;
+}
+
+// Draws from N(0, T^-1) as rows.
+MatrixXd DrawWithPrecision(const MatrixXd& t, int rows, std::mt19937_64& rng) {
+  const MatrixXd l = Eigen::LLT<MatrixXd>(t.inverse()).matrixL();
+  return Gaussian(rows, t.rows(), rng) * l.transpose();
+}
+
+double F1OfSupport(const MatrixXd& estimated, const MatrixXd& truth, double tol) {
+  int tp = 0, fp = 0, fn = 0;
+  for (int i = 0; i < truth.rows(); ++i)
+    for (int j = 0; j < truth.cols(); ++j) {
+      if (i == j) continue;
+      const double scale = std::sqrt(std::abs(estimated(i, i) * estimated(j, j)));
+      const bool est = std::abs(estimated(i, j)) > tol * scale;
+      const bool tru = truth(i, j) != 0;
+      tp += est && tru;
+      fp += est && !tru;
+      fn += !est && tru;
+    }
+  return tp == 0 ? 0 : 2.0 * tp / (2.0 * tp + fp + fn);
+}
+
+// Data drawn from the SMR model with sparse (chain) Sigma_r^-1, Sigma_c^-1
+// and Omega^-1: sparse SMR recovers the true supports far above chance and
+// its objective never increases. Its held-out NMSE is printed beside ridge
+// with the penalty chosen on the test set itself (a generous baseline); on
+// this problem SMR does not beat that ridge (see README), so that is
+// reported, not asserted.
+TEST(SmrSynthetic, RecoversKnownStructureAndBeatsRidge) {
+  std::mt19937_64 rng(2024);
+  const int n = 60, n_test = 400, d = 40, k = 30;
+  const double off = 0.49;
+  const MatrixXd p_true = ChainPrecision(d, off);
+  const MatrixXd q_true = ChainPrecision(k, off);
+  const MatrixXd b_true = ChainPrecision(k, off);
+  // W ~ MN(0, P^-1, Q^-1): W = Lr Z Lc'.
+  const MatrixXd lr = Eigen::LLT<MatrixXd>(p_true.inverse()).matrixL();
+  const MatrixXd lc = Eigen::LLT<MatrixXd>(q_true.inverse()).matrixL();
+  const MatrixXd w = 0.5 * lr * Gaussian(d, k, rng) * lc.transpose();
+  const MatrixXd x = Gaussian(n, d, rng), x_test = Gaussian(n_test, d, rng);
+  const MatrixXd noise_scale = MatrixXd::Identity(k, k) * 1.5;
+  const MatrixXd h = x * w + DrawWithPrecision(b_true, n, rng) * noise_scale;
+  const MatrixXd h_test = x_test * w;  // noiseless truth
+
+  auto nmse = [&](const MatrixXd& pred) {
+    return (pred - h_test).squaredNorm() /
+           (h_test.rowwise() - h_test.colwise().mean()).squaredNorm();
+  };
+  // Ridge: the SMR start with all precisions I, best penalty on the test set.
+  double ridge = 1e9;
+  for (double a : {0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0}) {
+    SmrOptions o;
+    o.lambda = 0;
+    o.lambda1 = a;
+    auto r = SmrSolver::Create(x, h, o);
+    ASSERT_TRUE(r.ok());
+    ridge = std::min(ridge, nmse((*r)->Predict(x_test)));
+  }
+
+  auto options = SmrOptions::Variant("sparse-SMR", 0.1);
+  ASSERT_TRUE(options.ok());
+  options->lambda1 = 3.0;
+  options->max_iterations = 30;
+  auto solver = SmrSolver::Create(x, h, *options);
+  ASSERT_TRUE(solver.ok());
+  ASSERT_TRUE((*solver)->Fit().ok());
+  const auto& obj = (*solver)->objectives();
+  for (size_t i = 1; i < obj.size(); ++i)
+    EXPECT_LE(obj[i], obj[i - 1] + 1e-9 * std::abs(obj[i - 1])) << "iteration " << i;
+  const double smr = nmse((*solver)->Predict(x_test));
+  const double f1_b = F1OfSupport((*solver)->output_precision(), b_true, 0.05);
+  const double f1_p = F1OfSupport((*solver)->input_precision(), p_true, 0.05);
+  const double f1_q = F1OfSupport((*solver)->task_precision(), q_true, 0.05);
+  // Chance: a random support of the same density has F1 = density.
+  const double chance_b = 2.0 / k, chance_p = 2.0 / d;
+  std::printf("synthetic: NMSE ridge %.4f, sparse SMR %.4f; support F1: "
+              "Omega^-1 %.2f, Sigma_r^-1 %.2f, Sigma_c^-1 %.2f (chance %.2f, %.2f, %.2f)\n",
+              ridge, smr, f1_b, f1_p, f1_q, chance_b, chance_p, chance_b);
+  EXPECT_LT(smr, 1.5 * ridge);
+  EXPECT_GT(f1_b, 2.5 * chance_b);
+  EXPECT_GT(f1_p, 2.5 * chance_p);
+  EXPECT_GT(f1_q, 2.5 * chance_b);
+}
+
+}  // namespace
+}  // namespace v2p::core
