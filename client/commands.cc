@@ -231,7 +231,21 @@ absl::Status RunTrain(const TrainOptions& o) {
               static_cast<long long>(m.version),
               absl::ToDoubleSeconds(watch.Elapsed()), m.description.c_str());
   const auto& e = m.evaluation;
-  if (!e.metrics.empty()) {
+    if (m.target == "features") {
+    for (const auto& l : m.feature_layers) {
+      auto get = [&](const std::map<std::string, double>& mm, const std::string& k) {
+        auto it = mm.find(k + "." + l.name);
+        return it == mm.end() ? std::nan("") : it->second;
+      };
+      std::printf(
+          "%s split (%d samples), layer %s (%lld units): feature PCC %.3f, "
+          "NMSE %.3f, identification %.3f; mean features: PCC %.3f, NMSE %.3f\n",
+          e.split.c_str(), e.num_samples, l.name.c_str(), static_cast<long long>(l.size),
+          get(e.metrics, "feature_pcc"), get(e.metrics, "nmse"),
+          get(e.metrics, "identification"), get(e.baseline_metrics, "feature_pcc"),
+          get(e.baseline_metrics, "nmse"));
+    }
+  } else if (!e.metrics.empty()) {
     std::printf(
         "%s split (%d samples): PCC %.3f, SSIM-11g %.3f, identification %.3f "
         "(PCC) %.3f "

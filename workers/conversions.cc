@@ -30,16 +30,29 @@ absl::StatusOr<Eigen::MatrixXf> SamplesToBetas(
 void ToResultProto(const core::Reconstruction& rec,
                    const core::ModelManifest& manifest, bool include_pixels,
                    voxel2pixel::v1::ReconstructionResult* out) {
-  out->set_model(manifest.name);
+    out->set_model(manifest.name);
   out->set_model_version(manifest.version);
+  if (manifest.target == "features") {
+    Eigen::Index at = 0;
+    for (const auto& layer : manifest.feature_layers) {
+      auto* f = out->add_features();
+      f->set_layer(layer.name);
+      for (int64_t d : layer.shape) f->add_shape(d);
+      // x86-64 and aarch64 are little-endian: the floats go as they are.
+      f->set_values(reinterpret_cast<const char*>(rec.features.data() + at),
+                    sizeof(float) * layer.size);
+      at += layer.size;
+    }
+  } else {
   auto* image = out->mutable_image();
   image->set_png(rec.png);
   image->set_height(manifest.image.height);
   image->set_width(manifest.image.width);
   image->set_channels(manifest.image.channels);
   if (include_pixels)
-    image->mutable_pixels()->Add(rec.pixels.data(),
+        image->mutable_pixels()->Add(rec.pixels.data(),
                                  rec.pixels.data() + rec.pixels.size());
+  }
   auto* t = out->mutable_timings();
   ToDurationProto(rec.timings.queue, t->mutable_queue());
   ToDurationProto(rec.timings.preprocess, t->mutable_preprocess());

@@ -39,14 +39,51 @@ absl::StatusOr<v1::DatasetDescription> ReadDatasetDescription(
 absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
     const v1::PipelineSpec& spec) {
   core::PipelineOptions o;
-  if (spec.target() != v1::TARGET_SPACE_PIXELS) {
+    const bool features = spec.target() == v1::TARGET_SPACE_FEATURES;
+  if (spec.target() != v1::TARGET_SPACE_PIXELS && !features) {
     return absl::InvalidArgumentError(
-        "pipeline spec: target must be TARGET_SPACE_PIXELS (the only target "
-        "space so far)");
+        "pipeline spec: target must be TARGET_SPACE_PIXELS or "
+        "TARGET_SPACE_FEATURES");
   }
-  if (!spec.decoder().has_ridge()) {
+  if (!spec.decoder().has_ridge() && !spec.decoder().has_smr()) {
     return absl::InvalidArgumentError(
-        "pipeline spec: decoder { ridge { ... } } is required");
+        "pipeline spec: decoder { ridge { ... } } or decoder { smr { ... } } "
+        "is required");
+  }
+  if (spec.decoder().has_smr()) {
+    if (!features)
+      return absl::InvalidArgumentError(
+          "pipeline spec: the smr decoder decodes features; set target: "
+          "TARGET_SPACE_FEATURES");
+    const v1::SmrDecoder& s = spec.decoder().smr();
+    const std::string variant = s.variant().empty() ? "SMR" : s.variant();
+    ASSIGN_OR_RETURN(o.smr, core::SmrOptions::Variant(
+                                variant, s.l1() > 0 ? s.l1() : 0.05));
+    if (s.lambda() < 0 || s.lambda1() < 0 || s.l1() < 0 ||
+        s.max_iterations() < 0 || s.n_voxels() < 0)
+      return absl::InvalidArgumentError(
+          "pipeline spec: smr lambda, lambda1, l1, max_iterations, n_voxels "
+          "must be >= 0");
+    if (s.lambda() > 0) o.smr.lambda = s.lambda();
+    if (s.lambda1() > 0) o.smr.lambda1 = s.lambda1();
+    if (s.max_iterations() > 0) o.smr.max_iterations = s.max_iterations();
+    o.smr_variant = variant;
+    o.smr_voxels = s.n_voxels();
+    o.decoder = core::PipelineOptions::Decoder::kSmr;
+  }
+  if (features) {
+    const v1::FeatureTargets& f = spec.features();
+    if (f.network().empty() || f.layers().empty())
+      return absl::InvalidArgumentError(
+          "pipeline spec: features { network: ... layers: ... } is required "
+          "for TARGET_SPACE_FEATURES");
+    o.target = core::PipelineOptions::Target::kFeatures;
+    o.feature_network = f.network();
+    o.feature_network_version = f.network_version();
+    o.feature_layers.assign(f.layers().begin(), f.layers().end());
+    if (spec.generator().kind_case() != v1::GeneratorSpec::KIND_NOT_SET)
+      return absl::InvalidArgumentError(
+          "pipeline spec: a features pipeline takes no generator");
   }
   const v1::RidgeDecoder& r = spec.decoder().ridge();
   if (r.alpha() < 0 || r.n_feat() < 0 || r.chunk_size() < 0) {
@@ -56,7 +93,7 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
   o.ridge.regression = {r.alpha(), r.n_feat(), r.chunk_size()};
   o.ridge.standardize_voxels = r.standardize_voxels();
   o.ridge.penalize_intercept = r.penalize_intercept();
-  if (spec.generator().kind_case() != v1::GeneratorSpec::kIdentity) {
+    if (!features && spec.generator().kind_case() != v1::GeneratorSpec::kIdentity) {
     return absl::InvalidArgumentError(
         "pipeline spec: generator { identity {} } is required for pixel "
         "targets");

@@ -45,7 +45,8 @@ absl::Status WorkerService::DoReconstruct(grpc::ServerContext* context,
   }
   if (batcher_ != nullptr) {
     core::Stopwatch encode;
-    for (auto& r : recs) {
+        for (auto& r : recs) {
+      if (r.pixels.size() == 0) continue;  // features pipeline: no image
       ASSIGN_OR_RETURN(r.png, core::EncodePng(r.pixels.data(), pipeline->image_shape()));
     }
     const absl::Duration took = encode.Elapsed();

@@ -17,6 +17,14 @@ absl::StatusOr<Eigen::RowVectorXf> ReadRow(const std::string& path) {
 
 }  // namespace
 
+std::unique_ptr<RidgeDecoder> RidgeDecoder::FromLinearMap(
+    const Eigen::MatrixXd& weights, const Eigen::RowVectorXd& bias) {
+  const Eigen::Index d = weights.rows();
+  return std::unique_ptr<RidgeDecoder>(new RidgeDecoder(
+      weights.cast<float>(), bias.cast<float>(), Eigen::RowVectorXf::Zero(d),
+      Eigen::RowVectorXf::Ones(d)));
+}
+
 RidgeDecoder::RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,
                            Eigen::RowVectorXf mean, Eigen::RowVectorXf sd)
     : weights_(std::move(weights)),

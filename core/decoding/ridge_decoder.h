@@ -65,6 +65,10 @@ class RidgeDecoder {
   static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Fit(
       const Eigen::MatrixXd& betas, const Eigen::MatrixXd& targets,
       const Options& options);
+  // A fitted linear map in original voxel units (prediction = betas *
+  // weights + bias), e.g. from SMR: served exactly like a ridge fit.
+  static std::unique_ptr<RidgeDecoder> FromLinearMap(
+      const Eigen::MatrixXd& weights, const Eigen::RowVectorXd& bias);
   // Reads the files Save() writes; DATA_LOSS when they disagree in shape.
   static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Load(
       const std::string& dir);

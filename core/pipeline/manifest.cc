@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -58,6 +59,13 @@ class Fields {
 
 }  // namespace
 
+int64_t ModelManifest::num_outputs() const {
+  if (target != "features") return image.num_pixels();
+  int64_t n = 0;
+  for (const auto& l : feature_layers) n += l.size;
+  return n;
+}
+
 absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
   std::ostringstream out;
   out << "# voxel2pixel model manifest\n"
@@ -72,11 +80,18 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
       << "decoder: " << m.decoder << "\n"
       << "generator: " << m.generator << "\n"
       << "clip_output: " << (m.clip_output ? "true" : "false") << "\n"
+      << "target: " << m.target << "\n"
       << "description: " << OneLine(m.description) << "\n"
       << "eval.split: " << m.evaluation.split << "\n"
       << "eval.num_samples: " << m.evaluation.num_samples << "\n"
       << "eval.ssim_definition: " << OneLine(m.evaluation.ssim_definition)
       << "\n";
+  if (m.target == "features") {
+    out << "feature_network: " << m.feature_network << "\n";
+    for (const auto& l : m.feature_layers)
+      out << "feature_layer." << l.name << ": " << absl::StrJoin(l.shape, "x")
+          << "\n";
+  }
   out.precision(17);
   for (const auto& [k, v] : m.evaluation.metrics)
     out << kMetricPrefix << k << ": " << v << "\n";
@@ -131,6 +146,36 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
   if (clip != "true" && clip != "false") return f.Bad("clip_output", clip);
   m.clip_output = clip == "true";
   ASSIGN_OR_RETURN(m.description, f.Str("description"));
+  if (f.all().count("target")) {
+    ASSIGN_OR_RETURN(m.target, f.Str("target"));
+  }
+  if (m.target != "pixels" && m.target != "features")
+    return f.Bad("target", m.target);
+  if (m.target == "features") {
+    ASSIGN_OR_RETURN(m.feature_network, f.Str("feature_network"));
+    // Layers in output order: the order of their lines in the file.
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      line = absl::StripAsciiWhitespace(line);
+      if (!absl::ConsumePrefix(&line, "feature_layer.")) continue;
+      const size_t colon = line.find(':');
+      if (colon == absl::string_view::npos) continue;
+      ModelManifest::FeatureLayer l;
+      l.name = std::string(line.substr(0, colon));
+      l.size = 1;
+      for (absl::string_view d : absl::StrSplit(
+               absl::StripAsciiWhitespace(line.substr(colon + 1)), 'x')) {
+        int64_t v = 0;
+        if (!absl::SimpleAtoi(d, &v) || v <= 0)
+          return f.Bad("feature_layer." + l.name, std::string(line));
+        l.shape.push_back(v);
+        l.size *= v;
+      }
+      m.feature_layers.push_back(std::move(l));
+    }
+    if (m.feature_layers.empty())
+      return absl::DataLossError(
+          absl::StrCat(path, ": a features model names no feature_layer"));
+  }
   ASSIGN_OR_RETURN(m.evaluation.split, f.Str("eval.split"));
   ASSIGN_OR_RETURN(const int64_t n, f.Int("eval.num_samples"));
   m.evaluation.num_samples = static_cast<int>(n);

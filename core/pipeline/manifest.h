@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -25,8 +26,20 @@ struct ModelManifest {
   absl::Time create_time;
   int num_voxels = 0;
   ImageShape image;
-  std::string decoder;    // "ridge"
-  std::string generator;  // "identity"
+  std::string decoder;    // "ridge" or "smr" (both served as a linear map)
+  std::string generator;  // "identity", or "none" for a features target
+  // "pixels", or "features": the pipeline returns decoded CNN features of
+  // `feature_layers` (name and shape, in output order) of the feature
+  // network stored with the model.
+  std::string target = "pixels";
+  std::string feature_network;  // "name/version" it was trained against
+  struct FeatureLayer {
+    std::string name;
+    std::vector<int64_t> shape;
+    int64_t size = 0;
+  };
+  std::vector<FeatureLayer> feature_layers;
+  int64_t num_outputs() const;
   bool clip_output = true;
   std::string description;  // one line
 
@@ -44,6 +57,8 @@ inline constexpr char kManifestFile[] = "manifest.txt";
 inline constexpr char kSpecFile[] = "pipeline_spec.pbtxt";
 // 1 x pixels float32: the mean training stimulus (the baseline image).
 inline constexpr char kMeanImageFile[] = "mean_image.npy";
+// A features pipeline keeps a copy of its feature network here.
+inline constexpr char kFeatureNetworkDir[] = "feature_network";
 
 absl::Status WriteManifest(const std::string& path,
                            const ModelManifest& manifest);

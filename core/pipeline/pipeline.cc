@@ -49,6 +49,15 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
         absl::StrCat("decoder takes ", decoder->num_voxels(),
                      " voxels; manifest says ", manifest.num_voxels));
   }
+  if (manifest.target == "features") {
+    if (generator != nullptr || decoder->num_outputs() != manifest.num_outputs())
+      return absl::InvalidArgumentError(absl::StrCat(
+          "features pipeline: decoder gives ", decoder->num_outputs(),
+          " values, the manifest's layers hold ", manifest.num_outputs(),
+          generator != nullptr ? "; and it takes no generator" : ""));
+    return std::shared_ptr<const Pipeline>(new Pipeline(
+        std::move(manifest), std::move(decoder), nullptr));
+  }
   if (decoder->num_outputs() != generator->input_size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("decoder gives ", decoder->num_outputs(),
@@ -67,14 +76,16 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(
   ASSIGN_OR_RETURN(ModelManifest manifest,
                    ReadManifest(dir + "/" + kManifestFile));
   manifest.version = version;
-  if (manifest.decoder != "ridge") {
+  if (manifest.decoder != "ridge" && manifest.decoder != "smr") {
     return absl::DataLossError(
         absl::StrCat(dir, ": unknown decoder '", manifest.decoder, "'"));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<RidgeDecoder> decoder,
                    RidgeDecoder::Load(dir));
-  ASSIGN_OR_RETURN(std::unique_ptr<const Generator> generator,
-                   MakeGenerator(manifest));
+  std::unique_ptr<const Generator> generator;
+  if (manifest.target != "features") {
+    ASSIGN_OR_RETURN(generator, MakeGenerator(manifest));
+  }
   auto pipeline =
       Create(std::move(manifest), std::move(decoder), std::move(generator));
   if (!pipeline.ok()) {
@@ -104,6 +115,14 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
   const Eigen::MatrixXf targets = decoder_->Decode(x);
   t.decode = stage.Lap();
 
+  if (generator_ == nullptr) {  // features pipeline: decode is the result
+    std::vector<Reconstruction> out(betas.rows());
+    for (Eigen::Index i = 0; i < betas.rows(); ++i)
+      out[i].features = targets.row(i).transpose();
+    t.total = total.Elapsed();
+    for (auto& r : out) r.timings = t;
+    return out;
+  }
   RETURN_IF_ERROR(CheckCancelled(options, "generate"));
   ASSIGN_OR_RETURN(Eigen::MatrixXf images, generator_->Generate(targets));
   if (manifest_.clip_output) images = images.cwiseMax(0.0f).cwiseMin(1.0f);

@@ -26,6 +26,9 @@ struct RunOptions {
 
 struct Reconstruction {
   Eigen::VectorXf pixels;  // row-major HWC in [0, 1] when clipped
+  // A features pipeline: the decoded features of the manifest's
+  // feature_layers, concatenated in order (pixels and png stay empty).
+  Eigen::VectorXf features;
   std::string png;         // empty unless RunOptions::encode_png
   // Stages this pipeline ran (the batch's duration for each); total = the
   // whole Run() call. queue is left for the caller to fill.
@@ -36,6 +39,7 @@ class Pipeline {
  public:
   // Takes ownership of the stages. INVALID_ARGUMENT when they disagree with
   // the manifest (voxel count, decoder outputs vs generator input, shape).
+  // A features pipeline (manifest.target "features") has no generator.
   static absl::StatusOr<std::shared_ptr<const Pipeline>> Create(
       ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,
       std::unique_ptr<const Generator> generator);

@@ -12,10 +12,15 @@
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
 #include "core/data/npy.h"
+#include "core/evaluation/identification.h"
 #include "core/evaluation/metrics.h"
+
 #include "core/evaluation/report.h"
 #include "core/generation/identity_generator.h"
 #include "core/pipeline/pipeline.h"
+#include "core/features/feature_network.h"
+#include "absl/strings/str_join.h"
+
 
 namespace v2p::core {
 namespace {
@@ -69,9 +74,10 @@ void Report(const TrainHooks& hooks, const TrainingProgress& p) {
 }
 
 absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitWithSteps(const DatasetSplit& fit,
+                                                           const Eigen::MatrixXd& targets,
                                                            const PipelineOptions& p,
                                                            const TrainHooks& hooks) {
-  ASSIGN_OR_RETURN(auto fitter, RidgeDecoder::Fitter::Create(fit.betas, fit.stimuli, p.ridge));
+  ASSIGN_OR_RETURN(auto fitter, RidgeDecoder::Fitter::Create(fit.betas, targets, p.ridge));
   const int n = fitter->num_steps();
   if (!hooks.checkpoint_dir.empty()) fs::create_directories(hooks.checkpoint_dir);
   std::vector<Eigen::MatrixXd> steps = LoadCheckpoints(hooks.checkpoint_dir, n);
@@ -94,7 +100,107 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitWithSteps(const DatasetSplit& f
   return fitter->Finish(steps);
 }
 
+// SMR (Du et al. 2020) on the voxels most correlated with the targets;
+// the other voxels get weight 0. One progress step per outer iteration.
+absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitSmr(const DatasetSplit& fit,
+                                                     const Eigen::MatrixXd& targets,
+                                                     const PipelineOptions& p,
+                                                     const TrainHooks& hooks) {
+  const std::vector<int> voxels = SelectVoxelsByCorrelation(fit.betas, targets, p.smr_voxels);
+  Eigen::MatrixXd x(fit.betas.rows(), voxels.size());
+  for (size_t j = 0; j < voxels.size(); ++j) x.col(j) = fit.betas.col(voxels[j]);
+  SmrOptions o = p.smr;
+  TrainingProgress progress;
+  progress.total_steps = o.max_iterations;
+  Report(hooks, progress);
+  o.on_iteration = [&](int it, double objective) {
+    progress.step = it;
+    progress.loss = objective;
+    Report(hooks, progress);
+  };
+  o.is_cancelled = hooks.is_cancelled;
+  ASSIGN_OR_RETURN(auto solver, SmrSolver::Create(x, targets, o));
+  RETURN_IF_ERROR(solver->Fit());
+  const Eigen::MatrixXd w_sel = solver->weights();
+  Eigen::MatrixXd w = Eigen::MatrixXd::Zero(fit.betas.cols(), targets.cols());
+  for (size_t j = 0; j < voxels.size(); ++j) w.row(voxels[j]) = w_sel.row(j);
+  LogInfo("train", "SMR ", p.smr_variant, ": ", solver->objectives().size() - 1,
+          " iterations, objective ", solver->objectives().front(), " -> ",
+          solver->objectives().back());
+  return RidgeDecoder::FromLinearMap(w, solver->bias());
+}
+
+// Features of `layers` for each stimulus row, concatenated in order.
+absl::StatusOr<Eigen::MatrixXd> LayerTargets(const FeatureNetwork& network,
+                                             const Eigen::MatrixXd& stimuli,
+                                             const std::vector<std::string>& layers) {
+  ASSIGN_OR_RETURN(auto feats, network.Extract(stimuli.cast<float>(), layers));
+  Eigen::Index total = 0;
+  for (const auto& l : layers) total += feats[l].cols();
+  Eigen::MatrixXd out(stimuli.rows(), total);
+  Eigen::Index at = 0;
+  for (const auto& l : layers) {
+    out.middleCols(at, feats[l].cols()) = feats[l].cast<double>();
+    at += feats[l].cols();
+  }
+  return out;
+}
+
 }  // namespace
+
+std::map<std::string, double> ScoreFeatures(
+    const Eigen::MatrixXd& predicted, const Eigen::MatrixXd& truth,
+    const Eigen::RowVectorXd& train_mean,
+    const std::vector<ModelManifest::FeatureLayer>& layers) {
+  std::map<std::string, double> m;
+  double err = 0, var = 0, pcc_sum = 0;
+  Eigen::Index at = 0;
+  for (const auto& l : layers) {
+    const Eigen::MatrixXd p = predicted.middleCols(at, l.size);
+    const Eigen::MatrixXd t = truth.middleCols(at, l.size);
+    double pcc = 0;
+    for (Eigen::Index i = 0; i < p.rows(); ++i)
+      pcc += PixelPcc(p.row(i).transpose(), t.row(i).transpose());
+    pcc /= std::max<Eigen::Index>(1, p.rows());
+        m["feature_pcc." + l.name] = pcc;
+    if (p.rows() > 1) {
+      Eigen::MatrixXd sim(p.rows(), p.rows());
+      for (Eigen::Index i = 0; i < p.rows(); ++i)
+        for (Eigen::Index j = 0; j < p.rows(); ++j)
+          sim(i, j) = PixelPcc(p.row(i).transpose(), t.row(j).transpose());
+      m["identification." + l.name] = PairwiseIdentification(sim);
+    }
+    pcc_sum += pcc;
+    const double le = (p - t).squaredNorm();
+    const double lv = (t.rowwise() - train_mean.middleCols(at, l.size)).squaredNorm();
+    m["nmse." + l.name] = lv > 0 ? le / lv : 0;
+    err += le;
+    var += lv;
+    at += l.size;
+  }
+  m["feature_pcc"] = pcc_sum / std::max<size_t>(1, layers.size());
+  m["nmse"] = var > 0 ? err / var : 0;
+  return m;
+}
+
+std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x,
+                                           const Eigen::MatrixXd& h, int n) {
+  std::vector<int> all(x.cols());
+  for (int j = 0; j < x.cols(); ++j) all[j] = j;
+  if (n <= 0 || n >= x.cols()) return all;
+  const Eigen::MatrixXd xc = x.rowwise() - x.colwise().mean();
+  const Eigen::MatrixXd hc = h.rowwise() - h.colwise().mean();
+  const Eigen::RowVectorXd xs = xc.colwise().norm().cwiseMax(1e-12);
+  const Eigen::RowVectorXd hs = hc.colwise().norm().cwiseMax(1e-12);
+  const Eigen::MatrixXd corr =
+      ((xc.transpose() * hc).array().colwise() / xs.transpose().array()).rowwise() / hs.array();
+  const Eigen::VectorXd score = corr.cwiseAbs2().rowwise().mean();
+  std::partial_sort(all.begin(), all.begin() + n, all.end(),
+                    [&](int a, int b) { return score(a) > score(b); });
+  all.resize(n);
+  std::sort(all.begin(), all.end());
+  return all;
+}
 
 void SplitForValidation(const DatasetSplit& train, double fraction, uint64_t seed,
                         DatasetSplit* fit, DatasetSplit* validation) {
@@ -117,6 +223,19 @@ void SplitForValidation(const DatasetSplit& train, double fraction, uint64_t see
 
 std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
   const auto& r = o.ridge.regression;
+  if (o.target == PipelineOptions::Target::kFeatures) {
+    const std::string decoder =
+        o.decoder == PipelineOptions::Decoder::kSmr
+            ? absl::StrCat(o.smr_variant, "(lambda=", o.smr.lambda, ", lambda1=", o.smr.lambda1,
+                           o.smr.lambda2 > 0 || o.smr.lambda3 > 0
+                               ? absl::StrCat(", l1=", o.smr.lambda2, "/", o.smr.lambda3)
+                               : "",
+                           ", voxels=", o.smr_voxels == 0 ? "all" : absl::StrCat(o.smr_voxels), ")")
+            : absl::StrCat("ridge(alpha=", r.alpha, ", n_feat=",
+                           r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat), ")");
+    return absl::StrCat(decoder, " -> features ", absl::StrJoin(o.feature_layers, "+"), " of ",
+                        o.feature_network);
+  }
   return absl::StrCat("ridge(alpha=", r.alpha,
                       ", n_feat=", r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat),
                       o.ridge.standardize_voxels ? ", z-scored voxels" : "",
@@ -141,16 +260,53 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequ
   }
   LogInfo("train", "fitting ", DescribePipeline(p, dataset.image), " on ", fit.betas.rows(),
           " samples x ", fit.betas.cols(), " voxels");
-  ASSIGN_OR_RETURN(std::unique_ptr<RidgeDecoder> decoder, FitWithSteps(fit, p, hooks));
-
+    const bool features = p.target == PipelineOptions::Target::kFeatures;
+  Eigen::MatrixXd fit_targets = fit.stimuli, eval_targets = eval.stimuli;
+  std::unique_ptr<FeatureNetwork> network;
+  std::string network_dir, network_id;
+  std::vector<ModelManifest::FeatureLayer> layers;
+  if (features) {
+    ASSIGN_OR_RETURN(auto nets, OpenFeatureNetworkRepository(repository.root(), false));
+    ASSIGN_OR_RETURN(const int64_t nv,
+                     nets->ResolveVersion(p.feature_network, p.feature_network_version));
+    network_dir = nets->VersionDir(p.feature_network, nv);
+    network_id = absl::StrCat(p.feature_network, "/", nv);
+    ASSIGN_OR_RETURN(network, FeatureNetwork::Load(network_dir));
+    if (!(network->input_shape() == dataset.image))
+      return absl::InvalidArgumentError(absl::StrCat(
+          "feature network ", network_id, " takes ", network->input_shape().height, "x",
+          network->input_shape().width, " images; dataset ", dataset.name, " has ",
+          dataset.image.height, "x", dataset.image.width));
+    if (p.feature_layers.empty())
+      return absl::InvalidArgumentError("a features pipeline names at least one layer");
+    for (const auto& name : p.feature_layers) {
+      ASSIGN_OR_RETURN(const FeatureLayerInfo info, network->Layer(name));
+      layers.push_back({info.name, info.shape, info.size});
+    }
+    ASSIGN_OR_RETURN(fit_targets, LayerTargets(*network, fit.stimuli, p.feature_layers));
+    if (eval.stimuli.rows() > 0) {
+      ASSIGN_OR_RETURN(eval_targets, LayerTargets(*network, eval.stimuli, p.feature_layers));
+    }
+  }
+  std::unique_ptr<RidgeDecoder> decoder;
+  if (p.decoder == PipelineOptions::Decoder::kSmr) {
+    ASSIGN_OR_RETURN(decoder, FitSmr(fit, fit_targets, p, hooks));
+  } else {
+    ASSIGN_OR_RETURN(decoder, FitWithSteps(fit, fit_targets, p, hooks));
+  }
   ModelManifest m;
   m.name = request.model_name;
   m.dataset = dataset.name;
   m.create_time = absl::Now();
   m.num_voxels = decoder->num_voxels();
   m.image = dataset.image;
-  m.decoder = "ridge";
-  m.generator = "identity";
+    m.decoder = p.decoder == PipelineOptions::Decoder::kSmr ? "smr" : "ridge";
+  m.generator = features ? "none" : "identity";
+  if (features) {
+    m.target = "features";
+    m.feature_network = network_id;
+    m.feature_layers = layers;
+  }
   m.clip_output = p.clip_output;
   m.description = DescribePipeline(p, dataset.image);
   if (!p.note.empty()) m.description += absl::StrCat(" — ", p.note);
@@ -160,13 +316,24 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequ
   Report(hooks, progress);
   // Score through the same Run() path the worker serves.
   const RidgeDecoder& fitted = *decoder;
-  ASSIGN_OR_RETURN(auto pipeline,
-                   Pipeline::Create(m, std::move(decoder),
-                                    std::make_unique<const IdentityGenerator>(dataset.image)));
+    std::unique_ptr<const Generator> generator;
+  if (!features) generator = std::make_unique<const IdentityGenerator>(dataset.image);
+  ASSIGN_OR_RETURN(auto pipeline, Pipeline::Create(m, std::move(decoder), std::move(generator)));
   m.evaluation.split = eval_name;
   m.evaluation.num_samples = static_cast<int>(eval.betas.rows());
   m.evaluation.ssim_definition = kSsimDefinition;
-  if (eval.betas.rows() > 0 && eval.stimuli.rows() == eval.betas.rows()) {
+    if (features && eval.betas.rows() > 0 && eval_targets.rows() == eval.betas.rows()) {
+    ASSIGN_OR_RETURN(auto recs, pipeline->Run(eval.betas.cast<float>()));
+    Eigen::MatrixXd pred(recs.size(), eval_targets.cols());
+    for (size_t i = 0; i < recs.size(); ++i) pred.row(i) = recs[i].features.cast<double>().transpose();
+    const Eigen::RowVectorXd train_mean = fit_targets.colwise().mean();
+    m.evaluation.metrics = ScoreFeatures(pred, eval_targets, train_mean, layers);
+    m.evaluation.baseline_metrics = ScoreFeatures(
+        train_mean.replicate(eval_targets.rows(), 1), eval_targets, train_mean, layers);
+    LogInfo("train", eval_name, " split: feature pcc ", m.evaluation.metrics["feature_pcc"],
+            ", nmse ", m.evaluation.metrics["nmse"], " (mean features: pcc ",
+            m.evaluation.baseline_metrics["feature_pcc"], ")");
+  } else if (eval.betas.rows() > 0 && eval.stimuli.rows() == eval.betas.rows()) {
     RunOptions no_png;
     no_png.encode_png = false;
     ASSIGN_OR_RETURN(auto recs, pipeline->Run(eval.betas.cast<float>(), no_png));
@@ -190,7 +357,15 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequ
   ASSIGN_OR_RETURN(const int64_t version,
                    repository.CommitVersion(m.name, [&](const std::string& dir) -> absl::Status {
                      RETURN_IF_ERROR(fitted.Save(dir));
-                     RETURN_IF_ERROR(WriteFile(dir + "/" + kSpecFile, request.spec_text));
+                                          RETURN_IF_ERROR(WriteFile(dir + "/" + kSpecFile, request.spec_text));
+                     if (features) {
+                       std::error_code ec;
+                       fs::copy(network_dir, dir + "/" + kFeatureNetworkDir,
+                                fs::copy_options::recursive, ec);
+                       if (ec)
+                         return absl::InternalError(absl::StrCat(
+                             "copying the feature network: ", ec.message()));
+                     }
                      RETURN_IF_ERROR(WriteNpyFloat32(
                          dir + "/" + kMeanImageFile,
                          Eigen::MatrixXf(fit.stimuli.colwise().mean().cast<float>())));

@@ -8,11 +8,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/data/dataset.h"
 #include "core/decoding/ridge_decoder.h"
+#include "core/decoding/smr.h"
 #include "core/pipeline/manifest.h"
 #include "core/pipeline/model_repository.h"
 
@@ -21,8 +25,22 @@ namespace v2p::core {
 // Plain options converted from a PipelineSpec at the process edge.
 struct PipelineOptions {
   enum class Generator { kIdentity };
+  enum class Target { kPixels, kFeatures };
+  enum class Decoder { kRidge, kSmr };
 
+  Target target = Target::kPixels;
+  // Features target: a network in <repo>/feature_networks (version 0 =
+  // latest) and the layers to decode, in output order.
+  std::string feature_network;
+  int64_t feature_network_version = 0;
+  std::vector<std::string> feature_layers;
+
+  Decoder decoder = Decoder::kRidge;
   RidgeDecoder::Options ridge;
+  SmrOptions smr;
+  std::string smr_variant = "SMR";
+  // SMR on the n voxels most correlated with the targets (0: all).
+  int smr_voxels = 0;
   Generator generator = Generator::kIdentity;
   bool clip_output = true;
   std::string note;  // free text from the spec
@@ -70,6 +88,22 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
                                          const TrainRequest& request,
                                          ModelRepository& repository,
                                          const TrainHooks& hooks = {});
+
+// Feature-decoding scores: per layer the mean over samples of the Pearson
+// correlation between decoded and true feature vectors ("feature_pcc.L")
+// and the NMSE, sum ||pred - true||^2 / sum ||true - train mean||^2
+// ("nmse.L"), and 2-way identification by that correlation
+// ("identification.L"); "feature_pcc" averages the layers, "nmse" pools
+// them.
+std::map<std::string, double> ScoreFeatures(
+    const Eigen::MatrixXd& predicted, const Eigen::MatrixXd& truth,
+    const Eigen::RowVectorXd& train_mean,
+    const std::vector<ModelManifest::FeatureLayer>& layers);
+
+// Indices (ascending) of the n voxels with the largest mean squared
+// correlation with the targets; all voxels when n <= 0 or n >= D.
+std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x,
+                                           const Eigen::MatrixXd& h, int n);
 
 // Splits `train` into (fit, validation) with `fraction` of the trials in
 // validation, chosen by a Fisher-Yates shuffle seeded with `seed`
