@@ -31,8 +31,11 @@ absl::StatusOr<FeaturesTrainResult> RunFeaturesTrain(
                 s.name.c_str(), s.first_class, s.end_class - 1, s.num_train,
                 s.num_test);
   if (corpus.sources.size() < 4)
-    std::printf("  (Fashion-MNIST not found in %s: install dataset-fashion-mnist)\n",
-                options.fashion_dir.c_str());
+    std::printf("  (Fashion-MNIST %s)\n",
+                options.fashion_dir.empty()
+                    ? "left out"
+                    : ("not found in " + options.fashion_dir +
+                       ": install dataset-fashion-mnist").c_str());
 
   core::FeatureNetworkTrainOptions train;
   train.epochs = options.epochs;

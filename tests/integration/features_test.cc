@@ -1,0 +1,151 @@
+// Feature decoding end to end: the AlexNet-style feature network is trained
+// (on MNIST, BRAINS and Olivetti; Fashion-MNIST left out for speed), `v2p
+// train` fits ridge and SMR feature-decoding pipelines on digit69, and
+// v2p-server serves them over loopback gRPC. The decoded features must have
+// the layers' shapes and be closer to the true features of each test
+// stimulus than the mean training features are.
+#include <filesystem>
+
+#include "client/feature_commands.h"
+#include "core/data/dataset.h"
+#include "core/evaluation/identification.h"
+#include "core/evaluation/metrics.h"
+#include "core/features/feature_network.h"
+#include "gtest/gtest.h"
+#include "tests/testing/digit69.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/test_paths.h"
+#include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
+
+namespace v2p {
+namespace {
+
+namespace v1 = voxel2pixel::v1;
+
+class FeatureDecoding : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    repo_ = new std::string(testing::MakeTempDir("features"));
+    client::FeaturesTrainOptions o;
+    o.repo = *repo_;
+    o.data_root = testing::DataDir();
+    o.fashion_dir = "";  // MNIST + BRAINS + Olivetti only: a quick network
+    o.epochs = 5;
+    o.statistics_images = 500;
+    auto trained = client::RunFeaturesTrain(o);
+    ASSERT_TRUE(trained.ok()) << trained.status();
+    mnist_accuracy_ = trained->mnist_accuracy;
+    network_dir_ = new std::string(trained->dir);
+    for (const char* spec : {"ridge", "smr"}) {
+      const auto train = testing::RunCommand(absl::StrCat(
+          testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+          "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
+          "/examples/digit69_features_", spec, ".pbtxt --repo ", *repo_,
+          " --model features_", spec, " --data_root ", testing::DataDir()));
+      ASSERT_EQ(train.exit_code, 0) << train.output;
+    }
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*repo_);
+    delete repo_;
+    delete network_dir_;
+  }
+
+  static std::string* repo_;
+  static std::string* network_dir_;
+  static double mnist_accuracy_;
+};
+std::string* FeatureDecoding::repo_;
+std::string* FeatureDecoding::network_dir_;
+double FeatureDecoding::mnist_accuracy_;
+
+TEST_F(FeatureDecoding, NetworkClassifiesHeldOutMnist) {
+  // The quick network here (no Fashion-MNIST, 5 epochs); the full corpus
+  // reaches >= 95% with `v2p features train` (README).
+  EXPECT_GE(mnist_accuracy_, 0.93);
+  auto net = core::FeatureNetwork::Load(*network_dir_);
+  ASSERT_TRUE(net.ok()) << net.status();
+  std::vector<std::string> names;
+  for (const auto& l : (*net)->layers()) names.push_back(l.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"conv1", "conv2", "conv3", "conv4",
+                                             "conv5", "fc6", "fc7", "fc8"}));
+  const auto* stats = (*net)->statistics("fc6");
+  ASSERT_NE(stats, nullptr);
+  EXPECT_EQ(stats->mean.size(), 256);
+  EXPECT_GT(stats->norm_mean, 0);
+  EXPECT_FALSE((*net)->Layer("fc9").ok());
+}
+
+TEST_F(FeatureDecoding, ServedFeaturesHaveLayerShapesAndTrackTrueFeatures) {
+  auto ds = core::LoadDataset(testing::Digit69Options());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  auto net = core::FeatureNetwork::Load(*network_dir_);
+  ASSERT_TRUE(net.ok()) << net.status();
+  auto truth = (*net)->Extract(ds->test.stimuli.cast<float>(), {"fc6", "conv5"});
+  ASSERT_TRUE(truth.ok());
+  auto train_truth = (*net)->Extract(ds->train.stimuli.cast<float>(), {"fc6"});
+  ASSERT_TRUE(train_truth.ok());
+  const Eigen::VectorXd mean_fc6 =
+      (*train_truth)["fc6"].cast<double>().colwise().mean().transpose();
+
+  auto server = testing::ServerProcess::Start(*repo_, {"--workers=spawn:1", "--worker_device=cpu"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::Reconstruction::NewStub((*server)->channel());
+  for (const std::string model : {"features_ridge", "features_smr"}) {
+    SCOPED_TRACE(model);
+    v1::ReconstructRequest req;
+    req.set_model(model);
+    for (Eigen::Index i = 0; i < ds->test.betas.rows(); ++i) {
+      auto* s = req.add_samples();
+      s->set_id(absl::StrCat("t", i));
+      for (Eigen::Index v = 0; v < ds->test.betas.cols(); ++v)
+        s->add_betas(static_cast<float>(ds->test.betas(i, v)));
+    }
+    v1::ReconstructResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    const grpc::Status st = stub->Reconstruct(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(resp.results_size(), ds->test.betas.rows());
+    const int n = resp.results_size();
+    Eigen::MatrixXd decoded(n, 256), sim(n, n);
+    double pcc = 0, pcc_mean = 0;
+    for (int i = 0; i < n; ++i) {
+      const auto& r = resp.results(i);
+      EXPECT_EQ(r.sample_id(), absl::StrCat("t", i));
+      EXPECT_FALSE(r.has_image());
+      EXPECT_TRUE(r.timings().has_decode());
+      ASSERT_GE(r.features_size(), 1);
+      const auto& f = r.features(0);
+      EXPECT_EQ(f.layer(), "fc6");
+      ASSERT_EQ(f.shape_size(), 1);
+      EXPECT_EQ(f.shape(0), 256);
+      ASSERT_EQ(f.values().size(), 256 * sizeof(float));
+      if (model == "features_ridge") {
+        ASSERT_EQ(r.features_size(), 2);
+        EXPECT_EQ(r.features(1).layer(), "conv5");
+        EXPECT_EQ(std::vector<int64_t>(r.features(1).shape().begin(), r.features(1).shape().end()),
+                  (std::vector<int64_t>{32, 7, 7}));
+        EXPECT_EQ(r.features(1).values().size(), 1568 * sizeof(float));
+      }
+      decoded.row(i) = Eigen::Map<const Eigen::RowVectorXf>(
+                           reinterpret_cast<const float*>(f.values().data()), 256)
+                           .cast<double>();
+      const Eigen::VectorXd t = (*truth)["fc6"].row(i).cast<double>().transpose();
+      pcc += core::PixelPcc(decoded.row(i).transpose(), t) / n;
+      pcc_mean += core::PixelPcc(mean_fc6, t) / n;
+    }
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j)
+        sim(i, j) = core::PixelPcc(decoded.row(i).transpose(),
+                                   (*truth)["fc6"].row(j).cast<double>().transpose());
+    const double ident = core::PairwiseIdentification(sim);
+    std::printf("%s: fc6 PCC with true features %.3f (mean training features %.3f), "
+                "identification %.3f\n", model.c_str(), pcc, pcc_mean, ident);
+    EXPECT_GT(pcc, pcc_mean + 0.1);
+    EXPECT_GE(ident, 0.7);
+  }
+}
+
+}  // namespace
+}  // namespace v2p
