@@ -16,7 +16,7 @@ struct FeaturesTrainOptions {
   std::string name = "alexnet28";
   std::string data_root = "../shared/data";
   std::string fashion_dir = "/usr/share/datasets/fashion-mnist";
-  int epochs = 4;
+  int epochs = 6;
   // Fashion-MNIST training images used (of 60,000); 0 = all.
   int max_fashion_train = 20000;
   // Images per source used for the per-layer statistics.

@@ -49,7 +49,7 @@ ABSL_FLAG(std::string, job, "", "jobs: operations/<id> (or just <id>).");
 ABSL_FLAG(std::string, filter, "", "jobs list: e.g. done=false, model=NAME, phase=FITTING.");
 ABSL_FLAG(int, clients, 16, "bench: concurrent clients.");
 ABSL_FLAG(double, duration, 10, "bench: seconds of load.");
-ABSL_FLAG(int, epochs, 4, "features train: passes over the corpus.");
+ABSL_FLAG(int, epochs, 6, "features train: passes over the corpus.");
 ABSL_FLAG(int, max_fashion_train, 20000, "features train: Fashion-MNIST training images used; 0 = all 60,000.");
 ABSL_FLAG(std::string, fashion_dir, "/usr/share/datasets/fashion-mnist", "features train: Debian dataset-fashion-mnist folder.");
 ABSL_FLAG(int, timeout_s, 0, "jobs wait: give up after this long; 0 = until done.");

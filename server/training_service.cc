@@ -19,13 +19,25 @@ absl::Status TrainingService::Validate(const v1::CreateTrainingJobRequest& reque
   if (!dataset.ok()) return dataset.status();
   auto spec = ParseTextProto<v1::PipelineSpec>(request.pipeline_spec(), "pipeline_spec");
   if (!spec.ok()) return spec.status();
-  if (!spec->decoder().has_ridge()) {
+    if (!spec->decoder().has_ridge() && !spec->decoder().has_smr()) {
     return absl::InvalidArgumentError(
-        "pipeline_spec: no decoder this server knows (expected decoder { ridge { ... } })");
+        "pipeline_spec: no decoder this server knows (expected decoder { ridge { ... } } or "
+        "decoder { smr { ... } })");
   }
-  if (spec->target() != v1::TARGET_SPACE_PIXELS || !spec->generator().has_identity()) {
+  if (spec->target() == v1::TARGET_SPACE_FEATURES) {
+    if (spec->features().network().empty() || spec->features().layers().empty() ||
+        spec->has_generator()) {
+      return absl::InvalidArgumentError(
+          "pipeline_spec: TARGET_SPACE_FEATURES needs features { network: ... layers: ... } "
+          "and no generator");
+    }
+  } else if (spec->decoder().has_smr()) {
     return absl::InvalidArgumentError(
-        "pipeline_spec: expected target TARGET_SPACE_PIXELS with generator { identity {} }");
+        "pipeline_spec: decoder { smr } decodes features; set target: TARGET_SPACE_FEATURES");
+  } else if (spec->target() != v1::TARGET_SPACE_PIXELS || !spec->generator().has_identity()) {
+    return absl::InvalidArgumentError(
+        "pipeline_spec: expected target TARGET_SPACE_PIXELS with generator { identity {} }, "
+        "or TARGET_SPACE_FEATURES");
   }
   if (spec->num_voxels() > 0 && spec->num_voxels() != dataset->num_voxels()) {
     return absl::InvalidArgumentError(absl::StrCat(
