@@ -128,28 +128,19 @@ MatrixXd PrecisionStep(const MatrixXd& s, double n, double rho,
 
 absl::StatusOr<SmrOptions> SmrOptions::Variant(const std::string& name,
                                                double sparse_l1) {
-  SmrOptions o;
-  std::string base = name;
-  const bool sparse = absl::StartsWith(base, "sparse-");
-  if (sparse) base = base.substr(7);
-  if (base == "SMR") {
-  } else if (absl::StartsWith(base, "SMR-") && base.size() <= 6) {
-    for (char c : base.substr(4)) {
-      if (c == 'O') o.learn_output = false;
-      else if (c == 'I') o.learn_input = false;
-      else if (c == 'T') o.learn_task = false;
-      else return absl::InvalidArgumentError(absl::StrCat("unknown SMR variant '", name, "'"));
-    }
-    const auto v = VariantNames();
-    if (std::find(v.begin(), v.end(), base) == v.end())
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown SMR variant '", name, "'; variants: ", absl::StrJoin(v, ", "),
-          " (optionally prefixed sparse-)"));
-  } else {
+  const bool sparse = absl::StartsWith(name, "sparse-");
+  const std::string base = sparse ? name.substr(7) : name;
+  const std::vector<std::string> names = VariantNames();
+  if (std::find(names.begin(), names.end(), base) == names.end())
     return absl::InvalidArgumentError(absl::StrCat(
-        "unknown SMR variant '", name, "'; variants: ",
-        absl::StrJoin(VariantNames(), ", "), " (optionally prefixed sparse-)"));
-  }
+        "unknown SMR variant '", name, "'; variants: ", absl::StrJoin(names, ", "),
+        " (optionally prefixed sparse-)"));
+  // The letters after "SMR-" name the precisions fixed to I.
+  SmrOptions o;
+  const std::string fixed = base.size() > 4 ? base.substr(4) : "";
+  o.learn_output = fixed.find('O') == std::string::npos;
+  o.learn_input = fixed.find('I') == std::string::npos;
+  o.learn_task = fixed.find('T') == std::string::npos;
   if (sparse) o.lambda2 = o.lambda3 = sparse_l1;
   return o;
 }

@@ -15,7 +15,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
@@ -426,8 +425,7 @@ absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Load(
           !absl::SimpleAtoi(d[2], &input.channels))
         return bad();
     } else if (key == "layer") {
-      layers.push_back(std::string(absl::StripSuffix(
-          value.substr(0, value.find(' ')), " ")));
+      layers.push_back(value.substr(0, value.find(' ')));  // "name CxHxW"
     } else if (key == "conv_channels") {
       for (absl::string_view c : absl::StrSplit(value, ',')) {
         int64_t v;
