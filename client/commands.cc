@@ -231,7 +231,7 @@ absl::Status RunTrain(const TrainOptions& o) {
               static_cast<long long>(m.version),
               absl::ToDoubleSeconds(watch.Elapsed()), m.description.c_str());
   const auto& e = m.evaluation;
-    if (m.target == "features") {
+  if (m.target == "features") {
     for (const auto& l : m.feature_layers) {
       auto get = [&](const std::map<std::string, double>& mm, const std::string& k) {
         auto it = mm.find(k + "." + l.name);
@@ -244,6 +244,17 @@ absl::Status RunTrain(const TrainOptions& o) {
           get(e.metrics, "feature_pcc"), get(e.metrics, "nmse"),
           get(e.metrics, "identification"), get(e.baseline_metrics, "feature_pcc"),
           get(e.baseline_metrics, "nmse"));
+    }
+    if (m.top_k_units > 0) {
+      std::printf("unit decodability (held-out PCC, 5-fold CV on the training trials):");
+      for (const auto& l : m.feature_layers) {
+        auto it = e.metrics.find("cv_unit_pcc." + l.name);
+        if (it != e.metrics.end()) std::printf(" %s mean %.3f;", l.name.c_str(), it->second);
+      }
+      auto top = e.metrics.find("cv_unit_pcc.top_k");
+      std::printf(" top %lld units mean %.3f (indices in %s)\n",
+                  static_cast<long long>(m.top_k_units),
+                  top == e.metrics.end() ? std::nan("") : top->second, core::kTopUnitsFile);
     }
   } else if (!e.metrics.empty()) {
     std::printf(

@@ -81,6 +81,9 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
     o.feature_network = f.network();
     o.feature_network_version = f.network_version();
     o.feature_layers.assign(f.layers().begin(), f.layers().end());
+    if (f.top_k_units() < 0)
+      return absl::InvalidArgumentError("pipeline spec: features.top_k_units must be >= 0");
+    o.top_k_units = f.top_k_units();
     if (spec.generator().kind_case() != v1::GeneratorSpec::KIND_NOT_SET)
       return absl::InvalidArgumentError(
           "pipeline spec: a features pipeline takes no generator");

@@ -84,11 +84,46 @@ double PrecisionObjective(const MatrixXd& t, const MatrixXd& s, double n,
   return n * ((t.cwiseProduct(s)).sum() - logdet) + rho * OffDiagonalL1(t);
 }
 
+double TraceShift(const VectorXd& values, double trace) {
+  // f(nu) = sum 1/(s_i + nu) - trace is convex and decreasing on
+  // nu > -min s; Newton from a point left of the root stays left of it and
+  // converges monotonically.
+  const double s_min = values.minCoeff();
+  double nu = -s_min + 0.5 / trace;
+  for (int it = 0; it < 200; ++it) {
+    const VectorXd inv = (values.array() + nu).inverse().matrix();
+    const double f = inv.sum() - trace;
+    if (f <= 1e-13 * trace) break;
+    nu += f / inv.squaredNorm();
+  }
+  return nu;
+}
+
 MatrixXd PrecisionStep(const MatrixXd& s, double n, double rho,
                        int max_iterations, double tolerance,
-                       const MatrixXd* start) {
+                       const MatrixXd* start, double trace) {
   VectorXd values;
   MatrixXd vectors;
+  if (trace > 0) {
+    // Minimiser on tr(T) = trace: T = (S + nu I)^-1 (the Lagrange condition)
+    // with nu set by the constraint; with rho > 0, the graphical lasso on
+    // S + nu I rescaled onto the constraint, kept only if it is better.
+    SymmetricEigen(s, &values, &vectors);
+    const double nu = TraceShift(values, trace);
+    MatrixXd closed = vectors * (values.array() + nu).inverse().matrix().asDiagonal() *
+                      vectors.transpose();
+    if (rho <= 0) return closed;
+    MatrixXd shifted = s;
+    shifted.diagonal().array() += nu;
+    MatrixXd sparse = PrecisionStep(shifted, n, rho, max_iterations, tolerance,
+                                    start, 0);
+    sparse *= trace / sparse.trace();
+    const MatrixXd* best = &sparse;
+    if (start != nullptr && start->rows() == s.rows() &&
+        PrecisionObjective(*start, s, n, rho) < PrecisionObjective(*best, s, n, rho))
+      best = start;
+    return *best;
+  }
   if (rho <= 0) {
     SymmetricEigen(s, &values, &vectors);
     return vectors * values.cwiseInverse().asDiagonal() * vectors.transpose();
@@ -177,16 +212,12 @@ absl::StatusOr<std::unique_ptr<SmrSolver>> SmrSolver::Create(
   const double sh = options.precision_shrinkage;
   const double w2 = s->w_.squaredNorm();
   s->g_b_ = sh * r.squaredNorm() / k;
-  s->g_p_ = sh * options.lambda1 * w2 / d;
-  s->g_q_ = sh * options.lambda1 * w2 / k;
   if (s->g_b_ <= 0) s->g_b_ = sh * n;  // a perfect fit; any positive g
-  if (s->g_p_ <= 0) s->g_p_ = sh;
-  if (s->g_q_ <= 0) s->g_q_ = sh;
   // l1 weights in units of the start's mean variance, so that lambda2 and
   // lambda3 are scale-free (like a graphical-lasso penalty on correlations).
   s->rho_b_ = options.lambda2 * (r.squaredNorm() / k + s->g_b_);
-  s->rho_p_ = options.lambda3 * (options.lambda1 * w2 / d + s->g_p_);
-  s->rho_q_ = options.lambda3 * (options.lambda1 * w2 / k + s->g_q_);
+  s->rho_p_ = options.lambda3 * std::max(options.lambda1 * w2 / d, 1e-12);
+  s->rho_q_ = options.lambda3 * std::max(options.lambda1 * w2 / k, 1e-12);
   if (options.learn_output) s->b_prec_ = MatrixXd::Identity(k, k);
   if (options.learn_input) s->p_ = MatrixXd::Identity(d, d);
   if (options.learn_task) s->q_ = MatrixXd::Identity(k, k);
@@ -209,10 +240,8 @@ double SmrSolver::Objective() const {
   const MatrixXd wq = options_.learn_task ? MatrixXd(w_ * q_) : w_;
   const MatrixXd pwq = options_.learn_input ? MatrixXd(p_ * wq) : wq;
   j += options_.lambda1 * pwq.cwiseProduct(w_).sum();
-  if (options_.learn_input)
-    j += -k * LogDet(p_) + g_p_ * p_.trace() + rho_p_ * OffDiagonalL1(p_);
-  if (options_.learn_task)
-    j += -d * LogDet(q_) + g_q_ * q_.trace() + rho_q_ * OffDiagonalL1(q_);
+  if (options_.learn_input) j += -k * LogDet(p_) + rho_p_ * OffDiagonalL1(p_);
+  if (options_.learn_task) j += -d * LogDet(q_) + rho_q_ * OffDiagonalL1(q_);
   return j;
 }
 
@@ -316,10 +345,9 @@ void SmrSolver::StepInput() {
   const MatrixXd wq = options_.learn_task ? MatrixXd(w_ * q_) : w_;
   MatrixXd s = options_.lambda1 * (wq * w_.transpose());
   s = 0.5 * (s + s.transpose());
-  s.diagonal().array() += g_p_;
   s /= k;
   p_ = PrecisionStep(s, k, rho_p_, options_.glasso_max_iterations,
-                     options_.glasso_tolerance, &p_);
+                     options_.glasso_tolerance, &p_, static_cast<double>(p_.rows()));
 }
 
 void SmrSolver::StepTask() {
@@ -328,10 +356,9 @@ void SmrSolver::StepTask() {
   const MatrixXd pw = options_.learn_input ? MatrixXd(p_ * w_) : w_;
   MatrixXd s = options_.lambda1 * (w_.transpose() * pw);
   s = 0.5 * (s + s.transpose());
-  s.diagonal().array() += g_q_;
   s /= d;
   q_ = PrecisionStep(s, d, rho_q_, options_.glasso_max_iterations,
-                     options_.glasso_tolerance, &q_);
+                     options_.glasso_tolerance, &q_, static_cast<double>(q_.rows()));
 }
 
 absl::Status SmrSolver::Fit() {

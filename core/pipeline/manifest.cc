@@ -87,7 +87,8 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
       << "eval.ssim_definition: " << OneLine(m.evaluation.ssim_definition)
       << "\n";
   if (m.target == "features") {
-    out << "feature_network: " << m.feature_network << "\n";
+    out << "feature_network: " << m.feature_network << "\n"
+        << "top_k_units: " << m.top_k_units << "\n";
     for (const auto& l : m.feature_layers)
       out << "feature_layer." << l.name << ": " << absl::StrJoin(l.shape, "x")
           << "\n";
@@ -153,6 +154,10 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
     return f.Bad("target", m.target);
   if (m.target == "features") {
     ASSIGN_OR_RETURN(m.feature_network, f.Str("feature_network"));
+    if (f.all().count("top_k_units")) {
+      ASSIGN_OR_RETURN(m.top_k_units, f.Int("top_k_units"));
+      if (m.top_k_units < 0) return f.Bad("top_k_units", absl::StrCat(m.top_k_units));
+    }
     // Layers in output order: the order of their lines in the file.
     for (absl::string_view line : absl::StrSplit(text, '\n')) {
       line = absl::StripAsciiWhitespace(line);

@@ -39,6 +39,8 @@ struct ModelManifest {
     int64_t size = 0;
   };
   std::vector<FeatureLayer> feature_layers;
+  // Number of units in kTopUnitsFile (0: no decodability was measured).
+  int64_t top_k_units = 0;
   int64_t num_outputs() const;
   bool clip_output = true;
   std::string description;  // one line
@@ -59,6 +61,11 @@ inline constexpr char kSpecFile[] = "pipeline_spec.pbtxt";
 inline constexpr char kMeanImageFile[] = "mean_image.npy";
 // A features pipeline keeps a copy of its feature network here.
 inline constexpr char kFeatureNetworkDir[] = "feature_network";
+// Features target: 1 x outputs float32, each unit's held-out PCC by k-fold
+// CV on the training trials; and 1 x top_k_units float64, the indices (into
+// the concatenated outputs) of the best decoded units, best first.
+inline constexpr char kUnitDecodabilityFile[] = "unit_decodability.npy";
+inline constexpr char kTopUnitsFile[] = "top_units.npy";
 
 absl::Status WriteManifest(const std::string& path,
                            const ModelManifest& manifest);

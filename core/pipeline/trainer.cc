@@ -1,33 +1,34 @@
-#include "core/base/files.h"
 #include "core/pipeline/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "core/base/files.h"
 #include "core/base/log.h"
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
 #include "core/data/npy.h"
+#include "core/decoding/unit_decodability.h"
 #include "core/evaluation/identification.h"
 #include "core/evaluation/metrics.h"
-
 #include "core/evaluation/report.h"
+#include "core/features/feature_network.h"
 #include "core/generation/identity_generator.h"
 #include "core/pipeline/pipeline.h"
-#include "core/features/feature_network.h"
-#include "absl/strings/str_join.h"
-
 
 namespace v2p::core {
 namespace {
 
 namespace fs = std::filesystem;
 
-DatasetSplit Rows(const DatasetSplit& s, const std::vector<Eigen::Index>& rows) {
+DatasetSplit Rows(const DatasetSplit& s,
+                  const std::vector<Eigen::Index>& rows) {
   DatasetSplit out;
   out.betas.resize(rows.size(), s.betas.cols());
   out.stimuli.resize(rows.size(), s.stimuli.cols());
@@ -45,7 +46,8 @@ std::string StepFile(const std::string& dir, int step) {
 }
 
 // Loads the consecutive steps 0..k-1 already checkpointed.
-std::vector<Eigen::MatrixXd> LoadCheckpoints(const std::string& dir, int num_steps) {
+std::vector<Eigen::MatrixXd> LoadCheckpoints(const std::string& dir,
+                                             int num_steps) {
   std::vector<Eigen::MatrixXd> steps;
   if (dir.empty()) return steps;
   for (int s = 0; s < num_steps; ++s) {
@@ -60,12 +62,15 @@ std::vector<Eigen::MatrixXd> LoadCheckpoints(const std::string& dir, int num_ste
 
 // Written under a temporary name and renamed, so that a worker killed
 // mid-write leaves either the whole step or none of it.
-absl::Status SaveCheckpoint(const std::string& dir, int step, const Eigen::MatrixXd& wb) {
+absl::Status SaveCheckpoint(const std::string& dir, int step,
+                            const Eigen::MatrixXd& wb) {
   const std::string tmp = StepFile(dir, step) + ".tmp";
   RETURN_IF_ERROR(WriteNpyFloat64(tmp, wb));
   std::error_code ec;
   fs::rename(tmp, StepFile(dir, step), ec);
-  if (ec) return absl::InternalError(absl::StrCat("checkpoint rename: ", ec.message()));
+  if (ec)
+    return absl::InternalError(
+        absl::StrCat("checkpoint rename: ", ec.message()));
   return absl::OkStatus();
 }
 
@@ -73,25 +78,30 @@ void Report(const TrainHooks& hooks, const TrainingProgress& p) {
   if (hooks.on_progress) hooks.on_progress(p);
 }
 
-absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitWithSteps(const DatasetSplit& fit,
-                                                           const Eigen::MatrixXd& targets,
-                                                           const PipelineOptions& p,
-                                                           const TrainHooks& hooks) {
-  ASSIGN_OR_RETURN(auto fitter, RidgeDecoder::Fitter::Create(fit.betas, targets, p.ridge));
+absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitWithSteps(
+    const DatasetSplit& fit, const Eigen::MatrixXd& targets,
+    const PipelineOptions& p, const TrainHooks& hooks) {
+  ASSIGN_OR_RETURN(auto fitter,
+                   RidgeDecoder::Fitter::Create(fit.betas, targets, p.ridge));
   const int n = fitter->num_steps();
-  if (!hooks.checkpoint_dir.empty()) fs::create_directories(hooks.checkpoint_dir);
+  if (!hooks.checkpoint_dir.empty())
+    fs::create_directories(hooks.checkpoint_dir);
   std::vector<Eigen::MatrixXd> steps = LoadCheckpoints(hooks.checkpoint_dir, n);
   TrainingProgress progress;
   progress.total_steps = n;
-  progress.step = progress.resumed_from_step = static_cast<int64_t>(steps.size());
-  if (!steps.empty()) LogInfo("train", "resuming from checkpoint at step ", steps.size(), "/", n);
+  progress.step = progress.resumed_from_step =
+      static_cast<int64_t>(steps.size());
+  if (!steps.empty())
+    LogInfo("train", "resuming from checkpoint at step ", steps.size(), "/", n);
   Report(hooks, progress);
   for (int s = static_cast<int>(steps.size()); s < n; ++s) {
     if (hooks.is_cancelled && hooks.is_cancelled()) {
-      return absl::CancelledError(absl::StrCat("training cancelled at step ", s, "/", n));
+      return absl::CancelledError(
+          absl::StrCat("training cancelled at step ", s, "/", n));
     }
     ASSIGN_OR_RETURN(Eigen::MatrixXd wb, fitter->FitStep(s));
-    if (!hooks.checkpoint_dir.empty()) RETURN_IF_ERROR(SaveCheckpoint(hooks.checkpoint_dir, s, wb));
+    if (!hooks.checkpoint_dir.empty())
+      RETURN_IF_ERROR(SaveCheckpoint(hooks.checkpoint_dir, s, wb));
     progress.step = s + 1;
     progress.loss = fitter->StepObjective(s, wb);
     steps.push_back(std::move(wb));
@@ -102,13 +112,14 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitWithSteps(const DatasetSplit& f
 
 // SMR (Du et al. 2020) on the voxels most correlated with the targets;
 // the other voxels get weight 0. One progress step per outer iteration.
-absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitSmr(const DatasetSplit& fit,
-                                                     const Eigen::MatrixXd& targets,
-                                                     const PipelineOptions& p,
-                                                     const TrainHooks& hooks) {
-  const std::vector<int> voxels = SelectVoxelsByCorrelation(fit.betas, targets, p.smr_voxels);
+absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitSmr(
+    const DatasetSplit& fit, const Eigen::MatrixXd& targets,
+    const PipelineOptions& p, const TrainHooks& hooks) {
+  const std::vector<int> voxels =
+      SelectVoxelsByCorrelation(fit.betas, targets, p.smr_voxels);
   Eigen::MatrixXd x(fit.betas.rows(), voxels.size());
-  for (size_t j = 0; j < voxels.size(); ++j) x.col(j) = fit.betas.col(voxels[j]);
+  for (size_t j = 0; j < voxels.size(); ++j)
+    x.col(j) = fit.betas.col(voxels[j]);
   SmrOptions o = p.smr;
   TrainingProgress progress;
   progress.total_steps = o.max_iterations;
@@ -131,9 +142,9 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitSmr(const DatasetSplit& fit,
 }
 
 // Features of `layers` for each stimulus row, concatenated in order.
-absl::StatusOr<Eigen::MatrixXd> LayerTargets(const FeatureNetwork& network,
-                                             const Eigen::MatrixXd& stimuli,
-                                             const std::vector<std::string>& layers) {
+absl::StatusOr<Eigen::MatrixXd> LayerTargets(
+    const FeatureNetwork& network, const Eigen::MatrixXd& stimuli,
+    const std::vector<std::string>& layers) {
   ASSIGN_OR_RETURN(auto feats, network.Extract(stimuli.cast<float>(), layers));
   Eigen::Index total = 0;
   for (const auto& l : layers) total += feats[l].cols();
@@ -162,7 +173,7 @@ std::map<std::string, double> ScoreFeatures(
     for (Eigen::Index i = 0; i < p.rows(); ++i)
       pcc += PixelPcc(p.row(i).transpose(), t.row(i).transpose());
     pcc /= std::max<Eigen::Index>(1, p.rows());
-        m["feature_pcc." + l.name] = pcc;
+    m["feature_pcc." + l.name] = pcc;
     if (p.rows() > 1) {
       Eigen::MatrixXd sim(p.rows(), p.rows());
       for (Eigen::Index i = 0; i < p.rows(); ++i)
@@ -172,7 +183,8 @@ std::map<std::string, double> ScoreFeatures(
     }
     pcc_sum += pcc;
     const double le = (p - t).squaredNorm();
-    const double lv = (t.rowwise() - train_mean.middleCols(at, l.size)).squaredNorm();
+    const double lv =
+        (t.rowwise() - train_mean.middleCols(at, l.size)).squaredNorm();
     m["nmse." + l.name] = lv > 0 ? le / lv : 0;
     err += le;
     var += lv;
@@ -193,7 +205,9 @@ std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x,
   const Eigen::RowVectorXd xs = xc.colwise().norm().cwiseMax(1e-12);
   const Eigen::RowVectorXd hs = hc.colwise().norm().cwiseMax(1e-12);
   const Eigen::MatrixXd corr =
-      ((xc.transpose() * hc).array().colwise() / xs.transpose().array()).rowwise() / hs.array();
+      ((xc.transpose() * hc).array().colwise() / xs.transpose().array())
+          .rowwise() /
+      hs.array();
   const Eigen::VectorXd score = corr.cwiseAbs2().rowwise().mean();
   std::partial_sort(all.begin(), all.begin() + n, all.end(),
                     [&](int a, int b) { return score(a) > score(b); });
@@ -202,17 +216,20 @@ std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x,
   return all;
 }
 
-void SplitForValidation(const DatasetSplit& train, double fraction, uint64_t seed,
-                        DatasetSplit* fit, DatasetSplit* validation) {
+void SplitForValidation(const DatasetSplit& train, double fraction,
+                        uint64_t seed, DatasetSplit* fit,
+                        DatasetSplit* validation) {
   const Eigen::Index n = train.betas.rows();
   std::vector<Eigen::Index> order(n);
   for (Eigen::Index i = 0; i < n; ++i) order[i] = i;
   std::mt19937_64 rng(seed);
   for (Eigen::Index i = n - 1; i > 0; --i) {
-    const Eigen::Index j = static_cast<Eigen::Index>(rng() % static_cast<uint64_t>(i + 1));
+    const Eigen::Index j =
+        static_cast<Eigen::Index>(rng() % static_cast<uint64_t>(i + 1));
     std::swap(order[i], order[j]);
   }
-  const Eigen::Index held = static_cast<Eigen::Index>(std::llround(fraction * n));
+  const Eigen::Index held =
+      static_cast<Eigen::Index>(std::llround(fraction * n));
   std::vector<Eigen::Index> val(order.begin(), order.begin() + held);
   std::vector<Eigen::Index> rest(order.begin() + held, order.end());
   std::sort(val.begin(), val.end());
@@ -226,66 +243,80 @@ std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
   if (o.target == PipelineOptions::Target::kFeatures) {
     const std::string decoder =
         o.decoder == PipelineOptions::Decoder::kSmr
-            ? absl::StrCat(o.smr_variant, "(lambda=", o.smr.lambda, ", lambda1=", o.smr.lambda1,
-                           o.smr.lambda2 > 0 || o.smr.lambda3 > 0
-                               ? absl::StrCat(", l1=", o.smr.lambda2, "/", o.smr.lambda3)
-                               : "",
-                           ", voxels=", o.smr_voxels == 0 ? "all" : absl::StrCat(o.smr_voxels), ")")
+            ? absl::StrCat(
+                  o.smr_variant, "(lambda=", o.smr.lambda,
+                  ", lambda1=", o.smr.lambda1,
+                  o.smr.lambda2 > 0 || o.smr.lambda3 > 0
+                      ? absl::StrCat(", l1=", o.smr.lambda2, "/", o.smr.lambda3)
+                      : "",
+                  ", voxels=",
+                  o.smr_voxels == 0 ? "all" : absl::StrCat(o.smr_voxels), ")")
             : absl::StrCat("ridge(alpha=", r.alpha, ", n_feat=",
                            r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat), ")");
-    return absl::StrCat(decoder, " -> features ", absl::StrJoin(o.feature_layers, "+"), " of ",
+    return absl::StrCat(decoder, " -> features ",
+                        absl::StrJoin(o.feature_layers, "+"), " of ",
                         o.feature_network);
   }
-  return absl::StrCat("ridge(alpha=", r.alpha,
-                      ", n_feat=", r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat),
-                      o.ridge.standardize_voxels ? ", z-scored voxels" : "",
-                      o.ridge.penalize_intercept ? ", penalised bias" : "", ") -> pixels ",
-                      image.height, "x", image.width, "x", image.channels, " -> identity",
-                      o.clip_output ? ", clipped to [0,1]" : "");
+  return absl::StrCat(
+      "ridge(alpha=", r.alpha,
+      ", n_feat=", r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat),
+      o.ridge.standardize_voxels ? ", z-scored voxels" : "",
+      o.ridge.penalize_intercept ? ", penalised bias" : "", ") -> pixels ",
+      image.height, "x", image.width, "x", image.channels, " -> identity",
+      o.clip_output ? ", clipped to [0,1]" : "");
 }
 
-absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequest& request,
-                                         ModelRepository& repository, const TrainHooks& hooks) {
+absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
+                                         const TrainRequest& request,
+                                         ModelRepository& repository,
+                                         const TrainHooks& hooks) {
   RETURN_IF_ERROR(ValidateModelName(request.model_name));
   if (!(request.validation_split >= 0 && request.validation_split <= 0.5)) {
-    return absl::InvalidArgumentError(absl::StrCat("validation_split ", request.validation_split,
-                                                   " is outside [0, 0.5]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "validation_split ", request.validation_split, " is outside [0, 0.5]"));
   }
   const PipelineOptions& p = request.pipeline;
   DatasetSplit fit = dataset.train, eval = dataset.test;
   std::string eval_name = "test";
   if (request.validation_split > 0) {
-    SplitForValidation(dataset.train, request.validation_split, request.seed, &fit, &eval);
+    SplitForValidation(dataset.train, request.validation_split, request.seed,
+                       &fit, &eval);
     eval_name = "validation";
   }
-  LogInfo("train", "fitting ", DescribePipeline(p, dataset.image), " on ", fit.betas.rows(),
-          " samples x ", fit.betas.cols(), " voxels");
-    const bool features = p.target == PipelineOptions::Target::kFeatures;
+  LogInfo("train", "fitting ", DescribePipeline(p, dataset.image), " on ",
+          fit.betas.rows(), " samples x ", fit.betas.cols(), " voxels");
+  const bool features = p.target == PipelineOptions::Target::kFeatures;
   Eigen::MatrixXd fit_targets = fit.stimuli, eval_targets = eval.stimuli;
   std::unique_ptr<FeatureNetwork> network;
   std::string network_dir, network_id;
   std::vector<ModelManifest::FeatureLayer> layers;
   if (features) {
-    ASSIGN_OR_RETURN(auto nets, OpenFeatureNetworkRepository(repository.root(), false));
-    ASSIGN_OR_RETURN(const int64_t nv,
-                     nets->ResolveVersion(p.feature_network, p.feature_network_version));
+    ASSIGN_OR_RETURN(auto nets,
+                     OpenFeatureNetworkRepository(repository.root(), false));
+    ASSIGN_OR_RETURN(
+        const int64_t nv,
+        nets->ResolveVersion(p.feature_network, p.feature_network_version));
     network_dir = nets->VersionDir(p.feature_network, nv);
     network_id = absl::StrCat(p.feature_network, "/", nv);
     ASSIGN_OR_RETURN(network, FeatureNetwork::Load(network_dir));
     if (!(network->input_shape() == dataset.image))
       return absl::InvalidArgumentError(absl::StrCat(
-          "feature network ", network_id, " takes ", network->input_shape().height, "x",
-          network->input_shape().width, " images; dataset ", dataset.name, " has ",
-          dataset.image.height, "x", dataset.image.width));
+          "feature network ", network_id, " takes ",
+          network->input_shape().height, "x", network->input_shape().width,
+          " images; dataset ", dataset.name, " has ", dataset.image.height, "x",
+          dataset.image.width));
     if (p.feature_layers.empty())
-      return absl::InvalidArgumentError("a features pipeline names at least one layer");
+      return absl::InvalidArgumentError(
+          "a features pipeline names at least one layer");
     for (const auto& name : p.feature_layers) {
       ASSIGN_OR_RETURN(const FeatureLayerInfo info, network->Layer(name));
       layers.push_back({info.name, info.shape, info.size});
     }
-    ASSIGN_OR_RETURN(fit_targets, LayerTargets(*network, fit.stimuli, p.feature_layers));
+    ASSIGN_OR_RETURN(fit_targets,
+                     LayerTargets(*network, fit.stimuli, p.feature_layers));
     if (eval.stimuli.rows() > 0) {
-      ASSIGN_OR_RETURN(eval_targets, LayerTargets(*network, eval.stimuli, p.feature_layers));
+      ASSIGN_OR_RETURN(eval_targets,
+                       LayerTargets(*network, eval.stimuli, p.feature_layers));
     }
   }
   std::unique_ptr<RidgeDecoder> decoder;
@@ -294,18 +325,56 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequ
   } else {
     ASSIGN_OR_RETURN(decoder, FitWithSteps(fit, fit_targets, p, hooks));
   }
+  // Per-unit decodability on held-out folds of the fitted trials, with the
+  // same decoder, and the ranking of units by it.
+  Eigen::VectorXd decodability;
+  std::vector<int> top_units;
+  if (features && p.decodability_folds >= 2) {
+    TrainingProgress progress;
+    progress.phase = TrainingProgress::Phase::kEvaluating;
+    progress.total_steps = p.decodability_folds;
+    Report(hooks, progress);
+    TrainHooks quiet;
+    quiet.is_cancelled = hooks.is_cancelled;
+    FoldDecoder fold =
+        [&](const Eigen::MatrixXd& xtr, const Eigen::MatrixXd& htr,
+            const Eigen::MatrixXd& xte) -> absl::StatusOr<Eigen::MatrixXd> {
+      std::unique_ptr<RidgeDecoder> d;
+      if (p.decoder == PipelineOptions::Decoder::kSmr) {
+        DatasetSplit part;
+        part.betas = xtr;
+        ASSIGN_OR_RETURN(d, FitSmr(part, htr, p, quiet));
+      } else {
+        ASSIGN_OR_RETURN(d, RidgeDecoder::Fit(xtr, htr, p.ridge));
+      }
+      Eigen::MatrixXf z = xte.cast<float>();
+      d->Standardize(&z);
+      ++progress.step;
+      Report(hooks, progress);
+      return Eigen::MatrixXd(d->Decode(z).cast<double>());
+    };
+    DecodabilityOptions dopt;
+    dopt.folds =
+        std::min<int>(p.decodability_folds, static_cast<int>(fit.betas.rows()));
+    dopt.seed = request.seed;
+    dopt.is_cancelled = hooks.is_cancelled;
+    ASSIGN_OR_RETURN(decodability,
+                     UnitDecodability(fit.betas, fit_targets, fold, dopt));
+    top_units = TopDecodableUnits(decodability, p.top_k_units);
+  }
   ModelManifest m;
   m.name = request.model_name;
   m.dataset = dataset.name;
   m.create_time = absl::Now();
   m.num_voxels = decoder->num_voxels();
   m.image = dataset.image;
-    m.decoder = p.decoder == PipelineOptions::Decoder::kSmr ? "smr" : "ridge";
+  m.decoder = p.decoder == PipelineOptions::Decoder::kSmr ? "smr" : "ridge";
   m.generator = features ? "none" : "identity";
   if (features) {
     m.target = "features";
     m.feature_network = network_id;
     m.feature_layers = layers;
+    m.top_k_units = static_cast<int64_t>(top_units.size());
   }
   m.clip_output = p.clip_output;
   m.description = DescribePipeline(p, dataset.image);
@@ -316,63 +385,100 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequ
   Report(hooks, progress);
   // Score through the same Run() path the worker serves.
   const RidgeDecoder& fitted = *decoder;
-    std::unique_ptr<const Generator> generator;
-  if (!features) generator = std::make_unique<const IdentityGenerator>(dataset.image);
-  ASSIGN_OR_RETURN(auto pipeline, Pipeline::Create(m, std::move(decoder), std::move(generator)));
+  std::unique_ptr<const Generator> generator;
+  if (!features)
+    generator = std::make_unique<const IdentityGenerator>(dataset.image);
+  ASSIGN_OR_RETURN(auto pipeline, Pipeline::Create(m, std::move(decoder),
+                                                   std::move(generator)));
   m.evaluation.split = eval_name;
   m.evaluation.num_samples = static_cast<int>(eval.betas.rows());
   m.evaluation.ssim_definition = kSsimDefinition;
-    if (features && eval.betas.rows() > 0 && eval_targets.rows() == eval.betas.rows()) {
+  if (features && eval.betas.rows() > 0 &&
+      eval_targets.rows() == eval.betas.rows()) {
     ASSIGN_OR_RETURN(auto recs, pipeline->Run(eval.betas.cast<float>()));
     Eigen::MatrixXd pred(recs.size(), eval_targets.cols());
-    for (size_t i = 0; i < recs.size(); ++i) pred.row(i) = recs[i].features.cast<double>().transpose();
+    for (size_t i = 0; i < recs.size(); ++i)
+      pred.row(i) = recs[i].features.cast<double>().transpose();
     const Eigen::RowVectorXd train_mean = fit_targets.colwise().mean();
-    m.evaluation.metrics = ScoreFeatures(pred, eval_targets, train_mean, layers);
-    m.evaluation.baseline_metrics = ScoreFeatures(
-        train_mean.replicate(eval_targets.rows(), 1), eval_targets, train_mean, layers);
-    LogInfo("train", eval_name, " split: feature pcc ", m.evaluation.metrics["feature_pcc"],
-            ", nmse ", m.evaluation.metrics["nmse"], " (mean features: pcc ",
+    m.evaluation.metrics =
+        ScoreFeatures(pred, eval_targets, train_mean, layers);
+    m.evaluation.baseline_metrics =
+        ScoreFeatures(train_mean.replicate(eval_targets.rows(), 1),
+                      eval_targets, train_mean, layers);
+    if (decodability.size() > 0) {
+      // Cross-validated on the fitted trials, not on the evaluation split.
+      Eigen::Index at = 0;
+      for (const auto& l : layers) {
+        m.evaluation.metrics["cv_unit_pcc." + l.name] =
+            decodability.segment(at, l.size).mean();
+        at += l.size;
+      }
+      double top_sum = 0;
+      for (int u : top_units) top_sum += decodability(u);
+      m.evaluation.metrics["cv_unit_pcc.top_k"] = top_sum / top_units.size();
+    }
+    LogInfo("train", eval_name, " split: feature pcc ",
+            m.evaluation.metrics["feature_pcc"], ", nmse ",
+            m.evaluation.metrics["nmse"], " (mean features: pcc ",
             m.evaluation.baseline_metrics["feature_pcc"], ")");
-  } else if (eval.betas.rows() > 0 && eval.stimuli.rows() == eval.betas.rows()) {
+  } else if (eval.betas.rows() > 0 &&
+             eval.stimuli.rows() == eval.betas.rows()) {
     RunOptions no_png;
     no_png.encode_png = false;
-    ASSIGN_OR_RETURN(auto recs, pipeline->Run(eval.betas.cast<float>(), no_png));
+    ASSIGN_OR_RETURN(auto recs,
+                     pipeline->Run(eval.betas.cast<float>(), no_png));
     Eigen::MatrixXd rec(recs.size(), dataset.image.num_pixels());
     for (size_t i = 0; i < recs.size(); ++i) {
       rec.row(i) = recs[i].pixels.cast<double>().transpose();
     }
-    ASSIGN_OR_RETURN(ImageScores scores, ScoreReconstructions(rec, eval.stimuli, dataset.image));
-    ASSIGN_OR_RETURN(ImageScores base, ScoreReconstructions(MeanImageBaseline(fit.stimuli, rec.rows()),
-                                                            eval.stimuli, dataset.image));
+    ASSIGN_OR_RETURN(ImageScores scores,
+                     ScoreReconstructions(rec, eval.stimuli, dataset.image));
+    ASSIGN_OR_RETURN(
+        ImageScores base,
+        ScoreReconstructions(MeanImageBaseline(fit.stimuli, rec.rows()),
+                             eval.stimuli, dataset.image));
     m.evaluation.metrics = scores.ToMap();
     m.evaluation.baseline_metrics = base.ToMap();
-    LogInfo("train", eval_name, " split: pcc ", scores.pcc, ", ssim ", scores.ssim,
-            ", identification(pcc) ", scores.identification_pcc, " (mean image: pcc ", base.pcc,
-            ")");
+    LogInfo("train", eval_name, " split: pcc ", scores.pcc, ", ssim ",
+            scores.ssim, ", identification(pcc) ", scores.identification_pcc,
+            " (mean image: pcc ", base.pcc, ")");
   }
 
   progress.phase = TrainingProgress::Phase::kSaving;
   Report(hooks, progress);
   if (hooks.before_commit) RETURN_IF_ERROR(hooks.before_commit());
-  ASSIGN_OR_RETURN(const int64_t version,
-                   repository.CommitVersion(m.name, [&](const std::string& dir) -> absl::Status {
-                     RETURN_IF_ERROR(fitted.Save(dir));
-                                          RETURN_IF_ERROR(WriteFile(dir + "/" + kSpecFile, request.spec_text));
-                     if (features) {
-                       std::error_code ec;
-                       fs::copy(network_dir, dir + "/" + kFeatureNetworkDir,
-                                fs::copy_options::recursive, ec);
-                       if (ec)
-                         return absl::InternalError(absl::StrCat(
-                             "copying the feature network: ", ec.message()));
-                     }
-                     RETURN_IF_ERROR(WriteNpyFloat32(
-                         dir + "/" + kMeanImageFile,
-                         Eigen::MatrixXf(fit.stimuli.colwise().mean().cast<float>())));
-                     return WriteManifest(dir + "/" + kManifestFile, m);
-                   }));
+  ASSIGN_OR_RETURN(
+      const int64_t version,
+      repository.CommitVersion(
+          m.name, [&](const std::string& dir) -> absl::Status {
+            RETURN_IF_ERROR(fitted.Save(dir));
+            RETURN_IF_ERROR(
+                WriteFile(dir + "/" + kSpecFile, request.spec_text));
+            if (features) {
+              std::error_code ec;
+              fs::copy(network_dir, dir + "/" + kFeatureNetworkDir,
+                       fs::copy_options::recursive, ec);
+              if (ec)
+                return absl::InternalError(absl::StrCat(
+                    "copying the feature network: ", ec.message()));
+            }
+            if (decodability.size() > 0) {
+              RETURN_IF_ERROR(WriteNpyFloat32(
+                  dir + "/" + kUnitDecodabilityFile,
+                  Eigen::MatrixXf(decodability.transpose().cast<float>())));
+              Eigen::MatrixXd top(1, top_units.size());
+              for (size_t i = 0; i < top_units.size(); ++i)
+                top(0, i) = top_units[i];
+              RETURN_IF_ERROR(WriteNpyFloat64(dir + "/" + kTopUnitsFile, top));
+            }
+            RETURN_IF_ERROR(WriteNpyFloat32(
+                dir + "/" + kMeanImageFile,
+                Eigen::MatrixXf(fit.stimuli.colwise().mean().cast<float>())));
+            return WriteManifest(dir + "/" + kManifestFile, m);
+          }));
   m.version = version;
-  LogInfo("train", "committed ", m.name, " version ", version, " in ", repository.root());
+  LogInfo("train", "committed ", m.name, " version ", version, " in ",
+          repository.root());
   return m;
 }
 

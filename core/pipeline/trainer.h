@@ -34,6 +34,11 @@ struct PipelineOptions {
   std::string feature_network;
   int64_t feature_network_version = 0;
   std::vector<std::string> feature_layers;
+  // Per-unit decodability by k-fold CV on the fitted trials (features
+  // target only; < 2 skips it) and how many of the best units to keep
+  // (0: all, ranked).
+  int decodability_folds = 5;
+  int top_k_units = 0;
 
   Decoder decoder = Decoder::kRidge;
   RidgeDecoder::Options ridge;

@@ -4,10 +4,14 @@
 // v2p-server serves them over loopback gRPC. The decoded features must have
 // the layers' shapes and be closer to the true features of each test
 // stimulus than the mean training features are.
+#include <algorithm>
 #include <filesystem>
 
 #include "client/feature_commands.h"
 #include "core/data/dataset.h"
+#include "core/data/npy.h"
+#include "core/decoding/ridge_decoder.h"
+#include "core/pipeline/manifest.h"
 #include "core/evaluation/identification.h"
 #include "core/evaluation/metrics.h"
 #include "core/features/feature_network.h"
@@ -145,6 +149,66 @@ TEST_F(FeatureDecoding, ServedFeaturesHaveLayerShapesAndTrackTrueFeatures) {
     EXPECT_GT(pcc, pcc_mean + 0.1);
     EXPECT_GE(ident, 0.7);
   }
+}
+
+// Training ranks units by held-out decodability on the training trials,
+// and the ranking carries over to the test trials it never saw: the top
+// 500 units are decoded better on the test split than the bottom 500.
+TEST_F(FeatureDecoding, UnitRankingFromTrainingFoldsHoldsOnTestTrials) {
+  const std::string dir = *repo_ + "/models/features_ridge/1";
+  auto manifest = core::ReadManifest(dir + "/" + core::kManifestFile);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ(manifest->top_k_units, 500);
+  auto cv = core::ReadNpy(dir + "/" + core::kUnitDecodabilityFile);
+  auto top = core::ReadNpy(dir + "/" + core::kTopUnitsFile);
+  ASSERT_TRUE(cv.ok() && top.ok());
+  const int k = 256 + 1568;
+  ASSERT_EQ(cv->size(), k);
+  ASSERT_EQ(top->size(), 500);
+  std::vector<bool> chosen(k, false);
+  for (int i = 0; i < 500; ++i) {
+    const int u = static_cast<int>(top->values[i]);
+    ASSERT_TRUE(u >= 0 && u < k);
+    EXPECT_FALSE(chosen[u]) << "unit " << u << " listed twice";
+    chosen[u] = true;
+    if (i > 0) EXPECT_LE(cv->values[u], cv->values[static_cast<int>(top->values[i - 1])]);
+  }
+  double worst_chosen = 1, best_other = -1;
+  for (int u = 0; u < k; ++u) {
+    if (chosen[u]) {
+      worst_chosen = std::min(worst_chosen, cv->values[u]);
+    } else {
+      best_other = std::max(best_other, cv->values[u]);
+    }
+  }
+  EXPECT_GE(worst_chosen, best_other);
+
+  // Per-unit PCC on the 10 test trials, through the stored decoder.
+  auto ds = core::LoadDataset(testing::Digit69Options());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  auto net = core::FeatureNetwork::Load(*network_dir_);
+  ASSERT_TRUE(net.ok());
+  auto truth = (*net)->Extract(ds->test.stimuli.cast<float>(), {"fc6", "conv5"});
+  ASSERT_TRUE(truth.ok());
+  Eigen::MatrixXd t(ds->test.betas.rows(), k);
+  t << (*truth)["fc6"].cast<double>(), (*truth)["conv5"].cast<double>();
+  auto decoder = core::RidgeDecoder::Load(dir);
+  ASSERT_TRUE(decoder.ok()) << decoder.status();
+  Eigen::MatrixXf z = ds->test.betas.cast<float>();
+  (*decoder)->Standardize(&z);
+  const Eigen::MatrixXd pred = (*decoder)->Decode(z).cast<double>();
+  std::vector<std::pair<double, int>> ranked;
+  for (int u = 0; u < k; ++u) ranked.push_back({cv->values[u], u});
+  std::sort(ranked.begin(), ranked.end());
+  double top_test = 0, bottom_test = 0;
+  for (int i = 0; i < 500; ++i) {
+    const int best = ranked[k - 1 - i].second, worst = ranked[i].second;
+    top_test += core::PixelPcc(pred.col(best), t.col(best)) / 500;
+    bottom_test += core::PixelPcc(pred.col(worst), t.col(worst)) / 500;
+  }
+  std::printf("test-split unit PCC: top 500 by CV %.3f, bottom 500 %.3f\n", top_test,
+              bottom_test);
+  EXPECT_GT(top_test, bottom_test + 0.2);
 }
 
 }  // namespace
