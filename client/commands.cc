@@ -252,7 +252,8 @@ absl::Status RunTrain(const TrainOptions& o) {
         if (it != e.metrics.end()) std::printf(" %s mean %.3f;", l.name.c_str(), it->second);
       }
       auto top = e.metrics.find("cv_unit_pcc.top_k");
-      std::printf(" top %lld units mean %.3f (indices in %s)\n",
+      std::printf(" %s %lld units mean %.3f (ranked in %s)\n",
+                  m.top_k_units == m.num_outputs() ? "all" : "top",
                   static_cast<long long>(m.top_k_units),
                   top == e.metrics.end() ? std::nan("") : top->second, core::kTopUnitsFile);
     }

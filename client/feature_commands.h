@@ -35,6 +35,27 @@ struct FeaturesTrainResult {
 absl::StatusOr<FeaturesTrainResult> RunFeaturesTrain(
     const FeaturesTrainOptions& options);
 
+struct FeaturesCompareOptions {
+  std::string repo;     // holds the feature network
+  std::string network = "alexnet28";
+  std::string layers = "fc6";  // comma-separated
+  std::string dataset;  // dataset description (.pbtxt)
+  std::string data_root = "../shared/data";
+  std::string out;      // Markdown table written here
+  std::string command;  // as typed, recorded in the file
+  int folds = 5;
+  int n_voxels = 200;
+  int iterations = 10;
+  uint64_t seed = 0;
+};
+
+// Du et al. (2020) Table 2 for a dataset's trials (train and test pooled):
+// NMSE mean +/- sd over outer folds for ridge and every SMR variant,
+// sparse and non-sparse, decoding `layers` of a stored network; penalties
+// by inner CV (core/pipeline/decoder_comparison.h). Prints each fold as
+// it finishes and writes the table to `out`.
+absl::Status RunFeaturesCompare(const FeaturesCompareOptions& options);
+
 // Lists stored networks, or describes one (layers, shapes, accuracies).
 absl::Status RunFeaturesShow(const std::string& repo, const std::string& name);
 

@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_join.h"
 #include "client/commands.h"
 #include "client/feature_commands.h"
 #include "client/load_command.h"
@@ -52,6 +53,11 @@ ABSL_FLAG(double, duration, 10, "bench: seconds of load.");
 ABSL_FLAG(int, epochs, 6, "features train: passes over the corpus.");
 ABSL_FLAG(int, max_fashion_train, 20000, "features train: Fashion-MNIST training images used; 0 = all 60,000.");
 ABSL_FLAG(std::string, fashion_dir, "/usr/share/datasets/fashion-mnist", "features train: Debian dataset-fashion-mnist folder.");
+ABSL_FLAG(std::string, network, "alexnet28", "features compare: stored feature network.");
+ABSL_FLAG(std::string, layers, "fc6", "features compare: comma-separated layers to decode.");
+ABSL_FLAG(int, folds, 5, "features compare: outer cross-validation folds.");
+ABSL_FLAG(int, voxels, 200, "features compare: voxels selected for SMR.");
+ABSL_FLAG(int, iterations, 10, "features compare: SMR alternating iterations.");
 ABSL_FLAG(int, timeout_s, 0, "jobs wait: give up after this long; 0 = until done.");
 
 namespace {
@@ -70,6 +76,8 @@ constexpr char kUsage[] =
     "  features train --repo DIR [--name NAME] [--epochs N] [--data_root DIR]\n"
     "               [--max_fashion_train N] [--seed N]\n"
     "  features list|show --repo DIR [--name NAME]\n"
+    "  features compare --repo DIR --dataset FILE [--network NAME] [--layers fc6]\n"
+    "      [--folds 5] [--voxels 200] [--iterations 10] [--out FILE.md]\n"
     "  models list  --server ADDR\n"
         "  models show  --server ADDR --model NAME [--version N]\n"
     "  models load|unload --server ADDR --model NAME [--version N]\n"
@@ -166,7 +174,23 @@ int main(int argc, char** argv) {
       if (absl::GetFlag(FLAGS_name).empty()) return Usage("features show needs --name");
       return Report(v2p::client::RunFeaturesShow(repo, absl::GetFlag(FLAGS_name)));
     }
-    return Usage("features takes train, list or show");
+    if (sub == "compare") {
+      v2p::client::FeaturesCompareOptions o;
+      o.repo = repo;
+      o.network = absl::GetFlag(FLAGS_network);
+      o.layers = absl::GetFlag(FLAGS_layers);
+      o.dataset = absl::GetFlag(FLAGS_dataset);
+      o.data_root = absl::GetFlag(FLAGS_data_root);
+      o.out = absl::GetFlag(FLAGS_out);
+      o.folds = absl::GetFlag(FLAGS_folds);
+      o.n_voxels = absl::GetFlag(FLAGS_voxels);
+      o.iterations = absl::GetFlag(FLAGS_iterations);
+      o.seed = absl::GetFlag(FLAGS_seed);
+      o.command = absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
+      if (o.dataset.empty()) return Usage("features compare needs --dataset");
+      return Report(v2p::client::RunFeaturesCompare(o));
+    }
+    return Usage("features takes train, list, show or compare");
   }
   if (command == "datasets") {
     v2p::client::DatasetsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_name),
