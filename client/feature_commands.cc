@@ -193,8 +193,12 @@ absl::Status RunFeaturesCompare(const FeaturesCompareOptions& o) {
   c.seed = o.seed;
   c.n_voxels = o.n_voxels;
   c.max_iterations = o.iterations;
-  for (const auto& v : core::SmrOptions::VariantNames()) c.variants.push_back(v);
-  for (const auto& v : core::SmrOptions::VariantNames()) c.variants.push_back("sparse-" + v);
+  if (o.variants.empty()) {
+    for (const auto& v : core::SmrOptions::VariantNames()) c.variants.push_back(v);
+    for (const auto& v : core::SmrOptions::VariantNames()) c.variants.push_back("sparse-" + v);
+  } else {
+    c.variants = absl::StrSplit(o.variants, ',', absl::SkipEmpty());
+  }
   std::printf("comparing %zu decoders on %s: %lld trials x %lld voxels -> %s of %s/%lld "
               "(%lld units), %d folds\n",
               c.variants.size() + 2, dataset.name.c_str(), static_cast<long long>(n),

@@ -46,6 +46,8 @@ struct FeaturesCompareOptions {
   int folds = 5;
   int n_voxels = 200;
   int iterations = 10;
+  // Comma-separated SMR variants; empty: all seven, then their sparse forms.
+  std::string variants;
   uint64_t seed = 0;
 };
 

@@ -58,6 +58,7 @@ ABSL_FLAG(std::string, layers, "fc6", "features compare: comma-separated layers 
 ABSL_FLAG(int, folds, 5, "features compare: outer cross-validation folds.");
 ABSL_FLAG(int, voxels, 200, "features compare: voxels selected for SMR.");
 ABSL_FLAG(int, iterations, 10, "features compare: SMR alternating iterations.");
+ABSL_FLAG(std::string, variants, "", "features compare: comma-separated SMR variants; empty = all, sparse and not.");
 ABSL_FLAG(int, timeout_s, 0, "jobs wait: give up after this long; 0 = until done.");
 
 namespace {
@@ -77,7 +78,7 @@ constexpr char kUsage[] =
     "               [--max_fashion_train N] [--seed N]\n"
     "  features list|show --repo DIR [--name NAME]\n"
     "  features compare --repo DIR --dataset FILE [--network NAME] [--layers fc6]\n"
-    "      [--folds 5] [--voxels 200] [--iterations 10] [--out FILE.md]\n"
+    "      [--folds 5] [--voxels 200] [--iterations 10] [--variants SMR,...] [--out FILE.md]\n"
     "  models list  --server ADDR\n"
         "  models show  --server ADDR --model NAME [--version N]\n"
     "  models load|unload --server ADDR --model NAME [--version N]\n"
@@ -185,6 +186,7 @@ int main(int argc, char** argv) {
       o.folds = absl::GetFlag(FLAGS_folds);
       o.n_voxels = absl::GetFlag(FLAGS_voxels);
       o.iterations = absl::GetFlag(FLAGS_iterations);
+      o.variants = absl::GetFlag(FLAGS_variants);
       o.seed = absl::GetFlag(FLAGS_seed);
       o.command = absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
       if (o.dataset.empty()) return Usage("features compare needs --dataset");

@@ -266,37 +266,58 @@ void SmrSolver::StepW() {
   const MatrixXd g =
       (options_.lambda + options_.lambda1 * (dp * dq.transpose()).array())
           .matrix();
-  const MatrixXd inv_g = g.cwiseInverse();
   auto apply = [&](const MatrixXd& m) -> MatrixXd {
     MatrixXd xm = xt * m;  // N x K
     if (bt.size() > 0) xm = xm * bt;
     return xt.transpose() * xm + g.cwiseProduct(m);
   };
-  // Preconditioner: per column j, (b_jj X~'X~ + diag(g_j))^-1 by Woodbury
-  // through an N x N Cholesky factor; Jacobi when N is large.
-  const VectorXd bdiag = bt.size() > 0 ? VectorXd(bt.diagonal()) : VectorXd::Ones(k);
+  // Preconditioner. Without B (B = I) the columns decouple exactly: column
+  // j is (X~'X~ + diag(g_j))^-1, an N x N Woodbury solve. With B, in the
+  // basis V that diagonalises B and Q together (V' B~ V = Lambda,
+  // V' diag(dq) V = I; a generalised eigenproblem), the operator is
+  // Lambda (x) X~'X~ + lambda1 I (x) diag(dp) + lambda V'V (x) I: exact
+  // column solves again once V'V is replaced by its diagonal, i.e. exact
+  // but for the tiny lambda term. Jacobi when N is large.
   const bool woodbury = n <= 256;
+  const bool generalized = woodbury && bt.size() > 0;
+  MatrixXd basis;  // V (K x K) when generalized
+  MatrixXd pg = g;  // the preconditioner's per-column diagonal terms
+  VectorXd pb = bt.size() > 0 ? VectorXd(bt.diagonal()) : VectorXd::Ones(k);
+  if (generalized) {
+    const VectorXd isq = dq.cwiseSqrt().cwiseInverse();
+    MatrixXd m = isq.asDiagonal() * bt * isq.asDiagonal();
+    m = 0.5 * (m + m.transpose()).eval();
+    MatrixXd um;
+    SymmetricEigen(m, &pb, &um);
+    basis = isq.asDiagonal() * um;
+    const VectorXd vv = basis.colwise().squaredNorm().transpose();
+    for (Eigen::Index j = 0; j < k; ++j)
+      pg.col(j) = (options_.lambda * vv(j) + options_.lambda1 * dp.array()).matrix();
+  }
+  const MatrixXd inv_pg = pg.cwiseInverse();
   std::vector<Eigen::LLT<MatrixXd>> factors;
   MatrixXd jacobi;
   if (woodbury) {
     factors.reserve(k);
     for (Eigen::Index j = 0; j < k; ++j) {
-      MatrixXd m = (xt.array().rowwise() * inv_g.col(j).transpose().array())
+      MatrixXd m = (xt.array().rowwise() * inv_pg.col(j).transpose().array())
                        .matrix() *
                    xt.transpose();
-      m.diagonal().array() += 1.0 / std::max(bdiag(j), 1e-300);
+      m.diagonal().array() += 1.0 / std::max(pb(j), 1e-300);
       factors.emplace_back(m);
     }
   } else {
     const VectorXd xdiag = xt.colwise().squaredNorm().transpose();
-    jacobi = (g + xdiag * bdiag.transpose()).cwiseInverse();
+    jacobi = (g + xdiag * pb.transpose()).cwiseInverse();
   }
   auto precondition = [&](const MatrixXd& r) -> MatrixXd {
     if (!woodbury) return jacobi.cwiseProduct(r);
-    const MatrixXd t = inv_g.cwiseProduct(r);
+    const MatrixXd rv = generalized ? MatrixXd(r * basis) : r;
+    const MatrixXd t = inv_pg.cwiseProduct(rv);
     MatrixXd sm = xt * t;  // N x K
     for (Eigen::Index j = 0; j < k; ++j) sm.col(j) = factors[j].solve(sm.col(j));
-    return t - inv_g.cwiseProduct(xt.transpose() * sm);
+    const MatrixXd z = t - inv_pg.cwiseProduct(xt.transpose() * sm);
+    return generalized ? MatrixXd(z * basis.transpose()) : z;
   };
   MatrixXd res = c - apply(v);
   const double stop = options_.cg_tolerance * std::max(c.norm(), 1e-300);
