@@ -34,8 +34,8 @@ struct DecoderComparisonOptions {
   int folds = 5;
   int inner_folds = 5;
   uint64_t seed = 0;
-  std::vector<double> ridge_alphas = {10, 100, 1000, 10000};
-  std::vector<double> lambda1_grid = {10, 30, 100, 300, 1000};
+  std::vector<double> ridge_alphas = {1, 10, 100, 1000, 10000};
+  std::vector<double> lambda1_grid = {10, 30, 100, 300, 1000, 3000, 10000};
   // SMR variant names (SmrOptions::Variant); a "sparse-" one needs its
   // non-sparse counterpart listed before it.
   std::vector<std::string> variants;
