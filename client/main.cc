@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "client/commands.h"
 #include "client/feature_commands.h"
+#include "client/generator_commands.h"
 #include "client/load_command.h"
 #include "client/remote_commands.h"
 
@@ -50,7 +51,7 @@ ABSL_FLAG(std::string, job, "", "jobs: operations/<id> (or just <id>).");
 ABSL_FLAG(std::string, filter, "", "jobs list: e.g. done=false, model=NAME, phase=FITTING.");
 ABSL_FLAG(int, clients, 16, "bench: concurrent clients.");
 ABSL_FLAG(double, duration, 10, "bench: seconds of load.");
-ABSL_FLAG(int, epochs, 6, "features train: passes over the corpus.");
+ABSL_FLAG(int, epochs, 6, "features train / generators train: passes over the training images.");
 ABSL_FLAG(int, max_fashion_train, 20000, "features train: Fashion-MNIST training images used; 0 = all 60,000.");
 ABSL_FLAG(std::string, fashion_dir, "/usr/share/datasets/fashion-mnist", "features train: Debian dataset-fashion-mnist folder.");
 ABSL_FLAG(std::string, network, "alexnet28", "features compare: stored feature network.");
@@ -59,6 +60,9 @@ ABSL_FLAG(int, folds, 5, "features compare: outer cross-validation folds.");
 ABSL_FLAG(int, voxels, 200, "features compare: voxels selected for SMR.");
 ABSL_FLAG(int, iterations, 10, "features compare: SMR alternating iterations.");
 ABSL_FLAG(std::string, variants, "", "features compare: comma-separated SMR variants; empty = all, sparse and not.");
+ABSL_FLAG(std::string, kind, "ICG", "generators train: ICG, CVAE, CGAN or DeCNN.");
+ABSL_FLAG(int, latent, 16, "generators train: latent size.");
+ABSL_FLAG(double, margin, 0, "generators train: IntroVAE hinge margin; 0 = the paper's -alpha KL.");
 ABSL_FLAG(int, timeout_s, 0, "jobs wait: give up after this long; 0 = until done.");
 
 namespace {
@@ -79,6 +83,8 @@ constexpr char kUsage[] =
     "  features list|show --repo DIR [--name NAME]\n"
     "  features compare --repo DIR --dataset FILE [--network NAME] [--layers fc6]\n"
     "      [--folds 5] [--voxels 200] [--iterations 10] [--variants SMR,...] [--out FILE.md]\n"
+    "  generators train --repo DIR [--kind ICG|CVAE|CGAN|DeCNN] [--network alexnet28]\n"
+    "      [--layers fc6] [--epochs 20] [--latent 16] [--margin 0] [--out sheet.png]\n"
     "  models list  --server ADDR\n"
         "  models show  --server ADDR --model NAME [--version N]\n"
     "  models load|unload --server ADDR --model NAME [--version N]\n"
@@ -193,6 +199,23 @@ int main(int argc, char** argv) {
       return Report(v2p::client::RunFeaturesCompare(o));
     }
     return Usage("features takes train, list, show or compare");
+  }
+  if (command == "generators") {
+    if (sub != "train") return Usage("generators takes train");
+    v2p::client::GeneratorsTrainOptions o;
+    o.repo = absl::GetFlag(FLAGS_repo);
+    if (o.repo.empty()) return Usage("generators train needs --repo");
+    o.name = absl::GetFlag(FLAGS_name);
+    o.kind = absl::GetFlag(FLAGS_kind);
+    o.network = absl::GetFlag(FLAGS_network);
+    o.layers = absl::GetFlag(FLAGS_layers);
+    o.data_root = absl::GetFlag(FLAGS_data_root);
+    o.out = absl::GetFlag(FLAGS_out);
+    o.epochs = absl::GetFlag(FLAGS_epochs);
+    o.latent_size = absl::GetFlag(FLAGS_latent);
+    o.margin = absl::GetFlag(FLAGS_margin);
+    o.seed = absl::GetFlag(FLAGS_seed) == 0 ? 1 : absl::GetFlag(FLAGS_seed);
+    return Report(v2p::client::RunGeneratorsTrain(o).status());
   }
   if (command == "datasets") {
     v2p::client::DatasetsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_name),

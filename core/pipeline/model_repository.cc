@@ -161,4 +161,14 @@ absl::StatusOr<std::unique_ptr<ModelRepository>> OpenFeatureNetworkRepository(
   return ModelRepository::Open(o);
 }
 
+absl::StatusOr<std::unique_ptr<ModelRepository>> OpenGeneratorRepository(const std::string& root,
+                                                                         bool create) {
+  ModelRepository::Options o;
+  o.root = root;
+  o.create = create;
+  o.collection = "generators";
+  o.marker_file = "generator.txt";
+  return ModelRepository::Open(o);
+}
+
 }  // namespace v2p::core

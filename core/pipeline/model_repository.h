@@ -77,6 +77,11 @@ class ModelRepository {
 absl::StatusOr<std::unique_ptr<ModelRepository>> OpenFeatureNetworkRepository(
     const std::string& root, bool create);
 
+// The repository's collection of image generators (core/generation):
+// <root>/generators/<name>/<version>/generator.txt.
+absl::StatusOr<std::unique_ptr<ModelRepository>> OpenGeneratorRepository(const std::string& root,
+                                                                         bool create);
+
 }  // namespace v2p::core
 
 #endif  // V2P_CORE_PIPELINE_MODEL_REPOSITORY_H_

@@ -1,0 +1,144 @@
+#include "client/generator_commands.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "core/base/files.h"
+#include "core/base/status_macros.h"
+#include "core/data/dataset.h"
+#include "core/data/image.h"
+#include "core/data/image_corpus.h"
+#include "core/data/mat_file.h"
+#include "core/evaluation/contact_sheet.h"
+#include "core/evaluation/report.h"
+#include "core/features/feature_network.h"
+#include "core/generation/icg.h"
+#include "core/pipeline/model_repository.h"
+
+namespace v2p::client {
+namespace {
+
+// Unpaired training images for digit69: X_prior (2000 sixes and nines never
+// shown in the scanner) and the sixes and nines of the MNIST corpus. Never
+// the digit69 stimuli themselves.
+absl::StatusOr<Eigen::MatrixXf> Digit69PriorImages(const std::string& data_root) {
+  ASSIGN_OR_RETURN(auto mat, core::MatFile::Open(data_root + "/digit69/69dataset2.mat"));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXd prior, mat->ReadMatrix("X_prior"));
+  const Eigen::MatrixXd rows =
+      core::ToRowMajorImages(prior / 255.0, core::ImageShape{28, 28, 1},
+                             core::ImageLayout::kColumnMajor);
+  ASSIGN_OR_RETURN(core::LabeledImages mnist,
+                   core::ReadIdx(data_root + "/corpora/mnist/mnist-10k-images-idx3-ubyte",
+                                 data_root + "/corpora/mnist/mnist-10k-labels-idx1-ubyte",
+                                 "mnist"));
+  std::vector<int> keep;
+  for (int i = 0; i < mnist.size(); ++i)
+    if (mnist.labels[i] == 6 || mnist.labels[i] == 9) keep.push_back(i);
+  Eigen::MatrixXf out(rows.rows() + keep.size(), 784);
+  out.topRows(rows.rows()) = rows.cast<float>();
+  for (size_t i = 0; i < keep.size(); ++i) out.row(rows.rows() + i) = mnist.images.row(keep[i]);
+  return out;
+}
+
+absl::StatusOr<Eigen::MatrixXf> Units(const core::FeatureNetwork& net, const Eigen::MatrixXf& images,
+                                      const std::vector<std::string>& layers) {
+  ASSIGN_OR_RETURN(auto feats, net.Extract(images, layers));
+  Eigen::Index k = 0;
+  for (const auto& l : layers) k += feats[l].cols();
+  Eigen::MatrixXf h(images.rows(), k);
+  Eigen::Index at = 0;
+  for (const auto& l : layers) {
+    h.middleCols(at, feats[l].cols()) = feats[l];
+    at += feats[l].cols();
+  }
+  return h;
+}
+
+}  // namespace
+
+absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOptions& o) {
+  ASSIGN_OR_RETURN(core::IcgOptions options, core::IcgOptions::Preset(o.kind));
+  const std::string name = o.name.empty() ? absl::StrCat("digit69_", o.kind) : o.name;
+  RETURN_IF_ERROR(core::ValidateModelName(name));
+  ASSIGN_OR_RETURN(auto nets, core::OpenFeatureNetworkRepository(o.repo, false));
+  ASSIGN_OR_RETURN(const int64_t nv, nets->ResolveVersion(o.network, 0));
+  ASSIGN_OR_RETURN(auto net, core::FeatureNetwork::Load(nets->VersionDir(o.network, nv)));
+  const std::vector<std::string> layers = absl::StrSplit(o.layers, ',', absl::SkipEmpty());
+  if (layers.empty()) return absl::InvalidArgumentError("generators train needs --layers");
+
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf images, Digit69PriorImages(o.data_root));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf conditions, Units(*net, images, layers));
+  std::printf("training %s on %lld unpaired images (X_prior + MNIST 6s and 9s), condition %s "
+              "of %s/%lld (%lld units), latent %d, %d epochs\n",
+              o.kind.c_str(), static_cast<long long>(images.rows()), o.layers.c_str(),
+              o.network.c_str(), static_cast<long long>(nv),
+              static_cast<long long>(conditions.cols()), o.kind == "DeCNN" ? 0 : o.latent_size,
+              o.epochs);
+  if (o.kind != "DeCNN") options.latent_size = o.latent_size;
+  options.epochs = o.epochs;
+  options.margin = o.margin;
+  options.seed = o.seed;
+  const absl::Time start = absl::Now();
+  options.on_epoch = [&](const core::IcgEpoch& e) {
+    std::printf("  epoch %3d: reconstruction %.2f, KL real %.2f, KL fake %.2f (%.0f s)\n", e.epoch,
+                e.reconstruction, e.kl_real, e.kl_fake,
+                absl::ToDoubleSeconds(absl::Now() - start));
+    std::fflush(stdout);
+  };
+  ASSIGN_OR_RETURN(auto trainer, core::IcgTrainer::Create(images, conditions, {28, 28, 1}, options));
+  RETURN_IF_ERROR(trainer->Train());
+  std::unique_ptr<core::IcgGenerator> generator = trainer->Finish();
+
+  // The upper bound: the digit69 test stimuli from their true features.
+  core::DatasetOptions d;
+  d.name = "digit69";
+  d.file = o.data_root + "/digit69/digit69_28x28.mat";
+  d.train = {"fmriTrn", "stimTrn", ""};
+  d.test = {"fmriTest", "stimTest", ""};
+  d.image = {28, 28, 1};
+  d.layout = core::ImageLayout::kColumnMajor;
+  ASSIGN_OR_RETURN(const core::Dataset ds, core::LoadDataset(d));
+  const Eigen::MatrixXf test = ds.test.stimuli.cast<float>();
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf test_units, Units(*net, test, layers));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf rec, generator->Generate(test_units));
+  ASSIGN_OR_RETURN(const core::ImageScores scores,
+                   core::ScoreReconstructions(rec.cast<double>(), ds.test.stimuli, ds.image));
+  ASSIGN_OR_RETURN(
+      const core::ImageScores base,
+      core::ScoreReconstructions(core::MeanImageBaseline(ds.train.stimuli, test.rows()),
+                                 ds.test.stimuli, ds.image));
+  std::printf("digit69 test stimuli from their true %s units: PCC %.3f ± %.3f, SSIM-11g %.3f, "
+              "identification %.3f (mean training image: PCC %.3f, identification %.3f)\n",
+              o.layers.c_str(), scores.pcc, scores.pcc_sd, scores.ssim,
+              scores.identification_pcc, base.pcc, base.identification_pcc);
+
+  ASSIGN_OR_RETURN(auto repo, core::OpenGeneratorRepository(o.repo, true));
+  const std::string condition = absl::StrCat("network: ", o.network, "/", nv, "\nlayers: ",
+                                             absl::StrJoin(layers, ","), "\n");
+  ASSIGN_OR_RETURN(const int64_t version,
+                   repo->CommitVersion(name, [&](const std::string& dir) -> absl::Status {
+                     RETURN_IF_ERROR(generator->Save(dir));
+                     return core::WriteFile(dir + "/condition.txt", condition);
+                   }));
+  GeneratorsTrainResult r;
+  r.version = version;
+  r.dir = repo->VersionDir(name, version);
+  r.pcc = scores.pcc;
+  r.ssim = scores.ssim;
+  r.identification = scores.identification_pcc;
+  r.mean_pcc = base.pcc;
+  r.mean_identification = base.identification_pcc;
+  std::printf("saved generator %s version %lld in %s\n", name.c_str(),
+              static_cast<long long>(version), r.dir.c_str());
+  if (!o.out.empty()) {
+    ASSIGN_OR_RETURN(const std::string png, core::ContactSheetPng({test, rec}, ds.image));
+    RETURN_IF_ERROR(core::WriteFile(o.out, png));
+    std::printf("wrote %s (test stimuli above their reconstructions)\n", o.out.c_str());
+  }
+  return r;
+}
+
+}  // namespace v2p::client

@@ -1,0 +1,42 @@
+// `v2p generators train`: trains a conditional generator (ICG, CVAE, CGAN
+// or De-CNN; core/generation/icg.h) on unpaired images whose conditions
+// are CNN units computed by a stored feature network, stores it in the
+// repository, and scores it against the digit69 test stimuli from their
+// TRUE features: the generator's quality before any brain data is involved
+// (the upper bound of Du et al. 2020 Table 3).
+#ifndef V2P_CLIENT_GENERATOR_COMMANDS_H_
+#define V2P_CLIENT_GENERATOR_COMMANDS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace v2p::client {
+
+struct GeneratorsTrainOptions {
+  std::string repo;  // holds the feature network; the generator goes here
+  std::string name;  // default: digit69_<kind>
+  std::string kind = "ICG";
+  std::string network = "alexnet28";
+  std::string layers = "fc6";  // comma-separated; the condition units
+  std::string data_root = "../shared/data";
+  std::string out;  // optional: contact_sheet.png of the true-feature reconstructions
+  int epochs = 20;
+  int latent_size = 16;
+  double margin = 0;
+  uint64_t seed = 1;
+};
+
+struct GeneratorsTrainResult {
+  int64_t version = 0;
+  std::string dir;
+  double pcc = 0, ssim = 0, identification = 0;  // from true test features
+  double mean_pcc = 0, mean_identification = 0;  // the mean training image
+};
+
+absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOptions& options);
+
+}  // namespace v2p::client
+
+#endif  // V2P_CLIENT_GENERATOR_COMMANDS_H_
