@@ -24,7 +24,7 @@ struct GeneratorsTrainOptions {
   std::string out;  // optional: contact_sheet.png of the true-feature reconstructions
   int epochs = 20;
   int latent_size = 16;
-  double margin = 0;
+  double margin = 30;
   uint64_t seed = 1;
 };
 

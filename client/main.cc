@@ -62,7 +62,7 @@ ABSL_FLAG(int, iterations, 10, "features compare: SMR alternating iterations.");
 ABSL_FLAG(std::string, variants, "", "features compare: comma-separated SMR variants; empty = all, sparse and not.");
 ABSL_FLAG(std::string, kind, "ICG", "generators train: ICG, CVAE, CGAN or DeCNN.");
 ABSL_FLAG(int, latent, 16, "generators train: latent size.");
-ABSL_FLAG(double, margin, 0, "generators train: IntroVAE hinge margin; 0 = the paper's -alpha KL.");
+ABSL_FLAG(double, margin, 30, "generators train: IntroVAE hinge margin (nats); 0 = the paper's unbounded -alpha KL.");
 ABSL_FLAG(int, timeout_s, 0, "jobs wait: give up after this long; 0 = until done.");
 
 namespace {
@@ -84,7 +84,7 @@ constexpr char kUsage[] =
     "  features compare --repo DIR --dataset FILE [--network NAME] [--layers fc6]\n"
     "      [--folds 5] [--voxels 200] [--iterations 10] [--variants SMR,...] [--out FILE.md]\n"
     "  generators train --repo DIR [--kind ICG|CVAE|CGAN|DeCNN] [--network alexnet28]\n"
-    "      [--layers fc6] [--epochs 20] [--latent 16] [--margin 0] [--out sheet.png]\n"
+    "      [--layers fc6] [--epochs N] [--latent 16] [--margin 30] [--out sheet.png]\n"
     "  models list  --server ADDR\n"
         "  models show  --server ADDR --model NAME [--version N]\n"
     "  models load|unload --server ADDR --model NAME [--version N]\n"

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "client/feature_commands.h"
+#include "client/generator_commands.h"
 #include "core/data/dataset.h"
 #include "core/data/npy.h"
 #include "core/decoding/ridge_decoder.h"
@@ -209,6 +210,26 @@ TEST_F(FeatureDecoding, UnitRankingFromTrainingFoldsHoldsOnTestTrials) {
   std::printf("test-split unit PCC: top 500 by CV %.3f, bottom 500 %.3f\n", top_test,
               bottom_test);
   EXPECT_GT(top_test, bottom_test + 0.2);
+}
+
+// `v2p generators train` on the unpaired digit69 prior images, conditioned
+// on fc6 of the quick network: from the TRUE fc6 of the test stimuli the
+// De-CNN baseline and ICG both beat the mean image, and the generators are
+// stored where the pipelines will find them.
+TEST_F(FeatureDecoding, GeneratorsReconstructTestStimuliFromTrueFeatures) {
+  for (const char* kind : {"DeCNN", "ICG"}) {
+    SCOPED_TRACE(kind);
+    client::GeneratorsTrainOptions o;
+    o.repo = *repo_;
+    o.kind = kind;
+    o.data_root = testing::DataDir();
+    o.epochs = 4;
+    auto r = client::RunGeneratorsTrain(o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(std::filesystem::exists(r->dir + "/generator.txt"));
+    EXPECT_GT(r->pcc, r->mean_pcc + 0.05);
+    EXPECT_GE(r->identification, 0.8);
+  }
 }
 
 }  // namespace
