@@ -257,7 +257,8 @@ absl::Status RunTrain(const TrainOptions& o) {
                   static_cast<long long>(m.top_k_units),
                   top == e.metrics.end() ? std::nan("") : top->second, core::kTopUnitsFile);
     }
-  } else if (!e.metrics.empty()) {
+  }
+  if (e.metrics.count("pcc") && e.metrics.count("identification_ssim")) {
     std::printf(
         "%s split (%d samples): PCC %.3f, SSIM-11g %.3f, identification %.3f "
         "(PCC) %.3f "

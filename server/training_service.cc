@@ -26,10 +26,10 @@ absl::Status TrainingService::Validate(const v1::CreateTrainingJobRequest& reque
   }
   if (spec->target() == v1::TARGET_SPACE_FEATURES) {
     if (spec->features().network().empty() || spec->features().layers().empty() ||
-        spec->has_generator()) {
+        (spec->has_generator() && !spec->generator().has_stored())) {
       return absl::InvalidArgumentError(
           "pipeline_spec: TARGET_SPACE_FEATURES needs features { network: ... layers: ... } "
-          "and no generator");
+          "and no generator, or generator { stored { name: ... } }");
     }
   } else if (spec->decoder().has_smr()) {
     return absl::InvalidArgumentError(

@@ -32,7 +32,7 @@ void ToResultProto(const core::Reconstruction& rec,
                    voxel2pixel::v1::ReconstructionResult* out) {
     out->set_model(manifest.name);
   out->set_model_version(manifest.version);
-  if (manifest.target == "features") {
+  if (rec.features.size() > 0) {
     Eigen::Index at = 0;
     for (const auto& layer : manifest.feature_layers) {
       auto* f = out->add_features();
@@ -43,7 +43,8 @@ void ToResultProto(const core::Reconstruction& rec,
                     sizeof(float) * layer.size);
       at += layer.size;
     }
-  } else {
+  }
+  if (rec.pixels.size() > 0) {
   auto* image = out->mutable_image();
   image->set_png(rec.png);
   image->set_height(manifest.image.height);

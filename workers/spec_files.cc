@@ -84,9 +84,15 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
     if (f.top_k_units() < 0)
       return absl::InvalidArgumentError("pipeline spec: features.top_k_units must be >= 0");
     o.top_k_units = f.top_k_units();
-    if (spec.generator().kind_case() != v1::GeneratorSpec::KIND_NOT_SET)
+    if (spec.generator().has_stored()) {
+      if (spec.generator().stored().name().empty())
+        return absl::InvalidArgumentError("pipeline spec: generator { stored { name: ... } }");
+      o.generator_name = spec.generator().stored().name();
+      o.generator_version = spec.generator().stored().version();
+    } else if (spec.generator().kind_case() != v1::GeneratorSpec::KIND_NOT_SET) {
       return absl::InvalidArgumentError(
-          "pipeline spec: a features pipeline takes no generator");
+          "pipeline spec: a features pipeline takes no generator or generator { stored { ... } }");
+    }
   }
   const v1::RidgeDecoder& r = spec.decoder().ridge();
   if (r.alpha() < 0 || r.n_feat() < 0 || r.chunk_size() < 0) {

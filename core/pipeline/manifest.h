@@ -27,7 +27,9 @@ struct ModelManifest {
   int num_voxels = 0;
   ImageShape image;
   std::string decoder;    // "ridge" or "smr" (both served as a linear map)
-  std::string generator;  // "identity", or "none" for a features target
+  // "identity"; for a features target "none", or "stored" for a generator
+  // from <repo>/generators copied into kGeneratorDir.
+  std::string generator;
   // "pixels", or "features": the pipeline returns decoded CNN features of
   // `feature_layers` (name and shape, in output order) of the feature
   // network stored with the model.
@@ -61,6 +63,8 @@ inline constexpr char kSpecFile[] = "pipeline_spec.pbtxt";
 inline constexpr char kMeanImageFile[] = "mean_image.npy";
 // A features pipeline keeps a copy of its feature network here.
 inline constexpr char kFeatureNetworkDir[] = "feature_network";
+// A features pipeline with generator "stored" keeps a copy of it here.
+inline constexpr char kGeneratorDir[] = "generator";
 // Features target: 1 x outputs float32, each unit's held-out PCC by k-fold
 // CV on the training trials; and 1 x top_k_units float64, the indices (into
 // the concatenated outputs) of the best decoded units, best first.

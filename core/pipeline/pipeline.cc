@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
+#include "core/generation/icg.h"
 #include "core/generation/identity_generator.h"
 
 namespace v2p::core {
@@ -50,13 +51,13 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
                      " voxels; manifest says ", manifest.num_voxels));
   }
   if (manifest.target == "features") {
-    if (generator != nullptr || decoder->num_outputs() != manifest.num_outputs())
+    if (decoder->num_outputs() != manifest.num_outputs())
       return absl::InvalidArgumentError(absl::StrCat(
           "features pipeline: decoder gives ", decoder->num_outputs(),
-          " values, the manifest's layers hold ", manifest.num_outputs(),
-          generator != nullptr ? "; and it takes no generator" : ""));
-    return std::shared_ptr<const Pipeline>(new Pipeline(
-        std::move(manifest), std::move(decoder), nullptr));
+          " values, the manifest's layers hold ", manifest.num_outputs()));
+    if (generator == nullptr)
+      return std::shared_ptr<const Pipeline>(new Pipeline(
+          std::move(manifest), std::move(decoder), nullptr));
   }
   if (decoder->num_outputs() != generator->input_size()) {
     return absl::InvalidArgumentError(
@@ -83,7 +84,12 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(
   ASSIGN_OR_RETURN(std::unique_ptr<RidgeDecoder> decoder,
                    RidgeDecoder::Load(dir));
   std::unique_ptr<const Generator> generator;
-  if (manifest.target != "features") {
+  if (manifest.generator == "stored") {
+    auto stored = IcgGenerator::Load(dir + "/" + kGeneratorDir);
+    if (!stored.ok())
+      return absl::DataLossError(absl::StrCat(dir, ": ", stored.status().message()));
+    generator = std::move(*stored);
+  } else if (manifest.target != "features") {
     ASSIGN_OR_RETURN(generator, MakeGenerator(manifest));
   }
   auto pipeline =
@@ -125,6 +131,7 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
   }
   RETURN_IF_ERROR(CheckCancelled(options, "generate"));
   ASSIGN_OR_RETURN(Eigen::MatrixXf images, generator_->Generate(targets));
+  const bool keep_features = manifest_.target == "features";
   if (manifest_.clip_output) images = images.cwiseMax(0.0f).cwiseMin(1.0f);
   t.generate = stage.Lap();
 
@@ -132,6 +139,7 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
   std::vector<Reconstruction> out(betas.rows());
   for (Eigen::Index i = 0; i < betas.rows(); ++i) {
     out[i].pixels = images.row(i).transpose();
+    if (keep_features) out[i].features = targets.row(i).transpose();
     if (options.encode_png) {
       ASSIGN_OR_RETURN(out[i].png,
                        EncodePng(out[i].pixels.data(), image_shape()));

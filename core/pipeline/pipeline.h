@@ -27,7 +27,8 @@ struct RunOptions {
 struct Reconstruction {
   Eigen::VectorXf pixels;  // row-major HWC in [0, 1] when clipped
   // A features pipeline: the decoded features of the manifest's
-  // feature_layers, concatenated in order (pixels and png stay empty).
+  // feature_layers, concatenated in order (pixels and png stay empty
+  // unless it has a generator).
   Eigen::VectorXf features;
   std::string png;         // empty unless RunOptions::encode_png
   // Stages this pipeline ran (the batch's duration for each); total = the

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "core/base/files.h"
 #include "core/base/log.h"
@@ -19,6 +20,7 @@
 #include "core/evaluation/metrics.h"
 #include "core/evaluation/report.h"
 #include "core/features/feature_network.h"
+#include "core/generation/icg.h"
 #include "core/generation/identity_generator.h"
 #include "core/pipeline/pipeline.h"
 
@@ -255,7 +257,10 @@ std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
                            r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat), ")");
     return absl::StrCat(decoder, " -> features ",
                         absl::StrJoin(o.feature_layers, "+"), " of ",
-                        o.feature_network);
+                        o.feature_network,
+                        o.generator_name.empty()
+                            ? ""
+                            : absl::StrCat(" -> generator ", o.generator_name));
   }
   return absl::StrCat(
       "ridge(alpha=", r.alpha,
@@ -319,6 +324,26 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
                        LayerTargets(*network, eval.stimuli, p.feature_layers));
     }
   }
+  // A stored generator turns the decoded features into an image; it must
+  // have been trained on the same network's same layers.
+  std::unique_ptr<IcgGenerator> stored;
+  std::string generator_dir, generator_id;
+  if (features && !p.generator_name.empty()) {
+    ASSIGN_OR_RETURN(auto gens, OpenGeneratorRepository(repository.root(), false));
+    ASSIGN_OR_RETURN(const int64_t gv, gens->ResolveVersion(p.generator_name, p.generator_version));
+    generator_dir = gens->VersionDir(p.generator_name, gv);
+    generator_id = absl::StrCat(p.generator_name, "/", gv);
+    ASSIGN_OR_RETURN(stored, IcgGenerator::Load(generator_dir));
+    ASSIGN_OR_RETURN(const std::string condition, ReadFile(generator_dir + "/condition.txt"));
+    const std::string expected = absl::StrCat("network: ", network_id, "\nlayers: ",
+                                              absl::StrJoin(p.feature_layers, ","), "\n");
+    if (condition != expected || stored->input_size() != fit_targets.cols() ||
+        !(stored->image_shape() == dataset.image))
+      return absl::InvalidArgumentError(absl::StrCat(
+          "generator ", generator_id, " was trained on '", absl::StrReplaceAll(condition, {{"\n", "; "}}),
+          "' (", stored->input_size(), " units); this pipeline decodes '",
+          absl::StrReplaceAll(expected, {{"\n", "; "}}), "' (", fit_targets.cols(), " units)"));
+  }
   std::unique_ptr<RidgeDecoder> decoder;
   if (p.decoder == PipelineOptions::Decoder::kSmr) {
     ASSIGN_OR_RETURN(decoder, FitSmr(fit, fit_targets, p, hooks));
@@ -369,7 +394,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   m.num_voxels = decoder->num_voxels();
   m.image = dataset.image;
   m.decoder = p.decoder == PipelineOptions::Decoder::kSmr ? "smr" : "ridge";
-  m.generator = features ? "none" : "identity";
+  m.generator = features ? (stored ? "stored" : "none") : "identity";
   if (features) {
     m.target = "features";
     m.feature_network = network_id;
@@ -388,6 +413,8 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   std::unique_ptr<const Generator> generator;
   if (!features)
     generator = std::make_unique<const IdentityGenerator>(dataset.image);
+  const bool with_images = !features || stored != nullptr;
+  if (stored) generator = std::move(stored);
   ASSIGN_OR_RETURN(auto pipeline, Pipeline::Create(m, std::move(decoder),
                                                    std::move(generator)));
   m.evaluation.split = eval_name;
@@ -421,8 +448,9 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
             m.evaluation.metrics["feature_pcc"], ", nmse ",
             m.evaluation.metrics["nmse"], " (mean features: pcc ",
             m.evaluation.baseline_metrics["feature_pcc"], ")");
-  } else if (eval.betas.rows() > 0 &&
-             eval.stimuli.rows() == eval.betas.rows()) {
+  }
+  if (with_images && eval.betas.rows() > 0 &&
+      eval.stimuli.rows() == eval.betas.rows()) {
     RunOptions no_png;
     no_png.encode_png = false;
     ASSIGN_OR_RETURN(auto recs,
@@ -437,8 +465,9 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
         ImageScores base,
         ScoreReconstructions(MeanImageBaseline(fit.stimuli, rec.rows()),
                              eval.stimuli, dataset.image));
-    m.evaluation.metrics = scores.ToMap();
-    m.evaluation.baseline_metrics = base.ToMap();
+    // Added to the feature scores when a generator follows the features.
+    for (const auto& [k, v] : scores.ToMap()) m.evaluation.metrics[k] = v;
+    for (const auto& [k, v] : base.ToMap()) m.evaluation.baseline_metrics[k] = v;
     LogInfo("train", eval_name, " split: pcc ", scores.pcc, ", ssim ",
             scores.ssim, ", identification(pcc) ", scores.identification_pcc,
             " (mean image: pcc ", base.pcc, ")");
@@ -461,6 +490,14 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
               if (ec)
                 return absl::InternalError(absl::StrCat(
                     "copying the feature network: ", ec.message()));
+            }
+            if (!generator_dir.empty()) {
+              std::error_code ec;
+              fs::copy(generator_dir, dir + "/" + kGeneratorDir,
+                       fs::copy_options::recursive, ec);
+              if (ec)
+                return absl::InternalError(absl::StrCat(
+                    "copying the generator: ", ec.message()));
             }
             if (decodability.size() > 0) {
               RETURN_IF_ERROR(WriteNpyFloat32(

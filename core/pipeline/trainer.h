@@ -39,6 +39,10 @@ struct PipelineOptions {
   // (0: all, ranked).
   int decodability_folds = 5;
   int top_k_units = 0;
+  // Features target: a generator in <repo>/generators (version 0 = latest)
+  // turns the decoded features into an image; empty = features only.
+  std::string generator_name;
+  int64_t generator_version = 0;
 
   Decoder decoder = Decoder::kRidge;
   RidgeDecoder::Options ridge;
