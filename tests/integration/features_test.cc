@@ -7,14 +7,18 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "client/feature_commands.h"
 #include "client/generator_commands.h"
 #include "core/data/dataset.h"
+#include "core/base/files.h"
 #include "core/data/npy.h"
 #include "core/decoding/ridge_decoder.h"
 #include "core/pipeline/manifest.h"
 #include "core/evaluation/identification.h"
 #include "core/evaluation/metrics.h"
+#include "core/evaluation/report.h"
 #include "core/features/feature_network.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
@@ -212,11 +216,14 @@ TEST_F(FeatureDecoding, UnitRankingFromTrainingFoldsHoldsOnTestTrials) {
   EXPECT_GT(top_test, bottom_test + 0.2);
 }
 
-// `v2p generators train` on the unpaired digit69 prior images, conditioned
-// on fc6 of the quick network: from the TRUE fc6 of the test stimuli the
-// De-CNN baseline and ICG both beat the mean image, and the generators are
-// stored where the pipelines will find them.
-TEST_F(FeatureDecoding, GeneratorsReconstructTestStimuliFromTrueFeatures) {
+// Du et al. end to end. `v2p generators train` fits De-CNN and ICG on the
+// unpaired digit69 prior images, conditioned on fc6 of the quick network;
+// from the TRUE fc6 of the test stimuli both beat the mean image. Then
+// `v2p train` builds betas -> fc6 (ridge) -> generator pipelines, the
+// server serves them, and Reconstruct over gRPC returns an image and the
+// decoded features per sample, with the decode and generate stages timed,
+// better than the mean image on PCC and on identification.
+TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
   for (const char* kind : {"DeCNN", "ICG"}) {
     SCOPED_TRACE(kind);
     client::GeneratorsTrainOptions o;
@@ -229,6 +236,67 @@ TEST_F(FeatureDecoding, GeneratorsReconstructTestStimuliFromTrueFeatures) {
     EXPECT_TRUE(std::filesystem::exists(r->dir + "/generator.txt"));
     EXPECT_GT(r->pcc, r->mean_pcc + 0.05);
     EXPECT_GE(r->identification, 0.8);
+
+    const std::string spec = *repo_ + "/spec_" + kind + ".pbtxt";
+    auto text = core::ReadFile(testing::SourceDir() + "/examples/digit69_features_icg.pbtxt");
+    ASSERT_TRUE(text.ok());
+    ASSERT_TRUE(core::WriteFile(spec, absl::StrReplaceAll(*text, {{"digit69_ICG",
+                                                                   absl::StrCat("digit69_", kind)}}))
+                    .ok());
+    const auto train = testing::RunCommand(absl::StrCat(
+        testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+        "/examples/digit69_dataset.pbtxt --spec ", spec, " --repo ", *repo_, " --model gen_",
+        kind, " --data_root ", testing::DataDir()));
+    ASSERT_EQ(train.exit_code, 0) << train.output;
+  }
+
+  auto ds = core::LoadDataset(testing::Digit69Options());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  auto server = testing::ServerProcess::Start(*repo_, {"--workers=spawn:1", "--worker_device=cpu"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::Reconstruction::NewStub((*server)->channel());
+  const int n = static_cast<int>(ds->test.betas.rows());
+  const Eigen::RowVectorXd mean_image = ds->train.stimuli.colwise().mean();
+  for (const std::string model : {"gen_DeCNN", "gen_ICG"}) {
+    SCOPED_TRACE(model);
+    v1::ReconstructRequest req;
+    req.set_model(model);
+    req.set_include_pixels(true);
+    for (int i = 0; i < n; ++i) {
+      auto* s = req.add_samples();
+      s->set_id(absl::StrCat("t", i));
+      for (Eigen::Index v = 0; v < ds->test.betas.cols(); ++v)
+        s->add_betas(static_cast<float>(ds->test.betas(i, v)));
+    }
+    v1::ReconstructResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    const grpc::Status st = stub->Reconstruct(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(resp.results_size(), n);
+    Eigen::MatrixXd rec(n, 784);
+    for (int i = 0; i < n; ++i) {
+      const auto& r = resp.results(i);
+      ASSERT_TRUE(r.has_image());
+      EXPECT_FALSE(r.image().png().empty());
+      ASSERT_EQ(r.image().pixels_size(), 784);
+      ASSERT_EQ(r.features_size(), 1);
+      EXPECT_EQ(r.features(0).layer(), "fc6");
+      EXPECT_EQ(r.features(0).values().size(), 256 * sizeof(float));
+      EXPECT_TRUE(r.timings().has_decode());
+      EXPECT_TRUE(r.timings().has_generate());
+      for (int p = 0; p < 784; ++p) rec(i, p) = r.image().pixels(p);
+    }
+    auto scores = core::ScoreReconstructions(rec, ds->test.stimuli, ds->image);
+    auto base = core::ScoreReconstructions(mean_image.replicate(n, 1), ds->test.stimuli,
+                                           ds->image);
+    ASSERT_TRUE(scores.ok() && base.ok());
+    std::printf("%s over gRPC: PCC %.3f, SSIM %.3f, identification %.3f (mean image PCC %.3f, "
+                "identification %.3f)\n",
+                model.c_str(), scores->pcc, scores->ssim, scores->identification_pcc, base->pcc,
+                base->identification_pcc);
+    EXPECT_GT(scores->pcc, base->pcc);
+    EXPECT_GE(scores->identification_pcc, 0.7);
   }
 }
 
