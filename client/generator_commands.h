@@ -37,6 +37,27 @@ struct GeneratorsTrainResult {
 
 absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOptions& options);
 
+struct GeneratorsEvaluateOptions {
+  std::string repo;
+  std::string network = "alexnet28";
+  std::string layers = "fc6";
+  std::string kinds = "ICG,CVAE,CGAN,DeCNN";
+  std::string data_root = "../shared/data";
+  std::string out_dir;  // table and contact sheets
+  std::string command;  // as typed, recorded in the table
+  int epochs = 10;      // for generators that must be trained first
+};
+
+// Du et al. (2020) Table 3 for digit69: PCC and SSIM (mean +/- sd over the
+// test images) of each generator from the TRUE features of the test
+// stimuli and from features DECODED from the test betas (ridge, alpha
+// 1e3), their ratio, and identification; the ridge betas -> pixels
+// pipeline and the mean image as reference rows. Uses the latest stored
+// digit69_<kind> generator conditioned on the same layers, training one
+// when there is none. Writes digit69_table3.md and <kind>_sheet.png
+// (stimuli, from true, from decoded features) into out_dir.
+absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& options);
+
 }  // namespace v2p::client
 
 #endif  // V2P_CLIENT_GENERATOR_COMMANDS_H_

@@ -85,6 +85,7 @@ constexpr char kUsage[] =
     "      [--folds 5] [--voxels 200] [--iterations 10] [--variants SMR,...] [--out FILE.md]\n"
     "  generators train --repo DIR [--kind ICG|CVAE|CGAN|DeCNN] [--network alexnet28]\n"
     "      [--layers fc6] [--epochs N] [--latent 16] [--margin 30] [--out sheet.png]\n"
+    "  generators evaluate --repo DIR --out DIR [--layers fc6] [--epochs N]\n"
     "  models list  --server ADDR\n"
         "  models show  --server ADDR --model NAME [--version N]\n"
     "  models load|unload --server ADDR --model NAME [--version N]\n"
@@ -200,8 +201,20 @@ int main(int argc, char** argv) {
     }
     return Usage("features takes train, list, show or compare");
   }
+  if (command == "generators" && sub == "evaluate") {
+    v2p::client::GeneratorsEvaluateOptions o;
+    o.repo = absl::GetFlag(FLAGS_repo);
+    o.network = absl::GetFlag(FLAGS_network);
+    o.layers = absl::GetFlag(FLAGS_layers);
+    o.data_root = absl::GetFlag(FLAGS_data_root);
+    o.out_dir = absl::GetFlag(FLAGS_out);
+    o.epochs = absl::GetFlag(FLAGS_epochs);
+    o.command = absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
+    if (o.repo.empty() || o.out_dir.empty()) return Usage("generators evaluate needs --repo and --out");
+    return Report(v2p::client::RunGeneratorsEvaluate(o));
+  }
   if (command == "generators") {
-    if (sub != "train") return Usage("generators takes train");
+    if (sub != "train") return Usage("generators takes train or evaluate");
     v2p::client::GeneratorsTrainOptions o;
     o.repo = absl::GetFlag(FLAGS_repo);
     if (o.repo.empty()) return Usage("generators train needs --repo");
