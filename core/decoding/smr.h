@@ -25,8 +25,7 @@
 //    by cross-validation); P and Q carry only its shape. Unconstrained, the
 //    joint minimum over W, P and Q drives W towards 0 and P, Q to infinity
 //    (each smaller W makes larger precisions optimal, which shrink W
-//    further): learning only Sigma_r^-1 or Sigma_c^-1 then gave 2-3x the
-//    ridge NMSE on data drawn from the model. Scaling P by c and Q by 1/c
+//    further), so the fitted W is over-shrunk. Scaling P by c and Q by 1/c
 //    leaves J unchanged, so the constraints remove nothing else. Each
 //    constrained update is still the exact minimiser of its block (see the
 //    P and Q steps), so J never increases.
@@ -45,8 +44,8 @@
 //      on the rest, warm-started at the current W (so J cannot increase).
 //      Preconditioner: in the basis that diagonalises B and Q together (a
 //      generalised eigenproblem) every column is an N x N Woodbury solve,
-//      exact but for the lambda ||W||^2 term (lambda = 1e-3), so CG takes
-//      1-3 iterations (on digit69 sizes; 55-100 with B's diagonal only).
+//      exact but for the lambda ||W||^2 term (lambda = 1e-3), so CG needs
+//      few iterations.
 //  B:  N [tr(B S) - log|B|] + lambda2 ||B||_1 with S = (R'R + g_B I)/N:
 //      B = S^-1, or the graphical lasso (ADMM, Boyd et al. 2011 section 6.5)
 //      when lambda2 > 0.
