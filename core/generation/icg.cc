@@ -292,7 +292,7 @@ struct IcgTrainer::Impl {
 
   // Reconstruction loss and the pieces both steps need.
   struct Pass {
-    torch::Tensor reconstruction, kl_real, y_r, y_p, z;
+    torch::Tensor reconstruction, kl_real, y_r, y_p;
   };
   Pass Forward(const torch::Tensor& y, const torch::Tensor& h) {
     Pass p;
@@ -302,9 +302,9 @@ struct IcgTrainer::Impl {
       return p;
     }
     auto [mu, logvar] = encoder->forward(y, h);
-    p.z = mu + (0.5 * logvar).exp() * Normal(y.size(0));
+    const torch::Tensor z = mu + (0.5 * logvar).exp() * Normal(y.size(0));
     p.kl_real = Kl(mu, logvar).mean();
-    p.y_r = decoder->forward(p.z, h);
+    p.y_r = decoder->forward(z, h);
     p.y_p = decoder->forward(Normal(y.size(0)), h);
     p.reconstruction = (p.y_r - y).pow(2).sum(1).mean();
     return p;
@@ -378,14 +378,13 @@ absl::StatusOr<std::unique_ptr<IcgTrainer>> IcgTrainer::Create(const Eigen::Matr
         conditions.cols(), " conditions"));
   if (!images.allFinite() || !conditions.allFinite())
     return absl::InvalidArgumentError("ICG training data contain NaN or Inf");
-  ASSIGN_OR_RETURN(const IcgOptions preset, IcgOptions::Preset(options.kind));
+  RETURN_IF_ERROR(IcgOptions::Preset(options.kind).status());  // a known kind
   if ((options.kind == "DeCNN") != (options.latent_size == 0) || options.latent_size < 0 ||
       options.epochs < 0 || options.batch_size < 1 || options.learning_rate <= 0 ||
       options.alpha < 0 || options.beta < 0 || options.margin < 0)
     return absl::InvalidArgumentError(
         "ICG options: latent_size > 0 (0 exactly for DeCNN), epochs >= 0, batch_size >= 1, "
         "learning_rate > 0, alpha, beta, margin >= 0");
-  (void)preset;
   std::unique_ptr<IcgTrainer> t(new IcgTrainer());
   Impl& m = *t->impl_;
   m.options = options;
