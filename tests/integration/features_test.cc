@@ -68,6 +68,24 @@ std::string* FeatureDecoding::repo_;
 std::string* FeatureDecoding::network_dir_;
 double FeatureDecoding::mnist_accuracy_;
 
+// One Reconstruct call with every digit69 test trial (ids "t0", "t1", ...).
+grpc::Status ReconstructTestBetas(v1::Reconstruction::Stub& stub, const std::string& model,
+                                  const core::Dataset& ds, bool include_pixels,
+                                  v1::ReconstructResponse* resp) {
+  v1::ReconstructRequest req;
+  req.set_model(model);
+  req.set_include_pixels(include_pixels);
+  for (Eigen::Index i = 0; i < ds.test.betas.rows(); ++i) {
+    auto* s = req.add_samples();
+    s->set_id(absl::StrCat("t", i));
+    for (Eigen::Index v = 0; v < ds.test.betas.cols(); ++v)
+      s->add_betas(static_cast<float>(ds.test.betas(i, v)));
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  return stub.Reconstruct(&ctx, req, resp);
+}
+
 TEST_F(FeatureDecoding, NetworkClassifiesHeldOutMnist) {
   // The quick network here (no Fashion-MNIST, 5 epochs); the full corpus
   // reaches >= 95% with `v2p features train` (README).
@@ -102,18 +120,8 @@ TEST_F(FeatureDecoding, ServedFeaturesHaveLayerShapesAndTrackTrueFeatures) {
   auto stub = v1::Reconstruction::NewStub((*server)->channel());
   for (const std::string model : {"features_ridge", "features_smr"}) {
     SCOPED_TRACE(model);
-    v1::ReconstructRequest req;
-    req.set_model(model);
-    for (Eigen::Index i = 0; i < ds->test.betas.rows(); ++i) {
-      auto* s = req.add_samples();
-      s->set_id(absl::StrCat("t", i));
-      for (Eigen::Index v = 0; v < ds->test.betas.cols(); ++v)
-        s->add_betas(static_cast<float>(ds->test.betas(i, v)));
-    }
     v1::ReconstructResponse resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    const grpc::Status st = stub->Reconstruct(&ctx, req, &resp);
+    const grpc::Status st = ReconstructTestBetas(*stub, model, *ds, false, &resp);
     ASSERT_TRUE(st.ok()) << st.error_message();
     ASSERT_EQ(resp.results_size(), ds->test.betas.rows());
     const int n = resp.results_size();
@@ -259,19 +267,8 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
   const Eigen::RowVectorXd mean_image = ds->train.stimuli.colwise().mean();
   for (const std::string model : {"gen_DeCNN", "gen_ICG"}) {
     SCOPED_TRACE(model);
-    v1::ReconstructRequest req;
-    req.set_model(model);
-    req.set_include_pixels(true);
-    for (int i = 0; i < n; ++i) {
-      auto* s = req.add_samples();
-      s->set_id(absl::StrCat("t", i));
-      for (Eigen::Index v = 0; v < ds->test.betas.cols(); ++v)
-        s->add_betas(static_cast<float>(ds->test.betas(i, v)));
-    }
     v1::ReconstructResponse resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    const grpc::Status st = stub->Reconstruct(&ctx, req, &resp);
+    const grpc::Status st = ReconstructTestBetas(*stub, model, *ds, true, &resp);
     ASSERT_TRUE(st.ok()) << st.error_message();
     ASSERT_EQ(resp.results_size(), n);
     Eigen::MatrixXd rec(n, 784);

@@ -8,19 +8,14 @@
 
 #include "Eigen/Dense"
 #include "gtest/gtest.h"
+#include "tests/testing/random_matrix.h"
 
 namespace v2p::core {
 namespace {
 
 using Eigen::MatrixXd;
 
-MatrixXd Gaussian(Eigen::Index r, Eigen::Index c, std::mt19937_64& rng) {
-  std::normal_distribution<double> n(0, 1);
-  MatrixXd m(r, c);
-  for (Eigen::Index j = 0; j < c; ++j)
-    for (Eigen::Index i = 0; i < r; ++i) m(i, j) = n(rng);
-  return m;
-}
+using testing::Gaussian;
 
 MatrixXd RandomSpd(Eigen::Index n, std::mt19937_64& rng) {
   const MatrixXd a = Gaussian(n, n, rng);

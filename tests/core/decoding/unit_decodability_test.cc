@@ -6,19 +6,14 @@
 
 #include "core/decoding/ridge_decoder.h"
 #include "gtest/gtest.h"
+#include "tests/testing/random_matrix.h"
 
 namespace v2p::core {
 namespace {
 
 using Eigen::MatrixXd;
 
-MatrixXd Gaussian(Eigen::Index r, Eigen::Index c, std::mt19937_64& rng) {
-  std::normal_distribution<double> n(0, 1);
-  MatrixXd m(r, c);
-  for (Eigen::Index j = 0; j < c; ++j)
-    for (Eigen::Index i = 0; i < r; ++i) m(i, j) = n(rng);
-  return m;
-}
+using testing::Gaussian;
 
 FoldDecoder Ridge(double alpha) {
   return [alpha](const MatrixXd& xtr, const MatrixXd& htr,

@@ -4,19 +4,14 @@
 #include <random>
 
 #include "gtest/gtest.h"
+#include "tests/testing/random_matrix.h"
 
 namespace v2p::core {
 namespace {
 
 using Eigen::MatrixXd;
 
-MatrixXd Gaussian(Eigen::Index r, Eigen::Index c, std::mt19937_64& rng) {
-  std::normal_distribution<double> n(0, 1);
-  MatrixXd m(r, c);
-  for (Eigen::Index j = 0; j < c; ++j)
-    for (Eigen::Index i = 0; i < r; ++i) m(i, j) = n(rng);
-  return m;
-}
+using testing::Gaussian;
 
 // Units linear in a few voxels plus noise: every decoder predicts held-out
 // trials better than the mean (NMSE < 1), each row has one score and one
