@@ -7,20 +7,9 @@
 
 namespace v2p::bench {
 
-core::DatasetOptions Digit69DatasetOptions(const std::string& data_root) {
-  core::DatasetOptions d;
-  d.name = "digit69";
-  d.file = data_root + "/digit69/digit69_28x28.mat";
-  d.train = {"fmriTrn", "stimTrn", ""};
-  d.test = {"fmriTest", "stimTest", ""};
-  d.image = {28, 28, 1};
-  d.layout = core::ImageLayout::kColumnMajor;
-  return d;
-}
-
 absl::StatusOr<Digit69Model> TrainDigit69Ridge(const std::string& data_root,
                                                const std::string& model) {
-  const core::DatasetOptions d = Digit69DatasetOptions(data_root);
+  const core::DatasetOptions d = core::Digit69DatasetOptions(data_root);
   Digit69Model out;
   ASSIGN_OR_RETURN(out.dataset, core::LoadDataset(d));
   char tmpl[] = "/tmp/v2p-bench-XXXXXX";

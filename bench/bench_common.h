@@ -16,9 +16,6 @@ struct Digit69Model {
   std::string model;       // name of the trained model (version 1)
 };
 
-// The digit69 dataset (train and test betas and stimuli) under `data_root`.
-core::DatasetOptions Digit69DatasetOptions(const std::string& data_root);
-
 // Loads ../shared/data/digit69 from `data_root` and trains the README's
 // ridge pipeline (alpha 1000, z-scored voxels) as `model`.
 absl::StatusOr<Digit69Model> TrainDigit69Ridge(const std::string& data_root,

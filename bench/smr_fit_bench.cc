@@ -18,7 +18,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
-#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -28,6 +27,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_split.h"
 #include "bench/bench_common.h"
+#include "core/base/machine.h"
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
 #include "core/decoding/ridge_decoder.h"
@@ -79,19 +79,11 @@ Measured InChild(Fit fit) {
   return m;
 }
 
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  auto ds = core::LoadDataset(v2p::bench::Digit69DatasetOptions(absl::GetFlag(FLAGS_data_root)));
+  auto ds = core::LoadDataset(core::Digit69DatasetOptions(absl::GetFlag(FLAGS_data_root)));
   if (!ds.ok()) {
     std::fprintf(stderr, "smr_fit_bench: %s\n", std::string(ds.status().message()).c_str());
     return 1;
@@ -112,7 +104,7 @@ int main(int argc, char** argv) {
               absl::GetFlag(FLAGS_variant).c_str(), static_cast<long long>(x.rows()),
               static_cast<long long>(x.cols()));
   const char* blas = std::getenv("OPENBLAS_NUM_THREADS");
-  std::printf("machine: %s, %u hardware threads, OpenBLAS threads %s\n", CpuModel().c_str(),
+  std::printf("machine: %s, %u hardware threads, OpenBLAS threads %s\n", core::CpuModelName().c_str(),
               std::thread::hardware_concurrency(), blas != nullptr ? blas : "default (all)");
   std::printf("%-6s %6s %5s %12s %12s %10s %12s\n", "fit", "K", "runs", "median s", "s/iteration",
               "peak MB", "SMR/ridge");

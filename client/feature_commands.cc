@@ -1,7 +1,6 @@
 #include "client/feature_commands.h"
 
 #include <cstdio>
-#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "core/base/files.h"
+#include "core/base/machine.h"
 #include "core/base/status_macros.h"
 #include "core/data/dataset.h"
 #include "core/data/image_corpus.h"
@@ -143,18 +143,6 @@ absl::Status RunFeaturesShow(const std::string& repo_root,
   return absl::OkStatus();
 }
 
-namespace {
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
-}
-
-}  // namespace
-
 absl::Status RunFeaturesCompare(const FeaturesCompareOptions& o) {
   ASSIGN_OR_RETURN(const auto description, worker::ReadDatasetDescription(o.dataset));
   ASSIGN_OR_RETURN(const core::DatasetOptions dataset_options,
@@ -178,15 +166,10 @@ absl::Status RunFeaturesCompare(const FeaturesCompareOptions& o) {
     x.bottomRows(te.betas.rows()) = te.betas;
     stimuli.bottomRows(te.betas.rows()) = te.stimuli;
   }
-  ASSIGN_OR_RETURN(auto feats, network->Extract(stimuli.cast<float>(), layers));
-  Eigen::Index k = 0;
-  for (const auto& l : layers) k += feats[l].cols();
-  Eigen::MatrixXd h(n, k);
-  Eigen::Index at = 0;
-  for (const auto& l : layers) {
-    h.middleCols(at, feats[l].cols()) = feats[l].cast<double>();
-    at += feats[l].cols();
-  }
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf units,
+                   network->ExtractConcatenated(stimuli.cast<float>(), layers));
+  const Eigen::MatrixXd h = units.cast<double>();
+  const Eigen::Index k = h.cols();
 
   core::DecoderComparisonOptions c;
   c.folds = o.folds;
@@ -216,7 +199,7 @@ absl::Status RunFeaturesCompare(const FeaturesCompareOptions& o) {
   std::string md = absl::StrCat(
       "# ", dataset.name, ": feature-decoding NMSE, in the style of Du et al. (2020) Table 2\n\n",
       "Written by `", o.command, "` on ", absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone()),
-      " (", CpuModel(), ", ", std::thread::hardware_concurrency(), " hardware threads; ",
+      " (", core::CpuModelName(), ", ", std::thread::hardware_concurrency(), " hardware threads; ",
       absl::StrFormat("%.1f", minutes), " min).\n\n",
       "- Targets: ", o.layers, " of the project's feature network ", o.network, "/", version, " (",
       k, " units), computed from the ", n, " ", dataset.name,

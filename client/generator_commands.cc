@@ -46,31 +46,6 @@ absl::StatusOr<Eigen::MatrixXf> Digit69PriorImages(const std::string& data_root)
   return out;
 }
 
-absl::StatusOr<Eigen::MatrixXf> Units(const core::FeatureNetwork& net, const Eigen::MatrixXf& images,
-                                      const std::vector<std::string>& layers) {
-  ASSIGN_OR_RETURN(auto feats, net.Extract(images, layers));
-  Eigen::Index k = 0;
-  for (const auto& l : layers) k += feats[l].cols();
-  Eigen::MatrixXf h(images.rows(), k);
-  Eigen::Index at = 0;
-  for (const auto& l : layers) {
-    h.middleCols(at, feats[l].cols()) = feats[l];
-    at += feats[l].cols();
-  }
-  return h;
-}
-
-absl::StatusOr<core::Dataset> LoadDigit69(const std::string& data_root) {
-  core::DatasetOptions d;
-  d.name = "digit69";
-  d.file = data_root + "/digit69/digit69_28x28.mat";
-  d.train = {"fmriTrn", "stimTrn", ""};
-  d.test = {"fmriTest", "stimTest", ""};
-  d.image = {28, 28, 1};
-  d.layout = core::ImageLayout::kColumnMajor;
-  return core::LoadDataset(d);
-}
-
 }  // namespace
 
 absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOptions& o) {
@@ -84,7 +59,7 @@ absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOp
   if (layers.empty()) return absl::InvalidArgumentError("generators train needs --layers");
 
   ASSIGN_OR_RETURN(const Eigen::MatrixXf images, Digit69PriorImages(o.data_root));
-  ASSIGN_OR_RETURN(const Eigen::MatrixXf conditions, Units(*net, images, layers));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf conditions, net->ExtractConcatenated(images, layers));
   std::printf("training %s on %lld unpaired images (X_prior + MNIST 6s and 9s), condition %s "
               "of %s/%lld (%lld units), latent %d, %d epochs\n",
               o.kind.c_str(), static_cast<long long>(images.rows()), o.layers.c_str(),
@@ -107,9 +82,9 @@ absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOp
   std::unique_ptr<core::IcgGenerator> generator = trainer->Finish();
 
   // The upper bound: the digit69 test stimuli from their true features.
-  ASSIGN_OR_RETURN(const core::Dataset ds, LoadDigit69(o.data_root));
+  ASSIGN_OR_RETURN(const core::Dataset ds, core::LoadDataset(core::Digit69DatasetOptions(o.data_root)));
   const Eigen::MatrixXf test = ds.test.stimuli.cast<float>();
-  ASSIGN_OR_RETURN(const Eigen::MatrixXf test_units, Units(*net, test, layers));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf test_units, net->ExtractConcatenated(test, layers));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf rec, generator->Generate(test_units));
   ASSIGN_OR_RETURN(const core::ImageScores scores,
                    core::ScoreReconstructions(rec.cast<double>(), ds.test.stimuli, ds.image));
@@ -123,12 +98,11 @@ absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOp
               scores.identification_pcc, base.pcc, base.identification_pcc);
 
   ASSIGN_OR_RETURN(auto repo, core::OpenGeneratorRepository(o.repo, true));
-  const std::string condition = absl::StrCat("network: ", o.network, "/", nv, "\nlayers: ",
-                                             absl::StrJoin(layers, ","), "\n");
+  const std::string condition = core::GeneratorCondition(absl::StrCat(o.network, "/", nv), layers);
   ASSIGN_OR_RETURN(const int64_t version,
                    repo->CommitVersion(name, [&](const std::string& dir) -> absl::Status {
                      RETURN_IF_ERROR(generator->Save(dir));
-                     return core::WriteFile(dir + "/condition.txt", condition);
+                     return core::WriteFile(dir + "/" + core::kGeneratorConditionFile, condition);
                    }));
   GeneratorsTrainResult r;
   r.version = version;
@@ -156,11 +130,11 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
   ASSIGN_OR_RETURN(const int64_t nv, nets->ResolveVersion(o.network, 0));
   ASSIGN_OR_RETURN(auto net, core::FeatureNetwork::Load(nets->VersionDir(o.network, nv)));
   const std::vector<std::string> layers = absl::StrSplit(o.layers, ',', absl::SkipEmpty());
-  ASSIGN_OR_RETURN(const core::Dataset ds, LoadDigit69(o.data_root));
+  ASSIGN_OR_RETURN(const core::Dataset ds, core::LoadDataset(core::Digit69DatasetOptions(o.data_root)));
   const Eigen::MatrixXf test = ds.test.stimuli.cast<float>();
-  ASSIGN_OR_RETURN(const Eigen::MatrixXf true_units, Units(*net, test, layers));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf true_units, net->ExtractConcatenated(test, layers));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf train_units,
-                   Units(*net, ds.train.stimuli.cast<float>(), layers));
+                   net->ExtractConcatenated(ds.train.stimuli.cast<float>(), layers));
   core::RidgeDecoder::Options ro;
   ro.regression.alpha = 1000;
   auto decode = [&](const Eigen::MatrixXd& targets) -> absl::StatusOr<Eigen::MatrixXf> {
@@ -196,11 +170,11 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
     const std::string name = absl::StrCat("digit69_", kind);
     std::unique_ptr<core::IcgGenerator> g;
     ASSIGN_OR_RETURN(auto gens, core::OpenGeneratorRepository(o.repo, true));
-    const std::string expected =
-        absl::StrCat("network: ", o.network, "/", nv, "\nlayers: ", absl::StrJoin(layers, ","), "\n");
+    const std::string expected = core::GeneratorCondition(absl::StrCat(o.network, "/", nv), layers);
     auto version = gens->ResolveVersion(name, 0);
     if (version.ok()) {
-      auto condition = core::ReadFile(gens->VersionDir(name, *version) + "/condition.txt");
+      auto condition =
+          core::ReadFile(gens->VersionDir(name, *version) + "/" + core::kGeneratorConditionFile);
       if (condition.ok() && *condition == expected) {
         ASSIGN_OR_RETURN(g, core::IcgGenerator::Load(gens->VersionDir(name, *version)));
         std::printf("%s: using stored version %lld\n", name.c_str(),

@@ -79,4 +79,16 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
   return ds;
 }
 
+DatasetOptions Digit69DatasetOptions(const std::string& data_root) {
+  DatasetOptions o;
+  o.name = "digit69";
+  o.file = data_root + "/digit69/digit69_28x28.mat";
+  o.train = {"fmriTrn", "stimTrn", "labelTrn"};
+  o.test = {"fmriTest", "stimTest", "labelTest"};
+  o.image = {28, 28, 1};
+  o.layout = ImageLayout::kColumnMajor;
+  o.pixel_max = 255;
+  return o;
+}
+
 }  // namespace v2p::core

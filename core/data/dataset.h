@@ -46,6 +46,11 @@ struct Dataset {
 // every value is finite. Errors name the variable and the offending shape.
 absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options);
 
+// The shipped real dataset, `<data_root>/digit69/digit69_28x28.mat`: the
+// standard 90/10 split, 28x28 grey stimuli stored column-major (MATLAB),
+// 0..255, with labels.
+DatasetOptions Digit69DatasetOptions(const std::string& data_root);
+
 }  // namespace v2p::core
 
 #endif  // V2P_CORE_DATA_DATASET_H_

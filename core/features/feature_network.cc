@@ -278,6 +278,21 @@ absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::LoadTorchScript(
   return std::unique_ptr<FeatureNetwork>(new FeatureNetwork(std::move(impl)));
 }
 
+absl::StatusOr<Eigen::MatrixXf> FeatureNetwork::ExtractConcatenated(
+    const Eigen::MatrixXf& images,
+    const std::vector<std::string>& layer_names) const {
+  ASSIGN_OR_RETURN(auto feats, Extract(images, layer_names));
+  Eigen::Index total = 0;
+  for (const auto& l : layer_names) total += feats[l].cols();
+  Eigen::MatrixXf out(images.rows(), total);
+  Eigen::Index at = 0;
+  for (const auto& l : layer_names) {
+    out.middleCols(at, feats[l].cols()) = feats[l];
+    at += feats[l].cols();
+  }
+  return out;
+}
+
 absl::StatusOr<std::map<std::string, Eigen::MatrixXf>> FeatureNetwork::Extract(
     const Eigen::MatrixXf& images, const std::vector<std::string>& layer_names,
     int batch_size) const {

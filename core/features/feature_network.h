@@ -106,6 +106,11 @@ class FeatureNetwork {
       const Eigen::MatrixXf& images,
       const std::vector<std::string>& layer_names,
       int batch_size = 256) const;
+  // The same layers side by side, in the order given: n x (sum of their
+  // sizes), e.g. the targets of a feature decoder.
+  absl::StatusOr<Eigen::MatrixXf> ExtractConcatenated(
+      const Eigen::MatrixXf& images,
+      const std::vector<std::string>& layer_names) const;
   // Arg-max of the last layer (our classifier's logits).
   absl::StatusOr<std::vector<int>> Classify(const Eigen::MatrixXf& images) const;
   // Fraction of `set` classified correctly, optionally only over classes

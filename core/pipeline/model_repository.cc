@@ -161,6 +161,11 @@ absl::StatusOr<std::unique_ptr<ModelRepository>> OpenFeatureNetworkRepository(
   return ModelRepository::Open(o);
 }
 
+std::string GeneratorCondition(const std::string& network_id,
+                               const std::vector<std::string>& layers) {
+  return absl::StrCat("network: ", network_id, "\nlayers: ", absl::StrJoin(layers, ","), "\n");
+}
+
 absl::StatusOr<std::unique_ptr<ModelRepository>> OpenGeneratorRepository(const std::string& root,
                                                                          bool create) {
   ModelRepository::Options o;

@@ -81,6 +81,13 @@ absl::StatusOr<std::unique_ptr<ModelRepository>> OpenFeatureNetworkRepository(
 // <root>/generators/<name>/<version>/generator.txt.
 absl::StatusOr<std::unique_ptr<ModelRepository>> OpenGeneratorRepository(const std::string& root,
                                                                          bool create);
+// A stored generator records what conditions it in this file: the text of
+// GeneratorCondition() for the feature network ("name/version") and the
+// layers whose units it takes, in order. A pipeline may use the generator
+// only when its own condition text is the same.
+inline constexpr char kGeneratorConditionFile[] = "condition.txt";
+std::string GeneratorCondition(const std::string& network_id,
+                               const std::vector<std::string>& layers);
 
 }  // namespace v2p::core
 

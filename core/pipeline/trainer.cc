@@ -147,16 +147,9 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitSmr(
 absl::StatusOr<Eigen::MatrixXd> LayerTargets(
     const FeatureNetwork& network, const Eigen::MatrixXd& stimuli,
     const std::vector<std::string>& layers) {
-  ASSIGN_OR_RETURN(auto feats, network.Extract(stimuli.cast<float>(), layers));
-  Eigen::Index total = 0;
-  for (const auto& l : layers) total += feats[l].cols();
-  Eigen::MatrixXd out(stimuli.rows(), total);
-  Eigen::Index at = 0;
-  for (const auto& l : layers) {
-    out.middleCols(at, feats[l].cols()) = feats[l].cast<double>();
-    at += feats[l].cols();
-  }
-  return out;
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf f,
+                   network.ExtractConcatenated(stimuli.cast<float>(), layers));
+  return Eigen::MatrixXd(f.cast<double>());
 }
 
 }  // namespace
@@ -334,9 +327,9 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     generator_dir = gens->VersionDir(p.generator_name, gv);
     generator_id = absl::StrCat(p.generator_name, "/", gv);
     ASSIGN_OR_RETURN(stored, IcgGenerator::Load(generator_dir));
-    ASSIGN_OR_RETURN(const std::string condition, ReadFile(generator_dir + "/condition.txt"));
-    const std::string expected = absl::StrCat("network: ", network_id, "\nlayers: ",
-                                              absl::StrJoin(p.feature_layers, ","), "\n");
+    ASSIGN_OR_RETURN(const std::string condition,
+                     ReadFile(generator_dir + "/" + kGeneratorConditionFile));
+    const std::string expected = GeneratorCondition(network_id, p.feature_layers);
     if (condition != expected || stored->input_size() != fit_targets.cols() ||
         !(stored->image_shape() == dataset.image))
       return absl::InvalidArgumentError(absl::StrCat(
