@@ -8,10 +8,17 @@ namespace v2p::server {
 
 namespace v1 = voxel2pixel::v1;
 
+// Draws per sample one request may ask for (each is a generator pass).
+constexpr int kMaxSamplesPerRequest = 64;
+
 absl::Status ReconstructionService::Validate(
     const grpc::ServerContext* context, const v1::ReconstructRequest& request) {
   if (absl::Status s = ValidateModelRef(request.model()); !s.ok()) return s;
   if (absl::Status s = ValidateNotEmpty(request); !s.ok()) return s;
+  if (request.num_samples() < 0 || request.num_samples() > kMaxSamplesPerRequest)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "num_samples is ", request.num_samples(), "; ask for 0 (no draws) to ",
+        kMaxSamplesPerRequest, " draws per sample"));
   auto model =
       catalog_->Lookup(context, request.model(), request.model_version());
   if (!model.ok()) return model.status();
@@ -71,6 +78,8 @@ grpc::Status ReconstructionService::Stream(
     request.set_model(model);
     request.set_model_version(version);
     request.set_include_pixels(in.include_pixels());
+    request.set_num_samples(in.num_samples());
+    request.set_sample_seed(in.sample_seed());
     *request.add_samples() = std::move(*in.mutable_sample());
     v1::ReconstructResponse response;
     const grpc::Status status = ValidateAndForward(context, request, &response);

@@ -26,10 +26,25 @@ absl::Status TrainingService::Validate(const v1::CreateTrainingJobRequest& reque
   }
   if (spec->target() == v1::TARGET_SPACE_FEATURES) {
     if (spec->features().network().empty() || spec->features().layers().empty() ||
-        (spec->has_generator() && !spec->generator().has_stored())) {
+        (spec->has_generator() && !spec->generator().has_stored() &&
+         !spec->generator().has_train())) {
       return absl::InvalidArgumentError(
           "pipeline_spec: TARGET_SPACE_FEATURES needs features { network: ... layers: ... } "
-          "and no generator, or generator { stored { name: ... } }");
+          "and no generator, generator { stored { name: ... } } or generator { train { ... } }");
+    }
+    if (spec->generator().has_train()) {
+      const v1::TrainedGenerator& g = spec->generator().train();
+      const std::string kind = g.kind().empty() ? "ICG" : g.kind();
+      if (kind != "ICG" && kind != "CVAE" && kind != "CGAN" && kind != "DeCNN")
+        return absl::InvalidArgumentError(absl::StrCat(
+            "pipeline_spec: generator.train.kind '", kind, "' is not ICG, CVAE, CGAN or DeCNN"));
+      // A generator learns from many images; a few dozen trials are not enough.
+      if (dataset->description().unpaired_images().empty() &&
+          (g.exclude_training_stimuli() || dataset->num_train() < 1000))
+        return absl::InvalidArgumentError(absl::StrCat(
+            "pipeline_spec: generator { train } needs unpaired images; dataset '",
+            request.dataset(), "' names none (set unpaired_images in its description) and has ",
+            dataset->num_train(), " training trials"));
     }
   } else if (spec->decoder().has_smr()) {
     return absl::InvalidArgumentError(

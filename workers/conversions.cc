@@ -44,16 +44,19 @@ void ToResultProto(const core::Reconstruction& rec,
       at += layer.size;
     }
   }
-  if (rec.pixels.size() > 0) {
-  auto* image = out->mutable_image();
-  image->set_png(rec.png);
-  image->set_height(manifest.image.height);
-  image->set_width(manifest.image.width);
-  image->set_channels(manifest.image.channels);
-  if (include_pixels)
-        image->mutable_pixels()->Add(rec.pixels.data(),
-                                 rec.pixels.data() + rec.pixels.size());
-  }
+  auto fill = [&](const Eigen::VectorXf& pixels, const std::string& png,
+                  voxel2pixel::v1::Image* image) {
+    image->set_png(png);
+    image->set_height(manifest.image.height);
+    image->set_width(manifest.image.width);
+    image->set_channels(manifest.image.channels);
+    if (include_pixels) image->mutable_pixels()->Add(pixels.data(), pixels.data() + pixels.size());
+  };
+  if (rec.pixels.size() > 0) fill(rec.pixels, rec.png, out->mutable_image());
+  for (size_t s = 0; s < rec.samples.size(); ++s)
+    fill(rec.samples[s], s < rec.sample_pngs.size() ? rec.sample_pngs[s] : std::string(),
+         out->add_samples());
+  if (rec.pixel_sd.size() > 0) fill(rec.pixel_sd, rec.pixel_sd_png, out->mutable_pixel_sd());
   auto* t = out->mutable_timings();
   ToDurationProto(rec.timings.queue, t->mutable_queue());
   ToDurationProto(rec.timings.preprocess, t->mutable_preprocess());

@@ -27,6 +27,8 @@ google::protobuf::Timestamp Now() {
 v1::TrainingJobMetadata::Phase ToPhase(core::TrainingProgress::Phase p) {
   switch (p) {
     case core::TrainingProgress::Phase::kFitting: return v1::TrainingJobMetadata::FITTING;
+    case core::TrainingProgress::Phase::kTrainingGenerator:
+      return v1::TrainingJobMetadata::TRAINING_GENERATOR;
     case core::TrainingProgress::Phase::kEvaluating: return v1::TrainingJobMetadata::EVALUATING;
     case core::TrainingProgress::Phase::kSaving: return v1::TrainingJobMetadata::SAVING;
   }
@@ -176,16 +178,25 @@ absl::Status JobRunner::Train(const std::string& id, Running* running, Operation
   hooks.before_commit = [&] {
     return operations_->Renew(id, options_.owner, options_.lease_ttl);
   };
+  // Steps are counted per phase (the fit's targets, then the generator's
+  // epochs), so the estimate uses the time since the phase began.
+  absl::Time phase_start = attempt_start;
+  core::TrainingProgress::Phase last_phase = core::TrainingProgress::Phase::kFitting;
   hooks.on_progress = [&](const core::TrainingProgress& p) {
     meta.set_phase(ToPhase(p.phase));
-    if (p.phase == core::TrainingProgress::Phase::kFitting) {
+    if (p.phase != last_phase) {
+      last_phase = p.phase;
+      phase_start = absl::Now();
+    }
+    if (p.phase == core::TrainingProgress::Phase::kFitting ||
+        p.phase == core::TrainingProgress::Phase::kTrainingGenerator) {
       meta.set_step(p.step);
       meta.set_total_steps(p.total_steps);
       meta.set_loss(p.loss);
       meta.set_resumed_from_step(p.resumed_from_step);
       const int64_t done_here = p.step - p.resumed_from_step;
       if (done_here > 0) {
-        const absl::Duration per_step = (absl::Now() - attempt_start) / done_here;
+        const absl::Duration per_step = (absl::Now() - phase_start) / done_here;
         ToDurationProto(per_step * (p.total_steps - p.step), meta.mutable_estimated_time_left());
       }
     } else {

@@ -89,9 +89,26 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
         return absl::InvalidArgumentError("pipeline spec: generator { stored { name: ... } }");
       o.generator_name = spec.generator().stored().name();
       o.generator_version = spec.generator().stored().version();
+    } else if (spec.generator().has_train()) {
+      const v1::TrainedGenerator& g = spec.generator().train();
+      ASSIGN_OR_RETURN(o.generator_training,
+                       core::IcgOptions::Preset(g.kind().empty() ? "ICG" : g.kind()));
+      if (g.latent_size() < 0 || g.epochs() < 0 || g.condition_top_k() < 0 ||
+          (g.has_margin() && g.margin() < 0))
+        return absl::InvalidArgumentError(
+            "pipeline spec: generator.train latent_size, epochs, margin, condition_top_k must "
+            "be >= 0");
+      if (g.latent_size() > 0 && o.generator_training.kind != "DeCNN")
+        o.generator_training.latent_size = g.latent_size();
+      o.generator_training.epochs = g.epochs() > 0 ? g.epochs() : 10;
+      if (g.has_margin()) o.generator_training.margin = g.margin();
+      o.generator_top_k = g.condition_top_k();
+      o.generator_uses_training_stimuli = !g.exclude_training_stimuli();
+      o.train_generator = true;
     } else if (spec.generator().kind_case() != v1::GeneratorSpec::KIND_NOT_SET) {
       return absl::InvalidArgumentError(
-          "pipeline spec: a features pipeline takes no generator or generator { stored { ... } }");
+          "pipeline spec: a features pipeline takes no generator, generator { stored { ... } } "
+          "or generator { train { ... } }");
     }
   }
   const v1::RidgeDecoder& r = spec.decoder().ridge();
@@ -140,6 +157,7 @@ absl::StatusOr<core::DatasetOptions> ToDatasetOptions(
           "IMAGE_LAYOUT_COLUMN_MAJOR");
   }
   o.pixel_max = d.image().pixel_max() > 0 ? d.image().pixel_max() : 255.0;
+  o.unpaired_images = d.unpaired_images();
   return o;
 }
 

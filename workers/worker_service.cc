@@ -35,15 +35,19 @@ absl::Status WorkerService::DoReconstruct(grpc::ServerContext* context,
   RETURN_IF_ERROR(core::CheckFiniteRows(betas));
   const absl::Duration before_queue = total.Elapsed();
   std::vector<core::Reconstruction> recs;
-  if (batcher_ != nullptr) {
+  // Draws run unbatched: they are a generator pass each, and the batch
+  // would otherwise wait on one request's samples.
+  if (batcher_ != nullptr && request.num_samples() == 0) {
     ASSIGN_OR_RETURN(recs, batcher_->Run(pipeline, std::move(betas),
                                          [context] { return context->IsCancelled(); }));
   } else {
     core::RunOptions run;
     run.is_cancelled = [context] { return context->IsCancelled(); };
+    run.samples = request.num_samples();
+    run.sample_seed = request.sample_seed();
     ASSIGN_OR_RETURN(recs, pipeline->Run(betas, run));
   }
-  if (batcher_ != nullptr) {
+  if (batcher_ != nullptr && request.num_samples() == 0) {
     core::Stopwatch encode;
         for (auto& r : recs) {
       if (r.pixels.size() == 0) continue;  // features pipeline: no image

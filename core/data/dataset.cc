@@ -15,6 +15,22 @@ absl::Status CheckFinite(const Eigen::MatrixXd& m, const std::string& what) {
   return absl::OkStatus();
 }
 
+// An n x pixels image variable, checked and converted to row-major [0, 1].
+absl::StatusOr<Eigen::MatrixXd> LoadImages(const MatFile& mat, const DatasetOptions& options,
+                                           const std::string& var, Eigen::Index n) {
+  ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.ReadMatrix(var));
+  if ((n >= 0 && raw.rows() != n) || raw.cols() != options.image.num_pixels()) {
+    const std::string rows = n >= 0 ? absl::StrCat(n) : "n";
+    return absl::InvalidArgumentError(absl::StrCat(
+        var, " is ", raw.rows(), "x", raw.cols(), "; expected ", rows, "x",
+        options.image.num_pixels(), " (", rows, " images of ", options.image.height, "x",
+        options.image.width, "x", options.image.channels, " pixels)"));
+  }
+  RETURN_IF_ERROR(CheckFinite(raw, var));
+  return Eigen::MatrixXd(ToRowMajorImages(raw, options.image, options.layout) /
+                         options.pixel_max);
+}
+
 absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat,
                                        const DatasetOptions& options,
                                        const DatasetOptions::Split& vars,
@@ -28,17 +44,7 @@ absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat,
   RETURN_IF_ERROR(CheckFinite(split.betas, vars.betas));
   const Eigen::Index n = split.betas.rows();
   if (!vars.stimuli.empty()) {
-    ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.ReadMatrix(vars.stimuli));
-    if (raw.rows() != n || raw.cols() != options.image.num_pixels()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          vars.stimuli, " is ", raw.rows(), "x", raw.cols(), "; expected ", n,
-          "x", options.image.num_pixels(), " (", n, " samples of ",
-          options.image.height, "x", options.image.width, "x",
-          options.image.channels, " pixels)"));
-    }
-    RETURN_IF_ERROR(CheckFinite(raw, vars.stimuli));
-    split.stimuli = ToRowMajorImages(raw, options.image, options.layout) /
-                    options.pixel_max;
+    ASSIGN_OR_RETURN(split.stimuli, LoadImages(mat, options, vars.stimuli, n));
   }
   if (!vars.labels.empty()) {
     ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.ReadMatrix(vars.labels));
@@ -75,6 +81,9 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("test betas have ", ds.test.betas.cols(),
                      " voxels; train betas have ", ds.train.betas.cols()));
+  }
+  if (!options.unpaired_images.empty()) {
+    ASSIGN_OR_RETURN(ds.unpaired, LoadImages(*mat, options, options.unpaired_images, -1));
   }
   return ds;
 }

@@ -25,6 +25,9 @@ struct DatasetOptions {
   ImageShape image;
   ImageLayout layout = ImageLayout::kRowMajor;
   double pixel_max = 255.0;  // stored value of white
+  // Optional variable: images never shown in the scanner (n x pixels, in
+  // the stimuli's layout and scale), for training generators.
+  std::string unpaired_images;
 };
 
 struct DatasetSplit {
@@ -39,6 +42,7 @@ struct Dataset {
   ImageShape image;
   DatasetSplit train;
   DatasetSplit test;
+  Eigen::MatrixXd unpaired;  // n x pixels, row-major HWC in [0, 1]; may be empty
 };
 
 // Loads and checks the dataset: sample counts agree within a split, voxel

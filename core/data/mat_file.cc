@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -105,6 +106,36 @@ absl::StatusOr<Eigen::MatrixXd> MatFile::ReadMatrix(
                        static_cast<int>(var->class_type), ")"));
   }
   return m;
+}
+
+absl::Status WriteMatFile(
+    const std::string& path,
+    const std::vector<std::pair<std::string, Eigen::MatrixXd>>& variables) {
+  std::set<std::string> seen;
+  for (const auto& [name, m] : variables) {
+    if (name.empty() || !seen.insert(name).second)
+      return absl::InvalidArgumentError(
+          absl::StrCat("variable name '", name, "' is empty or repeated"));
+  }
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
+  if (mat == nullptr)
+    return absl::InternalError(absl::StrCat("cannot create MATLAB file ", path));
+  std::unique_ptr<mat_t, int (*)(mat_t*)> guard(mat, Mat_Close);
+  for (const auto& [name, m] : variables) {
+    size_t dims[2] = {static_cast<size_t>(m.rows()), static_cast<size_t>(m.cols())};
+    // matio reads the data in place (column-major, as Eigen stores it).
+    matvar_t* var = Mat_VarCreate(name.c_str(), MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims,
+                                  const_cast<double*>(m.data()), MAT_F_DONT_COPY_DATA);
+    if (var == nullptr)
+      return absl::InternalError(absl::StrCat("cannot create variable ", name));
+    const int rc = Mat_VarWrite(mat, var, MAT_COMPRESSION_ZLIB);
+    Mat_VarFree(var);
+    if (rc != 0)
+      return absl::InternalError(absl::StrCat("writing variable ", name, " to ", path));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace v2p::core

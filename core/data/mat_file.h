@@ -1,9 +1,11 @@
-// Read-only access to MATLAB v5/v7.3 files through matio.
+// Access to MATLAB v5/v7.3 files through matio: reading variables, and
+// writing a new v5 file of double matrices (WriteMatFile).
 #ifndef V2P_CORE_DATA_MAT_FILE_H_
 #define V2P_CORE_DATA_MAT_FILE_H_
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "Eigen/Core"
@@ -36,6 +38,13 @@ class MatFile {
   std::string path_;
   void* mat_;  // mat_t*, opaque so that matio stays out of this header.
 };
+
+// Writes `variables` (name, matrix) as double arrays to a new MATLAB v5
+// file at `path` (replaced if it exists), zlib-compressed. INVALID_ARGUMENT
+// for an empty or repeated name; INTERNAL when matio cannot write.
+absl::Status WriteMatFile(
+    const std::string& path,
+    const std::vector<std::pair<std::string, Eigen::MatrixXd>>& variables);
 
 }  // namespace v2p::core
 

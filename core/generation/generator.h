@@ -4,10 +4,13 @@
 #ifndef V2P_CORE_GENERATION_GENERATOR_H_
 #define V2P_CORE_GENERATION_GENERATOR_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "Eigen/Core"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "core/data/image.h"
 
 namespace v2p::core {
@@ -24,6 +27,18 @@ class Generator {
   // targets: n x input_size() -> n x image_shape().num_pixels().
   virtual absl::StatusOr<Eigen::MatrixXf> Generate(
       const Eigen::MatrixXf& targets) const = 0;
+
+  // Whether Sample() draws different images for one target row (a latent
+  // variable besides the target).
+  virtual bool stochastic() const { return false; }
+  // `samples` draws per row, seeded: result[s] is n x pixels.
+  // INVALID_ARGUMENT unless stochastic().
+  virtual absl::StatusOr<std::vector<Eigen::MatrixXf>> Sample(
+      const Eigen::MatrixXf& targets, int samples, uint64_t seed) const {
+    (void)targets, (void)samples, (void)seed;
+    return absl::InvalidArgumentError(
+        absl::StrCat("generator ", Describe(), " is deterministic: it has nothing to sample"));
+  }
 };
 
 }  // namespace v2p::core

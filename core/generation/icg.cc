@@ -172,6 +172,7 @@ IcgGenerator::~IcgGenerator() = default;
 ImageShape IcgGenerator::image_shape() const { return {impl_->arch.side, impl_->arch.side, 1}; }
 int IcgGenerator::input_size() const { return impl_->arch.condition_size; }
 const std::string& IcgGenerator::kind() const { return impl_->kind; }
+bool IcgGenerator::stochastic() const { return impl_->arch.latent_size > 0; }
 
 std::string IcgGenerator::Describe() const {
   return absl::StrCat(impl_->kind, "(latent ", impl_->arch.latent_size, ", condition ",
@@ -196,6 +197,7 @@ absl::StatusOr<std::vector<Eigen::MatrixXf>> IcgGenerator::Sample(const Eigen::M
     return absl::InvalidArgumentError(absl::StrCat(impl_->kind, " takes ", input_size(),
                                                    " condition units; got ", conditions.cols()));
   if (samples < 1) return absl::InvalidArgumentError("samples must be >= 1");
+  if (!stochastic()) return Generator::Sample(conditions, samples, seed);
   torch::NoGradGuard no_grad;
   std::lock_guard<std::mutex> lock(impl_->mu);
   const torch::Tensor h = impl_->Standardise(conditions);

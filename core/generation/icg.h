@@ -134,9 +134,11 @@ class IcgGenerator : public Generator {
   std::string Describe() const override;
   // z = 0 (the prior mean) for each condition row.
   absl::StatusOr<Eigen::MatrixXf> Generate(const Eigen::MatrixXf& conditions) const override;
+  // Every kind but DeCNN (which has no z).
+  bool stochastic() const override;
   // `samples` draws of z ~ N(0, I) per row (seeded): result[s] is n x pixels.
   absl::StatusOr<std::vector<Eigen::MatrixXf>> Sample(const Eigen::MatrixXf& conditions,
-                                                      int samples, uint64_t seed) const;
+                                                      int samples, uint64_t seed) const override;
   const std::string& kind() const;
 
  private:

@@ -88,7 +88,8 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
       << "\n";
   if (m.target == "features") {
     out << "feature_network: " << m.feature_network << "\n"
-        << "top_k_units: " << m.top_k_units << "\n";
+        << "top_k_units: " << m.top_k_units << "\n"
+        << "generator_condition_units: " << m.generator_condition_units << "\n";
     for (const auto& l : m.feature_layers)
       out << "feature_layer." << l.name << ": " << absl::StrJoin(l.shape, "x")
           << "\n";
@@ -157,6 +158,11 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
     if (f.all().count("top_k_units")) {
       ASSIGN_OR_RETURN(m.top_k_units, f.Int("top_k_units"));
       if (m.top_k_units < 0) return f.Bad("top_k_units", absl::StrCat(m.top_k_units));
+    }
+    if (f.all().count("generator_condition_units")) {
+      ASSIGN_OR_RETURN(m.generator_condition_units, f.Int("generator_condition_units"));
+      if (m.generator_condition_units < 0)
+        return f.Bad("generator_condition_units", absl::StrCat(m.generator_condition_units));
     }
     // Layers in output order: the order of their lines in the file.
     for (absl::string_view line : absl::StrSplit(text, '\n')) {

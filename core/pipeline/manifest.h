@@ -43,6 +43,9 @@ struct ModelManifest {
   std::vector<FeatureLayer> feature_layers;
   // Number of units in kTopUnitsFile (0: no decodability was measured).
   int64_t top_k_units = 0;
+  // Units of the decoded features that condition the generator, listed in
+  // kGeneratorDir/kConditionUnitsFile (0: all of them, in order).
+  int64_t generator_condition_units = 0;
   int64_t num_outputs() const;
   bool clip_output = true;
   std::string description;  // one line
@@ -70,6 +73,9 @@ inline constexpr char kGeneratorDir[] = "generator";
 // the concatenated outputs) of the best decoded units, best first.
 inline constexpr char kUnitDecodabilityFile[] = "unit_decodability.npy";
 inline constexpr char kTopUnitsFile[] = "top_units.npy";
+// Inside kGeneratorDir: 1 x k float64 indices (into the decoded outputs) of
+// the units the generator takes, in its input order.
+inline constexpr char kConditionUnitsFile[] = "condition_units.npy";
 
 absl::Status WriteManifest(const std::string& path,
                            const ModelManifest& manifest);

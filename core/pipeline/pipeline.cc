@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
+#include "core/data/npy.h"
 #include "core/generation/icg.h"
 #include "core/generation/identity_generator.h"
 
@@ -44,7 +45,7 @@ absl::Status CheckFiniteRows(const Eigen::MatrixXf& betas) {
 
 absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
     ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,
-    std::unique_ptr<const Generator> generator) {
+    std::unique_ptr<const Generator> generator, std::vector<int> condition_units) {
   if (decoder->num_voxels() != manifest.num_voxels) {
     return absl::InvalidArgumentError(
         absl::StrCat("decoder takes ", decoder->num_voxels(),
@@ -57,11 +58,18 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
           " values, the manifest's layers hold ", manifest.num_outputs()));
     if (generator == nullptr)
       return std::shared_ptr<const Pipeline>(new Pipeline(
-          std::move(manifest), std::move(decoder), nullptr));
+          std::move(manifest), std::move(decoder), nullptr, {}));
   }
-  if (decoder->num_outputs() != generator->input_size()) {
+  for (int u : condition_units) {
+    if (u < 0 || u >= decoder->num_outputs())
+      return absl::InvalidArgumentError(absl::StrCat(
+          "condition unit ", u, " is outside the decoder's ", decoder->num_outputs(), " outputs"));
+  }
+  const int generator_input =
+      condition_units.empty() ? decoder->num_outputs() : static_cast<int>(condition_units.size());
+  if (generator_input != generator->input_size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("decoder gives ", decoder->num_outputs(),
+        absl::StrCat("decoder gives ", generator_input,
                      " values; generator takes ", generator->input_size()));
   }
   if (!(generator->image_shape() == manifest.image)) {
@@ -69,7 +77,8 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
         "generator image shape disagrees with the manifest");
   }
   return std::shared_ptr<const Pipeline>(new Pipeline(
-      std::move(manifest), std::move(decoder), std::move(generator)));
+      std::move(manifest), std::move(decoder), std::move(generator),
+      std::move(condition_units)));
 }
 
 absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(
@@ -84,6 +93,17 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(
   ASSIGN_OR_RETURN(std::unique_ptr<RidgeDecoder> decoder,
                    RidgeDecoder::Load(dir));
   std::unique_ptr<const Generator> generator;
+  std::vector<int> condition_units;
+  if (manifest.generator_condition_units > 0) {
+    auto units = ReadNpy(dir + "/" + kGeneratorDir + "/" + kConditionUnitsFile);
+    if (!units.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", units.status().message()));
+    auto m = units->AsMatrix();
+    if (!m.ok() || m->size() != manifest.generator_condition_units)
+      return absl::DataLossError(absl::StrCat(dir, ": ", kConditionUnitsFile, " does not hold ",
+                                              manifest.generator_condition_units, " units"));
+    for (Eigen::Index i = 0; i < m->size(); ++i)
+      condition_units.push_back(static_cast<int>((*m)(i)));
+  }
   if (manifest.generator == "stored") {
     auto stored = IcgGenerator::Load(dir + "/" + kGeneratorDir);
     if (!stored.ok())
@@ -92,8 +112,8 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(
   } else if (manifest.target != "features") {
     ASSIGN_OR_RETURN(generator, MakeGenerator(manifest));
   }
-  auto pipeline =
-      Create(std::move(manifest), std::move(decoder), std::move(generator));
+  auto pipeline = Create(std::move(manifest), std::move(decoder), std::move(generator),
+                         std::move(condition_units));
   if (!pipeline.ok()) {
     return absl::DataLossError(
         absl::StrCat(dir, ": ", pipeline.status().message()));
@@ -113,6 +133,12 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
                      " voxels per sample, got ", betas.cols()));
   }
   RETURN_IF_ERROR(CheckFiniteRows(betas));
+  if (options.samples > 0 && !can_sample()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model ", manifest_.name, " cannot draw samples: its generator (",
+        generator_ == nullptr ? "none" : generator_->Describe(),
+        ") is deterministic; ask for samples from an ICG, CVAE or CGAN pipeline"));
+  }
   Eigen::MatrixXf x = betas;
   decoder_->Standardize(&x);
   t.preprocess = stage.Lap();
@@ -130,9 +156,24 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
     return out;
   }
   RETURN_IF_ERROR(CheckCancelled(options, "generate"));
-  ASSIGN_OR_RETURN(Eigen::MatrixXf images, generator_->Generate(targets));
+  Eigen::MatrixXf condition;
+  if (!condition_units_.empty()) {
+    condition.resize(targets.rows(), static_cast<Eigen::Index>(condition_units_.size()));
+    for (size_t j = 0; j < condition_units_.size(); ++j)
+      condition.col(static_cast<Eigen::Index>(j)) = targets.col(condition_units_[j]);
+  }
+  const Eigen::MatrixXf& h = condition_units_.empty() ? targets : condition;
+  ASSIGN_OR_RETURN(Eigen::MatrixXf images, generator_->Generate(h));
   const bool keep_features = manifest_.target == "features";
-  if (manifest_.clip_output) images = images.cwiseMax(0.0f).cwiseMin(1.0f);
+  auto clip = [&](Eigen::MatrixXf* m) {
+    if (manifest_.clip_output) *m = m->cwiseMax(0.0f).cwiseMin(1.0f);
+  };
+  clip(&images);
+  std::vector<Eigen::MatrixXf> draws;
+  if (options.samples > 0) {
+    ASSIGN_OR_RETURN(draws, generator_->Sample(h, options.samples, options.sample_seed));
+    for (auto& d : draws) clip(&d);
+  }
   t.generate = stage.Lap();
 
   RETURN_IF_ERROR(CheckCancelled(options, "encode"));
@@ -143,6 +184,25 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
     if (options.encode_png) {
       ASSIGN_OR_RETURN(out[i].png,
                        EncodePng(out[i].pixels.data(), image_shape()));
+    }
+    if (draws.empty()) continue;
+    Eigen::VectorXd sum = Eigen::VectorXd::Zero(images.cols()), sq = sum;
+    for (const auto& d : draws) {
+      out[i].samples.push_back(d.row(i).transpose());
+      const Eigen::VectorXd v = d.row(i).transpose().cast<double>();
+      sum += v;
+      sq += v.cwiseProduct(v);
+    }
+    const double k = static_cast<double>(draws.size());
+    out[i].pixel_sd =
+        ((sq / k - (sum / k).cwiseProduct(sum / k)).cwiseMax(0.0).cwiseSqrt()).cast<float>();
+    if (options.encode_png) {
+      for (const auto& s : out[i].samples) {
+        ASSIGN_OR_RETURN(std::string png, EncodePng(s.data(), image_shape()));
+        out[i].sample_pngs.push_back(std::move(png));
+      }
+      const Eigen::VectorXf scaled = (2.0f * out[i].pixel_sd).cwiseMin(1.0f);
+      ASSIGN_OR_RETURN(out[i].pixel_sd_png, EncodePng(scaled.data(), image_shape()));
     }
   }
   t.encode = stage.Lap();

@@ -20,6 +20,11 @@ namespace v2p::core {
 
 struct RunOptions {
   bool encode_png = true;
+  // > 0: also draw this many images per sample from a stochastic generator
+  // (seeded by sample_seed) and their per-pixel SD. INVALID_ARGUMENT for a
+  // pipeline without one.
+  int samples = 0;
+  uint64_t sample_seed = 0;
   // Checked between stages; when it returns true Run() stops with CANCELLED.
   std::function<bool()> is_cancelled;
 };
@@ -31,6 +36,13 @@ struct Reconstruction {
   // unless it has a generator).
   Eigen::VectorXf features;
   std::string png;         // empty unless RunOptions::encode_png
+  // RunOptions::samples draws (clipped like pixels) and the per-pixel
+  // standard deviation over them (population SD); PNGs as for png, the SD
+  // map scaled by 2 (0.5, the largest SD of values in [0, 1], is white).
+  std::vector<Eigen::VectorXf> samples;
+  Eigen::VectorXf pixel_sd;
+  std::vector<std::string> sample_pngs;
+  std::string pixel_sd_png;
   // Stages this pipeline ran (the batch's duration for each); total = the
   // whole Run() call. queue is left for the caller to fill.
   StageTimings timings;
@@ -40,10 +52,12 @@ class Pipeline {
  public:
   // Takes ownership of the stages. INVALID_ARGUMENT when they disagree with
   // the manifest (voxel count, decoder outputs vs generator input, shape).
-  // A features pipeline (manifest.target "features") has no generator.
+  // A features pipeline (manifest.target "features") may have no
+  // generator; condition_units, when given, are the decoded outputs the
+  // generator takes (in its input order).
   static absl::StatusOr<std::shared_ptr<const Pipeline>> Create(
       ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,
-      std::unique_ptr<const Generator> generator);
+      std::unique_ptr<const Generator> generator, std::vector<int> condition_units = {});
   // Loads a model version directory written by TrainModel().
   static absl::StatusOr<std::shared_ptr<const Pipeline>> Load(
       const std::string& dir, int64_t version);
@@ -51,6 +65,8 @@ class Pipeline {
   const ModelManifest& manifest() const { return manifest_; }
   int num_voxels() const { return manifest_.num_voxels; }
   ImageShape image_shape() const { return manifest_.image; }
+  // Whether RunOptions::samples can be asked of it.
+  bool can_sample() const { return generator_ != nullptr && generator_->stochastic(); }
 
   // betas: n x num_voxels(), n >= 1. INVALID_ARGUMENT (naming the sample
   // row) for a wrong voxel count or a NaN/Inf value; CANCELLED if
@@ -60,14 +76,16 @@ class Pipeline {
 
  private:
   Pipeline(ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,
-           std::unique_ptr<const Generator> generator)
+           std::unique_ptr<const Generator> generator, std::vector<int> condition_units)
       : manifest_(std::move(manifest)),
         decoder_(std::move(decoder)),
-        generator_(std::move(generator)) {}
+        generator_(std::move(generator)),
+        condition_units_(std::move(condition_units)) {}
 
   ModelManifest manifest_;
   std::unique_ptr<const RidgeDecoder> decoder_;
   std::unique_ptr<const Generator> generator_;
+  std::vector<int> condition_units_;
 };
 
 // Returns INVALID_ARGUMENT naming the first sample (row) that is not finite,

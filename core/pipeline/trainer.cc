@@ -152,6 +152,56 @@ absl::StatusOr<Eigen::MatrixXd> LayerTargets(
   return Eigen::MatrixXd(f.cast<double>());
 }
 
+// Trains the job's generator (PipelineOptions::train_generator): images are
+// the dataset's unpaired images and the fitted trials' stimuli, conditions
+// their features (the top-k decodable units when generator_top_k > 0,
+// whose indices go to *units).
+absl::StatusOr<std::unique_ptr<IcgGenerator>> TrainGeneratorInJob(
+    const Dataset& dataset, const DatasetSplit& fit, const FeatureNetwork& network,
+    const PipelineOptions& p, const Eigen::VectorXd& decodability, const TrainHooks& hooks,
+    std::vector<int>* units) {
+  const Eigen::Index n_fit = p.generator_uses_training_stimuli ? fit.stimuli.rows() : 0;
+  Eigen::MatrixXf images(dataset.unpaired.rows() + n_fit, dataset.image.num_pixels());
+  images.topRows(dataset.unpaired.rows()) = dataset.unpaired.cast<float>();
+  if (n_fit > 0) images.bottomRows(n_fit) = fit.stimuli.cast<float>();
+  if (images.rows() < 2 * p.generator_training.batch_size)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training a generator needs at least ", 2 * p.generator_training.batch_size,
+        " images; dataset ", dataset.name, " has ", dataset.unpaired.rows(),
+        " unpaired images (name them with unpaired_images in the dataset description)",
+        n_fit > 0 ? absl::StrCat(" and ", n_fit, " training stimuli") : ""));
+  ASSIGN_OR_RETURN(Eigen::MatrixXf conditions,
+                   network.ExtractConcatenated(images, p.feature_layers));
+  if (p.generator_top_k > 0) {
+    if (decodability.size() != conditions.cols())
+      return absl::InvalidArgumentError(
+          "conditioning a generator on the top decodable units needs the unit "
+          "decodability (decodability folds >= 2)");
+    *units = TopDecodableUnits(decodability, p.generator_top_k);
+    Eigen::MatrixXf top(conditions.rows(), units->size());
+    for (size_t j = 0; j < units->size(); ++j) top.col(j) = conditions.col((*units)[j]);
+    conditions = std::move(top);
+  }
+  LogInfo("train", "training generator ", p.generator_training.kind, " on ", images.rows(),
+          " images (", dataset.unpaired.rows(), " unpaired + ", n_fit,
+          " training stimuli), condition ", conditions.cols(), " units, ",
+          p.generator_training.epochs, " epochs");
+  IcgOptions o = p.generator_training;
+  TrainingProgress progress;
+  progress.phase = TrainingProgress::Phase::kTrainingGenerator;
+  progress.total_steps = o.epochs;
+  Report(hooks, progress);
+  o.on_epoch = [&](const IcgEpoch& e) {
+    progress.step = e.epoch;
+    progress.loss = e.reconstruction;
+    Report(hooks, progress);
+  };
+  o.is_cancelled = hooks.is_cancelled;
+  ASSIGN_OR_RETURN(auto trainer, IcgTrainer::Create(images, conditions, dataset.image, o));
+  RETURN_IF_ERROR(trainer->Train());
+  return trainer->Finish();
+}
+
 }  // namespace
 
 std::map<std::string, double> ScoreFeatures(
@@ -251,7 +301,12 @@ std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
     return absl::StrCat(decoder, " -> features ",
                         absl::StrJoin(o.feature_layers, "+"), " of ",
                         o.feature_network,
-                        o.generator_name.empty()
+                        o.train_generator
+                            ? absl::StrCat(" -> ", o.generator_training.kind, " trained in the job",
+                                           o.generator_top_k > 0
+                                               ? absl::StrCat(" (top ", o.generator_top_k, " units)")
+                                               : "")
+                        : o.generator_name.empty()
                             ? ""
                             : absl::StrCat(" -> generator ", o.generator_name));
   }
@@ -380,6 +435,14 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
                      UnitDecodability(fit.betas, fit_targets, fold, dopt));
     top_units = TopDecodableUnits(decodability, p.top_k_units);
   }
+  // A generator trained here, on unpaired images with their features as the
+  // condition: never on the evaluation split's stimuli.
+  std::vector<int> condition_units;
+  if (features && p.train_generator) {
+    ASSIGN_OR_RETURN(stored, TrainGeneratorInJob(dataset, fit, *network, p, decodability,
+                                                 hooks, &condition_units));
+    generator_id = absl::StrCat("trained ", stored->kind());
+  }
   ModelManifest m;
   m.name = request.model_name;
   m.dataset = dataset.name;
@@ -388,6 +451,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   m.image = dataset.image;
   m.decoder = p.decoder == PipelineOptions::Decoder::kSmr ? "smr" : "ridge";
   m.generator = features ? (stored ? "stored" : "none") : "identity";
+  m.generator_condition_units = static_cast<int64_t>(condition_units.size());
   if (features) {
     m.target = "features";
     m.feature_network = network_id;
@@ -407,9 +471,10 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   if (!features)
     generator = std::make_unique<const IdentityGenerator>(dataset.image);
   const bool with_images = !features || stored != nullptr;
+  const IcgGenerator* trained = p.train_generator ? stored.get() : nullptr;
   if (stored) generator = std::move(stored);
   ASSIGN_OR_RETURN(auto pipeline, Pipeline::Create(m, std::move(decoder),
-                                                   std::move(generator)));
+                                                   std::move(generator), condition_units));
   m.evaluation.split = eval_name;
   m.evaluation.num_samples = static_cast<int>(eval.betas.rows());
   m.evaluation.ssim_definition = kSsimDefinition;
@@ -483,6 +548,16 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
               if (ec)
                 return absl::InternalError(absl::StrCat(
                     "copying the feature network: ", ec.message()));
+            }
+            if (trained != nullptr) {
+              const std::string gdir = dir + "/" + kGeneratorDir;
+              fs::create_directories(gdir);
+              RETURN_IF_ERROR(trained->Save(gdir));
+              if (!condition_units.empty()) {
+                Eigen::MatrixXd units(1, condition_units.size());
+                for (size_t i = 0; i < condition_units.size(); ++i) units(0, i) = condition_units[i];
+                RETURN_IF_ERROR(WriteNpyFloat64(gdir + "/" + kConditionUnitsFile, units));
+              }
             }
             if (!generator_dir.empty()) {
               std::error_code ec;

@@ -17,6 +17,7 @@
 #include "core/data/dataset.h"
 #include "core/decoding/ridge_decoder.h"
 #include "core/decoding/smr.h"
+#include "core/generation/icg.h"
 #include "core/pipeline/manifest.h"
 #include "core/pipeline/model_repository.h"
 
@@ -43,6 +44,14 @@ struct PipelineOptions {
   // turns the decoded features into an image; empty = features only.
   std::string generator_name;
   int64_t generator_version = 0;
+  // Features target: train a generator in the job instead (ICG or a
+  // baseline, generator_training.kind) on the dataset's unpaired images
+  // and, unless excluded, the fitted trials' stimuli. Conditioned on the
+  // generator_top_k best decodable units (0: every decoded unit).
+  bool train_generator = false;
+  IcgOptions generator_training;
+  int generator_top_k = 0;
+  bool generator_uses_training_stimuli = true;
 
   Decoder decoder = Decoder::kRidge;
   RidgeDecoder::Options ridge;
@@ -67,7 +76,8 @@ struct TrainRequest {
 };
 
 struct TrainingProgress {
-  enum class Phase { kFitting, kEvaluating, kSaving };
+  // kTrainingGenerator: step/total_steps count the generator's epochs.
+  enum class Phase { kFitting, kTrainingGenerator, kEvaluating, kSaving };
   Phase phase = Phase::kFitting;
   int64_t step = 0;  // steps completed
   int64_t total_steps = 0;

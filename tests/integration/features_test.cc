@@ -5,6 +5,7 @@
 // the layers' shapes and be closer to the true features of each test
 // stimulus than the mean training features are.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -231,12 +232,51 @@ TEST_F(FeatureDecoding, UnitRankingFromTrainingFoldsHoldsOnTestTrials) {
 // server serves them, and Reconstruct over gRPC returns an image and the
 // decoded features per sample, with the decode and generate stages timed,
 // better than the mean image on PCC and on identification.
+// Scores every digit69 test reconstruction of `model` over gRPC against the
+// quality floor: above the mean image on PCC, identification >= 0.7.
+void ExpectQualityFloor(v1::Reconstruction::Stub& stub, const std::string& model,
+                        const core::Dataset& ds) {
+  SCOPED_TRACE(model);
+  const int n = static_cast<int>(ds.test.betas.rows());
+  v1::ReconstructResponse resp;
+  const grpc::Status st = ReconstructTestBetas(stub, model, ds, true, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.results_size(), n);
+  Eigen::MatrixXd rec(n, 784);
+  for (int i = 0; i < n; ++i) {
+    const auto& r = resp.results(i);
+    ASSERT_TRUE(r.has_image());
+    EXPECT_FALSE(r.image().png().empty());
+    ASSERT_EQ(r.image().pixels_size(), 784);
+    ASSERT_EQ(r.features_size(), 1);
+    EXPECT_EQ(r.features(0).layer(), "fc6");
+    EXPECT_EQ(r.features(0).values().size(), 256 * sizeof(float));
+    EXPECT_TRUE(r.timings().has_decode());
+    EXPECT_TRUE(r.timings().has_generate());
+    EXPECT_EQ(r.samples_size(), 0);
+    for (int p = 0; p < 784; ++p) rec(i, p) = r.image().pixels(p);
+  }
+  const Eigen::RowVectorXd mean_image = ds.train.stimuli.colwise().mean();
+  auto scores = core::ScoreReconstructions(rec, ds.test.stimuli, ds.image);
+  auto base = core::ScoreReconstructions(mean_image.replicate(n, 1), ds.test.stimuli, ds.image);
+  ASSERT_TRUE(scores.ok() && base.ok());
+  std::printf("%s over gRPC: PCC %.3f, SSIM %.3f, identification %.3f (mean image PCC %.3f, "
+              "identification %.3f)\n",
+              model.c_str(), scores->pcc, scores->ssim, scores->identification_pcc, base->pcc,
+              base->identification_pcc);
+  EXPECT_GT(scores->pcc, base->pcc);
+  EXPECT_GT(scores->identification_pcc, base->identification_pcc);
+  EXPECT_GE(scores->identification_pcc, 0.7);
+}
+
+// Two paths to a generator pipeline: DeCNN trained by `v2p generators
+// train` and referenced as stored; ICG trained by the service itself as a
+// long-running job from an uploaded dataset that carries unpaired images.
 TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
-  for (const char* kind : {"DeCNN", "ICG"}) {
-    SCOPED_TRACE(kind);
+  {
     client::GeneratorsTrainOptions o;
     o.repo = *repo_;
-    o.kind = kind;
+    o.kind = "DeCNN";
     o.data_root = testing::DataDir();
     o.epochs = 4;
     auto r = client::RunGeneratorsTrain(o);
@@ -244,17 +284,15 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
     EXPECT_TRUE(std::filesystem::exists(r->dir + "/generator.txt"));
     EXPECT_GT(r->pcc, r->mean_pcc + 0.05);
     EXPECT_GE(r->identification, 0.8);
-
-    const std::string spec = *repo_ + "/spec_" + kind + ".pbtxt";
+    const std::string spec = *repo_ + "/spec_DeCNN.pbtxt";
     auto text = core::ReadFile(testing::SourceDir() + "/examples/digit69_features_icg.pbtxt");
     ASSERT_TRUE(text.ok());
-    ASSERT_TRUE(core::WriteFile(spec, absl::StrReplaceAll(*text, {{"digit69_ICG",
-                                                                   absl::StrCat("digit69_", kind)}}))
-                    .ok());
+    ASSERT_TRUE(
+        core::WriteFile(spec, absl::StrReplaceAll(*text, {{"digit69_ICG", "digit69_DeCNN"}})).ok());
     const auto train = testing::RunCommand(absl::StrCat(
         testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-        "/examples/digit69_dataset.pbtxt --spec ", spec, " --repo ", *repo_, " --model gen_",
-        kind, " --data_root ", testing::DataDir()));
+        "/examples/digit69_dataset.pbtxt --spec ", spec, " --repo ", *repo_,
+        " --model gen_DeCNN --data_root ", testing::DataDir()));
     ASSERT_EQ(train.exit_code, 0) << train.output;
   }
 
@@ -262,39 +300,92 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
   ASSERT_TRUE(ds.ok()) << ds.status();
   auto server = testing::ServerProcess::Start(*repo_, {"--workers=spawn:1", "--worker_device=cpu"});
   ASSERT_TRUE(server.ok()) << server.status();
+  const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
+  const std::string at = " --server " + (*server)->address();
+
+  // The lab's upload: digit69 plus X_prior in one file, named as unpaired.
+  const std::string scratch = testing::MakeTempDir("features_upload");
+  auto written = testing::WriteDigit69WithPrior(scratch + "/digit69_prior.mat");
+  ASSERT_TRUE(written.ok()) << written.status();
+  auto description = core::ReadFile(testing::SourceDir() + "/examples/digit69_dataset.pbtxt");
+  ASSERT_TRUE(description.ok());
+  ASSERT_TRUE(core::WriteFile(scratch + "/description.pbtxt",
+                              absl::StrReplaceAll(*description, {{"digit69/digit69_28x28.mat",
+                                                                  written->file}}) +
+                                  "unpaired_images: \"X_prior\"\n")
+                  .ok());
+  const auto up = testing::RunCommand(cli + "datasets upload --name digit69_prior --description " +
+                                      scratch + "/description.pbtxt" + at);
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  auto spec = core::ReadFile(testing::SourceDir() + "/examples/digit69_features_icg_service.pbtxt");
+  ASSERT_TRUE(spec.ok());
+  ASSERT_NE(spec->find("epochs: 10"), std::string::npos);
+  ASSERT_TRUE(core::WriteFile(scratch + "/spec.pbtxt",
+                              absl::StrReplaceAll(*spec, {{"epochs: 10", "epochs: 4"}}))
+                  .ok());
+  const auto train = testing::RunCommand(
+      cli + "train --dataset digit69_prior --model gen_ICG --wait --spec " + scratch +
+      "/spec.pbtxt" + at);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("TRAINING_GENERATOR"), std::string::npos) << train.output;
+  std::filesystem::remove_all(scratch);
+
   auto stub = v1::Reconstruction::NewStub((*server)->channel());
-  const int n = static_cast<int>(ds->test.betas.rows());
-  const Eigen::RowVectorXd mean_image = ds->train.stimuli.colwise().mean();
-  for (const std::string model : {"gen_DeCNN", "gen_ICG"}) {
-    SCOPED_TRACE(model);
-    v1::ReconstructResponse resp;
-    const grpc::Status st = ReconstructTestBetas(*stub, model, *ds, true, &resp);
-    ASSERT_TRUE(st.ok()) << st.error_message();
-    ASSERT_EQ(resp.results_size(), n);
-    Eigen::MatrixXd rec(n, 784);
-    for (int i = 0; i < n; ++i) {
-      const auto& r = resp.results(i);
-      ASSERT_TRUE(r.has_image());
-      EXPECT_FALSE(r.image().png().empty());
-      ASSERT_EQ(r.image().pixels_size(), 784);
-      ASSERT_EQ(r.features_size(), 1);
-      EXPECT_EQ(r.features(0).layer(), "fc6");
-      EXPECT_EQ(r.features(0).values().size(), 256 * sizeof(float));
-      EXPECT_TRUE(r.timings().has_decode());
-      EXPECT_TRUE(r.timings().has_generate());
-      for (int p = 0; p < 784; ++p) rec(i, p) = r.image().pixels(p);
+  ExpectQualityFloor(*stub, "gen_DeCNN", *ds);
+  ExpectQualityFloor(*stub, "gen_ICG", *ds);
+
+  // Several z per sample, with their per-pixel SD; seeded, so repeatable.
+  auto draw = [&](const std::string& model, int k, uint64_t seed, v1::ReconstructResponse* resp) {
+    v1::ReconstructRequest req;
+    req.set_model(model);
+    req.set_include_pixels(true);
+    req.set_num_samples(k);
+    req.set_sample_seed(seed);
+    for (int i = 0; i < 2; ++i) {
+      auto* s = req.add_samples();
+      s->set_id(absl::StrCat("t", i));
+      for (Eigen::Index v = 0; v < ds->test.betas.cols(); ++v)
+        s->add_betas(static_cast<float>(ds->test.betas(i, v)));
     }
-    auto scores = core::ScoreReconstructions(rec, ds->test.stimuli, ds->image);
-    auto base = core::ScoreReconstructions(mean_image.replicate(n, 1), ds->test.stimuli,
-                                           ds->image);
-    ASSERT_TRUE(scores.ok() && base.ok());
-    std::printf("%s over gRPC: PCC %.3f, SSIM %.3f, identification %.3f (mean image PCC %.3f, "
-                "identification %.3f)\n",
-                model.c_str(), scores->pcc, scores->ssim, scores->identification_pcc, base->pcc,
-                base->identification_pcc);
-    EXPECT_GT(scores->pcc, base->pcc);
-    EXPECT_GE(scores->identification_pcc, 0.7);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    return stub->Reconstruct(&ctx, req, resp);
+  };
+  v1::ReconstructResponse a, b;
+  ASSERT_TRUE(draw("gen_ICG", 8, 7, &a).ok());
+  ASSERT_TRUE(draw("gen_ICG", 8, 7, &b).ok());
+  ASSERT_EQ(a.results_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    const auto& r = a.results(i);
+    ASSERT_EQ(r.samples_size(), 8);
+    ASSERT_EQ(r.pixel_sd().pixels_size(), 784);
+    EXPECT_FALSE(r.pixel_sd().png().empty());
+    double max_sd = 0, max_err = 0, max_between = 0;
+    for (int p = 0; p < 784; ++p) {
+      double sum = 0, sq = 0;
+      for (int s = 0; s < 8; ++s) {
+        ASSERT_EQ(r.samples(s).pixels_size(), 784);
+        const double v = r.samples(s).pixels(p);
+        sum += v;
+        sq += v * v;
+        EXPECT_EQ(v, b.results(i).samples(s).pixels(p));  // same seed, same draws
+      }
+      const double sd = std::sqrt(std::max(0.0, sq / 8 - (sum / 8) * (sum / 8)));
+      max_err = std::max(max_err, std::abs(sd - r.pixel_sd().pixels(p)));
+      max_sd = std::max(max_sd, sd);
+      max_between = std::max<double>(
+          max_between, std::abs(r.samples(0).pixels(p) - r.samples(1).pixels(p)));
+    }
+    EXPECT_LT(max_err, 1e-4);
+    EXPECT_GT(max_sd, 0.01) << "draws with different z should differ somewhere";
+    EXPECT_GT(max_between, 0.01);
   }
+  // A deterministic generator has nothing to draw; too many draws are
+  // refused before dispatch; the server keeps serving.
+  v1::ReconstructResponse refused;
+  EXPECT_EQ(draw("gen_DeCNN", 4, 1, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(draw("gen_ICG", 65, 1, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(draw("gen_ICG", 2, 1, &refused).ok());
 }
 
 }  // namespace

@@ -2,12 +2,21 @@
 #ifndef V2P_TESTS_TESTING_DIGIT69_H_
 #define V2P_TESTS_TESTING_DIGIT69_H_
 
+#include <string>
+
+#include "absl/status/status.h"
 #include "core/data/dataset.h"
 
 namespace v2p::testing {
 
 // digit69_28x28.mat: the standard 90/10 split, column-major 28x28 stimuli.
 core::DatasetOptions Digit69Options();
+
+// Writes a new MATLAB file at `path` holding digit69_28x28.mat's variables
+// and, as "X_prior", the 2000 unpaired sixes and nines of 69dataset2.mat:
+// one file a lab would upload to train a generator in the service. Returns
+// its description (unpaired_images = "X_prior").
+absl::StatusOr<core::DatasetOptions> WriteDigit69WithPrior(const std::string& path);
 
 }  // namespace v2p::testing
 

@@ -74,5 +74,38 @@ TEST(Dataset, ErrorsNameTheProblem) {
   EXPECT_EQ(LoadDataset(o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A file written by WriteMatFile reads back exactly, and a dataset's
+// unpaired images load in the stimuli's layout and scale.
+TEST(Dataset, WrittenFileRoundTripsWithUnpairedImages) {
+  const std::string path = ::testing::TempDir() + "/digit69_with_prior.mat";
+  auto o = testing::WriteDigit69WithPrior(path);
+  ASSERT_TRUE(o.ok()) << o.status();
+  auto written = LoadDataset(*o);
+  auto original = LoadDataset(Digit69());
+  ASSERT_TRUE(written.ok()) << written.status();
+  ASSERT_TRUE(original.ok()) << original.status();
+  EXPECT_EQ(written->train.betas, original->train.betas);
+  EXPECT_EQ(written->test.stimuli, original->test.stimuli);
+  EXPECT_EQ(written->train.labels, original->train.labels);
+  ASSERT_EQ(written->unpaired.rows(), 2000);
+  ASSERT_EQ(written->unpaired.cols(), 784);
+  EXPECT_GE(written->unpaired.minCoeff(), 0.0);
+  EXPECT_LE(written->unpaired.maxCoeff(), 1.0);
+  EXPECT_GT(written->unpaired.maxCoeff(), 0.9);
+  // Upright like the stimuli: ink is centred, so the border is nearly empty.
+  double border = 0, centre = 0;
+  for (int r = 0; r < 28; ++r)
+    for (int c = 0; c < 28; ++c)
+      (r < 2 || r > 25 || c < 2 || c > 25 ? border : centre) +=
+          written->unpaired.col(r * 28 + c).mean();
+  EXPECT_LT(border, 0.05 * centre);
+
+  DatasetOptions bad = *o;
+  bad.unpaired_images = "fmriTrn";  // 90 x 3092: not images
+  EXPECT_EQ(LoadDataset(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteMatFile(path, {{"a", Eigen::MatrixXd(1, 1)}, {"a", Eigen::MatrixXd(1, 1)}}).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace v2p::core
