@@ -45,13 +45,17 @@ struct GeneratorsEvaluateOptions {
   std::string data_root = "../shared/data";
   std::string out_dir;  // table and contact sheets
   std::string command;  // as typed, recorded in the table
-  int epochs = 10;      // for generators that must be trained first
+  int epochs = 20;      // for generators that must be trained first
+  // ICG conditioned on only the top-k decodable units (ranked by 5-fold
+  // ridge CV on the training trials), trained here for each k; empty: none.
+  std::vector<int> top_k;
 };
 
 // Du et al. (2020) Table 3 for digit69: PCC and SSIM (mean +/- sd over the
 // test images) of each generator from the TRUE features of the test
 // stimuli and from features DECODED from the test betas (ridge, alpha
-// 1e3), their ratio, and identification; the ridge betas -> pixels
+// 1e3; and SMR, as examples/digit69_features_smr.pbtxt), their ratio, and
+// identification; ICG on the top-k decodable units; the ridge betas -> pixels
 // pipeline and the mean image as reference rows. Uses the latest stored
 // digit69_<kind> generator conditioned on the same layers, training one
 // when there is none. Writes digit69_table3.md and <kind>_sheet.png

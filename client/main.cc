@@ -11,7 +11,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "client/commands.h"
 #include "client/feature_commands.h"
 #include "client/generator_commands.h"
@@ -51,7 +53,12 @@ ABSL_FLAG(std::string, job, "", "jobs: operations/<id> (or just <id>).");
 ABSL_FLAG(std::string, filter, "", "jobs list: e.g. done=false, model=NAME, phase=FITTING.");
 ABSL_FLAG(int, clients, 16, "bench: concurrent clients.");
 ABSL_FLAG(double, duration, 10, "bench: seconds of load.");
-ABSL_FLAG(int, epochs, 6, "features train / generators train: passes over the training images.");
+ABSL_FLAG(int, epochs, 0,
+          "features train / generators train|evaluate: passes over the training images "
+          "(0: 6 for features, 20 for generators).");
+ABSL_FLAG(std::string, top_k, "",
+          "generators evaluate: also ICG on the top-k decodable units, for each k of a list "
+          "such as 64,128.");
 ABSL_FLAG(int, max_fashion_train, 20000, "features train: Fashion-MNIST training images used; 0 = all 60,000.");
 ABSL_FLAG(std::string, fashion_dir, "/usr/share/datasets/fashion-mnist", "features train: Debian dataset-fashion-mnist folder.");
 ABSL_FLAG(std::string, network, "alexnet28", "features compare: stored feature network.");
@@ -84,8 +91,8 @@ constexpr char kUsage[] =
     "  features compare --repo DIR --dataset FILE [--network NAME] [--layers fc6]\n"
     "      [--folds 5] [--voxels 200] [--iterations 10] [--variants SMR,...] [--out FILE.md]\n"
     "  generators train --repo DIR [--kind ICG|CVAE|CGAN|DeCNN] [--network alexnet28]\n"
-    "      [--layers fc6] [--epochs N] [--latent 16] [--margin 30] [--out sheet.png]\n"
-    "  generators evaluate --repo DIR --out DIR [--layers fc6] [--epochs N]\n"
+    "      [--layers fc6] [--epochs 20] [--latent 16] [--margin 30] [--out sheet.png]\n"
+    "  generators evaluate --repo DIR --out DIR [--layers fc6] [--epochs 20] [--top_k 64,128]\n"
     "  models list  --server ADDR\n"
         "  models show  --server ADDR --model NAME [--version N]\n"
     "  models load|unload --server ADDR --model NAME [--version N]\n"
@@ -172,7 +179,7 @@ int main(int argc, char** argv) {
       if (!absl::GetFlag(FLAGS_name).empty()) o.name = absl::GetFlag(FLAGS_name);
       o.data_root = absl::GetFlag(FLAGS_data_root);
       o.fashion_dir = absl::GetFlag(FLAGS_fashion_dir);
-      o.epochs = absl::GetFlag(FLAGS_epochs);
+      if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
       o.max_fashion_train = absl::GetFlag(FLAGS_max_fashion_train);
       o.seed = absl::GetFlag(FLAGS_seed) == 0 ? 1 : absl::GetFlag(FLAGS_seed);
       return Report(v2p::client::RunFeaturesTrain(o).status());
@@ -208,7 +215,12 @@ int main(int argc, char** argv) {
     o.layers = absl::GetFlag(FLAGS_layers);
     o.data_root = absl::GetFlag(FLAGS_data_root);
     o.out_dir = absl::GetFlag(FLAGS_out);
-    o.epochs = absl::GetFlag(FLAGS_epochs);
+    if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
+    for (absl::string_view k : absl::StrSplit(absl::GetFlag(FLAGS_top_k), ',', absl::SkipEmpty())) {
+      int v = 0;
+      if (!absl::SimpleAtoi(k, &v) || v <= 0) return Usage("--top_k takes positive counts, e.g. 64,128");
+      o.top_k.push_back(v);
+    }
     o.command = absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
     if (o.repo.empty() || o.out_dir.empty()) return Usage("generators evaluate needs --repo and --out");
     return Report(v2p::client::RunGeneratorsEvaluate(o));
@@ -224,7 +236,7 @@ int main(int argc, char** argv) {
     o.layers = absl::GetFlag(FLAGS_layers);
     o.data_root = absl::GetFlag(FLAGS_data_root);
     o.out = absl::GetFlag(FLAGS_out);
-    o.epochs = absl::GetFlag(FLAGS_epochs);
+    if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
     o.latent_size = absl::GetFlag(FLAGS_latent);
     o.margin = absl::GetFlag(FLAGS_margin);
     o.seed = absl::GetFlag(FLAGS_seed) == 0 ? 1 : absl::GetFlag(FLAGS_seed);

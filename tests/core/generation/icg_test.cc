@@ -9,7 +9,10 @@
 #include <string>
 #include <random>
 
+#include "core/data/image_corpus.h"
+#include "core/evaluation/metrics.h"
 #include "gtest/gtest.h"
+#include "tests/testing/test_paths.h"
 
 namespace v2p::core {
 namespace {
@@ -199,6 +202,56 @@ TEST(IcgTraining, DeCnnRegressesImagesFromConditions) {
     right += arg == i % 4;
   }
   EXPECT_EQ(right, 64);
+}
+
+// 64x64: the Olivetti faces (the face corpus), conditioned on an 8x8
+// thumbnail of each face. Trained on 9 faces of each person, ICG must
+// draw the held-out 10th from its thumbnail closer (PCC) than the mean
+// training face is.
+TEST(IcgTraining, DrawsHeldOutOlivettiFacesAt64x64) {
+  auto faces = ReadOlivetti(testing::DataDir() + "/corpora/olivetti_faces/olivettifaces.mat");
+  ASSERT_TRUE(faces.ok()) << faces.status();
+  ASSERT_EQ(faces->images.cols(), 64 * 64);
+  auto thumbnail = [](const Eigen::MatrixXf& im) {
+    Eigen::MatrixXf t = Eigen::MatrixXf::Zero(im.rows(), 64);
+    for (int r = 0; r < 64; ++r)
+      for (int c = 0; c < 64; ++c) t.col((r / 8) * 8 + c / 8) += im.col(r * 64 + c) / 64.0f;
+    return t;
+  };
+  std::vector<int> train, test;
+  for (int i = 0; i < faces->size(); ++i) (i % 10 == 9 ? test : train).push_back(i);
+  auto rows = [&](const std::vector<int>& idx) {
+    Eigen::MatrixXf m(static_cast<Eigen::Index>(idx.size()), faces->images.cols());
+    for (size_t j = 0; j < idx.size(); ++j) m.row(j) = faces->images.row(idx[j]);
+    return m;
+  };
+  const Eigen::MatrixXf train_images = rows(train), test_images = rows(test);
+  auto options = IcgOptions::Preset("ICG");
+  ASSERT_TRUE(options.ok());
+  options->epochs = 3;
+  options->batch_size = 32;
+  options->learning_rate = 1e-3;
+  auto trainer =
+      IcgTrainer::Create(train_images, thumbnail(train_images), {64, 64, 1}, *options);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  ASSERT_TRUE((*trainer)->Train().ok());
+  auto g = (*trainer)->Finish();
+  EXPECT_EQ(g->image_shape().height, 64);
+  auto drawn = g->Generate(thumbnail(test_images));
+  ASSERT_TRUE(drawn.ok()) << drawn.status();
+  ASSERT_EQ(drawn->cols(), 4096);
+  const Eigen::RowVectorXf mean_face = train_images.colwise().mean();
+  double pcc = 0, mean_pcc = 0;
+  for (Eigen::Index i = 0; i < test_images.rows(); ++i) {
+    const Eigen::VectorXd truth = test_images.row(i).transpose().cast<double>();
+    pcc += PixelPcc(drawn->row(i).transpose().cast<double>(), truth);
+    mean_pcc += PixelPcc(mean_face.transpose().cast<double>(), truth);
+  }
+  pcc /= test_images.rows();
+  mean_pcc /= test_images.rows();
+  std::printf("held-out Olivetti faces at 64x64 from 8x8 thumbnails: PCC %.3f (mean face %.3f)\n",
+              pcc, mean_pcc);
+  EXPECT_GT(pcc, mean_pcc + 0.05);
 }
 
 TEST(IcgTraining, RejectsBadInput) {

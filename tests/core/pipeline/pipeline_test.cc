@@ -5,9 +5,11 @@
 #include <limits>
 
 #include "core/data/dataset.h"
+#include "core/generation/icg.h"
 #include "core/pipeline/trainer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
+#include "tests/testing/random_matrix.h"
 #include "tests/testing/test_paths.h"
 
 namespace v2p::core {
@@ -109,6 +111,95 @@ TEST_F(PipelineTest, CorruptArtifactIsReportedNotServed) {
   EXPECT_EQ(Pipeline::Load(dir, 1).status().code(),
             absl::StatusCode::kDataLoss);
   std::filesystem::remove_all(dir);
+}
+
+// A features pipeline whose generator takes a subset of the decoded units
+// (condition units, in their order) and draws several z per sample.
+TEST(GeneratorPipeline, ConditionUnitsSelectTheInputAndSamplesCarryTheirSd) {
+  std::mt19937_64 rng(3);
+  const Eigen::MatrixXd x = testing::Gaussian(64, 20, rng);
+  const Eigen::MatrixXd h = x * testing::Gaussian(20, 6, rng);
+  RidgeDecoder::Options ro;
+  ro.regression.alpha = 1;
+  auto decoder = RidgeDecoder::Fit(x, h, ro);
+  ASSERT_TRUE(decoder.ok()) << decoder.status();
+  auto options = IcgOptions::Preset("ICG");
+  options->latent_size = 4;
+  options->epochs = 1;
+  options->batch_size = 16;
+  const Eigen::MatrixXf images =
+      (testing::Gaussian(64, 784, rng).array() * 0.1 + 0.5).cwiseMax(0).cwiseMin(1).cast<float>();
+  const std::vector<int> units = {4, 0, 2};
+  Eigen::MatrixXf conditions(64, 3);
+  for (int j = 0; j < 3; ++j) conditions.col(j) = h.col(units[j]).cast<float>();
+  auto trainer = IcgTrainer::Create(images, conditions, {28, 28, 1}, *options);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  ASSERT_TRUE((*trainer)->Train().ok());
+  std::shared_ptr<IcgGenerator> reference = (*trainer)->Finish();
+  const std::string dir = ::testing::TempDir() + "/condition_units_generator";
+  ASSERT_TRUE(reference->Save(dir).ok());
+
+  ModelManifest m;
+  m.name = "units";
+  m.num_voxels = 20;
+  m.image = {28, 28, 1};
+  m.target = "features";
+  m.feature_layers = {{"fc", {6}, 6}};
+  m.generator = "stored";
+  auto make = [&](std::vector<int> u) {
+    return Pipeline::Create(m, *RidgeDecoder::Fit(x, h, ro), *IcgGenerator::Load(dir),
+                            std::move(u));
+  };
+  EXPECT_EQ(make({0, 1, 6}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(make({0, 1}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(make({}).status().code(), absl::StatusCode::kInvalidArgument);  // 6 != 3 inputs
+  auto pipeline = make(units);
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status();
+  ASSERT_TRUE((*pipeline)->can_sample());
+
+  const Eigen::MatrixXf betas = x.topRows(3).cast<float>();
+  RunOptions o;
+  o.samples = 6;
+  o.sample_seed = 9;
+  auto recs = (*pipeline)->Run(betas, o);
+  ASSERT_TRUE(recs.ok()) << recs.status();
+  Eigen::MatrixXf z = betas;
+  (*decoder)->Standardize(&z);
+  const Eigen::MatrixXf decoded = (*decoder)->Decode(z);
+  Eigen::MatrixXf picked(3, 3);
+  for (int j = 0; j < 3; ++j) picked.col(j) = decoded.col(units[j]);
+  const Eigen::MatrixXf want = reference->Generate(picked)->cwiseMax(0.0f).cwiseMin(1.0f);
+  for (int i = 0; i < 3; ++i) {
+    const Reconstruction& r = (*recs)[i];
+    EXPECT_LT((r.pixels - want.row(i).transpose()).cwiseAbs().maxCoeff(), 1e-6);
+    EXPECT_EQ(r.features.size(), 6);
+    ASSERT_EQ(r.samples.size(), 6u);
+    ASSERT_EQ(r.sample_pngs.size(), 6u);
+    EXPECT_FALSE(r.pixel_sd_png.empty());
+    Eigen::VectorXd mean = Eigen::VectorXd::Zero(784), sq = mean;
+    for (const auto& s : r.samples) {
+      mean += s.cast<double>() / 6;
+      sq += s.cast<double>().cwiseProduct(s.cast<double>()) / 6;
+    }
+    const Eigen::VectorXd sd = (sq - mean.cwiseProduct(mean)).cwiseMax(0).cwiseSqrt();
+    EXPECT_LT((sd - r.pixel_sd.cast<double>()).cwiseAbs().maxCoeff(), 1e-5);
+    EXPECT_GT(r.pixel_sd.maxCoeff(), 0.0f);
+  }
+  auto again = (*pipeline)->Run(betas, o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)[1].samples[4], (*recs)[1].samples[4]);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(PipelineTest, DeterministicGeneratorRefusesSamples) {
+  auto p = Load();
+  ASSERT_NE(p, nullptr);
+  EXPECT_FALSE(p->can_sample());
+  RunOptions o;
+  o.samples = 2;
+  auto recs = p->Run(dataset_->test.betas.topRows(1).cast<float>(), o);
+  EXPECT_EQ(recs.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(recs.status().message().find("deterministic"), std::string::npos) << recs.status();
 }
 
 }  // namespace
