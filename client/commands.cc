@@ -72,6 +72,7 @@ absl::Status SendUnary(v1::Reconstruction::Stub& stub,
     req.set_model(o.model);
     req.set_model_version(o.version);
     req.set_include_pixels(true);
+    req.set_num_samples(o.samples);
     const Eigen::Index end =
         std::min<Eigen::Index>(betas.rows(), start + o.batch_size);
     for (Eigen::Index i = start; i < end; ++i) {
@@ -119,6 +120,7 @@ absl::Status SendStream(v1::Reconstruction::Stub& stub,
         req.set_model_version(o.version);
       }
       req.set_include_pixels(true);
+      req.set_num_samples(o.samples);
       req.mutable_sample()->set_id(absl::StrFormat("sample_%03d", i));
       for (Eigen::Index v = 0; v < betas.cols(); ++v) {
         req.mutable_sample()->add_betas(static_cast<float>(betas(i, v)));
@@ -172,6 +174,31 @@ absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
   rows.push_back(recon);
   ASSIGN_OR_RETURN(const std::string sheet, core::ContactSheetPng(rows, shape));
   RETURN_IF_ERROR(core::WriteFile(o.out + "/contact_sheet.png", sheet));
+  if (o.samples > 0) {
+    // One column per sample: (stimulus,) z = 0, each draw, then 2 x SD.
+    std::vector<Eigen::MatrixXf> draws(o.samples, Eigen::MatrixXf(results.size(), shape.num_pixels()));
+    Eigen::MatrixXf sd(results.size(), shape.num_pixels());
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
+      if (r.samples_size() != o.samples || r.pixel_sd().pixels_size() != shape.num_pixels())
+        return absl::DataLossError(absl::StrCat("result ", r.sample_id(), " has ",
+                                                r.samples_size(), " draws; asked for ", o.samples));
+      for (int k = 0; k < o.samples; ++k) {
+        RETURN_IF_ERROR(core::WriteFile(absl::StrCat(o.out, "/", r.sample_id(), "_sample", k, ".png"),
+                                        r.samples(k).png()));
+        draws[k].row(i) = Eigen::Map<const Eigen::RowVectorXf>(r.samples(k).pixels().data(),
+                                                               shape.num_pixels());
+      }
+      RETURN_IF_ERROR(
+          core::WriteFile(absl::StrCat(o.out, "/", r.sample_id(), "_sd.png"), r.pixel_sd().png()));
+      sd.row(i) = 2.0f * Eigen::Map<const Eigen::RowVectorXf>(r.pixel_sd().pixels().data(),
+                                                               shape.num_pixels());
+    }
+    for (auto& d : draws) rows.push_back(std::move(d));
+    rows.push_back(sd.cwiseMin(1.0f));
+    ASSIGN_OR_RETURN(const std::string with_draws, core::ContactSheetPng(rows, shape));
+    RETURN_IF_ERROR(core::WriteFile(o.out + "/samples_sheet.png", with_draws));
+  }
   RETURN_IF_ERROR(
       core::WriteFile(o.out + "/timings.json",
                       TimingsJson(timings, static_cast<int>(results.size()),

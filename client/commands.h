@@ -43,6 +43,9 @@ struct ReconstructOptions {
   int batch_size = 1;
   bool stream = false;  // StreamReconstruct instead of unary batches
   int deadline_s = 60;  // per request
+  // > 0: also that many draws per sample from a stochastic generator, with
+  // their per-pixel SD (<id>_sample<k>.png, <id>_sd.png, samples_sheet.png).
+  int samples = 0;
 };
 absl::Status RunReconstruct(const ReconstructOptions& options);
 

@@ -42,6 +42,9 @@ ABSL_FLAG(double, pixel_max, 255,
           "reconstruct: stored value of a white stimulus pixel.");
 ABSL_FLAG(std::string, out, "", "reconstruct: output directory.");
 ABSL_FLAG(int, batch_size, 1, "reconstruct: samples per Reconstruct request.");
+ABSL_FLAG(int, samples, 0,
+          "reconstruct: also draw this many images per sample (ICG, CVAE, CGAN models) and "
+          "write them with a per-pixel SD map.");
 ABSL_FLAG(bool, stream, false, "reconstruct: use StreamReconstruct.");
 ABSL_FLAG(int, deadline_s, 60, "reconstruct: deadline per request, seconds.");
 ABSL_FLAG(std::string, name, "", "datasets: dataset name.");
@@ -97,7 +100,7 @@ constexpr char kUsage[] =
         "  models show  --server ADDR --model NAME [--version N]\n"
     "  models load|unload --server ADDR --model NAME [--version N]\n"
     "  reconstruct  --server ADDR --model NAME --betas FILE.mat --var VAR\n"
-    "               [--stimuli-var VAR] --out DIR [--batch_size N | --stream]";
+    "               [--stimuli-var VAR] --out DIR [--batch_size N | --stream] [--samples N]";
 
 // absl flags are identifiers; accept the dashed spelling labs type.
 std::vector<char*> NormaliseFlagNames(int argc, char** argv,
@@ -308,6 +311,7 @@ int main(int argc, char** argv) {
     o.out = absl::GetFlag(FLAGS_out);
     o.batch_size = absl::GetFlag(FLAGS_batch_size);
     o.stream = absl::GetFlag(FLAGS_stream);
+    o.samples = absl::GetFlag(FLAGS_samples);
     o.deadline_s = absl::GetFlag(FLAGS_deadline_s);
     if (o.model.empty() || o.betas.empty() || o.var.empty() || o.out.empty()) {
       return Usage("reconstruct needs --model, --betas, --var and --out");

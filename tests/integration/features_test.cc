@@ -380,6 +380,18 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
     EXPECT_GT(max_sd, 0.01) << "draws with different z should differ somewhere";
     EXPECT_GT(max_between, 0.01);
   }
+  // The CLI writes each draw, the SD map and a sheet of them.
+  const std::string out = testing::MakeTempDir("features_draws");
+  const auto cli_draws = testing::RunCommand(
+      cli + "reconstruct --model gen_ICG --betas " + testing::DataDir() +
+      "/digit69/digit69_28x28.mat --var fmriTest --stimuli-var stimTest --samples 3 --out " + out +
+      at);
+  ASSERT_EQ(cli_draws.exit_code, 0) << cli_draws.output;
+  for (const char* file : {"sample_000.png", "sample_000_sample2.png", "sample_009_sd.png",
+                           "samples_sheet.png", "contact_sheet.png"})
+    EXPECT_TRUE(std::filesystem::exists(out + "/" + file)) << file;
+  std::filesystem::remove_all(out);
+
   // A deterministic generator has nothing to draw; too many draws are
   // refused before dispatch; the server keeps serving.
   v1::ReconstructResponse refused;
