@@ -18,6 +18,7 @@
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
+#include "core/generation/tensor_convert.h"
 
 namespace v2p::core {
 namespace {
@@ -27,20 +28,11 @@ constexpr char kDecoderFile[] = "decoder.pt";
 constexpr char kMeanFile[] = "condition_mean.npy";
 constexpr char kSdFile[] = "condition_sd.npy";
 
-using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using internal::FromTensor;
+using internal::ToTensor;
 
 // Halvings from the image side to the smallest feature map.
 int Stages(int side) { return side == 28 ? 2 : 4; }
-
-torch::Tensor ToTensor(const Eigen::MatrixXf& m) {
-  RowMajorF rows = m;
-  return torch::from_blob(rows.data(), {rows.rows(), rows.cols()}, torch::kFloat32).clone();
-}
-
-Eigen::MatrixXf FromTensor(const torch::Tensor& t) {
-  const torch::Tensor c = t.contiguous().to(torch::kFloat32).reshape({t.size(0), -1});
-  return Eigen::Map<const RowMajorF>(c.data_ptr<float>(), c.size(0), c.size(1));
-}
 
 struct Architecture {
   int side = 28;
