@@ -70,7 +70,7 @@ ABSL_FLAG(int, folds, 5, "features compare: outer cross-validation folds.");
 ABSL_FLAG(int, voxels, 200, "features compare: voxels selected for SMR.");
 ABSL_FLAG(int, iterations, 10, "features compare: SMR alternating iterations.");
 ABSL_FLAG(std::string, variants, "", "features compare: comma-separated SMR variants; empty = all, sparse and not.");
-ABSL_FLAG(std::string, kind, "ICG", "generators train: ICG, CVAE, CGAN or DeCNN.");
+ABSL_FLAG(std::string, kind, "ICG", "generators train: ICG, CVAE, CGAN, DeCNN, or GAN (HYPER's unconditional generator).");
 ABSL_FLAG(int, latent, 16, "generators train: latent size.");
 ABSL_FLAG(double, margin, 30, "generators train: IntroVAE hinge margin (nats); 0 = the paper's unbounded -alpha KL.");
 ABSL_FLAG(int, timeout_s, 0, "jobs wait: give up after this long; 0 = until done.");
@@ -93,7 +93,7 @@ constexpr char kUsage[] =
     "  features list|show --repo DIR [--name NAME]\n"
     "  features compare --repo DIR --dataset FILE [--network NAME] [--layers fc6]\n"
     "      [--folds 5] [--voxels 200] [--iterations 10] [--variants SMR,...] [--out FILE.md]\n"
-    "  generators train --repo DIR [--kind ICG|CVAE|CGAN|DeCNN] [--network alexnet28]\n"
+    "  generators train --repo DIR [--kind ICG|CVAE|CGAN|DeCNN|GAN] [--network alexnet28]\n"
     "      [--layers fc6] [--epochs 20] [--latent 16] [--margin 30] [--out sheet.png]\n"
     "  generators evaluate --repo DIR --out DIR [--layers fc6] [--epochs 20] [--top_k 64,128]\n"
     "  models list  --server ADDR\n"

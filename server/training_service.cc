@@ -46,6 +46,11 @@ absl::Status TrainingService::Validate(const v1::CreateTrainingJobRequest& reque
             request.dataset(), "' names none (set unpaired_images in its description) and has ",
             dataset->num_train(), " training trials"));
     }
+  } else if (spec->target() == v1::TARGET_SPACE_GAN_LATENT) {
+    if (!spec->decoder().has_ridge() || !spec->generator().has_stored())
+      return absl::InvalidArgumentError(
+          "pipeline_spec: TARGET_SPACE_GAN_LATENT takes decoder { ridge { ... } } and "
+          "generator { stored { name: ... } } naming a GAN");
   } else if (spec->decoder().has_smr()) {
     return absl::InvalidArgumentError(
         "pipeline_spec: decoder { smr } decodes features; set target: TARGET_SPACE_FEATURES");

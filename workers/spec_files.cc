@@ -39,11 +39,22 @@ absl::StatusOr<v1::DatasetDescription> ReadDatasetDescription(
 absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
     const v1::PipelineSpec& spec) {
   core::PipelineOptions o;
-    const bool features = spec.target() == v1::TARGET_SPACE_FEATURES;
-  if (spec.target() != v1::TARGET_SPACE_PIXELS && !features) {
+  const bool features = spec.target() == v1::TARGET_SPACE_FEATURES;
+  const bool latent = spec.target() == v1::TARGET_SPACE_GAN_LATENT;
+  if (spec.target() != v1::TARGET_SPACE_PIXELS && !features && !latent) {
     return absl::InvalidArgumentError(
-        "pipeline spec: target must be TARGET_SPACE_PIXELS or "
-        "TARGET_SPACE_FEATURES");
+        "pipeline spec: target must be TARGET_SPACE_PIXELS, TARGET_SPACE_FEATURES or "
+        "TARGET_SPACE_GAN_LATENT");
+  }
+  if (latent) {
+    if (!spec.decoder().has_ridge() || !spec.generator().has_stored() ||
+        spec.generator().stored().name().empty())
+      return absl::InvalidArgumentError(
+          "pipeline spec: TARGET_SPACE_GAN_LATENT takes decoder { ridge } and "
+          "generator { stored { name: ... } } naming a GAN");
+    o.target = core::PipelineOptions::Target::kGanLatent;
+    o.generator_name = spec.generator().stored().name();
+    o.generator_version = spec.generator().stored().version();
   }
   if (!spec.decoder().has_ridge() && !spec.decoder().has_smr()) {
     return absl::InvalidArgumentError(
@@ -119,7 +130,7 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
   o.ridge.regression = {r.alpha(), r.n_feat(), r.chunk_size()};
   o.ridge.standardize_voxels = r.standardize_voxels();
   o.ridge.penalize_intercept = r.penalize_intercept();
-    if (!features && spec.generator().kind_case() != v1::GeneratorSpec::kIdentity) {
+    if (!features && !latent && spec.generator().kind_case() != v1::GeneratorSpec::kIdentity) {
     return absl::InvalidArgumentError(
         "pipeline spec: generator { identity {} } is required for pixel "
         "targets");

@@ -60,7 +60,7 @@ class Fields {
 }  // namespace
 
 int64_t ModelManifest::num_outputs() const {
-  if (target != "features") return image.num_pixels();
+  if (target == "pixels") return image.num_pixels();
   int64_t n = 0;
   for (const auto& l : feature_layers) n += l.size;
   return n;
@@ -86,7 +86,7 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
       << "eval.num_samples: " << m.evaluation.num_samples << "\n"
       << "eval.ssim_definition: " << OneLine(m.evaluation.ssim_definition)
       << "\n";
-  if (m.target == "features") {
+  if (m.target != "pixels") {
     out << "feature_network: " << m.feature_network << "\n"
         << "top_k_units: " << m.top_k_units << "\n"
         << "generator_condition_units: " << m.generator_condition_units << "\n";
@@ -151,9 +151,9 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
   if (f.all().count("target")) {
     ASSIGN_OR_RETURN(m.target, f.Str("target"));
   }
-  if (m.target != "pixels" && m.target != "features")
+  if (m.target != "pixels" && m.target != "features" && m.target != "latent")
     return f.Bad("target", m.target);
-  if (m.target == "features") {
+  if (m.target != "pixels") {
     ASSIGN_OR_RETURN(m.feature_network, f.Str("feature_network"));
     if (f.all().count("top_k_units")) {
       ASSIGN_OR_RETURN(m.top_k_units, f.Int("top_k_units"));

@@ -28,13 +28,16 @@ struct ModelManifest {
   ImageShape image;
   std::string decoder;    // "ridge" or "smr" (both served as a linear map)
   // "identity"; for a features target "none", or "stored" for a generator
-  // from <repo>/generators copied into kGeneratorDir.
+  // from <repo>/generators copied into kGeneratorDir; "gan" for the GAN
+  // of a latent target, kept there too.
   std::string generator;
   // "pixels", or "features": the pipeline returns decoded CNN features of
   // `feature_layers` (name and shape, in output order) of the feature
-  // network stored with the model.
+  // network stored with the model; or "latent" (HYPER): the decoded GAN
+  // latent (one layer "latent") and the GAN's image of it.
   std::string target = "pixels";
-  std::string feature_network;  // "name/version" it was trained against
+  // "name/version" of the feature network (features) or GAN (latent)
+  std::string feature_network;
   struct FeatureLayer {
     std::string name;
     std::vector<int64_t> shape;

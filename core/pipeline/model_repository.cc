@@ -172,7 +172,7 @@ absl::StatusOr<std::unique_ptr<ModelRepository>> OpenGeneratorRepository(const s
   o.root = root;
   o.create = create;
   o.collection = "generators";
-  o.marker_file = "generator.txt";
+  o.marker_file = kGeneratorConditionFile;  // every kind writes one
   return ModelRepository::Open(o);
 }
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
+#include "core/generation/gan.h"
 #include "core/generation/icg.h"
 #include "core/generation/identity_generator.h"
 
@@ -51,11 +52,13 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
         absl::StrCat("decoder takes ", decoder->num_voxels(),
                      " voxels; manifest says ", manifest.num_voxels));
   }
-  if (manifest.target == "features") {
+  if (manifest.target != "pixels") {
     if (decoder->num_outputs() != manifest.num_outputs())
       return absl::InvalidArgumentError(absl::StrCat(
-          "features pipeline: decoder gives ", decoder->num_outputs(),
+          manifest.target, " pipeline: decoder gives ", decoder->num_outputs(),
           " values, the manifest's layers hold ", manifest.num_outputs()));
+    if (generator == nullptr && manifest.target == "latent")
+      return absl::InvalidArgumentError("a latent pipeline needs its GAN");
     if (generator == nullptr)
       return std::shared_ptr<const Pipeline>(new Pipeline(
           std::move(manifest), std::move(decoder), nullptr, {}));
@@ -109,7 +112,11 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(
     if (!stored.ok())
       return absl::DataLossError(absl::StrCat(dir, ": ", stored.status().message()));
     generator = std::move(*stored);
-  } else if (manifest.target != "features") {
+  } else if (manifest.generator == "gan") {
+    auto gan = GanGenerator::Load(dir + "/" + kGeneratorDir);
+    if (!gan.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", gan.status().message()));
+    generator = std::move(*gan);
+  } else if (manifest.target == "pixels") {
     ASSIGN_OR_RETURN(generator, MakeGenerator(manifest));
   }
   auto pipeline = Create(std::move(manifest), std::move(decoder), std::move(generator),
@@ -164,7 +171,7 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
   }
   const Eigen::MatrixXf& h = condition_units_.empty() ? targets : condition;
   ASSIGN_OR_RETURN(Eigen::MatrixXf images, generator_->Generate(h));
-  const bool keep_features = manifest_.target == "features";
+  const bool keep_features = manifest_.target != "pixels";
   auto clip = [&](Eigen::MatrixXf* m) {
     if (manifest_.clip_output) *m = m->cwiseMax(0.0f).cwiseMin(1.0f);
   };

@@ -20,6 +20,7 @@
 #include "core/evaluation/metrics.h"
 #include "core/evaluation/report.h"
 #include "core/features/feature_network.h"
+#include "core/generation/gan.h"
 #include "core/generation/icg.h"
 #include "core/generation/identity_generator.h"
 #include "core/pipeline/pipeline.h"
@@ -285,6 +286,10 @@ void SplitForValidation(const DatasetSplit& train, double fraction,
 
 std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
   const auto& r = o.ridge.regression;
+  if (o.target == PipelineOptions::Target::kGanLatent)
+    return absl::StrCat("ridge(alpha=", r.alpha, ", n_feat=",
+                        r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat), ") -> latent of GAN ",
+                        o.generator_name, " (stimuli inverted) -> GAN");
   if (o.target == PipelineOptions::Target::kFeatures) {
     const std::string decoder =
         o.decoder == PipelineOptions::Decoder::kSmr
@@ -392,6 +397,50 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
           "' (", stored->input_size(), " units); this pipeline decodes '",
           absl::StrReplaceAll(expected, {{"\n", "; "}}), "' (", fit_targets.cols(), " units)"));
   }
+  // HYPER: the targets are the GAN latents of the stimuli, found by
+  // inverting the stored GAN (no GAN drew these stimuli).
+  const bool latent = p.target == PipelineOptions::Target::kGanLatent;
+  std::unique_ptr<GanGenerator> gan;
+  double inversion_pcc = 0;
+  if (latent) {
+    if (p.generator_name.empty())
+      return absl::InvalidArgumentError("a latent pipeline names its GAN (generator { stored })");
+    ASSIGN_OR_RETURN(auto gens, OpenGeneratorRepository(repository.root(), false));
+    ASSIGN_OR_RETURN(const int64_t gv,
+                     gens->ResolveVersion(p.generator_name, p.generator_version));
+    generator_dir = gens->VersionDir(p.generator_name, gv);
+    generator_id = absl::StrCat(p.generator_name, "/", gv);
+    auto loaded = GanGenerator::Load(generator_dir);
+    if (!loaded.ok())
+      return absl::InvalidArgumentError(absl::StrCat("generator ", generator_id,
+                                                     " is not a GAN: ", loaded.status().message()));
+    gan = *std::move(loaded);
+    if (!(gan->image_shape() == dataset.image))
+      return absl::InvalidArgumentError(absl::StrCat("GAN ", generator_id, " draws ",
+                                                     gan->image_shape().height, "x",
+                                                     gan->image_shape().width, " images"));
+    TrainingProgress progress;
+    progress.phase = TrainingProgress::Phase::kTrainingGenerator;
+    progress.total_steps = 2;
+    Report(hooks, progress);
+    LogInfo("train", "inverting GAN ", generator_id, " on ", fit.stimuli.rows(),
+            " training stimuli");
+    ASSIGN_OR_RETURN(const Eigen::MatrixXf z_fit, gan->Invert(fit.stimuli.cast<float>()));
+    ASSIGN_OR_RETURN(const Eigen::MatrixXf redrawn, gan->Generate(z_fit));
+    ASSIGN_OR_RETURN(const ImageScores inv,
+                     ScoreReconstructions(redrawn.cast<double>(), fit.stimuli, dataset.image));
+    inversion_pcc = inv.pcc;
+    LogInfo("train", "inversion redraws the training stimuli at PCC ", inv.pcc, ", SSIM ",
+            inv.ssim);
+    fit_targets = z_fit.cast<double>();
+    progress.step = 1;
+    Report(hooks, progress);
+    if (eval.stimuli.rows() > 0) {
+      ASSIGN_OR_RETURN(const Eigen::MatrixXf z_eval, gan->Invert(eval.stimuli.cast<float>()));
+      eval_targets = z_eval.cast<double>();
+    }
+    layers = {{"latent", {gan->input_size()}, gan->input_size()}};
+  }
   std::unique_ptr<RidgeDecoder> decoder;
   if (p.decoder == PipelineOptions::Decoder::kSmr) {
     ASSIGN_OR_RETURN(decoder, FitSmr(fit, fit_targets, p, hooks));
@@ -450,8 +499,13 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   m.num_voxels = decoder->num_voxels();
   m.image = dataset.image;
   m.decoder = p.decoder == PipelineOptions::Decoder::kSmr ? "smr" : "ridge";
-  m.generator = features ? (stored ? "stored" : "none") : "identity";
+  m.generator = latent ? "gan" : features ? (stored ? "stored" : "none") : "identity";
   m.generator_condition_units = static_cast<int64_t>(condition_units.size());
+  if (latent) {
+    m.target = "latent";
+    m.feature_network = generator_id;
+    m.feature_layers = layers;
+  }
   if (features) {
     m.target = "features";
     m.feature_network = network_id;
@@ -471,6 +525,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   if (!features)
     generator = std::make_unique<const IdentityGenerator>(dataset.image);
   const bool with_images = !features || stored != nullptr;
+  if (gan) generator = std::move(gan);
   const IcgGenerator* trained = p.train_generator ? stored.get() : nullptr;
   if (stored) generator = std::move(stored);
   ASSIGN_OR_RETURN(auto pipeline, Pipeline::Create(m, std::move(decoder),
@@ -478,7 +533,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   m.evaluation.split = eval_name;
   m.evaluation.num_samples = static_cast<int>(eval.betas.rows());
   m.evaluation.ssim_definition = kSsimDefinition;
-  if (features && eval.betas.rows() > 0 &&
+  if ((features || latent) && eval.betas.rows() > 0 &&
       eval_targets.rows() == eval.betas.rows()) {
     ASSIGN_OR_RETURN(auto recs, pipeline->Run(eval.betas.cast<float>()));
     Eigen::MatrixXd pred(recs.size(), eval_targets.cols());
@@ -501,6 +556,20 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
       double top_sum = 0;
       for (int u : top_units) top_sum += decodability(u);
       m.evaluation.metrics["cv_unit_pcc.top_k"] = top_sum / top_units.size();
+    }
+    if (latent) {
+      // HYPER's latent similarity: cosine between decoded and true latents.
+      auto cosine = [&](const Eigen::MatrixXd& a) {
+        double sum = 0;
+        for (Eigen::Index i = 0; i < a.rows(); ++i)
+          sum += a.row(i).dot(eval_targets.row(i)) /
+                 std::max(1e-12, a.row(i).norm() * eval_targets.row(i).norm());
+        return sum / a.rows();
+      };
+      m.evaluation.metrics["latent_cosine"] = cosine(pred);
+      m.evaluation.baseline_metrics["latent_cosine"] =
+          cosine(train_mean.replicate(eval_targets.rows(), 1));
+      m.evaluation.metrics["inversion_pcc.fit"] = inversion_pcc;
     }
     LogInfo("train", eval_name, " split: feature pcc ",
             m.evaluation.metrics["feature_pcc"], ", nmse ",

@@ -26,7 +26,9 @@ namespace v2p::core {
 // Plain options converted from a PipelineSpec at the process edge.
 struct PipelineOptions {
   enum class Generator { kIdentity };
-  enum class Target { kPixels, kFeatures };
+  // kGanLatent (HYPER): decode the latent of the stored GAN generator_name
+  // (the stimuli's latents found by inverting it) and draw its image.
+  enum class Target { kPixels, kFeatures, kGanLatent };
   enum class Decoder { kRidge, kSmr };
 
   Target target = Target::kPixels;

@@ -1,0 +1,114 @@
+// HYPER (Dado et al. 2022) on digit69 end to end: `v2p generators train
+// --kind GAN` trains the unconditional GAN on unpaired digits, `v2p train`
+// finds the stimuli's latents by inverting it and fits ridge from betas to
+// latents, and v2p-server serves the pipeline over loopback gRPC. The
+// reconstructions must beat the mean image and the eigenface baseline
+// (PCA on pixels, ridge to the components, inverse) on identification.
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "client/generator_commands.h"
+#include "core/data/dataset.h"
+#include "core/decoding/ridge_decoder.h"
+#include "core/evaluation/report.h"
+#include "core/features/pca.h"
+#include "gtest/gtest.h"
+#include "tests/testing/digit69.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/test_paths.h"
+#include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
+
+namespace v2p {
+namespace {
+
+namespace v1 = voxel2pixel::v1;
+
+// The eigenface baseline of both GAN papers: ridge from betas to the
+// principal components of the training stimuli, then the inverse PCA.
+core::ImageScores Eigenfaces(const core::Dataset& ds) {
+  auto pca = core::PcaLayer::Fit(ds.train.stimuli, {.explained_variance = 0.9});
+  EXPECT_TRUE(pca.ok());
+  core::RidgeDecoder::Options ro;
+  ro.regression.alpha = 1000;
+  auto d = core::RidgeDecoder::Fit(ds.train.betas, *(*pca)->Transform(ds.train.stimuli), ro);
+  EXPECT_TRUE(d.ok());
+  Eigen::MatrixXf z = ds.test.betas.cast<float>();
+  (*d)->Standardize(&z);
+  const Eigen::MatrixXd rec =
+      (*(*pca)->Inverse((*d)->Decode(z).cast<double>())).cwiseMax(0.0).cwiseMin(1.0);
+  auto s = core::ScoreReconstructions(rec, ds.test.stimuli, ds.image);
+  EXPECT_TRUE(s.ok());
+  std::printf("eigenface baseline (%d components, %.0f%% of the variance): PCC %.3f, SSIM %.3f, "
+              "identification %.3f\n",
+              (*pca)->num_components(), 100 * (*pca)->explained_fraction(), s->pcc, s->ssim,
+              s->identification_pcc);
+  return *s;
+}
+
+TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
+  const std::string repo = testing::MakeTempDir("hyper");
+  client::GeneratorsTrainOptions o;
+  o.repo = repo;
+  o.kind = "GAN";
+  o.latent_size = 32;
+  o.epochs = 12;
+  o.data_root = testing::DataDir();
+  auto gan = client::RunGeneratorsTrain(o);
+  ASSERT_TRUE(gan.ok()) << gan.status();
+  // Inversion must be able to redraw the real stimuli before decoding can.
+  EXPECT_GT(gan->pcc, 0.85);
+
+  const auto train = testing::RunCommand(absl::StrCat(
+      testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+      "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
+      "/examples/digit69_hyper.pbtxt --repo ", repo, " --model hyper --data_root ",
+      testing::DataDir()));
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+
+  auto ds = core::LoadDataset(testing::Digit69Options());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  auto server = testing::ServerProcess::Start(repo, {"--workers=spawn:1", "--worker_device=cpu"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::Reconstruction::NewStub((*server)->channel());
+  v1::ReconstructRequest req;
+  req.set_model("hyper");
+  req.set_include_pixels(true);
+  const int n = static_cast<int>(ds->test.betas.rows());
+  for (int i = 0; i < n; ++i) {
+    auto* s = req.add_samples();
+    s->set_id(absl::StrCat("t", i));
+    for (Eigen::Index v = 0; v < ds->test.betas.cols(); ++v)
+      s->add_betas(static_cast<float>(ds->test.betas(i, v)));
+  }
+  v1::ReconstructResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  const grpc::Status st = stub->Reconstruct(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.results_size(), n);
+  Eigen::MatrixXd rec(n, 784);
+  for (int i = 0; i < n; ++i) {
+    const auto& r = resp.results(i);
+    ASSERT_EQ(r.image().pixels_size(), 784);
+    ASSERT_EQ(r.features_size(), 1);
+    EXPECT_EQ(r.features(0).layer(), "latent");
+    EXPECT_EQ(r.features(0).values().size(), 32 * sizeof(float));
+    EXPECT_TRUE(r.timings().has_decode());
+    EXPECT_TRUE(r.timings().has_generate());
+    for (int p = 0; p < 784; ++p) rec(i, p) = r.image().pixels(p);
+  }
+  auto scores = core::ScoreReconstructions(rec, ds->test.stimuli, ds->image);
+  auto mean = core::ScoreReconstructions(core::MeanImageBaseline(ds->train.stimuli, n),
+                                         ds->test.stimuli, ds->image);
+  ASSERT_TRUE(scores.ok() && mean.ok());
+  std::printf("HYPER over gRPC: PCC %.3f, SSIM %.3f, identification %.3f (mean image PCC %.3f)\n",
+              scores->pcc, scores->ssim, scores->identification_pcc, mean->pcc);
+  const core::ImageScores eigen = Eigenfaces(*ds);
+  EXPECT_GT(scores->pcc, mean->pcc);
+  EXPECT_GT(scores->identification_pcc, mean->identification_pcc);
+  EXPECT_GE(scores->identification_pcc, eigen.identification_pcc);
+  std::filesystem::remove_all(repo);
+}
+
+}  // namespace
+}  // namespace v2p
