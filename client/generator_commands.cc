@@ -90,6 +90,38 @@ absl::StatusOr<Eigen::MatrixXf> DecodeWithSmr(const GeneratorsEvaluateOptions& o
   return out;
 }
 
+// Commits a trained generator with its condition text as the next version
+// of `name`, reports where, and writes the contact sheet `rows` to o.out.
+template <typename Trained>
+absl::StatusOr<GeneratorsTrainResult> StoreGenerator(const GeneratorsTrainOptions& o,
+                                                     const std::string& name, const Trained& g,
+                                                     const std::string& condition,
+                                                     const core::ImageScores& scores,
+                                                     const std::vector<Eigen::MatrixXf>& rows,
+                                                     core::ImageShape shape,
+                                                     const char* sheet_caption) {
+  ASSIGN_OR_RETURN(auto repo, core::OpenGeneratorRepository(o.repo, true));
+  ASSIGN_OR_RETURN(const int64_t version,
+                   repo->CommitVersion(name, [&](const std::string& dir) -> absl::Status {
+                     RETURN_IF_ERROR(g.Save(dir));
+                     return core::WriteFile(dir + "/" + core::kGeneratorConditionFile, condition);
+                   }));
+  GeneratorsTrainResult r;
+  r.version = version;
+  r.dir = repo->VersionDir(name, version);
+  r.pcc = scores.pcc;
+  r.ssim = scores.ssim;
+  r.identification = scores.identification_pcc;
+  std::printf("saved generator %s version %lld in %s\n", name.c_str(),
+              static_cast<long long>(version), r.dir.c_str());
+  if (!o.out.empty()) {
+    ASSIGN_OR_RETURN(const std::string png, core::ContactSheetPng(rows, shape));
+    RETURN_IF_ERROR(core::WriteFile(o.out, png));
+    std::printf("wrote %s (%s)\n", o.out.c_str(), sheet_caption);
+  }
+  return r;
+}
+
 // HYPER's generator: an unconditional GAN on the same unpaired images. Its
 // upper bound is how well inversion redraws the digit69 test stimuli.
 absl::StatusOr<GeneratorsTrainResult> TrainGan(const GeneratorsTrainOptions& o,
@@ -120,27 +152,8 @@ absl::StatusOr<GeneratorsTrainResult> TrainGan(const GeneratorsTrainOptions& o,
   std::printf("digit69 test stimuli redrawn from their inverted latents: PCC %.3f ± %.3f, "
               "SSIM-11g %.3f, identification %.3f\n",
               scores.pcc, scores.pcc_sd, scores.ssim, scores.identification_pcc);
-  ASSIGN_OR_RETURN(auto repo, core::OpenGeneratorRepository(o.repo, true));
-  ASSIGN_OR_RETURN(const int64_t version,
-                   repo->CommitVersion(name, [&](const std::string& dir) -> absl::Status {
-                     RETURN_IF_ERROR(gan->Save(dir));
-                     return core::WriteFile(dir + "/" + core::kGeneratorConditionFile,
-                                            "unconditional GAN\n");
-                   }));
-  GeneratorsTrainResult r;
-  r.version = version;
-  r.dir = repo->VersionDir(name, version);
-  r.pcc = scores.pcc;
-  r.ssim = scores.ssim;
-  r.identification = scores.identification_pcc;
-  std::printf("saved generator %s version %lld in %s\n", name.c_str(),
-              static_cast<long long>(version), r.dir.c_str());
-  if (!o.out.empty()) {
-    ASSIGN_OR_RETURN(const std::string png, core::ContactSheetPng({test, rec}, ds.image));
-    RETURN_IF_ERROR(core::WriteFile(o.out, png));
-    std::printf("wrote %s (test stimuli above their inverted redraws)\n", o.out.c_str());
-  }
-  return r;
+  return StoreGenerator(o, name, *gan, "unconditional GAN\n", scores, {test, rec}, ds.image,
+                        "test stimuli above their inverted redraws");
 }
 
 }  // namespace
@@ -199,28 +212,12 @@ absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOp
               o.layers.c_str(), scores.pcc, scores.pcc_sd, scores.ssim,
               scores.identification_pcc, base.pcc, base.identification_pcc);
 
-  ASSIGN_OR_RETURN(auto repo, core::OpenGeneratorRepository(o.repo, true));
   const std::string condition = core::GeneratorCondition(absl::StrCat(o.network, "/", nv), layers);
-  ASSIGN_OR_RETURN(const int64_t version,
-                   repo->CommitVersion(name, [&](const std::string& dir) -> absl::Status {
-                     RETURN_IF_ERROR(generator->Save(dir));
-                     return core::WriteFile(dir + "/" + core::kGeneratorConditionFile, condition);
-                   }));
-  GeneratorsTrainResult r;
-  r.version = version;
-  r.dir = repo->VersionDir(name, version);
-  r.pcc = scores.pcc;
-  r.ssim = scores.ssim;
-  r.identification = scores.identification_pcc;
+  ASSIGN_OR_RETURN(GeneratorsTrainResult r,
+                   StoreGenerator(o, name, *generator, condition, scores, {test, rec}, ds.image,
+                                  "test stimuli above their reconstructions"));
   r.mean_pcc = base.pcc;
   r.mean_identification = base.identification_pcc;
-  std::printf("saved generator %s version %lld in %s\n", name.c_str(),
-              static_cast<long long>(version), r.dir.c_str());
-  if (!o.out.empty()) {
-    ASSIGN_OR_RETURN(const std::string png, core::ContactSheetPng({test, rec}, ds.image));
-    RETURN_IF_ERROR(core::WriteFile(o.out, png));
-    std::printf("wrote %s (test stimuli above their reconstructions)\n", o.out.c_str());
-  }
   return r;
 }
 

@@ -19,12 +19,21 @@ absl::Status TrainingService::Validate(const v1::CreateTrainingJobRequest& reque
   if (!dataset.ok()) return dataset.status();
   auto spec = ParseTextProto<v1::PipelineSpec>(request.pipeline_spec(), "pipeline_spec");
   if (!spec.ok()) return spec.status();
-    if (!spec->decoder().has_ridge() && !spec->decoder().has_smr()) {
+  if (spec->target() == v1::TARGET_SPACE_DAND) {
+    if (!spec->decoder().has_map() || spec->features().network().empty() ||
+        spec->features().layers().empty())
+      return absl::InvalidArgumentError(
+          "pipeline_spec: TARGET_SPACE_DAND takes features { network: ... layers: ... } and "
+          "decoder { map { ... } }");
+    if (dataset->description().unpaired_images().empty() && dataset->num_train() < 1000)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pipeline_spec: DAND trains a generator and needs unpaired images; dataset '",
+          request.dataset(), "' names none (set unpaired_images in its description)"));
+  } else if (!spec->decoder().has_ridge() && !spec->decoder().has_smr()) {
     return absl::InvalidArgumentError(
         "pipeline_spec: no decoder this server knows (expected decoder { ridge { ... } } or "
         "decoder { smr { ... } })");
-  }
-  if (spec->target() == v1::TARGET_SPACE_FEATURES) {
+  } else if (spec->target() == v1::TARGET_SPACE_FEATURES) {
     if (spec->features().network().empty() || spec->features().layers().empty() ||
         (spec->has_generator() && !spec->generator().has_stored() &&
          !spec->generator().has_train())) {

@@ -41,6 +41,34 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
   core::PipelineOptions o;
   const bool features = spec.target() == v1::TARGET_SPACE_FEATURES;
   const bool latent = spec.target() == v1::TARGET_SPACE_GAN_LATENT;
+  if (spec.target() == v1::TARGET_SPACE_DAND) {
+    const v1::FeatureTargets& f = spec.features();
+    const v1::MapDecoder& m = spec.decoder().map();
+    if (f.network().empty() || f.layers().empty() || !spec.decoder().has_map())
+      return absl::InvalidArgumentError(
+          "pipeline spec: TARGET_SPACE_DAND takes features { network: ... layers: ... } and "
+          "decoder { map { ... } }");
+    if (m.explained_variance() < 0 || m.explained_variance() > 1 || m.ridge() < 0)
+      return absl::InvalidArgumentError(
+          "pipeline spec: map explained_variance must be in [0, 1] and ridge >= 0");
+    if (spec.generator().kind_case() != v1::GeneratorSpec::KIND_NOT_SET &&
+        !(spec.generator().has_train() &&
+          (spec.generator().train().kind().empty() || spec.generator().train().kind() == "DAND")))
+      return absl::InvalidArgumentError(
+          "pipeline spec: TARGET_SPACE_DAND trains its own generator (generator { train { "
+          "epochs: N } } or none)");
+    o.target = core::PipelineOptions::Target::kDand;
+    o.feature_network = f.network();
+    o.feature_network_version = f.network_version();
+    o.feature_layers.assign(f.layers().begin(), f.layers().end());
+    if (m.explained_variance() > 0) o.dand_explained_variance = m.explained_variance();
+    if (m.ridge() > 0) o.dand_ridge = m.ridge();
+    o.dand_generator.epochs = spec.generator().train().epochs() > 0 ? spec.generator().train().epochs() : 20;
+    o.decodability_folds = 0;
+    o.clip_output = spec.clip_output();
+    o.note = spec.description();
+    return o;
+  }
   if (spec.target() != v1::TARGET_SPACE_PIXELS && !features && !latent) {
     return absl::InvalidArgumentError(
         "pipeline spec: target must be TARGET_SPACE_PIXELS, TARGET_SPACE_FEATURES or "

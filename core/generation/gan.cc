@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
+#include "core/data/npy.h"
 #include "core/generation/tensor_convert.h"
 
 namespace v2p::core {
@@ -166,12 +167,7 @@ absl::Status GanGenerator::Save(const std::string& dir) const {
   RETURN_IF_ERROR(WriteFile(dir + "/" + kConfigFile,
                             absl::StrCat("side: ", a.side, "\nlatent_size: ", a.latent_size,
                                          "\nbase_channels: ", a.base_channels, "\n")));
-  try {
-    torch::save(impl_->net, dir + "/" + kWeightsFile);
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("saving ", dir, "/", kWeightsFile, ": ", e.what()));
-  }
-  return absl::OkStatus();
+  return internal::SaveModule(impl_->net, dir + "/" + kWeightsFile);
 }
 
 absl::StatusOr<std::unique_ptr<GanGenerator>> GanGenerator::Load(const std::string& dir) {
@@ -193,13 +189,7 @@ absl::StatusOr<std::unique_ptr<GanGenerator>> GanGenerator::Load(const std::stri
   if ((a.side != 28 && a.side != 64) || a.latent_size <= 0 || a.base_channels <= 0)
     return absl::DataLossError(absl::StrCat(dir, "/", kConfigFile, ": bad architecture"));
   g->impl_->net = GeneratorNet(a);
-  try {
-    torch::load(g->impl_->net, dir + "/" + kWeightsFile);
-  } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat(dir, "/", kWeightsFile, " does not load: ",
-                                            std::string(e.what()).substr(0, 300)));
-  }
-  g->impl_->net->eval();
+  RETURN_IF_ERROR(internal::LoadModule(g->impl_->net, dir + "/" + kWeightsFile));
   return g;
 }
 
@@ -327,6 +317,55 @@ std::unique_ptr<GanGenerator> GanTrainer::Finish() {
   g->impl_->net = impl_->gen;
   g->impl_->net->eval();
   impl_ = std::make_unique<Impl>();
+  return g;
+}
+
+// ---------------------------------------------------------------- posterior
+
+absl::StatusOr<std::unique_ptr<PosteriorGanGenerator>> PosteriorGanGenerator::Create(
+    std::unique_ptr<GanGenerator> gan, Eigen::MatrixXd chol) {
+  if (gan == nullptr || chol.rows() != gan->input_size() || chol.cols() != gan->input_size() ||
+      !chol.allFinite())
+    return absl::InvalidArgumentError("posterior factor must be k x k for the GAN's k inputs");
+  return std::unique_ptr<PosteriorGanGenerator>(
+      new PosteriorGanGenerator(std::move(gan), std::move(chol)));
+}
+
+std::string PosteriorGanGenerator::Describe() const {
+  return absl::StrCat("DAND ", gan_->Describe(), " with posterior samples");
+}
+
+absl::StatusOr<std::vector<Eigen::MatrixXf>> PosteriorGanGenerator::Sample(
+    const Eigen::MatrixXf& mean, int samples, uint64_t seed) const {
+  if (mean.cols() != input_size())
+    return absl::InvalidArgumentError(
+        absl::StrCat("DAND generator takes ", input_size(), " latents; got ", mean.cols()));
+  if (samples < 1) return absl::InvalidArgumentError("samples must be >= 1");
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0, 1);
+  std::vector<Eigen::MatrixXf> out;
+  for (int s = 0; s < samples; ++s) {
+    Eigen::MatrixXd eps(mean.rows(), mean.cols());
+    for (Eigen::Index i = 0; i < eps.size(); ++i) eps.data()[i] = normal(rng);
+    const Eigen::MatrixXf z = mean + (eps * chol_.transpose()).cast<float>();
+    ASSIGN_OR_RETURN(Eigen::MatrixXf image, gan_->Generate(z));
+    out.push_back(std::move(image));
+  }
+  return out;
+}
+
+absl::Status PosteriorGanGenerator::Save(const std::string& dir) const {
+  RETURN_IF_ERROR(gan_->Save(dir));
+  return WriteNpyFloat64(dir + "/posterior_chol.npy", chol_);
+}
+
+absl::StatusOr<std::unique_ptr<PosteriorGanGenerator>> PosteriorGanGenerator::Load(
+    const std::string& dir) {
+  ASSIGN_OR_RETURN(auto gan, GanGenerator::Load(dir));
+  ASSIGN_OR_RETURN(const NpyArray chol, ReadNpy(dir + "/posterior_chol.npy"));
+  ASSIGN_OR_RETURN(Eigen::MatrixXd m, chol.AsMatrix());
+  auto g = Create(std::move(gan), std::move(m));
+  if (!g.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", g.status().message()));
   return g;
 }
 

@@ -109,6 +109,37 @@ class GanGenerator : public Generator {
   std::unique_ptr<Impl> impl_;
 };
 
+// DAND's served generator: a paired GAN whose input is the posterior mean
+// of the latent features, and which draws samples from the posterior
+// N(mean, C) when asked (Güçlütürk et al. 2017, Eq. 8: C = (B Sigma^-1 B'
+// + I)^-1, the same for every response). Immutable.
+class PosteriorGanGenerator : public Generator {
+ public:
+  // chol: k x k lower-triangular factor of C, k = gan's input size.
+  static absl::StatusOr<std::unique_ptr<PosteriorGanGenerator>> Create(
+      std::unique_ptr<GanGenerator> gan, Eigen::MatrixXd chol);
+  // The GAN's files plus posterior_chol.npy.
+  static absl::StatusOr<std::unique_ptr<PosteriorGanGenerator>> Load(const std::string& dir);
+  absl::Status Save(const std::string& dir) const;
+
+  ImageShape image_shape() const override { return gan_->image_shape(); }
+  int input_size() const override { return gan_->input_size(); }
+  std::string Describe() const override;
+  absl::StatusOr<Eigen::MatrixXf> Generate(const Eigen::MatrixXf& mean) const override {
+    return gan_->Generate(mean);
+  }
+  bool stochastic() const override { return true; }
+  // G(mean + eps L'), eps ~ N(0, I) (std::mt19937_64 seeded).
+  absl::StatusOr<std::vector<Eigen::MatrixXf>> Sample(const Eigen::MatrixXf& mean, int samples,
+                                                      uint64_t seed) const override;
+
+ private:
+  PosteriorGanGenerator(std::unique_ptr<GanGenerator> gan, Eigen::MatrixXd chol)
+      : gan_(std::move(gan)), chol_(std::move(chol)) {}
+  std::unique_ptr<GanGenerator> gan_;
+  Eigen::MatrixXd chol_;
+};
+
 }  // namespace v2p::core
 
 #endif  // V2P_CORE_GENERATION_GAN_H_

@@ -215,12 +215,7 @@ absl::Status IcgGenerator::Save(const std::string& dir) const {
                    "\n")));
   RETURN_IF_ERROR(WriteNpyFloat32(dir + "/" + kMeanFile, impl_->mean));
   RETURN_IF_ERROR(WriteNpyFloat32(dir + "/" + kSdFile, impl_->sd));
-  try {
-    torch::save(impl_->decoder, dir + "/" + kDecoderFile);
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("saving ", dir, "/", kDecoderFile, ": ", e.what()));
-  }
-  return absl::OkStatus();
+  return internal::SaveModule(impl_->decoder, dir + "/" + kDecoderFile);
 }
 
 absl::StatusOr<std::unique_ptr<IcgGenerator>> IcgGenerator::Load(const std::string& dir) {
@@ -256,13 +251,7 @@ absl::StatusOr<std::unique_ptr<IcgGenerator>> IcgGenerator::Load(const std::stri
   g->impl_->mean = Eigen::Map<const Eigen::RowVectorXd>(mean.values.data(), mean.size()).cast<float>();
   g->impl_->sd = Eigen::Map<const Eigen::RowVectorXd>(sd.values.data(), sd.size()).cast<float>();
   g->impl_->decoder = Decoder(a);
-  try {
-    torch::load(g->impl_->decoder, dir + "/" + kDecoderFile);
-  } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat(dir, "/", kDecoderFile, " does not load: ",
-                                            std::string(e.what()).substr(0, 300)));
-  }
-  g->impl_->decoder->eval();
+  RETURN_IF_ERROR(internal::LoadModule(g->impl_->decoder, dir + "/" + kDecoderFile));
   return g;
 }
 

@@ -112,6 +112,10 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(
     if (!stored.ok())
       return absl::DataLossError(absl::StrCat(dir, ": ", stored.status().message()));
     generator = std::move(*stored);
+  } else if (manifest.generator == "dand") {
+    auto dand = PosteriorGanGenerator::Load(dir + "/" + kGeneratorDir);
+    if (!dand.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", dand.status().message()));
+    generator = std::move(*dand);
   } else if (manifest.generator == "gan") {
     auto gan = GanGenerator::Load(dir + "/" + kGeneratorDir);
     if (!gan.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", gan.status().message()));

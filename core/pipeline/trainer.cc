@@ -15,11 +15,14 @@
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
 #include "core/data/npy.h"
+#include "core/decoding/map_decoder.h"
 #include "core/decoding/unit_decodability.h"
 #include "core/evaluation/identification.h"
 #include "core/evaluation/metrics.h"
 #include "core/evaluation/report.h"
 #include "core/features/feature_network.h"
+#include "core/features/pca.h"
+#include "Eigen/Cholesky"
 #include "core/generation/gan.h"
 #include "core/generation/icg.h"
 #include "core/generation/identity_generator.h"
@@ -203,6 +206,74 @@ absl::StatusOr<std::unique_ptr<IcgGenerator>> TrainGeneratorInJob(
   return trainer->Finish();
 }
 
+struct DandParts {
+  std::unique_ptr<RidgeDecoder> decoder;
+  std::unique_ptr<PosteriorGanGenerator> generator;
+};
+
+// DAND (Güçlütürk et al. 2017): PCA of the layers over the generator's
+// images (unpaired + fitted stimuli), whitened; the MAP decoder from betas
+// to those components (served as its posterior-mean linear map); the
+// paired GAN from components to images, sampling the posterior on request.
+// Fills the fit and eval targets with the components.
+absl::StatusOr<DandParts> FitDand(const Dataset& dataset, const DatasetSplit& fit,
+                                  const DatasetSplit& eval, const FeatureNetwork& network,
+                                  const PipelineOptions& p, const TrainHooks& hooks,
+                                  Eigen::MatrixXd* fit_targets, Eigen::MatrixXd* eval_targets) {
+  Eigen::MatrixXf images(dataset.unpaired.rows() + fit.stimuli.rows(), dataset.image.num_pixels());
+  images.topRows(dataset.unpaired.rows()) = dataset.unpaired.cast<float>();
+  images.bottomRows(fit.stimuli.rows()) = fit.stimuli.cast<float>();
+  if (images.rows() < 2 * p.dand_generator.batch_size)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DAND trains its generator on at least ", 2 * p.dand_generator.batch_size,
+        " images; dataset ", dataset.name, " has ", dataset.unpaired.rows(),
+        " unpaired images (name them with unpaired_images in the dataset description)"));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf all_features,
+                   network.ExtractConcatenated(images, p.feature_layers));
+  PcaOptions po;
+  po.explained_variance = p.dand_explained_variance;
+  po.whiten = true;
+  ASSIGN_OR_RETURN(auto pca, PcaLayer::Fit(all_features.cast<double>(), po));
+  LogInfo("train", "DAND: ", pca->num_components(), " components of ",
+          absl::StrJoin(p.feature_layers, "+"), " explain ", pca->explained_fraction(),
+          " of the variance over ", images.rows(), " images");
+  auto components = [&](const Eigen::MatrixXd& stimuli) -> absl::StatusOr<Eigen::MatrixXd> {
+    ASSIGN_OR_RETURN(const Eigen::MatrixXf f,
+                     network.ExtractConcatenated(stimuli.cast<float>(), p.feature_layers));
+    return pca->Transform(f.cast<double>());
+  };
+  ASSIGN_OR_RETURN(*fit_targets, components(fit.stimuli));
+  if (eval.stimuli.rows() > 0) {
+    ASSIGN_OR_RETURN(*eval_targets, components(eval.stimuli));
+  }
+  MapDecoderOptions mo;
+  mo.ridge = p.dand_ridge;
+  ASSIGN_OR_RETURN(auto map, MapDecoder::Fit(*fit_targets, fit.betas, mo));
+  DandParts parts;
+  parts.decoder = RidgeDecoder::FromLinearMap(map->mean_map(),
+                                              -map->response_mean() * map->mean_map());
+  // The generator learns from every image's own components.
+  ASSIGN_OR_RETURN(const Eigen::MatrixXd all_components, pca->Transform(all_features.cast<double>()));
+  GanOptions go = p.dand_generator;
+  TrainingProgress progress;
+  progress.phase = TrainingProgress::Phase::kTrainingGenerator;
+  progress.total_steps = go.epochs;
+  Report(hooks, progress);
+  go.on_epoch = [&](const GanEpoch& e) {
+    progress.step = e.epoch;
+    progress.loss = e.stimulus;
+    Report(hooks, progress);
+  };
+  go.is_cancelled = hooks.is_cancelled;
+  ASSIGN_OR_RETURN(auto trainer, GanTrainer::CreatePaired(images, all_components.cast<float>(),
+                                                          dataset.image, go));
+  RETURN_IF_ERROR(trainer->Train());
+  Eigen::LLT<Eigen::MatrixXd> llt(map->PosteriorCovariance());
+  ASSIGN_OR_RETURN(parts.generator,
+                   PosteriorGanGenerator::Create(trainer->Finish(), llt.matrixL()));
+  return parts;
+}
+
 }  // namespace
 
 std::map<std::string, double> ScoreFeatures(
@@ -286,6 +357,10 @@ void SplitForValidation(const DatasetSplit& train, double fraction,
 
 std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
   const auto& r = o.ridge.regression;
+  if (o.target == PipelineOptions::Target::kDand)
+    return absl::StrCat("MAP posterior -> ", absl::StrJoin(o.feature_layers, "+"), " of ",
+                        o.feature_network, " as whitened components (",
+                        o.dand_explained_variance * 100, "% variance) -> DAND GAN");
   if (o.target == PipelineOptions::Target::kGanLatent)
     return absl::StrCat("ridge(alpha=", r.alpha, ", n_feat=",
                         r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat), ") -> latent of GAN ",
@@ -344,11 +419,12 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   LogInfo("train", "fitting ", DescribePipeline(p, dataset.image), " on ",
           fit.betas.rows(), " samples x ", fit.betas.cols(), " voxels");
   const bool features = p.target == PipelineOptions::Target::kFeatures;
+  const bool dand = p.target == PipelineOptions::Target::kDand;
   Eigen::MatrixXd fit_targets = fit.stimuli, eval_targets = eval.stimuli;
   std::unique_ptr<FeatureNetwork> network;
   std::string network_dir, network_id;
   std::vector<ModelManifest::FeatureLayer> layers;
-  if (features) {
+  if (features || dand) {
     ASSIGN_OR_RETURN(auto nets,
                      OpenFeatureNetworkRepository(repository.root(), false));
     ASSIGN_OR_RETURN(
@@ -441,8 +517,18 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     }
     layers = {{"latent", {gan->input_size()}, gan->input_size()}};
   }
+  // DAND: whitened principal components of the layers are the latents;
+  // the MAP decoder inverts their linear encoding model; a paired GAN draws
+  // the image from them.
+  std::unique_ptr<PosteriorGanGenerator> dand_generator;
   std::unique_ptr<RidgeDecoder> decoder;
-  if (p.decoder == PipelineOptions::Decoder::kSmr) {
+  if (dand) {
+    ASSIGN_OR_RETURN(DandParts parts,
+                     FitDand(dataset, fit, eval, *network, p, hooks, &fit_targets, &eval_targets));
+    decoder = std::move(parts.decoder);
+    dand_generator = std::move(parts.generator);
+    layers = {{"components", {fit_targets.cols()}, fit_targets.cols()}};
+  } else if (p.decoder == PipelineOptions::Decoder::kSmr) {
     ASSIGN_OR_RETURN(decoder, FitSmr(fit, fit_targets, p, hooks));
   } else {
     ASSIGN_OR_RETURN(decoder, FitWithSteps(fit, fit_targets, p, hooks));
@@ -499,11 +585,14 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   m.num_voxels = decoder->num_voxels();
   m.image = dataset.image;
   m.decoder = p.decoder == PipelineOptions::Decoder::kSmr ? "smr" : "ridge";
-  m.generator = latent ? "gan" : features ? (stored ? "stored" : "none") : "identity";
+  m.generator = dand     ? "dand"
+                : latent ? "gan"
+                : features ? (stored ? "stored" : "none")
+                           : "identity";
   m.generator_condition_units = static_cast<int64_t>(condition_units.size());
-  if (latent) {
+  if (latent || dand) {
     m.target = "latent";
-    m.feature_network = generator_id;
+    m.feature_network = latent ? generator_id : network_id;
     m.feature_layers = layers;
   }
   if (features) {
@@ -526,6 +615,8 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     generator = std::make_unique<const IdentityGenerator>(dataset.image);
   const bool with_images = !features || stored != nullptr;
   if (gan) generator = std::move(gan);
+  const PosteriorGanGenerator* dand_trained = dand_generator.get();
+  if (dand_generator) generator = std::move(dand_generator);
   const IcgGenerator* trained = p.train_generator ? stored.get() : nullptr;
   if (stored) generator = std::move(stored);
   ASSIGN_OR_RETURN(auto pipeline, Pipeline::Create(m, std::move(decoder),
@@ -533,7 +624,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   m.evaluation.split = eval_name;
   m.evaluation.num_samples = static_cast<int>(eval.betas.rows());
   m.evaluation.ssim_definition = kSsimDefinition;
-  if ((features || latent) && eval.betas.rows() > 0 &&
+  if ((features || latent || dand) && eval.betas.rows() > 0 &&
       eval_targets.rows() == eval.betas.rows()) {
     ASSIGN_OR_RETURN(auto recs, pipeline->Run(eval.betas.cast<float>()));
     Eigen::MatrixXd pred(recs.size(), eval_targets.cols());
@@ -557,7 +648,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
       for (int u : top_units) top_sum += decodability(u);
       m.evaluation.metrics["cv_unit_pcc.top_k"] = top_sum / top_units.size();
     }
-    if (latent) {
+    if (latent || dand) {
       // HYPER's latent similarity: cosine between decoded and true latents.
       auto cosine = [&](const Eigen::MatrixXd& a) {
         double sum = 0;
@@ -569,7 +660,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
       m.evaluation.metrics["latent_cosine"] = cosine(pred);
       m.evaluation.baseline_metrics["latent_cosine"] =
           cosine(train_mean.replicate(eval_targets.rows(), 1));
-      m.evaluation.metrics["inversion_pcc.fit"] = inversion_pcc;
+      if (latent) m.evaluation.metrics["inversion_pcc.fit"] = inversion_pcc;
     }
     LogInfo("train", eval_name, " split: feature pcc ",
             m.evaluation.metrics["feature_pcc"], ", nmse ",
@@ -610,6 +701,8 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
             RETURN_IF_ERROR(fitted.Save(dir));
             RETURN_IF_ERROR(
                 WriteFile(dir + "/" + kSpecFile, request.spec_text));
+            if (dand_trained != nullptr)
+              RETURN_IF_ERROR(dand_trained->Save(dir + "/" + kGeneratorDir));
             if (features) {
               std::error_code ec;
               fs::copy(network_dir, dir + "/" + kFeatureNetworkDir,

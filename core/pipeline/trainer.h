@@ -17,6 +17,7 @@
 #include "core/data/dataset.h"
 #include "core/decoding/ridge_decoder.h"
 #include "core/decoding/smr.h"
+#include "core/generation/gan.h"
 #include "core/generation/icg.h"
 #include "core/pipeline/manifest.h"
 #include "core/pipeline/model_repository.h"
@@ -28,7 +29,10 @@ struct PipelineOptions {
   enum class Generator { kIdentity };
   // kGanLatent (HYPER): decode the latent of the stored GAN generator_name
   // (the stimuli's latents found by inverting it) and draw its image.
-  enum class Target { kPixels, kFeatures, kGanLatent };
+  // kDand (Güçlütürk et al. 2017): whitened principal components of
+  // feature_layers, decoded by MAP; a paired GAN trained in the job draws
+  // the image (dand_* below).
+  enum class Target { kPixels, kFeatures, kGanLatent, kDand };
   enum class Decoder { kRidge, kSmr };
 
   Target target = Target::kPixels;
@@ -50,6 +54,11 @@ struct PipelineOptions {
   // baseline, generator_training.kind) on the dataset's unpaired images
   // and, unless excluded, the fitted trials' stimuli. Conditioned on the
   // generator_top_k best decodable units (0: every decoded unit).
+  // DAND: components kept (explained variance), ridge term of the MAP
+  // decoder's least squares, the paired GAN's training.
+  double dand_explained_variance = 0.9;
+  double dand_ridge = 1.0;
+  GanOptions dand_generator;
   bool train_generator = false;
   IcgOptions generator_training;
   int generator_top_k = 0;
