@@ -6,12 +6,15 @@
 //    (digit69 X_prior, 2000 unpaired sixes and nines; condition fc6 of the
 //    feature network) and the seconds per epoch are printed (median over
 //    epochs), with each kind's ratio to De-CNN measured in the same run.
-// 2. Reconstruction: the digit69 betas -> ridge -> fc6 -> generator
-//    pipeline (trained by core::TrainModel with generator { train }, as the
-//    service trains it) runs one test sample at a time, --runs times per
-//    kind; the decode and generate stage times it reports are printed as
-//    median and p99, and for stochastic kinds also generate with
-//    --draws draws of z and their SD map.
+// 2. Reconstruction: each kind's digit69 pipeline (trained by
+//    core::TrainModel as the service trains it: betas -> ridge -> fc6 ->
+//    generator; HYPER: betas -> ridge -> GAN latent -> GAN; DAND: betas ->
+//    MAP components -> paired GAN) runs one test sample at a time, --runs
+//    times per kind; the decode and generate stage times it reports are
+//    printed as median and p99, and for stochastic kinds also generate
+//    with --draws draws (of z, or of DAND's posterior) and their SD map.
+//    GAN and DAND train for the --epochs above on the same images
+//    (DAND's inputs: the first 39 fc6 units, the width of its components).
 //
 // The feature network comes from --repo (see `v2p features train`); without
 // it a quick one (MNIST, BRAINS, Olivetti; 1 epoch) is trained into a
@@ -33,14 +36,18 @@
 #include "core/data/dataset.h"
 #include "core/data/mat_file.h"
 #include "core/features/feature_network.h"
+#include "core/base/files.h"
+#include "core/generation/gan.h"
 #include "core/generation/icg.h"
+#include "core/pipeline/model_repository.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/trainer.h"
 
 ABSL_FLAG(std::string, data_root, V2P_DATA_DIR, "Shared data directory.");
 ABSL_FLAG(std::string, repo, "", "Repository holding the feature network (empty: train a quick one).");
 ABSL_FLAG(std::string, network, "alexnet28", "Feature network name.");
-ABSL_FLAG(std::string, kinds, "ICG,CVAE,CGAN,DeCNN", "Generator kinds to measure.");
+ABSL_FLAG(std::string, kinds, "ICG,CVAE,CGAN,DeCNN,GAN,DAND",
+          "Generator kinds to measure (GAN: HYPER's unconditional GAN; DAND: the paired GAN).");
 ABSL_FLAG(int, epochs, 2, "Training epochs per kind (the median epoch is printed).");
 ABSL_FLAG(int, runs, 200, "Single-sample reconstructions per kind.");
 ABSL_FLAG(int, draws, 8, "Draws of z per sample in the sampling rows.");
@@ -136,18 +143,31 @@ int Run() {
       absl::StrSplit(absl::GetFlag(FLAGS_kinds), ',', absl::SkipEmpty());
   std::vector<double> per_epoch(kinds.size(), -1);
   for (size_t k = 0; k < kinds.size(); ++k) {
-    auto o = core::IcgOptions::Preset(kinds[k]);
-    if (!o.ok()) return 1;
-    o->epochs = absl::GetFlag(FLAGS_epochs);
     std::vector<double> seconds;
     absl::Time last = absl::Now();
-    o->on_epoch = [&](const core::IcgEpoch&) {
+    auto tick = [&] {
       const absl::Time now = absl::Now();
       seconds.push_back(absl::ToDoubleSeconds(now - last));
       last = now;
     };
-    auto trainer = core::IcgTrainer::Create(images, *conditions, ds->image, *o);
-    if (!trainer.ok() || !(*trainer)->Train().ok()) return 1;
+    if (kinds[k] == "GAN" || kinds[k] == "DAND") {
+      core::GanOptions o;
+      o.epochs = absl::GetFlag(FLAGS_epochs);
+      o.on_epoch = [&](const core::GanEpoch&) { tick(); };
+      // DAND's inputs: 39 latent components, the count digit69_dand.pbtxt keeps.
+      auto trainer = kinds[k] == "GAN"
+                         ? core::GanTrainer::Create(images, ds->image, o)
+                         : core::GanTrainer::CreatePaired(
+                               images, conditions->leftCols(39), ds->image, o);
+      if (!trainer.ok() || !(*trainer)->Train().ok()) return 1;
+    } else {
+      auto o = core::IcgOptions::Preset(kinds[k]);
+      if (!o.ok()) return 1;
+      o->epochs = absl::GetFlag(FLAGS_epochs);
+      o->on_epoch = [&](const core::IcgEpoch&) { tick(); };
+      auto trainer = core::IcgTrainer::Create(images, *conditions, ds->image, *o);
+      if (!trainer.ok() || !(*trainer)->Train().ok()) return 1;
+    }
     per_epoch[k] = Median(seconds);
   }
   double decnn = -1;
@@ -170,7 +190,7 @@ int Run() {
   if (!repository.ok()) return 1;
   const Eigen::MatrixXf test = ds->test.betas.cast<float>();
   const int runs = absl::GetFlag(FLAGS_runs), draws = absl::GetFlag(FLAGS_draws);
-  std::printf("\nreconstruction of one digit69 test sample (ridge -> fc6 -> generator, PNG "
+  std::printf("\nreconstruction of one digit69 test sample through each kind's pipeline (PNG "
               "encoded), %d runs per row after 5 warm-up runs; stage times as the API reports "
               "them\n",
               runs);
@@ -184,9 +204,31 @@ int Run() {
     req.pipeline.feature_layers = {"fc6"};
     req.pipeline.ridge = {{1e3, 0, 0}, true, false};
     req.pipeline.decodability_folds = 0;
-    req.pipeline.train_generator = true;
-    req.pipeline.generator_training = *core::IcgOptions::Preset(kind);
-    req.pipeline.generator_training.epochs = 1;
+    if (kind == "DAND") {
+      req.pipeline.target = core::PipelineOptions::Target::kDand;
+      req.pipeline.dand_explained_variance = 0.99;
+      req.pipeline.dand_generator.epochs = 1;
+    } else if (kind == "GAN") {
+      // HYPER: a 1-epoch GAN stored in the scratch repository first.
+      core::GanOptions go;
+      go.epochs = 1;
+      auto t = core::GanTrainer::Create(images, ds->image, go);
+      if (!t.ok() || !(*t)->Train().ok()) return 1;
+      auto gens = core::OpenGeneratorRepository(models, true);
+      if (!gens.ok()) return 1;
+      auto gan = (*t)->Finish();
+      if (!(*gens)->CommitVersion("bench_gan", [&](const std::string& dir) -> absl::Status {
+                     if (absl::Status s = gan->Save(dir); !s.ok()) return s;
+                     return core::WriteFile(dir + "/" + core::kGeneratorConditionFile, "GAN\n");
+                   }).ok())
+        return 1;
+      req.pipeline.target = core::PipelineOptions::Target::kGanLatent;
+      req.pipeline.generator_name = "bench_gan";
+    } else {
+      req.pipeline.train_generator = true;
+      req.pipeline.generator_training = *core::IcgOptions::Preset(kind);
+      req.pipeline.generator_training.epochs = 1;
+    }
     auto m = core::TrainModel(*ds, req, **repository);
     if (!m.ok()) {
       std::fprintf(stderr, "%s\n", std::string(m.status().message()).c_str());
