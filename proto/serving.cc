@@ -59,6 +59,9 @@ absl::Status ServeUntilSignalled(ServeOptions options) {
     return absl::UnavailableError(absl::StrCat(
         options.name, ": cannot listen on ", options.host, ":", options.port));
   }
+  // on_started publishes state callers read as soon as they hear the port
+  // (the readiness health status): run it before announcing the port.
+  if (options.on_started) options.on_started(server.get(), port);
   std::fprintf(stderr, "%s listening on %s:%d (pid %d)\n", options.name.c_str(),
                options.host.c_str(), port, getpid());
   if (options.ready_fd >= 0) {
@@ -66,7 +69,6 @@ absl::Status ServeUntilSignalled(ServeOptions options) {
     (void)!write(options.ready_fd, line.data(), line.size());
     close(options.ready_fd);
   }
-  if (options.on_started) options.on_started(server.get(), port);
 
   std::thread waiter([&] {
     char sig = 0;
