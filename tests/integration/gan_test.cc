@@ -1,7 +1,8 @@
 // HYPER (Dado et al. 2022) on digit69 end to end: `v2p generators train
-// --kind GAN` trains the unconditional GAN on unpaired digits, `v2p train`
-// finds the stimuli's latents by inverting it and fits ridge from betas to
-// latents, and v2p-server serves the pipeline over loopback gRPC. The
+// --kind GAN` trains the unconditional GAN on unpaired digits; a training
+// job of v2p-server finds the stimuli's latents by inverting it and fits
+// ridge from betas to latents; the server serves the pipeline over
+// loopback gRPC. The
 // reconstructions must beat the mean image on PCC and identification and
 // reach identification 0.85; the eigenface baseline (PCA on pixels, ridge
 // to the components, inverse) is printed beside them.
@@ -68,17 +69,21 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
   // Inversion must be able to redraw the real stimuli before decoding can.
   EXPECT_GT(gan->pcc, 0.85);
 
-  const auto train = testing::RunCommand(absl::StrCat(
-      testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-      "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
-      "/examples/digit69_hyper.pbtxt --repo ", repo, " --model hyper --data_root ",
-      testing::DataDir()));
+  // Trained by the service: upload digit69, then a long-running job.
+  auto server = testing::ServerProcess::Start(repo, {"--workers=spawn:1", "--worker_device=cpu"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
+  const std::string at = " --server " + (*server)->address();
+  const auto up = testing::RunCommand(cli + "datasets upload --name digit69 --description " +
+                                      testing::SourceDir() + "/examples/digit69_dataset.pbtxt" +
+                                      " --data_root " + testing::DataDir() + at);
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  const auto train = testing::RunCommand(cli + "train --dataset digit69 --model hyper --wait --spec " +
+                                         testing::SourceDir() + "/examples/digit69_hyper.pbtxt" + at);
   ASSERT_EQ(train.exit_code, 0) << train.output;
 
   auto ds = core::LoadDataset(testing::Digit69Options());
   ASSERT_TRUE(ds.ok()) << ds.status();
-  auto server = testing::ServerProcess::Start(repo, {"--workers=spawn:1", "--worker_device=cpu"});
-  ASSERT_TRUE(server.ok()) << server.status();
   auto stub = v1::Reconstruction::NewStub((*server)->channel());
   v1::ReconstructRequest req;
   req.set_model("hyper");
@@ -125,10 +130,10 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
   std::filesystem::remove_all(repo);
 }
 
-// DAND (Güçlütürk et al. 2017) end to end: a quick feature network, `v2p
-// train` with TARGET_SPACE_DAND on digit69 plus X_prior (PCA of fc6, MAP
-// decoder, paired GAN trained in the job), served over gRPC with posterior
-// draws and their SD map.
+// DAND (Güçlütürk et al. 2017) end to end: a quick feature network, then a
+// training job of v2p-server with TARGET_SPACE_DAND on an uploaded digit69
+// plus X_prior (PCA of fc6, MAP decoder, paired GAN trained in the job),
+// served over gRPC with posterior draws and their SD map.
 TEST(Dand, MapPosteriorPipelineReconstructsDigit69WithDrawsOverGrpc) {
   const std::string repo = testing::MakeTempDir("dand");
   client::FeaturesTrainOptions f;
@@ -152,15 +157,22 @@ TEST(Dand, MapPosteriorPipelineReconstructsDigit69WithDrawsOverGrpc) {
   ASSERT_TRUE(core::WriteFile(repo + "/spec.pbtxt",
                               absl::StrReplaceAll(*spec, {{"epochs: 20", "epochs: 8"}}))
                   .ok());
-  const auto train = testing::RunCommand(absl::StrCat(
-      testing::BinDir(), "/v2p train --dataset ", repo, "/description.pbtxt --spec ", repo,
-      "/spec.pbtxt --repo ", repo, " --model dand --data_root ", testing::DataDir()));
+  // Trained by the service: upload digit69 with X_prior, then a job whose
+  // progress shows the generator's epochs.
+  auto server = testing::ServerProcess::Start(repo, {"--workers=spawn:1", "--worker_device=cpu"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
+  const std::string at = " --server " + (*server)->address();
+  const auto up = testing::RunCommand(cli + "datasets upload --name digit69_prior --description " +
+                                      repo + "/description.pbtxt" + at);
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  const auto train = testing::RunCommand(
+      cli + "train --dataset digit69_prior --model dand --wait --spec " + repo + "/spec.pbtxt" + at);
   ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("TRAINING_GENERATOR"), std::string::npos) << train.output;
 
   auto ds = core::LoadDataset(testing::Digit69Options());
   ASSERT_TRUE(ds.ok()) << ds.status();
-  auto server = testing::ServerProcess::Start(repo, {"--workers=spawn:1", "--worker_device=cpu"});
-  ASSERT_TRUE(server.ok()) << server.status();
   auto stub = v1::Reconstruction::NewStub((*server)->channel());
   v1::ReconstructRequest req;
   req.set_model("dand");
