@@ -156,6 +156,37 @@ absl::StatusOr<Eigen::MatrixXd> LayerTargets(
   return Eigen::MatrixXd(f.cast<double>());
 }
 
+// A generator's training images: the dataset's unpaired images and, when
+// with_fit, the fitted trials' stimuli. INVALID_ARGUMENT below two batches.
+absl::StatusOr<Eigen::MatrixXf> GeneratorImages(const Dataset& dataset, const DatasetSplit& fit,
+                                                bool with_fit, int batch_size) {
+  const Eigen::Index n_fit = with_fit ? fit.stimuli.rows() : 0;
+  Eigen::MatrixXf images(dataset.unpaired.rows() + n_fit, dataset.image.num_pixels());
+  images.topRows(dataset.unpaired.rows()) = dataset.unpaired.cast<float>();
+  if (n_fit > 0) images.bottomRows(n_fit) = fit.stimuli.cast<float>();
+  if (images.rows() < 2 * batch_size)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training a generator needs at least ", 2 * batch_size, " images; dataset ",
+        dataset.name, " has ", dataset.unpaired.rows(),
+        " unpaired images (name them with unpaired_images in the dataset description)",
+        n_fit > 0 ? absl::StrCat(" and ", n_fit, " training stimuli") : ""));
+  return images;
+}
+
+// Reports the start of the kTrainingGenerator phase and returns the
+// per-epoch reporter (epoch, loss) for the generator's on_epoch.
+std::function<void(int, double)> GeneratorProgress(const TrainHooks& hooks, int epochs) {
+  TrainingProgress progress;
+  progress.phase = TrainingProgress::Phase::kTrainingGenerator;
+  progress.total_steps = epochs;
+  Report(hooks, progress);
+  return [&hooks, progress](int epoch, double loss) mutable {
+    progress.step = epoch;
+    progress.loss = loss;
+    Report(hooks, progress);
+  };
+}
+
 // Trains the job's generator (PipelineOptions::train_generator): images are
 // the dataset's unpaired images and the fitted trials' stimuli, conditions
 // their features (the top-k decodable units when generator_top_k > 0,
@@ -164,16 +195,10 @@ absl::StatusOr<std::unique_ptr<IcgGenerator>> TrainGeneratorInJob(
     const Dataset& dataset, const DatasetSplit& fit, const FeatureNetwork& network,
     const PipelineOptions& p, const Eigen::VectorXd& decodability, const TrainHooks& hooks,
     std::vector<int>* units) {
-  const Eigen::Index n_fit = p.generator_uses_training_stimuli ? fit.stimuli.rows() : 0;
-  Eigen::MatrixXf images(dataset.unpaired.rows() + n_fit, dataset.image.num_pixels());
-  images.topRows(dataset.unpaired.rows()) = dataset.unpaired.cast<float>();
-  if (n_fit > 0) images.bottomRows(n_fit) = fit.stimuli.cast<float>();
-  if (images.rows() < 2 * p.generator_training.batch_size)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "training a generator needs at least ", 2 * p.generator_training.batch_size,
-        " images; dataset ", dataset.name, " has ", dataset.unpaired.rows(),
-        " unpaired images (name them with unpaired_images in the dataset description)",
-        n_fit > 0 ? absl::StrCat(" and ", n_fit, " training stimuli") : ""));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf images,
+                   GeneratorImages(dataset, fit, p.generator_uses_training_stimuli,
+                                   p.generator_training.batch_size));
+  const Eigen::Index n_fit = images.rows() - dataset.unpaired.rows();
   ASSIGN_OR_RETURN(Eigen::MatrixXf conditions,
                    network.ExtractConcatenated(images, p.feature_layers));
   if (p.generator_top_k > 0) {
@@ -191,15 +216,8 @@ absl::StatusOr<std::unique_ptr<IcgGenerator>> TrainGeneratorInJob(
           " training stimuli), condition ", conditions.cols(), " units, ",
           p.generator_training.epochs, " epochs");
   IcgOptions o = p.generator_training;
-  TrainingProgress progress;
-  progress.phase = TrainingProgress::Phase::kTrainingGenerator;
-  progress.total_steps = o.epochs;
-  Report(hooks, progress);
-  o.on_epoch = [&](const IcgEpoch& e) {
-    progress.step = e.epoch;
-    progress.loss = e.reconstruction;
-    Report(hooks, progress);
-  };
+  auto report = GeneratorProgress(hooks, o.epochs);
+  o.on_epoch = [&](const IcgEpoch& e) { report(e.epoch, e.reconstruction); };
   o.is_cancelled = hooks.is_cancelled;
   ASSIGN_OR_RETURN(auto trainer, IcgTrainer::Create(images, conditions, dataset.image, o));
   RETURN_IF_ERROR(trainer->Train());
@@ -220,14 +238,8 @@ absl::StatusOr<DandParts> FitDand(const Dataset& dataset, const DatasetSplit& fi
                                   const DatasetSplit& eval, const FeatureNetwork& network,
                                   const PipelineOptions& p, const TrainHooks& hooks,
                                   Eigen::MatrixXd* fit_targets, Eigen::MatrixXd* eval_targets) {
-  Eigen::MatrixXf images(dataset.unpaired.rows() + fit.stimuli.rows(), dataset.image.num_pixels());
-  images.topRows(dataset.unpaired.rows()) = dataset.unpaired.cast<float>();
-  images.bottomRows(fit.stimuli.rows()) = fit.stimuli.cast<float>();
-  if (images.rows() < 2 * p.dand_generator.batch_size)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "DAND trains its generator on at least ", 2 * p.dand_generator.batch_size,
-        " images; dataset ", dataset.name, " has ", dataset.unpaired.rows(),
-        " unpaired images (name them with unpaired_images in the dataset description)"));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf images,
+                   GeneratorImages(dataset, fit, true, p.dand_generator.batch_size));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf all_features,
                    network.ExtractConcatenated(images, p.feature_layers));
   PcaOptions po;
@@ -255,15 +267,8 @@ absl::StatusOr<DandParts> FitDand(const Dataset& dataset, const DatasetSplit& fi
   // The generator learns from every image's own components.
   ASSIGN_OR_RETURN(const Eigen::MatrixXd all_components, pca->Transform(all_features.cast<double>()));
   GanOptions go = p.dand_generator;
-  TrainingProgress progress;
-  progress.phase = TrainingProgress::Phase::kTrainingGenerator;
-  progress.total_steps = go.epochs;
-  Report(hooks, progress);
-  go.on_epoch = [&](const GanEpoch& e) {
-    progress.step = e.epoch;
-    progress.loss = e.stimulus;
-    Report(hooks, progress);
-  };
+  auto report = GeneratorProgress(hooks, go.epochs);
+  go.on_epoch = [&](const GanEpoch& e) { report(e.epoch, e.stimulus); };
   go.is_cancelled = hooks.is_cancelled;
   ASSIGN_OR_RETURN(auto trainer, GanTrainer::CreatePaired(images, all_components.cast<float>(),
                                                           dataset.image, go));
