@@ -253,21 +253,16 @@ absl::Status GanTrainer::Train() {
   Impl& m = *impl_;
   const int64_t n = m.images.size(0);
   std::mt19937_64 order_rng(m.options.seed);
-  std::vector<int64_t> order(n);
   for (int epoch = 1; epoch <= m.options.epochs; ++epoch) {
-    std::iota(order.begin(), order.end(), 0);
-    std::shuffle(order.begin(), order.end(), order_rng);
-    const torch::Tensor perm = torch::tensor(order, torch::kInt64);
     GanEpoch stats;
     stats.epoch = epoch;
     int64_t batches = 0;
     m.gen->train();
     m.dis->train();
-    for (int64_t b = 0; b < n; b += m.options.batch_size) {
+    for (const torch::Tensor& idx :
+         internal::ShuffledBatches(n, m.options.batch_size, order_rng)) {
       if (m.options.is_cancelled && m.options.is_cancelled())
         return absl::CancelledError("GAN training cancelled");
-      const torch::Tensor idx = perm.slice(0, b, std::min<int64_t>(b + m.options.batch_size, n));
-      if (idx.size(0) < 2) continue;  // batch norm needs two
       const torch::Tensor real = m.images.index_select(0, idx);
       const torch::Tensor z =
           m.paired ? m.inputs.index_select(0, idx)

@@ -412,19 +412,13 @@ absl::Status IcgTrainer::Train() {
   Impl& m = *impl_;
   const int64_t n = m.images.size(0);
   std::mt19937_64 rng(m.options.seed);
-  std::vector<int64_t> order(n);
   for (int epoch = 1; epoch <= m.options.epochs; ++epoch) {
-    std::iota(order.begin(), order.end(), 0);
-    std::shuffle(order.begin(), order.end(), rng);
-    const torch::Tensor perm = torch::tensor(order, torch::kInt64);
     IcgEpoch stats;
     stats.epoch = epoch;
     int64_t batches = 0;
-    for (int64_t b = 0; b < n; b += m.options.batch_size) {
+    for (const torch::Tensor& idx : internal::ShuffledBatches(n, m.options.batch_size, rng)) {
       if (m.options.is_cancelled && m.options.is_cancelled())
         return absl::CancelledError(absl::StrCat(m.options.kind, " training cancelled"));
-      const torch::Tensor idx = perm.slice(0, b, std::min<int64_t>(b + m.options.batch_size, n));
-      if (idx.size(0) < 2) continue;  // batch norm needs two
       const torch::Tensor y = m.images.index_select(0, idx);
       const torch::Tensor h = m.conditions.index_select(0, idx);
       if (!m.encoder.is_empty()) m.encoder->train();
