@@ -34,6 +34,26 @@ namespace {
 
 namespace v1 = voxel2pixel::v1;
 
+// Every digit69 test trial in one Reconstruct call (ids "t0", "t1", ...),
+// pixels included, with `num_samples` draws each.
+grpc::Status ReconstructTestTrials(v1::Reconstruction::Stub& stub, const std::string& model,
+                                   const core::Dataset& ds, int num_samples,
+                                   v1::ReconstructResponse* resp) {
+  v1::ReconstructRequest req;
+  req.set_model(model);
+  req.set_include_pixels(true);
+  req.set_num_samples(num_samples);
+  for (Eigen::Index i = 0; i < ds.test.betas.rows(); ++i) {
+    auto* s = req.add_samples();
+    s->set_id(absl::StrCat("t", i));
+    for (Eigen::Index v = 0; v < ds.test.betas.cols(); ++v)
+      s->add_betas(static_cast<float>(ds.test.betas(i, v)));
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  return stub.Reconstruct(&ctx, req, resp);
+}
+
 // The eigenface baseline of both GAN papers: ridge from betas to the
 // principal components of the training stimuli, then the inverse PCA.
 core::ImageScores Eigenfaces(const core::Dataset& ds) {
@@ -85,20 +105,9 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
   auto ds = core::LoadDataset(testing::Digit69Options());
   ASSERT_TRUE(ds.ok()) << ds.status();
   auto stub = v1::Reconstruction::NewStub((*server)->channel());
-  v1::ReconstructRequest req;
-  req.set_model("hyper");
-  req.set_include_pixels(true);
   const int n = static_cast<int>(ds->test.betas.rows());
-  for (int i = 0; i < n; ++i) {
-    auto* s = req.add_samples();
-    s->set_id(absl::StrCat("t", i));
-    for (Eigen::Index v = 0; v < ds->test.betas.cols(); ++v)
-      s->add_betas(static_cast<float>(ds->test.betas(i, v)));
-  }
   v1::ReconstructResponse resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  const grpc::Status st = stub->Reconstruct(&ctx, req, &resp);
+  const grpc::Status st = ReconstructTestTrials(*stub, "hyper", *ds, 0, &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(resp.results_size(), n);
   Eigen::MatrixXd rec(n, 784);
@@ -174,21 +183,9 @@ TEST(Dand, MapPosteriorPipelineReconstructsDigit69WithDrawsOverGrpc) {
   auto ds = core::LoadDataset(testing::Digit69Options());
   ASSERT_TRUE(ds.ok()) << ds.status();
   auto stub = v1::Reconstruction::NewStub((*server)->channel());
-  v1::ReconstructRequest req;
-  req.set_model("dand");
-  req.set_include_pixels(true);
-  req.set_num_samples(6);
   const int n = static_cast<int>(ds->test.betas.rows());
-  for (int i = 0; i < n; ++i) {
-    auto* s = req.add_samples();
-    s->set_id(absl::StrCat("t", i));
-    for (Eigen::Index v = 0; v < ds->test.betas.cols(); ++v)
-      s->add_betas(static_cast<float>(ds->test.betas(i, v)));
-  }
   v1::ReconstructResponse resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  const grpc::Status st = stub->Reconstruct(&ctx, req, &resp);
+  const grpc::Status st = ReconstructTestTrials(*stub, "dand", *ds, 6, &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(resp.results_size(), n);
   Eigen::MatrixXd rec(n, 784);
