@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "client/evaluation_support.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/dataset.h"
@@ -28,28 +29,6 @@
 namespace v2p::client {
 namespace {
 
-// Unpaired training images for digit69: X_prior (2000 sixes and nines never
-// shown in the scanner) and the sixes and nines of the MNIST corpus. Never
-// the digit69 stimuli themselves.
-absl::StatusOr<Eigen::MatrixXf> Digit69PriorImages(const std::string& data_root) {
-  ASSIGN_OR_RETURN(auto mat, core::MatFile::Open(data_root + "/digit69/69dataset2.mat"));
-  ASSIGN_OR_RETURN(const Eigen::MatrixXd prior, mat->ReadMatrix("X_prior"));
-  const Eigen::MatrixXd rows =
-      core::ToRowMajorImages(prior / 255.0, core::ImageShape{28, 28, 1},
-                             core::ImageLayout::kColumnMajor);
-  ASSIGN_OR_RETURN(core::LabeledImages mnist,
-                   core::ReadIdx(data_root + "/corpora/mnist/mnist-10k-images-idx3-ubyte",
-                                 data_root + "/corpora/mnist/mnist-10k-labels-idx1-ubyte",
-                                 "mnist"));
-  std::vector<int> keep;
-  for (int i = 0; i < mnist.size(); ++i)
-    if (mnist.labels[i] == 6 || mnist.labels[i] == 9) keep.push_back(i);
-  Eigen::MatrixXf out(rows.rows() + keep.size(), 784);
-  out.topRows(rows.rows()) = rows.cast<float>();
-  for (size_t i = 0; i < keep.size(); ++i) out.row(rows.rows() + i) = mnist.images.row(keep[i]);
-  return out;
-}
-
 // The digit69 test betas decoded into `layers` by SMR with the settings of
 // examples/digit69_features_smr.pbtxt, fitted on the training trials by
 // the same trainer the service runs (in a scratch repository that links the
@@ -57,14 +36,7 @@ absl::StatusOr<Eigen::MatrixXf> Digit69PriorImages(const std::string& data_root)
 absl::StatusOr<Eigen::MatrixXf> DecodeWithSmr(const GeneratorsEvaluateOptions& o,
                                               const core::Dataset& ds,
                                               const std::vector<std::string>& layers) {
-  namespace fs = std::filesystem;
-  const std::string scratch = (fs::temp_directory_path() / "v2p-generators-evaluate").string();
-  std::error_code ec;
-  fs::remove_all(scratch, ec);
-  fs::create_directories(scratch);
-  fs::create_symlink(fs::absolute(o.repo) / "feature_networks", scratch + "/feature_networks", ec);
-  if (ec) return absl::InternalError(absl::StrCat("linking the feature networks: ", ec.message()));
-  ASSIGN_OR_RETURN(auto repo, core::ModelRepository::Open({scratch, true}));
+  ASSIGN_OR_RETURN(auto scratch, ScratchRepository::Create(o.repo, "generators-evaluate"));
   core::TrainRequest req;
   req.model_name = "smr_features";
   core::PipelineOptions& p = req.pipeline;
@@ -80,14 +52,9 @@ absl::StatusOr<Eigen::MatrixXf> DecodeWithSmr(const GeneratorsEvaluateOptions& o
   std::printf("fitting SMR (lambda1 30, 10 iterations, 500 voxels) to %s\n",
               absl::StrJoin(layers, ",").c_str());
   std::fflush(stdout);
-  ASSIGN_OR_RETURN(const core::ModelManifest m, core::TrainModel(ds, req, *repo));
-  ASSIGN_OR_RETURN(auto pipeline,
-                   core::Pipeline::Load(repo->VersionDir(m.name, m.version), m.version));
-  ASSIGN_OR_RETURN(auto recs, pipeline->Run(ds.test.betas.cast<float>()));
-  Eigen::MatrixXf out(static_cast<Eigen::Index>(recs.size()), recs[0].features.size());
-  for (size_t i = 0; i < recs.size(); ++i) out.row(i) = recs[i].features.transpose();
-  fs::remove_all(scratch, ec);
-  return out;
+  ASSIGN_OR_RETURN(const auto pipeline, scratch->Train(ds, req));
+  ASSIGN_OR_RETURN(const PipelineOutputs out, RunPipeline(*pipeline, ds.test.betas));
+  return out.features;
 }
 
 // Commits a trained generator with its condition text as the next version

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "client/commands.h"
 #include "client/feature_commands.h"
+#include "client/gan_commands.h"
 #include "client/generator_commands.h"
 #include "client/load_command.h"
 #include "client/remote_commands.h"
@@ -73,6 +74,10 @@ ABSL_FLAG(std::string, variants, "", "features compare: comma-separated SMR vari
 ABSL_FLAG(std::string, kind, "ICG", "generators train: ICG, CVAE, CGAN, DeCNN, or GAN (HYPER's unconditional generator).");
 ABSL_FLAG(int, latent, 16, "generators train: latent size.");
 ABSL_FLAG(double, margin, 30, "generators train: IntroVAE hinge margin (nats); 0 = the paper's unbounded -alpha KL.");
+ABSL_FLAG(std::string, gan, "digit69_GAN", "gan evaluate: the stored digit69 GAN (v2p generators train --kind GAN).");
+ABSL_FLAG(int, permutations, 200, "gan evaluate: random-latent sets in HYPER's permutation tests.");
+ABSL_FLAG(int, face_epochs, 60, "gan evaluate: epochs of the face GANs (64x64).");
+ABSL_FLAG(bool, faces, true, "gan evaluate: also the simulated face experiments (Olivetti).");
 ABSL_FLAG(int, timeout_s, 0, "jobs wait: give up after this long; 0 = until done.");
 
 namespace {
@@ -96,6 +101,8 @@ constexpr char kUsage[] =
     "  generators train --repo DIR [--kind ICG|CVAE|CGAN|DeCNN|GAN] [--network alexnet28]\n"
     "      [--layers fc6] [--epochs 20] [--latent 16] [--margin 30] [--out sheet.png]\n"
     "  generators evaluate --repo DIR --out DIR [--layers fc6] [--epochs 20] [--top_k 64,128]\n"
+    "  gan evaluate --repo DIR --out DIR [--gan digit69_GAN] [--epochs 20] [--permutations 200]\n"
+    "      [--face_epochs 60] [--faces=false]\n"
     "  models list  --server ADDR\n"
         "  models show  --server ADDR --model NAME [--version N]\n"
     "  models load|unload --server ADDR --model NAME [--version N]\n"
@@ -210,6 +217,23 @@ int main(int argc, char** argv) {
       return Report(v2p::client::RunFeaturesCompare(o));
     }
     return Usage("features takes train, list, show or compare");
+  }
+  if (command == "gan") {
+    if (sub != "evaluate") return Usage("gan takes evaluate");
+    v2p::client::GanEvaluateOptions o;
+    o.repo = absl::GetFlag(FLAGS_repo);
+    o.network = absl::GetFlag(FLAGS_network);
+    o.gan = absl::GetFlag(FLAGS_gan);
+    o.data_root = absl::GetFlag(FLAGS_data_root);
+    o.out_dir = absl::GetFlag(FLAGS_out);
+    if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
+    o.permutations = absl::GetFlag(FLAGS_permutations);
+    o.face_epochs = absl::GetFlag(FLAGS_face_epochs);
+    o.faces = absl::GetFlag(FLAGS_faces);
+    if (absl::GetFlag(FLAGS_seed) > 0) o.seed = absl::GetFlag(FLAGS_seed);
+    o.command = absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
+    if (o.repo.empty() || o.out_dir.empty()) return Usage("gan evaluate needs --repo and --out");
+    return Report(v2p::client::RunGanEvaluate(o));
   }
   if (command == "generators" && sub == "evaluate") {
     v2p::client::GeneratorsEvaluateOptions o;

@@ -63,7 +63,12 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
     o.feature_layers.assign(f.layers().begin(), f.layers().end());
     if (m.explained_variance() > 0) o.dand_explained_variance = m.explained_variance();
     if (m.ridge() > 0) o.dand_ridge = m.ridge();
-    o.dand_generator.epochs = spec.generator().train().epochs() > 0 ? spec.generator().train().epochs() : 20;
+    const v1::TrainedGenerator& g = spec.generator().train();
+    o.dand_generator.epochs = g.epochs() > 0 ? g.epochs() : 20;
+    if (g.feature_loss() < 0)
+      return absl::InvalidArgumentError("pipeline spec: generator.train.feature_loss must be >= 0");
+    o.dand_generator.lambda_fea = g.feature_loss();
+    if (!g.feature_layer().empty()) o.dand_generator.feature_layer = g.feature_layer();
     o.decodability_folds = 0;
     o.clip_output = spec.clip_output();
     o.note = spec.description();
@@ -164,6 +169,14 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
         "targets");
   }
   o.generator = core::PipelineOptions::Generator::kIdentity;
+  if (spec.has_pixel_components()) {
+    const double v = spec.pixel_components().explained_variance();
+    if (features || latent || v < 0 || v > 1)
+      return absl::InvalidArgumentError(
+          "pipeline spec: pixel_components goes with TARGET_SPACE_PIXELS, and its "
+          "explained_variance must be in [0, 1]");
+    o.pixel_components_variance = v > 0 ? v : 0.9;
+  }
   o.clip_output = spec.clip_output();
   o.note = spec.description();
   return o;

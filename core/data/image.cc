@@ -1,8 +1,10 @@
 #include "core/data/image.h"
 
 #include <algorithm>
+#include <cmath>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +22,55 @@ Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images,
       for (int r = 0; r < h; ++r)
         for (int c = 0; c < w; ++c)
           out(n, (r * w + c) * ch + k) = images(n, k * h * w + c * h + r);
+  }
+  return out;
+}
+
+namespace {
+
+// One image row as an OpenCV matrix (HWC float), and back.
+cv::Mat RowToMat(const Eigen::MatrixXf& images, Eigen::Index i, ImageShape shape) {
+  cv::Mat m(shape.height, shape.width, CV_32FC(shape.channels));
+  for (int j = 0; j < shape.num_pixels(); ++j) m.ptr<float>()[j] = images(i, j);
+  return m;
+}
+
+void MatToRow(const cv::Mat& m, Eigen::Index i, Eigen::MatrixXf* images) {
+  const cv::Mat c = m.isContinuous() ? m : m.clone();
+  for (Eigen::Index j = 0; j < images->cols(); ++j) (*images)(i, j) = c.ptr<float>()[j];
+}
+
+}  // namespace
+
+absl::StatusOr<Eigen::MatrixXf> ResizeImages(const Eigen::MatrixXf& images, ImageShape from,
+                                             ImageShape to) {
+  if (from.channels != to.channels || from.num_pixels() <= 0 || to.num_pixels() <= 0 ||
+      images.cols() != from.num_pixels())
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot resize ", images.cols(), "-value images of ", from.height, "x", from.width, "x",
+        from.channels, " to ", to.height, "x", to.width, "x", to.channels));
+  if (from == to) return images;
+  const int interpolation =
+      to.height < from.height || to.width < from.width ? cv::INTER_AREA : cv::INTER_LINEAR;
+  Eigen::MatrixXf out(images.rows(), to.num_pixels());
+  for (Eigen::Index i = 0; i < images.rows(); ++i) {
+    cv::Mat dst;
+    cv::resize(RowToMat(images, i, from), dst, cv::Size(to.width, to.height), 0, 0,
+               interpolation);
+    MatToRow(dst, i, &out);
+  }
+  return out;
+}
+
+Eigen::MatrixXf SmoothImages(const Eigen::MatrixXf& images, ImageShape shape, double sigma) {
+  if (sigma <= 0) return images;
+  const int k = 2 * static_cast<int>(std::ceil(3 * sigma)) + 1;
+  Eigen::MatrixXf out(images.rows(), images.cols());
+  for (Eigen::Index i = 0; i < images.rows(); ++i) {
+    cv::Mat dst;
+    cv::GaussianBlur(RowToMat(images, i, shape), dst, cv::Size(k, k), sigma, sigma,
+                     cv::BORDER_REFLECT_101);
+    MatToRow(dst, i, &out);
   }
   return out;
 }

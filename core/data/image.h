@@ -35,6 +35,15 @@ Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images,
 absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
                                       int scale = 1);
 
+// Every row of `images` (images of shape `from`) resized to to.height x
+// to.width: area averaging when shrinking, bilinear when enlarging. The
+// channel counts must agree (INVALID_ARGUMENT otherwise).
+absl::StatusOr<Eigen::MatrixXf> ResizeImages(const Eigen::MatrixXf& images, ImageShape from,
+                                             ImageShape to);
+
+// Every row smoothed by a Gaussian of `sigma` pixels (kernel 2 ceil(3
+// sigma) + 1 wide, edges reflected); sigma <= 0 returns the images.
+Eigen::MatrixXf SmoothImages(const Eigen::MatrixXf& images, ImageShape shape, double sigma);
 
 }  // namespace v2p::core
 

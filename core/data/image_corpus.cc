@@ -158,17 +158,9 @@ absl::StatusOr<LabeledImages> ReadBrainsCharacters(const std::string& path) {
 LabeledImages ResizeImages(const LabeledImages& in, int size) {
   if (in.shape.height == size && in.shape.width == size) return in;
   LabeledImages out = in;
-  out.shape = {size, size, 1};
-  out.images.resize(in.images.rows(), size * size);
-  const int interp = in.shape.height > size ? cv::INTER_AREA : cv::INTER_LINEAR;
-  for (int i = 0; i < in.images.rows(); ++i) {
-    Eigen::RowVectorXf row = in.images.row(i);
-    cv::Mat src(in.shape.height, in.shape.width, CV_32F, row.data());
-    cv::Mat dst;
-    cv::resize(src, dst, cv::Size(size, size), 0, 0, interp);
-    for (int j = 0; j < size * size; ++j)
-      out.images(i, j) = dst.at<float>(j / size, j % size);
-  }
+  out.shape = {size, size, in.shape.channels};
+  // Same channels on both sides, so the resize cannot fail.
+  out.images = *ResizeImages(in.images, in.shape, out.shape);
   return out;
 }
 

@@ -25,6 +25,14 @@ std::unique_ptr<RidgeDecoder> RidgeDecoder::FromLinearMap(
       Eigen::RowVectorXf::Ones(d)));
 }
 
+std::unique_ptr<RidgeDecoder> RidgeDecoder::ThenLinear(const Eigen::MatrixXd& map,
+                                                       const Eigen::RowVectorXd& offset) const {
+  const Eigen::MatrixXd w = weights_.cast<double>() * map;
+  const Eigen::RowVectorXd b = bias_.cast<double>() * map + offset;
+  return std::unique_ptr<RidgeDecoder>(
+      new RidgeDecoder(w.cast<float>(), b.cast<float>(), mean_, sd_));
+}
+
 RidgeDecoder::RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,
                            Eigen::RowVectorXf mean, Eigen::RowVectorXf sd)
     : weights_(std::move(weights)),

@@ -69,6 +69,12 @@ class RidgeDecoder {
   // weights + bias), e.g. from SMR: served exactly like a ridge fit.
   static std::unique_ptr<RidgeDecoder> FromLinearMap(
       const Eigen::MatrixXd& weights, const Eigen::RowVectorXd& bias);
+  // This decoder followed by a linear map of its outputs: decodes to
+  // Decode(x) * map + offset (map: num_outputs() x m), with the same voxel
+  // standardisation. E.g. ridge to principal components, then back to
+  // pixels.
+  std::unique_ptr<RidgeDecoder> ThenLinear(const Eigen::MatrixXd& map,
+                                           const Eigen::RowVectorXd& offset) const;
   // Reads the files Save() writes; DATA_LOSS when they disagree in shape.
   static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Load(
       const std::string& dir);

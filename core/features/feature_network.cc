@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -18,6 +19,7 @@
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
+#include "core/features/feature_network_torch.h"
 
 namespace v2p::core {
 namespace {
@@ -102,6 +104,8 @@ struct FeatureNetwork::Impl {
   // torchscript
   mutable torch::jit::Module script;
   std::string script_bytes;
+  // DifferentiableLayer() freezes the parameters once.
+  mutable std::once_flag frozen;
 
   // Outputs of the requested layers for one batch (eval mode, no grad).
   std::map<std::string, torch::Tensor> Run(
@@ -292,6 +296,47 @@ absl::StatusOr<Eigen::MatrixXf> FeatureNetwork::ExtractConcatenated(
   }
   return out;
 }
+
+absl::StatusOr<Eigen::MatrixXf> FeatureNetwork::ExtractConcatenated(
+    const Eigen::MatrixXf& images, ImageShape shape,
+    const std::vector<std::string>& layer_names) const {
+  if (shape == impl_->input) return ExtractConcatenated(images, layer_names);
+  if (shape.channels != impl_->input.channels)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "feature network takes ", impl_->input.channels, "-channel images, received ",
+        shape.channels, "-channel ones"));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf resized, ResizeImages(images, shape, impl_->input));
+  return ExtractConcatenated(resized, layer_names);
+}
+
+namespace internal {
+
+absl::StatusOr<torch::Tensor> DifferentiableLayer(const FeatureNetwork& network,
+                                                  const torch::Tensor& x, ImageShape shape,
+                                                  const std::string& layer) {
+  RETURN_IF_ERROR(network.Layer(layer).status());
+  const FeatureNetwork::Impl& m = network.impl();
+  if (shape.channels != m.input.channels || x.dim() != 2 || x.size(1) != shape.num_pixels())
+    return absl::InvalidArgumentError(absl::StrCat(
+        "feature loss: ", shape.height, "x", shape.width, "x", shape.channels,
+        " images do not fit a network taking ", m.input.channels, "-channel input"));
+  std::call_once(m.frozen, [&m] {
+    auto params = m.architecture == "alexnet28" ? m.net->parameters()
+                                                : std::vector<torch::Tensor>();
+    if (m.architecture != "alexnet28")
+      for (const auto& p : m.script.parameters()) params.push_back(p);
+    for (auto& p : params) p.requires_grad_(false);
+  });
+  torch::Tensor nchw = x.reshape({x.size(0), shape.height, shape.width, shape.channels})
+                           .permute({0, 3, 1, 2});
+  if (shape.height != m.input.height || shape.width != m.input.width)
+    nchw = shape.height >= m.input.height && shape.width >= m.input.width
+               ? torch::adaptive_avg_pool2d(nchw, {m.input.height, m.input.width})
+               : torch::upsample_bilinear2d(nchw, {m.input.height, m.input.width}, false);
+  return m.Run(nchw.contiguous(), {layer}).at(layer).flatten(1);
+}
+
+}  // namespace internal
 
 absl::StatusOr<std::map<std::string, Eigen::MatrixXf>> FeatureNetwork::Extract(
     const Eigen::MatrixXf& images, const std::vector<std::string>& layer_names,

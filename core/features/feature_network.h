@@ -111,6 +111,12 @@ class FeatureNetwork {
   absl::StatusOr<Eigen::MatrixXf> ExtractConcatenated(
       const Eigen::MatrixXf& images,
       const std::vector<std::string>& layer_names) const;
+  // As ExtractConcatenated, for images of `shape` with the network's
+  // channel count: each is resized to input_shape() first (area averaging
+  // when shrinking), e.g. 64x64 faces through a 28x28 network.
+  absl::StatusOr<Eigen::MatrixXf> ExtractConcatenated(
+      const Eigen::MatrixXf& images, ImageShape shape,
+      const std::vector<std::string>& layer_names) const;
   // Arg-max of the last layer (our classifier's logits).
   absl::StatusOr<std::vector<int>> Classify(const Eigen::MatrixXf& images) const;
   // Fraction of `set` classified correctly, optionally only over classes
@@ -128,6 +134,8 @@ class FeatureNetwork {
   const std::map<std::string, std::string>& notes() const { return notes_; }
 
   struct Impl;
+  // For core/features/feature_network_torch.h.
+  const Impl& impl() const { return *impl_; }
 
  private:
   explicit FeatureNetwork(std::unique_ptr<Impl> impl);

@@ -55,6 +55,9 @@ class PcaLayer {
   absl::StatusOr<Eigen::MatrixXd> Transform(const Eigen::MatrixXd& x) const;
   // n x num_components() -> n x input_size().
   absl::StatusOr<Eigen::MatrixXd> Inverse(const Eigen::MatrixXd& z) const;
+  // Inverse as a linear map: Inverse(z) = z * inverse_map() + mean().
+  Eigen::MatrixXd inverse_map() const { return scale_.asDiagonal() * components_.transpose(); }
+  const Eigen::RowVectorXd& mean() const { return mean_; }
 
  private:
   PcaLayer() = default;

@@ -17,6 +17,8 @@
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
+#include "core/features/feature_network.h"
+#include "core/features/feature_network_torch.h"
 #include "core/generation/tensor_convert.h"
 
 namespace v2p::core {
@@ -198,6 +200,7 @@ absl::StatusOr<std::unique_ptr<GanGenerator>> GanGenerator::Load(const std::stri
 struct GanTrainer::Impl {
   GanOptions options;
   Arch arch;
+  ImageShape shape;
   bool paired = false;
   torch::Tensor images, inputs;
   GeneratorNet gen{nullptr};
@@ -221,6 +224,7 @@ absl::StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::Create(const Eigen::Matr
   Impl& m = *t->impl_;
   m.options = options;
   m.arch.side = shape.height;
+  m.shape = shape;
   m.arch.latent_size = options.latent_size;
   m.arch.base_channels = options.base_channels;
   m.images = ToTensor(images);
@@ -286,6 +290,21 @@ absl::Status GanTrainer::Train() {
         const torch::Tensor l_sti = (fake - real).pow(2).sum(1).mean();
         l_gen = l_gen + m.options.lambda_sti * l_sti;
         sti = l_sti.item<double>();
+        if (m.options.lambda_fea > 0 && m.options.feature_network != nullptr) {
+          const FeatureNetwork& net = *m.options.feature_network;
+          ASSIGN_OR_RETURN(const torch::Tensor f_fake,
+                           internal::DifferentiableLayer(net, fake, m.shape,
+                                                         m.options.feature_layer));
+          torch::Tensor f_real;
+          {
+            torch::NoGradGuard no_grad;
+            ASSIGN_OR_RETURN(f_real, internal::DifferentiableLayer(net, real, m.shape,
+                                                                   m.options.feature_layer));
+          }
+          const torch::Tensor l_fea = (f_fake - f_real).pow(2).sum(1).mean();
+          l_gen = l_gen + m.options.lambda_fea * l_fea;
+          stats.feature += l_fea.item<double>();
+        }
       }
       l_gen.backward();
       m.gen_opt->step();
@@ -298,6 +317,7 @@ absl::Status GanTrainer::Train() {
       stats.discriminator /= batches;
       stats.adversarial /= batches;
       stats.stimulus /= batches;
+      stats.feature /= batches;
     }
     m.gen->eval();
     m.dis->eval();

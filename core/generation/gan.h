@@ -8,8 +8,10 @@
 //     MAJ (2017). Reconstructing perceived faces from brain activations with
 //     deep adversarial neural decoding. NeurIPS 2017 (§2.2). A generator
 //     from latent features (PCA components) to the image, trained on pairs
-//     by L_gen = lambda_adv L_adv + lambda_sti L_sti (+ lambda_fea L_fea,
-//     the feature loss, not implemented yet) against a discriminator.
+//     by L_gen = lambda_adv L_adv + lambda_sti L_sti + lambda_fea L_fea
+//     against a discriminator; L_fea compares the generated and the real
+//     image through a layer of a feature network (the paper: relu3_3 of
+//     VGG-16; ours: conv3 of our AlexNet-style network by default).
 //
 // Networks (image side s = 28 or 64; 2 or 4 halvings): generator dense(z)
 // -> the smallest map, batch norm and ReLU, transposed convs 4x4 stride 2
@@ -33,11 +35,14 @@
 
 namespace v2p::core {
 
+class FeatureNetwork;
+
 struct GanEpoch {
   int epoch = 0;  // 1-based
   double discriminator = 0;  // mean L_dis per batch
   double adversarial = 0;    // mean L_adv of the generator
   double stimulus = 0;       // mean per-image squared error (paired only)
+  double feature = 0;        // mean L_fea (paired, with a feature network)
 };
 
 struct GanOptions {
@@ -51,6 +56,13 @@ struct GanOptions {
   // term sharpens.
   double lambda_adv = 1.0;
   double lambda_sti = 1.0;
+  // The feature loss: per-image sum of squared differences between the
+  // activations of `feature_layer` for the generated and the real image,
+  // weighted by lambda_fea; off when 0 or without a network. Not owned;
+  // must outlive Train(). Paired training only.
+  double lambda_fea = 0;
+  const FeatureNetwork* feature_network = nullptr;
+  std::string feature_layer = "conv3";
   uint64_t seed = 1;
   std::function<void(const GanEpoch&)> on_epoch;
   std::function<bool()> is_cancelled;

@@ -6,7 +6,8 @@
 // scanner (1050 unique training stimuli; 36 test stimuli repeated 14 times
 // and averaged). We cannot scan anyone, so the responses are simulated
 // (core/data/simulated_experiment.h) from the feature network's features
-// of each drawn stimulus. The latents are then decoded from the responses
+// of each drawn stimulus (resized to the network's input when the GAN draws
+// another size, e.g. 64x64 faces through a 28x28 network). The latents are then decoded from the responses
 // by ridge, redrawn by the GAN, and scored against the true latents (cosine
 // similarity) and stimuli (SSIM, PCC). As in the paper, each score is set
 // against a null distribution of random latents (z ~ N(0, I) for every
@@ -44,7 +45,28 @@ struct HyperSimulationResult {
   double null_latent_cosine = 0, null_ssim = 0;
   double p_latent = 1, p_ssim = 1;
   Eigen::MatrixXf stimuli, reconstructions;  // test: drawn from true / decoded latents
+  Eigen::MatrixXf true_latents, decoded_latents;  // test
+  // The experiment itself, for scoring other decoders on it.
+  Eigen::MatrixXf train_stimuli;
+  SimulatedResponses responses;
 };
+
+// HYPER's permutation test (Dado et al. 2022): `permutations` sets of
+// random latents z ~ N(0, I), one per test stimulus, drawn by the GAN and
+// scored like the decoded ones: mean cosine to the true latents and mean
+// SSIM to the stimuli. p = (1 + #null >= observed) / (1 + permutations).
+struct LatentNull {
+  double latent_cosine = 0, ssim = 0;  // means over the null sets
+  double p_latent = 1, p_ssim = 1;
+};
+absl::StatusOr<LatentNull> RandomLatentNull(const GanGenerator& gan,
+                                            const Eigen::MatrixXf& true_latents,
+                                            const Eigen::MatrixXf& stimuli,
+                                            double observed_cosine, double observed_ssim,
+                                            int permutations, uint64_t seed);
+
+// Mean over rows of the cosine between a's and b's rows.
+double MeanRowCosine(const Eigen::MatrixXf& a, const Eigen::MatrixXf& b);
 
 absl::StatusOr<HyperSimulationResult> SimulateHyper(const GanGenerator& gan,
                                                     const FeatureNetwork& network,

@@ -147,12 +147,13 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitSmr(
   return RidgeDecoder::FromLinearMap(w, solver->bias());
 }
 
-// Features of `layers` for each stimulus row, concatenated in order.
+// Features of `layers` for each stimulus row (images of `shape`, resized to
+// the network's input), concatenated in order.
 absl::StatusOr<Eigen::MatrixXd> LayerTargets(
-    const FeatureNetwork& network, const Eigen::MatrixXd& stimuli,
+    const FeatureNetwork& network, const Eigen::MatrixXd& stimuli, ImageShape shape,
     const std::vector<std::string>& layers) {
   ASSIGN_OR_RETURN(const Eigen::MatrixXf f,
-                   network.ExtractConcatenated(stimuli.cast<float>(), layers));
+                   network.ExtractConcatenated(stimuli.cast<float>(), shape, layers));
   return Eigen::MatrixXd(f.cast<double>());
 }
 
@@ -200,7 +201,7 @@ absl::StatusOr<std::unique_ptr<IcgGenerator>> TrainGeneratorInJob(
                                    p.generator_training.batch_size));
   const Eigen::Index n_fit = images.rows() - dataset.unpaired.rows();
   ASSIGN_OR_RETURN(Eigen::MatrixXf conditions,
-                   network.ExtractConcatenated(images, p.feature_layers));
+                   network.ExtractConcatenated(images, dataset.image, p.feature_layers));
   if (p.generator_top_k > 0) {
     if (decodability.size() != conditions.cols())
       return absl::InvalidArgumentError(
@@ -241,7 +242,7 @@ absl::StatusOr<DandParts> FitDand(const Dataset& dataset, const DatasetSplit& fi
   ASSIGN_OR_RETURN(const Eigen::MatrixXf images,
                    GeneratorImages(dataset, fit, true, p.dand_generator.batch_size));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf all_features,
-                   network.ExtractConcatenated(images, p.feature_layers));
+                   network.ExtractConcatenated(images, dataset.image, p.feature_layers));
   PcaOptions po;
   po.explained_variance = p.dand_explained_variance;
   po.whiten = true;
@@ -251,7 +252,8 @@ absl::StatusOr<DandParts> FitDand(const Dataset& dataset, const DatasetSplit& fi
           " of the variance over ", images.rows(), " images");
   auto components = [&](const Eigen::MatrixXd& stimuli) -> absl::StatusOr<Eigen::MatrixXd> {
     ASSIGN_OR_RETURN(const Eigen::MatrixXf f,
-                     network.ExtractConcatenated(stimuli.cast<float>(), p.feature_layers));
+                     network.ExtractConcatenated(stimuli.cast<float>(), dataset.image,
+                                                 p.feature_layers));
     return pca->Transform(f.cast<double>());
   };
   ASSIGN_OR_RETURN(*fit_targets, components(fit.stimuli));
@@ -267,8 +269,17 @@ absl::StatusOr<DandParts> FitDand(const Dataset& dataset, const DatasetSplit& fi
   // The generator learns from every image's own components.
   ASSIGN_OR_RETURN(const Eigen::MatrixXd all_components, pca->Transform(all_features.cast<double>()));
   GanOptions go = p.dand_generator;
+  if (go.lambda_fea > 0) {
+    RETURN_IF_ERROR(network.Layer(go.feature_layer).status());
+    go.feature_network = &network;
+  }
   auto report = GeneratorProgress(hooks, go.epochs);
-  go.on_epoch = [&](const GanEpoch& e) { report(e.epoch, e.stimulus); };
+  go.on_epoch = [&](const GanEpoch& e) {
+    LogInfo("train", "DAND GAN epoch ", e.epoch, "/", go.epochs, ": L_dis ", e.discriminator,
+            ", L_adv ", e.adversarial, ", L_sti ", e.stimulus,
+            go.feature_network != nullptr ? absl::StrCat(", L_fea ", e.feature) : "");
+    report(e.epoch, e.stimulus);
+  };
   go.is_cancelled = hooks.is_cancelled;
   ASSIGN_OR_RETURN(auto trainer, GanTrainer::CreatePaired(images, all_components.cast<float>(),
                                                           dataset.image, go));
@@ -365,7 +376,11 @@ std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
   if (o.target == PipelineOptions::Target::kDand)
     return absl::StrCat("MAP posterior -> ", absl::StrJoin(o.feature_layers, "+"), " of ",
                         o.feature_network, " as whitened components (",
-                        o.dand_explained_variance * 100, "% variance) -> DAND GAN");
+                        o.dand_explained_variance * 100, "% variance) -> DAND GAN",
+                        o.dand_generator.lambda_fea > 0
+                            ? absl::StrCat(" (feature loss ", o.dand_generator.lambda_fea, " on ",
+                                           o.dand_generator.feature_layer, ")")
+                            : "");
   if (o.target == PipelineOptions::Target::kGanLatent)
     return absl::StrCat("ridge(alpha=", r.alpha, ", n_feat=",
                         r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat), ") -> latent of GAN ",
@@ -399,7 +414,12 @@ std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
       "ridge(alpha=", r.alpha,
       ", n_feat=", r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat),
       o.ridge.standardize_voxels ? ", z-scored voxels" : "",
-      o.ridge.penalize_intercept ? ", penalised bias" : "", ") -> pixels ",
+      o.ridge.penalize_intercept ? ", penalised bias" : "", ") -> ",
+      o.pixel_components_variance > 0
+          ? absl::StrCat("eigenimages (", o.pixel_components_variance * 100,
+                         "% variance) -> inverse PCA -> ")
+          : "",
+      "pixels ",
       image.height, "x", image.width, "x", image.channels, " -> identity",
       o.clip_output ? ", clipped to [0,1]" : "");
 }
@@ -438,12 +458,12 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     network_dir = nets->VersionDir(p.feature_network, nv);
     network_id = absl::StrCat(p.feature_network, "/", nv);
     ASSIGN_OR_RETURN(network, FeatureNetwork::Load(network_dir));
-    if (!(network->input_shape() == dataset.image))
+    // Stimuli of another size are resized to the network's input.
+    if (network->input_shape().channels != dataset.image.channels)
       return absl::InvalidArgumentError(absl::StrCat(
-          "feature network ", network_id, " takes ",
-          network->input_shape().height, "x", network->input_shape().width,
-          " images; dataset ", dataset.name, " has ", dataset.image.height, "x",
-          dataset.image.width));
+          "feature network ", network_id, " takes ", network->input_shape().channels,
+          "-channel images; dataset ", dataset.name, " has ", dataset.image.channels,
+          "-channel ones"));
     if (p.feature_layers.empty())
       return absl::InvalidArgumentError(
           "a features pipeline names at least one layer");
@@ -452,10 +472,10 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
       layers.push_back({info.name, info.shape, info.size});
     }
     ASSIGN_OR_RETURN(fit_targets,
-                     LayerTargets(*network, fit.stimuli, p.feature_layers));
+                     LayerTargets(*network, fit.stimuli, dataset.image, p.feature_layers));
     if (eval.stimuli.rows() > 0) {
       ASSIGN_OR_RETURN(eval_targets,
-                       LayerTargets(*network, eval.stimuli, p.feature_layers));
+                       LayerTargets(*network, eval.stimuli, dataset.image, p.feature_layers));
     }
   }
   // A stored generator turns the decoded features into an image; it must
@@ -527,6 +547,18 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   // the image from them.
   std::unique_ptr<PosteriorGanGenerator> dand_generator;
   std::unique_ptr<RidgeDecoder> decoder;
+  // The eigenface baseline: ridge to the principal components of the
+  // fitted stimuli, served composed with their inverse.
+  std::unique_ptr<PcaLayer> eigenimages;
+  if (p.target == PipelineOptions::Target::kPixels && p.pixel_components_variance > 0) {
+    PcaOptions po;
+    po.explained_variance = p.pixel_components_variance;
+    ASSIGN_OR_RETURN(eigenimages, PcaLayer::Fit(fit.stimuli, po));
+    LogInfo("train", "eigenimages: ", eigenimages->num_components(), " components explain ",
+            eigenimages->explained_fraction(), " of the pixel variance of ", fit.stimuli.rows(),
+            " stimuli");
+    ASSIGN_OR_RETURN(fit_targets, eigenimages->Transform(fit.stimuli));
+  }
   if (dand) {
     ASSIGN_OR_RETURN(DandParts parts,
                      FitDand(dataset, fit, eval, *network, p, hooks, &fit_targets, &eval_targets));
@@ -537,6 +569,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     ASSIGN_OR_RETURN(decoder, FitSmr(fit, fit_targets, p, hooks));
   } else {
     ASSIGN_OR_RETURN(decoder, FitWithSteps(fit, fit_targets, p, hooks));
+    if (eigenimages) decoder = decoder->ThenLinear(eigenimages->inverse_map(), eigenimages->mean());
   }
   // Per-unit decodability on held-out folds of the fitted trials, with the
   // same decoder, and the ranking of units by it.

@@ -57,6 +57,10 @@ struct PipelineOptions {
   // DAND: components kept (explained variance), ridge term of the MAP
   // decoder's least squares, the paired GAN's training.
   double dand_explained_variance = 0.9;
+  // Pixels target, when > 0: decode the principal components of the fitted
+  // stimuli that explain this fraction of their variance, and serve the
+  // ridge map composed with their inverse (the eigenface baseline).
+  double pixel_components_variance = 0;
   double dand_ridge = 1.0;
   GanOptions dand_generator;
   bool train_generator = false;

@@ -60,6 +60,27 @@ TEST(RidgeDecoder, UnpenalisedInterceptIsOrdinaryRidge) {
             1e-4);
 }
 
+// The eigenface baseline serves ridge-to-components composed with the
+// inverse PCA: decoding through ThenLinear equals decoding, then mapping.
+TEST(RidgeDecoder, ThenLinearEqualsDecodingThenMapping) {
+  Eigen::MatrixXd x = Eigen::MatrixXd::Random(40, 7) * 5;
+  x.col(2).array() += 50;
+  const Eigen::MatrixXd y = Eigen::MatrixXd::Random(40, 3);
+  auto dec = RidgeDecoder::Fit(x, y, {{10.0, 0, 0}, true, false});
+  ASSERT_TRUE(dec.ok()) << dec.status();
+  const Eigen::MatrixXd map = Eigen::MatrixXd::Random(3, 9);
+  const Eigen::RowVectorXd offset = Eigen::RowVectorXd::Random(9);
+  const auto composed = (*dec)->ThenLinear(map, offset);
+  EXPECT_EQ(composed->num_voxels(), 7);
+  EXPECT_EQ(composed->num_outputs(), 9);
+  Eigen::MatrixXf a = x.cast<float>(), b = x.cast<float>();
+  (*dec)->Standardize(&a);
+  composed->Standardize(&b);
+  const Eigen::MatrixXd want =
+      ((*dec)->Decode(a).cast<double>() * map).rowwise() + offset;
+  EXPECT_LT((composed->Decode(b).cast<double>() - want).cwiseAbs().maxCoeff(), 1e-4);
+}
+
 TEST(RidgeDecoder, SaveLoadRoundTrip) {
   auto dec =
       RidgeDecoder::Fit(Eigen::MatrixXd::Random(20, 6),

@@ -34,6 +34,9 @@ TEST(PcaLayer, RoundTripsAtFullRankAndOrdersComponents) {
     auto back = (*pca)->Inverse(*z);
     ASSERT_TRUE(back.ok());
     EXPECT_LT((*back - x).cwiseAbs().maxCoeff(), 1e-9);
+    // The inverse as the linear map the eigenface pipeline serves.
+    const Eigen::MatrixXd linear = ((*z) * (*pca)->inverse_map()).rowwise() + (*pca)->mean();
+    EXPECT_LT((linear - *back).cwiseAbs().maxCoeff(), 1e-9);
     // Components are uncorrelated; whitened ones have unit variance.
     const Eigen::MatrixXd c = z->rowwise() - z->colwise().mean();
     const Eigen::MatrixXd cov = c.transpose() * c / (x.rows() - 1);

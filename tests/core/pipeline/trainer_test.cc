@@ -3,6 +3,8 @@
 #include <filesystem>
 
 #include "core/data/npy.h"
+#include "core/features/pca.h"
+#include "core/pipeline/pipeline.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
 #include "tests/testing/test_paths.h"
@@ -84,6 +86,39 @@ TEST_F(TrainerTest, FailedCommitCheckLeavesNoVersion) {
   EXPECT_EQ(TrainModel(dataset_, request_, *repo_, hooks).status().code(),
             absl::StatusCode::kAborted);
   EXPECT_EQ(repo_->ListVersions("m").status().code(), absl::StatusCode::kNotFound);
+}
+
+// The eigenface baseline (pixel_components_variance): served as one linear
+// map that equals ridge to the principal components followed by the
+// inverse PCA, and on digit69 it beats the mean image.
+TEST_F(TrainerTest, EigenimagesServeRidgeToComponentsThenInversePca) {
+  request_.pipeline.pixel_components_variance = 0.9;
+  auto m = TrainModel(dataset_, request_, *repo_);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_NE(m->description.find("eigenimages (90% variance)"), std::string::npos)
+      << m->description;
+  auto pipeline = Pipeline::Load(repo_->VersionDir("m", m->version), m->version);
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status();
+  auto recs = (*pipeline)->Run(dataset_.test.betas.cast<float>());
+  ASSERT_TRUE(recs.ok()) << recs.status();
+
+  auto pca = PcaLayer::Fit(dataset_.train.stimuli, {.explained_variance = 0.9});
+  ASSERT_TRUE(pca.ok());
+  EXPECT_LT((*pca)->num_components(), 90);
+  auto ridge = RidgeDecoder::Fit(dataset_.train.betas,
+                                 *(*pca)->Transform(dataset_.train.stimuli),
+                                 request_.pipeline.ridge);
+  ASSERT_TRUE(ridge.ok());
+  Eigen::MatrixXf z = dataset_.test.betas.cast<float>();
+  (*ridge)->Standardize(&z);
+  // Served clipped to [0, 1] (clip_output defaults to true).
+  const Eigen::MatrixXd want =
+      (*(*pca)->Inverse((*ridge)->Decode(z).cast<double>())).cwiseMax(0.0).cwiseMin(1.0);
+  for (size_t i = 0; i < recs->size(); ++i)
+    EXPECT_LT(((*recs)[i].pixels.cast<double>() - want.row(i).transpose()).cwiseAbs().maxCoeff(),
+              1e-3);
+  EXPECT_GT(m->evaluation.metrics.at("pcc"), m->evaluation.baseline_metrics.at("pcc"));
+  EXPECT_GE(m->evaluation.metrics.at("identification_pcc"), 0.9);
 }
 
 TEST_F(TrainerTest, ValidationSplitIsSeededAndDisjoint) {

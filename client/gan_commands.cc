@@ -1,0 +1,467 @@
+#include "client/gan_commands.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "client/evaluation_support.h"
+#include "core/base/files.h"
+#include "core/base/status_macros.h"
+#include "core/data/dataset.h"
+#include "core/data/image.h"
+#include "core/data/image_corpus.h"
+#include "core/data/simulated_experiment.h"
+#include "core/evaluation/contact_sheet.h"
+#include "core/evaluation/metrics.h"
+#include "core/evaluation/report.h"
+#include "core/features/feature_network.h"
+#include "core/generation/gan.h"
+#include "core/pipeline/hyper_simulation.h"
+#include "core/pipeline/model_repository.h"
+
+namespace v2p::client {
+namespace {
+
+using core::ImageShape;
+
+// HYPER Table 1's SSIM: both images resized to a common size and smoothed.
+constexpr ImageShape kCommonShape{64, 64, 1};
+constexpr double kSmoothSigma = 1.0;  // pixels at 64x64
+// Feature similarity: PCC between the fc7 activations of stimulus and
+// reconstruction, each less the mean activation over the training stimuli
+// (the papers used VGG-Face; a Euclidean distance has no common scale
+// across our networks, a correlation does; without centring, the pattern
+// every face shares makes any two faces correlate at 0.99).
+const char kFeatureLayer[] = "fc7";
+constexpr int kSheetColumns = 12;
+// DAND's feature loss in the extra digit69 row: weight and layer (at 1,
+// the conv3 term starts at about the size of the pixel term).
+constexpr double kFeatureLoss = 1.0;
+const char kFeatureLossLayer[] = "conv3";
+// The face GANs (64x64) at half our default width: a quarter of the
+// arithmetic, so that the experiments fit a 2-core afternoon.
+constexpr int kFaceGanChannels = 16;
+
+struct Row {
+  std::string method;
+  core::ImageScores image;
+  double feature = 0, feature_sd = 0;
+  double smooth_ssim = 0, smooth_ssim_sd = 0;
+  double latent = std::numeric_limits<double>::quiet_NaN();
+  Eigen::MatrixXf images;
+};
+
+struct Experiment {
+  std::string title, about;
+  ImageShape shape;
+  Eigen::MatrixXf stimuli;
+  Eigen::RowVectorXf feature_mean;  // fc7 over the training stimuli
+  std::vector<Row> rows;
+  std::optional<core::LatentNull> null;  // HYPER's permutation test
+  std::string sheet;                     // file name
+};
+
+void MeanSd(const std::vector<double>& v, double* mean, double* sd) {
+  double s = 0, ss = 0;
+  for (double x : v) s += x;
+  *mean = s / std::max<size_t>(1, v.size());
+  for (double x : v) ss += (x - *mean) * (x - *mean);
+  *sd = std::sqrt(ss / std::max<size_t>(1, v.size()));
+}
+
+absl::Status AddRow(Experiment* e, const core::FeatureNetwork& net, const std::string& method,
+                    const Eigen::MatrixXf& rec, double latent = std::nan("")) {
+  Row r;
+  r.method = method;
+  r.latent = latent;
+  r.images = rec;
+  ASSIGN_OR_RETURN(r.image, core::ScoreReconstructions(rec.cast<double>(),
+                                                       e->stimuli.cast<double>(), e->shape));
+  ASSIGN_OR_RETURN(Eigen::MatrixXf fr, net.ExtractConcatenated(rec, e->shape, {kFeatureLayer}));
+  ASSIGN_OR_RETURN(Eigen::MatrixXf fs,
+                   net.ExtractConcatenated(e->stimuli, e->shape, {kFeatureLayer}));
+  fr.rowwise() -= e->feature_mean;
+  fs.rowwise() -= e->feature_mean;
+  ASSIGN_OR_RETURN(Eigen::MatrixXf a, core::ResizeImages(rec, e->shape, kCommonShape));
+  ASSIGN_OR_RETURN(Eigen::MatrixXf b, core::ResizeImages(e->stimuli, e->shape, kCommonShape));
+  a = core::SmoothImages(a, kCommonShape, kSmoothSigma);
+  b = core::SmoothImages(b, kCommonShape, kSmoothSigma);
+  std::vector<double> feature, ssim;
+  for (Eigen::Index i = 0; i < rec.rows(); ++i) {
+    feature.push_back(core::PixelPcc(fr.row(i).transpose().cast<double>(),
+                                     fs.row(i).transpose().cast<double>()));
+    ASSIGN_OR_RETURN(const double s, core::Ssim(a.row(i).transpose().cast<double>(),
+                                                b.row(i).transpose().cast<double>(), kCommonShape));
+    ssim.push_back(s);
+  }
+  MeanSd(feature, &r.feature, &r.feature_sd);
+  MeanSd(ssim, &r.smooth_ssim, &r.smooth_ssim_sd);
+  std::printf("  %-34s latent %6s  feature %.3f  PCC %.3f  SSIM %.3f  SSIM-smoothed %.3f  "
+              "identification %.3f\n",
+              method.c_str(), std::isnan(latent) ? "—" : absl::StrFormat("%.3f", latent).c_str(),
+              r.feature, r.image.pcc, r.image.ssim, r.smooth_ssim, r.image.identification_pcc);
+  std::fflush(stdout);
+  e->rows.push_back(std::move(r));
+  return absl::OkStatus();
+}
+
+std::string Table(const Experiment& e) {
+  auto pm = [](double m, double sd) { return absl::StrFormat("%.3f ± %.3f", m, sd); };
+  std::string md = absl::StrCat("## ", e.title, "\n\n", e.about, "\n\n",
+                                "| method | latent similarity | feature similarity | PCC | "
+                                "SSIM-11g | SSIM smoothed | identification |\n"
+                                "|---|---|---|---|---|---|---|\n");
+  for (const Row& r : e.rows)
+    absl::StrAppend(&md, "| ", r.method, " | ",
+                    std::isnan(r.latent) ? "—" : absl::StrFormat("%.3f", r.latent), " | ",
+                    pm(r.feature, r.feature_sd), " | ", pm(r.image.pcc, r.image.pcc_sd), " | ",
+                    pm(r.image.ssim, r.image.ssim_sd), " | ",
+                    pm(r.smooth_ssim, r.smooth_ssim_sd), " | ",
+                    absl::StrFormat("%.3f", r.image.identification_pcc), " |\n");
+  if (e.null)
+    absl::StrAppend(
+        &md, "\nPermutation test of HYPER against random latents (z ~ N(0, I) per test stimulus): "
+             "null mean latent similarity ",
+        absl::StrFormat("%.3f", e.null->latent_cosine), ", p = ",
+        absl::StrFormat("%.4f", e.null->p_latent), "; null mean SSIM-11g ",
+        absl::StrFormat("%.3f", e.null->ssim), ", p = ", absl::StrFormat("%.4f", e.null->p_ssim),
+        ".\n");
+  absl::StrAppend(&md, "\nContact sheet `", e.sheet, "`: the stimuli, then one row per method in "
+                       "the table's order (the first ", kSheetColumns, " test images).\n\n");
+  return md;
+}
+
+absl::Status WriteSheet(const GanEvaluateOptions& o, const Experiment& e) {
+  const Eigen::Index n = std::min<Eigen::Index>(kSheetColumns, e.stimuli.rows());
+  std::vector<Eigen::MatrixXf> rows = {e.stimuli.topRows(n)};
+  for (const Row& r : e.rows) rows.push_back(r.images.topRows(n));
+  ASSIGN_OR_RETURN(const std::string png,
+                   core::ContactSheetPng(rows, e.shape, e.shape.height > 32 ? 2 : 4));
+  return core::WriteFile(absl::StrCat(o.out_dir, "/", e.sheet), png);
+}
+
+// The served pipelines, with the settings of the examples/ specs.
+core::TrainRequest PixelRequest(const std::string& name, double components) {
+  core::TrainRequest req;
+  req.model_name = name;
+  core::PipelineOptions& p = req.pipeline;
+  p.target = core::PipelineOptions::Target::kPixels;
+  p.ridge.regression.alpha = 1000;
+  p.ridge.standardize_voxels = true;
+  p.pixel_components_variance = components;
+  p.clip_output = true;
+  return req;
+}
+
+core::TrainRequest DandRequest(const GanEvaluateOptions& o, int epochs, double feature_loss = 0,
+                               int channels = 32) {
+  core::TrainRequest req;
+  req.model_name = "dand";
+  core::PipelineOptions& p = req.pipeline;
+  p.target = core::PipelineOptions::Target::kDand;
+  p.feature_network = o.network;
+  p.feature_layers = {"fc6"};
+  p.dand_explained_variance = 0.99;
+  p.dand_ridge = 1;
+  p.dand_generator.epochs = epochs;
+  p.dand_generator.lambda_fea = feature_loss;
+  p.dand_generator.base_channels = channels;
+  p.dand_generator.feature_layer = kFeatureLossLayer;
+  p.dand_generator.seed = o.seed;
+  p.decodability_folds = 0;
+  p.clip_output = true;
+  return req;
+}
+
+core::TrainRequest HyperRequest(const std::string& gan) {
+  core::TrainRequest req = PixelRequest("hyper", 0);
+  req.pipeline.target = core::PipelineOptions::Target::kGanLatent;
+  req.pipeline.generator_name = gan;
+  return req;
+}
+
+// Eigenface, identity, DAND and (with a GAN) HYPER trained on `ds` and run
+// on its test betas; the mean training image last.
+absl::Status ScoreServedPipelines(const GanEvaluateOptions& o, ScratchRepository& scratch,
+                                  const core::Dataset& ds, const core::FeatureNetwork& net,
+                                  const std::string& gan, int dand_epochs, int dand_channels,
+                                  Experiment* e) {
+  if (!gan.empty()) {
+    std::printf("%s: training HYPER (ridge to the latents of GAN %s)\n", e->title.c_str(),
+                gan.c_str());
+    std::fflush(stdout);
+    ASSIGN_OR_RETURN(const auto hyper, scratch.Train(ds, HyperRequest(gan)));
+    ASSIGN_OR_RETURN(const PipelineOutputs out, RunPipeline(*hyper, ds.test.betas));
+    const auto& metrics = hyper->manifest().evaluation.metrics;
+    RETURN_IF_ERROR(AddRow(e, net, "HYPER (GAN latent)", out.images,
+                           metrics.count("latent_cosine") ? metrics.at("latent_cosine")
+                                                          : std::nan("")));
+  }
+  std::printf("%s: training DAND (%d GAN epochs)\n", e->title.c_str(), dand_epochs);
+  std::fflush(stdout);
+  ASSIGN_OR_RETURN(const auto dand, scratch.Train(ds, DandRequest(o, dand_epochs, 0, dand_channels)));
+  ASSIGN_OR_RETURN(const PipelineOutputs dand_out, RunPipeline(*dand, ds.test.betas));
+  const auto& dm = dand->manifest().evaluation.metrics;
+  RETURN_IF_ERROR(AddRow(e, net,
+                         absl::StrCat("DAND (", dand->manifest().feature_layers[0].size,
+                                      " fc6 components)"),
+                         dand_out.images,
+                         dm.count("latent_cosine") ? dm.at("latent_cosine") : std::nan("")));
+  ASSIGN_OR_RETURN(const auto eigen, scratch.Train(ds, PixelRequest("eigenface", 0.9)));
+  ASSIGN_OR_RETURN(const PipelineOutputs eigen_out, RunPipeline(*eigen, ds.test.betas));
+  RETURN_IF_ERROR(AddRow(e, net, "eigenface (90% pixel variance)", eigen_out.images));
+  ASSIGN_OR_RETURN(const auto identity, scratch.Train(ds, PixelRequest("identity", 0)));
+  ASSIGN_OR_RETURN(const PipelineOutputs identity_out, RunPipeline(*identity, ds.test.betas));
+  RETURN_IF_ERROR(AddRow(e, net, "identity (ridge betas → pixels)", identity_out.images));
+  return absl::OkStatus();
+}
+
+absl::Status SetFeatureMean(Experiment* e, const core::FeatureNetwork& net,
+                            const Eigen::MatrixXf& train_stimuli) {
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf f,
+                   net.ExtractConcatenated(train_stimuli, e->shape, {kFeatureLayer}));
+  e->feature_mean = f.colwise().mean();
+  return absl::OkStatus();
+}
+
+absl::Status AddMeanImage(Experiment* e, const core::FeatureNetwork& net,
+                          const Eigen::MatrixXd& train_stimuli) {
+  return AddRow(e, net, "mean training image",
+                core::MeanImageBaseline(train_stimuli, e->stimuli.rows()).cast<float>());
+}
+
+// One set of random latents drawn by the GAN, as a row beside HYPER's.
+absl::Status AddRandomLatents(const GanEvaluateOptions& o, Experiment* e,
+                              const core::FeatureNetwork& net, const core::GanGenerator& gan,
+                              const Eigen::MatrixXf& true_latents) {
+  Eigen::MatrixXf z(true_latents.rows(), true_latents.cols());
+  std::mt19937_64 rng(o.seed + 8);
+  std::normal_distribution<float> normal(0, 1);
+  for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = normal(rng);
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf drawn, gan.Generate(z));
+  return AddRow(e, net, "random GAN latents (one draw)", drawn,
+                core::MeanRowCosine(z, true_latents));
+}
+
+Eigen::MatrixXf Mirrored(const Eigen::MatrixXf& images, ImageShape shape) {
+  Eigen::MatrixXf out(images.rows(), images.cols());
+  for (int r = 0; r < shape.height; ++r)
+    for (int c = 0; c < shape.width; ++c)
+      out.col(r * shape.width + c) = images.col(r * shape.width + (shape.width - 1 - c));
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<core::GanGenerator>> TrainFaceGan(const GanEvaluateOptions& o,
+                                                                 const Eigen::MatrixXf& faces) {
+  core::GanOptions go;
+  go.latent_size = 32;
+  go.base_channels = kFaceGanChannels;
+  go.epochs = o.face_epochs;
+  go.seed = o.seed;
+  const absl::Time start = absl::Now();
+  go.on_epoch = [&](const core::GanEpoch& e) {
+    if (e.epoch == 1 || e.epoch % 10 == 0 || e.epoch == go.epochs)
+      std::printf("  face GAN epoch %3d: L_dis %.3f, L_adv %.3f (%.0f s)\n", e.epoch,
+                  e.discriminator, e.adversarial, absl::ToDoubleSeconds(absl::Now() - start));
+    std::fflush(stdout);
+  };
+  std::printf("training the face GAN (64x64, latent 32, %d base channels) on %lld faces, %d "
+              "epochs\n",
+              kFaceGanChannels, static_cast<long long>(faces.rows()), o.face_epochs);
+  ASSIGN_OR_RETURN(auto trainer, core::GanTrainer::Create(faces, kCommonShape, go));
+  RETURN_IF_ERROR(trainer->Train());
+  return trainer->Finish();
+}
+
+absl::StatusOr<Experiment> Digit69(const GanEvaluateOptions& o, const core::FeatureNetwork& net) {
+  ASSIGN_OR_RETURN(core::Dataset ds,
+                   core::LoadDataset(core::Digit69DatasetOptions(o.data_root)));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf prior, Digit69XPrior(o.data_root));
+  ds.unpaired = prior.cast<double>();
+  Experiment e;
+  e.title = "digit69 (real fMRI)";
+  e.shape = ds.image;
+  e.stimuli = ds.test.stimuli.cast<float>();
+  e.sheet = "digit69_gan_sheet.png";
+  RETURN_IF_ERROR(SetFeatureMean(&e, net, ds.train.stimuli.cast<float>()));
+  e.about = absl::StrCat(
+      "90 training and 10 test trials, 3092 voxels. HYPER decodes the latent of GAN ", o.gan,
+      " (trained on X_prior + MNIST 6s and 9s); the stimuli's latents are found by inverting "
+      "it, and latent similarity is the cosine to the test stimuli's inverted latents. DAND's "
+      "paired GAN trains on X_prior plus the 90 training stimuli (a dataset description with "
+      "unpaired_images: \"X_prior\"), and its latent similarity is the cosine to the "
+      "test stimuli's own whitened components. The feature-loss row adds DAND's L_fea on conv3 "
+      "(weight ", kFeatureLoss, ").");
+  ASSIGN_OR_RETURN(auto scratch, ScratchRepository::Create(o.repo, "gan-evaluate"));
+  RETURN_IF_ERROR(scratch->LinkGenerator(o.repo, o.gan));
+  RETURN_IF_ERROR(ScoreServedPipelines(o, *scratch, ds, net, o.gan, o.epochs, 32, &e));
+  // DAND with its feature loss, beside DAND without (row 2).
+  std::printf("%s: training DAND with the feature loss (%g on %s)\n", e.title.c_str(),
+              kFeatureLoss, kFeatureLossLayer);
+  std::fflush(stdout);
+  ASSIGN_OR_RETURN(const auto fea, scratch->Train(ds, DandRequest(o, o.epochs, kFeatureLoss)));
+  ASSIGN_OR_RETURN(const PipelineOutputs fea_out, RunPipeline(*fea, ds.test.betas));
+  const auto& fm = fea->manifest().evaluation.metrics;
+  RETURN_IF_ERROR(AddRow(&e, net, absl::StrCat("DAND + feature loss (", kFeatureLossLayer, ")"),
+                         fea_out.images,
+                         fm.count("latent_cosine") ? fm.at("latent_cosine") : std::nan("")));
+  std::rotate(e.rows.begin() + 2, e.rows.end() - 1, e.rows.end());
+  ASSIGN_OR_RETURN(auto gens, core::OpenGeneratorRepository(o.repo, false));
+  ASSIGN_OR_RETURN(const int64_t gv, gens->ResolveVersion(o.gan, 0));
+  ASSIGN_OR_RETURN(auto gan, core::GanGenerator::Load(gens->VersionDir(o.gan, gv)));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf z_true, gan->Invert(e.stimuli));
+  const Row& hyper = e.rows.front();
+  ASSIGN_OR_RETURN(e.null, core::RandomLatentNull(*gan, z_true, e.stimuli, hyper.latent,
+                                                  hyper.image.ssim, o.permutations, o.seed + 7));
+  RETURN_IF_ERROR(AddRandomLatents(o, &e, net, *gan, z_true));
+  RETURN_IF_ERROR(AddMeanImage(&e, net, ds.train.stimuli));
+  return e;
+}
+
+// DAND's design on real faces: responses simulated from fc6 of each face.
+absl::StatusOr<Experiment> FacesDand(const GanEvaluateOptions& o, const core::FeatureNetwork& net,
+                                     ScratchRepository& scratch) {
+  ASSIGN_OR_RETURN(const core::LabeledImages faces,
+                   core::ReadOlivetti(o.data_root + "/corpora/olivetti_faces/olivettifaces.mat"));
+  core::LabeledImages train, test;
+  core::SplitEveryKth(faces, 10, &train, &test);
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf f_train,
+                   net.ExtractConcatenated(train.images, faces.shape, {"fc6"}));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf f_test,
+                   net.ExtractConcatenated(test.images, faces.shape, {"fc6"}));
+  core::SimulationOptions so;
+  so.seed = o.seed;
+  ASSIGN_OR_RETURN(const core::SimulatedResponses y,
+                   core::SimulateResponses(f_train.cast<double>(), f_test.cast<double>(), so));
+  core::Dataset ds = core::SimulatedDataset("olivetti", faces.shape, train.images.cast<double>(),
+                                            test.images.cast<double>(), y);
+  ds.unpaired = Mirrored(train.images, faces.shape).cast<double>();
+  Experiment e;
+  e.title = "Olivetti faces, DAND's design (SIMULATED responses)";
+  e.shape = faces.shape;
+  e.stimuli = test.images;
+  e.sheet = "faces_dand_sheet.png";
+  RETURN_IF_ERROR(SetFeatureMean(&e, net, train.images));
+  e.about = absl::StrCat(
+      "Real 64x64 faces, simulated responses: ", train.size(), " training faces (single trials) "
+      "and ", test.size(), " test faces (one per person, the mean of ", so.test_repeats,
+      " repeats); ", so.num_voxels, " voxels from a linear encoding of fc6 (of the faces resized "
+      "to 28x28) at single-trial SNR ", so.snr, " with AR(1) noise correlation ",
+      so.noise_correlation, " (core/data/simulated_experiment.h). DAND's GAN trains on the "
+      "training faces and their mirror images (", kFaceGanChannels, " base channels). HYPER "
+      "needs latents for these real faces, i.e. inverting a 64x64 GAN 400 times, which takes "
+      "longer than this command should; HYPER has its own design below.");
+  RETURN_IF_ERROR(ScoreServedPipelines(o, scratch, ds, net, "", o.face_epochs, kFaceGanChannels,
+                                       &e));
+  RETURN_IF_ERROR(AddMeanImage(&e, net, ds.train.stimuli));
+  return e;
+}
+
+// HYPER's design: faces drawn by the GAN from known latents.
+absl::StatusOr<Experiment> FacesHyper(const GanEvaluateOptions& o, const core::FeatureNetwork& net,
+                                      const core::GanGenerator& gan, ScratchRepository& scratch) {
+  core::HyperSimulationOptions ho;
+  ho.permutations = o.permutations;
+  ho.seed = o.seed;
+  std::printf("simulating HYPER's experiment (%d + %d GAN faces)\n", ho.train_stimuli,
+              ho.test_stimuli);
+  std::fflush(stdout);
+  ASSIGN_OR_RETURN(const core::HyperSimulationResult r, core::SimulateHyper(gan, net, ho));
+  Experiment e;
+  e.title = "GAN faces, HYPER's design (SIMULATED responses)";
+  e.shape = gan.image_shape();
+  e.stimuli = r.stimuli;
+  e.sheet = "faces_hyper_sheet.png";
+  RETURN_IF_ERROR(SetFeatureMean(&e, net, r.train_stimuli));
+  e.about = absl::StrCat(
+      "Stimuli drawn by the face GAN from latents z ~ N(0, I): ", ho.train_stimuli,
+      " training stimuli (single trials) and ", ho.test_stimuli, " test stimuli (the mean of ",
+      ho.responses.test_repeats, " repeats), as in Dado et al.; ", ho.responses.num_voxels,
+      " voxels simulated from fc6 at single-trial SNR ", ho.responses.snr,
+      ". HYPER decodes the known latents by ridge (alpha ", ho.ridge_alpha,
+      "); latent similarity is the cosine to the true latents.");
+  RETURN_IF_ERROR(AddRow(&e, net, "HYPER (GAN latent)", r.reconstructions, r.latent_cosine));
+  core::Dataset ds = core::SimulatedDataset("gan-faces", e.shape, r.train_stimuli.cast<double>(),
+                                            r.stimuli.cast<double>(), r.responses);
+  ASSIGN_OR_RETURN(const auto eigen, scratch.Train(ds, PixelRequest("eigenface_gan", 0.9)));
+  ASSIGN_OR_RETURN(const PipelineOutputs eigen_out, RunPipeline(*eigen, ds.test.betas));
+  RETURN_IF_ERROR(AddRow(&e, net, "eigenface (90% pixel variance)", eigen_out.images));
+  ASSIGN_OR_RETURN(const auto identity, scratch.Train(ds, PixelRequest("identity_gan", 0)));
+  ASSIGN_OR_RETURN(const PipelineOutputs identity_out, RunPipeline(*identity, ds.test.betas));
+  RETURN_IF_ERROR(AddRow(&e, net, "identity (ridge betas → pixels)", identity_out.images));
+  e.null = core::LatentNull{r.null_latent_cosine, r.null_ssim, r.p_latent, r.p_ssim};
+  RETURN_IF_ERROR(AddRandomLatents(o, &e, net, gan, r.true_latents));
+  RETURN_IF_ERROR(AddMeanImage(&e, net, ds.train.stimuli));
+  return e;
+}
+
+}  // namespace
+
+absl::Status RunGanEvaluate(const GanEvaluateOptions& o) {
+  if (o.out_dir.empty()) return absl::InvalidArgumentError("gan evaluate needs --out");
+  if (o.epochs < 1 || o.face_epochs < 1 || o.permutations < 1)
+    return absl::InvalidArgumentError(
+        "gan evaluate needs --epochs, --face_epochs and --permutations >= 1");
+  std::error_code ec;
+  std::filesystem::create_directories(o.out_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("creating ", o.out_dir, ": ", ec.message()));
+  ASSIGN_OR_RETURN(auto nets, core::OpenFeatureNetworkRepository(o.repo, false));
+  ASSIGN_OR_RETURN(const int64_t nv, nets->ResolveVersion(o.network, 0));
+  ASSIGN_OR_RETURN(auto net, core::FeatureNetwork::Load(nets->VersionDir(o.network, nv)));
+  const absl::Time start = absl::Now();
+  std::vector<Experiment> experiments;
+  ASSIGN_OR_RETURN(Experiment digits, Digit69(o, *net));
+  experiments.push_back(std::move(digits));
+  if (o.faces) {
+    ASSIGN_OR_RETURN(const core::LabeledImages faces,
+                     core::ReadOlivetti(o.data_root + "/corpora/olivetti_faces/olivettifaces.mat"));
+    core::LabeledImages train, test;
+    core::SplitEveryKth(faces, 10, &train, &test);
+    Eigen::MatrixXf corpus(2 * train.images.rows(), train.images.cols());
+    corpus << train.images, Mirrored(train.images, faces.shape);
+    ASSIGN_OR_RETURN(std::unique_ptr<core::GanGenerator> gan, TrainFaceGan(o, corpus));
+    ASSIGN_OR_RETURN(auto scratch, ScratchRepository::Create(o.repo, "gan-evaluate-faces"));
+    ASSIGN_OR_RETURN(Experiment dand, FacesDand(o, *net, *scratch));
+    experiments.push_back(std::move(dand));
+    ASSIGN_OR_RETURN(Experiment hyper, FacesHyper(o, *net, *gan, *scratch));
+    experiments.push_back(std::move(hyper));
+  }
+  std::string md = absl::StrCat(
+      "# GAN decoders in their papers' terms: DAND (Güçlütürk et al. 2017, Table 2) and HYPER "
+      "(Dado et al. 2022, Table 1)\n\n"
+      "Written by `", o.command, "` in ",
+      absl::StrFormat("%.0f", absl::ToDoubleSeconds(absl::Now() - start)), " s. Feature network ",
+      o.network, "/", nv, ". Every pipeline is trained by the service's trainer and run as "
+      "served, with the settings of examples/digit69_hyper.pbtxt, examples/digit69_dand.pbtxt "
+      "(", o.epochs, " GAN epochs on digit69, ", o.face_epochs, " on faces; the face HYPER GAN also ",
+      o.face_epochs, ") and examples/digit69_ridge.pbtxt (identity; eigenface adds "
+      "pixel_components { explained_variance: 0.9 }).\n\n"
+      "Columns: **latent similarity**, cosine between decoded and true latents (HYPER Table 1); "
+      "**feature similarity**, PCC between the ", kFeatureLayer, " activations of stimulus and "
+      "reconstruction, each less the mean activation over the training stimuli (both papers "
+      "use a VGG-Face layer); **PCC** of pixels (DAND Table 2); "
+      "**SSIM-11g**, ", core::kSsimDefinition, "; **SSIM smoothed**, the same after resizing "
+      "both images to 64x64 and Gaussian smoothing (sigma 1 px), as HYPER Table 1; "
+      "**identification**, 2-way by pixel PCC. Mean ± SD over the test images. DAND Table 2's "
+      "rows are DAND, eigenface and identity; HYPER Table 1's are HYPER against random "
+      "latents.\n\n");
+  for (const Experiment& e : experiments) {
+    absl::StrAppend(&md, Table(e));
+    RETURN_IF_ERROR(WriteSheet(o, e));
+  }
+  RETURN_IF_ERROR(core::WriteFile(o.out_dir + "/gan_tables.md", md));
+  std::printf("\n%s\nwrote %s/gan_tables.md and the contact sheets\n", md.c_str(),
+              o.out_dir.c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace v2p::client

@@ -1,0 +1,82 @@
+// Resizing and smoothing image rows (core/data/image.h): the SSIM of HYPER
+// Table 1 compares images after both, and 64x64 faces reach a 28x28
+// feature network through the resize.
+#include "core/data/image.h"
+
+#include <random>
+
+#include "gtest/gtest.h"
+
+namespace v2p::core {
+namespace {
+
+Eigen::MatrixXf RandomImages(int n, ImageShape shape, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(0, 1);
+  Eigen::MatrixXf m(n, shape.num_pixels());
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = u(rng);
+  return m;
+}
+
+TEST(ResizeImages, ShrinkingByTwoAveragesEachBlock) {
+  const ImageShape from{4, 6, 1}, to{2, 3, 1};
+  const Eigen::MatrixXf images = RandomImages(3, from, 1);
+  auto out = ResizeImages(images, from, to);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->rows(), 3);
+  ASSERT_EQ(out->cols(), 6);
+  for (int n = 0; n < 3; ++n)
+    for (int r = 0; r < 2; ++r)
+      for (int c = 0; c < 3; ++c) {
+        const float block = (images(n, (2 * r) * 6 + 2 * c) + images(n, (2 * r) * 6 + 2 * c + 1) +
+                             images(n, (2 * r + 1) * 6 + 2 * c) +
+                             images(n, (2 * r + 1) * 6 + 2 * c + 1)) /
+                            4;
+        EXPECT_NEAR((*out)(n, r * 3 + c), block, 1e-5) << n << " " << r << " " << c;
+      }
+}
+
+TEST(ResizeImages, KeepsConstantImagesAndTheMeanOfLargeOnes) {
+  const ImageShape faces{64, 64, 1}, net{28, 28, 1};
+  Eigen::MatrixXf flat = Eigen::MatrixXf::Constant(2, faces.num_pixels(), 0.3f);
+  auto small = ResizeImages(flat, faces, net);
+  ASSERT_TRUE(small.ok());
+  EXPECT_NEAR(small->maxCoeff(), 0.3f, 1e-5);
+  EXPECT_NEAR(small->minCoeff(), 0.3f, 1e-5);
+  const Eigen::MatrixXf images = RandomImages(2, faces, 2);
+  auto shrunk = ResizeImages(images, faces, net);
+  ASSERT_TRUE(shrunk.ok());
+  for (int n = 0; n < 2; ++n) EXPECT_NEAR(shrunk->row(n).mean(), images.row(n).mean(), 1e-3);
+  auto grown = ResizeImages(*shrunk, net, faces);
+  ASSERT_TRUE(grown.ok());
+  EXPECT_EQ(grown->cols(), faces.num_pixels());
+  auto same = ResizeImages(images, faces, faces);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(*same, images);
+}
+
+TEST(ResizeImages, RejectsChannelMismatchAndWrongWidth) {
+  const Eigen::MatrixXf grey = RandomImages(1, {8, 8, 1}, 3);
+  EXPECT_EQ(ResizeImages(grey, {8, 8, 1}, {4, 4, 3}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResizeImages(grey, {8, 9, 1}, {4, 4, 1}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SmoothImages, PreservesConstantsLowersVarianceAndSigmaZeroIsIdentity) {
+  const ImageShape shape{16, 16, 1};
+  const Eigen::MatrixXf flat = Eigen::MatrixXf::Constant(1, shape.num_pixels(), 0.7f);
+  const Eigen::MatrixXf smoothed_flat = SmoothImages(flat, shape, 1.0);
+  EXPECT_NEAR((smoothed_flat.array() - 0.7f).abs().maxCoeff(), 0.0f, 1e-5);
+  const Eigen::MatrixXf noise = RandomImages(1, shape, 4);
+  const Eigen::MatrixXf smoothed = SmoothImages(noise, shape, 1.0);
+  auto var = [](const Eigen::MatrixXf& m) {
+    return (m.array() - m.mean()).square().mean();
+  };
+  EXPECT_LT(var(smoothed), 0.5f * var(noise));
+  EXPECT_NEAR(smoothed.mean(), noise.mean(), 0.02);
+  EXPECT_EQ(SmoothImages(noise, shape, 0), noise);
+}
+
+}  // namespace
+}  // namespace v2p::core
