@@ -19,6 +19,17 @@ absl::Status TrainingService::Validate(const v1::CreateTrainingJobRequest& reque
   if (!dataset.ok()) return dataset.status();
   auto spec = ParseTextProto<v1::PipelineSpec>(request.pipeline_spec(), "pipeline_spec");
   if (!spec.ok()) return spec.status();
+  if (spec->has_pixel_components()) {
+    const double v = spec->pixel_components().explained_variance();
+    if (spec->target() != v1::TARGET_SPACE_PIXELS || !(v >= 0 && v <= 1))
+      return absl::InvalidArgumentError(
+          "pipeline_spec: pixel_components goes with TARGET_SPACE_PIXELS, and its "
+          "explained_variance must be in [0, 1]");
+  }
+  if (spec->generator().train().feature_loss() < 0 ||
+      (spec->generator().train().feature_loss() > 0 && spec->target() != v1::TARGET_SPACE_DAND))
+    return absl::InvalidArgumentError(
+        "pipeline_spec: generator.train.feature_loss is DAND's (TARGET_SPACE_DAND) and >= 0");
   if (spec->target() == v1::TARGET_SPACE_DAND) {
     if (!spec->decoder().has_map() || spec->features().network().empty() ||
         spec->features().layers().empty())

@@ -74,6 +74,9 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
     o.note = spec.description();
     return o;
   }
+  if (spec.generator().train().feature_loss() != 0)
+    return absl::InvalidArgumentError(
+        "pipeline spec: generator.train.feature_loss is DAND's (TARGET_SPACE_DAND)");
   if (spec.target() != v1::TARGET_SPACE_PIXELS && !features && !latent) {
     return absl::InvalidArgumentError(
         "pipeline spec: target must be TARGET_SPACE_PIXELS, TARGET_SPACE_FEATURES or "

@@ -149,8 +149,16 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
   EXPECT_NE(bad.output.find("pixel_components"), std::string::npos) << bad.output;
   EXPECT_NE(bad.output.find("INVALID_ARGUMENT"), std::string::npos) << bad.output;
 
-  // The papers' tables from one command (digit69 only here, one DAND
-  // epoch; docs/results/gan holds the full run with the face experiments).
+  // The papers' tables from one command (digit69 only here, a quick
+  // feature network, one DAND epoch; docs/results/gan holds the full run
+  // with the face experiments).
+  client::FeaturesTrainOptions f;
+  f.repo = repo;
+  f.data_root = testing::DataDir();
+  f.fashion_dir = "";
+  f.epochs = 2;
+  f.statistics_images = 300;
+  ASSERT_TRUE(client::RunFeaturesTrain(f).ok());
   const std::string out = repo + "/tables";
   const auto tables = testing::RunCommand(
       cli + "gan evaluate --repo " + repo + " --out " + out + " --faces=false --epochs 1 " +

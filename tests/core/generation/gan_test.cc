@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <random>
 
+#include "core/data/image_corpus.h"
+#include "core/features/feature_network.h"
 #include "gtest/gtest.h"
 
 namespace v2p::core {
@@ -111,6 +113,53 @@ TEST(Gan, PairedGeneratorDrawsTheImageOfItsInput) {
   int right = 0;
   for (int i = 0; i < 64; ++i) right += BrightestQuadrant(out.row(i)) == i % 4;
   EXPECT_EQ(right, 64);
+}
+
+// DAND's feature loss alone (no pixel term) teaches the paired generator
+// where the square goes, through a feature network that stays unchanged.
+TEST(Gan, FeatureLossGuidesThePairedGeneratorThroughAFrozenNetwork) {
+  Eigen::MatrixXf images, codes;
+  Quadrants(64, 5, &images, &codes);
+  LabeledImages labelled;
+  labelled.shape = {28, 28, 1};
+  labelled.images = images;
+  for (int i = 0; i < 64; ++i) labelled.labels.push_back(i % 4);
+  labelled.num_classes = 4;
+  labelled.class_names = {"q0", "q1", "q2", "q3"};
+  FeatureNetworkTrainOptions fo;
+  fo.epochs = 2;
+  fo.batch_size = 16;
+  auto net = FeatureNetwork::Train(labelled, fo);
+  ASSERT_TRUE(net.ok()) << net.status();
+  const Eigen::MatrixXf before = *(*net)->ExtractConcatenated(images, {"conv3"});
+
+  GanOptions o;
+  o.epochs = 25;
+  o.batch_size = 16;
+  o.learning_rate = 1e-3;
+  o.lambda_sti = 0;
+  o.lambda_fea = 1;
+  o.feature_network = net->get();
+  o.feature_layer = "conv3";
+  std::vector<double> feature_loss;
+  o.on_epoch = [&](const GanEpoch& e) { feature_loss.push_back(e.feature); };
+  auto t = GanTrainer::CreatePaired(images, codes, {28, 28, 1}, o);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_TRUE((*t)->Train().ok());
+  ASSERT_EQ(feature_loss.size(), 25u);
+  EXPECT_GT(feature_loss.front(), 0);
+  EXPECT_LT(feature_loss.back(), 0.5 * feature_loss.front());
+  const Eigen::MatrixXf out = *(*t)->Finish()->Generate(codes);
+  int right = 0;
+  for (int i = 0; i < 64; ++i) right += BrightestQuadrant(out.row(i)) == i % 4;
+  EXPECT_GE(right, 56);
+  EXPECT_EQ(*(*net)->ExtractConcatenated(images, {"conv3"}), before);
+
+  o.feature_layer = "conv9";
+  o.on_epoch = nullptr;
+  auto bad = GanTrainer::CreatePaired(images, codes, {28, 28, 1}, o);
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ((*bad)->Train().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(Gan, RejectsBadInput) {
