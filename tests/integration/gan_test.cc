@@ -260,8 +260,14 @@ TEST(Dand, MapPosteriorPipelineReconstructsDigit69WithDrawsOverGrpc) {
 // latents are (permutation test, p < 0.01).
 TEST(HyperSimulation, DecodedLatentsBeatRandomLatents) {
   const std::string repo = testing::MakeTempDir("hyper_sim");
-  const absl::Status net_trained = TrainQuickNetwork(repo);
-  ASSERT_TRUE(net_trained.ok()) << net_trained;
+  client::FeaturesTrainOptions f;
+  f.repo = repo;
+  f.data_root = testing::DataDir();
+  f.fashion_dir = "";
+  f.epochs = 2;
+  f.statistics_images = 300;
+  auto net_trained = client::RunFeaturesTrain(f);
+  ASSERT_TRUE(net_trained.ok()) << net_trained.status();
   client::GeneratorsTrainOptions g;
   g.repo = repo;
   g.kind = "GAN";
