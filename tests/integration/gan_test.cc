@@ -55,14 +55,14 @@ grpc::Status ReconstructTestTrials(v1::Reconstruction::Stub& stub, const std::st
 }
 
 // A quick feature network (2 epochs, no Fashion-MNIST) in `repo`.
-absl::Status TrainQuickNetwork(const std::string& repo) {
+absl::StatusOr<client::FeaturesTrainResult> TrainQuickNetwork(const std::string& repo) {
   client::FeaturesTrainOptions f;
   f.repo = repo;
   f.data_root = testing::DataDir();
   f.fashion_dir = "";
   f.epochs = 2;
   f.statistics_images = 300;
-  return client::RunFeaturesTrain(f).status();
+  return client::RunFeaturesTrain(f);
 }
 
 // The test betas' reconstructions by `model`, served over gRPC.
@@ -163,8 +163,8 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
   // The papers' tables from one command (digit69 only here, a quick
   // feature network, one DAND epoch; docs/results/gan holds the full run
   // with the face experiments).
-  const absl::Status net_trained = TrainQuickNetwork(repo);
-  ASSERT_TRUE(net_trained.ok()) << net_trained;
+  const auto net_trained = TrainQuickNetwork(repo);
+  ASSERT_TRUE(net_trained.ok()) << net_trained.status();
   const std::string out = repo + "/tables";
   const auto tables = testing::RunCommand(
       cli + "gan evaluate --repo " + repo + " --out " + out + " --faces=false --epochs 1 " +
@@ -186,8 +186,8 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
 // served over gRPC with posterior draws and their SD map.
 TEST(Dand, MapPosteriorPipelineReconstructsDigit69WithDrawsOverGrpc) {
   const std::string repo = testing::MakeTempDir("dand");
-  const absl::Status net_trained = TrainQuickNetwork(repo);
-  ASSERT_TRUE(net_trained.ok()) << net_trained;
+  const auto net_trained = TrainQuickNetwork(repo);
+  ASSERT_TRUE(net_trained.ok()) << net_trained.status();
   auto written = testing::WriteDigit69WithPrior(repo + "/digit69_prior.mat");
   ASSERT_TRUE(written.ok()) << written.status();
   auto description = core::ReadFile(testing::SourceDir() + "/examples/digit69_dataset.pbtxt");
@@ -260,13 +260,7 @@ TEST(Dand, MapPosteriorPipelineReconstructsDigit69WithDrawsOverGrpc) {
 // latents are (permutation test, p < 0.01).
 TEST(HyperSimulation, DecodedLatentsBeatRandomLatents) {
   const std::string repo = testing::MakeTempDir("hyper_sim");
-  client::FeaturesTrainOptions f;
-  f.repo = repo;
-  f.data_root = testing::DataDir();
-  f.fashion_dir = "";
-  f.epochs = 2;
-  f.statistics_images = 300;
-  auto net_trained = client::RunFeaturesTrain(f);
+  const auto net_trained = TrainQuickNetwork(repo);
   ASSERT_TRUE(net_trained.ok()) << net_trained.status();
   client::GeneratorsTrainOptions g;
   g.repo = repo;
