@@ -65,6 +65,17 @@ absl::StatusOr<client::FeaturesTrainResult> TrainQuickNetwork(const std::string&
   return client::RunFeaturesTrain(f);
 }
 
+// HYPER's unconditional GAN (latent 32) on the digit69 unpaired images.
+absl::StatusOr<client::GeneratorsTrainResult> TrainGan(const std::string& repo, int epochs) {
+  client::GeneratorsTrainOptions o;
+  o.repo = repo;
+  o.kind = "GAN";
+  o.latent_size = 32;
+  o.epochs = epochs;
+  o.data_root = testing::DataDir();
+  return client::RunGeneratorsTrain(o);
+}
+
 // The test betas' reconstructions by `model`, served over gRPC.
 Eigen::MatrixXd ServedImages(v1::Reconstruction::Stub& stub, const std::string& model,
                              const core::Dataset& ds) {
@@ -80,13 +91,7 @@ Eigen::MatrixXd ServedImages(v1::Reconstruction::Stub& stub, const std::string& 
 
 TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
   const std::string repo = testing::MakeTempDir("hyper");
-  client::GeneratorsTrainOptions o;
-  o.repo = repo;
-  o.kind = "GAN";
-  o.latent_size = 32;
-  o.epochs = 12;
-  o.data_root = testing::DataDir();
-  auto gan = client::RunGeneratorsTrain(o);
+  auto gan = TrainGan(repo, 12);
   ASSERT_TRUE(gan.ok()) << gan.status();
   // Inversion must be able to redraw the real stimuli before decoding can.
   EXPECT_GT(gan->pcc, 0.85);
@@ -262,13 +267,7 @@ TEST(HyperSimulation, DecodedLatentsBeatRandomLatents) {
   const std::string repo = testing::MakeTempDir("hyper_sim");
   const auto net_trained = TrainQuickNetwork(repo);
   ASSERT_TRUE(net_trained.ok()) << net_trained.status();
-  client::GeneratorsTrainOptions g;
-  g.repo = repo;
-  g.kind = "GAN";
-  g.latent_size = 32;
-  g.epochs = 6;
-  g.data_root = testing::DataDir();
-  auto gan_trained = client::RunGeneratorsTrain(g);
+  auto gan_trained = TrainGan(repo, 6);
   ASSERT_TRUE(gan_trained.ok()) << gan_trained.status();
   auto net = core::FeatureNetwork::Load(net_trained->dir);
   auto gan = core::GanGenerator::Load(gan_trained->dir);
