@@ -64,7 +64,11 @@ struct Experiment {
   std::string title, about;
   ImageShape shape;
   Eigen::MatrixXf stimuli;
-  Eigen::RowVectorXf feature_mean;  // fc7 over the training stimuli
+  // What every row is scored against, set once by PrepareStimuli: the
+  // stimuli's fc7 less its mean over the training stimuli, and the
+  // stimuli resized and smoothed for HYPER's SSIM.
+  Eigen::RowVectorXf feature_mean;
+  Eigen::MatrixXf stimulus_features, smoothed_stimuli;
   std::vector<Row> rows;
   std::optional<core::LatentNull> null;  // HYPER's permutation test
   std::string sheet;                     // file name
@@ -87,14 +91,11 @@ absl::Status AddRow(Experiment* e, const core::FeatureNetwork& net, const std::s
   ASSIGN_OR_RETURN(r.image, core::ScoreReconstructions(rec.cast<double>(),
                                                        e->stimuli.cast<double>(), e->shape));
   ASSIGN_OR_RETURN(Eigen::MatrixXf fr, net.ExtractConcatenated(rec, e->shape, {kFeatureLayer}));
-  ASSIGN_OR_RETURN(Eigen::MatrixXf fs,
-                   net.ExtractConcatenated(e->stimuli, e->shape, {kFeatureLayer}));
   fr.rowwise() -= e->feature_mean;
-  fs.rowwise() -= e->feature_mean;
+  const Eigen::MatrixXf& fs = e->stimulus_features;
   ASSIGN_OR_RETURN(Eigen::MatrixXf a, core::ResizeImages(rec, e->shape, kCommonShape));
-  ASSIGN_OR_RETURN(Eigen::MatrixXf b, core::ResizeImages(e->stimuli, e->shape, kCommonShape));
   a = core::SmoothImages(a, kCommonShape, kSmoothSigma);
-  b = core::SmoothImages(b, kCommonShape, kSmoothSigma);
+  const Eigen::MatrixXf& b = e->smoothed_stimuli;
   std::vector<double> feature, ssim;
   for (Eigen::Index i = 0; i < rec.rows(); ++i) {
     feature.push_back(core::PixelPcc(fr.row(i).transpose().cast<double>(),
@@ -225,11 +226,18 @@ absl::Status ScoreServedPipelines(const GanEvaluateOptions& o, ScratchRepository
   return absl::OkStatus();
 }
 
-absl::Status SetFeatureMean(Experiment* e, const core::FeatureNetwork& net,
+// Fills the stimulus side of the scores; e->stimuli and e->shape are set.
+absl::Status PrepareStimuli(Experiment* e, const core::FeatureNetwork& net,
                             const Eigen::MatrixXf& train_stimuli) {
   ASSIGN_OR_RETURN(const Eigen::MatrixXf f,
                    net.ExtractConcatenated(train_stimuli, e->shape, {kFeatureLayer}));
   e->feature_mean = f.colwise().mean();
+  ASSIGN_OR_RETURN(e->stimulus_features,
+                   net.ExtractConcatenated(e->stimuli, e->shape, {kFeatureLayer}));
+  e->stimulus_features.rowwise() -= e->feature_mean;
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf resized,
+                   core::ResizeImages(e->stimuli, e->shape, kCommonShape));
+  e->smoothed_stimuli = core::SmoothImages(resized, kCommonShape, kSmoothSigma);
   return absl::OkStatus();
 }
 
@@ -292,7 +300,7 @@ absl::StatusOr<Experiment> Digit69(const GanEvaluateOptions& o, const core::Feat
   e.shape = ds.image;
   e.stimuli = ds.test.stimuli.cast<float>();
   e.sheet = "digit69_gan_sheet.png";
-  RETURN_IF_ERROR(SetFeatureMean(&e, net, ds.train.stimuli.cast<float>()));
+  RETURN_IF_ERROR(PrepareStimuli(&e, net, ds.train.stimuli.cast<float>()));
   e.about = absl::StrCat(
       "90 training and 10 test trials, 3092 voxels. HYPER decodes the latent of GAN ", o.gan,
       " (trained on X_prior + MNIST 6s and 9s); the stimuli's latents are found by inverting "
@@ -350,7 +358,7 @@ absl::StatusOr<Experiment> FacesDand(const GanEvaluateOptions& o, const core::Fe
   e.shape = faces.shape;
   e.stimuli = test.images;
   e.sheet = "faces_dand_sheet.png";
-  RETURN_IF_ERROR(SetFeatureMean(&e, net, train.images));
+  RETURN_IF_ERROR(PrepareStimuli(&e, net, train.images));
   e.about = absl::StrCat(
       "Real 64x64 faces, simulated responses: ", train.size(), " training faces (single trials) "
       "and ", test.size(), " test faces (one per person, the mean of ", so.test_repeats,
@@ -381,7 +389,7 @@ absl::StatusOr<Experiment> FacesHyper(const GanEvaluateOptions& o, const core::F
   e.shape = gan.image_shape();
   e.stimuli = r.stimuli;
   e.sheet = "faces_hyper_sheet.png";
-  RETURN_IF_ERROR(SetFeatureMean(&e, net, r.train_stimuli));
+  RETURN_IF_ERROR(PrepareStimuli(&e, net, r.train_stimuli));
   e.about = absl::StrCat(
       "Stimuli drawn by the face GAN from latents z ~ N(0, I): ", ho.train_stimuli,
       " training stimuli (single trials) and ", ho.test_stimuli, " test stimuli (the mean of ",
