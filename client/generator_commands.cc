@@ -13,8 +13,6 @@
 #include "core/base/status_macros.h"
 #include "core/data/dataset.h"
 #include "core/data/image.h"
-#include "core/data/image_corpus.h"
-#include "core/data/mat_file.h"
 #include "core/decoding/ridge_decoder.h"
 #include "core/decoding/unit_decodability.h"
 #include "core/evaluation/contact_sheet.h"
