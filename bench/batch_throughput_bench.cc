@@ -11,6 +11,7 @@
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
 #include "core/decoding/blas_threads.h"
+#include "core/decoding/small_batch_product.h"
 #include "core/pipeline/pipeline.h"
 #include "bench/bench_common.h"
 
@@ -32,6 +33,35 @@ int main(int argc, char** argv) {
   std::printf("batch_throughput_bench: digit69 ridge pipeline in-process, one thread, %.1f s per cell\n",
               absl::GetFlag(FLAGS_seconds));
   std::printf("machine: %u hardware threads\n", std::thread::hardware_concurrency());
+  // The decode's matrix product alone, three ways, on weights of the
+  // digit69 ridge size (the values do not change the cost).
+  {
+    const Eigen::MatrixXf w = Eigen::MatrixXf::Random(3092, 784);
+    std::printf("product X(batch x 3092) * W(3092 x 784), samples/s:\n");
+    std::printf("%6s %14s %14s %14s\n", "batch", "BLAS per row", "BLAS matrix", "small-batch");
+    for (int batch : {1, 2, 3, 4, 6, 8, 16, 32, 64}) {
+      const Eigen::MatrixXf x = Eigen::MatrixXf::Random(batch, 3092);
+      double rate[3];
+      for (int kind = 0; kind < 3; ++kind) {
+        core::Stopwatch w_time;
+        int64_t samples = 0;
+        Eigen::MatrixXf y(batch, 784);
+        while (absl::ToDoubleSeconds(w_time.Elapsed()) < absl::GetFlag(FLAGS_seconds) / 2) {
+          if (kind == 0) {
+            for (int r = 0; r < batch; ++r) y.row(r).noalias() = x.row(r) * w;
+          } else if (kind == 1) {
+            y.noalias() = x * w;
+          } else {
+            y = core::SmallBatchProduct(x, w);
+          }
+          samples += batch;
+        }
+        rate[kind] = samples / absl::ToDoubleSeconds(w_time.Elapsed());
+      }
+      std::printf("%6d %14.0f %14.0f %14.0f\n", batch, rate[0], rate[1], rate[2]);
+    }
+  }
+  std::printf("pipeline (as served):\n");
   std::printf("%6s %18s %18s %10s\n", "batch", "no PNG samples/s", "with PNG samples/s", "gain(no PNG)");
   double base = 0;
   for (int batch : {1, 2, 4, 8, 16, 32}) {

@@ -65,20 +65,24 @@ void UnaryClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
   for (int64_t n = 0; absl::Now() < until; ++n) {
     v1::ReconstructRequest req;
     req.set_model(o.model);
-    *req.add_samples() = samples[(id + n) % samples.size()];
-    req.mutable_samples(0)->set_id(absl::StrCat(id, "-", n));
+    for (int i = 0; i < o.samples_per_request; ++i) {
+      v1::Sample* s = req.add_samples();
+      *s = samples[(id + n * o.samples_per_request + i) % samples.size()];
+      s->set_id(absl::StrCat(id, "-", n, "-", i));
+    }
     v1::ReconstructResponse resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    ++out->sent;
+    out->sent += o.samples_per_request;
     core::Stopwatch w;
     const grpc::Status s = stub.Reconstruct(&ctx, req, &resp);
     if (s.ok()) {
       mine.push_back(w.Elapsed());
       out->received += resp.results_size();
     } else {
+      // Every sample of a failed request counts as an error of its code.
       std::lock_guard<std::mutex> lock(out->mu);
-      ++out->errors[CodeName(s.error_code())];
+      out->errors[CodeName(s.error_code())] += o.samples_per_request;
     }
   }
   std::lock_guard<std::mutex> lock(out->mu);
@@ -182,14 +186,16 @@ std::string FormatLoadReport(const LoadOptions& o, const LoadReport& r) {
   std::string errors;
   for (const auto& [code, n] : r.errors) absl::StrAppend(&errors, " ", code, "=", n);
   return absl::StrFormat(
-      "v2p bench: %d %s clients for %.1f s against %s (model %s)\n"
+      "v2p bench: %d %s clients%s for %.1f s against %s (model %s)\n"
       "  samples sent %d, results received %d%s\n"
       "  throughput %.1f samples/s\n"
       "  latency p50 %.3f ms, p90 %.3f ms, p99 %.3f ms\n"
-      "  errors:%s\n",
-      o.clients, o.stream ? "streaming" : "unary", r.seconds, o.server, o.model, r.sent,
+      "  errors%s:%s\n",
+      o.clients, o.stream ? "streaming" : "unary",
+      o.stream ? "" : absl::StrCat(", ", o.samples_per_request, " sample(s) per request"), r.seconds, o.server, o.model, r.sent,
       r.received, r.sent == r.received ? " (none lost)" : " (MISMATCH)", r.throughput(), r.p50_ms,
-      r.p90_ms, r.p99_ms, errors.empty() ? " none" : errors);
+      r.p90_ms, r.p99_ms, o.stream ? " (streams ended by code)" : " (samples by code)",
+      errors.empty() ? " none" : errors);
 }
 
 }  // namespace v2p::client

@@ -18,7 +18,9 @@ struct LoadOptions {
   std::string model;
   int clients = 16;
   double duration_s = 10;
-    bool stream = false;
+  bool stream = false;
+  // Unary mode: samples per request (a batch evaluation sends many).
+  int samples_per_request = 1;
   // Stream mode: samples in flight per stream; the writer waits beyond it.
   int window = 8;
   // Betas to send, cycled: a .mat file and variable; empty = Gaussian noise

@@ -42,7 +42,7 @@ ABSL_FLAG(std::string, stimuli_layout, "column_major",
 ABSL_FLAG(double, pixel_max, 255,
           "reconstruct: stored value of a white stimulus pixel.");
 ABSL_FLAG(std::string, out, "", "reconstruct: output directory.");
-ABSL_FLAG(int, batch_size, 1, "reconstruct: samples per Reconstruct request.");
+ABSL_FLAG(int, batch_size, 1, "reconstruct, bench: samples per Reconstruct request.");
 ABSL_FLAG(int, samples, 0,
           "reconstruct: also draw this many images per sample (ICG, CVAE, CGAN models) and "
           "write them with a per-pixel SD map.");
@@ -91,7 +91,7 @@ constexpr char kUsage[] =
     "  datasets upload --server ADDR --name NAME --description DESC [--data_root DIR]\n"
     "  datasets list|show|delete --server ADDR [--name NAME]\n"
     "  jobs list [--filter F] | show|wait|cancel|delete --job ID   (--server ADDR)\n"
-    "  bench        --server ADDR --model NAME [--clients N] [--duration S] [--stream]\n"
+    "  bench        --server ADDR --model NAME [--clients N] [--duration S] [--batch_size N | --stream]\n"
     "               [--betas FILE.mat --var VAR]\n"
     "  features train --repo DIR [--name NAME] [--epochs N] [--data_root DIR]\n"
     "               [--max_fashion_train N] [--seed N]\n"
@@ -172,8 +172,9 @@ int main(int argc, char** argv) {
     o.stream = absl::GetFlag(FLAGS_stream);
     o.betas = absl::GetFlag(FLAGS_betas);
     o.var = absl::GetFlag(FLAGS_var);
-    if (o.model.empty() || o.clients < 1 || o.duration_s <= 0) {
-      return Usage("bench needs --model, --clients >= 1 and --duration > 0");
+    o.samples_per_request = absl::GetFlag(FLAGS_batch_size);
+    if (o.model.empty() || o.clients < 1 || o.duration_s <= 0 || o.samples_per_request < 1) {
+      return Usage("bench needs --model, --clients >= 1, --duration > 0 and --batch_size >= 1");
     }
     auto report = v2p::client::RunLoad(o);
     if (!report.ok()) return Report(report.status());

@@ -5,13 +5,26 @@
 
 namespace v2p::server {
 
-grpc::Status Dispatcher::Run(const grpc::ServerContext* context,
-                             const Call& call) const {
+absl::Time Dispatcher::DeadlineFor(const grpc::ServerContext* context) const {
   absl::Time deadline = absl::Now() + options_.default_deadline;
   if (context != nullptr) {
     const absl::Time caller = absl::FromChrono(context->deadline());
     if (caller < deadline) deadline = caller;
   }
+  return deadline;
+}
+
+grpc::Status Dispatcher::Run(const grpc::ServerContext* context,
+                             const Call& call) const {
+  return RunWith(context, DeadlineFor(context), call);
+}
+
+grpc::Status Dispatcher::RunUntil(absl::Time deadline, const Call& call) const {
+  return RunWith(nullptr, deadline, call);
+}
+
+grpc::Status Dispatcher::RunWith(const grpc::ServerContext* context,
+                                 absl::Time deadline, const Call& call) const {
   grpc::Status status;
   std::shared_ptr<WorkerHandle> failed;
   for (int attempt = 0; attempt < 2; ++attempt) {

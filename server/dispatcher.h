@@ -30,8 +30,17 @@ class Dispatcher {
                                  grpc::ClientContext& context)>;
   // `context` may be null (internal calls): then default_deadline applies.
   grpc::Status Run(const grpc::ServerContext* context, const Call& call) const;
+  // For a call made on behalf of several callers (a coalesced batch): no
+  // caller context, `deadline` bounds it.
+  grpc::Status RunUntil(absl::Time deadline, const Call& call) const;
+  // The caller's deadline, or default_deadline from now when it set none
+  // (or it is later).
+  absl::Time DeadlineFor(const grpc::ServerContext* context) const;
 
  private:
+  grpc::Status RunWith(const grpc::ServerContext* context, absl::Time deadline,
+                       const Call& call) const;
+
   WorkerPool* const pool_;
   const Options options_;
 };

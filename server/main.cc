@@ -41,6 +41,9 @@ ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(int, shutdown_grace_s, 5,
           "On SIGTERM, how long calls in flight may finish before they are cancelled.");
 ABSL_FLAG(int, max_upload_mb, 512, "Largest dataset upload, in MiB.");
+ABSL_FLAG(int, max_batch_size, 32,
+          "Dynamic batching at the gateway: concurrent requests for one model go to a worker as one "
+          "call of at most this many samples; 1 sends every request alone.");
 ABSL_FLAG(int, metrics_port, 8501, "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
 ABSL_FLAG(std::vector<std::string>, worker_args, {},
           "Extra flags for spawned workers, comma-separated (e.g. --job_lease_s=3).");
@@ -107,7 +110,14 @@ int main(int argc, char** argv) {
   auto streams_gauge = &v2p::server::StreamsInFlightGauge(*registry);
   v2p::server::Dispatcher dispatcher(pool->get(), {});
   v2p::server::ModelCatalog catalog(&dispatcher, {});
-  v2p::server::ReconstructionService reconstruction(&dispatcher, &catalog, streams_gauge);
+  v2p::server::RequestCoalescer::Options coalescing;
+  coalescing.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  // Two batches per ready worker keep each busy while the next one forms.
+  coalescing.max_calls = [&ready_workers] { return 2 * std::max(1, ready_workers.load()); };
+  auto* gateway_batches = &v2p::server::GatewayBatchSizeHistogram(*registry);
+  coalescing.on_batch = [gateway_batches](int samples) { gateway_batches->Observe(samples); };
+  v2p::server::ReconstructionService reconstruction(&dispatcher, &catalog, streams_gauge,
+                                                    std::move(coalescing));
   v2p::server::ModelsService models(&dispatcher, pool->get());
   auto operations = v2p::store::OperationStore::Open(pool_options.repository);
   if (!operations.ok()) return Fail(operations.status());

@@ -11,6 +11,22 @@ namespace v1 = voxel2pixel::v1;
 // Draws per sample one request may ask for (each is a generator pass).
 constexpr int kMaxSamplesPerRequest = 64;
 
+ReconstructionService::ReconstructionService(const Dispatcher* dispatcher,
+                                             ModelCatalog* catalog,
+                                             prometheus::Gauge* streams_in_flight,
+                                             RequestCoalescer::Options coalescing)
+    : dispatcher_(dispatcher),
+      catalog_(catalog),
+      streams_in_flight_(streams_in_flight),
+      coalescer_(std::move(coalescing),
+                 [dispatcher](const v1::ReconstructRequest& request, absl::Time deadline,
+                              v1::ReconstructResponse* response) {
+                   return dispatcher->RunUntil(deadline, [&](auto& stub, grpc::ClientContext& ctx) {
+                     response->Clear();
+                     return stub.Reconstruct(&ctx, request, response);
+                   });
+                 }) {}
+
 absl::Status ReconstructionService::Validate(
     const grpc::ServerContext* context, const v1::ReconstructRequest& request) {
   if (absl::Status s = ValidateModelRef(request.model()); !s.ok()) return s;
@@ -34,6 +50,10 @@ grpc::Status ReconstructionService::ValidateAndForward(
     v1::ReconstructResponse* response) {
   if (absl::Status s = Validate(context, request); !s.ok())
     return ToGrpcStatus(s);
+  // Draws are a generator pass per sample each and are not batched.
+  if (request.num_samples() == 0 && coalescer_.Accepts(request)) {
+    return coalescer_.Run(context, dispatcher_->DeadlineFor(context), request, response);
+  }
   return dispatcher_->Run(context, [&](auto& stub, grpc::ClientContext& ctx) {
     response->Clear();
     return stub.Reconstruct(&ctx, request, response);

@@ -1,5 +1,7 @@
 // The public Reconstruction service: validates each request, then forwards
-// it to a worker through the Dispatcher. Holds no model. Thread-safe.
+// it to a worker through the Dispatcher, coalescing concurrent requests for
+// one model into one worker call (RequestCoalescer) unless
+// `coalescing.max_batch_size` is 1. Holds no model. Thread-safe.
 #ifndef V2P_SERVER_RECONSTRUCTION_SERVICE_H_
 #define V2P_SERVER_RECONSTRUCTION_SERVICE_H_
 
@@ -7,6 +9,7 @@
 
 #include "server/dispatcher.h"
 #include "server/model_catalog.h"
+#include "server/request_coalescer.h"
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
 
 namespace v2p::server {
@@ -17,8 +20,13 @@ class ReconstructionService final
   // Both must outlive the service.
   // `streams_in_flight` may be null.
   ReconstructionService(const Dispatcher* dispatcher, ModelCatalog* catalog,
-                        prometheus::Gauge* streams_in_flight = nullptr)
-      : dispatcher_(dispatcher), catalog_(catalog), streams_in_flight_(streams_in_flight) {}
+                        prometheus::Gauge* streams_in_flight = nullptr,
+                        RequestCoalescer::Options coalescing = NoCoalescing());
+  static RequestCoalescer::Options NoCoalescing() {
+    RequestCoalescer::Options o;
+    o.max_batch_size = 1;
+    return o;
+  }
 
   grpc::Status Reconstruct(
       grpc::ServerContext* context,
@@ -46,6 +54,7 @@ class ReconstructionService final
   const Dispatcher* const dispatcher_;
   ModelCatalog* const catalog_;
   prometheus::Gauge* const streams_in_flight_;
+  RequestCoalescer coalescer_;
 };
 
 }  // namespace v2p::server

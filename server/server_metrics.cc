@@ -70,4 +70,12 @@ prometheus::Gauge& StreamsInFlightGauge(prometheus::Registry& registry) {
       .Add({});
 }
 
+prometheus::Histogram& GatewayBatchSizeHistogram(prometheus::Registry& registry) {
+  return prometheus::BuildHistogram()
+      .Name("v2p_gateway_batch_size")
+      .Help("Samples per worker call when the gateway coalesces concurrent requests.")
+      .Register(registry)
+      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128});
+}
+
 }  // namespace v2p::server

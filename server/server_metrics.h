@@ -8,6 +8,7 @@
 
 #include <prometheus/collectable.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include "server/worker_pool.h"
@@ -38,6 +39,9 @@ class OperationsCollector final : public prometheus::Collectable {
 
 // v2p_streams_in_flight.
 prometheus::Gauge& StreamsInFlightGauge(prometheus::Registry& registry);
+
+// v2p_gateway_batch_size: samples per coalesced worker call.
+prometheus::Histogram& GatewayBatchSizeHistogram(prometheus::Registry& registry);
 
 }  // namespace v2p::server
 

@@ -1,5 +1,7 @@
 #include "core/decoding/ridge_decoder.h"
 
+#include "core/decoding/small_batch_product.h"
+
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
@@ -126,15 +128,21 @@ void RidgeDecoder::Standardize(Eigen::MatrixXf* betas) const {
 
 Eigen::MatrixXf RidgeDecoder::Decode(
     const Eigen::MatrixXf& standardized) const {
-  // Below this many rows a matrix product costs more than separate vector
-  // products, which read the cached weights without repacking them
-  // (bench/batch_throughput_bench: batch 2 ran at 0.55x of batch 1).
-  constexpr Eigen::Index kMinRowsForMatrixProduct = 8;
-  if (standardized.rows() < kMinRowsForMatrixProduct) {
-    Eigen::MatrixXf out(standardized.rows(), weights_.cols());
-    for (Eigen::Index r = 0; r < standardized.rows(); ++r) {
-      out.row(r).noalias() = standardized.row(r) * weights_;
-    }
+  // Which product is fastest depends on the row count (measured by
+  // bench/batch_throughput_bench, which prints all three per batch size on
+  // the machine it runs on): one row is a BLAS vector product; 2 and 3 rows
+  // read the weights once for all rows (SmallBatchProduct: 1.9x the
+  // per-row rate at 2 rows on the 2-core development machine, where a BLAS
+  // matrix product is slower than per-row there); from 4 rows the BLAS
+  // matrix product wins (1.5x per-row at 4, 4.5x at 16).
+  if (standardized.rows() == 1) {
+    Eigen::MatrixXf out(1, weights_.cols());
+    out.row(0).noalias() = standardized.row(0) * weights_;
+    out.rowwise() += bias_;
+    return out;
+  }
+  if (standardized.rows() < 4) {
+    Eigen::MatrixXf out = SmallBatchProduct(standardized, weights_);
     out.rowwise() += bias_;
     return out;
   }
