@@ -130,18 +130,19 @@ Eigen::MatrixXf RidgeDecoder::Decode(
     const Eigen::MatrixXf& standardized) const {
   // Which product is fastest depends on the row count (measured by
   // bench/batch_throughput_bench, which prints all three per batch size on
-  // the machine it runs on): one row is a BLAS vector product; 2 and 3 rows
-  // read the weights once for all rows (SmallBatchProduct: 1.9x the
-  // per-row rate at 2 rows on the 2-core development machine, where a BLAS
-  // matrix product is slower than per-row there); from 4 rows the BLAS
-  // matrix product wins (1.5x per-row at 4, 4.5x at 16).
+  // the machine it runs on): one row is a BLAS vector product; 2 to 7 rows
+  // read the weights once for all rows (SmallBatchProduct: 1.5x the
+  // per-row rate at 2 rows and 2.5x at 4 on the 2-core development
+  // machine, where the BLAS matrix product, which first repacks the
+  // weights, is slower than per-row at 2 rows and 1.5x at 4); from 8 rows
+  // the BLAS matrix product wins (3.9x per-row at 16).
   if (standardized.rows() == 1) {
     Eigen::MatrixXf out(1, weights_.cols());
     out.row(0).noalias() = standardized.row(0) * weights_;
     out.rowwise() += bias_;
     return out;
   }
-  if (standardized.rows() < 4) {
+  if (standardized.rows() < 8) {
     Eigen::MatrixXf out = SmallBatchProduct(standardized, weights_);
     out.rowwise() += bias_;
     return out;

@@ -28,11 +28,15 @@ template <int C, int R>
 inline void Block(const float* const* w, const float* const* xt, int n, float* out[R][C]) {
   V8 acc[C][R] = {};
   const int n8 = n - n % 8;
+  // Fully unrolled so that the C x R accumulators live in registers.
   for (int v = 0; v < n8; v += 8) {
     V8 wv[C];
+#pragma GCC unroll 4
     for (int c = 0; c < C; ++c) wv[c] = Load(w[c] + v);
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const V8 xv = Load(xt[r] + v);
+#pragma GCC unroll 4
       for (int c = 0; c < C; ++c) acc[c][r] += wv[c] * xv;
     }
   }
