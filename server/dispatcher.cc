@@ -14,21 +14,22 @@ absl::Time Dispatcher::DeadlineFor(const grpc::ServerContext* context) const {
   return deadline;
 }
 
-grpc::Status Dispatcher::Run(const grpc::ServerContext* context,
-                             const Call& call) const {
-  return RunWith(context, DeadlineFor(context), call);
+grpc::Status Dispatcher::Run(const grpc::ServerContext* context, const Call& call,
+                             const std::string& model) const {
+  return RunWith(context, DeadlineFor(context), call, model);
 }
 
-grpc::Status Dispatcher::RunUntil(absl::Time deadline, const Call& call) const {
-  return RunWith(nullptr, deadline, call);
+grpc::Status Dispatcher::RunUntil(absl::Time deadline, const Call& call,
+                                  const std::string& model) const {
+  return RunWith(nullptr, deadline, call, model);
 }
 
-grpc::Status Dispatcher::RunWith(const grpc::ServerContext* context,
-                                 absl::Time deadline, const Call& call) const {
+grpc::Status Dispatcher::RunWith(const grpc::ServerContext* context, absl::Time deadline,
+                                 const Call& call, const std::string& model) const {
   grpc::Status status;
   std::shared_ptr<WorkerHandle> failed;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto worker = pool_->Acquire(deadline, failed.get());
+    auto worker = pool_->Acquire(deadline, failed.get(), model);
     if (!worker.ok()) {
       return attempt == 0 ? ToGrpcStatus(worker.status()) : status;
     }
@@ -42,6 +43,7 @@ grpc::Status Dispatcher::RunWith(const grpc::ServerContext* context,
     ++(*worker)->outstanding;
     status = call(*(*worker)->stub, *client);
     --(*worker)->outstanding;
+    if (status.ok() && !model.empty()) (*worker)->NoteHolds(model);
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
     if (context != nullptr && context->IsCancelled()) return status;
     failed = *worker;

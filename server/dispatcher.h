@@ -29,17 +29,20 @@ class Dispatcher {
       std::function<grpc::Status(voxel2pixel::worker::v1::Worker::Stub& stub,
                                  grpc::ClientContext& context)>;
   // `context` may be null (internal calls): then default_deadline applies.
-  grpc::Status Run(const grpc::ServerContext* context, const Call& call) const;
+  // `model`, when given, routes to a worker that holds it (see
+  // WorkerPool::Acquire); a worker that answers OK is noted as holding it.
+  grpc::Status Run(const grpc::ServerContext* context, const Call& call,
+                   const std::string& model = "") const;
   // For a call made on behalf of several callers (a coalesced batch): no
   // caller context, `deadline` bounds it.
-  grpc::Status RunUntil(absl::Time deadline, const Call& call) const;
+  grpc::Status RunUntil(absl::Time deadline, const Call& call, const std::string& model = "") const;
   // The caller's deadline, or default_deadline from now when it set none
   // (or it is later).
   absl::Time DeadlineFor(const grpc::ServerContext* context) const;
 
  private:
-  grpc::Status RunWith(const grpc::ServerContext* context, absl::Time deadline,
-                       const Call& call) const;
+  grpc::Status RunWith(const grpc::ServerContext* context, absl::Time deadline, const Call& call,
+                       const std::string& model) const;
 
   WorkerPool* const pool_;
   const Options options_;

@@ -64,6 +64,7 @@ grpc::Status ModelsService::LoadModel(grpc::ServerContext* context,
       return grpc::Status(s.error_code(),
                           absl::StrCat("worker ", worker->address, ": ", s.error_message()));
     }
+    worker->NoteHolds(request->name());
     *response = std::move(model);
   }
   AddPlacement(context, response);
@@ -78,6 +79,9 @@ grpc::Status ModelsService::UnloadModel(grpc::ServerContext* context,
     auto ctx = grpc::ClientContext::FromServerContext(*context);
     google::protobuf::Empty empty;
     const grpc::Status s = worker->stub->UnloadModel(ctx.get(), *request, &empty);
+    // Even when one version of several went: the hint is relearnt from the
+    // next answered call.
+    worker->NoteUnloaded(request->name());
     if (!s.ok()) {
       return grpc::Status(s.error_code(),
                           absl::StrCat("worker ", worker->address, ": ", s.error_message()));

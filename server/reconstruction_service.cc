@@ -21,10 +21,13 @@ ReconstructionService::ReconstructionService(const Dispatcher* dispatcher,
       coalescer_(std::move(coalescing),
                  [dispatcher](const v1::ReconstructRequest& request, absl::Time deadline,
                               v1::ReconstructResponse* response) {
-                   return dispatcher->RunUntil(deadline, [&](auto& stub, grpc::ClientContext& ctx) {
-                     response->Clear();
-                     return stub.Reconstruct(&ctx, request, response);
-                   });
+                   return dispatcher->RunUntil(
+                       deadline,
+                       [&](auto& stub, grpc::ClientContext& ctx) {
+                         response->Clear();
+                         return stub.Reconstruct(&ctx, request, response);
+                       },
+                       request.model());
                  }) {}
 
 absl::Status ReconstructionService::Validate(
@@ -54,10 +57,13 @@ grpc::Status ReconstructionService::ValidateAndForward(
   if (request.num_samples() == 0 && coalescer_.Accepts(request)) {
     return coalescer_.Run(context, dispatcher_->DeadlineFor(context), request, response);
   }
-  return dispatcher_->Run(context, [&](auto& stub, grpc::ClientContext& ctx) {
-    response->Clear();
-    return stub.Reconstruct(&ctx, request, response);
-  });
+  return dispatcher_->Run(
+      context,
+      [&](auto& stub, grpc::ClientContext& ctx) {
+        response->Clear();
+        return stub.Reconstruct(&ctx, request, response);
+      },
+      request.model());
 }
 
 grpc::Status ReconstructionService::Reconstruct(

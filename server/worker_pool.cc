@@ -226,17 +226,20 @@ WorkerPool::~WorkerPool() {
 }
 
 absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(
-    absl::Time deadline, const WorkerHandle* avoid) {
+    absl::Time deadline, const WorkerHandle* avoid, const std::string& model) {
   absl::MutexLock lock(&mu_);
   auto best_ready =
-      [this](const WorkerHandle* skip) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        std::shared_ptr<WorkerHandle> best;
+      [this, &model](const WorkerHandle* skip) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        std::shared_ptr<WorkerHandle> best, best_holder;
         for (const Slot& s : slots_) {
-          if (s.handle && s.handle.get() != skip &&
-              (!best || s.handle->outstanding < best->outstanding)) {
-            best = s.handle;
+          if (!s.handle || s.handle.get() == skip) continue;
+          if (!best || s.handle->outstanding < best->outstanding) best = s.handle;
+          if (!model.empty() && s.handle->Holds(model) &&
+              (!best_holder || s.handle->outstanding < best_holder->outstanding)) {
+            best_holder = s.handle;
           }
         }
+        if (best_holder && best_holder->outstanding <= best->outstanding + 1) return best_holder;
         return best;
       };
   auto other_ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

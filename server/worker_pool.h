@@ -10,6 +10,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +31,25 @@ struct WorkerHandle {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<voxel2pixel::worker::v1::Worker::Stub> stub;
   std::atomic<int> outstanding{0};
+
+  // Models this worker is known to hold (a hint for routing, learnt from
+  // answered calls and Load/UnloadModel; a restarted worker starts empty).
+  bool Holds(const std::string& model) const {
+    absl::MutexLock lock(&models_mu);
+    return models.count(model) > 0;
+  }
+  void NoteHolds(const std::string& model) {
+    absl::MutexLock lock(&models_mu);
+    models.insert(model);
+  }
+  void NoteUnloaded(const std::string& model) {
+    absl::MutexLock lock(&models_mu);
+    models.erase(model);
+  }
+
+ private:
+  mutable absl::Mutex models_mu;
+  std::set<std::string> models ABSL_GUARDED_BY(models_mu);
 };
 
 // Devices for spawned workers: "auto" spreads them round the `gpus` visible
@@ -77,13 +97,16 @@ class WorkerPool {
   static absl::StatusOr<std::unique_ptr<WorkerPool>> Create(Options options);
   ~WorkerPool();  // stops supervision and terminates spawned workers
 
-  // The ready worker with the fewest calls outstanding; waits for one (a
-  // restart) until `deadline`, then UNAVAILABLE. A worker that just failed
+  // The ready worker with the fewest calls outstanding, preferring one that
+  // holds `model` (when given) unless it has more than one call more
+  // outstanding than the least busy worker: a model stays where it is
+  // loaded until load spills it onto another worker. Waits for a ready
+  // worker (a restart) until `deadline`, then UNAVAILABLE. A worker that just failed
   // a call can be passed as `avoid`: another one (such as its restarted
   // replacement) is preferred, waited for up to `avoid_grace`, and `avoid`
   // is used only when nothing else is ready by then.
   absl::StatusOr<std::shared_ptr<WorkerHandle>> Acquire(
-      absl::Time deadline, const WorkerHandle* avoid = nullptr);
+      absl::Time deadline, const WorkerHandle* avoid = nullptr, const std::string& model = "");
 
     // Every worker ready now (for calls that go to all of them).
   std::vector<std::shared_ptr<WorkerHandle>> ReadyWorkers() const;

@@ -339,6 +339,47 @@ TEST(Gateway, FindsWorkersThroughDns) {
   EXPECT_EQ(w.service.calls, 1);
 }
 
+TEST(WorkerRouting, PrefersAWorkerHoldingTheModelUntilItIsBusier) {
+  RunningWorker a, b;
+  auto pool = *WorkerPool::Create(Addresses({a.address(), b.address()}));
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  auto first = *pool->Acquire(deadline);
+  auto second = *pool->Acquire(deadline);
+  ASSERT_EQ(first.get(), second.get());  // idle ties go to the first slot
+  auto other = first.get() == pool->ReadyWorkers()[0].get() ? pool->ReadyWorkers()[1]
+                                                             : pool->ReadyWorkers()[0];
+  other->NoteHolds("m");
+  EXPECT_EQ((*pool->Acquire(deadline, nullptr, "m")).get(), other.get());
+  EXPECT_EQ((*pool->Acquire(deadline, nullptr, "n")).get(), first.get());
+  other->outstanding = 1;  // one call more than the idle worker: still preferred
+  EXPECT_EQ((*pool->Acquire(deadline, nullptr, "m")).get(), other.get());
+  other->outstanding = 2;  // two more: the load spills onto the other worker
+  EXPECT_EQ((*pool->Acquire(deadline, nullptr, "m")).get(), first.get());
+  other->outstanding = 0;
+  other->NoteUnloaded("m");
+  EXPECT_EQ((*pool->Acquire(deadline, nullptr, "m")).get(), first.get());
+}
+
+TEST(WorkerRouting, AnsweredCallsTeachTheGatewayWhereAModelIs) {
+  // Worker b answers "fake" first (a is busy); afterwards sequential
+  // requests stay on b although a is idle and first in the list.
+  RunningWorker a, b;
+  WorkerPool::Options o = Addresses({a.address(), b.address()});
+  auto pool = *WorkerPool::Create(o);
+  Dispatcher dispatcher(pool.get(), {});
+  auto slot_a = pool->ReadyWorkers()[0];
+  slot_a->outstanding = 1;
+  const auto call = [](auto& stub, grpc::ClientContext& ctx) {
+    v1::ReconstructResponse resp;
+    return stub.Reconstruct(&ctx, Request(1), &resp);
+  };
+  ASSERT_TRUE(dispatcher.Run(nullptr, call, "fake").ok());
+  slot_a->outstanding = 0;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(dispatcher.Run(nullptr, call, "fake").ok());
+  EXPECT_EQ(a.service.calls, 0);
+  EXPECT_EQ(b.service.calls, 6);
+}
+
 TEST(WorkerDevices, AutoSpreadsWorkersRoundTheGpus) {
   EXPECT_EQ(AssignDevices("auto", 0), std::vector<std::string>{"cpu"});
   EXPECT_EQ(AssignDevices("auto", 2), (std::vector<std::string>{"cuda:0", "cuda:1"}));
