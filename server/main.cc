@@ -41,9 +41,11 @@ ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(int, shutdown_grace_s, 5,
           "On SIGTERM, how long calls in flight may finish before they are cancelled.");
 ABSL_FLAG(int, max_upload_mb, 512, "Largest dataset upload, in MiB.");
-ABSL_FLAG(int, max_batch_size, 32,
+ABSL_FLAG(int, max_batch_size, 1,
           "Dynamic batching at the gateway: concurrent requests for one model go to a worker as one "
-          "call of at most this many samples; 1 sends every request alone.");
+          "call of at most this many samples (e.g. 32); 1 sends every request alone. Off by "
+          "default: with clients, gateway and worker on one 2-core machine it cost throughput "
+          "(bench/serving_bench).");
 ABSL_FLAG(int, metrics_port, 8501, "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
 ABSL_FLAG(std::vector<std::string>, worker_args, {},
           "Extra flags for spawned workers, comma-separated (e.g. --job_lease_s=3).");
