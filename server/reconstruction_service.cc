@@ -11,6 +11,19 @@ namespace v1 = voxel2pixel::v1;
 // Draws per sample one request may ask for (each is a generator pass).
 constexpr int kMaxSamplesPerRequest = 64;
 
+namespace {
+
+// The worker call that answers `request` into `response`.
+Dispatcher::Call ReconstructOnWorker(const v1::ReconstructRequest& request,
+                                     v1::ReconstructResponse* response) {
+  return [&request, response](auto& stub, grpc::ClientContext& ctx) {
+    response->Clear();
+    return stub.Reconstruct(&ctx, request, response);
+  };
+}
+
+}  // namespace
+
 ReconstructionService::ReconstructionService(const Dispatcher* dispatcher,
                                              ModelCatalog* catalog,
                                              prometheus::Gauge* streams_in_flight,
@@ -21,13 +34,8 @@ ReconstructionService::ReconstructionService(const Dispatcher* dispatcher,
       coalescer_(std::move(coalescing),
                  [dispatcher](const v1::ReconstructRequest& request, absl::Time deadline,
                               v1::ReconstructResponse* response) {
-                   return dispatcher->RunUntil(
-                       deadline,
-                       [&](auto& stub, grpc::ClientContext& ctx) {
-                         response->Clear();
-                         return stub.Reconstruct(&ctx, request, response);
-                       },
-                       request.model());
+                   return dispatcher->RunUntil(deadline, ReconstructOnWorker(request, response),
+                                               request.model());
                  }) {}
 
 absl::Status ReconstructionService::Validate(
@@ -57,13 +65,7 @@ grpc::Status ReconstructionService::ValidateAndForward(
   if (request.num_samples() == 0 && coalescer_.Accepts(request)) {
     return coalescer_.Run(context, dispatcher_->DeadlineFor(context), request, response);
   }
-  return dispatcher_->Run(
-      context,
-      [&](auto& stub, grpc::ClientContext& ctx) {
-        response->Clear();
-        return stub.Reconstruct(&ctx, request, response);
-      },
-      request.model());
+  return dispatcher_->Run(context, ReconstructOnWorker(request, response), request.model());
 }
 
 grpc::Status ReconstructionService::Reconstruct(
