@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "proto/rpc_status.h"
 
 namespace v2p::server {
 
@@ -17,10 +18,7 @@ namespace {
 constexpr absl::Duration kCancellationPoll = absl::Milliseconds(50);
 
 void AddDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t nanos = out->seconds() * 1'000'000'000 + out->nanos() +
-                        absl::ToInt64Nanoseconds(d);
-  out->set_seconds(nanos / 1'000'000'000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  ToDurationProto(FromDurationProto(*out) + d, out);
 }
 
 }  // namespace
