@@ -25,6 +25,7 @@
 #include "core/pipeline/pipeline.h"
 #include "server/subprocess.h"
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
+#include "proto/serving.h"
 
 ABSL_FLAG(int, runs, 500, "Measured iterations per path.");
 ABSL_FLAG(int, warmup, 50, "Unmeasured iterations per path first.");
@@ -51,6 +52,7 @@ int Fail(const absl::Status& s) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  v2p::DisableMutexDeadlockDetection();
   // As the worker does: one BLAS thread per call.
   v2p::core::SetBlasThreads(1);
   namespace core = v2p::core;

@@ -29,6 +29,7 @@
 #include "core/decoding/blas_threads.h"
 #include "core/pipeline/pipeline.h"
 #include "server/subprocess.h"
+#include "proto/serving.h"
 
 ABSL_FLAG(int, clients, 16, "Concurrent unary clients.");
 ABSL_FLAG(double, seconds, 8, "Measured seconds per run.");
@@ -98,6 +99,7 @@ double InProcess(const v2p::core::Pipeline& pipeline, const Eigen::MatrixXf& bat
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  v2p::DisableMutexDeadlockDetection();
   namespace core = v2p::core;
   core::SetBlasThreads(1);  // as the worker runs it
   auto trained = v2p::bench::TrainDigit69Ridge(absl::GetFlag(FLAGS_data_root), "digit69");

@@ -20,6 +20,7 @@
 #include "client/load_command.h"
 #include "bench/bench_common.h"
 #include "server/subprocess.h"
+#include "proto/serving.h"
 
 ABSL_FLAG(int, streams, 64, "Concurrent streams.");
 ABSL_FLAG(double, seconds, 60, "Duration of the soak.");
@@ -58,6 +59,7 @@ double RssMiB(pid_t pid) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  v2p::DisableMutexDeadlockDetection();
   namespace core = v2p::core;
   auto trained = v2p::bench::TrainDigit69Ridge(absl::GetFlag(FLAGS_data_root), "soak");
   if (!trained.ok()) return 1;

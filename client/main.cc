@@ -20,6 +20,7 @@
 #include "client/generator_commands.h"
 #include "client/load_command.h"
 #include "client/remote_commands.h"
+#include "proto/serving.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:8500",
           "v2p-server address (host:port).");
@@ -145,6 +146,7 @@ int main(int argc, char** argv) {
   std::vector<char*> args = NormaliseFlagNames(argc, argv, &storage);
   const std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  v2p::DisableMutexDeadlockDetection();
   if (positional.size() < 2) return Usage("missing command");
   const std::string command = positional[1];
   const std::string sub = positional.size() > 2 ? positional[2] : "";

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace v2p {
@@ -82,6 +83,10 @@ absl::Status ServeUntilSignalled(ServeOptions options) {
   server->Wait();
   waiter.join();
   return absl::OkStatus();
+}
+
+void DisableMutexDeadlockDetection() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 }  // namespace v2p

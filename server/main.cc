@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "v2p-server --repo=DIR [--port=P] [--workers=spawn:N|host:port,...]");
   absl::ParseCommandLine(argc, argv);
+  v2p::DisableMutexDeadlockDetection();
   const std::string repo = absl::GetFlag(FLAGS_repo);
   if (repo.empty())
     return Fail(absl::InvalidArgumentError("--repo is required"));

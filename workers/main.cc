@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "v2p-worker --repo=DIR [--port=P] [--device=auto|cpu|cuda:N]");
   absl::ParseCommandLine(argc, argv);
+  v2p::DisableMutexDeadlockDetection();
   if (absl::GetFlag(FLAGS_repo).empty()) {
     std::fprintf(stderr, "v2p-worker: --repo is required\n");
     return 2;
