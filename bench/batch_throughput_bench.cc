@@ -11,7 +11,7 @@
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
 #include "core/decoding/blas_threads.h"
-#include "core/decoding/small_batch_product.h"
+#include "core/decoding/packed_weights.h"
 #include "core/pipeline/pipeline.h"
 #include "bench/bench_common.h"
 
@@ -37,8 +37,9 @@ int main(int argc, char** argv) {
   // digit69 ridge size (the values do not change the cost).
   {
     const Eigen::MatrixXf w = Eigen::MatrixXf::Random(3092, 784);
+    const core::PackedWeights packed(w);
     std::printf("product X(batch x 3092) * W(3092 x 784), samples/s:\n");
-    std::printf("%6s %14s %14s %14s\n", "batch", "BLAS per row", "BLAS matrix", "small-batch");
+    std::printf("%6s %14s %14s %14s\n", "batch", "BLAS per row", "BLAS matrix", "packed");
     for (int batch : {1, 2, 3, 4, 6, 8, 16, 32, 64}) {
       const Eigen::MatrixXf x = Eigen::MatrixXf::Random(batch, 3092);
       double rate[3];
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
           } else if (kind == 1) {
             y.noalias() = x * w;
           } else {
-            y = core::SmallBatchProduct(x, w);
+            y = packed.LeftMultiply(x);
           }
           samples += batch;
         }

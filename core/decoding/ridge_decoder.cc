@@ -1,7 +1,5 @@
 #include "core/decoding/ridge_decoder.h"
 
-#include "core/decoding/small_batch_product.h"
-
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
@@ -29,7 +27,7 @@ std::unique_ptr<RidgeDecoder> RidgeDecoder::FromLinearMap(
 
 std::unique_ptr<RidgeDecoder> RidgeDecoder::ThenLinear(const Eigen::MatrixXd& map,
                                                        const Eigen::RowVectorXd& offset) const {
-  const Eigen::MatrixXd w = weights_.cast<double>() * map;
+  const Eigen::MatrixXd w = weights_.Unpack().cast<double>() * map;
   const Eigen::RowVectorXd b = bias_.cast<double>() * map + offset;
   return std::unique_ptr<RidgeDecoder>(
       new RidgeDecoder(w.cast<float>(), b.cast<float>(), mean_, sd_));
@@ -37,7 +35,7 @@ std::unique_ptr<RidgeDecoder> RidgeDecoder::ThenLinear(const Eigen::MatrixXd& ma
 
 RidgeDecoder::RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,
                            Eigen::RowVectorXf mean, Eigen::RowVectorXf sd)
-    : weights_(std::move(weights)),
+    : weights_(weights),
       bias_(std::move(bias)),
       mean_(std::move(mean)),
       sd_(std::move(sd)) {
@@ -115,7 +113,7 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Load(
 }
 
 absl::Status RidgeDecoder::Save(const std::string& dir) const {
-  RETURN_IF_ERROR(WriteNpyFloat32(dir + "/ridge_weights.npy", weights_));
+  RETURN_IF_ERROR(WriteNpyFloat32(dir + "/ridge_weights.npy", weights_.Unpack()));
   RETURN_IF_ERROR(WriteNpyFloat32(dir + "/ridge_bias.npy", bias_));
   RETURN_IF_ERROR(WriteNpyFloat32(dir + "/voxel_mean.npy", mean_));
   return WriteNpyFloat32(dir + "/voxel_sd.npy", sd_);
@@ -128,26 +126,10 @@ void RidgeDecoder::Standardize(Eigen::MatrixXf* betas) const {
 
 Eigen::MatrixXf RidgeDecoder::Decode(
     const Eigen::MatrixXf& standardized) const {
-  // Which product is fastest depends on the row count (measured by
-  // bench/batch_throughput_bench, which prints all three per batch size on
-  // the machine it runs on): one row is a BLAS vector product; 2 to 7 rows
-  // read the weights once for all rows (SmallBatchProduct: 1.5x the
-  // per-row rate at 2 rows and 2.5x at 4 on the 2-core development
-  // machine, where the BLAS matrix product, which first repacks the
-  // weights, is slower than per-row at 2 rows and 1.5x at 4); from 8 rows
-  // the BLAS matrix product wins (3.9x per-row at 16).
-  if (standardized.rows() == 1) {
-    Eigen::MatrixXf out(1, weights_.cols());
-    out.row(0).noalias() = standardized.row(0) * weights_;
-    out.rowwise() += bias_;
-    return out;
-  }
-  if (standardized.rows() < 8) {
-    Eigen::MatrixXf out = SmallBatchProduct(standardized, weights_);
-    out.rowwise() += bias_;
-    return out;
-  }
-  Eigen::MatrixXf out = standardized * weights_;
+  // One product for every batch size: W is read once per call and never
+  // repacked (PackedWeights; bench/batch_throughput_bench prints it beside
+  // the BLAS products it replaced).
+  Eigen::MatrixXf out = weights_.LeftMultiply(standardized);
   out.rowwise() += bias_;
   return out;
 }

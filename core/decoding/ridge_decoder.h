@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/decoding/fastl2lir.h"
+#include "core/decoding/packed_weights.h"
 
 namespace v2p::core {
 
@@ -82,8 +83,8 @@ class RidgeDecoder {
   // voxel_mean.npy and voxel_sd.npy into `dir`.
   absl::Status Save(const std::string& dir) const;
 
-  int num_voxels() const { return static_cast<int>(weights_.rows()); }
-  int num_outputs() const { return static_cast<int>(weights_.cols()); }
+  int num_voxels() const { return weights_.rows(); }
+  int num_outputs() const { return weights_.cols(); }
 
   // Preprocess stage: standardises each row (one sample) in place.
   void Standardize(Eigen::MatrixXf* betas) const;
@@ -94,7 +95,9 @@ class RidgeDecoder {
   RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,
                Eigen::RowVectorXf mean, Eigen::RowVectorXf sd);
 
-  Eigen::MatrixXf weights_;
+  // Kept only in the layout Decode reads (W is the bulk of a decoder's
+  // memory); Save and ThenLinear unpack it.
+  PackedWeights weights_;
   Eigen::RowVectorXf bias_;
   Eigen::RowVectorXf mean_;
   Eigen::RowVectorXf sd_;
