@@ -3,7 +3,11 @@
 // feature network through the resize.
 #include "core/data/image.h"
 
+#include <png.h>
+
+#include <algorithm>
 #include <random>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -76,6 +80,56 @@ TEST(SmoothImages, PreservesConstantsLowersVarianceAndSigmaZeroIsIdentity) {
   EXPECT_LT(var(smoothed), 0.5f * var(noise));
   EXPECT_NEAR(smoothed.mean(), noise.mean(), 0.02);
   EXPECT_EQ(SmoothImages(noise, shape, 0), noise);
+}
+
+// EncodePng writes PNG itself (through zlib); libpng, an independent
+// reader, must get back every 8-bit value, for grey and RGB, enlarged, and
+// for an image big enough to need zlib's largest window.
+std::vector<uint8_t> ReadPng(const std::string& png, int channels, int* height, int* width) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&image, png.data(), png.size())) return {};
+  image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+  std::vector<uint8_t> pixels(PNG_IMAGE_SIZE(image));
+  if (!png_image_finish_read(&image, nullptr, pixels.data(), 0, nullptr)) return {};
+  *height = static_cast<int>(image.height);
+  *width = static_cast<int>(image.width);
+  return pixels;
+}
+
+TEST(EncodePng, LibpngReadsBackEveryValue) {
+  struct Case {
+    ImageShape shape;
+    int scale;
+  };
+  for (const Case& c : {Case{{28, 28, 1}, 1}, Case{{5, 7, 3}, 3}, Case{{300, 200, 3}, 1}}) {
+    Eigen::MatrixXf image = RandomImages(1, c.shape, 5) * 1.2f;  // some values above 1
+    image(0, 0) = -0.5f;
+    auto png = EncodePng(image.data(), c.shape, c.scale);
+    ASSERT_TRUE(png.ok()) << png.status();
+    int height = 0, width = 0;
+    const std::vector<uint8_t> got = ReadPng(*png, c.shape.channels, &height, &width);
+    ASSERT_FALSE(got.empty()) << "libpng could not read the PNG";
+    ASSERT_EQ(height, c.shape.height * c.scale);
+    ASSERT_EQ(width, c.shape.width * c.scale);
+    for (int r = 0; r < height; ++r) {
+      for (int col = 0; col < width; ++col) {
+        for (int k = 0; k < c.shape.channels; ++k) {
+          const float v =
+              image(0, ((r / c.scale) * c.shape.width + col / c.scale) * c.shape.channels + k);
+          const int want = static_cast<int>(std::clamp(v, 0.0f, 1.0f) * 255.0f + 0.5f);
+          ASSERT_EQ(got[(r * width + col) * c.shape.channels + k], want)
+              << c.shape.height << "x" << c.shape.width << " at " << r << "," << col << "," << k;
+        }
+      }
+    }
+  }
+}
+
+TEST(EncodePng, RejectsShapesItCannotWrite) {
+  const float pixel = 0.5f;
+  EXPECT_EQ(EncodePng(&pixel, {0, 1, 1}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncodePng(&pixel, {1, 1, 2}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
