@@ -16,16 +16,15 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "bench/bench_common.h"
 #include "client/output_files.h"
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
-#include "core/pipeline/pipeline.h"
-#include "bench/bench_common.h"
 #include "core/decoding/blas_threads.h"
 #include "core/pipeline/pipeline.h"
+#include "proto/serving.h"
 #include "server/subprocess.h"
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
-#include "proto/serving.h"
 
 ABSL_FLAG(int, runs, 500, "Measured iterations per path.");
 ABSL_FLAG(int, warmup, 50, "Unmeasured iterations per path first.");

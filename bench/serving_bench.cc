@@ -28,8 +28,8 @@
 #include "client/load_command.h"
 #include "core/decoding/blas_threads.h"
 #include "core/pipeline/pipeline.h"
-#include "server/subprocess.h"
 #include "proto/serving.h"
+#include "server/subprocess.h"
 
 ABSL_FLAG(int, clients, 16, "Concurrent unary clients.");
 ABSL_FLAG(double, seconds, 8, "Measured seconds per run.");

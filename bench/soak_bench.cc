@@ -17,10 +17,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "client/load_command.h"
 #include "bench/bench_common.h"
-#include "server/subprocess.h"
+#include "client/load_command.h"
 #include "proto/serving.h"
+#include "server/subprocess.h"
 
 ABSL_FLAG(int, streams, 64, "Concurrent streams.");
 ABSL_FLAG(double, seconds, 60, "Duration of the soak.");
