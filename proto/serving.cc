@@ -82,6 +82,7 @@ absl::Status ServeUntilSignalled(ServeOptions options) {
   });
   server->Wait();
   waiter.join();
+  if (options.on_stopped) options.on_stopped();
   return absl::OkStatus();
 }
 

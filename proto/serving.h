@@ -32,6 +32,8 @@ struct ServeOptions {
   int metrics_port = 0;
   // Called once serving starts, with the bound port.
   std::function<void(grpc::Server*, int port)> on_started;
+  // Called once the server has stopped, before it is destroyed.
+  std::function<void()> on_stopped;
   absl::Duration shutdown_grace = absl::Seconds(5);
 };
 

@@ -10,6 +10,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
 #include "proto/rpc_metrics.h"
 #include "proto/serving.h"
 #include "server/datasets_service.h"
@@ -41,11 +42,13 @@ ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(int, shutdown_grace_s, 5,
           "On SIGTERM, how long calls in flight may finish before they are cancelled.");
 ABSL_FLAG(int, max_upload_mb, 512, "Largest dataset upload, in MiB.");
-ABSL_FLAG(int, max_batch_size, 1,
+ABSL_FLAG(int, max_batch_size, 32,
           "Dynamic batching at the gateway: concurrent requests for one model go to a worker as one "
-          "call of at most this many samples (e.g. 32); 1 sends every request alone. Off by "
-          "default: with clients, gateway and worker on one 2-core machine it cost throughput "
-          "(bench/serving_bench).");
+          "call of at most this many samples; a lone request is sent at once. 1 sends every "
+          "request alone (bench/serving_bench measures both).");
+ABSL_FLAG(int, max_batches_in_flight, 2,
+          "With --max_batch_size > 1: coalesced batches of one model in flight per ready worker. "
+          "2 keeps a worker busy while the next batch forms; 1 makes larger batches.");
 ABSL_FLAG(int, metrics_port, 8501, "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
 ABSL_FLAG(std::vector<std::string>, worker_args, {},
           "Extra flags for spawned workers, comma-separated (e.g. --job_lease_s=3).");
@@ -92,16 +95,16 @@ int main(int argc, char** argv) {
   // SERVING only while at least one worker is (what a load balancer and a
   // Kubernetes readiness probe should ask); "" stays SERVING while the
   // process is alive (liveness).
-  std::atomic<grpc::HealthCheckServiceInterface*> health{nullptr};
+  // The pool reports every change in order, from its creation on (workers
+  // given by address become ready on their first health answer, which may
+  // come before or after the server starts).
+  absl::Mutex readiness_mu;
+  grpc::HealthCheckServiceInterface* health = nullptr;  // guarded by readiness_mu
   std::atomic<int> ready_workers{0};
-  auto publish_readiness = [&] {
-    if (auto* h = health.load()) {
-      h->SetServingStatus("voxel2pixel.v1.Reconstruction", ready_workers.load() > 0);
-    }
-  };
   pool_options.on_change = [&](int ready) {
+    absl::MutexLock lock(&readiness_mu);
     ready_workers = ready;
-    publish_readiness();
+    if (health) health->SetServingStatus("voxel2pixel.v1.Reconstruction", ready > 0);
   };
     pool_options.devices =
       v2p::server::AssignDevices(absl::GetFlag(FLAGS_worker_device), v2p::server::VisibleGpus());
@@ -115,8 +118,10 @@ int main(int argc, char** argv) {
   v2p::server::ModelCatalog catalog(&dispatcher, {});
   v2p::server::RequestCoalescer::Options coalescing;
   coalescing.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
-  // Two batches per ready worker keep each busy while the next one forms.
-  coalescing.max_calls = [&ready_workers] { return 2 * std::max(1, ready_workers.load()); };
+  const int batches_per_worker = std::max(1, absl::GetFlag(FLAGS_max_batches_in_flight));
+  coalescing.max_calls = [&ready_workers, batches_per_worker] {
+    return batches_per_worker * std::max(1, ready_workers.load());
+  };
   auto* gateway_batches = &v2p::server::GatewayBatchSizeHistogram(*registry);
   coalescing.on_batch = [gateway_batches](int samples) { gateway_batches->Observe(samples); };
   v2p::server::ReconstructionService reconstruction(&dispatcher, &catalog, streams_gauge,
@@ -153,12 +158,14 @@ int main(int argc, char** argv) {
   serve.ready_fd = absl::GetFlag(FLAGS_ready_fd);
   serve.max_message_bytes = pool_options.max_message_bytes;
   serve.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
-    serve.on_started = [&](grpc::Server* server, int) {
-    int ready = 0;
-    for (const auto& s : (*pool)->Slots()) ready += s.ready;
-    ready_workers = ready;
+  serve.on_started = [&](grpc::Server* server, int) {
+    absl::MutexLock lock(&readiness_mu);
     health = server->GetHealthCheckService();
-    publish_readiness();
+    health->SetServingStatus("voxel2pixel.v1.Reconstruction", ready_workers.load() > 0);
+  };
+  serve.on_stopped = [&] {
+    absl::MutexLock lock(&readiness_mu);
+    health = nullptr;  // the pool may still report while it stops
   };
   serve.interceptors.push_back(rpc_metrics.InterceptorFactory());
   serve.metrics_port = metrics ? metrics->port() : 0;

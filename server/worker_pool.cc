@@ -96,6 +96,9 @@ std::shared_ptr<WorkerHandle> WorkerPool::Connect(const std::string& address,
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options_.max_message_bytes);
   args.SetMaxSendMessageSize(options_.max_message_bytes);
+  // A worker that comes back (a restarted pod) is reconnected to within
+  // 2 s, not gRPC's default of up to 2 minutes.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   auto h = std::make_shared<WorkerHandle>();
   h->address = address;
   h->pid = pid;
@@ -131,8 +134,10 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(
   if (o.spawn == 0) {
     absl::MutexLock lock(&pool->mu_);
     for (size_t i = 0; i < o.addresses.size(); ++i) {
-      pool->slots_.push_back(
-          {pool->Connect(o.addresses[i], 0, static_cast<int>(i)), 0, 0});
+      Slot s;
+      s.handle = pool->Connect(o.addresses[i], 0, static_cast<int>(i));
+      s.watch = pool->WatchHealth(s.handle);  // ready once it says it serves
+      pool->slots_.push_back(std::move(s));
     }
     return pool;
   }
@@ -144,6 +149,7 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(
     if (absl::Status s = pool->StartOne(i); !s.ok())
       return s;  // ~WorkerPool cleans up
   }
+  pool->NotifyChange();
   for (int i = 0; i < o.spawn; ++i)
     pool->supervisors_.emplace_back(&WorkerPool::Supervise, pool.get(), i);
   return pool;
@@ -165,8 +171,11 @@ absl::Status WorkerPool::StartOne(int slot) {
     kill(child->pid,
          SIGTERM);  // the destructor has already signalled the others
   }
-  slots_[slot].pid = child->pid;
-  slots_[slot].handle = Connect(address, child->pid, slot);
+  Slot& s = slots_[slot];
+  s.pid = child->pid;
+  s.handle = Connect(address, child->pid, slot);
+  s.serving = true;  // it has just answered (SpawnWithReadyFd)
+  s.watch = WatchHealth(s.handle);
   Log(absl::StrCat("worker ", slot, " ready at ", address, " (pid ", child->pid, ")",
                    child->metrics_port > 0 ? absl::StrCat(", metrics on port ", child->metrics_port) : ""));
   return absl::OkStatus();
@@ -184,8 +193,11 @@ void WorkerPool::Supervise(int slot) {
       int status = 0;
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
+      std::unique_ptr<HealthWatch> dead_watch;  // destroyed after the lock
       absl::MutexLock lock(&mu_);
+      dead_watch = std::move(slots_[slot].watch);
       slots_[slot].handle.reset();
+      slots_[slot].serving = false;
       slots_[slot].pid = 0;
       if (stopping_) return;
       ++slots_[slot].restarts;
@@ -218,11 +230,36 @@ WorkerPool::~WorkerPool() {
     }
   }
   for (auto& t : supervisors_) t.join();
-  // Workers started by Create() whose supervisor never ran.
+  std::vector<std::unique_ptr<HealthWatch>> watches;  // destroyed after the lock
   absl::MutexLock lock(&mu_);
-  for (const Slot& s : slots_) {
+  for (Slot& s : slots_) {
+    watches.push_back(std::move(s.watch));
+    // Workers started by Create() whose supervisor never ran.
     if (s.pid > 0) waitpid(s.pid, nullptr, 0);
   }
+}
+
+std::unique_ptr<HealthWatch> WorkerPool::WatchHealth(std::shared_ptr<WorkerHandle> handle) {
+  // The callback keeps the handle alive, so no later handle can reuse its
+  // address while a report for it may be pending.
+  return std::make_unique<HealthWatch>(
+      handle->channel, "", [this, handle](bool serving) { SetServing(handle.get(), serving); });
+}
+
+void WorkerPool::SetServing(const WorkerHandle* handle, bool serving) {
+  bool changed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    for (Slot& s : slots_) {
+      if (s.handle.get() != handle || s.serving == serving) continue;
+      s.serving = serving;
+      changed = true;
+    }
+  }
+  if (!changed) return;
+  Log(absl::StrCat("worker ", handle->address, serving ? " serves" : " does not serve",
+                   " (grpc.health.v1)"));
+  NotifyChange();
 }
 
 absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(
@@ -232,7 +269,7 @@ absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(
       [this, &model](const WorkerHandle* skip) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         std::shared_ptr<WorkerHandle> best, best_holder;
         for (const Slot& s : slots_) {
-          if (!s.handle || s.handle.get() == skip) continue;
+          if (!s.handle || !s.serving || s.handle.get() == skip) continue;
           if (!best || s.handle->outstanding < best->outstanding) best = s.handle;
           if (!model.empty() && s.handle->Holds(model) &&
               (!best_holder || s.handle->outstanding < best_holder->outstanding)) {
@@ -277,22 +314,25 @@ void WorkerPool::Resolve() {
     freeaddrinfo(result);
   }
   bool changed = false;
+  std::vector<std::unique_ptr<HealthWatch>> gone;  // destroyed after the lock
   {
     absl::MutexLock lock(&mu_);
     // Vanished workers leave; calls already using them keep their handle.
     const size_t before = slots_.size();
-    slots_.erase(std::remove_if(slots_.begin(), slots_.end(),
-                                [&](const Slot& s) {
-                                  return std::find(found.begin(), found.end(),
-                                                   s.handle->address) == found.end();
-                                }),
-                 slots_.end());
+    auto vanished = std::stable_partition(slots_.begin(), slots_.end(), [&](const Slot& s) {
+      return std::find(found.begin(), found.end(), s.handle->address) != found.end();
+    });
+    for (auto it = vanished; it != slots_.end(); ++it) gone.push_back(std::move(it->watch));
+    slots_.erase(vanished, slots_.end());
     changed = slots_.size() != before;
     for (const std::string& address : found) {
       const bool known = std::any_of(slots_.begin(), slots_.end(),
                                      [&](const Slot& s) { return s.handle->address == address; });
       if (!known) {
-        slots_.push_back({Connect(address, 0, static_cast<int>(slots_.size())), 0, 0});
+        Slot s;
+        s.handle = Connect(address, 0, static_cast<int>(slots_.size()));
+        s.watch = WatchHealth(s.handle);  // ready once it says it serves
+        slots_.push_back(std::move(s));
         changed = true;
       }
     }
@@ -305,6 +345,8 @@ void WorkerPool::Resolve() {
 
 void WorkerPool::NotifyChange() {
   if (!options_.on_change) return;
+  // One report at a time, each counting afresh: reports arrive in order.
+  absl::MutexLock lock(&notify_mu_);
   int ready = 0;
   for (const SlotState& s : Slots()) ready += s.ready;
   options_.on_change(ready);
@@ -314,7 +356,7 @@ std::vector<std::shared_ptr<WorkerHandle>> WorkerPool::ReadyWorkers() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<WorkerHandle>> out;
   for (const Slot& s : slots_) {
-    if (s.handle) out.push_back(s.handle);
+    if (s.handle && s.serving) out.push_back(s.handle);
   }
   return out;
 }
@@ -324,7 +366,7 @@ std::vector<WorkerPool::SlotState> WorkerPool::Slots() const {
   std::vector<SlotState> out;
   for (const Slot& s : slots_) {
     out.push_back({s.handle ? s.handle->address : "", s.pid,
-                   s.handle != nullptr, s.restarts});
+                   s.handle != nullptr && s.serving, s.restarts});
   }
   return out;
 }

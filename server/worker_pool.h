@@ -1,6 +1,8 @@
 // The workers the gateway sends work to: either processes it starts and
-// supervises (spawn:N, restarted when they die) or fixed addresses.
-// Thread-safe.
+// supervises (spawn:N, restarted when they die), fixed addresses, or the
+// addresses a DNS name resolves to. Each worker's grpc.health.v1 status is
+// followed with a Watch stream (server/health_watch.h): only workers that
+// serve are ready. Thread-safe.
 #ifndef V2P_SERVER_WORKER_POOL_H_
 #define V2P_SERVER_WORKER_POOL_H_
 
@@ -18,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/health_watch.h"
 #include "voxel2pixel/worker/v1/worker.grpc.pb.h"
 
 namespace v2p::server {
@@ -82,7 +85,8 @@ class WorkerPool {
     absl::Duration start_timeout = absl::Seconds(60);
     absl::Duration max_restart_backoff = absl::Seconds(5);
         int max_message_bytes = 64 << 20;
-    // Called (without the pool's lock) with the number of ready workers
+    // Called (without the pool's lock, one call at a time) with the number
+    // of ready workers when Create has started the spawned workers and
     // whenever a worker becomes ready or is lost.
     std::function<void(int ready)> on_change;
     absl::Duration avoid_grace = absl::Seconds(10);
@@ -124,17 +128,29 @@ class WorkerPool {
     std::shared_ptr<WorkerHandle> handle;  // null while (re)starting
     pid_t pid = 0;
     int restarts = 0;
+    // The worker's last health status; ready = handle && serving.
+    bool serving = false;
+    // Follows `handle`'s health. Destroyed only without mu_ held (its
+    // thread takes mu_ to report).
+    std::unique_ptr<HealthWatch> watch;
   };
 
   explicit WorkerPool(Options options) : options_(std::move(options)) {}
   std::shared_ptr<WorkerHandle> Connect(const std::string& address, pid_t pid,
                                         int slot) const;
+  // Starts following `handle`'s health. Call with mu_ held and put the
+  // result in `handle`'s slot before releasing it: the first report takes
+  // mu_ and looks for that slot.
+  std::unique_ptr<HealthWatch> WatchHealth(std::shared_ptr<WorkerHandle> handle)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetServing(const WorkerHandle* handle, bool serving);
   void Supervise(int slot);
     absl::Status StartOne(int slot);
     void NotifyChange();
   void Resolve();  // dns mode: one re-resolution and reconciliation
 
   const Options options_;
+  absl::Mutex notify_mu_;  // taken before mu_, never while holding it
   mutable absl::Mutex mu_;
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

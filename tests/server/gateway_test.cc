@@ -87,10 +87,11 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
 
 struct RunningWorker {
   explicit RunningWorker(grpc::StatusCode fail_with = grpc::StatusCode::OK,
-                         absl::Duration delay = absl::ZeroDuration())
+                         absl::Duration delay = absl::ZeroDuration(), int listen_port = 0)
       : service(fail_with, delay) {
     grpc::ServerBuilder b;
-    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.AddListeningPort("127.0.0.1:" + std::to_string(listen_port),
+                       grpc::InsecureServerCredentials(), &port);
     b.RegisterService(&service);
     server = b.BuildAndStart();
   }
@@ -100,6 +101,33 @@ struct RunningWorker {
   int port = 0;
   std::unique_ptr<grpc::Server> server;
 };
+
+// A fake worker that also serves grpc.health.v1 (gRPC's own service: ""
+// SERVING until told otherwise), on `port` (0: any free one). The others
+// have no health service, which the pool takes as serving.
+std::unique_ptr<RunningWorker> WorkerWithHealth(int port = 0) {
+  grpc::EnableDefaultHealthCheckService(true);  // read when a server is built
+  auto w = std::make_unique<RunningWorker>(grpc::StatusCode::OK, absl::ZeroDuration(), port);
+  grpc::EnableDefaultHealthCheckService(false);
+  return w;
+}
+
+int ReadyCount(const WorkerPool& pool) {
+  int ready = 0;
+  for (const auto& s : pool.Slots()) ready += s.ready;
+  return ready;
+}
+
+// Workers become ready on their first health answer, a few ms after the
+// pool is created.
+bool WaitForReady(const WorkerPool& pool, int n, absl::Duration timeout = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (ReadyCount(pool) != n) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
 
 class Gateway {
  public:
@@ -112,6 +140,7 @@ class Gateway {
                    RequestCoalescer::Options coalescing = ReconstructionService::NoCoalescing()) {
     o.avoid_grace = absl::Milliseconds(200);
     pool_ = *WorkerPool::Create(o);
+    EXPECT_TRUE(WaitForReady(*pool_, std::max<int>(1, o.addresses.size())));
     dispatcher_ =
         std::make_unique<Dispatcher>(pool_.get(), Dispatcher::Options{});
     catalog_ = std::make_unique<ModelCatalog>(dispatcher_.get(),
@@ -342,6 +371,7 @@ TEST(Gateway, FindsWorkersThroughDns) {
 TEST(WorkerRouting, PrefersAWorkerHoldingTheModelUntilItIsBusier) {
   RunningWorker a, b;
   auto pool = *WorkerPool::Create(Addresses({a.address(), b.address()}));
+  ASSERT_TRUE(WaitForReady(*pool, 2));
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   auto first = *pool->Acquire(deadline);
   auto second = *pool->Acquire(deadline);
@@ -366,6 +396,7 @@ TEST(WorkerRouting, AnsweredCallsTeachTheGatewayWhereAModelIs) {
   RunningWorker a, b;
   WorkerPool::Options o = Addresses({a.address(), b.address()});
   auto pool = *WorkerPool::Create(o);
+  ASSERT_TRUE(WaitForReady(*pool, 2));
   Dispatcher dispatcher(pool.get(), {});
   auto slot_a = pool->ReadyWorkers()[0];
   slot_a->outstanding = 1;
@@ -378,6 +409,50 @@ TEST(WorkerRouting, AnsweredCallsTeachTheGatewayWhereAModelIs) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(dispatcher.Run(nullptr, call, "fake").ok());
   EXPECT_EQ(a.service.calls, 0);
   EXPECT_EQ(b.service.calls, 6);
+}
+
+TEST(WorkerHealth, OnlyAWorkerThatSaysItServesIsReady) {
+  auto w = WorkerWithHealth();
+  std::atomic<int> reported{-1};
+  WorkerPool::Options o = Addresses({w->address()});
+  o.on_change = [&](int ready) { reported = ready; };
+  auto pool = *WorkerPool::Create(o);
+  ASSERT_TRUE(WaitForReady(*pool, 1));
+  EXPECT_EQ(reported, 1);
+
+  w->server->GetHealthCheckService()->SetServingStatus("", false);
+  ASSERT_TRUE(WaitForReady(*pool, 0));
+  EXPECT_EQ(reported, 0);
+  EXPECT_TRUE(pool->ReadyWorkers().empty());
+  EXPECT_EQ(pool->Acquire(absl::Now() + absl::Milliseconds(200)).status().code(),
+            absl::StatusCode::kUnavailable);
+
+  w->server->GetHealthCheckService()->SetServingStatus("", true);
+  ASSERT_TRUE(WaitForReady(*pool, 1));
+  EXPECT_EQ(reported, 1);
+  EXPECT_TRUE(pool->Acquire(absl::Now() + absl::Seconds(1)).ok());
+}
+
+TEST(WorkerHealth, AWorkerIsReadyOnlyWhileItCanBeReached) {
+  int port = 0;
+  {
+    RunningWorker probe;  // a port that was free a moment ago
+    port = probe.port;
+  }
+  auto pool = *WorkerPool::Create(Addresses({"127.0.0.1:" + std::to_string(port)}));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(ReadyCount(*pool), 0);
+  EXPECT_EQ(pool->Acquire(absl::Now() + absl::Milliseconds(200)).status().code(),
+            absl::StatusCode::kUnavailable);
+
+  auto w = WorkerWithHealth(port);
+  ASSERT_EQ(w->port, port);
+  // Reconnection backs off to at most 2 s.
+  ASSERT_TRUE(WaitForReady(*pool, 1, absl::Seconds(5)));
+
+  w->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  w.reset();
+  ASSERT_TRUE(WaitForReady(*pool, 0, absl::Seconds(5)));
 }
 
 TEST(WorkerDevices, AutoSpreadsWorkersRoundTheGpus) {
