@@ -77,6 +77,10 @@ absl::Status ServeUntilSignalled(ServeOptions options) {
     }
     std::fprintf(stderr, "%s: signal %d, shutting down\n", options.name.c_str(),
                  sig);
+    // Every health status turns NOT_SERVING (and stays so) and watchers
+    // hear it at once: a gateway stops sending here and closes its Watch
+    // stream, and a readiness probe fails while calls in flight finish.
+    if (auto* health = server->GetHealthCheckService()) health->Shutdown();
     server->Shutdown(std::chrono::system_clock::now() +
                      absl::ToChronoSeconds(options.shutdown_grace));
   });

@@ -46,7 +46,14 @@ void HealthWatch::Run() {
     auto reader = stub->Watch(&context, request);
     HealthCheckResponse response;
     while (reader->Read(&response)) {
-      Report(response.status() == HealthCheckResponse::SERVING);
+      const bool serving = response.status() == HealthCheckResponse::SERVING;
+      Report(serving);
+      // A worker that stops serving may be draining, and it waits for
+      // every open call: close the stream, ask again after `retry`.
+      if (!serving) {
+        context.TryCancel();
+        break;
+      }
     }
     const grpc::Status status = reader->Finish();
     {

@@ -6,7 +6,9 @@
 //
 // A stream that fails or ends reports not serving and is reopened after
 // `retry` (a worker that cannot be reached fails it at once, so it is
-// reported down rather than waited for). A worker without the health service
+// reported down rather than waited for). The stream is also closed on
+// NOT_SERVING: a draining worker waits for every open call before it
+// exits, and a Watch would keep it for its whole grace period. A worker without the health service
 // (UNIMPLEMENTED) is reported serving once and not watched further: its
 // calls' own failures are all the gateway learns of it.
 #ifndef V2P_SERVER_HEALTH_WATCH_H_

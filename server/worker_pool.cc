@@ -223,8 +223,17 @@ void WorkerPool::Supervise(int slot) {
 
 WorkerPool::~WorkerPool() {
   {
+    // Health streams end first: a worker draining on SIGTERM waits for
+    // every call in flight, and would wait its whole grace for a Watch.
+    std::vector<std::unique_ptr<HealthWatch>> watches;  // destroyed after the lock
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+      for (Slot& s : slots_) watches.push_back(std::move(s.watch));
+    }
+  }
+  {
     absl::MutexLock lock(&mu_);
-    stopping_ = true;
     for (const Slot& s : slots_) {
       if (s.pid > 0) kill(s.pid, SIGTERM);
     }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -125,6 +126,16 @@ bool WaitForReady(const WorkerPool& pool, int n, absl::Duration timeout = absl::
   while (ReadyCount(pool) != n) {
     if (absl::Now() > deadline) return false;
     absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+// on_change runs just after the pool's own state changes.
+bool Eventually(const std::function<bool()>& condition) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!condition()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
   }
   return true;
 }
@@ -418,18 +429,18 @@ TEST(WorkerHealth, OnlyAWorkerThatSaysItServesIsReady) {
   o.on_change = [&](int ready) { reported = ready; };
   auto pool = *WorkerPool::Create(o);
   ASSERT_TRUE(WaitForReady(*pool, 1));
-  EXPECT_EQ(reported, 1);
+  EXPECT_TRUE(Eventually([&] { return reported == 1; }));
 
   w->server->GetHealthCheckService()->SetServingStatus("", false);
   ASSERT_TRUE(WaitForReady(*pool, 0));
-  EXPECT_EQ(reported, 0);
+  EXPECT_TRUE(Eventually([&] { return reported == 0; }));
   EXPECT_TRUE(pool->ReadyWorkers().empty());
   EXPECT_EQ(pool->Acquire(absl::Now() + absl::Milliseconds(200)).status().code(),
             absl::StatusCode::kUnavailable);
 
   w->server->GetHealthCheckService()->SetServingStatus("", true);
   ASSERT_TRUE(WaitForReady(*pool, 1));
-  EXPECT_EQ(reported, 1);
+  EXPECT_TRUE(Eventually([&] { return reported == 1; }));
   EXPECT_TRUE(pool->Acquire(absl::Now() + absl::Seconds(1)).ok());
 }
 
@@ -453,6 +464,26 @@ TEST(WorkerHealth, AWorkerIsReadyOnlyWhileItCanBeReached) {
   w->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   w.reset();
   ASSERT_TRUE(WaitForReady(*pool, 0, absl::Seconds(5)));
+}
+
+TEST(WorkerHealth, ADrainingWorkerIsLeftAndNotKeptWaiting) {
+  auto w = WorkerWithHealth();
+  std::unique_ptr<WorkerPool> pool = *WorkerPool::Create(Addresses({w->address()}));
+  ASSERT_TRUE(WaitForReady(*pool, 1));
+  // What v2p-worker does on SIGTERM: NOT_SERVING everywhere, then a
+  // shutdown that waits for every open call.
+  w->server->GetHealthCheckService()->Shutdown();
+  ASSERT_TRUE(WaitForReady(*pool, 0));
+  std::atomic<bool> stopped{false};
+  std::thread stop([&] {
+    w->server->Shutdown();  // no deadline
+    stopped = true;
+  });
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!stopped && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_TRUE(stopped) << "the pool kept a Watch open on a draining worker";
+  pool.reset();  // ends any stream left, so the shutdown returns either way
+  stop.join();
 }
 
 TEST(WorkerDevices, AutoSpreadsWorkersRoundTheGpus) {
