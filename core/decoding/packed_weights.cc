@@ -102,16 +102,14 @@ PackedWeights::PackedWeights(const Eigen::MatrixXf& weights)
   const int panels = (m_ + kPanel - 1) / kPanel;
   packed_.assign(static_cast<size_t>(panels) * n_ * kPanel, 0.0f);
   for (int c = 0; c < m_; ++c) {
-    float* panel = packed_.data() + static_cast<size_t>(c / kPanel) * n_ * kPanel;
-    for (int v = 0; v < n_; ++v) panel[static_cast<size_t>(v) * kPanel + c % kPanel] = weights(v, c);
+    for (int v = 0; v < n_; ++v) packed_[Offset(v, c)] = weights(v, c);
   }
 }
 
 Eigen::MatrixXf PackedWeights::Unpack() const {
   Eigen::MatrixXf w(n_, m_);
   for (int c = 0; c < m_; ++c) {
-    const float* panel = packed_.data() + static_cast<size_t>(c / kPanel) * n_ * kPanel;
-    for (int v = 0; v < n_; ++v) w(v, c) = panel[static_cast<size_t>(v) * kPanel + c % kPanel];
+    for (int v = 0; v < n_; ++v) w(v, c) = packed_[Offset(v, c)];
   }
   return w;
 }

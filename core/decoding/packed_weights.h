@@ -15,6 +15,7 @@
 #ifndef V2P_CORE_DECODING_PACKED_WEIGHTS_H_
 #define V2P_CORE_DECODING_PACKED_WEIGHTS_H_
 
+#include <cstddef>
 #include <vector>
 
 #include "Eigen/Core"
@@ -39,6 +40,10 @@ class PackedWeights {
  private:
   int n_ = 0;
   int m_ = 0;
+  // Where W(v, c) lives in packed_.
+  size_t Offset(int v, int c) const {
+    return (static_cast<size_t>(c / kPanel) * n_ + v) * kPanel + c % kPanel;
+  }
   // Panel p holds W(v, 16p + j) at [(p * n + v) * 16 + j]; columns past m
   // are zero.
   std::vector<float> packed_;
