@@ -1,16 +1,18 @@
 // Follows one worker's grpc.health.v1 status with a Health/Watch stream
 // (https://github.com/grpc/grpc/blob/master/doc/health-checking.md) and
 // reports each change, so the gateway routes only to workers that say they
-// serve: a worker that is unreachable, draining (gRPC reports NOT_SERVING
-// during Shutdown) or not yet listening is left out until it serves again.
+// serve: a worker that is unreachable, draining (v2p-worker turns NOT_SERVING
+// on SIGTERM, proto/serving.cc) or not yet listening is left out until it
+// serves again.
 //
 // A stream that fails or ends reports not serving and is reopened after
 // `retry` (a worker that cannot be reached fails it at once, so it is
 // reported down rather than waited for). The stream is also closed on
 // NOT_SERVING: a draining worker waits for every open call before it
-// exits, and a Watch would keep it for its whole grace period. A worker without the health service
-// (UNIMPLEMENTED) is reported serving once and not watched further: its
-// calls' own failures are all the gateway learns of it.
+// exits, and a Watch would keep it for its whole grace period. A worker
+// without the health service (UNIMPLEMENTED) is reported serving once and
+// not watched further: its calls' own failures are all the gateway learns
+// of it.
 #ifndef V2P_SERVER_HEALTH_WATCH_H_
 #define V2P_SERVER_HEALTH_WATCH_H_
 

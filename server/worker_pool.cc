@@ -133,12 +133,7 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(
   }
   if (o.spawn == 0) {
     absl::MutexLock lock(&pool->mu_);
-    for (size_t i = 0; i < o.addresses.size(); ++i) {
-      Slot s;
-      s.handle = pool->Connect(o.addresses[i], 0, static_cast<int>(i));
-      s.watch = pool->WatchHealth(s.handle);  // ready once it says it serves
-      pool->slots_.push_back(std::move(s));
-    }
+    for (const std::string& address : o.addresses) pool->AddRemoteWorker(address);
     return pool;
   }
   {
@@ -222,16 +217,15 @@ void WorkerPool::Supervise(int slot) {
 }
 
 WorkerPool::~WorkerPool() {
+  // Health streams end first: a worker draining on SIGTERM waits for
+  // every call in flight, and would wait its whole grace for a Watch.
+  std::vector<std::unique_ptr<HealthWatch>> watches;
   {
-    // Health streams end first: a worker draining on SIGTERM waits for
-    // every call in flight, and would wait its whole grace for a Watch.
-    std::vector<std::unique_ptr<HealthWatch>> watches;  // destroyed after the lock
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
-      for (Slot& s : slots_) watches.push_back(std::move(s.watch));
-    }
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (Slot& s : slots_) watches.push_back(std::move(s.watch));
   }
+  watches.clear();  // without the lock: their threads take it to report
   {
     absl::MutexLock lock(&mu_);
     for (const Slot& s : slots_) {
@@ -239,7 +233,7 @@ WorkerPool::~WorkerPool() {
     }
   }
   for (auto& t : supervisors_) t.join();
-  std::vector<std::unique_ptr<HealthWatch>> watches;  // destroyed after the lock
+  // Watches of workers started while stopping; destroyed after the lock.
   absl::MutexLock lock(&mu_);
   for (Slot& s : slots_) {
     watches.push_back(std::move(s.watch));
@@ -253,6 +247,13 @@ std::unique_ptr<HealthWatch> WorkerPool::WatchHealth(std::shared_ptr<WorkerHandl
   // address while a report for it may be pending.
   return std::make_unique<HealthWatch>(
       handle->channel, "", [this, handle](bool serving) { SetServing(handle.get(), serving); });
+}
+
+void WorkerPool::AddRemoteWorker(const std::string& address) {
+  Slot s;
+  s.handle = Connect(address, 0, static_cast<int>(slots_.size()));
+  s.watch = WatchHealth(s.handle);
+  slots_.push_back(std::move(s));
 }
 
 void WorkerPool::SetServing(const WorkerHandle* handle, bool serving) {
@@ -278,7 +279,7 @@ absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(
       [this, &model](const WorkerHandle* skip) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         std::shared_ptr<WorkerHandle> best, best_holder;
         for (const Slot& s : slots_) {
-          if (!s.handle || !s.serving || s.handle.get() == skip) continue;
+          if (!s.ready() || s.handle.get() == skip) continue;
           if (!best || s.handle->outstanding < best->outstanding) best = s.handle;
           if (!model.empty() && s.handle->Holds(model) &&
               (!best_holder || s.handle->outstanding < best_holder->outstanding)) {
@@ -338,10 +339,7 @@ void WorkerPool::Resolve() {
       const bool known = std::any_of(slots_.begin(), slots_.end(),
                                      [&](const Slot& s) { return s.handle->address == address; });
       if (!known) {
-        Slot s;
-        s.handle = Connect(address, 0, static_cast<int>(slots_.size()));
-        s.watch = WatchHealth(s.handle);  // ready once it says it serves
-        slots_.push_back(std::move(s));
+        AddRemoteWorker(address);
         changed = true;
       }
     }
@@ -365,7 +363,7 @@ std::vector<std::shared_ptr<WorkerHandle>> WorkerPool::ReadyWorkers() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<WorkerHandle>> out;
   for (const Slot& s : slots_) {
-    if (s.handle && s.serving) out.push_back(s.handle);
+    if (s.ready()) out.push_back(s.handle);
   }
   return out;
 }
@@ -375,7 +373,7 @@ std::vector<WorkerPool::SlotState> WorkerPool::Slots() const {
   std::vector<SlotState> out;
   for (const Slot& s : slots_) {
     out.push_back({s.handle ? s.handle->address : "", s.pid,
-                   s.handle != nullptr && s.serving, s.restarts});
+                   s.ready(), s.restarts});
   }
   return out;
 }

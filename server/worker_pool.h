@@ -128,11 +128,13 @@ class WorkerPool {
     std::shared_ptr<WorkerHandle> handle;  // null while (re)starting
     pid_t pid = 0;
     int restarts = 0;
-    // The worker's last health status; ready = handle && serving.
+    // The worker's last health status.
     bool serving = false;
     // Follows `handle`'s health. Destroyed only without mu_ held (its
     // thread takes mu_ to report).
     std::unique_ptr<HealthWatch> watch;
+
+    bool ready() const { return handle != nullptr && serving; }
   };
 
   explicit WorkerPool(Options options) : options_(std::move(options)) {}
@@ -143,6 +145,9 @@ class WorkerPool {
   // mu_ and looks for that slot.
   std::unique_ptr<HealthWatch> WatchHealth(std::shared_ptr<WorkerHandle> handle)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends a slot for a worker the pool did not start (a listed or
+  // resolved address); it is ready once it says it serves.
+  void AddRemoteWorker(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetServing(const WorkerHandle* handle, bool serving);
   void Supervise(int slot);
     absl::Status StartOne(int slot);

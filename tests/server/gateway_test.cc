@@ -119,25 +119,20 @@ int ReadyCount(const WorkerPool& pool) {
   return ready;
 }
 
-// Workers become ready on their first health answer, a few ms after the
-// pool is created.
-bool WaitForReady(const WorkerPool& pool, int n, absl::Duration timeout = absl::Seconds(10)) {
+bool Eventually(const std::function<bool()>& condition,
+                absl::Duration timeout = absl::Seconds(5)) {
   const absl::Time deadline = absl::Now() + timeout;
-  while (ReadyCount(pool) != n) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
-
-// on_change runs just after the pool's own state changes.
-bool Eventually(const std::function<bool()>& condition) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
   while (!condition()) {
     if (absl::Now() > deadline) return false;
     absl::SleepFor(absl::Milliseconds(5));
   }
   return true;
+}
+
+// Workers become ready on their first health answer, a few ms after the
+// pool is created.
+bool WaitForReady(const WorkerPool& pool, int n, absl::Duration timeout = absl::Seconds(10)) {
+  return Eventually([&] { return ReadyCount(pool) == n; }, timeout);
 }
 
 class Gateway {
@@ -479,9 +474,8 @@ TEST(WorkerHealth, ADrainingWorkerIsLeftAndNotKeptWaiting) {
     w->server->Shutdown();  // no deadline
     stopped = true;
   });
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!stopped && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_TRUE(stopped) << "the pool kept a Watch open on a draining worker";
+  EXPECT_TRUE(Eventually([&] { return stopped.load(); }, absl::Seconds(10)))
+      << "the pool kept a Watch open on a draining worker";
   pool.reset();  // ends any stream left, so the shutdown returns either way
   stop.join();
 }
