@@ -1,11 +1,35 @@
 #include "server/dispatcher.h"
 
+#include <thread>
+
 #include "absl/time/clock.h"
 #include "proto/rpc_status.h"
 
 namespace v2p::server {
 
-absl::Time Dispatcher::DeadlineFor(const grpc::ServerContext* context) const {
+// One RunAsync call: its tries and what they need until `done`.
+struct Dispatcher::Attempts {
+  const grpc::ServerContextBase* context;
+  absl::Time deadline;
+  AsyncCall call;
+  std::string model;
+  std::function<void(grpc::Status)> done;
+
+  int tries = 0;
+  grpc::Status status;  // of the last try
+  std::shared_ptr<WorkerHandle> worker;
+  std::shared_ptr<WorkerHandle> failed;  // the first try's, when it failed
+  // One per try: a call's context outlives its completion callback.
+  std::unique_ptr<grpc::ClientContext> contexts[2];
+};
+
+Dispatcher::~Dispatcher() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* n) { return *n == 0; }, &async_in_flight_));
+}
+
+absl::Time Dispatcher::DeadlineFor(const grpc::ServerContextBase* context) const {
   absl::Time deadline = absl::Now() + options_.default_deadline;
   if (context != nullptr) {
     const absl::Time caller = absl::FromChrono(context->deadline());
@@ -14,7 +38,7 @@ absl::Time Dispatcher::DeadlineFor(const grpc::ServerContext* context) const {
   return deadline;
 }
 
-grpc::Status Dispatcher::Run(const grpc::ServerContext* context, const Call& call,
+grpc::Status Dispatcher::Run(const grpc::ServerContextBase* context, const Call& call,
                              const std::string& model) const {
   return RunWith(context, DeadlineFor(context), call, model);
 }
@@ -24,7 +48,19 @@ grpc::Status Dispatcher::RunUntil(absl::Time deadline, const Call& call,
   return RunWith(nullptr, deadline, call, model);
 }
 
-grpc::Status Dispatcher::RunWith(const grpc::ServerContext* context, absl::Time deadline,
+namespace {
+
+std::unique_ptr<grpc::ClientContext> ClientContextFor(const grpc::ServerContextBase* context,
+                                                      absl::Time deadline) {
+  if (context != nullptr) return grpc::ClientContext::FromServerContext(*context);
+  auto client = std::make_unique<grpc::ClientContext>();
+  client->set_deadline(absl::ToChronoTime(deadline));
+  return client;
+}
+
+}  // namespace
+
+grpc::Status Dispatcher::RunWith(const grpc::ServerContextBase* context, absl::Time deadline,
                                  const Call& call, const std::string& model) const {
   grpc::Status status;
   std::shared_ptr<WorkerHandle> failed;
@@ -33,13 +69,7 @@ grpc::Status Dispatcher::RunWith(const grpc::ServerContext* context, absl::Time 
     if (!worker.ok()) {
       return attempt == 0 ? ToGrpcStatus(worker.status()) : status;
     }
-    std::unique_ptr<grpc::ClientContext> client;
-    if (context != nullptr) {
-      client = grpc::ClientContext::FromServerContext(*context);
-    } else {
-      client = std::make_unique<grpc::ClientContext>();
-      client->set_deadline(absl::ToChronoTime(deadline));
-    }
+    std::unique_ptr<grpc::ClientContext> client = ClientContextFor(context, deadline);
     ++(*worker)->outstanding;
     status = call(*(*worker)->stub, *client);
     --(*worker)->outstanding;
@@ -49,6 +79,69 @@ grpc::Status Dispatcher::RunWith(const grpc::ServerContext* context, absl::Time 
     failed = *worker;
   }
   return status;
+}
+
+void Dispatcher::RunAsync(const grpc::ServerContextBase* context, absl::Time deadline,
+                          AsyncCall call, std::string model,
+                          std::function<void(grpc::Status)> done) const {
+  {
+    absl::MutexLock lock(&mu_);
+    ++async_in_flight_;
+  }
+  auto a = std::make_shared<Attempts>();
+  a->context = context;
+  a->deadline = deadline;
+  a->call = std::move(call);
+  a->model = std::move(model);
+  a->done = std::move(done);
+  Try(std::move(a));
+}
+
+void Dispatcher::Try(std::shared_ptr<Attempts> a) const {
+  if (auto worker = pool_->TryAcquire(a->failed.get(), a->model)) {
+    Issue(std::move(a), std::move(worker));
+    return;
+  }
+  // None ready (or only the one that just failed): wait as Run does, but
+  // not on a gRPC thread. Rare: a worker is starting or restarting.
+  std::thread([this, a] {
+    auto worker = pool_->Acquire(a->deadline, a->failed.get(), a->model);
+    if (worker.ok()) {
+      Issue(a, *std::move(worker));
+    } else {
+      Answered(a, a->tries == 0 ? ToGrpcStatus(worker.status()) : a->status);
+    }
+  }).detach();
+}
+
+void Dispatcher::Issue(std::shared_ptr<Attempts> a, std::shared_ptr<WorkerHandle> worker) const {
+  std::unique_ptr<grpc::ClientContext>& client = a->contexts[a->tries];
+  client = ClientContextFor(a->context, a->deadline);
+  ++worker->outstanding;
+  a->worker = std::move(worker);
+  grpc::ClientContext* raw = client.get();
+  Stub& stub = *a->worker->stub;
+  a->call(stub, raw, [this, a](grpc::Status status) {
+    --a->worker->outstanding;
+    if (status.ok() && !a->model.empty()) a->worker->NoteHolds(a->model);
+    const bool retry = status.error_code() == grpc::StatusCode::UNAVAILABLE && a->tries == 0 &&
+                       !(a->context != nullptr && a->context->IsCancelled());
+    if (!retry) {
+      Answered(a, std::move(status));
+      return;
+    }
+    a->status = std::move(status);
+    a->failed = a->worker;
+    ++a->tries;
+    Try(a);
+  });
+}
+
+void Dispatcher::Answered(std::shared_ptr<Attempts> a, grpc::Status status) const {
+  std::function<void(grpc::Status)> done = std::move(a->done);
+  done(std::move(status));
+  absl::MutexLock lock(&mu_);
+  --async_in_flight_;
 }
 
 }  // namespace v2p::server

@@ -5,17 +5,23 @@
 
 namespace v2p::server {
 
+std::optional<voxel2pixel::v1::Model> ModelCatalog::Remembered(const Key& key, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = cache_.find(key);
+  if (it != cache_.end() && now - it->second.second < options_.ttl) return it->second.first;
+  return std::nullopt;
+}
+
+void ModelCatalog::Remember(const Key& key, const voxel2pixel::v1::Model& model, absl::Time when) {
+  absl::MutexLock lock(&mu_);
+  cache_[key] = {model, when};
+}
+
 absl::StatusOr<voxel2pixel::v1::Model> ModelCatalog::Lookup(
-    const grpc::ServerContext* context, const std::string& name,
-    int64_t version) {
-  const auto key = std::make_pair(name, version);
+    const grpc::ServerContextBase* context, const std::string& name, int64_t version) {
+  const Key key(name, version);
   const absl::Time now = absl::Now();
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = cache_.find(key);
-    if (it != cache_.end() && now - it->second.second < options_.ttl)
-      return it->second.first;
-  }
+  if (auto model = Remembered(key, now)) return *std::move(model);
   voxel2pixel::v1::GetModelRequest request;
   request.set_name(name);
   request.set_version(version);
@@ -25,9 +31,39 @@ absl::StatusOr<voxel2pixel::v1::Model> ModelCatalog::Lookup(
         return stub.GetModel(&ctx, request, &model);
       });
   if (!status.ok()) return FromGrpcStatus(status);
-  absl::MutexLock lock(&mu_);
-  cache_[key] = {model, now};
+  Remember(key, model, now);
   return model;
+}
+
+void ModelCatalog::LookupAsync(const grpc::ServerContextBase* context, const std::string& name,
+                               int64_t version,
+                               std::function<void(absl::StatusOr<voxel2pixel::v1::Model>)> done) {
+  const Key key(name, version);
+  const absl::Time now = absl::Now();
+  if (auto model = Remembered(key, now)) {
+    done(*std::move(model));
+    return;
+  }
+  struct Call {
+    voxel2pixel::v1::GetModelRequest request;
+    voxel2pixel::v1::Model model;
+  };
+  auto call = std::make_shared<Call>();
+  call->request.set_name(name);
+  call->request.set_version(version);
+  dispatcher_->RunAsync(
+      context, dispatcher_->DeadlineFor(context),
+      [call](Dispatcher::Stub& stub, grpc::ClientContext* ctx, std::function<void(grpc::Status)> cb) {
+        stub.async()->GetModel(ctx, &call->request, &call->model, std::move(cb));
+      },
+      "", [this, key, now, call, done = std::move(done)](grpc::Status status) {
+        if (!status.ok()) {
+          done(FromGrpcStatus(status));
+          return;
+        }
+        Remember(key, call->model, now);
+        done(call->model);
+      });
 }
 
 }  // namespace v2p::server

@@ -6,7 +6,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -28,16 +30,27 @@ class ModelCatalog {
 
   // version 0 = latest. NOT_FOUND (from the worker) for unknown models.
   absl::StatusOr<voxel2pixel::v1::Model> Lookup(
-      const grpc::ServerContext* context, const std::string& name,
+      const grpc::ServerContextBase* context, const std::string& name,
       int64_t version);
+  // Lookup without blocking: `done` is called once, at once when the model
+  // is remembered, else when a worker has answered. `context` (may be
+  // null) must stay valid until then.
+  void LookupAsync(const grpc::ServerContextBase* context, const std::string& name,
+                   int64_t version,
+                   std::function<void(absl::StatusOr<voxel2pixel::v1::Model>)> done);
 
  private:
+  using Key = std::pair<std::string, int64_t>;
+  // The remembered model, if still fresh.
+  std::optional<voxel2pixel::v1::Model> Remembered(const Key& key, absl::Time now)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Remember(const Key& key, const voxel2pixel::v1::Model& model, absl::Time when)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   const Dispatcher* const dispatcher_;
   const Options options_;
   absl::Mutex mu_;
-  std::map<std::pair<std::string, int64_t>,
-           std::pair<voxel2pixel::v1::Model, absl::Time>>
-      cache_ ABSL_GUARDED_BY(mu_);
+  std::map<Key, std::pair<voxel2pixel::v1::Model, absl::Time>> cache_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace v2p::server

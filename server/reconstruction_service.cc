@@ -1,6 +1,9 @@
 #include "server/reconstruction_service.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "proto/rpc_status.h"
 #include "server/validation.h"
 
@@ -11,19 +14,6 @@ namespace v1 = voxel2pixel::v1;
 // Draws per sample one request may ask for (each is a generator pass).
 constexpr int kMaxSamplesPerRequest = 64;
 
-namespace {
-
-// The worker call that answers `request` into `response`.
-Dispatcher::Call ReconstructOnWorker(const v1::ReconstructRequest& request,
-                                     v1::ReconstructResponse* response) {
-  return [&request, response](auto& stub, grpc::ClientContext& ctx) {
-    response->Clear();
-    return stub.Reconstruct(&ctx, request, response);
-  };
-}
-
-}  // namespace
-
 ReconstructionService::ReconstructionService(const Dispatcher* dispatcher,
                                              ModelCatalog* catalog,
                                              prometheus::Gauge* streams_in_flight,
@@ -32,25 +22,34 @@ ReconstructionService::ReconstructionService(const Dispatcher* dispatcher,
       catalog_(catalog),
       streams_in_flight_(streams_in_flight),
       coalescer_(std::move(coalescing),
-                 [dispatcher](const v1::ReconstructRequest& request, absl::Time deadline,
-                              v1::ReconstructResponse* response) {
-                   return dispatcher->RunUntil(deadline, ReconstructOnWorker(request, response),
-                                               request.model());
+                 [dispatcher](const grpc::ServerContextBase* context,
+                              const v1::ReconstructRequest* request, absl::Time deadline,
+                              v1::ReconstructResponse* response,
+                              std::function<void(grpc::Status)> done) {
+                   dispatcher->RunAsync(
+                       context, deadline,
+                       [request, response](Dispatcher::Stub& stub, grpc::ClientContext* ctx,
+                                           std::function<void(grpc::Status)> cb) {
+                         response->Clear();
+                         stub.async()->Reconstruct(ctx, request, response, std::move(cb));
+                       },
+                       request->model(), std::move(done));
                  }) {}
 
-absl::Status ReconstructionService::Validate(
-    const grpc::ServerContext* context, const v1::ReconstructRequest& request) {
+absl::Status ReconstructionService::ValidateRequest(const v1::ReconstructRequest& request) {
   if (absl::Status s = ValidateModelRef(request.model()); !s.ok()) return s;
   if (absl::Status s = ValidateNotEmpty(request); !s.ok()) return s;
   if (request.num_samples() < 0 || request.num_samples() > kMaxSamplesPerRequest)
     return absl::InvalidArgumentError(absl::StrCat(
         "num_samples is ", request.num_samples(), "; ask for 0 (no draws) to ",
         kMaxSamplesPerRequest, " draws per sample"));
-  auto model =
-      catalog_->Lookup(context, request.model(), request.model_version());
-  if (!model.ok()) return model.status();
+  return absl::OkStatus();
+}
+
+absl::Status ReconstructionService::ValidateSamples(const v1::ReconstructRequest& request,
+                                                    const v1::Model& model) {
   for (int i = 0; i < request.samples_size(); ++i) {
-    if (absl::Status s = ValidateSample(request.samples(i), i, *model); !s.ok())
+    if (absl::Status s = ValidateSample(request.samples(i), i, model); !s.ok())
       return s;
   }
   return absl::OkStatus();
@@ -59,19 +58,92 @@ absl::Status ReconstructionService::Validate(
 grpc::Status ReconstructionService::ValidateAndForward(
     grpc::ServerContext* context, const v1::ReconstructRequest& request,
     v1::ReconstructResponse* response) {
-  if (absl::Status s = Validate(context, request); !s.ok())
-    return ToGrpcStatus(s);
-  // Draws are a generator pass per sample each and are not batched.
-  if (request.num_samples() == 0 && coalescer_.Accepts(request)) {
-    return coalescer_.Run(context, dispatcher_->DeadlineFor(context), request, response);
-  }
-  return dispatcher_->Run(context, ReconstructOnWorker(request, response), request.model());
+  if (absl::Status s = ValidateRequest(request); !s.ok()) return ToGrpcStatus(s);
+  auto model = catalog_->Lookup(context, request.model(), request.model_version());
+  if (!model.ok()) return ToGrpcStatus(model.status());
+  if (absl::Status s = ValidateSamples(request, *model); !s.ok()) return ToGrpcStatus(s);
+  return coalescer_.Run(context, dispatcher_->DeadlineFor(context), request, response);
 }
 
-grpc::Status ReconstructionService::Reconstruct(
-    grpc::ServerContext* context, const v1::ReconstructRequest* request,
+// One unary Reconstruct: answered through its coalescer ticket, whichever
+// comes first of the worker's answer, a validation error, or the caller
+// giving up while the request is queued. The answer is held back while the
+// request is still being read (Hold/Release around the model lookup):
+// gRPC frees the request once the call is finished.
+class ReconstructionService::UnaryCall final : public grpc::ServerUnaryReactor {
+ public:
+  UnaryCall(RequestCoalescer* coalescer, grpc::CallbackServerContext* context,
+            v1::ReconstructResponse* response)
+      : coalescer_(coalescer), context_(context) {
+    ticket_ = coalescer_->Open([this, response](grpc::Status status, v1::ReconstructResponse r) {
+      if (status.ok()) *response = std::move(r);
+      {
+        absl::MutexLock lock(&mu_);
+        if (holds_ > 0) {
+          held_ = std::move(status);
+          return;
+        }
+      }
+      Finish(status);
+    });
+  }
+  const RequestCoalescer::Ticket& ticket() const { return ticket_; }
+
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    ++holds_;
+  }
+  void Release() {
+    std::optional<grpc::Status> held;
+    {
+      absl::MutexLock lock(&mu_);
+      if (--holds_ > 0) return;
+      held.swap(held_);
+    }
+    if (held) Finish(*held);
+  }
+
+  void OnCancel() override {
+    const bool expired = std::chrono::system_clock::now() >= context_->deadline();
+    coalescer_->Withdraw(ticket_, expired ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                                         "deadline passed while waiting for a worker")
+                                          : grpc::Status(grpc::StatusCode::CANCELLED,
+                                                         "the caller cancelled"));
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  RequestCoalescer* const coalescer_;
+  grpc::CallbackServerContext* const context_;
+  RequestCoalescer::Ticket ticket_;
+  absl::Mutex mu_;
+  int holds_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<grpc::Status> held_ ABSL_GUARDED_BY(mu_);
+};
+
+grpc::ServerUnaryReactor* ReconstructionService::Reconstruct(
+    grpc::CallbackServerContext* context, const v1::ReconstructRequest* request,
     v1::ReconstructResponse* response) {
-  return ValidateAndForward(context, *request, response);
+  auto* call = new UnaryCall(&coalescer_, context, response);
+  const RequestCoalescer::Ticket ticket = call->ticket();
+  if (absl::Status s = ValidateRequest(*request); !s.ok()) {
+    coalescer_.Withdraw(ticket, ToGrpcStatus(s));
+    return call;
+  }
+  call->Hold();
+  catalog_->LookupAsync(
+      context, request->model(), request->model_version(),
+      [this, call, context, request](absl::StatusOr<v1::Model> model) {
+        absl::Status s = model.status();
+        if (s.ok()) s = ValidateSamples(*request, *model);
+        if (s.ok()) {
+          coalescer_.Submit(call->ticket(), context, dispatcher_->DeadlineFor(context), *request);
+        } else {
+          coalescer_.Withdraw(call->ticket(), ToGrpcStatus(s));
+        }
+        call->Release();
+      });
+  return call;
 }
 
 grpc::Status ReconstructionService::StreamReconstruct(

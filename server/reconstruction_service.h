@@ -2,6 +2,12 @@
 // it to a worker through the Dispatcher, coalescing concurrent requests for
 // one model into one worker call (RequestCoalescer) unless
 // `coalescing.max_batch_size` is 1. Holds no model. Thread-safe.
+//
+// Reconstruct is served on gRPC's callback API: no thread waits for a
+// worker per request, and one batch's answer completes all its requests on
+// the thread it arrives on, which halves the gateway's thread switches
+// under load. StreamReconstruct keeps a thread per stream (one sample at a
+// time, in order).
 #ifndef V2P_SERVER_RECONSTRUCTION_SERVICE_H_
 #define V2P_SERVER_RECONSTRUCTION_SERVICE_H_
 
@@ -15,7 +21,8 @@
 namespace v2p::server {
 
 class ReconstructionService final
-    : public voxel2pixel::v1::Reconstruction::Service {
+    : public voxel2pixel::v1::Reconstruction::WithCallbackMethod_Reconstruct<
+          voxel2pixel::v1::Reconstruction::Service> {
  public:
   // Both must outlive the service.
   // `streams_in_flight` may be null.
@@ -28,8 +35,8 @@ class ReconstructionService final
     return o;
   }
 
-  grpc::Status Reconstruct(
-      grpc::ServerContext* context,
+  grpc::ServerUnaryReactor* Reconstruct(
+      grpc::CallbackServerContext* context,
       const voxel2pixel::v1::ReconstructRequest* request,
       voxel2pixel::v1::ReconstructResponse* response) override;
 
@@ -40,12 +47,16 @@ class ReconstructionService final
           stream) override;
 
  private:
+  class UnaryCall;
   grpc::Status Stream(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<voxel2pixel::v1::StreamReconstructResponse,
                                voxel2pixel::v1::StreamReconstructRequest>* stream);
-  absl::Status Validate(const grpc::ServerContext* context,
-                        const voxel2pixel::v1::ReconstructRequest& request);
+  // What can be checked without the model's description ...
+  static absl::Status ValidateRequest(const voxel2pixel::v1::ReconstructRequest& request);
+  // ... and each sample against it (voxel count, finite values).
+  static absl::Status ValidateSamples(const voxel2pixel::v1::ReconstructRequest& request,
+                                      const voxel2pixel::v1::Model& model);
   grpc::Status ValidateAndForward(
       grpc::ServerContext* context,
       const voxel2pixel::v1::ReconstructRequest& request,

@@ -1,7 +1,6 @@
 #include "server/request_coalescer.h"
 
 #include <algorithm>
-#include <deque>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -14,7 +13,7 @@ namespace v1 = voxel2pixel::v1;
 
 namespace {
 
-// How often a waiting request looks at its caller's cancellation.
+// How often Run looks at its caller's cancellation.
 constexpr absl::Duration kCancellationPoll = absl::Milliseconds(50);
 
 void AddDuration(absl::Duration d, google::protobuf::Duration* out) {
@@ -24,157 +23,218 @@ void AddDuration(absl::Duration d, google::protobuf::Duration* out) {
 }  // namespace
 
 struct RequestCoalescer::Entry {
-  enum class State { kQueued, kSent, kDone };
-  // Valid while kQueued: the caller does not return while its request is
-  // queued without first removing it.
+  enum class State { kOpen, kQueued, kSent, kAnswered };
+  State state = State::kOpen;  // guarded by the coalescer's mu_
+  Done done;
+  // Set by Submit; valid until answered.
   const v1::ReconstructRequest* request = nullptr;
+  const grpc::ServerContextBase* context = nullptr;
+  Group* group = nullptr;  // while queued
   int samples = 0;
   absl::Time deadline;
   absl::Time enqueued;
   absl::Time sent;
-  State state = State::kQueued;
-  bool promoted = false;  // told to become a sender
-  grpc::Status status;
+  v1::ReconstructResponse response;  // a lone request's answer
+};
+
+struct RequestCoalescer::Batch {
+  Group* group = nullptr;
+  std::vector<Ticket> members;
+  absl::Time deadline = absl::InfinitePast();
+  v1::ReconstructRequest merged;
   v1::ReconstructResponse response;
 };
 
 RequestCoalescer::~RequestCoalescer() = default;
 
-grpc::Status RequestCoalescer::Run(const grpc::ServerContext* context,
-                                   absl::Time deadline,
+RequestCoalescer::Ticket RequestCoalescer::Open(Done done) {
+  auto ticket = std::make_shared<Entry>();
+  ticket->done = std::move(done);
+  return ticket;
+}
+
+void RequestCoalescer::Submit(const Ticket& ticket, const grpc::ServerContextBase* context,
+                              absl::Time deadline, const v1::ReconstructRequest& request) {
+  const absl::Time now = absl::Now();
+  const bool queues = Queues(request);
+  std::unique_ptr<Batch> batch;
+  {
+    absl::MutexLock lock(&mu_);
+    if (ticket->state != Entry::State::kOpen) return;  // withdrawn already
+    ticket->request = &request;
+    ticket->context = context;
+    ticket->samples = request.samples_size();
+    ticket->deadline = deadline;
+    ticket->enqueued = now;
+    if (!queues) {
+      ticket->state = Entry::State::kSent;
+      ticket->sent = now;
+    } else {
+      std::unique_ptr<Group>& g =
+          groups_[Key{request.model(), request.model_version(), request.include_pixels()}];
+      if (g == nullptr) g = std::make_unique<Group>();
+      ticket->group = g.get();
+      ticket->state = Entry::State::kQueued;
+      g->queue.push_back(ticket);
+      if (g->in_flight < std::max(1, options_.max_calls())) {
+        ++g->in_flight;
+        batch = Take(g.get());
+      }
+    }
+  }
+  if (!queues) {
+    SendAlone(ticket);
+  } else if (batch != nullptr) {
+    SendBatch(std::move(batch));
+  }
+}
+
+void RequestCoalescer::Withdraw(const Ticket& ticket, grpc::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    switch (ticket->state) {
+      case Entry::State::kOpen:
+        break;
+      case Entry::State::kQueued: {
+        auto& q = ticket->group->queue;
+        q.erase(std::find(q.begin(), q.end(), ticket));
+        break;
+      }
+      case Entry::State::kSent:
+      case Entry::State::kAnswered:
+        return;
+    }
+    ticket->state = Entry::State::kAnswered;
+  }
+  Done done = std::move(ticket->done);
+  done(std::move(status), v1::ReconstructResponse());
+}
+
+std::unique_ptr<RequestCoalescer::Batch> RequestCoalescer::Take(Group* group) {
+  auto batch = std::make_unique<Batch>();
+  batch->group = group;
+  const absl::Time now = absl::Now();
+  int samples = 0;
+  while (!group->queue.empty()) {
+    const Ticket& next = group->queue.front();
+    if (!batch->members.empty() && samples + next->samples > options_.max_batch_size) break;
+    samples += next->samples;
+    batch->deadline = std::max(batch->deadline, next->deadline);
+    next->state = Entry::State::kSent;
+    next->sent = now;
+    next->group = nullptr;
+    batch->members.push_back(next);
+    group->queue.pop_front();
+  }
+  return batch;
+}
+
+void RequestCoalescer::SendBatch(std::unique_ptr<Batch> batch) {
+  // The members' requests stay valid until they are answered, so they are
+  // copied without the lock.
+  v1::ReconstructRequest& merged = batch->merged;
+  const v1::ReconstructRequest& first = *batch->members.front()->request;
+  merged.set_model(first.model());
+  merged.set_model_version(first.model_version());
+  merged.set_include_pixels(first.include_pixels());
+  for (const Ticket& m : batch->members) {
+    for (const v1::Sample& s : m->request->samples()) *merged.add_samples() = s;
+  }
+  if (options_.on_batch) options_.on_batch(merged.samples_size());
+  Batch* raw = batch.release();  // owned by the call until it is answered
+  send_(nullptr, &raw->merged, raw->deadline, &raw->response,
+        [this, raw](grpc::Status status) { BatchAnswered(raw, std::move(status)); });
+}
+
+void RequestCoalescer::BatchAnswered(Batch* raw, grpc::Status status) {
+  std::unique_ptr<Batch> batch(raw);
+  if (status.ok() && batch->response.results_size() != batch->merged.samples_size()) {
+    status = grpc::Status(grpc::StatusCode::INTERNAL,
+                          absl::StrCat("worker answered ", batch->response.results_size(),
+                                       " results for ", batch->merged.samples_size(), " samples"));
+  }
+  std::vector<v1::ReconstructResponse> answers(batch->members.size());
+  if (status.ok()) {
+    auto* results = batch->response.mutable_results();
+    int offset = 0;
+    for (size_t i = 0; i < batch->members.size(); ++i) {
+      const Entry& m = *batch->members[i];
+      const absl::Duration waited = m.sent - m.enqueued;
+      for (int j = 0; j < m.samples; ++j) {
+        v1::ReconstructionResult* r = answers[i].add_results();
+        *r = std::move(*results->Mutable(offset + j));
+        AddDuration(waited, r->mutable_timings()->mutable_queue());
+        AddDuration(waited, r->mutable_timings()->mutable_total());
+      }
+      offset += m.samples;
+    }
+  }
+  // The next batch goes before this one's members are answered, so the
+  // worker is not left idle meanwhile.
+  std::unique_ptr<Batch> next;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const Ticket& m : batch->members) m->state = Entry::State::kAnswered;
+    Group* group = batch->group;
+    if (!group->queue.empty() && group->in_flight <= std::max(1, options_.max_calls())) {
+      next = Take(group);
+    } else {
+      --group->in_flight;
+    }
+  }
+  if (next != nullptr) SendBatch(std::move(next));
+  for (size_t i = 0; i < batch->members.size(); ++i) {
+    Done done = std::move(batch->members[i]->done);
+    done(status, std::move(answers[i]));
+  }
+}
+
+void RequestCoalescer::SendAlone(const Ticket& ticket) {
+  send_(ticket->context, ticket->request, ticket->deadline, &ticket->response,
+        [this, ticket](grpc::Status status) {
+          {
+            absl::MutexLock lock(&mu_);
+            ticket->state = Entry::State::kAnswered;
+          }
+          Done done = std::move(ticket->done);
+          done(std::move(status), std::move(ticket->response));
+        });
+}
+
+grpc::Status RequestCoalescer::Run(const grpc::ServerContextBase* context, absl::Time deadline,
                                    const v1::ReconstructRequest& request,
                                    v1::ReconstructResponse* response) {
-  if (!Accepts(request)) return send_(request, deadline, response);
-  auto mine = std::make_shared<Entry>();
-  mine->request = &request;
-  mine->samples = request.samples_size();
-  mine->deadline = deadline;
-  mine->enqueued = absl::Now();
-  const Key key{request.model(), request.model_version(), request.include_pixels()};
-
-  Group* group;
-  bool sender;
-  {
-    absl::MutexLock lock(&mu_);
-    std::unique_ptr<Group>& g = groups_[key];
-    if (g == nullptr) g = std::make_unique<Group>();
-    group = g.get();
-    group->queue.push_back(mine);
-    sender = group->senders < std::max(1, options_.max_calls());
-    if (sender) ++group->senders;
+  struct Answer {
+    absl::Mutex mu;
+    bool ready ABSL_GUARDED_BY(mu) = false;
+    grpc::Status status ABSL_GUARDED_BY(mu);
+    v1::ReconstructResponse response ABSL_GUARDED_BY(mu);
+  };
+  auto answer = std::make_shared<Answer>();
+  const Ticket ticket = Open([answer](grpc::Status status, v1::ReconstructResponse r) {
+    absl::MutexLock lock(&answer->mu);
+    answer->status = std::move(status);
+    answer->response = std::move(r);
+    answer->ready = true;
+  });
+  Submit(ticket, context, deadline, request);
+  absl::MutexLock lock(&answer->mu);
+  const absl::Condition ready(&answer->ready);
+  while (!answer->mu.AwaitWithDeadline(ready, std::min(deadline, absl::Now() + kCancellationPoll))) {
+    const bool cancelled = context != nullptr && context->IsCancelled();
+    if (!cancelled && absl::Now() < deadline) continue;
+    answer->mu.Unlock();
+    Withdraw(ticket, cancelled ? grpc::Status(grpc::StatusCode::CANCELLED, "the caller cancelled")
+                               : grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                              "deadline passed while waiting for a worker"));
+    answer->mu.Lock();
+    // Answered now, or sent already: its batch answers it by the batch's
+    // deadline.
+    answer->mu.Await(ready);
+    break;
   }
-  for (;;) {
-    if (sender) SendWhileNeeded(group, mine.get());
-    sender = false;
-    absl::MutexLock lock(&mu_);
-    const auto answered_or_promoted = [&mine] {
-      return mine->state == Entry::State::kDone || mine->promoted;
-    };
-    while (!answered_or_promoted()) {
-      const absl::Time wake = std::min(deadline, absl::Now() + kCancellationPoll);
-      if (mu_.AwaitWithDeadline(absl::Condition(&answered_or_promoted), wake)) break;
-      const bool cancelled = context != nullptr && context->IsCancelled();
-      if (absl::Now() < deadline && !cancelled) continue;
-      if (mine->state == Entry::State::kQueued) {
-        auto& q = group->queue;
-        q.erase(std::find(q.begin(), q.end(), mine));
-      }
-      // A sent batch finishes without this caller; its result is dropped
-      // with the entry, as the caller has gone.
-      return cancelled ? grpc::Status(grpc::StatusCode::CANCELLED, "the caller cancelled")
-                       : grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                      "deadline passed while waiting for a worker");
-    }
-    // A promotion is always taken up, even when this request is answered
-    // already: the sender's place it carries must be given back or passed
-    // on (SendWhileNeeded), or the group would lose a sender for good.
-    if (mine->promoted) {
-      mine->promoted = false;
-      sender = true;
-      continue;
-    }
-    break;  // answered
-  }
-  if (!mine->status.ok()) return mine->status;
-  *response = std::move(mine->response);
-  const absl::Duration waited = mine->sent - mine->enqueued;
-  for (auto& r : *response->mutable_results()) {
-    AddDuration(waited, r.mutable_timings()->mutable_queue());
-    AddDuration(waited, r.mutable_timings()->mutable_total());
-  }
-  return grpc::Status::OK;
-}
-
-void RequestCoalescer::SendWhileNeeded(Group* group, Entry* mine) {
-  for (;;) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (mine->state == Entry::State::kDone || group->queue.empty()) {
-        // Leave. Queued samples still need a sender: the oldest waiting
-        // request not already promoted becomes one, in this sender's place.
-        auto& q = group->queue;
-        auto next = std::find_if(q.begin(), q.end(), [](const auto& e) { return !e->promoted; });
-        if (next == q.end()) {
-          --group->senders;
-        } else {
-          (*next)->promoted = true;
-        }
-        return;
-      }
-    }
-    SendOne(group);
-  }
-}
-
-void RequestCoalescer::SendOne(Group* group) {
-  std::vector<std::shared_ptr<Entry>> batch;
-  v1::ReconstructRequest merged;
-  absl::Time deadline = absl::InfinitePast();
-  {
-    absl::MutexLock lock(&mu_);
-    const absl::Time now = absl::Now();
-    int samples = 0;
-    while (!group->queue.empty()) {
-      const std::shared_ptr<Entry>& next = group->queue.front();
-      if (!batch.empty() && samples + next->samples > options_.max_batch_size) break;
-      if (batch.empty()) {
-        merged.set_model(next->request->model());
-        merged.set_model_version(next->request->model_version());
-        merged.set_include_pixels(next->request->include_pixels());
-      }
-      // Copied under the lock: once sent, the caller may give up and
-      // free its request.
-      for (const v1::Sample& s : next->request->samples()) *merged.add_samples() = s;
-      samples += next->samples;
-      deadline = std::max(deadline, next->deadline);
-      next->state = Entry::State::kSent;
-      next->sent = now;
-      batch.push_back(next);
-      group->queue.pop_front();
-    }
-  }
-  if (batch.empty()) return;
-  if (options_.on_batch) options_.on_batch(merged.samples_size());
-  v1::ReconstructResponse response;
-  grpc::Status status = send_(merged, deadline, &response);
-  if (status.ok() && response.results_size() != merged.samples_size()) {
-    status = grpc::Status(grpc::StatusCode::INTERNAL,
-                          absl::StrCat("worker answered ", response.results_size(),
-                                       " results for ", merged.samples_size(), " samples"));
-  }
-  absl::MutexLock lock(&mu_);
-  int offset = 0;
-  for (const auto& e : batch) {
-    e->status = status;
-    if (status.ok()) {
-      auto* results = response.mutable_results();
-      for (int i = 0; i < e->samples; ++i) {
-        *e->response.add_results() = std::move(*results->Mutable(offset + i));
-      }
-    }
-    offset += e->samples;
-    e->state = Entry::State::kDone;
-  }
+  *response = std::move(answer->response);
+  return answer->status;
 }
 
 }  // namespace v2p::server

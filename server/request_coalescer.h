@@ -3,16 +3,16 @@
 // and the worker's per-call work are paid once per batch instead of once
 // per sample, and the worker's own batcher gets the whole batch at once.
 //
-// No thread of its own (leader/follower): a request that finds fewer than
-// `max_calls()` batches of its model in flight sends one itself, taking the
-// oldest queued requests up to max_batch_size samples; the others wait. A
-// sender whose own request is answered leaves, promoting the oldest waiting
-// request to sender if samples are still queued, so nothing queued is ever
-// stranded. Each request keeps its own deadline and cancellation: one that
-// gives up while still queued is removed; one already sent is answered to
-// nobody. A batch's call carries the latest deadline of its members. Its
-// status, when not OK, is every member's status. The wait is added to each
-// result's `queue` and `total` stage times. Thread-safe.
+// No thread of its own and none blocked: a request that finds fewer than
+// `max_calls()` batches of its model in flight sends one at once, taking
+// the oldest queued requests up to max_batch_size samples; the others
+// queue, and each batch's answer sends the next batch from the queue
+// before it answers its own members, so nothing queued is stranded. Each
+// request keeps its own deadline and cancellation: one withdrawn while
+// queued (its caller gave up) leaves the queue; one already sent is
+// answered when its batch is. A batch's call carries the latest deadline of
+// its members. Its status, when not OK, is every member's status. The wait
+// is added to each result's `queue` and `total` stage times. Thread-safe.
 #ifndef V2P_SERVER_REQUEST_COALESCER_H_
 #define V2P_SERVER_REQUEST_COALESCER_H_
 
@@ -37,35 +37,51 @@ class RequestCoalescer {
     // alone. 1 or less: every request goes alone (no coalescing).
     int max_batch_size = 32;
     // Batches of one model in flight at once (for example 2 per ready
-    // worker); read when a request decides whether to send.
+    // worker); read when a request arrives and when a batch is answered.
     std::function<int()> max_calls = [] { return 2; };
     // Called with each sent batch's sample count; may be empty.
     std::function<void(int samples)> on_batch;
   };
-  // Sends `request` to a worker by `deadline` (the Dispatcher's job).
-  using Send = std::function<grpc::Status(const voxel2pixel::v1::ReconstructRequest& request,
-                                          absl::Time deadline,
-                                          voxel2pixel::v1::ReconstructResponse* response)>;
+  // Sends `request` to a worker and calls `done` once when answered (the
+  // Dispatcher's job). `context` is the caller's for a request sent alone,
+  // else null and `deadline` bounds the call. The pointers stay valid until
+  // `done` is called.
+  using Send = std::function<void(
+      const grpc::ServerContextBase* context, const voxel2pixel::v1::ReconstructRequest* request,
+      absl::Time deadline, voxel2pixel::v1::ReconstructResponse* response,
+      std::function<void(grpc::Status)> done)>;
+  // How a request is answered: called once, never with the lock held.
+  using Done = std::function<void(grpc::Status, voxel2pixel::v1::ReconstructResponse)>;
 
   RequestCoalescer(Options options, Send send)
       : options_(std::move(options)), send_(std::move(send)) {}
-  ~RequestCoalescer();  // callers must have returned
+  ~RequestCoalescer();  // every ticket must be answered
 
-  // Whether Run would queue `request` rather than send it alone (callers
-  // with a caller context to forward send lone requests themselves).
-  bool Accepts(const voxel2pixel::v1::ReconstructRequest& request) const {
-    return options_.max_batch_size > 1 && request.samples_size() < options_.max_batch_size;
-  }
+  struct Entry;
+  using Ticket = std::shared_ptr<Entry>;
+  // A ticket for one request, to be answered through `done`: Submit it, or
+  // Withdraw it (a request that fails validation).
+  Ticket Open(Done done);
+  // Queues `request` (validated) to be sent with others, or sends it alone
+  // when it is too large or asks for draws (num_samples > 0: a generator
+  // pass each, not batched). `request` and `context` (may be null) must
+  // stay valid until the ticket is answered. A ticket withdrawn already is
+  // not sent.
+  void Submit(const Ticket& ticket, const grpc::ServerContextBase* context, absl::Time deadline,
+              const voxel2pixel::v1::ReconstructRequest& request);
+  // Answers the ticket with `status` unless it has been sent (its batch
+  // answers it) or answered already.
+  void Withdraw(const Ticket& ticket, grpc::Status status);
 
-  // Answers `request` (validated; num_samples == 0) into `response`.
-  // `context` may be null (no caller deadline or cancellation then beyond
-  // `deadline`).
-  grpc::Status Run(const grpc::ServerContext* context, absl::Time deadline,
+  // Submit, then wait for the answer: for callers on threads of their own.
+  // Gives up on a request still queued when `context` is cancelled or
+  // `deadline` passes.
+  grpc::Status Run(const grpc::ServerContextBase* context, absl::Time deadline,
                    const voxel2pixel::v1::ReconstructRequest& request,
                    voxel2pixel::v1::ReconstructResponse* response);
 
  private:
-  struct Entry;
+  struct Batch;
   struct Key {
     std::string model;
     int64_t version;
@@ -76,13 +92,20 @@ class RequestCoalescer {
     }
   };
   struct Group {
-    std::deque<std::shared_ptr<Entry>> queue;
-    int senders = 0;  // sending now, or promoted to
+    std::deque<Ticket> queue;
+    int in_flight = 0;  // batches sent and not yet answered
   };
 
-  // Sends batches from `group` until `mine` is answered; then leaves.
-  void SendWhileNeeded(Group* group, Entry* mine) ABSL_LOCKS_EXCLUDED(mu_);
-  void SendOne(Group* group) ABSL_LOCKS_EXCLUDED(mu_);
+  bool Queues(const voxel2pixel::v1::ReconstructRequest& request) const {
+    return options_.max_batch_size > 1 && request.num_samples() == 0 &&
+           request.samples_size() < options_.max_batch_size;
+  }
+  // The oldest queued requests of `group`, up to max_batch_size samples,
+  // marked sent.
+  std::unique_ptr<Batch> Take(Group* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SendBatch(std::unique_ptr<Batch> batch) ABSL_LOCKS_EXCLUDED(mu_);
+  void BatchAnswered(Batch* batch, grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+  void SendAlone(const Ticket& ticket) ABSL_LOCKS_EXCLUDED(mu_);
 
   const Options options_;
   const Send send_;

@@ -272,39 +272,46 @@ void WorkerPool::SetServing(const WorkerHandle* handle, bool serving) {
   NotifyChange();
 }
 
+std::shared_ptr<WorkerHandle> WorkerPool::BestReady(const WorkerHandle* skip,
+                                                    const std::string& model) const {
+  std::shared_ptr<WorkerHandle> best, best_holder;
+  for (const Slot& s : slots_) {
+    if (!s.ready() || s.handle.get() == skip) continue;
+    if (!best || s.handle->outstanding < best->outstanding) best = s.handle;
+    if (!model.empty() && s.handle->Holds(model) &&
+        (!best_holder || s.handle->outstanding < best_holder->outstanding)) {
+      best_holder = s.handle;
+    }
+  }
+  if (best_holder && best_holder->outstanding <= best->outstanding + 1) return best_holder;
+  return best;
+}
+
 absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(
     absl::Time deadline, const WorkerHandle* avoid, const std::string& model) {
   absl::MutexLock lock(&mu_);
-  auto best_ready =
-      [this, &model](const WorkerHandle* skip) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        std::shared_ptr<WorkerHandle> best, best_holder;
-        for (const Slot& s : slots_) {
-          if (!s.ready() || s.handle.get() == skip) continue;
-          if (!best || s.handle->outstanding < best->outstanding) best = s.handle;
-          if (!model.empty() && s.handle->Holds(model) &&
-              (!best_holder || s.handle->outstanding < best_holder->outstanding)) {
-            best_holder = s.handle;
-          }
-        }
-        if (best_holder && best_holder->outstanding <= best->outstanding + 1) return best_holder;
-        return best;
-      };
   auto other_ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || best_ready(avoid) != nullptr;
+    return stopping_ || BestReady(avoid, model) != nullptr;
   };
   auto any_ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || best_ready(nullptr) != nullptr;
+    return stopping_ || BestReady(nullptr, model) != nullptr;
   };
   if (avoid != nullptr) {
     mu_.AwaitWithDeadline(
         absl::Condition(&other_ready),
         std::min(deadline, absl::Now() + options_.avoid_grace));
-    if (auto other = best_ready(avoid)) return other;
+    if (auto other = BestReady(avoid, model)) return other;
   }
   mu_.AwaitWithDeadline(absl::Condition(&any_ready), deadline);
-  if (auto best = best_ready(nullptr)) return best;
+  if (auto best = BestReady(nullptr, model)) return best;
   return absl::UnavailableError(
       "no worker is ready (all are starting or restarting)");
+}
+
+std::shared_ptr<WorkerHandle> WorkerPool::TryAcquire(const WorkerHandle* avoid,
+                                                     const std::string& model) const {
+  absl::MutexLock lock(&mu_);
+  return BestReady(avoid, model);
 }
 
 void WorkerPool::Resolve() {

@@ -112,6 +112,10 @@ class WorkerPool {
   absl::StatusOr<std::shared_ptr<WorkerHandle>> Acquire(
       absl::Time deadline, const WorkerHandle* avoid = nullptr, const std::string& model = "");
 
+  // Acquire's choice when it need not wait: null when no worker (other
+  // than `avoid`) is ready now.
+  std::shared_ptr<WorkerHandle> TryAcquire(const WorkerHandle* avoid, const std::string& model) const;
+
     // Every worker ready now (for calls that go to all of them).
   std::vector<std::shared_ptr<WorkerHandle>> ReadyWorkers() const;
 
@@ -138,6 +142,9 @@ class WorkerPool {
   };
 
   explicit WorkerPool(Options options) : options_(std::move(options)) {}
+  // The ready worker Acquire picks (see there), other than `skip`.
+  std::shared_ptr<WorkerHandle> BestReady(const WorkerHandle* skip, const std::string& model) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::shared_ptr<WorkerHandle> Connect(const std::string& address, pid_t pid,
                                         int slot) const;
   // Starts following `handle`'s health. Call with mu_ held and put the

@@ -58,6 +58,7 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
   }
   grpc::Status GetModel(grpc::ServerContext*, const v1::GetModelRequest* req,
                         v1::Model* resp) override {
+    absl::SleepFor(get_model_delay());
     if (req->name() != "fake")
       return grpc::Status(grpc::StatusCode::NOT_FOUND,
                           "no model " + req->name());
@@ -69,6 +70,15 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
   std::chrono::system_clock::time_point last_deadline() {
     absl::MutexLock lock(&mu_);
     return last_deadline_;
+  }
+
+  void set_get_model_delay(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    get_model_delay_ = d;
+  }
+  absl::Duration get_model_delay() {
+    absl::MutexLock lock(&mu_);
+    return get_model_delay_;
   }
 
   std::vector<int> batch_sizes() {
@@ -84,6 +94,7 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
   std::vector<int> batch_sizes_;
   absl::Mutex mu_;
   std::chrono::system_clock::time_point last_deadline_;
+  absl::Duration get_model_delay_ = absl::ZeroDuration();
 };
 
 struct RunningWorker {
@@ -360,6 +371,58 @@ TEST(GatewayBatching, ARequestWhoseDeadlinePassesInTheQueueLeavesIt) {
   const grpc::Status s = Call(g, Request(2), &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(resp.results_size(), 2);
+}
+
+TEST(GatewayBatching, CallersThatGiveUpWhileTheirModelIsLookedUpAreNotSent) {
+  // The worker takes 300 ms to describe its model. Requests with a 100 ms
+  // deadline give up while the gateway is still asking: each is answered,
+  // none reaches the worker, and the gateway keeps serving.
+  RunningWorker w;
+  w.service.set_get_model_delay(absl::Milliseconds(300));
+  Gateway g(Addresses({w.address()}), Coalescing(8));
+  for (const Outcome& o : ConcurrentRequests(g, 4, std::chrono::milliseconds(100))) {
+    EXPECT_EQ(o.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  absl::SleepFor(absl::Milliseconds(400));  // the lookups have ended
+  EXPECT_EQ(w.service.calls, 0);
+  v1::ReconstructResponse resp;
+  const grpc::Status s = Call(g, Request(2), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.results_size(), 2);
+  EXPECT_EQ(w.service.calls, 1);
+}
+
+TEST(GatewayBatching, ACancelledRequestLeavesTheQueueAndIsNotSent) {
+  // A slow worker holds the first request; a second one queues behind it
+  // and is cancelled by its caller: it is answered CANCELLED at once and
+  // never sent, and the first is answered as usual.
+  RunningWorker w(grpc::StatusCode::OK, absl::Milliseconds(400));
+  Gateway g(Addresses({w.address()}), Coalescing(8));
+  Outcome first;
+  std::thread t([&] {
+    v1::ReconstructRequest req = Request(1);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    first.status = g.stub().Reconstruct(&ctx, req, &first.response);
+  });
+  ASSERT_TRUE(Eventually([&] { return w.service.calls == 1; }));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ReconstructResponse resp;
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Milliseconds(100));
+    ctx.TryCancel();
+  });
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(g.stub().Reconstruct(&ctx, Request(1), &resp).error_code(),
+            grpc::StatusCode::CANCELLED);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(300));  // not held for the batch
+  canceller.join();
+  t.join();
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  EXPECT_EQ(first.response.results_size(), 1);
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(w.service.calls, 1);
 }
 
 TEST(Gateway, FindsWorkersThroughDns) {
