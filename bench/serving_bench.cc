@@ -10,20 +10,27 @@
 //     and worker, neither merging requests, against the same batches run
 //     through the same pipeline in-process with as many threads as
 //     clients: throughput ratio.
-// The digit69 ridge pipeline, trained here on the shipped data.
+// For each, the gateway's and the worker's CPU time per answered sample
+// (from /proc), which shows where the time goes. The digit69 ridge
+// pipeline, trained here on the shipped data.
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/bench_common.h"
 #include "client/load_command.h"
@@ -45,7 +52,37 @@ struct Run {
   double throughput = 0;
   double p99_ms = 0;
   bool clean = false;  // nothing lost, no errors
+  // CPU time per answered sample during the measured load, from /proc.
+  double gateway_cpu_ms = 0;
+  double worker_cpu_ms = 0;
 };
+
+// User + system CPU seconds of process `pid` (all its threads), or 0.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which is in parentheses: state is
+  // field 3, utime 14 and stime 15.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  if (fields.size() < 13) return 0;
+  double ticks = 0;
+  if (!absl::SimpleAtod(fields[11], &ticks)) return 0;
+  double sys = 0;
+  if (!absl::SimpleAtod(fields[12], &sys)) return 0;
+  return (ticks + sys) / sysconf(_SC_CLK_TCK);
+}
+
+// The first child process of `pid` (the spawned worker), or 0.
+pid_t FirstChild(pid_t pid) {
+  for (const auto& task : std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"))) {
+    std::ifstream in(task.path() / "children");
+    pid_t child = 0;
+    if (in >> child) return child;
+  }
+  return 0;
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -72,12 +109,18 @@ absl::StatusOr<Run> ServeAndLoad(const std::string& repo, const std::string& mod
   v2p::client::LoadOptions warm = load;
   warm.duration_s = 1;
   (void)v2p::client::RunLoad(warm);
+  const pid_t worker = FirstChild(server->pid);
+  const double gateway_before = CpuSeconds(server->pid), worker_before = CpuSeconds(worker);
   auto report = v2p::client::RunLoad(load);
+  const double gateway_cpu = CpuSeconds(server->pid) - gateway_before;
+  const double worker_cpu = CpuSeconds(worker) - worker_before;
   kill(server->pid, SIGTERM);
   waitpid(server->pid, nullptr, 0);
   if (!report.ok()) return report.status();
+  const double samples = std::max<double>(1, report->received);
   return Run{report->throughput(), report->p99_ms,
-             report->sent == report->received && report->errors.empty()};
+             report->sent == report->received && report->errors.empty(),
+             1e3 * gateway_cpu / samples, 1e3 * worker_cpu / samples};
 }
 
 // The same batches through the pipeline in-process, `threads` at once.
@@ -139,6 +182,8 @@ int main(int argc, char** argv) {
               "dynamic batching (samples/s, p99)", "gain",
               ("gRPC b=" + std::to_string(batch)).c_str(), "in-process");
   std::vector<double> off_rate, on_rate, off_p99, on_p99, gains, grpc_rate, local_rate, ratios;
+  // CPU ms per sample: gateway and worker, for each configuration.
+  std::vector<double> cpu[3][2];
   bool clean = true;
   for (int round = 1; round <= absl::GetFlag(FLAGS_rounds); ++round) {
     auto off = ServeAndLoad(repo, "digit69", batching_off, single);
@@ -159,13 +204,26 @@ int main(int argc, char** argv) {
     grpc_rate.push_back(remote->throughput);
     local_rate.push_back(local);
     ratios.push_back(remote->throughput / local);
+    const Run* runs[3] = {&*off, &*on, &*remote};
+    for (int c = 0; c < 3; ++c) {
+      cpu[c][0].push_back(runs[c]->gateway_cpu_ms);
+      cpu[c][1].push_back(runs[c]->worker_cpu_ms);
+    }
     std::printf("%5d %17.0f %8.2f ms %17.0f %8.2f ms %11.2fx %12.0f %12.0f\n", round, off->throughput,
                 off->p99_ms, on->throughput, on->p99_ms, gains.back(), remote->throughput, local);
+    std::printf("%5s CPU ms per sample, gateway + worker: batch size one %.3f + %.3f, dynamic batching "
+                "%.3f + %.3f, gRPC b=%d %.3f + %.3f\n",
+                "", off->gateway_cpu_ms, off->worker_cpu_ms, on->gateway_cpu_ms, on->worker_cpu_ms, batch,
+                remote->gateway_cpu_ms, remote->worker_cpu_ms);
     std::fflush(stdout);
   }
   std::printf("%5s %17.0f %8.2f ms %17.0f %8.2f ms %11.2fx %12.0f %12.0f\n", "median", Median(off_rate),
               Median(off_p99), Median(on_rate), Median(on_p99), Median(gains), Median(grpc_rate),
               Median(local_rate));
+  std::printf("%5s CPU ms per sample, gateway + worker: batch size one %.3f + %.3f, dynamic batching "
+              "%.3f + %.3f, gRPC b=%d %.3f + %.3f\n",
+              "", Median(cpu[0][0]), Median(cpu[0][1]), Median(cpu[1][0]), Median(cpu[1][1]), batch,
+              Median(cpu[2][0]), Median(cpu[2][1]));
   std::printf("dynamic batching gain at %d clients (median of per-round ratios): %.2fx\n", single.clients,
               Median(gains));
   std::printf("p99 latency at %d clients with dynamic batching (median): %.2f ms\n", single.clients,
