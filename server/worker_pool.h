@@ -72,11 +72,11 @@ class WorkerPool {
     int spawn = 0;
     std::string worker_binary;
     std::string repository;
-        std::vector<std::string> worker_args;  // e.g. --max_message_mb=64
+    std::vector<std::string> worker_args;  // e.g. --max_message_mb=64
     // --device of spawned worker i: devices[i % size]; empty = none given.
     std::vector<std::string> devices;
     // ... or use these running ones (host:port).
-        std::vector<std::string> addresses;
+    std::vector<std::string> addresses;
     // ... or every IPv4 address a DNS name resolves to (dns:///NAME:PORT, a
     // Kubernetes headless service), re-resolved every dns_refresh.
     std::string dns_name;
@@ -84,7 +84,7 @@ class WorkerPool {
     absl::Duration dns_refresh = absl::Seconds(10);
     absl::Duration start_timeout = absl::Seconds(60);
     absl::Duration max_restart_backoff = absl::Seconds(5);
-        int max_message_bytes = 64 << 20;
+    int max_message_bytes = 64 << 20;
     // Called (without the pool's lock, one call at a time) with the number
     // of ready workers when Create has started the spawned workers and
     // whenever a worker becomes ready or is lost.
@@ -92,7 +92,7 @@ class WorkerPool {
     absl::Duration avoid_grace = absl::Seconds(10);
   };
 
-      // Parses "spawn:N", "dns:///NAME:PORT" or "host:port,host:port" into
+  // Parses "spawn:N", "dns:///NAME:PORT" or "host:port,host:port" into
   // `options`.
   static absl::Status ParseWorkersFlag(const std::string& flag,
                                        Options* options);
@@ -116,7 +116,7 @@ class WorkerPool {
   // than `avoid`) is ready now.
   std::shared_ptr<WorkerHandle> TryAcquire(const WorkerHandle* avoid, const std::string& model) const;
 
-    // Every worker ready now (for calls that go to all of them).
+  // Every worker ready now (for calls that go to all of them).
   std::vector<std::shared_ptr<WorkerHandle>> ReadyWorkers() const;
 
   struct SlotState {
@@ -157,8 +157,8 @@ class WorkerPool {
   void AddRemoteWorker(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetServing(const WorkerHandle* handle, bool serving);
   void Supervise(int slot);
-    absl::Status StartOne(int slot);
-    void NotifyChange();
+  absl::Status StartOne(int slot);
+  void NotifyChange();
   void Resolve();  // dns mode: one re-resolution and reconciliation
 
   const Options options_;
