@@ -9,6 +9,21 @@ namespace v2p::server {
 
 // One RunAsync call: its tries and what they need until `done`.
 struct Dispatcher::Attempts {
+  // Declared first, so destroyed last: the dispatcher counts the call in
+  // flight until its worker handle and client contexts are released. gRPC
+  // 1.51 runs callbacks on the threads of a shared completion queue that it
+  // tears down when the last channel using it goes, and that must not
+  // happen on one of those threads (grpc/grpc#32584). With this, a callback
+  // never drops the last reference to a worker's channel: the pool, which
+  // outlives the dispatcher, does.
+  struct Counted {
+    explicit Counted(const Dispatcher* d) : dispatcher(d) { dispatcher->AsyncStarted(); }
+    ~Counted() { dispatcher->AsyncEnded(); }
+    const Dispatcher* dispatcher;
+  } counted;
+
+  explicit Attempts(const Dispatcher* d) : counted(d) {}
+
   const grpc::ServerContextBase* context;
   absl::Time deadline;
   AsyncCall call;
@@ -84,11 +99,7 @@ grpc::Status Dispatcher::RunWith(const grpc::ServerContextBase* context, absl::T
 void Dispatcher::RunAsync(const grpc::ServerContextBase* context, absl::Time deadline,
                           AsyncCall call, std::string model,
                           std::function<void(grpc::Status)> done) const {
-  {
-    absl::MutexLock lock(&mu_);
-    ++async_in_flight_;
-  }
-  auto a = std::make_shared<Attempts>();
+  auto a = std::make_shared<Attempts>(this);
   a->context = context;
   a->deadline = deadline;
   a->call = std::move(call);
@@ -140,6 +151,14 @@ void Dispatcher::Issue(std::shared_ptr<Attempts> a, std::shared_ptr<WorkerHandle
 void Dispatcher::Answered(std::shared_ptr<Attempts> a, grpc::Status status) const {
   std::function<void(grpc::Status)> done = std::move(a->done);
   done(std::move(status));
+}
+
+void Dispatcher::AsyncStarted() const {
+  absl::MutexLock lock(&mu_);
+  ++async_in_flight_;
+}
+
+void Dispatcher::AsyncEnded() const {
   absl::MutexLock lock(&mu_);
   --async_in_flight_;
 }

@@ -30,7 +30,7 @@ class Dispatcher {
   // `pool` must outlive the dispatcher.
   Dispatcher(WorkerPool* pool, Options options)
       : pool_(pool), options_(options) {}
-  ~Dispatcher();  // waits for RunAsync calls to finish
+  ~Dispatcher();  // waits for RunAsync calls to finish and release their worker
 
   using Stub = voxel2pixel::worker::v1::Worker::Stub;
   using Call = std::function<grpc::Status(Stub& stub, grpc::ClientContext& context)>;
@@ -67,6 +67,8 @@ class Dispatcher {
   void Try(std::shared_ptr<Attempts> a) const;
   void Issue(std::shared_ptr<Attempts> a, std::shared_ptr<WorkerHandle> worker) const;
   void Answered(std::shared_ptr<Attempts> a, grpc::Status status) const;
+  void AsyncStarted() const;
+  void AsyncEnded() const;
 
   WorkerPool* const pool_;
   const Options options_;

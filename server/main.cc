@@ -49,6 +49,9 @@ ABSL_FLAG(int, max_batch_size, 32,
 ABSL_FLAG(int, max_batches_in_flight, 2,
           "With --max_batch_size > 1: coalesced batches of one model in flight per ready worker. "
           "2 keeps a worker busy while the next batch forms; 1 makes larger batches.");
+ABSL_FLAG(int, stream_window, 8,
+          "StreamReconstruct: samples of one stream in flight at once; beyond it the stream reads "
+          "no further, so the client's sends wait (HTTP/2 flow control).");
 ABSL_FLAG(int, metrics_port, 8501, "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
 ABSL_FLAG(std::vector<std::string>, worker_args, {},
           "Extra flags for spawned workers, comma-separated (e.g. --job_lease_s=3).");
@@ -125,7 +128,8 @@ int main(int argc, char** argv) {
   auto* gateway_batches = &v2p::server::GatewayBatchSizeHistogram(*registry);
   coalescing.on_batch = [gateway_batches](int samples) { gateway_batches->Observe(samples); };
   v2p::server::ReconstructionService reconstruction(&dispatcher, &catalog, streams_gauge,
-                                                    std::move(coalescing));
+                                                    std::move(coalescing),
+                                                    absl::GetFlag(FLAGS_stream_window));
   v2p::server::ModelsService models(&dispatcher, pool->get());
   auto operations = v2p::store::OperationStore::Open(pool_options.repository);
   if (!operations.ok()) return Fail(operations.status());

@@ -1,6 +1,10 @@
 #include "server/reconstruction_service.h"
 
+#include <algorithm>
+#include <deque>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -17,7 +21,8 @@ constexpr int kMaxSamplesPerRequest = 64;
 ReconstructionService::ReconstructionService(const Dispatcher* dispatcher,
                                              ModelCatalog* catalog,
                                              prometheus::Gauge* streams_in_flight,
-                                             RequestCoalescer::Options coalescing)
+                                             RequestCoalescer::Options coalescing,
+                                             int stream_window)
     : dispatcher_(dispatcher),
       catalog_(catalog),
       streams_in_flight_(streams_in_flight),
@@ -34,7 +39,8 @@ ReconstructionService::ReconstructionService(const Dispatcher* dispatcher,
                          stub.async()->Reconstruct(ctx, request, response, std::move(cb));
                        },
                        request->model(), std::move(done));
-                 }) {}
+                 }),
+      stream_window_(std::max(1, stream_window)) {}
 
 absl::Status ReconstructionService::ValidateRequest(const v1::ReconstructRequest& request) {
   if (absl::Status s = ValidateModelRef(request.model()); !s.ok()) return s;
@@ -53,16 +59,6 @@ absl::Status ReconstructionService::ValidateSamples(const v1::ReconstructRequest
       return s;
   }
   return absl::OkStatus();
-}
-
-grpc::Status ReconstructionService::ValidateAndForward(
-    grpc::ServerContext* context, const v1::ReconstructRequest& request,
-    v1::ReconstructResponse* response) {
-  if (absl::Status s = ValidateRequest(request); !s.ok()) return ToGrpcStatus(s);
-  auto model = catalog_->Lookup(context, request.model(), request.model_version());
-  if (!model.ok()) return ToGrpcStatus(model.status());
-  if (absl::Status s = ValidateSamples(request, *model); !s.ok()) return ToGrpcStatus(s);
-  return coalescer_.Run(context, dispatcher_->DeadlineFor(context), request, response);
 }
 
 // One unary Reconstruct: answered through its coalescer ticket, whichever
@@ -146,56 +142,263 @@ grpc::ServerUnaryReactor* ReconstructionService::Reconstruct(
   return call;
 }
 
-grpc::Status ReconstructionService::StreamReconstruct(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::StreamReconstructResponse,
-                             v1::StreamReconstructRequest>* stream) {
-  if (streams_in_flight_ != nullptr) streams_in_flight_->Increment();
-  const grpc::Status status = Stream(context, stream);
-  if (streams_in_flight_ != nullptr) streams_in_flight_->Decrement();
-  return status;
-}
+// One StreamReconstruct. Each message read is validated (its model looked
+// up, without blocking) and submitted to the coalescer; the next is read
+// while fewer than `stream_window` samples are in flight. Results are
+// written one at a time in the order sent. The first error (a bad message,
+// a failed sample, a write the client no longer takes, its cancellation)
+// stops the reading; queued samples are withdrawn, and the call finishes
+// with that error once every sample in flight has been answered, so nothing
+// refers to the stream's samples when gRPC frees it.
+//
+// State changes under mu_ and decides what to start (Plan); the starting is
+// done without it (Act), as gRPC may run a reaction on the calling thread.
+// A thread that is not running a reaction (a ticket's answer, a model
+// lookup) changes state and plans in one critical section and touches the
+// call afterwards only to start what it planned, and the call does not
+// finish while a lookup is pending (`lookups_`): so the call is not
+// deleted under anyone.
+class ReconstructionService::StreamCall final
+    : public grpc::ServerBidiReactor<v1::StreamReconstructRequest, v1::StreamReconstructResponse> {
+ public:
+  StreamCall(ReconstructionService* service, grpc::CallbackServerContext* context)
+      : service_(service), context_(context) {
+    if (service_->streams_in_flight_ != nullptr) service_->streams_in_flight_->Increment();
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = true;
+    }
+    StartRead(&in_);
+  }
 
-grpc::Status ReconstructionService::Stream(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::StreamReconstructResponse, v1::StreamReconstructRequest>* stream) {
-  v1::StreamReconstructRequest in;
-  std::string model;
-  int64_t version = 0;
-  for (int64_t n = 0; stream->Read(&in); ++n) {
-    if (n == 0) {
-      model = in.model();
-      version = in.model_version();
-    } else if ((!in.model().empty() && in.model() != model) ||
-               (in.model_version() != 0 && in.model_version() != version)) {
-      return grpc::Status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          absl::StrCat("stream message ", n, " names model ", in.model(), " v",
-                       in.model_version(), "; this stream serves ", model, " v",
-                       version));
+  void OnReadDone(bool ok) override {
+    auto sample = std::make_shared<Sample>();
+    Actions stop;
+    bool stopped = false;
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      if (!ok || !error_.ok()) {  // the client's last message was read, or the stream failed
+        read_all_ = true;
+        stopped = true;
+      } else {
+        sample->n = read_++;
+        if (sample->n == 0) {
+          model_ = in_.model();
+          version_ = in_.model_version();
+        } else if ((!in_.model().empty() && in_.model() != model_) ||
+                   (in_.model_version() != 0 && in_.model_version() != version_)) {
+          Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat("stream message ", sample->n, " names model ", in_.model(),
+                                         " v", in_.model_version(), "; this stream serves ", model_,
+                                         " v", version_)),
+               /*keep_earlier=*/true);
+          stopped = true;
+        }
+      }
+      if (stopped) {
+        stop = Plan();
+      } else {
+        ++lookups_;  // no further read until this message is submitted
+      }
     }
-    v1::ReconstructRequest request;
-    request.set_model(model);
-    request.set_model_version(version);
-    request.set_include_pixels(in.include_pixels());
-    request.set_num_samples(in.num_samples());
-    request.set_sample_seed(in.sample_seed());
-    *request.add_samples() = std::move(*in.mutable_sample());
+    if (stopped) {
+      Act(std::move(stop));
+      return;
+    }
+    v1::ReconstructRequest& request = sample->request;
+    request.set_model(model_);
+    request.set_model_version(version_);
+    request.set_include_pixels(in_.include_pixels());
+    request.set_num_samples(in_.num_samples());
+    request.set_sample_seed(in_.sample_seed());
+    *request.add_samples() = std::move(*in_.mutable_sample());
+    if (absl::Status s = ValidateRequest(request); !s.ok()) {
+      Looked(sample, s);
+      return;
+    }
+    service_->catalog_->LookupAsync(context_, model_, version_,
+                                    [this, sample](absl::StatusOr<v1::Model> model) {
+                                      absl::Status s = model.status();
+                                      if (s.ok()) s = ValidateSamples(sample->request, *model);
+                                      Looked(sample, s);
+                                    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    Actions a;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) Fail(grpc::Status(grpc::StatusCode::CANCELLED, "client closed the stream"));
+      a = Plan();
+    }
+    Act(std::move(a));
+  }
+
+  void OnCancel() override {
+    Actions a;
+    {
+      absl::MutexLock lock(&mu_);
+      Fail(grpc::Status(grpc::StatusCode::CANCELLED, "the caller cancelled"));
+      a = Plan();
+    }
+    Act(std::move(a));
+  }
+
+  void OnDone() override {
+    if (service_->streams_in_flight_ != nullptr) service_->streams_in_flight_->Decrement();
+    delete this;
+  }
+
+ private:
+  struct Sample {
+    int64_t n = 0;
+    v1::ReconstructRequest request;  // read by its ticket until answered
+    RequestCoalescer::Ticket ticket;
+    // Guarded by the call's mu_.
+    bool answered = false;
+    grpc::Status status;
     v1::ReconstructResponse response;
-    const grpc::Status status = ValidateAndForward(context, request, &response);
-    if (!status.ok()) {
-      return grpc::Status(
-          status.error_code(),
-          absl::StrCat("stream message ", n, ": ", status.error_message()));
+  };
+  // What Plan decided to start.
+  struct Actions {
+    std::vector<RequestCoalescer::Ticket> withdraw;
+    bool write = false;
+    bool read = false;
+    bool finish = false;
+    grpc::Status status;
+  };
+
+  // The lookup for `sample` (which holds one of `lookups_`) has ended with
+  // `s`: submit the sample, or fail the stream.
+  void Looked(const std::shared_ptr<Sample>& sample, const absl::Status& s) {
+    Actions a;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!s.ok()) {
+        Fail(grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                          absl::StrCat("stream message ", sample->n, ": ", s.message())),
+             /*keep_earlier=*/true);
+      }
+      if (!error_.ok()) {  // failed, now or meanwhile: not sent
+        --lookups_;
+        a = Plan();
+      } else {
+        sample->ticket = service_->coalescer_.Open(
+            [this, raw = sample.get()](grpc::Status status, v1::ReconstructResponse response) {
+              Actions next;
+              {
+                absl::MutexLock lock(&mu_);
+                raw->status = std::move(status);
+                raw->response = std::move(response);
+                raw->answered = true;
+                next = Plan();
+              }
+              Act(std::move(next));
+            });
+        window_.push_back(sample);
+      }
     }
-    v1::StreamReconstructResponse out;
-    *out.mutable_result() = std::move(*response.mutable_results(0));
-    if (!stream->Write(out)) {
-      return grpc::Status(grpc::StatusCode::CANCELLED,
-                          "client closed the stream");
+    if (sample->ticket == nullptr) {
+      Act(std::move(a));
+      return;
+    }
+    // Still counted in lookups_: the call cannot finish during Submit, even
+    // if the sample is answered at once.
+    service_->coalescer_.Submit(sample->ticket, context_, service_->dispatcher_->DeadlineFor(context_),
+                                sample->request);
+    {
+      absl::MutexLock lock(&mu_);
+      --lookups_;
+      a = Plan();
+    }
+    Act(std::move(a));
+  }
+
+  // Ends the stream with `status` and stops reading. A message that fails
+  // validation (`keep_earlier`) leaves the samples before it, accepted
+  // already, to be answered first; any other failure drops what is in
+  // flight and marks what is still queued to be withdrawn.
+  void Fail(grpc::Status status, bool keep_earlier = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!error_.ok() && (!keep_error_ || keep_earlier)) return;
+    error_ = std::move(status);
+    keep_error_ = keep_earlier;
+    if (keep_earlier) return;
+    for (const auto& s : window_) {
+      if (!s->answered) to_withdraw_.push_back(s->ticket);
     }
   }
-  return grpc::Status::OK;
+
+  // Decides what can start now: withdrawals, a write of the oldest
+  // answered result, the next read, or the end of the call.
+  Actions Plan() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Actions a;
+    while (!writing_ && !window_.empty() && window_.front()->answered) {
+      std::shared_ptr<Sample> done = std::move(window_.front());
+      window_.pop_front();
+      if (!error_.ok() && !keep_error_) continue;  // the stream failed: dropped with it
+      if (!done->status.ok()) {
+        Fail(grpc::Status(done->status.error_code(),
+                          absl::StrCat("stream message ", done->n, ": ", done->status.error_message())));
+        continue;
+      }
+      out_.Clear();
+      *out_.mutable_result() = std::move(*done->response.mutable_results(0));
+      writing_ = true;
+      a.write = true;
+    }
+    a.withdraw.swap(to_withdraw_);
+    const bool stopped = read_all_ || !error_.ok();
+    if (!stopped && !reading_ && lookups_ == 0 &&
+        window_.size() < static_cast<size_t>(service_->stream_window_)) {
+      reading_ = true;
+      a.read = true;
+    }
+    if (stopped && !finished_ && lookups_ == 0 && window_.empty() && !writing_ && a.withdraw.empty()) {
+      finished_ = true;
+      a.finish = true;
+      a.status = error_;
+    }
+    return a;
+  }
+
+  // Starts what Plan decided, without mu_. Touches the call only for that.
+  void Act(Actions a) ABSL_LOCKS_EXCLUDED(mu_) {
+    for (const auto& t : a.withdraw) {
+      // Answers the ticket, whose callback plans again.
+      service_->coalescer_.Withdraw(
+          t, grpc::Status(grpc::StatusCode::CANCELLED, "the stream ended before this sample was sent"));
+    }
+    if (a.write) StartWrite(&out_);
+    if (a.read) StartRead(&in_);
+    if (a.finish) Finish(a.status);
+  }
+
+  ReconstructionService* const service_;
+  grpc::CallbackServerContext* const context_;
+  absl::Mutex mu_;
+  // The read in progress, and what the first message set: touched only by
+  // the reading, which is one message at a time.
+  v1::StreamReconstructRequest in_;
+  std::string model_;
+  int64_t version_ = 0;
+  v1::StreamReconstructResponse out_;  // the write in progress
+  int64_t read_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_all_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  int lookups_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::shared_ptr<Sample>> window_ ABSL_GUARDED_BY(mu_);
+  std::vector<RequestCoalescer::Ticket> to_withdraw_ ABSL_GUARDED_BY(mu_);
+  grpc::Status error_ ABSL_GUARDED_BY(mu_);
+  bool keep_error_ ABSL_GUARDED_BY(mu_) = false;  // error_ is a message's: answer earlier ones
+};
+
+grpc::ServerBidiReactor<v1::StreamReconstructRequest, v1::StreamReconstructResponse>*
+ReconstructionService::StreamReconstruct(grpc::CallbackServerContext* context) {
+  return new StreamCall(this, context);
 }
 
 }  // namespace v2p::server

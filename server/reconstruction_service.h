@@ -7,7 +7,10 @@
 // worker per request, and one batch's answer completes all its requests on
 // the thread it arrives on (under load this took about 40% off the
 // gateway's CPU per sample; README, "Serving figures"). StreamReconstruct
-// keeps a thread per stream (one sample at a time, in order).
+// too: each stream keeps up to `stream_window` samples in flight through
+// the same queue and writes their results in the order sent; it reads no
+// further while its window is full, so a client's sends block (HTTP/2 flow
+// control) rather than samples being dropped.
 #ifndef V2P_SERVER_RECONSTRUCTION_SERVICE_H_
 #define V2P_SERVER_RECONSTRUCTION_SERVICE_H_
 
@@ -21,14 +24,14 @@
 namespace v2p::server {
 
 class ReconstructionService final
-    : public voxel2pixel::v1::Reconstruction::WithCallbackMethod_Reconstruct<
-          voxel2pixel::v1::Reconstruction::Service> {
+    : public voxel2pixel::v1::Reconstruction::CallbackService {
  public:
   // Both must outlive the service.
   // `streams_in_flight` may be null.
   ReconstructionService(const Dispatcher* dispatcher, ModelCatalog* catalog,
                         prometheus::Gauge* streams_in_flight = nullptr,
-                        RequestCoalescer::Options coalescing = NoCoalescing());
+                        RequestCoalescer::Options coalescing = NoCoalescing(),
+                        int stream_window = 8);
   static RequestCoalescer::Options NoCoalescing() {
     RequestCoalescer::Options o;
     o.max_batch_size = 1;
@@ -40,32 +43,24 @@ class ReconstructionService final
       const voxel2pixel::v1::ReconstructRequest* request,
       voxel2pixel::v1::ReconstructResponse* response) override;
 
-  grpc::Status StreamReconstruct(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<voxel2pixel::v1::StreamReconstructResponse,
-                               voxel2pixel::v1::StreamReconstructRequest>*
-          stream) override;
+  grpc::ServerBidiReactor<voxel2pixel::v1::StreamReconstructRequest,
+                          voxel2pixel::v1::StreamReconstructResponse>*
+  StreamReconstruct(grpc::CallbackServerContext* context) override;
 
  private:
   class UnaryCall;
-  grpc::Status Stream(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<voxel2pixel::v1::StreamReconstructResponse,
-                               voxel2pixel::v1::StreamReconstructRequest>* stream);
+  class StreamCall;
   // What can be checked without the model's description ...
   static absl::Status ValidateRequest(const voxel2pixel::v1::ReconstructRequest& request);
   // ... and each sample against it (voxel count, finite values).
   static absl::Status ValidateSamples(const voxel2pixel::v1::ReconstructRequest& request,
                                       const voxel2pixel::v1::Model& model);
-  grpc::Status ValidateAndForward(
-      grpc::ServerContext* context,
-      const voxel2pixel::v1::ReconstructRequest& request,
-      voxel2pixel::v1::ReconstructResponse* response);
 
   const Dispatcher* const dispatcher_;
   ModelCatalog* const catalog_;
   prometheus::Gauge* const streams_in_flight_;
   RequestCoalescer coalescer_;
+  const int stream_window_;
 };
 
 }  // namespace v2p::server

@@ -13,9 +13,6 @@ namespace v1 = voxel2pixel::v1;
 
 namespace {
 
-// How often Run looks at its caller's cancellation.
-constexpr absl::Duration kCancellationPoll = absl::Milliseconds(50);
-
 void AddDuration(absl::Duration d, google::protobuf::Duration* out) {
   ToDurationProto(FromDurationProto(*out) + d, out);
 }
@@ -199,42 +196,6 @@ void RequestCoalescer::SendAlone(const Ticket& ticket) {
           Done done = std::move(ticket->done);
           done(std::move(status), std::move(ticket->response));
         });
-}
-
-grpc::Status RequestCoalescer::Run(const grpc::ServerContextBase* context, absl::Time deadline,
-                                   const v1::ReconstructRequest& request,
-                                   v1::ReconstructResponse* response) {
-  struct Answer {
-    absl::Mutex mu;
-    bool ready ABSL_GUARDED_BY(mu) = false;
-    grpc::Status status ABSL_GUARDED_BY(mu);
-    v1::ReconstructResponse response ABSL_GUARDED_BY(mu);
-  };
-  auto answer = std::make_shared<Answer>();
-  const Ticket ticket = Open([answer](grpc::Status status, v1::ReconstructResponse r) {
-    absl::MutexLock lock(&answer->mu);
-    answer->status = std::move(status);
-    answer->response = std::move(r);
-    answer->ready = true;
-  });
-  Submit(ticket, context, deadline, request);
-  absl::MutexLock lock(&answer->mu);
-  const absl::Condition ready(&answer->ready);
-  while (!answer->mu.AwaitWithDeadline(ready, std::min(deadline, absl::Now() + kCancellationPoll))) {
-    const bool cancelled = context != nullptr && context->IsCancelled();
-    if (!cancelled && absl::Now() < deadline) continue;
-    answer->mu.Unlock();
-    Withdraw(ticket, cancelled ? grpc::Status(grpc::StatusCode::CANCELLED, "the caller cancelled")
-                               : grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                              "deadline passed while waiting for a worker"));
-    answer->mu.Lock();
-    // Answered now, or sent already: its batch answers it by the batch's
-    // deadline.
-    answer->mu.Await(ready);
-    break;
-  }
-  *response = std::move(answer->response);
-  return answer->status;
 }
 
 }  // namespace v2p::server

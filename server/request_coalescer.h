@@ -73,13 +73,6 @@ class RequestCoalescer {
   // answers it) or answered already.
   void Withdraw(const Ticket& ticket, grpc::Status status);
 
-  // Submit, then wait for the answer: for callers on threads of their own.
-  // Gives up on a request still queued when `context` is cancelled or
-  // `deadline` passes.
-  grpc::Status Run(const grpc::ServerContextBase* context, absl::Time deadline,
-                   const voxel2pixel::v1::ReconstructRequest& request,
-                   voxel2pixel::v1::ReconstructResponse* response);
-
  private:
   struct Batch;
   struct Key {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <numeric>
 #include <thread>
 #include <vector>
 
@@ -154,7 +155,8 @@ class Gateway {
     return o;
   }()) {}
   explicit Gateway(WorkerPool::Options o,
-                   RequestCoalescer::Options coalescing = ReconstructionService::NoCoalescing()) {
+                   RequestCoalescer::Options coalescing = ReconstructionService::NoCoalescing(),
+                   int stream_window = 8) {
     o.avoid_grace = absl::Milliseconds(200);
     pool_ = *WorkerPool::Create(o);
     EXPECT_TRUE(WaitForReady(*pool_, std::max<int>(1, o.addresses.size())));
@@ -163,7 +165,7 @@ class Gateway {
     catalog_ = std::make_unique<ModelCatalog>(dispatcher_.get(),
                                               ModelCatalog::Options{});
     reconstruction_ = std::make_unique<ReconstructionService>(
-        dispatcher_.get(), catalog_.get(), nullptr, std::move(coalescing));
+        dispatcher_.get(), catalog_.get(), nullptr, std::move(coalescing), stream_window);
     grpc::ServerBuilder b;
     b.RegisterService(reconstruction_.get());
     server_ = b.BuildAndStart();
@@ -423,6 +425,88 @@ TEST(GatewayBatching, ACancelledRequestLeavesTheQueueAndIsNotSent) {
   EXPECT_EQ(first.response.results_size(), 1);
   absl::SleepFor(absl::Milliseconds(100));
   EXPECT_EQ(w.service.calls, 1);
+}
+
+// Writes `n` samples (ids "id-0", ...) on one stream without waiting for
+// results, the one at `bad` (if any) with a wrong voxel count; then reads
+// every result. Returns the ids received in order and the final status.
+struct StreamOutcome {
+  std::vector<std::string> ids;
+  grpc::Status status;
+};
+StreamOutcome StreamSamples(Gateway& g, int n, int bad = -1) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto stream = g.stub().StreamReconstruct(&ctx);
+  std::thread writer([&] {
+    for (int i = 0; i < n; ++i) {
+      v1::StreamReconstructRequest req;
+      if (i == 0) req.set_model("fake");
+      *req.mutable_sample() = Request(1, i == bad ? kVoxels + 1 : kVoxels).samples(0);
+      req.mutable_sample()->set_id("id-" + std::to_string(i));
+      if (!stream->Write(req)) break;
+    }
+    stream->WritesDone();
+  });
+  StreamOutcome out;
+  v1::StreamReconstructResponse resp;
+  while (stream->Read(&resp)) out.ids.push_back(resp.result().sample_id());
+  writer.join();
+  out.status = stream->Finish();
+  return out;
+}
+
+std::vector<std::string> Ids(int n) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) ids.push_back("id-" + std::to_string(i));
+  return ids;
+}
+
+TEST(GatewayStreaming, ASampleWindowIsInFlightAndAnsweredInOrder) {
+  // Each worker call takes 100 ms. 8 samples sent at once on one stream
+  // with a window of 8 travel together (2 calls: the first sample alone,
+  // then the 7 that queued behind it), not one call after another.
+  RunningWorker w(grpc::StatusCode::OK, absl::Milliseconds(100));
+  Gateway g(Addresses({w.address()}), Coalescing(8), /*stream_window=*/8);
+  const absl::Time start = absl::Now();
+  const StreamOutcome out = StreamSamples(g, 8);
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  EXPECT_EQ(out.ids, Ids(8));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(600));
+  EXPECT_LE(w.service.calls, 3);
+}
+
+TEST(GatewayStreaming, TheWindowBoundsWhatOneStreamHasInFlight) {
+  RunningWorker w(grpc::StatusCode::OK, absl::Milliseconds(50));
+  Gateway g(Addresses({w.address()}), Coalescing(8), /*stream_window=*/2);
+  const StreamOutcome out = StreamSamples(g, 10);
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  EXPECT_EQ(out.ids, Ids(10));
+  const std::vector<int> sizes = w.service.batch_sizes();
+  EXPECT_EQ(std::accumulate(sizes.begin(), sizes.end(), 0), 10);  // each sent once
+  for (int s : sizes) EXPECT_LE(s, 2);
+}
+
+TEST(GatewayStreaming, ABadMessageEndsTheStreamAfterTheSamplesBeforeItAreAnswered) {
+  // Message 3 has the wrong voxel count: samples 0-2, accepted already, are
+  // answered, then the stream ends naming message 3; none after it is sent.
+  RunningWorker w(grpc::StatusCode::OK, absl::Milliseconds(50));
+  Gateway g(Addresses({w.address()}), Coalescing(8), /*stream_window=*/8);
+  const StreamOutcome out = StreamSamples(g, 6, /*bad=*/3);
+  EXPECT_EQ(out.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(out.status.error_message(), HasSubstr("stream message 3"));
+  EXPECT_EQ(out.ids, Ids(3));
+  const std::vector<int> sizes = w.service.batch_sizes();
+  EXPECT_EQ(std::accumulate(sizes.begin(), sizes.end(), 0), 3);
+}
+
+TEST(GatewayStreaming, AFailedSampleEndsTheStreamWithItsError) {
+  RunningWorker broken(grpc::StatusCode::INTERNAL);
+  Gateway g(Addresses({broken.address()}), Coalescing(8), /*stream_window=*/4);
+  const StreamOutcome out = StreamSamples(g, 5);
+  EXPECT_EQ(out.status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(out.status.error_message(), HasSubstr("stream message 0"));
+  EXPECT_TRUE(out.ids.empty());
 }
 
 TEST(Gateway, FindsWorkersThroughDns) {
