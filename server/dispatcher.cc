@@ -53,16 +53,6 @@ absl::Time Dispatcher::DeadlineFor(const grpc::ServerContextBase* context) const
   return deadline;
 }
 
-grpc::Status Dispatcher::Run(const grpc::ServerContextBase* context, const Call& call,
-                             const std::string& model) const {
-  return RunWith(context, DeadlineFor(context), call, model);
-}
-
-grpc::Status Dispatcher::RunUntil(absl::Time deadline, const Call& call,
-                                  const std::string& model) const {
-  return RunWith(nullptr, deadline, call, model);
-}
-
 namespace {
 
 std::unique_ptr<grpc::ClientContext> ClientContextFor(const grpc::ServerContextBase* context,
@@ -73,10 +63,19 @@ std::unique_ptr<grpc::ClientContext> ClientContextFor(const grpc::ServerContextB
   return client;
 }
 
+// Whether a call that ended with `status` is tried again, on another
+// worker: only once, only when its worker was unavailable (died before
+// answering), and not when its caller has gone.
+bool Retried(const grpc::Status& status, int tries, const grpc::ServerContextBase* context) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE && tries == 0 &&
+         !(context != nullptr && context->IsCancelled());
+}
+
 }  // namespace
 
-grpc::Status Dispatcher::RunWith(const grpc::ServerContextBase* context, absl::Time deadline,
-                                 const Call& call, const std::string& model) const {
+grpc::Status Dispatcher::Run(const grpc::ServerContextBase* context, const Call& call,
+                             const std::string& model) const {
+  const absl::Time deadline = DeadlineFor(context);
   grpc::Status status;
   std::shared_ptr<WorkerHandle> failed;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -89,8 +88,7 @@ grpc::Status Dispatcher::RunWith(const grpc::ServerContextBase* context, absl::T
     status = call(*(*worker)->stub, *client);
     --(*worker)->outstanding;
     if (status.ok() && !model.empty()) (*worker)->NoteHolds(model);
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
-    if (context != nullptr && context->IsCancelled()) return status;
+    if (!Retried(status, attempt, context)) return status;
     failed = *worker;
   }
   return status;
@@ -135,9 +133,7 @@ void Dispatcher::Issue(std::shared_ptr<Attempts> a, std::shared_ptr<WorkerHandle
   a->call(stub, raw, [this, a](grpc::Status status) {
     --a->worker->outstanding;
     if (status.ok() && !a->model.empty()) a->worker->NoteHolds(a->model);
-    const bool retry = status.error_code() == grpc::StatusCode::UNAVAILABLE && a->tries == 0 &&
-                       !(a->context != nullptr && a->context->IsCancelled());
-    if (!retry) {
+    if (!Retried(status, a->tries, a->context)) {
       Answered(a, std::move(status));
       return;
     }

@@ -39,9 +39,6 @@ class Dispatcher {
   // WorkerPool::Acquire); a worker that answers OK is noted as holding it.
   grpc::Status Run(const grpc::ServerContextBase* context, const Call& call,
                    const std::string& model = "") const;
-  // For a call made on behalf of several callers (a coalesced batch): no
-  // caller context, `deadline` bounds it.
-  grpc::Status RunUntil(absl::Time deadline, const Call& call, const std::string& model = "") const;
 
   // Starts the call on `stub` with `context` (e.g. with stub.async()), and
   // has it call `done` once when answered.
@@ -60,8 +57,6 @@ class Dispatcher {
 
  private:
   struct Attempts;
-  grpc::Status RunWith(const grpc::ServerContextBase* context, absl::Time deadline, const Call& call,
-                       const std::string& model) const;
   // Sends `a` to a ready worker, waiting for one on a thread of its own
   // when none is ready now.
   void Try(std::shared_ptr<Attempts> a) const;

@@ -17,24 +17,6 @@ void ModelCatalog::Remember(const Key& key, const voxel2pixel::v1::Model& model,
   cache_[key] = {model, when};
 }
 
-absl::StatusOr<voxel2pixel::v1::Model> ModelCatalog::Lookup(
-    const grpc::ServerContextBase* context, const std::string& name, int64_t version) {
-  const Key key(name, version);
-  const absl::Time now = absl::Now();
-  if (auto model = Remembered(key, now)) return *std::move(model);
-  voxel2pixel::v1::GetModelRequest request;
-  request.set_name(name);
-  request.set_version(version);
-  voxel2pixel::v1::Model model;
-  const grpc::Status status =
-      dispatcher_->Run(context, [&](auto& stub, grpc::ClientContext& ctx) {
-        return stub.GetModel(&ctx, request, &model);
-      });
-  if (!status.ok()) return FromGrpcStatus(status);
-  Remember(key, model, now);
-  return model;
-}
-
 void ModelCatalog::LookupAsync(const grpc::ServerContextBase* context, const std::string& name,
                                int64_t version,
                                std::function<void(absl::StatusOr<voxel2pixel::v1::Model>)> done) {

@@ -28,12 +28,9 @@ class ModelCatalog {
   ModelCatalog(const Dispatcher* dispatcher, Options options)
       : dispatcher_(dispatcher), options_(options) {}
 
-  // version 0 = latest. NOT_FOUND (from the worker) for unknown models.
-  absl::StatusOr<voxel2pixel::v1::Model> Lookup(
-      const grpc::ServerContextBase* context, const std::string& name,
-      int64_t version);
-  // Lookup without blocking: `done` is called once, at once when the model
-  // is remembered, else when a worker has answered. `context` (may be
+  // version 0 = latest; NOT_FOUND (from the worker) for unknown models.
+  // `done` is called once, at once when the model is remembered, else when
+  // a worker has answered, without blocking the caller. `context` (may be
   // null) must stay valid until then.
   void LookupAsync(const grpc::ServerContextBase* context, const std::string& name,
                    int64_t version,
