@@ -61,6 +61,21 @@ absl::Status ReconstructionService::ValidateSamples(const v1::ReconstructRequest
   return absl::OkStatus();
 }
 
+void ReconstructionService::ValidateAsync(const grpc::ServerContextBase* context,
+                                          const v1::ReconstructRequest& request,
+                                          std::function<void(absl::Status)> done) {
+  if (absl::Status s = ValidateRequest(request); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
+  catalog_->LookupAsync(context, request.model(), request.model_version(),
+                        [&request, done = std::move(done)](absl::StatusOr<v1::Model> model) {
+                          absl::Status s = model.status();
+                          if (s.ok()) s = ValidateSamples(request, *model);
+                          done(std::move(s));
+                        });
+}
+
 // One unary Reconstruct: answered through its coalescer ticket, whichever
 // comes first of the worker's answer, a validation error, or the caller
 // giving up while the request is queued. The answer is held back while the
@@ -121,24 +136,15 @@ grpc::ServerUnaryReactor* ReconstructionService::Reconstruct(
     grpc::CallbackServerContext* context, const v1::ReconstructRequest* request,
     v1::ReconstructResponse* response) {
   auto* call = new UnaryCall(&coalescer_, context, response);
-  const RequestCoalescer::Ticket ticket = call->ticket();
-  if (absl::Status s = ValidateRequest(*request); !s.ok()) {
-    coalescer_.Withdraw(ticket, ToGrpcStatus(s));
-    return call;
-  }
   call->Hold();
-  catalog_->LookupAsync(
-      context, request->model(), request->model_version(),
-      [this, call, context, request](absl::StatusOr<v1::Model> model) {
-        absl::Status s = model.status();
-        if (s.ok()) s = ValidateSamples(*request, *model);
-        if (s.ok()) {
-          coalescer_.Submit(call->ticket(), context, dispatcher_->DeadlineFor(context), *request);
-        } else {
-          coalescer_.Withdraw(call->ticket(), ToGrpcStatus(s));
-        }
-        call->Release();
-      });
+  ValidateAsync(context, *request, [this, call, context, request](absl::Status s) {
+    if (s.ok()) {
+      coalescer_.Submit(call->ticket(), context, dispatcher_->DeadlineFor(context), *request);
+    } else {
+      coalescer_.Withdraw(call->ticket(), ToGrpcStatus(s));
+    }
+    call->Release();
+  });
   return call;
 }
 
@@ -213,16 +219,8 @@ class ReconstructionService::StreamCall final
     request.set_num_samples(in_.num_samples());
     request.set_sample_seed(in_.sample_seed());
     *request.add_samples() = std::move(*in_.mutable_sample());
-    if (absl::Status s = ValidateRequest(request); !s.ok()) {
-      Looked(sample, s);
-      return;
-    }
-    service_->catalog_->LookupAsync(context_, model_, version_,
-                                    [this, sample](absl::StatusOr<v1::Model> model) {
-                                      absl::Status s = model.status();
-                                      if (s.ok()) s = ValidateSamples(sample->request, *model);
-                                      Looked(sample, s);
-                                    });
+    service_->ValidateAsync(context_, request,
+                            [this, sample](const absl::Status& s) { Looked(sample, s); });
   }
 
   void OnWriteDone(bool ok) override {

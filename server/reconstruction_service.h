@@ -55,6 +55,11 @@ class ReconstructionService final
   // ... and each sample against it (voxel count, finite values).
   static absl::Status ValidateSamples(const voxel2pixel::v1::ReconstructRequest& request,
                                       const voxel2pixel::v1::Model& model);
+  // Both, looking the model up without blocking; `done` gets the verdict.
+  // `request` and `context` must stay valid until then.
+  void ValidateAsync(const grpc::ServerContextBase* context,
+                     const voxel2pixel::v1::ReconstructRequest& request,
+                     std::function<void(absl::Status)> done);
 
   const Dispatcher* const dispatcher_;
   ModelCatalog* const catalog_;
