@@ -192,7 +192,8 @@ std::string FormatLoadReport(const LoadOptions& o, const LoadReport& r) {
       "  latency p50 %.3f ms, p90 %.3f ms, p99 %.3f ms\n"
       "  errors%s:%s\n",
       o.clients, o.stream ? "streaming" : "unary",
-      o.stream ? "" : absl::StrCat(", ", o.samples_per_request, " sample(s) per request"), r.seconds, o.server, o.model, r.sent,
+      o.stream ? absl::StrCat(", ", o.window, " sample(s) in flight per stream")
+               : absl::StrCat(", ", o.samples_per_request, " sample(s) per request"), r.seconds, o.server, o.model, r.sent,
       r.received, r.sent == r.received ? " (none lost)" : " (MISMATCH)", r.throughput(), r.p50_ms,
       r.p90_ms, r.p99_ms, o.stream ? " (streams ended by code)" : " (samples by code)",
       errors.empty() ? " none" : errors);

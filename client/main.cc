@@ -58,6 +58,9 @@ ABSL_FLAG(std::string, job, "", "jobs: operations/<id> (or just <id>).");
 ABSL_FLAG(std::string, filter, "", "jobs list: e.g. done=false, model=NAME, phase=FITTING.");
 ABSL_FLAG(int, clients, 16, "bench: concurrent clients.");
 ABSL_FLAG(double, duration, 10, "bench: seconds of load.");
+ABSL_FLAG(int, window, 8,
+          "bench --stream: samples in flight per stream; 1 sends the next sample when the "
+          "previous result arrives, as a scanner feed does.");
 ABSL_FLAG(int, epochs, 0,
           "features train / generators train|evaluate: passes over the training images "
           "(0: 6 for features, 20 for generators).");
@@ -92,7 +95,7 @@ constexpr char kUsage[] =
     "  datasets upload --server ADDR --name NAME --description DESC [--data_root DIR]\n"
     "  datasets list|show|delete --server ADDR [--name NAME]\n"
     "  jobs list [--filter F] | show|wait|cancel|delete --job ID   (--server ADDR)\n"
-    "  bench        --server ADDR --model NAME [--clients N] [--duration S] [--batch_size N | --stream]\n"
+    "  bench        --server ADDR --model NAME [--clients N] [--duration S] [--batch_size N | --stream [--window N]]\n"
     "               [--betas FILE.mat --var VAR]\n"
     "  features train --repo DIR [--name NAME] [--epochs N] [--data_root DIR]\n"
     "               [--max_fashion_train N] [--seed N]\n"
@@ -175,8 +178,11 @@ int main(int argc, char** argv) {
     o.betas = absl::GetFlag(FLAGS_betas);
     o.var = absl::GetFlag(FLAGS_var);
     o.samples_per_request = absl::GetFlag(FLAGS_batch_size);
-    if (o.model.empty() || o.clients < 1 || o.duration_s <= 0 || o.samples_per_request < 1) {
-      return Usage("bench needs --model, --clients >= 1, --duration > 0 and --batch_size >= 1");
+    o.window = absl::GetFlag(FLAGS_window);
+    if (o.model.empty() || o.clients < 1 || o.duration_s <= 0 || o.samples_per_request < 1 ||
+        o.window < 1) {
+      return Usage(
+          "bench needs --model, --clients >= 1, --duration > 0, --batch_size >= 1 and --window >= 1");
     }
     auto report = v2p::client::RunLoad(o);
     if (!report.ok()) return Report(report.status());

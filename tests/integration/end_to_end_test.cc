@@ -434,5 +434,19 @@ TEST_F(EndToEnd, CliReconstructWritesImagesSheetTimingsAndMetrics) {
   std::filesystem::remove_all(out);
 }
 
+TEST_F(EndToEnd, CliBenchStreamsWithTheWindowAskedFor) {
+  const std::string bench = absl::StrCat(
+      testing::BinDir(), "/v2p bench --server ", server_->address(), " --model ", kModel,
+      " --clients 2 --duration 1 --stream --betas ", testing::DataDir(),
+      "/digit69/digit69_28x28.mat --var fmriTest");
+  const auto one = testing::RunCommand(bench + " --window 1");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_THAT(one.output, HasSubstr("2 streaming clients, 1 sample(s) in flight per stream"));
+  EXPECT_THAT(one.output, HasSubstr("(none lost)"));
+  const auto zero = testing::RunCommand(bench + " --window 0");
+  EXPECT_NE(zero.exit_code, 0);
+  EXPECT_THAT(zero.output, HasSubstr("--window >= 1"));
+}
+
 }  // namespace
 }  // namespace v2p
