@@ -7,11 +7,14 @@
 //     --max_batch_size=1, worker --max_batch_size=0): throughput and p99
 //     of each, and their ratio;
 //  2. requests of --batch samples each (a batch evaluation) through server
-//     and worker, neither merging requests, against the same batches run
-//     through the same pipeline in-process with as many threads as
-//     clients: throughput ratio.
-// For each, the gateway's and the worker's CPU time per answered sample
-// (from /proc), which shows where the time goes. The digit69 ridge
+//     and worker, neither merging requests, from each of --batch_clients
+//     clients at once, against the same batches run through the same
+//     pipeline in-process: throughput ratio. The in-process figure is the
+//     best of running it with each of those thread counts, so the ratio
+//     never flatters the server.
+// For each, the load clients', the gateway's and the worker's CPU time per
+// answered sample (from /proc), and the share of the machine's CPU time
+// nobody used, which show where the time goes. The digit69 ridge
 // pipeline, trained here on the shipped data.
 #include <signal.h>
 #include <sys/wait.h>
@@ -30,6 +33,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/bench_common.h"
@@ -43,7 +47,8 @@ ABSL_FLAG(int, clients, 16, "Concurrent unary clients.");
 ABSL_FLAG(double, seconds, 8, "Measured seconds per run.");
 ABSL_FLAG(int, rounds, 3, "Rounds; each runs every configuration once.");
 ABSL_FLAG(int, batch, 16, "Samples per request for the in-process comparison.");
-ABSL_FLAG(int, batch_clients, 2, "Clients (and in-process threads) for the in-process comparison.");
+ABSL_FLAG(std::vector<std::string>, batch_clients, std::vector<std::string>({"2", "4"}),
+          "Client counts (and in-process thread counts) for the in-process comparison.");
 ABSL_FLAG(std::string, data_root, V2P_DATA_DIR, "Shared data directory.");
 
 namespace {
@@ -53,8 +58,12 @@ struct Run {
   double p99_ms = 0;
   bool clean = false;  // nothing lost, no errors
   // CPU time per answered sample during the measured load, from /proc.
+  double client_cpu_ms = 0;  // the load clients (this process)
   double gateway_cpu_ms = 0;
   double worker_cpu_ms = 0;
+  // Share of the machine's CPU time (all hardware threads over the
+  // measured wall time) that none of the three used.
+  double idle = 0;
 };
 
 // User + system CPU seconds of process `pid` (all its threads), or 0.
@@ -110,17 +119,24 @@ absl::StatusOr<Run> ServeAndLoad(const std::string& repo, const std::string& mod
   warm.duration_s = 1;
   (void)v2p::client::RunLoad(warm);
   const pid_t worker = FirstChild(server->pid);
-  const double gateway_before = CpuSeconds(server->pid), worker_before = CpuSeconds(worker);
+  const double client_before = CpuSeconds(getpid()), gateway_before = CpuSeconds(server->pid),
+               worker_before = CpuSeconds(worker);
   auto report = v2p::client::RunLoad(load);
+  const double client_cpu = CpuSeconds(getpid()) - client_before;
   const double gateway_cpu = CpuSeconds(server->pid) - gateway_before;
   const double worker_cpu = CpuSeconds(worker) - worker_before;
   kill(server->pid, SIGTERM);
   waitpid(server->pid, nullptr, 0);
   if (!report.ok()) return report.status();
   const double samples = std::max<double>(1, report->received);
-  return Run{report->throughput(), report->p99_ms,
+  const double machine = std::thread::hardware_concurrency() * std::max(report->seconds, 1e-9);
+  return Run{report->throughput(),
+             report->p99_ms,
              report->sent == report->received && report->errors.empty(),
-             1e3 * gateway_cpu / samples, 1e3 * worker_cpu / samples};
+             1e3 * client_cpu / samples,
+             1e3 * gateway_cpu / samples,
+             1e3 * worker_cpu / samples,
+             std::max(0.0, 1 - (client_cpu + gateway_cpu + worker_cpu) / machine)};
 }
 
 // The same batches through the pipeline in-process, `threads` at once.
@@ -165,9 +181,16 @@ int main(int argc, char** argv) {
   single.duration_s = absl::GetFlag(FLAGS_seconds);
   single.betas = betas;
   single.var = "fmriTest";
-  v2p::client::LoadOptions batched = single;
-  batched.clients = absl::GetFlag(FLAGS_batch_clients);
-  batched.samples_per_request = batch;
+  std::vector<int> batch_clients;
+  for (const std::string& c : absl::GetFlag(FLAGS_batch_clients)) {
+    int n = 0;
+    if (!absl::SimpleAtoi(c, &n) || n < 1) {
+      std::fprintf(stderr, "serving_bench: --batch_clients: '%s' is not a client count\n", c.c_str());
+      return 2;
+    }
+    batch_clients.push_back(n);
+  }
+  if (batch_clients.empty()) batch_clients.push_back(2);
 
   const std::vector<std::string> batching_off = {"--max_batch_size=1",
                                                  "--worker_args=--max_batch_size=0"};
@@ -178,58 +201,103 @@ int main(int argc, char** argv) {
   std::printf("serving_bench: digit69 ridge pipeline, v2p-server + 1 spawned worker, %u hardware threads "
               "shared with the clients; %d rounds of %.0f s per configuration\n",
               std::thread::hardware_concurrency(), absl::GetFlag(FLAGS_rounds), single.duration_s);
-  std::printf("%5s %28s %28s %12s %12s %12s\n", "round", "batch size one (samples/s, p99)",
-              "dynamic batching (samples/s, p99)", "gain",
-              ("gRPC b=" + std::to_string(batch)).c_str(), "in-process");
-  std::vector<double> off_rate, on_rate, off_p99, on_p99, gains, grpc_rate, local_rate, ratios;
-  // CPU ms per sample: gateway and worker, for each configuration.
-  std::vector<double> cpu[3][2];
+  std::string header = absl::StrFormat("%6s %28s %28s %7s", "round", "batch size one (samples/s, p99)",
+                                       "dynamic batching (samples/s, p99)", "gain");
+  for (int c : batch_clients) {
+    absl::StrAppend(&header, absl::StrFormat(" %16s", absl::StrCat("b=", batch, " x", c, " gRPC")));
+  }
+  absl::StrAppend(&header, absl::StrFormat(" %11s", "in-process"));
+  for (int c : batch_clients) absl::StrAppend(&header, absl::StrFormat(" %9s", absl::StrCat("ratio x", c)));
+  std::printf("%s\n", header.c_str());
+
+  // Per configuration (batch size one, dynamic batching, then one per
+  // batch client count): the runs of every round.
+  const size_t configs = 2 + batch_clients.size();
+  std::vector<std::vector<Run>> runs(configs);
+  std::vector<double> gains, local_rate;
+  std::vector<std::vector<double>> ratios(batch_clients.size());
   bool clean = true;
+  auto cpu_line = [&](const char* label, auto pick) {
+    std::string line = absl::StrFormat("%6s %s: ", "", label);
+    const char* names[] = {"batch size one", "dynamic batching"};
+    for (size_t c = 0; c < configs; ++c) {
+      absl::StrAppend(&line, c == 0 ? "" : "; ",
+                      c < 2 ? names[c] : absl::StrCat("b=", batch, " x", batch_clients[c - 2]), " ",
+                      pick(c));
+    }
+    std::printf("%s\n", line.c_str());
+  };
+  auto cpu_text = [](double client, double gateway, double worker, double idle) {
+    return absl::StrFormat("%.3f + %.3f + %.3f (idle %.0f%%)", client, gateway, worker, 100 * idle);
+  };
   for (int round = 1; round <= absl::GetFlag(FLAGS_rounds); ++round) {
-    auto off = ServeAndLoad(repo, "digit69", batching_off, single);
-    auto on = ServeAndLoad(repo, "digit69", {"--max_batch_size=32"}, single);
-    auto remote = ServeAndLoad(repo, "digit69", same_batches, batched);
-    if (!off.ok() || !on.ok() || !remote.ok()) {
-      std::fprintf(stderr, "serving_bench: a run failed: %s %s %s\n", off.status().ToString().c_str(),
-                   on.status().ToString().c_str(), remote.status().ToString().c_str());
-      return 1;
+    std::vector<Run> now;
+    for (size_t c = 0; c < configs; ++c) {
+      v2p::client::LoadOptions load = single;
+      if (c >= 2) {
+        load.clients = batch_clients[c - 2];
+        load.samples_per_request = batch;
+      }
+      auto run = ServeAndLoad(repo, "digit69",
+                              c == 0 ? batching_off
+                                     : c == 1 ? std::vector<std::string>{"--max_batch_size=32"} : same_batches,
+                              load);
+      if (!run.ok()) {
+        std::fprintf(stderr, "serving_bench: a run failed: %s\n", run.status().ToString().c_str());
+        return 1;
+      }
+      clean = clean && run->clean;
+      now.push_back(*run);
+      runs[c].push_back(*run);
     }
-    const double local = InProcess(**loaded, batch_betas, batched.clients, batched.duration_s);
-    clean = clean && off->clean && on->clean && remote->clean;
-    off_rate.push_back(off->throughput);
-    on_rate.push_back(on->throughput);
-    off_p99.push_back(off->p99_ms);
-    on_p99.push_back(on->p99_ms);
-    gains.push_back(on->throughput / off->throughput);
-    grpc_rate.push_back(remote->throughput);
+    double local = 0;
+    for (int threads : batch_clients) {
+      local = std::max(local, InProcess(**loaded, batch_betas, threads, single.duration_s));
+    }
     local_rate.push_back(local);
-    ratios.push_back(remote->throughput / local);
-    const Run* runs[3] = {&*off, &*on, &*remote};
-    for (int c = 0; c < 3; ++c) {
-      cpu[c][0].push_back(runs[c]->gateway_cpu_ms);
-      cpu[c][1].push_back(runs[c]->worker_cpu_ms);
+    gains.push_back(now[1].throughput / now[0].throughput);
+    std::string line = absl::StrFormat("%6d %17.0f %8.2f ms %17.0f %8.2f ms %6.2fx", round, now[0].throughput,
+                                       now[0].p99_ms, now[1].throughput, now[1].p99_ms, gains.back());
+    for (size_t i = 0; i < batch_clients.size(); ++i) {
+      absl::StrAppend(&line, absl::StrFormat(" %16.0f", now[2 + i].throughput));
     }
-    std::printf("%5d %17.0f %8.2f ms %17.0f %8.2f ms %11.2fx %12.0f %12.0f\n", round, off->throughput,
-                off->p99_ms, on->throughput, on->p99_ms, gains.back(), remote->throughput, local);
-    std::printf("%5s CPU ms per sample, gateway + worker: batch size one %.3f + %.3f, dynamic batching "
-                "%.3f + %.3f, gRPC b=%d %.3f + %.3f\n",
-                "", off->gateway_cpu_ms, off->worker_cpu_ms, on->gateway_cpu_ms, on->worker_cpu_ms, batch,
-                remote->gateway_cpu_ms, remote->worker_cpu_ms);
+    absl::StrAppend(&line, absl::StrFormat(" %11.0f", local));
+    for (size_t i = 0; i < batch_clients.size(); ++i) {
+      ratios[i].push_back(now[2 + i].throughput / local);
+      absl::StrAppend(&line, absl::StrFormat(" %9.2f", ratios[i].back()));
+    }
+    std::printf("%s\n", line.c_str());
+    cpu_line("CPU ms per sample, clients + gateway + worker", [&](size_t c) {
+      return cpu_text(now[c].client_cpu_ms, now[c].gateway_cpu_ms, now[c].worker_cpu_ms, now[c].idle);
+    });
     std::fflush(stdout);
   }
-  std::printf("%5s %17.0f %8.2f ms %17.0f %8.2f ms %11.2fx %12.0f %12.0f\n", "median", Median(off_rate),
-              Median(off_p99), Median(on_rate), Median(on_p99), Median(gains), Median(grpc_rate),
-              Median(local_rate));
-  std::printf("%5s CPU ms per sample, gateway + worker: batch size one %.3f + %.3f, dynamic batching "
-              "%.3f + %.3f, gRPC b=%d %.3f + %.3f\n",
-              "", Median(cpu[0][0]), Median(cpu[0][1]), Median(cpu[1][0]), Median(cpu[1][1]), batch,
-              Median(cpu[2][0]), Median(cpu[2][1]));
+  auto median_of = [&](size_t c, double Run::*field) {
+    std::vector<double> v;
+    for (const Run& r : runs[c]) v.push_back(r.*field);
+    return Median(v);
+  };
+  std::string line = absl::StrFormat(
+      "%6s %17.0f %8.2f ms %17.0f %8.2f ms %6.2fx", "median", median_of(0, &Run::throughput),
+      median_of(0, &Run::p99_ms), median_of(1, &Run::throughput), median_of(1, &Run::p99_ms), Median(gains));
+  for (size_t i = 0; i < batch_clients.size(); ++i) {
+    absl::StrAppend(&line, absl::StrFormat(" %16.0f", median_of(2 + i, &Run::throughput)));
+  }
+  absl::StrAppend(&line, absl::StrFormat(" %11.0f", Median(local_rate)));
+  for (const auto& r : ratios) absl::StrAppend(&line, absl::StrFormat(" %9.2f", Median(r)));
+  std::printf("%s\n", line.c_str());
+  cpu_line("CPU ms per sample, clients + gateway + worker", [&](size_t c) {
+    return cpu_text(median_of(c, &Run::client_cpu_ms), median_of(c, &Run::gateway_cpu_ms),
+                    median_of(c, &Run::worker_cpu_ms), median_of(c, &Run::idle));
+  });
   std::printf("dynamic batching gain at %d clients (median of per-round ratios): %.2fx\n", single.clients,
               Median(gains));
   std::printf("p99 latency at %d clients with dynamic batching (median): %.2f ms\n", single.clients,
-              Median(on_p99));
-  std::printf("gRPC / in-process throughput, %d requests of %d samples at a time (median ratio): %.2f\n",
-              batched.clients, batch, Median(ratios));
+              median_of(1, &Run::p99_ms));
+  for (size_t i = 0; i < batch_clients.size(); ++i) {
+    std::printf("gRPC / in-process throughput, %d requests of %d samples at a time (median ratio): %.2f\n",
+                batch_clients[i], batch, Median(ratios[i]));
+  }
   std::printf("every run: %s\n", clean ? "no sample lost, no errors" : "SAMPLES LOST OR ERRORS");
   std::filesystem::remove_all(repo);
   return clean ? 0 : 1;
