@@ -13,8 +13,8 @@
 //     best of running it with each of those thread counts, so the ratio
 //     never flatters the server.
 // For each, the load clients', the gateway's and the worker's CPU time per
-// answered sample (from /proc), and the share of the machine's CPU time
-// nobody used, which show where the time goes. The digit69 ridge
+// answered sample (from /proc), and the shares of the machine's CPU time
+// left idle and stolen by the hypervisor, which show where the time goes. The digit69 ridge
 // pipeline, trained here on the shipped data.
 #include <signal.h>
 #include <sys/wait.h>
@@ -61,10 +61,26 @@ struct Run {
   double client_cpu_ms = 0;  // the load clients (this process)
   double gateway_cpu_ms = 0;
   double worker_cpu_ms = 0;
-  // Share of the machine's CPU time (all hardware threads over the
-  // measured wall time) that none of the three used.
+  // Shares of the machine's CPU time during the load, from /proc/stat:
+  // idle, and stolen by the hypervisor for other guests (a noisy host).
   double idle = 0;
+  double stolen = 0;
 };
+
+// The machine's CPU time so far, from the first line of /proc/stat, in
+// clock ticks: idle (with iowait), stolen, and all of it.
+struct MachineTicks {
+  double idle = 0, stolen = 0, total = 0;
+};
+
+MachineTicks ReadMachineTicks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  if (!in || cpu != "cpu") return {};
+  return {idle + iowait, steal, user + nice + system + idle + iowait + irq + softirq + steal};
+}
 
 // User + system CPU seconds of process `pid` (all its threads), or 0.
 double CpuSeconds(pid_t pid) {
@@ -119,24 +135,27 @@ absl::StatusOr<Run> ServeAndLoad(const std::string& repo, const std::string& mod
   warm.duration_s = 1;
   (void)v2p::client::RunLoad(warm);
   const pid_t worker = FirstChild(server->pid);
+  const MachineTicks machine_before = ReadMachineTicks();
   const double client_before = CpuSeconds(getpid()), gateway_before = CpuSeconds(server->pid),
                worker_before = CpuSeconds(worker);
   auto report = v2p::client::RunLoad(load);
   const double client_cpu = CpuSeconds(getpid()) - client_before;
   const double gateway_cpu = CpuSeconds(server->pid) - gateway_before;
   const double worker_cpu = CpuSeconds(worker) - worker_before;
+  const MachineTicks machine_after = ReadMachineTicks();
+  const double ticks = std::max(1.0, machine_after.total - machine_before.total);
   kill(server->pid, SIGTERM);
   waitpid(server->pid, nullptr, 0);
   if (!report.ok()) return report.status();
   const double samples = std::max<double>(1, report->received);
-  const double machine = std::thread::hardware_concurrency() * std::max(report->seconds, 1e-9);
   return Run{report->throughput(),
              report->p99_ms,
              report->sent == report->received && report->errors.empty(),
              1e3 * client_cpu / samples,
              1e3 * gateway_cpu / samples,
              1e3 * worker_cpu / samples,
-             std::max(0.0, 1 - (client_cpu + gateway_cpu + worker_cpu) / machine)};
+             (machine_after.idle - machine_before.idle) / ticks,
+             (machine_after.stolen - machine_before.stolen) / ticks};
 }
 
 // The same batches through the pipeline in-process, `threads` at once.
@@ -227,8 +246,9 @@ int main(int argc, char** argv) {
     }
     std::printf("%s\n", line.c_str());
   };
-  auto cpu_text = [](double client, double gateway, double worker, double idle) {
-    return absl::StrFormat("%.3f + %.3f + %.3f (idle %.0f%%)", client, gateway, worker, 100 * idle);
+  auto cpu_text = [](double client, double gateway, double worker, double idle, double stolen) {
+    return absl::StrFormat("%.3f + %.3f + %.3f (idle %.0f%%, stolen %.0f%%)", client, gateway, worker,
+                           100 * idle, 100 * stolen);
   };
   for (int round = 1; round <= absl::GetFlag(FLAGS_rounds); ++round) {
     std::vector<Run> now;
@@ -268,7 +288,8 @@ int main(int argc, char** argv) {
     }
     std::printf("%s\n", line.c_str());
     cpu_line("CPU ms per sample, clients + gateway + worker", [&](size_t c) {
-      return cpu_text(now[c].client_cpu_ms, now[c].gateway_cpu_ms, now[c].worker_cpu_ms, now[c].idle);
+      return cpu_text(now[c].client_cpu_ms, now[c].gateway_cpu_ms, now[c].worker_cpu_ms, now[c].idle,
+                      now[c].stolen);
     });
     std::fflush(stdout);
   }
@@ -288,7 +309,8 @@ int main(int argc, char** argv) {
   std::printf("%s\n", line.c_str());
   cpu_line("CPU ms per sample, clients + gateway + worker", [&](size_t c) {
     return cpu_text(median_of(c, &Run::client_cpu_ms), median_of(c, &Run::gateway_cpu_ms),
-                    median_of(c, &Run::worker_cpu_ms), median_of(c, &Run::idle));
+                    median_of(c, &Run::worker_cpu_ms), median_of(c, &Run::idle),
+                    median_of(c, &Run::stolen));
   });
   std::printf("dynamic batching gain at %d clients (median of per-round ratios): %.2fx\n", single.clients,
               Median(gains));
