@@ -63,7 +63,12 @@ absl::Status WorkerPool::ParseWorkersFlag(const std::string& flag,
       return absl::InvalidArgumentError(
           absl::StrCat("--workers=", flag, ": expected dns:///NAME:PORT"));
     }
-    options->dns_name = target.substr(0, colon);
+    std::string name = target.substr(0, colon);
+    // An IPv6 literal comes in brackets, as in a URI: dns:///[fd00::1]:8600.
+    if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
+      name = name.substr(1, name.size() - 2);
+    }
+    options->dns_name = name;
     options->dns_port = port;
     return absl::OkStatus();
   }
@@ -316,20 +321,32 @@ std::shared_ptr<WorkerHandle> WorkerPool::TryAcquire(const WorkerHandle* avoid,
 
 void WorkerPool::Resolve() {
   addrinfo hints{};
-  hints.ai_family = AF_INET;
+  hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* result = nullptr;
-  std::vector<std::string> found;
+  // A dual-stack headless service gives each pod an IPv4 and an IPv6
+  // address: take one family, IPv4 when there is any, so that no worker
+  // is counted twice; an IPv6-only cluster gets its IPv6 addresses.
+  std::vector<std::string> v4, v6;
   if (getaddrinfo(options_.dns_name.c_str(), nullptr, &hints, &result) == 0) {
     for (addrinfo* a = result; a != nullptr; a = a->ai_next) {
-      char ip[INET_ADDRSTRLEN];
-      const auto* sin = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
-      inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
-      const std::string address = absl::StrCat(ip, ":", options_.dns_port);
-      if (std::find(found.begin(), found.end(), address) == found.end()) found.push_back(address);
+      char ip[INET6_ADDRSTRLEN];
+      std::string address;
+      if (a->ai_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr, ip, sizeof(ip));
+        address = absl::StrCat(ip, ":", options_.dns_port);
+      } else if (a->ai_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr, ip, sizeof(ip));
+        address = absl::StrCat("[", ip, "]:", options_.dns_port);
+      } else {
+        continue;
+      }
+      std::vector<std::string>& family = a->ai_family == AF_INET ? v4 : v6;
+      if (std::find(family.begin(), family.end(), address) == family.end()) family.push_back(address);
     }
     freeaddrinfo(result);
   }
+  const std::vector<std::string>& found = v4.empty() ? v6 : v4;
   bool changed = false;
   std::vector<std::unique_ptr<HealthWatch>> gone;  // destroyed after the lock
   {

@@ -77,8 +77,9 @@ class WorkerPool {
     std::vector<std::string> devices;
     // ... or use these running ones (host:port).
     std::vector<std::string> addresses;
-    // ... or every IPv4 address a DNS name resolves to (dns:///NAME:PORT, a
-    // Kubernetes headless service), re-resolved every dns_refresh.
+    // ... or every address a DNS name resolves to (dns:///NAME:PORT, a
+    // Kubernetes headless service; IPv4 when it has any, else IPv6),
+    // re-resolved every dns_refresh.
     std::string dns_name;
     int dns_port = 0;
     absl::Duration dns_refresh = absl::Seconds(10);

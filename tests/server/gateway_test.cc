@@ -100,10 +100,11 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
 
 struct RunningWorker {
   explicit RunningWorker(grpc::StatusCode fail_with = grpc::StatusCode::OK,
-                         absl::Duration delay = absl::ZeroDuration(), int listen_port = 0)
+                         absl::Duration delay = absl::ZeroDuration(), int listen_port = 0,
+                         const std::string& host = "127.0.0.1")
       : service(fail_with, delay) {
     grpc::ServerBuilder b;
-    b.AddListeningPort("127.0.0.1:" + std::to_string(listen_port),
+    b.AddListeningPort(host + ":" + std::to_string(listen_port),
                        grpc::InsecureServerCredentials(), &port);
     b.RegisterService(&service);
     server = b.BuildAndStart();
@@ -513,6 +514,20 @@ TEST(Gateway, FindsWorkersThroughDns) {
   RunningWorker w;
   WorkerPool::Options o;
   ASSERT_TRUE(WorkerPool::ParseWorkersFlag("dns:///localhost:" + std::to_string(w.port), &o).ok());
+  Gateway g(o);
+  v1::ReconstructResponse resp;
+  const grpc::Status s = Call(g, Request(2), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.results_size(), 2);
+  EXPECT_EQ(w.service.calls, 1);
+}
+
+TEST(Gateway, FindsIpv6WorkersThroughDns) {
+  RunningWorker w(grpc::StatusCode::OK, absl::ZeroDuration(), 0, "[::1]");
+  if (w.port == 0) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  WorkerPool::Options o;
+  ASSERT_TRUE(WorkerPool::ParseWorkersFlag("dns:///[::1]:" + std::to_string(w.port), &o).ok());
+  EXPECT_EQ(o.dns_name, "::1");
   Gateway g(o);
   v1::ReconstructResponse resp;
   const grpc::Status s = Call(g, Request(2), &resp);
