@@ -31,7 +31,8 @@ ABSL_FLAG(int, port, 8500,
 ABSL_FLAG(std::string, repo, "",
           "Model repository directory, shared with the workers (required).");
 ABSL_FLAG(std::string, workers, "spawn:1",
-          "spawn:N, or host:port[,host:port...] of running workers.");
+          "spawn:N; dns:///NAME:PORT (every address NAME resolves to, re-resolved: a headless "
+          "service); or host:port[,host:port...] of running workers.");
 ABSL_FLAG(std::string, worker_binary, "",
           "v2p-worker to spawn; default: beside this binary.");
 ABSL_FLAG(std::string, worker_device, "auto",
