@@ -14,8 +14,8 @@
 //     never flatters the server.
 // For each, the load clients', the gateway's and the worker's CPU time per
 // answered sample (from /proc), and the shares of the machine's CPU time
-// left idle and stolen by the hypervisor, which show where the time goes. The digit69 ridge
-// pipeline, trained here on the shipped data.
+// left idle and stolen by the hypervisor, which show where the time goes.
+// The digit69 ridge pipeline, trained here on the shipped data.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -236,19 +236,26 @@ int main(int argc, char** argv) {
   std::vector<double> gains, local_rate;
   std::vector<std::vector<double>> ratios(batch_clients.size());
   bool clean = true;
-  auto cpu_line = [&](const char* label, auto pick) {
-    std::string line = absl::StrFormat("%6s %s: ", "", label);
+  // The table row and the CPU row of one round, or of the medians: `at`
+  // holds one Run per configuration.
+  auto print_rows = [&](const std::string& label, const std::vector<Run>& at, double gain, double local,
+                        const std::vector<double>& ratio) {
+    std::string line = absl::StrFormat("%6s %17.0f %8.2f ms %17.0f %8.2f ms %6.2fx", label, at[0].throughput,
+                                       at[0].p99_ms, at[1].throughput, at[1].p99_ms, gain);
+    for (size_t c = 2; c < configs; ++c) absl::StrAppend(&line, absl::StrFormat(" %16.0f", at[c].throughput));
+    absl::StrAppend(&line, absl::StrFormat(" %11.0f", local));
+    for (double r : ratio) absl::StrAppend(&line, absl::StrFormat(" %9.2f", r));
+    std::printf("%s\n", line.c_str());
+    std::string cpu = absl::StrFormat("%6s CPU ms per sample, clients + gateway + worker: ", "");
     const char* names[] = {"batch size one", "dynamic batching"};
     for (size_t c = 0; c < configs; ++c) {
-      absl::StrAppend(&line, c == 0 ? "" : "; ",
-                      c < 2 ? names[c] : absl::StrCat("b=", batch, " x", batch_clients[c - 2]), " ",
-                      pick(c));
+      absl::StrAppend(&cpu, c == 0 ? "" : "; ",
+                      c < 2 ? names[c] : absl::StrCat("b=", batch, " x", batch_clients[c - 2]),
+                      absl::StrFormat(" %.3f + %.3f + %.3f (idle %.0f%%, stolen %.0f%%)", at[c].client_cpu_ms,
+                                      at[c].gateway_cpu_ms, at[c].worker_cpu_ms, 100 * at[c].idle,
+                                      100 * at[c].stolen));
     }
-    std::printf("%s\n", line.c_str());
-  };
-  auto cpu_text = [](double client, double gateway, double worker, double idle, double stolen) {
-    return absl::StrFormat("%.3f + %.3f + %.3f (idle %.0f%%, stolen %.0f%%)", client, gateway, worker,
-                           100 * idle, 100 * stolen);
+    std::printf("%s\n", cpu.c_str());
   };
   for (int round = 1; round <= absl::GetFlag(FLAGS_rounds); ++round) {
     std::vector<Run> now;
@@ -276,49 +283,34 @@ int main(int argc, char** argv) {
     }
     local_rate.push_back(local);
     gains.push_back(now[1].throughput / now[0].throughput);
-    std::string line = absl::StrFormat("%6d %17.0f %8.2f ms %17.0f %8.2f ms %6.2fx", round, now[0].throughput,
-                                       now[0].p99_ms, now[1].throughput, now[1].p99_ms, gains.back());
+    std::vector<double> ratio;
     for (size_t i = 0; i < batch_clients.size(); ++i) {
-      absl::StrAppend(&line, absl::StrFormat(" %16.0f", now[2 + i].throughput));
+      ratio.push_back(now[2 + i].throughput / local);
+      ratios[i].push_back(ratio.back());
     }
-    absl::StrAppend(&line, absl::StrFormat(" %11.0f", local));
-    for (size_t i = 0; i < batch_clients.size(); ++i) {
-      ratios[i].push_back(now[2 + i].throughput / local);
-      absl::StrAppend(&line, absl::StrFormat(" %9.2f", ratios[i].back()));
-    }
-    std::printf("%s\n", line.c_str());
-    cpu_line("CPU ms per sample, clients + gateway + worker", [&](size_t c) {
-      return cpu_text(now[c].client_cpu_ms, now[c].gateway_cpu_ms, now[c].worker_cpu_ms, now[c].idle,
-                      now[c].stolen);
-    });
+    print_rows(std::to_string(round), now, gains.back(), local, ratio);
     std::fflush(stdout);
   }
-  auto median_of = [&](size_t c, double Run::*field) {
-    std::vector<double> v;
-    for (const Run& r : runs[c]) v.push_back(r.*field);
-    return Median(v);
-  };
-  std::string line = absl::StrFormat(
-      "%6s %17.0f %8.2f ms %17.0f %8.2f ms %6.2fx", "median", median_of(0, &Run::throughput),
-      median_of(0, &Run::p99_ms), median_of(1, &Run::throughput), median_of(1, &Run::p99_ms), Median(gains));
-  for (size_t i = 0; i < batch_clients.size(); ++i) {
-    absl::StrAppend(&line, absl::StrFormat(" %16.0f", median_of(2 + i, &Run::throughput)));
+  // Each field's median over the rounds, per configuration.
+  std::vector<Run> medians(configs);
+  for (size_t c = 0; c < configs; ++c) {
+    for (double Run::*field : {&Run::throughput, &Run::p99_ms, &Run::client_cpu_ms, &Run::gateway_cpu_ms,
+                               &Run::worker_cpu_ms, &Run::idle, &Run::stolen}) {
+      std::vector<double> v;
+      for (const Run& r : runs[c]) v.push_back(r.*field);
+      medians[c].*field = Median(v);
+    }
   }
-  absl::StrAppend(&line, absl::StrFormat(" %11.0f", Median(local_rate)));
-  for (const auto& r : ratios) absl::StrAppend(&line, absl::StrFormat(" %9.2f", Median(r)));
-  std::printf("%s\n", line.c_str());
-  cpu_line("CPU ms per sample, clients + gateway + worker", [&](size_t c) {
-    return cpu_text(median_of(c, &Run::client_cpu_ms), median_of(c, &Run::gateway_cpu_ms),
-                    median_of(c, &Run::worker_cpu_ms), median_of(c, &Run::idle),
-                    median_of(c, &Run::stolen));
-  });
+  std::vector<double> median_ratios;
+  for (const auto& r : ratios) median_ratios.push_back(Median(r));
+  print_rows("median", medians, Median(gains), Median(local_rate), median_ratios);
   std::printf("dynamic batching gain at %d clients (median of per-round ratios): %.2fx\n", single.clients,
               Median(gains));
   std::printf("p99 latency at %d clients with dynamic batching (median): %.2f ms\n", single.clients,
-              median_of(1, &Run::p99_ms));
+              medians[1].p99_ms);
   for (size_t i = 0; i < batch_clients.size(); ++i) {
     std::printf("gRPC / in-process throughput, %d requests of %d samples at a time (median ratio): %.2f\n",
-                batch_clients[i], batch, Median(ratios[i]));
+                batch_clients[i], batch, median_ratios[i]);
   }
   std::printf("every run: %s\n", clean ? "no sample lost, no errors" : "SAMPLES LOST OR ERRORS");
   std::filesystem::remove_all(repo);
