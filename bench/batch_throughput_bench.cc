@@ -1,16 +1,22 @@
 // In-process throughput of the digit69 ridge pipeline by batch size: what
 // batching can gain before any RPC. Prints samples/s for each batch size,
-// with and without PNG encoding, and the gain over batch size 1.
+// with and without PNG encoding, and the gain over batch size 1; first the
+// decode's matrix product alone, the ways it has been done: BLAS per row,
+// one BLAS matrix product, the packed whole W (packed_weights.h), and the
+// factored W = A B the decoder serves (low_rank.h).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
+#include "core/data/npy.h"
 #include "core/decoding/blas_threads.h"
+#include "core/decoding/low_rank.h"
 #include "core/decoding/packed_weights.h"
 #include "core/pipeline/pipeline.h"
 #include "bench/bench_common.h"
@@ -25,41 +31,57 @@ int main(int argc, char** argv) {
   auto trained = v2p::bench::TrainDigit69Ridge(absl::GetFlag(FLAGS_data_root), "m");
   if (!trained.ok()) return 1;
   auto loaded = core::Pipeline::Load(trained->repository + "/models/m/1", 1);
+  auto weights = core::ReadNpy(trained->repository + "/models/m/1/ridge_weights.npy");
   std::filesystem::remove_all(trained->repository);
-  if (!loaded.ok()) return 1;
+  if (!loaded.ok() || !weights.ok()) return 1;
+  const absl::StatusOr<Eigen::MatrixXd> w_read = weights->AsMatrix();
+  if (!w_read.ok()) return 1;
   auto pipeline = *loaded;
   const core::Dataset* ds = &trained->dataset;
 
   std::printf("batch_throughput_bench: digit69 ridge pipeline in-process, one thread, %.1f s per cell\n",
               absl::GetFlag(FLAGS_seconds));
   std::printf("machine: %u hardware threads\n", std::thread::hardware_concurrency());
-  // The decode's matrix product alone, three ways, on weights of the
-  // digit69 ridge size (the values do not change the cost).
+  // The decode's matrix product alone, four ways, on the trained weights.
   {
-    const Eigen::MatrixXf w = Eigen::MatrixXf::Random(3092, 784);
+    const Eigen::MatrixXf w = w_read->cast<float>();
     const core::PackedWeights packed(w);
-    std::printf("product X(batch x 3092) * W(3092 x 784), samples/s:\n");
-    std::printf("%6s %14s %14s %14s\n", "batch", "BLAS per row", "BLAS matrix", "packed");
+    core::Stopwatch factoring;
+    const std::optional<core::LowRankFactors> f = core::FactorLowRank(w);
+    const double factor_s = absl::ToDoubleSeconds(factoring.Elapsed());
+    if (!f) {
+      std::fprintf(stderr, "batch_throughput_bench: the trained W has no low rank\n");
+      return 1;
+    }
+    const core::PackedWeights a(f->a), b(f->b);
+    std::printf("product X(batch x %d) * W(%d x %d), samples/s; W factored at rank %d in %.2f s:\n",
+                static_cast<int>(w.rows()), static_cast<int>(w.rows()), static_cast<int>(w.cols()),
+                f->rank(), factor_s);
+    std::printf("%6s %14s %14s %14s %14s %9s\n", "batch", "BLAS per row", "BLAS matrix", "packed W",
+                "packed A, B", "A,B / W");
     for (int batch : {1, 2, 3, 4, 6, 8, 16, 32, 64}) {
-      const Eigen::MatrixXf x = Eigen::MatrixXf::Random(batch, 3092);
-      double rate[3];
-      for (int kind = 0; kind < 3; ++kind) {
+      const Eigen::MatrixXf x = Eigen::MatrixXf::Random(batch, w.rows());
+      double rate[4];
+      for (int kind = 0; kind < 4; ++kind) {
         core::Stopwatch w_time;
         int64_t samples = 0;
-        Eigen::MatrixXf y(batch, 784);
+        Eigen::MatrixXf y(batch, w.cols());
         while (absl::ToDoubleSeconds(w_time.Elapsed()) < absl::GetFlag(FLAGS_seconds) / 2) {
           if (kind == 0) {
             for (int r = 0; r < batch; ++r) y.row(r).noalias() = x.row(r) * w;
           } else if (kind == 1) {
             y.noalias() = x * w;
-          } else {
+          } else if (kind == 2) {
             y = packed.LeftMultiply(x);
+          } else {
+            y = b.LeftMultiply(a.LeftMultiply(x));
           }
           samples += batch;
         }
         rate[kind] = samples / absl::ToDoubleSeconds(w_time.Elapsed());
       }
-      std::printf("%6d %14.0f %14.0f %14.0f\n", batch, rate[0], rate[1], rate[2]);
+      std::printf("%6d %14.0f %14.0f %14.0f %14.0f %8.1fx\n", batch, rate[0], rate[1], rate[2], rate[3],
+                  rate[3] / rate[2]);
     }
   }
   std::printf("pipeline (as served):\n");

@@ -56,8 +56,17 @@ struct Shared {
   std::mutex mu;
   std::vector<absl::Duration> latencies;
   std::map<std::string, int64_t> errors;
+  std::map<std::string, std::string> first_error;
   std::atomic<int64_t> sent{0}, received{0};
 };
+
+// Counts `n` errors of `s`'s code, keeping the first message of each code.
+void CountError(const grpc::Status& s, int64_t n, Shared* out) {
+  const std::string code = CodeName(s.error_code());
+  std::lock_guard<std::mutex> lock(out->mu);
+  out->errors[code] += n;
+  out->first_error.emplace(code, s.error_message());
+}
 
 void UnaryClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
                  const std::vector<v1::Sample>& samples, int id, absl::Time until, Shared* out) {
@@ -81,8 +90,7 @@ void UnaryClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
       out->received += resp.results_size();
     } else {
       // Every sample of a failed request counts as an error of its code.
-      std::lock_guard<std::mutex> lock(out->mu);
-      out->errors[CodeName(s.error_code())] += o.samples_per_request;
+      CountError(s, o.samples_per_request, out);
     }
   }
   std::lock_guard<std::mutex> lock(out->mu);
@@ -134,8 +142,8 @@ void StreamClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
   }
   writer.join();
   const grpc::Status s = stream->Finish();
+  if (!s.ok()) CountError(s, 1, out);
   std::lock_guard<std::mutex> lock(out->mu);
-  if (!s.ok()) ++out->errors[CodeName(s.error_code())];
   out->latencies.insert(out->latencies.end(), mine.begin(), mine.end());
 }
 
@@ -175,6 +183,7 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
   r.sent = shared.sent;
   r.received = shared.received;
   r.errors = shared.errors;
+  r.first_error = shared.first_error;
   const Percentiles p = Summarize(shared.latencies);
   r.p50_ms = p.median_ms;
   r.p90_ms = p.p90_ms;
@@ -185,6 +194,8 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
 std::string FormatLoadReport(const LoadOptions& o, const LoadReport& r) {
   std::string errors;
   for (const auto& [code, n] : r.errors) absl::StrAppend(&errors, " ", code, "=", n);
+  for (const auto& [code, message] : r.first_error)
+    absl::StrAppend(&errors, "\n    first ", code, ": ", message);
   return absl::StrFormat(
       "v2p bench: %d %s clients%s for %.1f s against %s (model %s)\n"
       "  samples sent %d, results received %d%s\n"

@@ -35,6 +35,9 @@ struct LoadReport {
   double seconds = 0;
   double p50_ms = 0, p90_ms = 0, p99_ms = 0;
   std::map<std::string, int64_t> errors;  // by gRPC code name
+  // The first message seen of each code: what an operator (or a failed
+  // test's log) needs to tell one UNAVAILABLE from another.
+  std::map<std::string, std::string> first_error;
   double throughput() const { return seconds > 0 ? received / seconds : 0; }
 };
 

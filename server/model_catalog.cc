@@ -1,5 +1,6 @@
 #include "server/model_catalog.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proto/rpc_status.h"
 
@@ -40,7 +41,14 @@ void ModelCatalog::LookupAsync(const grpc::ServerContextBase* context, const std
       },
       "", [this, key, now, call, done = std::move(done)](grpc::Status status) {
         if (!status.ok()) {
-          done(FromGrpcStatus(status));
+          absl::Status s = FromGrpcStatus(status);
+          // A worker's own answer (NOT_FOUND, a bad version) reads as it
+          // is; a failure to reach one says where it happened.
+          if (s.code() != absl::StatusCode::kNotFound &&
+              s.code() != absl::StatusCode::kInvalidArgument) {
+            s = absl::Status(s.code(), absl::StrCat("looking up model ", key.first, ": ", s.message()));
+          }
+          done(std::move(s));
           return;
         }
         Remember(key, call->model, now);

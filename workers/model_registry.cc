@@ -1,6 +1,7 @@
 #include "core/base/files.h"
 #include "workers/model_registry.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/base/log.h"
 #include "core/base/status_macros.h"
@@ -73,7 +74,10 @@ ModelRegistry::LoadResult ModelRegistry::LoadAndWarmUp(const std::string& name, 
   // handed out, so that the first real sample does not pay for first-touch
   // page faults and lazy initialisation.
   RETURN_IF_ERROR(pipeline->Run(Eigen::MatrixXf::Zero(1, pipeline->num_voxels())).status());
-  core::LogInfo("registry", "loaded ", name, "/", v, ": ", pipeline->manifest().description);
+  core::LogInfo("registry", "loaded ", name, "/", v, ": ", pipeline->manifest().description,
+                pipeline->decode_rank() > 0
+                    ? absl::StrCat("; decodes through W factored at rank ", pipeline->decode_rank())
+                    : "");
   return pipeline;
 }
 

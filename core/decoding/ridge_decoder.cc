@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
+#include "core/decoding/low_rank.h"
 
 namespace v2p::core {
 namespace {
@@ -40,6 +41,9 @@ RidgeDecoder::RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,
       mean_(std::move(mean)),
       sd_(std::move(sd)) {
   inv_sd_ = sd_.unaryExpr([](float s) { return s > 0 ? 1.0f / s : 1.0f; });
+  if (std::optional<LowRankFactors> f = FactorLowRank(weights)) {
+    factored_ = Factored{PackedWeights(f->a), PackedWeights(f->b)};
+  }
 }
 
 absl::StatusOr<std::unique_ptr<RidgeDecoder::Fitter>> RidgeDecoder::Fitter::Create(
@@ -126,10 +130,12 @@ void RidgeDecoder::Standardize(Eigen::MatrixXf* betas) const {
 
 Eigen::MatrixXf RidgeDecoder::Decode(
     const Eigen::MatrixXf& standardized) const {
-  // One product for every batch size: W is read once per call and never
-  // repacked (PackedWeights; bench/batch_throughput_bench prints it beside
-  // the BLAS products it replaced).
-  Eigen::MatrixXf out = weights_.LeftMultiply(standardized);
+  // One product for every batch size: W (or its factors) is read once per
+  // call and never repacked (PackedWeights; bench/batch_throughput_bench
+  // prints it beside the BLAS products it replaced, and the factored
+  // product beside the whole one).
+  Eigen::MatrixXf out = factored_ ? factored_->b.LeftMultiply(factored_->a.LeftMultiply(standardized))
+                                  : weights_.LeftMultiply(standardized);
   out.rowwise() += bias_;
   return out;
 }

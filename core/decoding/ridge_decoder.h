@@ -6,6 +6,7 @@
 #define V2P_CORE_DECODING_RIDGE_DECODER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,9 @@ class RidgeDecoder {
 
   int num_voxels() const { return weights_.rows(); }
   int num_outputs() const { return weights_.cols(); }
+  // The rank k Decode works at when W is factored as A B (low_rank.h: a
+  // ridge fit on fewer trials than voxels), else 0 (W whole).
+  int decode_rank() const { return factored_ ? factored_->a.cols() : 0; }
 
   // Preprocess stage: standardises each row (one sample) in place.
   void Standardize(Eigen::MatrixXf* betas) const;
@@ -98,6 +102,12 @@ class RidgeDecoder {
   // Kept only in the layout Decode reads (W is the bulk of a decoder's
   // memory); Save and ThenLinear unpack it.
   PackedWeights weights_;
+  // W = A B, when that is cheaper (low_rank.h); Decode then reads these
+  // (1.4 MB on digit69) instead of W.
+  struct Factored {
+    PackedWeights a, b;
+  };
+  std::optional<Factored> factored_;
   Eigen::RowVectorXf bias_;
   Eigen::RowVectorXf mean_;
   Eigen::RowVectorXf sd_;

@@ -65,6 +65,9 @@ class Pipeline {
   const ModelManifest& manifest() const { return manifest_; }
   int num_voxels() const { return manifest_.num_voxels; }
   ImageShape image_shape() const { return manifest_.image; }
+  // The rank of the decode's factored weights (RidgeDecoder::decode_rank),
+  // 0 when W is used whole.
+  int decode_rank() const { return decoder_->decode_rank(); }
   // Whether RunOptions::samples can be asked of it.
   bool can_sample() const { return generator_ != nullptr && generator_->stochastic(); }
 
