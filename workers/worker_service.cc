@@ -49,9 +49,10 @@ absl::Status WorkerService::DoReconstruct(grpc::ServerContext* context,
   }
   if (batcher_ != nullptr && request.num_samples() == 0) {
     core::Stopwatch encode;
-        for (auto& r : recs) {
+    for (auto& r : recs) {
       if (r.pixels.size() == 0) continue;  // features pipeline: no image
-      ASSIGN_OR_RETURN(r.png, core::EncodePng(r.pixels.data(), pipeline->image_shape()));
+      ASSIGN_OR_RETURN(r.png, core::EncodePng(r.pixels.data(), pipeline->image_shape(), 1,
+                                              core::PngCompression::kStored));
     }
     const absl::Duration took = encode.Elapsed();
     for (auto& r : recs) r.timings.encode = took;

@@ -105,7 +105,7 @@ void AppendChunk(const char type[4], const std::string& data, std::string* out) 
 // than the decode). The deflate window and hash here are sized to the
 // image.
 absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
-                                      int scale) {
+                                      int scale, PngCompression compression) {
   if (shape.height <= 0 || shape.width <= 0 ||
       (shape.channels != 1 && shape.channels != 3)) {
     return absl::InvalidArgumentError(
@@ -124,13 +124,25 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
   // Scanlines with filter type 1 (Sub: each byte minus the byte of the
   // pixel to its left), which helps smooth images compress.
   std::string raw(static_cast<size_t>(height * stride), '\0');
+  const int64_t source_row = int64_t{shape.width} * ch;
+  std::vector<uint8_t> source(static_cast<size_t>(source_row));
   std::vector<uint8_t> line(static_cast<size_t>(width * ch));
   for (int64_t r = 0; r < height; ++r) {
-    const float* src = pixels + (r / scale) * shape.width * ch;
-    for (int64_t c = 0; c < width; ++c) {
-      for (int k = 0; k < ch; ++k) {
-        const float v = src[(c / scale) * ch + k];
-        line[c * ch + k] = static_cast<uint8_t>(std::clamp(v, 0.0f, 1.0f) * 255.0f + 0.5f);
+    // Each source row is quantised once and repeated `scale` times across
+    // and down (no division per pixel: this runs for every served image).
+    if (r % scale == 0) {
+      const float* src = pixels + (r / scale) * source_row;
+      for (int64_t i = 0; i < source_row; ++i) {
+        source[i] = static_cast<uint8_t>(std::clamp(src[i], 0.0f, 1.0f) * 255.0f + 0.5f);
+      }
+      if (scale == 1) {
+        line = source;
+      } else {
+        for (int64_t c = 0, at = 0; c < shape.width; ++c) {
+          for (int s = 0; s < scale; ++s, at += ch) {
+            std::copy_n(source.begin() + c * ch, ch, line.begin() + at);
+          }
+        }
       }
     }
     char* dst = raw.data() + r * stride;
@@ -144,7 +156,8 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
     ++window_bits;
   }
   z_stream z{};
-  if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, window_bits,
+  const int level = compression == PngCompression::kStored ? Z_NO_COMPRESSION : Z_BEST_SPEED;
+  if (deflateInit2(&z, level, Z_DEFLATED, window_bits,
                    std::clamp(window_bits - 7, 1, 8), Z_DEFAULT_STRATEGY) != Z_OK) {
     return absl::ResourceExhaustedError("cannot start a deflate stream for a PNG");
   }

@@ -189,12 +189,15 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
 
   RETURN_IF_ERROR(CheckCancelled(options, "encode"));
   std::vector<Reconstruction> out(betas.rows());
+  // Served images: stored, not deflated (see PngCompression::kStored).
+  auto encode = [&](const float* pixels) {
+    return EncodePng(pixels, image_shape(), 1, PngCompression::kStored);
+  };
   for (Eigen::Index i = 0; i < betas.rows(); ++i) {
     out[i].pixels = images.row(i).transpose();
     if (keep_features) out[i].features = targets.row(i).transpose();
     if (options.encode_png) {
-      ASSIGN_OR_RETURN(out[i].png,
-                       EncodePng(out[i].pixels.data(), image_shape()));
+      ASSIGN_OR_RETURN(out[i].png, encode(out[i].pixels.data()));
     }
     if (draws.empty()) continue;
     Eigen::VectorXd sum = Eigen::VectorXd::Zero(images.cols()), sq = sum;
@@ -209,11 +212,11 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
         ((sq / k - (sum / k).cwiseProduct(sum / k)).cwiseMax(0.0).cwiseSqrt()).cast<float>();
     if (options.encode_png) {
       for (const auto& s : out[i].samples) {
-        ASSIGN_OR_RETURN(std::string png, EncodePng(s.data(), image_shape()));
+        ASSIGN_OR_RETURN(std::string png, encode(s.data()));
         out[i].sample_pngs.push_back(std::move(png));
       }
       const Eigen::VectorXf scaled = (2.0f * out[i].pixel_sd).cwiseMin(1.0f);
-      ASSIGN_OR_RETURN(out[i].pixel_sd_png, EncodePng(scaled.data(), image_shape()));
+      ASSIGN_OR_RETURN(out[i].pixel_sd_png, encode(scaled.data()));
     }
   }
   t.encode = stage.Lap();

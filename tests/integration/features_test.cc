@@ -185,7 +185,9 @@ TEST_F(FeatureDecoding, UnitRankingFromTrainingFoldsHoldsOnTestTrials) {
     ASSERT_TRUE(u >= 0 && u < k);
     EXPECT_FALSE(chosen[u]) << "unit " << u << " listed twice";
     chosen[u] = true;
-    if (i > 0) EXPECT_LE(cv->values[u], cv->values[static_cast<int>(top->values[i - 1])]);
+    if (i > 0) {
+      EXPECT_LE(cv->values[u], cv->values[static_cast<int>(top->values[i - 1])]);
+    }
   }
   double worst_chosen = 1, best_other = -1;
   for (int u = 0; u < k; ++u) {

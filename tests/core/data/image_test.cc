@@ -103,27 +103,46 @@ TEST(EncodePng, LibpngReadsBackEveryValue) {
     int scale;
   };
   for (const Case& c : {Case{{28, 28, 1}, 1}, Case{{5, 7, 3}, 3}, Case{{300, 200, 3}, 1}}) {
-    Eigen::MatrixXf image = RandomImages(1, c.shape, 5) * 1.2f;  // some values above 1
-    image(0, 0) = -0.5f;
-    auto png = EncodePng(image.data(), c.shape, c.scale);
-    ASSERT_TRUE(png.ok()) << png.status();
-    int height = 0, width = 0;
-    const std::vector<uint8_t> got = ReadPng(*png, c.shape.channels, &height, &width);
-    ASSERT_FALSE(got.empty()) << "libpng could not read the PNG";
-    ASSERT_EQ(height, c.shape.height * c.scale);
-    ASSERT_EQ(width, c.shape.width * c.scale);
-    for (int r = 0; r < height; ++r) {
-      for (int col = 0; col < width; ++col) {
-        for (int k = 0; k < c.shape.channels; ++k) {
-          const float v =
-              image(0, ((r / c.scale) * c.shape.width + col / c.scale) * c.shape.channels + k);
-          const int want = static_cast<int>(std::clamp(v, 0.0f, 1.0f) * 255.0f + 0.5f);
-          ASSERT_EQ(got[(r * width + col) * c.shape.channels + k], want)
-              << c.shape.height << "x" << c.shape.width << " at " << r << "," << col << "," << k;
+    for (PngCompression compression : {PngCompression::kFastest, PngCompression::kStored}) {
+      SCOPED_TRACE(compression == PngCompression::kStored ? "stored" : "deflated");
+      Eigen::MatrixXf image = RandomImages(1, c.shape, 5) * 1.2f;  // some values above 1
+      image(0, 0) = -0.5f;
+      auto png = EncodePng(image.data(), c.shape, c.scale, compression);
+      ASSERT_TRUE(png.ok()) << png.status();
+      int height = 0, width = 0;
+      const std::vector<uint8_t> got = ReadPng(*png, c.shape.channels, &height, &width);
+      ASSERT_FALSE(got.empty()) << "libpng could not read the PNG";
+      ASSERT_EQ(height, c.shape.height * c.scale);
+      ASSERT_EQ(width, c.shape.width * c.scale);
+      for (int r = 0; r < height; ++r) {
+        for (int col = 0; col < width; ++col) {
+          for (int k = 0; k < c.shape.channels; ++k) {
+            const float v =
+                image(0, ((r / c.scale) * c.shape.width + col / c.scale) * c.shape.channels + k);
+            const int want = static_cast<int>(std::clamp(v, 0.0f, 1.0f) * 255.0f + 0.5f);
+            ASSERT_EQ(got[(r * width + col) * c.shape.channels + k], want)
+                << c.shape.height << "x" << c.shape.width << " at " << r << "," << col << "," << k;
+          }
         }
       }
     }
   }
+}
+
+TEST(EncodePng, StoresWhenAskedAndDeflatesOtherwise) {
+  // A smooth ramp: deflate shrinks it well below its raw size; stored, the
+  // pixel data is all there (one filter byte a row, a few bytes of block
+  // headers and chunks on top).
+  const ImageShape shape{64, 64, 1};
+  Eigen::VectorXf ramp(shape.num_pixels());
+  for (int i = 0; i < ramp.size(); ++i) ramp[i] = static_cast<float>(i % 64) / 64.0f;
+  auto deflated = EncodePng(ramp.data(), shape, 1, PngCompression::kFastest);
+  auto stored = EncodePng(ramp.data(), shape, 1, PngCompression::kStored);
+  ASSERT_TRUE(deflated.ok() && stored.ok());
+  const size_t raw = 64 * (1 + 64);
+  EXPECT_GT(stored->size(), raw);
+  EXPECT_LT(stored->size(), raw + 100);
+  EXPECT_LT(deflated->size(), raw / 4);
 }
 
 TEST(EncodePng, RejectsShapesItCannotWrite) {
