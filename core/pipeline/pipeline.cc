@@ -31,6 +31,13 @@ absl::StatusOr<std::unique_ptr<const Generator>> MakeGenerator(
 }  // namespace
 
 absl::Status CheckFiniteRows(const Eigen::MatrixXf& betas) {
+  // One contiguous pass without early exit first (it vectorises: 1.4 us for
+  // 3092 voxels, where Eigen's allFinite took 5 us and row by row, strided
+  // in a column-major matrix, cost more than standardising the rows).
+  bool finite = true;
+  const float* v = betas.data();
+  for (Eigen::Index i = 0; i < betas.size(); ++i) finite &= std::isfinite(v[i]);
+  if (finite) return absl::OkStatus();
   for (Eigen::Index r = 0; r < betas.rows(); ++r) {
     if (betas.row(r).allFinite()) continue;
     for (Eigen::Index c = 0; c < betas.cols(); ++c) {
