@@ -47,10 +47,11 @@ ABSL_FLAG(int, max_batch_size, 32,
           "Dynamic batching at the gateway: concurrent requests for one model go to a worker as one "
           "call of at most this many samples; a lone request is sent at once. 1 sends every "
           "request alone (bench/serving_bench measures both).");
-ABSL_FLAG(int, max_batches_in_flight, 2,
+ABSL_FLAG(int, max_batches_in_flight, 1,
           "With --max_batch_size > 1: coalesced batches of one model in flight per ready worker. "
-          "2 keeps a worker busy while the next batch forms; 3 also keeps one more batch waiting "
-          "at the worker (higher throughput in paired runs); 1 makes larger batches.");
+          "1 makes the largest batches (on a CPU worker sharing its cores, more throughput and a "
+          "lower p99 than 2 in paired runs); 2 keeps a worker busy while the next batch forms, "
+          "which can pay where the compute is elsewhere (a GPU).");
 ABSL_FLAG(int, stream_window, 8,
           "StreamReconstruct: samples of one stream in flight at once; beyond it the stream reads "
           "no further, so the client's sends wait (HTTP/2 flow control).");
