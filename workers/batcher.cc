@@ -1,6 +1,7 @@
 #include "workers/batcher.h"
 
 #include <algorithm>
+#include <future>
 
 #include "absl/strings/str_cat.h"
 
@@ -24,31 +25,41 @@ void Batcher::ReportQueue() {
   options_.on_queue_change(rows);
 }
 
-absl::StatusOr<std::vector<core::Reconstruction>> Batcher::Run(
-    std::shared_ptr<const core::Pipeline> pipeline, Eigen::MatrixXf betas,
-    std::function<bool()> is_cancelled) {
+void Batcher::Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, Done done) {
   auto item = std::make_unique<Item>();
-  item->betas = std::move(betas);
-  item->is_cancelled = std::move(is_cancelled);
+  item->work = std::move(work);
   item->enqueued = std::chrono::steady_clock::now();
-  auto future = item->result.get_future();
+  item->done = std::move(done);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return absl::UnavailableError("worker is shutting down");
-    auto& q = queues_[pipeline.get()];
-    if (!q) {
-      // Threads per loaded pipeline; the queue keeps the pipeline alive.
-      q = std::make_unique<Queue>();
-      q->pipeline = pipeline;
-      for (int i = 0; i < std::max(1, options_.threads_per_model); ++i) {
-        q->threads.emplace_back(&Batcher::Serve, this, q.get());
+    if (!stopping_) {
+      auto& q = queues_[pipeline.get()];
+      if (!q) {
+        // Threads per loaded pipeline; the queue keeps the pipeline alive.
+        q = std::make_unique<Queue>();
+        q->pipeline = pipeline;
+        for (int i = 0; i < std::max(1, options_.threads_per_model); ++i) {
+          q->threads.emplace_back(&Batcher::Serve, this, q.get());
+        }
       }
+      q->rows += static_cast<int>(item->work.betas.rows());
+      q->items.push_back(std::move(item));
+      q->ready.notify_all();
+      ReportQueue();
+      return;
     }
-    q->rows += static_cast<int>(item->betas.rows());
-    q->items.push_back(std::move(item));
-    q->ready.notify_all();
-    ReportQueue();
   }
+  item->done(absl::UnavailableError("worker is shutting down"));
+}
+
+Batcher::Result Batcher::Run(std::shared_ptr<const core::Pipeline> pipeline,
+                             Eigen::MatrixXf betas, std::function<bool()> is_cancelled) {
+  std::promise<Result> result;
+  auto future = result.get_future();
+  Work work;
+  work.betas = std::move(betas);
+  work.is_cancelled = std::move(is_cancelled);
+  Submit(std::move(pipeline), std::move(work), [&result](Result r) { result.set_value(std::move(r)); });
   return future.get();
 }
 
@@ -65,9 +76,13 @@ void Batcher::Serve(Queue* q) {
     std::vector<std::unique_ptr<Item>> batch;
     int rows = 0;
     while (!q->items.empty()) {
-      const int next = static_cast<int>(q->items.front()->betas.rows());
-      if (!batch.empty() && rows + next > options_.max_batch_size) break;
-      rows += next;
+      const Work& next = q->items.front()->work;
+      const int n = static_cast<int>(next.betas.rows());
+      if (!batch.empty() && (rows + n > options_.max_batch_size || next.num_samples > 0 ||
+                             batch.front()->work.num_samples > 0)) {
+        break;
+      }
+      rows += n;
       batch.push_back(std::move(q->items.front()));
       q->items.pop_front();
     }
@@ -84,40 +99,51 @@ void Batcher::RunBatch(const core::Pipeline& pipeline, std::vector<std::unique_p
   std::vector<Item*> live;
   Eigen::Index rows = 0;
   for (auto& item : batch) {
-    if (item->is_cancelled && item->is_cancelled()) {
-      item->result.set_value(absl::CancelledError("request cancelled while queued"));
+    if (item->work.is_cancelled && item->work.is_cancelled()) {
+      item->done(absl::CancelledError("request cancelled while queued"));
       continue;
     }
     live.push_back(item.get());
-    rows += item->betas.rows();
+    rows += item->work.betas.rows();
   }
   if (live.empty()) return;
   if (options_.on_batch) options_.on_batch(static_cast<int>(rows));
-  Eigen::MatrixXf all(rows, live.front()->betas.cols());
+  core::RunOptions options;
+  Result results;
+  if (live.size() == 1) {
+    // Alone (as every request with draws is): no copy.
+    const Work& work = live.front()->work;
+    options.is_cancelled = work.is_cancelled;
+    options.samples = work.num_samples;
+    options.sample_seed = work.sample_seed;
+    options.encode_png = work.num_samples > 0;
+    results = pipeline.Run(work.betas, options);
+  } else {
+    Eigen::MatrixXf all(rows, live.front()->work.betas.cols());
+    Eigen::Index at = 0;
+    for (Item* item : live) {
+      all.middleRows(at, item->work.betas.rows()) = item->work.betas;
+      at += item->work.betas.rows();
+    }
+    options.encode_png = false;
+    results = pipeline.Run(all, options);
+  }
   Eigen::Index at = 0;
   for (Item* item : live) {
-    all.middleRows(at, item->betas.rows()) = item->betas;
-    at += item->betas.rows();
-  }
-  core::RunOptions no_png;
-  no_png.encode_png = false;
-  auto results = pipeline.Run(all, no_png);
-  at = 0;
-  for (Item* item : live) {
     if (!results.ok()) {
-      item->result.set_value(results.status());
+      item->done(results.status());
       continue;
     }
     std::vector<core::Reconstruction> mine(
         std::make_move_iterator(results->begin() + at),
-        std::make_move_iterator(results->begin() + at + item->betas.rows()));
-    at += item->betas.rows();
+        std::make_move_iterator(results->begin() + at + item->work.betas.rows()));
+    at += item->work.betas.rows();
     const absl::Duration queued = absl::FromChrono(start - item->enqueued);
     for (auto& r : mine) {
       r.timings.queue = queued;
       r.timings.total += queued;
     }
-    item->result.set_value(std::move(mine));
+    item->done(std::move(mine));
   }
 }
 

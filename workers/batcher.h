@@ -2,14 +2,16 @@
 // most max_queue_delay (or until max_batch_size rows are waiting), then run
 // through the pipeline as one batch, so the ridge decode becomes one matrix
 // product instead of many memory-bound vector products. Each request gets
-// its own rows back with `queue` set to its wait. Thread-safe.
+// its own rows back with `queue` set to its wait. Every pipeline run of the
+// worker happens on these threads, so gRPC's threads never wait on a model.
+// Thread-safe.
 #ifndef V2P_WORKERS_BATCHER_H_
 #define V2P_WORKERS_BATCHER_H_
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,23 +41,36 @@ class Batcher {
   explicit Batcher(Options options) : options_(std::move(options)) {}
   ~Batcher();  // finishes queued work, then stops the threads
 
-  // Runs `betas` (n x voxels, already validated) through `pipeline`,
-  // batched with other callers' samples for the same pipeline. Blocks until
-  // its results are ready. A request larger than max_batch_size runs as a
-  // batch of its own. `is_cancelled` is checked before the batch runs.
-  // PNGs are not encoded here: each caller encodes its own on its own
-  // thread, so that this per-sample work does not serialise on the batch.
-  absl::StatusOr<std::vector<core::Reconstruction>> Run(
-      std::shared_ptr<const core::Pipeline> pipeline, Eigen::MatrixXf betas,
-      std::function<bool()> is_cancelled);
+  using Result = absl::StatusOr<std::vector<core::Reconstruction>>;
+  using Done = std::function<void(Result)>;
+  struct Work {
+    Eigen::MatrixXf betas;  // n x voxels, already validated
+    // Checked before the batch runs; may be empty.
+    std::function<bool()> is_cancelled;
+    // Draws of z per sample (RunOptions::samples): a request with draws
+    // runs as a batch of its own, its PNGs encoded, since a generator pass
+    // per draw would hold up the samples it shared a batch with.
+    int num_samples = 0;
+    uint64_t sample_seed = 0;
+  };
 
+  // Queues `work` for `pipeline`, batched with other callers' samples for
+  // the same pipeline, and returns at once; `done` is called exactly once,
+  // on a batch thread (at once with UNAVAILABLE when shutting down). A
+  // request larger than max_batch_size, or any request when it is 0, runs
+  // as a batch of its own. Without draws, PNGs are not encoded here: the
+  // caller encodes its own.
+  void Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, Done done);
+
+  // Submit, waiting for the result.
+  Result Run(std::shared_ptr<const core::Pipeline> pipeline, Eigen::MatrixXf betas,
+             std::function<bool()> is_cancelled);
 
  private:
   struct Item {
-    Eigen::MatrixXf betas;
-    std::function<bool()> is_cancelled;
+    Work work;
     std::chrono::steady_clock::time_point enqueued;
-    std::promise<absl::StatusOr<std::vector<core::Reconstruction>>> result;
+    Done done;
   };
   struct Queue {
     std::shared_ptr<const core::Pipeline> pipeline;

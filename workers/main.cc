@@ -1,5 +1,6 @@
 // v2p-worker: serves the internal worker API from a model repository on one
 // device. Usually started and supervised by v2p-server (--workers=spawn:N).
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -26,6 +27,9 @@ ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(int, shutdown_grace_s, 5,
           "On SIGTERM, how long calls in flight may finish before they are cancelled.");
 ABSL_FLAG(int, max_batch_size, 32, "Dynamic batching: most samples per batch; 0 turns batching off.");
+ABSL_FLAG(int, threads_per_model, 2,
+          "Threads running one model's batches: at most this many batches (or, with batching "
+          "off, requests) of one model run at once.");
 ABSL_FLAG(int, max_queue_delay_us, 0,
           "Dynamic batching: longest a sample waits for company. 0 batches only what queued while the previous batch ran.");
 ABSL_FLAG(int, metrics_port, -1, "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
@@ -86,16 +90,16 @@ int main(int argc, char** argv) {
     }
     jobs = *std::move(runner);
   }
-  std::unique_ptr<v2p::worker::Batcher> batcher;
-  if (absl::GetFlag(FLAGS_max_batch_size) > 0) {
-    v2p::worker::Batcher::Options batch_options;
-    batch_options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
-    batch_options.max_queue_delay = absl::Microseconds(absl::GetFlag(FLAGS_max_queue_delay_us));
-    batch_options.on_batch = [&](int rows) { worker_metrics.RecordBatch(rows); };
-    batch_options.on_queue_change = [&](int rows) { worker_metrics.SetQueuedRows(rows); };
-    batcher = std::make_unique<v2p::worker::Batcher>(batch_options);
-  }
-  v2p::worker::WorkerService service(registry->get(), batcher.get(), &worker_metrics, {*device});
+  // Every reconstruction runs on the batcher's threads; with
+  // --max_batch_size=0 each request is a batch of its own.
+  v2p::worker::Batcher::Options batch_options;
+  batch_options.max_batch_size = std::max(0, absl::GetFlag(FLAGS_max_batch_size));
+  batch_options.max_queue_delay = absl::Microseconds(absl::GetFlag(FLAGS_max_queue_delay_us));
+  batch_options.threads_per_model = std::max(1, absl::GetFlag(FLAGS_threads_per_model));
+  batch_options.on_batch = [&](int rows) { worker_metrics.RecordBatch(rows); };
+  batch_options.on_queue_change = [&](int rows) { worker_metrics.SetQueuedRows(rows); };
+  v2p::worker::Batcher batcher(batch_options);
+  v2p::worker::WorkerService service(registry->get(), &batcher, &worker_metrics, {*device});
   v2p::ServeOptions serve;
   serve.name = "v2p-worker[" + *device + "]";
   serve.host = absl::GetFlag(FLAGS_host);

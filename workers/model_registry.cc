@@ -36,6 +36,16 @@ absl::StatusOr<int64_t> ModelRegistry::ResolveVersion(const std::string& name,
   return latest;
 }
 
+std::shared_ptr<const core::Pipeline> ModelRegistry::GetIfLoaded(const std::string& name,
+                                                                 int64_t version) {
+  if (!core::ValidateModelName(name).ok()) return nullptr;
+  const absl::StatusOr<int64_t> v = ResolveVersion(name, version);
+  if (!v.ok()) return nullptr;
+  absl::MutexLock lock(&mu_);
+  auto it = loaded_.find(std::make_pair(name, *v));
+  return it == loaded_.end() ? nullptr : it->second;
+}
+
 absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(
     const std::string& name, int64_t version) {
   RETURN_IF_ERROR(core::ValidateModelName(name));

@@ -39,6 +39,10 @@ class ModelRegistry {
   // versions (naming what exists); DATA_LOSS for a corrupt artifact.
   absl::StatusOr<std::shared_ptr<const core::Pipeline>> Get(
       const std::string& name, int64_t version);
+  // The pipeline Get would return when it is loaded already (no load, no
+  // wait for one), else null; for callers that must not block.
+  std::shared_ptr<const core::Pipeline> GetIfLoaded(const std::string& name,
+                                                    int64_t version);
 
   struct ModelInfo {
     core::ModelManifest manifest;  // version filled in

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <thread>
+#include <utility>
+
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
 #include "proto/rpc_status.h"
@@ -15,43 +18,72 @@ namespace v2p::worker {
 
 namespace v1 = voxel2pixel::v1;
 
-grpc::Status WorkerService::Reconstruct(grpc::ServerContext* context,
-                                        const v1::ReconstructRequest* request,
-                                        v1::ReconstructResponse* response) {
-  return ToGrpcStatus(DoReconstruct(context, *request, response));
+grpc::ServerUnaryReactor* WorkerService::Reconstruct(grpc::CallbackServerContext* context,
+                                                     const v1::ReconstructRequest* request,
+                                                     v1::ReconstructResponse* response) {
+  const core::Stopwatch received;
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::shared_ptr<const core::Pipeline> pipeline =
+      registry_->GetIfLoaded(request->model(), request->model_version());
+  if (pipeline != nullptr) {
+    Submit(context, request, response, reactor, std::move(pipeline), received);
+    return reactor;
+  }
+  // Loading takes from a fraction of a second to minutes (or fails with
+  // NOT_FOUND): never on gRPC's callback threads. The server waits for
+  // every call to be finished before the service goes away.
+  std::thread([this, context, request, response, reactor, received] {
+    auto loaded = registry_->Get(request->model(), request->model_version());
+    if (!loaded.ok()) {
+      reactor->Finish(ToGrpcStatus(loaded.status()));
+      return;
+    }
+    Submit(context, request, response, reactor, *std::move(loaded), received);
+  }).detach();
+  return reactor;
 }
 
-absl::Status WorkerService::DoReconstruct(grpc::ServerContext* context,
-                                          const v1::ReconstructRequest& request,
-                                          v1::ReconstructResponse* response) {
-  core::Stopwatch total;
-  ASSIGN_OR_RETURN(auto pipeline,
-                   registry_->Get(request.model(), request.model_version()));
-  ASSIGN_OR_RETURN(Eigen::MatrixXf betas,
-                   SamplesToBetas(request.samples(), pipeline->num_voxels(),
-                                  request.model()));
+void WorkerService::Submit(grpc::CallbackServerContext* context,
+                           const v1::ReconstructRequest* request,
+                           v1::ReconstructResponse* response, grpc::ServerUnaryReactor* reactor,
+                           std::shared_ptr<const core::Pipeline> pipeline,
+                           core::Stopwatch received) {
+  absl::StatusOr<Eigen::MatrixXf> betas =
+      SamplesToBetas(request->samples(), pipeline->num_voxels(), request->model());
   // Checked here, per request: a bad sample must not fail the other
   // requests it would share a batch with.
-  RETURN_IF_ERROR(core::CheckFiniteRows(betas));
-  const absl::Duration before_queue = total.Elapsed();
-  std::vector<core::Reconstruction> recs;
-  // Draws run unbatched: they are a generator pass each, and the batch
-  // would otherwise wait on one request's samples.
-  if (batcher_ != nullptr && request.num_samples() == 0) {
-    ASSIGN_OR_RETURN(recs, batcher_->Run(pipeline, std::move(betas),
-                                         [context] { return context->IsCancelled(); }));
-  } else {
-    core::RunOptions run;
-    run.is_cancelled = [context] { return context->IsCancelled(); };
-    run.samples = request.num_samples();
-    run.sample_seed = request.sample_seed();
-    ASSIGN_OR_RETURN(recs, pipeline->Run(betas, run));
+  absl::Status valid = betas.ok() ? core::CheckFiniteRows(*betas) : betas.status();
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return;
   }
-  if (batcher_ != nullptr && request.num_samples() == 0) {
+  const absl::Duration before_queue = received.Elapsed();
+  Batcher::Work work;
+  work.betas = *std::move(betas);
+  work.is_cancelled = [context] { return context->IsCancelled(); };
+  work.num_samples = request->num_samples();
+  work.sample_seed = request->sample_seed();
+  batcher_->Submit(pipeline, std::move(work),
+                   [this, request, response, reactor, pipeline, before_queue,
+                    received](Batcher::Result recs) {
+                     absl::Status s = recs.ok() ? Answer(*request, *pipeline, *std::move(recs),
+                                                         before_queue, received, response)
+                                                : recs.status();
+                     reactor->Finish(ToGrpcStatus(s));
+                   });
+}
+
+absl::Status WorkerService::Answer(const v1::ReconstructRequest& request,
+                                   const core::Pipeline& pipeline,
+                                   std::vector<core::Reconstruction> recs,
+                                   absl::Duration before_queue, const core::Stopwatch& received,
+                                   v1::ReconstructResponse* response) const {
+  // With draws the pipeline encoded every PNG already (Batcher::Work).
+  if (request.num_samples() == 0) {
     core::Stopwatch encode;
     for (auto& r : recs) {
       if (r.pixels.size() == 0) continue;  // features pipeline: no image
-      ASSIGN_OR_RETURN(r.png, core::EncodePng(r.pixels.data(), pipeline->image_shape(), 1,
+      ASSIGN_OR_RETURN(r.png, core::EncodePng(r.pixels.data(), pipeline.image_shape(), 1,
                                               core::PngCompression::kStored));
     }
     const absl::Duration took = encode.Elapsed();
@@ -61,10 +93,9 @@ absl::Status WorkerService::DoReconstruct(grpc::ServerContext* context,
     recs[i].timings.queue += before_queue;
     auto* result = response->add_results();
     result->set_sample_id(request.samples(static_cast<int>(i)).id());
-    ToResultProto(recs[i], pipeline->manifest(), request.include_pixels(),
-                  result);
+    ToResultProto(recs[i], pipeline.manifest(), request.include_pixels(), result);
   }
-  const absl::Duration elapsed = total.Elapsed();
+  const absl::Duration elapsed = received.Elapsed();
   for (auto& r : *response->mutable_results())
     ToDurationProto(elapsed, r.mutable_timings()->mutable_total());
   if (metrics_ != nullptr) {

@@ -1,11 +1,20 @@
 // The worker's gRPC edge (voxel2pixel.worker.v1.Worker): validates,
 // converts, runs the loaded pipeline, converts back. Thread-safe.
+//
+// Reconstruct is served on gRPC's callback API: the call is validated on
+// the thread gRPC delivers it on and handed to the Batcher, whose thread
+// answers it; no thread waits per call (a synchronous handler cost the
+// worker twice the CPU per single-sample call, in thread hand-offs). A
+// model not loaded yet is loaded on a thread of its own. The other methods
+// are quick and stay synchronous.
 #ifndef V2P_WORKERS_WORKER_SERVICE_H_
 #define V2P_WORKERS_WORKER_SERVICE_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "core/base/stopwatch.h"
 #include "voxel2pixel/worker/v1/worker.grpc.pb.h"
 #include "workers/batcher.h"
 #include "workers/model_registry.h"
@@ -13,19 +22,20 @@
 
 namespace v2p::worker {
 
-class WorkerService final : public voxel2pixel::worker::v1::Worker::Service {
+class WorkerService final
+    : public voxel2pixel::worker::v1::Worker::WithCallbackMethod_Reconstruct<
+          voxel2pixel::worker::v1::Worker::Service> {
  public:
   struct Options {
     std::string device = "cpu";
   };
-  // `registry` and `batcher` must outlive the service; a null batcher runs
-  // each request on its own.
+  // All three must outlive the service; `metrics` may be null.
   WorkerService(ModelRegistry* registry, Batcher* batcher, WorkerMetrics* metrics,
                 Options options)
       : registry_(registry), batcher_(batcher), metrics_(metrics), options_(std::move(options)) {}
 
-  grpc::Status Reconstruct(
-      grpc::ServerContext* context,
+  grpc::ServerUnaryReactor* Reconstruct(
+      grpc::CallbackServerContext* context,
       const voxel2pixel::v1::ReconstructRequest* request,
       voxel2pixel::v1::ReconstructResponse* response) override;
   grpc::Status ListModels(
@@ -51,9 +61,17 @@ class WorkerService final : public voxel2pixel::worker::v1::Worker::Service {
       voxel2pixel::worker::v1::WorkerInfo* response) override;
 
  private:
-  absl::Status DoReconstruct(grpc::ServerContext* context,
-                             const voxel2pixel::v1::ReconstructRequest& request,
-                             voxel2pixel::v1::ReconstructResponse* response);
+  // Validates the request and submits it to the batcher; `reactor` is
+  // finished either way. `received` started when the call arrived.
+  void Submit(grpc::CallbackServerContext* context,
+              const voxel2pixel::v1::ReconstructRequest* request,
+              voxel2pixel::v1::ReconstructResponse* response, grpc::ServerUnaryReactor* reactor,
+              std::shared_ptr<const core::Pipeline> pipeline, core::Stopwatch received);
+  // Fills `response` from the pipeline's results.
+  absl::Status Answer(const voxel2pixel::v1::ReconstructRequest& request,
+                      const core::Pipeline& pipeline, std::vector<core::Reconstruction> recs,
+                      absl::Duration before_queue, const core::Stopwatch& received,
+                      voxel2pixel::v1::ReconstructResponse* response) const;
 
   ModelRegistry* const registry_;
   Batcher* const batcher_;

@@ -1,6 +1,8 @@
 #include "workers/batcher.h"
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "core/pipeline/trainer.h"
@@ -90,6 +92,63 @@ TEST_F(BatcherTest, LargeRequestRunsAloneAndCancelledOneIsDropped) {
   EXPECT_EQ(sizes, std::vector<int>{6});
   auto cancelled = batcher.Run(*pipeline_, Rows({0}), [] { return true; });
   EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled);
+}
+
+// Submit returns at once and answers on a batch thread; a request with
+// draws runs alone, so its failure (the ridge pipeline has no posterior to
+// draw from) is its own; with max_batch_size 0 every request runs alone.
+TEST_F(BatcherTest, SubmitAnswersOnItsThreadsAndDrawsRunAlone) {
+  for (int max_batch : {8, 0}) {
+    SCOPED_TRACE(max_batch);
+    std::mutex mu;
+    std::condition_variable all_done;
+    std::vector<int> sizes;
+    std::vector<absl::StatusOr<std::vector<core::Reconstruction>>> got(4);
+    std::vector<std::thread::id> answered_on(4);
+    int answered = 0;
+    Batcher::Options o;
+    o.max_batch_size = max_batch;
+    o.max_queue_delay = absl::Milliseconds(100);
+    o.on_batch = [&](int rows) {
+      std::lock_guard<std::mutex> lock(mu);
+      sizes.push_back(rows);
+    };
+    {
+      Batcher batcher(o);
+      for (int i = 0; i < 4; ++i) {
+        Batcher::Work work;
+        work.betas = Rows({i});
+        if (i == 2) work.num_samples = 3;
+        batcher.Submit(*pipeline_, std::move(work), [&, i](Batcher::Result r) {
+          std::lock_guard<std::mutex> lock(mu);
+          got[i] = std::move(r);
+          answered_on[i] = std::this_thread::get_id();
+          if (++answered == 4) all_done.notify_all();
+        });
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      ASSERT_TRUE(all_done.wait_for(lock, std::chrono::seconds(30), [&] { return answered == 4; }));
+    }
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_NE(answered_on[i], std::this_thread::get_id());
+      if (i == 2) {
+        EXPECT_EQ(got[i].status().code(), absl::StatusCode::kInvalidArgument) << got[i].status();
+        continue;
+      }
+      ASSERT_TRUE(got[i].ok()) << "request " << i << ": " << got[i].status();
+      auto alone = (*pipeline_)->Run(Rows({i}));
+      ASSERT_TRUE(alone.ok());
+      EXPECT_LT(((*got[i])[0].pixels - (*alone)[0].pixels).cwiseAbs().maxCoeff(), 1e-5);
+    }
+    int total = 0;
+    for (int s : sizes) total += s;
+    EXPECT_EQ(total, 4);
+    if (max_batch == 0) {
+      EXPECT_EQ(sizes, std::vector<int>(4, 1));
+    } else {
+      EXPECT_LT(sizes.size(), 4u) << "the requests without draws did not share a batch";
+    }
+  }
 }
 
 }  // namespace
