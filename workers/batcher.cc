@@ -52,6 +52,20 @@ void Batcher::Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, 
   item->done(absl::UnavailableError("worker is shutting down"));
 }
 
+void Batcher::Release(const core::Pipeline* pipeline) {
+  std::unique_ptr<Queue> q;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = queues_.find(pipeline);
+    if (it == queues_.end()) return;
+    q = std::move(it->second);
+    queues_.erase(it);
+    q->released = true;
+    q->ready.notify_all();
+  }
+  for (auto& t : q->threads) t.join();  // after answering what was queued
+}
+
 Batcher::Result Batcher::Run(std::shared_ptr<const core::Pipeline> pipeline,
                              Eigen::MatrixXf betas, std::function<bool()> is_cancelled) {
   std::promise<Result> result;
@@ -66,8 +80,8 @@ Batcher::Result Batcher::Run(std::shared_ptr<const core::Pipeline> pipeline,
 void Batcher::Serve(Queue* q) {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    q->ready.wait(lock, [&] { return stopping_ || !q->items.empty(); });
-    if (q->items.empty()) return;  // stopping, nothing left
+    q->ready.wait(lock, [&] { return stopping_ || q->released || !q->items.empty(); });
+    if (q->items.empty()) return;  // stopping or released, nothing left
     // The oldest sample waits at most max_queue_delay for company.
     const auto deadline = q->items.front()->enqueued + absl::ToChronoNanoseconds(options_.max_queue_delay);
     q->ready.wait_until(lock, deadline, [&] {

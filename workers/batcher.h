@@ -62,6 +62,12 @@ class Batcher {
   // caller encodes its own.
   void Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, Done done);
 
+  // Stops serving `pipeline` (an unloaded model): its queued requests are
+  // answered, then its threads end and its reference to the pipeline is
+  // dropped, so the pipeline's memory goes once no request holds it. A
+  // later Submit for it starts it again. Not from a batch thread.
+  void Release(const core::Pipeline* pipeline);
+
   // Submit, waiting for the result.
   Result Run(std::shared_ptr<const core::Pipeline> pipeline, Eigen::MatrixXf betas,
              std::function<bool()> is_cancelled);
@@ -78,6 +84,7 @@ class Batcher {
     int rows = 0;
     std::condition_variable ready;
     std::vector<std::thread> threads;
+    bool released = false;
   };
 
   void Serve(Queue* queue);

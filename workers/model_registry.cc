@@ -122,20 +122,23 @@ std::vector<ModelRegistry::ModelInfo> ModelRegistry::DescribeAll() const {
   return out;
 }
 
-int ModelRegistry::Unload(const std::string& name, int64_t version) {
+std::vector<std::shared_ptr<const core::Pipeline>> ModelRegistry::Unload(
+    const std::string& name, int64_t version) {
   absl::MutexLock lock(&mu_);
-  int n = 0;
+  std::vector<std::shared_ptr<const core::Pipeline>> unloaded;
   for (auto it = loaded_.begin(); it != loaded_.end();) {
     if (it->first.first == name && (version == 0 || it->first.second == version)) {
+      unloaded.push_back(std::move(it->second));
       it = loaded_.erase(it);
-      ++n;
     } else {
       ++it;
     }
   }
   latest_.erase(name);
-  if (n > 0 && options_.on_loaded) options_.on_loaded(static_cast<int>(loaded_.size()));
-  return n;
+  if (!unloaded.empty() && options_.on_loaded) {
+    options_.on_loaded(static_cast<int>(loaded_.size()));
+  }
+  return unloaded;
 }
 
 std::vector<std::string> ModelRegistry::Loaded() const {

@@ -56,8 +56,9 @@ class ModelRegistry {
   // The latest version of every model; unreadable ones are skipped.
   std::vector<ModelInfo> DescribeAll() const;
     // Forgets loaded versions of `name` (version 0 = all); requests holding
-  // one finish with it. Returns how many were unloaded.
-  int Unload(const std::string& name, int64_t version);
+  // one finish with it. Returns the pipelines unloaded.
+  std::vector<std::shared_ptr<const core::Pipeline>> Unload(const std::string& name,
+                                                            int64_t version);
   // "name/version" of each loaded pipeline.
   std::vector<std::string> Loaded() const;
 

@@ -137,7 +137,9 @@ grpc::Status WorkerService::LoadModel(grpc::ServerContext*, const v1::LoadModelR
 
 grpc::Status WorkerService::UnloadModel(grpc::ServerContext*, const v1::UnloadModelRequest* request,
                                         google::protobuf::Empty*) {
-  registry_->Unload(request->name(), request->version());
+  for (const auto& pipeline : registry_->Unload(request->name(), request->version())) {
+    batcher_->Release(pipeline.get());
+  }
   return grpc::Status::OK;
 }
 

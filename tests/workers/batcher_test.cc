@@ -151,5 +151,20 @@ TEST_F(BatcherTest, SubmitAnswersOnItsThreadsAndDrawsRunAlone) {
   }
 }
 
+// An unloaded model's queue lets go of its pipeline (its memory would
+// otherwise stay for the worker's life); serving it again starts anew.
+TEST_F(BatcherTest, ReleaseDropsThePipelineAndSubmitStartsItAgain) {
+  Batcher batcher(Batcher::Options{});
+  const long before = pipeline_->use_count();
+  ASSERT_TRUE(batcher.Run(*pipeline_, Rows({0}), nullptr).ok());
+  EXPECT_GT(pipeline_->use_count(), before) << "the queue should hold the pipeline while serving it";
+  batcher.Release(pipeline_->get());
+  EXPECT_EQ(pipeline_->use_count(), before);
+  batcher.Release(pipeline_->get());  // twice: nothing to do
+  auto again = batcher.Run(*pipeline_, Rows({1}), nullptr);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->size(), 1u);
+}
+
 }  // namespace
 }  // namespace v2p::worker
