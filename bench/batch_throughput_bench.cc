@@ -3,7 +3,8 @@
 // with and without PNG encoding, and the gain over batch size 1; first the
 // decode's matrix product alone, the ways it has been done: BLAS per row,
 // one BLAS matrix product, the packed whole W (packed_weights.h), and the
-// factored W = A B the decoder serves (low_rank.h).
+// factored W = A B the decoder serves (low_rank.h); last, one PNG of a
+// reconstruction, deflated and stored (PngCompression).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "absl/flags/parse.h"
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
+#include "core/data/image.h"
 #include "core/data/npy.h"
 #include "core/decoding/blas_threads.h"
 #include "core/decoding/low_rank.h"
@@ -104,6 +106,29 @@ int main(int argc, char** argv) {
     }
     if (batch == 1) base = rate[0];
     std::printf("%6d %18.0f %18.0f %9.2fx\n", batch, rate[0], rate[1], rate[0] / base);
+  }
+  // One PNG of each test reconstruction, each way EncodePng can write it:
+  // what a served image costs to encode and to send.
+  core::RunOptions no_png;
+  no_png.encode_png = false;
+  const Eigen::MatrixXf test_betas = ds->test.betas.cast<float>();
+  auto recs = pipeline->Run(test_betas, no_png);
+  if (!recs.ok() || recs->empty()) return 1;
+  std::printf("PNG of a %dx%d reconstruction (the %zu test ones in turn):\n", pipeline->image_shape().height,
+              pipeline->image_shape().width, recs->size());
+  std::printf("%10s %12s %12s\n", "deflate", "us / image", "bytes");
+  for (core::PngCompression c : {core::PngCompression::kFastest, core::PngCompression::kStored}) {
+    core::Stopwatch w;
+    int64_t images = 0, bytes = 0;
+    while (absl::ToDoubleSeconds(w.Elapsed()) < absl::GetFlag(FLAGS_seconds)) {
+      const core::Reconstruction& r = (*recs)[images % recs->size()];
+      auto png = core::EncodePng(r.pixels.data(), pipeline->image_shape(), 1, c);
+      if (!png.ok()) return 1;
+      bytes += static_cast<int64_t>(png->size());
+      ++images;
+    }
+    std::printf("%10s %12.2f %12.0f\n", c == core::PngCompression::kStored ? "stored" : "fastest",
+                1e6 * absl::ToDoubleSeconds(w.Elapsed()) / images, static_cast<double>(bytes) / images);
   }
   return 0;
 }

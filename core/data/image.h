@@ -34,12 +34,12 @@ Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images,
 enum class PngCompression {
   // zlib's fastest level: for files kept (contact sheets, figures).
   kFastest,
-  // Stored blocks, no compression: for served images. Deflating a
-  // 28 x 28 reconstruction took 35 us on the 2-core machine, more than
-  // the ridge decode of it (19 us), to save 310 of its 823 bytes (a
-  // reconstruction is smooth noise: 38% smaller); storing takes 0.5 us.
-  // At that speed (23 ns a byte) deflating pays only on links slower
-  // than about 130 Mbit/s.
+  // Stored blocks, no compression: for served images. On the 2-core
+  // machine (bench/batch_throughput_bench prints it) a digit69 28 x 28
+  // reconstruction took 31-44 us to encode deflated, more than its ridge
+  // decode, and 3-4 us stored, for 571 against 880 bytes (a reconstruction
+  // is smooth noise and compresses by a third): 30-40 us to save 309 bytes
+  // pays only on links slower than about 60-80 Mbit/s.
   kStored,
 };
 
