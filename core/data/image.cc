@@ -126,7 +126,7 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
   std::string raw(static_cast<size_t>(height * stride), '\0');
   const int64_t source_row = int64_t{shape.width} * ch;
   std::vector<uint8_t> source(static_cast<size_t>(source_row));
-  std::vector<uint8_t> line(static_cast<size_t>(width * ch));
+  std::vector<uint8_t> line(scale > 1 ? static_cast<size_t>(width * ch) : 0);  // enlarged row
   for (int64_t r = 0; r < height; ++r) {
     // Each source row is quantised once and repeated `scale` times across
     // and down (no division per pixel: this runs for every served image).
@@ -135,20 +135,17 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
       for (int64_t i = 0; i < source_row; ++i) {
         source[i] = static_cast<uint8_t>(std::clamp(src[i], 0.0f, 1.0f) * 255.0f + 0.5f);
       }
-      if (scale == 1) {
-        line = source;
-      } else {
-        for (int64_t c = 0, at = 0; c < shape.width; ++c) {
-          for (int s = 0; s < scale; ++s, at += ch) {
-            std::copy_n(source.begin() + c * ch, ch, line.begin() + at);
-          }
+      for (int64_t c = 0, at = 0; scale > 1 && c < shape.width; ++c) {
+        for (int s = 0; s < scale; ++s, at += ch) {
+          std::copy_n(source.begin() + c * ch, ch, line.begin() + at);
         }
       }
     }
+    const std::vector<uint8_t>& row = scale == 1 ? source : line;
     char* dst = raw.data() + r * stride;
     dst[0] = 1;
     for (int64_t i = 0; i < width * ch; ++i) {
-      dst[1 + i] = static_cast<char>(line[i] - (i >= ch ? line[i - ch] : 0));
+      dst[1 + i] = static_cast<char>(row[i] - (i >= ch ? row[i - ch] : 0));
     }
   }
   int window_bits = 9;  // zlib's smallest; the largest is 15 (32 KiB)
