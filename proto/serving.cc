@@ -51,11 +51,6 @@ absl::Status ServeUntilSignalled(ServeOptions options) {
                            grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
-  // A synchronous server (the worker's) keeps up to MAX_POLLERS idle
-  // threads; past that (default 2) a thread that finishes a call exits, and
-  // the next burst starts new ones: under 4 concurrent callers a worker
-  // started hundreds of threads in 8 s.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   for (grpc::Service* s : options.services) builder.RegisterService(s);
   if (!options.interceptors.empty()) {
     builder.experimental().SetInterceptorCreators(std::move(options.interceptors));
