@@ -130,7 +130,6 @@ void Batcher::RunBatch(const core::Pipeline& pipeline, std::vector<std::unique_p
     options.is_cancelled = work.is_cancelled;
     options.samples = work.num_samples;
     options.sample_seed = work.sample_seed;
-    options.encode_png = work.num_samples > 0;
     results = pipeline.Run(work.betas, options);
   } else {
     Eigen::MatrixXf all(rows, live.front()->work.betas.cols());
@@ -139,7 +138,6 @@ void Batcher::RunBatch(const core::Pipeline& pipeline, std::vector<std::unique_p
       all.middleRows(at, item->work.betas.rows()) = item->work.betas;
       at += item->work.betas.rows();
     }
-    options.encode_png = false;
     results = pipeline.Run(all, options);
   }
   Eigen::Index at = 0;

@@ -48,8 +48,8 @@ class Batcher {
     // Checked before the batch runs; may be empty.
     std::function<bool()> is_cancelled;
     // Draws of z per sample (RunOptions::samples): a request with draws
-    // runs as a batch of its own, its PNGs encoded, since a generator pass
-    // per draw would hold up the samples it shared a batch with.
+    // runs as a batch of its own, since a generator pass per draw would
+    // hold up the samples it shared a batch with.
     int num_samples = 0;
     uint64_t sample_seed = 0;
   };
@@ -58,8 +58,8 @@ class Batcher {
   // the same pipeline, and returns at once; `done` is called exactly once,
   // on a batch thread (at once with UNAVAILABLE when shutting down). A
   // request larger than max_batch_size, or any request when it is 0, runs
-  // as a batch of its own. Without draws, PNGs are not encoded here: the
-  // caller encodes its own.
+  // as a batch of its own. The pipeline encodes the PNGs (its `encode`
+  // stage is the batch's).
   void Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, Done done);
 
   // Stops serving `pipeline` (an unloaded model): its queued requests are

@@ -5,11 +5,9 @@
 #include <thread>
 #include <utility>
 
-#include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
 #include "proto/rpc_status.h"
 #include "core/data/dataset.h"
-#include "core/data/image.h"
 #include "store/dataset_store.h"
 #include "workers/conversions.h"
 #include "workers/spec_files.h"
@@ -66,29 +64,18 @@ void WorkerService::Submit(grpc::CallbackServerContext* context,
   batcher_->Submit(pipeline, std::move(work),
                    [this, request, response, reactor, pipeline, before_queue,
                     received](Batcher::Result recs) {
-                     absl::Status s = recs.ok() ? Answer(*request, *pipeline, *std::move(recs),
-                                                         before_queue, received, response)
-                                                : recs.status();
-                     reactor->Finish(ToGrpcStatus(s));
+                     if (recs.ok()) {
+                       Answer(*request, *pipeline, *std::move(recs), before_queue, received,
+                              response);
+                     }
+                     reactor->Finish(ToGrpcStatus(recs.status()));
                    });
 }
 
-absl::Status WorkerService::Answer(const v1::ReconstructRequest& request,
-                                   const core::Pipeline& pipeline,
-                                   std::vector<core::Reconstruction> recs,
-                                   absl::Duration before_queue, const core::Stopwatch& received,
-                                   v1::ReconstructResponse* response) const {
-  // With draws the pipeline encoded every PNG already (Batcher::Work).
-  if (request.num_samples() == 0) {
-    core::Stopwatch encode;
-    for (auto& r : recs) {
-      if (r.pixels.size() == 0) continue;  // features pipeline: no image
-      ASSIGN_OR_RETURN(r.png, core::EncodePng(r.pixels.data(), pipeline.image_shape(), 1,
-                                              core::PngCompression::kStored));
-    }
-    const absl::Duration took = encode.Elapsed();
-    for (auto& r : recs) r.timings.encode = took;
-  }
+void WorkerService::Answer(const v1::ReconstructRequest& request, const core::Pipeline& pipeline,
+                           std::vector<core::Reconstruction> recs, absl::Duration before_queue,
+                           const core::Stopwatch& received,
+                           v1::ReconstructResponse* response) const {
   for (size_t i = 0; i < recs.size(); ++i) {
     recs[i].timings.queue += before_queue;
     auto* result = response->add_results();
@@ -105,7 +92,6 @@ absl::Status WorkerService::Answer(const v1::ReconstructRequest& request,
       stages.Observe(r.timings);
     }
   }
-  return absl::OkStatus();
 }
 
 grpc::Status WorkerService::ListModels(grpc::ServerContext*,

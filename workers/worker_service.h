@@ -68,10 +68,9 @@ class WorkerService final
               voxel2pixel::v1::ReconstructResponse* response, grpc::ServerUnaryReactor* reactor,
               std::shared_ptr<const core::Pipeline> pipeline, core::Stopwatch received);
   // Fills `response` from the pipeline's results.
-  absl::Status Answer(const voxel2pixel::v1::ReconstructRequest& request,
-                      const core::Pipeline& pipeline, std::vector<core::Reconstruction> recs,
-                      absl::Duration before_queue, const core::Stopwatch& received,
-                      voxel2pixel::v1::ReconstructResponse* response) const;
+  void Answer(const voxel2pixel::v1::ReconstructRequest& request, const core::Pipeline& pipeline,
+              std::vector<core::Reconstruction> recs, absl::Duration before_queue,
+              const core::Stopwatch& received, voxel2pixel::v1::ReconstructResponse* response) const;
 
   ModelRegistry* const registry_;
   Batcher* const batcher_;
