@@ -30,9 +30,14 @@ void Batcher::Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, 
   item->work = std::move(work);
   item->enqueued = std::chrono::steady_clock::now();
   item->done = std::move(done);
+  const char* refused = "worker is shutting down";
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_) {
+    const bool released =
+        std::any_of(released_.begin(), released_.end(),
+                    [&](const auto& r) { return r.lock() == pipeline; });
+    if (released) refused = "the model was unloaded while this request was in flight";
+    if (!stopping_ && !released) {
       auto& q = queues_[pipeline.get()];
       if (!q) {
         // Threads per loaded pipeline; the queue keeps the pipeline alive.
@@ -49,7 +54,7 @@ void Batcher::Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, 
       return;
     }
   }
-  item->done(absl::UnavailableError("worker is shutting down"));
+  item->done(absl::UnavailableError(refused));
 }
 
 void Batcher::Release(const core::Pipeline* pipeline) {
@@ -60,6 +65,10 @@ void Batcher::Release(const core::Pipeline* pipeline) {
     if (it == queues_.end()) return;
     q = std::move(it->second);
     queues_.erase(it);
+    released_.erase(std::remove_if(released_.begin(), released_.end(),
+                                   [](const auto& r) { return r.expired(); }),
+                    released_.end());
+    released_.push_back(q->pipeline);
     q->released = true;
     q->ready.notify_all();
   }

@@ -65,7 +65,10 @@ class Batcher {
   // Stops serving `pipeline` (an unloaded model): its queued requests are
   // answered, then its threads end and its reference to the pipeline is
   // dropped, so the pipeline's memory goes once no request holds it. A
-  // later Submit for it starts it again. Not from a batch thread.
+  // request that fetched it before the unload and is submitted after is
+  // answered UNAVAILABLE (retryable: the model loads again when asked for),
+  // rather than starting threads for a pipeline nobody will release again.
+  // Not from a batch thread.
   void Release(const core::Pipeline* pipeline);
 
   // Submit, waiting for the result.
@@ -95,6 +98,9 @@ class Batcher {
   mutable std::mutex mu_;
   bool stopping_ = false;
   std::map<const core::Pipeline*, std::unique_ptr<Queue>> queues_;
+  // Released pipelines still held by some request; expired ones are pruned
+  // on each Release.
+  std::vector<std::weak_ptr<const core::Pipeline>> released_;
 };
 
 }  // namespace v2p::worker

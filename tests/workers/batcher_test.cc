@@ -152,18 +152,26 @@ TEST_F(BatcherTest, SubmitAnswersOnItsThreadsAndDrawsRunAlone) {
 }
 
 // An unloaded model's queue lets go of its pipeline (its memory would
-// otherwise stay for the worker's life); serving it again starts anew.
-TEST_F(BatcherTest, ReleaseDropsThePipelineAndSubmitStartsItAgain) {
+// otherwise stay for the worker's life); a request that still holds the
+// unloaded pipeline is refused (retryable) without starting its threads
+// again; a model loaded anew is served.
+TEST_F(BatcherTest, ReleaseDropsThePipelineAndRefusesItsStragglers) {
   Batcher batcher(Batcher::Options{});
-  const long before = pipeline_->use_count();
-  ASSERT_TRUE(batcher.Run(*pipeline_, Rows({0}), nullptr).ok());
-  EXPECT_GT(pipeline_->use_count(), before) << "the queue should hold the pipeline while serving it";
-  batcher.Release(pipeline_->get());
-  EXPECT_EQ(pipeline_->use_count(), before);
-  batcher.Release(pipeline_->get());  // twice: nothing to do
-  auto again = batcher.Run(*pipeline_, Rows({1}), nullptr);
+  auto pipeline = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
+  ASSERT_TRUE(batcher.Run(pipeline, Rows({0}), nullptr).ok());
+  EXPECT_EQ(pipeline.use_count(), 2) << "the queue should hold the pipeline while serving it";
+  batcher.Release(pipeline.get());
+  EXPECT_EQ(pipeline.use_count(), 1);
+  batcher.Release(pipeline.get());  // twice: nothing to do
+  auto straggler = batcher.Run(pipeline, Rows({1}), nullptr);
+  EXPECT_EQ(straggler.status().code(), absl::StatusCode::kUnavailable) << straggler.status();
+  EXPECT_EQ(pipeline.use_count(), 1) << "a straggler must not start the released pipeline again";
+  auto reloaded = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
+  auto again = batcher.Run(reloaded, Rows({1}), nullptr);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->size(), 1u);
+  batcher.Release(reloaded.get());
+  EXPECT_EQ(reloaded.use_count(), 1);
 }
 
 }  // namespace
