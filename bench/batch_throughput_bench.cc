@@ -3,8 +3,11 @@
 // with and without PNG encoding, and the gain over batch size 1; first the
 // decode's matrix product alone, the ways it has been done: BLAS per row,
 // one BLAS matrix product, the packed whole W (packed_weights.h), and the
-// factored W = A B the decoder serves (low_rank.h); last, one PNG of a
-// reconstruction, deflated and stored (PngCompression).
+// factored W = A B the decoder serves (low_rank.h); then one PNG of a
+// reconstruction, deflated and stored (PngCompression); last, the finite
+// check of a request's betas (CheckFiniteRows) against a plain loop of
+// std::isfinite.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -129,6 +132,29 @@ int main(int argc, char** argv) {
     }
     std::printf("%10s %12.2f %12.0f\n", c == core::PngCompression::kStored ? "stored" : "fastest",
                 1e6 * absl::ToDoubleSeconds(w.Elapsed()) / images, static_cast<double>(bytes) / images);
+  }
+  // The finite check every request's betas pass (twice in the worker: per
+  // request before batching, and in Pipeline::Run), on the test samples.
+  const Eigen::MatrixXf& all_test = test_betas;
+  std::printf("finite check of %ld samples x %ld voxels, us per sample:\n",
+              static_cast<long>(all_test.rows()), static_cast<long>(all_test.cols()));
+  for (int way = 0; way < 2; ++way) {
+    core::Stopwatch w;
+    int64_t calls = 0, finite = 0;
+    while (absl::ToDoubleSeconds(w.Elapsed()) < absl::GetFlag(FLAGS_seconds)) {
+      if (way == 0) {
+        bool all = true;
+        const float* v = all_test.data();
+        for (Eigen::Index i = 0; i < all_test.size(); ++i) all &= std::isfinite(v[i]);
+        finite += all;
+      } else {
+        finite += core::CheckFiniteRows(all_test).ok();
+      }
+      ++calls;
+    }
+    if (finite != calls) return 1;
+    std::printf("%18s %8.2f\n", way == 0 ? "std::isfinite loop" : "CheckFiniteRows",
+                1e6 * absl::ToDoubleSeconds(w.Elapsed()) / static_cast<double>(calls * all_test.rows()));
   }
   return 0;
 }

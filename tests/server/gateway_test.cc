@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "server/model_catalog.h"
 #include "server/models_service.h"
 #include "server/reconstruction_service.h"
+#include "server/validation.h"
 #include "server/worker_pool.h"
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
 #include "voxel2pixel/worker/v1/worker.grpc.pb.h"
@@ -225,6 +227,35 @@ TEST(Gateway, BadSamplesAreRefusedBeforeReachingAWorker) {
   ASSERT_TRUE(Call(g, Request(3), &resp).ok());
   EXPECT_EQ(resp.results_size(), 3);
   EXPECT_EQ(w.service.calls, 1);
+}
+
+// The gateway's finite check on a sample of the real digit69 size: every
+// kind of non-finite value is refused wherever it is (first value, inside a
+// block of the vectorised pass, the tail after the last block, the last
+// value), naming the sample and the beta; the extreme finite values pass.
+TEST(Validation, EveryNonFiniteBetaIsRefusedWhereverItIs) {
+  v1::Model model;
+  model.set_name("digit69");
+  model.set_num_voxels(3092);
+  using L = std::numeric_limits<float>;
+  for (float value : {L::quiet_NaN(), -L::quiet_NaN(), L::infinity(), -L::infinity()}) {
+    for (int at : {0, 1500, 3089, 3091}) {
+      v1::Sample sample;
+      sample.set_id("s");
+      sample.mutable_betas()->Resize(3092, 0.0f);
+      sample.set_betas(at, value);
+      const absl::Status s = ValidateSample(sample, 7, model);
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << value << " at " << at;
+      EXPECT_THAT(std::string(s.message()),
+                  HasSubstr("(index 7): beta " + std::to_string(at) + " is"));
+    }
+  }
+  v1::Sample extremes;
+  extremes.mutable_betas()->Resize(3092, 0.0f);
+  extremes.set_betas(0, L::max());
+  extremes.set_betas(1500, L::lowest());
+  extremes.set_betas(3091, L::denorm_min());
+  EXPECT_TRUE(ValidateSample(extremes, 0, model).ok());
 }
 
 TEST(Gateway, UnavailableWorkerIsRetriedOnceOnAnother) {

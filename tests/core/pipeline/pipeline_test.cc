@@ -91,6 +91,25 @@ TEST_F(PipelineTest, RejectsBadBetasNamingTheProblem) {
 
   EXPECT_EQ(p->Run(Eigen::MatrixXf(0, 3092)).status().code(),
             absl::StatusCode::kInvalidArgument);
+
+  // Every kind of non-finite value, anywhere (the first value, inside a
+  // block of the vectorised check, the tail after the last block, the last
+  // value); the extreme finite values pass.
+  using L = std::numeric_limits<float>;
+  for (float value : {L::quiet_NaN(), -L::quiet_NaN(), L::infinity(), -L::infinity()}) {
+    for (auto [r, c] : {std::pair{0, 0}, {1, 1500}, {0, 3091}, {2, 3091}}) {
+      Eigen::MatrixXf m = Eigen::MatrixXf::Zero(3, 3092);
+      m(r, c) = value;
+      auto s = CheckFiniteRows(m);
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << value << " at " << r << "," << c;
+      EXPECT_NE(s.message().find("sample " + std::to_string(r)), std::string::npos) << s;
+    }
+  }
+  Eigen::MatrixXf extremes = Eigen::MatrixXf::Zero(3, 3092);
+  extremes(0, 0) = L::max();
+  extremes(1, 1500) = L::lowest();
+  extremes(2, 3091) = L::denorm_min();
+  EXPECT_TRUE(CheckFiniteRows(extremes).ok());
 }
 
 TEST_F(PipelineTest, CancellationStopsBetweenStages) {
