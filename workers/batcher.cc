@@ -30,13 +30,11 @@ void Batcher::Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, 
   item->work = std::move(work);
   item->enqueued = std::chrono::steady_clock::now();
   item->done = std::move(done);
-  const char* refused = "worker is shutting down";
+  bool released = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const bool released =
-        std::any_of(released_.begin(), released_.end(),
-                    [&](const auto& r) { return r.lock() == pipeline; });
-    if (released) refused = "the model was unloaded while this request was in flight";
+    released = std::any_of(released_.begin(), released_.end(),
+                           [&](const auto& r) { return r.lock() == pipeline; });
     if (!stopping_ && !released) {
       auto& q = queues_[pipeline.get()];
       if (!q) {
@@ -54,7 +52,8 @@ void Batcher::Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, 
       return;
     }
   }
-  item->done(absl::UnavailableError(refused));
+  item->done(released ? absl::AbortedError("the model was unloaded while this request was in flight")
+                      : absl::UnavailableError("worker is shutting down"));
 }
 
 void Batcher::Release(const core::Pipeline* pipeline) {

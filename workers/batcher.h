@@ -66,9 +66,9 @@ class Batcher {
   // answered, then its threads end and its reference to the pipeline is
   // dropped, so the pipeline's memory goes once no request holds it. A
   // request that fetched it before the unload and is submitted after is
-  // answered UNAVAILABLE (retryable: the model loads again when asked for),
-  // rather than starting threads for a pipeline nobody will release again.
-  // Not from a batch thread.
+  // answered ABORTED at once (a race with the unload: fetch the model again
+  // and resubmit), rather than starting threads for a pipeline nobody will
+  // release again. Not from a batch thread.
   void Release(const core::Pipeline* pipeline);
 
   // Submit, waiting for the result.

@@ -24,28 +24,36 @@ grpc::ServerUnaryReactor* WorkerService::Reconstruct(grpc::CallbackServerContext
   std::shared_ptr<const core::Pipeline> pipeline =
       registry_->GetIfLoaded(request->model(), request->model_version());
   if (pipeline != nullptr) {
-    Submit(context, request, response, reactor, std::move(pipeline), received);
-    return reactor;
+    Submit(context, request, response, reactor, std::move(pipeline), received, false);
+  } else {
+    LoadThenSubmit(context, request, response, reactor, received, false);
   }
+  return reactor;
+}
+
+void WorkerService::LoadThenSubmit(grpc::CallbackServerContext* context,
+                                   const v1::ReconstructRequest* request,
+                                   v1::ReconstructResponse* response,
+                                   grpc::ServerUnaryReactor* reactor, core::Stopwatch received,
+                                   bool is_retry) {
   // Loading takes from a fraction of a second to minutes (or fails with
   // NOT_FOUND): never on gRPC's callback threads. The server waits for
   // every call to be finished before the service goes away.
-  std::thread([this, context, request, response, reactor, received] {
+  std::thread([this, context, request, response, reactor, received, is_retry] {
     auto loaded = registry_->Get(request->model(), request->model_version());
     if (!loaded.ok()) {
       reactor->Finish(ToGrpcStatus(loaded.status()));
       return;
     }
-    Submit(context, request, response, reactor, *std::move(loaded), received);
+    Submit(context, request, response, reactor, *std::move(loaded), received, is_retry);
   }).detach();
-  return reactor;
 }
 
 void WorkerService::Submit(grpc::CallbackServerContext* context,
                            const v1::ReconstructRequest* request,
                            v1::ReconstructResponse* response, grpc::ServerUnaryReactor* reactor,
                            std::shared_ptr<const core::Pipeline> pipeline,
-                           core::Stopwatch received) {
+                           core::Stopwatch received, bool is_retry) {
   absl::StatusOr<Eigen::MatrixXf> betas =
       SamplesToBetas(request->samples(), pipeline->num_voxels(), request->model());
   // Checked here, per request: a bad sample must not fail the other
@@ -62,8 +70,13 @@ void WorkerService::Submit(grpc::CallbackServerContext* context,
   work.num_samples = request->num_samples();
   work.sample_seed = request->sample_seed();
   batcher_->Submit(pipeline, std::move(work),
-                   [this, request, response, reactor, pipeline, before_queue,
-                    received](Batcher::Result recs) {
+                   [this, context, request, response, reactor, pipeline, before_queue,
+                    received, is_retry](Batcher::Result recs) {
+                     if (recs.status().code() == absl::StatusCode::kAborted && !is_retry) {
+                       // Raced UnloadModel: the model loads again.
+                       LoadThenSubmit(context, request, response, reactor, received, true);
+                       return;
+                     }
                      if (recs.ok()) {
                        Answer(*request, *pipeline, *std::move(recs), before_queue, received,
                               response);

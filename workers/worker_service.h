@@ -61,12 +61,23 @@ class WorkerService final
       voxel2pixel::worker::v1::WorkerInfo* response) override;
 
  private:
+  // Fetches the requested model (loading it on a thread of its own, never
+  // on gRPC's) and Submits the request to it; `reactor` is finished either
+  // way.
+  void LoadThenSubmit(grpc::CallbackServerContext* context,
+                      const voxel2pixel::v1::ReconstructRequest* request,
+                      voxel2pixel::v1::ReconstructResponse* response,
+                      grpc::ServerUnaryReactor* reactor, core::Stopwatch received,
+                      bool is_retry);
   // Validates the request and submits it to the batcher; `reactor` is
-  // finished either way. `received` started when the call arrived.
+  // finished either way. `received` started when the call arrived. A
+  // request that raced UnloadModel (the batcher answers ABORTED) fetches the
+  // model again, once.
   void Submit(grpc::CallbackServerContext* context,
               const voxel2pixel::v1::ReconstructRequest* request,
               voxel2pixel::v1::ReconstructResponse* response, grpc::ServerUnaryReactor* reactor,
-              std::shared_ptr<const core::Pipeline> pipeline, core::Stopwatch received);
+              std::shared_ptr<const core::Pipeline> pipeline, core::Stopwatch received,
+              bool is_retry);
   // Fills `response` from the pipeline's results.
   void Answer(const voxel2pixel::v1::ReconstructRequest& request, const core::Pipeline& pipeline,
               std::vector<core::Reconstruction> recs, absl::Duration before_queue,

@@ -6,8 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
 #include <limits>
+#include <string>
 #include <thread>
 
 #include "core/data/dataset.h"
@@ -315,6 +320,77 @@ TEST_F(EndToEnd, LoadAndUnloadModelShowPlacement) {
   v1::ReconstructResponse resp;  // an unloaded model loads again on demand
   ASSERT_TRUE(Call(Request({0}), &resp).ok());
   EXPECT_EQ(get().placement_size(), 1);
+}
+
+// The threads of a process, from /proc (0 when it cannot be read).
+int ThreadCount(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return 0;
+}
+
+// An operator unloads a model while clients keep sending to it: every
+// request is answered (a request that raced an unload loads the model again
+// in the worker; ABORTED only if it raced two), each with its own sample,
+// and the worker ends with no more threads than before: every unloaded
+// copy's batch threads ended (each reload starts two).
+TEST_F(EndToEnd, UnloadUnderLoadAnswersEveryRequestAndLeaksNoThreads) {
+  v1::ReconstructResponse warm;
+  ASSERT_TRUE(Call(Request({0}), &warm).ok());
+  const std::vector<pid_t> workers = server_->Children();
+  ASSERT_EQ(workers.size(), 1u);
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::map<grpc::StatusCode, int> codes;
+  int wrong_sample = 0;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = c; !stop; i += 4) {
+        v1::ReconstructResponse resp;
+        const grpc::Status st = Call(Request({i % 10}), &resp);
+        std::lock_guard<std::mutex> lock(mu);
+        ++codes[st.error_code()];
+        if (st.ok() && (resp.results_size() != 1 ||
+                        resp.results(0).sample_id() != absl::StrCat("test-", i % 10))) {
+          ++wrong_sample;
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  const int before = ThreadCount(workers[0]);
+  auto models = v1::Models::NewStub(server_->channel());
+  for (int u = 0; u < 20; ++u) {
+    grpc::ClientContext ctx;
+    v1::UnloadModelRequest unload;
+    unload.set_name(kModel);
+    google::protobuf::Empty empty;
+    ASSERT_TRUE(models->UnloadModel(&ctx, unload, &empty).ok());
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  stop = true;
+  for (auto& t : clients) t.join();
+  absl::SleepFor(absl::Milliseconds(300));
+  const int after = ThreadCount(workers[0]);
+
+  int answered = 0;
+  for (const auto& [code, n] : codes) answered += n;
+  std::fprintf(stderr, "%d requests during 20 unloads: %d OK; worker threads %d before, %d after\n",
+               answered, codes[grpc::StatusCode::OK], before, after);
+  for (const auto& [code, n] : codes) {
+    EXPECT_TRUE(code == grpc::StatusCode::OK || code == grpc::StatusCode::ABORTED)
+        << n << " requests ended with code " << code;
+  }
+  EXPECT_GE(codes[grpc::StatusCode::OK], answered * 99 / 100) << "of " << answered;
+  EXPECT_GT(answered, 100);
+  EXPECT_EQ(wrong_sample, 0);
+  EXPECT_GT(before, 0);
+  EXPECT_LE(after, before + 4) << "worker threads " << before << " before the unloads, " << after
+                               << " after 20";
 }
 
 TEST_F(EndToEnd, ModelsServiceDescribesTheTrainedModel) {

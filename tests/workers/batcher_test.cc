@@ -153,8 +153,8 @@ TEST_F(BatcherTest, SubmitAnswersOnItsThreadsAndDrawsRunAlone) {
 
 // An unloaded model's queue lets go of its pipeline (its memory would
 // otherwise stay for the worker's life); a request that still holds the
-// unloaded pipeline is refused (retryable) without starting its threads
-// again; a model loaded anew is served.
+// unloaded pipeline is refused (ABORTED: fetch the model again) without
+// starting its threads again; a model loaded anew is served.
 TEST_F(BatcherTest, ReleaseDropsThePipelineAndRefusesItsStragglers) {
   Batcher batcher(Batcher::Options{});
   auto pipeline = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
@@ -164,7 +164,7 @@ TEST_F(BatcherTest, ReleaseDropsThePipelineAndRefusesItsStragglers) {
   EXPECT_EQ(pipeline.use_count(), 1);
   batcher.Release(pipeline.get());  // twice: nothing to do
   auto straggler = batcher.Run(pipeline, Rows({1}), nullptr);
-  EXPECT_EQ(straggler.status().code(), absl::StatusCode::kUnavailable) << straggler.status();
+  EXPECT_EQ(straggler.status().code(), absl::StatusCode::kAborted) << straggler.status();
   EXPECT_EQ(pipeline.use_count(), 1) << "a straggler must not start the released pipeline again";
   auto reloaded = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
   auto again = batcher.Run(reloaded, Rows({1}), nullptr);
