@@ -56,18 +56,19 @@ void Batcher::Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, 
                       : absl::UnavailableError("worker is shutting down"));
 }
 
-void Batcher::Release(const core::Pipeline* pipeline) {
+void Batcher::Release(const std::shared_ptr<const core::Pipeline>& pipeline) {
   std::unique_ptr<Queue> q;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = queues_.find(pipeline);
-    if (it == queues_.end()) return;
-    q = std::move(it->second);
-    queues_.erase(it);
+    // Remembered even when no request has reached it yet: one may still.
     released_.erase(std::remove_if(released_.begin(), released_.end(),
                                    [](const auto& r) { return r.expired(); }),
                     released_.end());
-    released_.push_back(q->pipeline);
+    released_.push_back(pipeline);
+    auto it = queues_.find(pipeline.get());
+    if (it == queues_.end()) return;
+    q = std::move(it->second);
+    queues_.erase(it);
     q->released = true;
     q->ready.notify_all();
   }

@@ -69,7 +69,7 @@ class Batcher {
   // answered ABORTED at once (a race with the unload: fetch the model again
   // and resubmit), rather than starting threads for a pipeline nobody will
   // release again. Not from a batch thread.
-  void Release(const core::Pipeline* pipeline);
+  void Release(const std::shared_ptr<const core::Pipeline>& pipeline);
 
   // Submit, waiting for the result.
   Result Run(std::shared_ptr<const core::Pipeline> pipeline, Eigen::MatrixXf betas,

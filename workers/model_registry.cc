@@ -1,6 +1,8 @@
 #include "core/base/files.h"
 #include "workers/model_registry.h"
 
+#include <malloc.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/base/log.h"
@@ -66,6 +68,7 @@ absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(
   }
   if (pending.valid()) return pending.get();
   LoadResult result = LoadAndWarmUp(name, v);
+  malloc_trim(0);
   {
     absl::MutexLock lock(&mu_);
     loading_.erase(key);

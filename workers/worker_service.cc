@@ -1,5 +1,6 @@
 #include "workers/worker_service.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <thread>
@@ -137,8 +138,9 @@ grpc::Status WorkerService::LoadModel(grpc::ServerContext*, const v1::LoadModelR
 grpc::Status WorkerService::UnloadModel(grpc::ServerContext*, const v1::UnloadModelRequest* request,
                                         google::protobuf::Empty*) {
   for (const auto& pipeline : registry_->Unload(request->name(), request->version())) {
-    batcher_->Release(pipeline.get());
+    batcher_->Release(pipeline);
   }
+  malloc_trim(0);
   return grpc::Status::OK;
 }
 

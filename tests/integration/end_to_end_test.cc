@@ -322,12 +322,13 @@ TEST_F(EndToEnd, LoadAndUnloadModelShowPlacement) {
   EXPECT_EQ(get().placement_size(), 1);
 }
 
-// The threads of a process, from /proc (0 when it cannot be read).
-int ThreadCount(pid_t pid) {
+// A number field of /proc/PID/status ("Threads:", "VmRSS:" in kB); 0 when
+// it cannot be read.
+long ProcStatus(pid_t pid, const std::string& field) {
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
   }
   return 0;
 }
@@ -335,8 +336,9 @@ int ThreadCount(pid_t pid) {
 // An operator unloads a model while clients keep sending to it: every
 // request is answered (a request that raced an unload loads the model again
 // in the worker; ABORTED only if it raced two), each with its own sample,
-// and the worker ends with no more threads than before: every unloaded
-// copy's batch threads ended (each reload starts two).
+// and the worker ends with no more threads than before and no copy of the
+// model kept in memory: every unloaded copy's batch threads ended (each
+// reload starts two) and its weights were freed.
 TEST_F(EndToEnd, UnloadUnderLoadAnswersEveryRequestAndLeaksNoThreads) {
   v1::ReconstructResponse warm;
   ASSERT_TRUE(Call(Request({0}), &warm).ok());
@@ -362,7 +364,8 @@ TEST_F(EndToEnd, UnloadUnderLoadAnswersEveryRequestAndLeaksNoThreads) {
     });
   }
   absl::SleepFor(absl::Milliseconds(500));
-  const int before = ThreadCount(workers[0]);
+  const long before = ProcStatus(workers[0], "Threads:");
+  const long rss_before = ProcStatus(workers[0], "VmRSS:");
   auto models = v1::Models::NewStub(server_->channel());
   for (int u = 0; u < 20; ++u) {
     grpc::ClientContext ctx;
@@ -375,12 +378,15 @@ TEST_F(EndToEnd, UnloadUnderLoadAnswersEveryRequestAndLeaksNoThreads) {
   stop = true;
   for (auto& t : clients) t.join();
   absl::SleepFor(absl::Milliseconds(300));
-  const int after = ThreadCount(workers[0]);
+  const long after = ProcStatus(workers[0], "Threads:");
+  const long rss_after = ProcStatus(workers[0], "VmRSS:");
 
   int answered = 0;
   for (const auto& [code, n] : codes) answered += n;
-  std::fprintf(stderr, "%d requests during 20 unloads: %d OK; worker threads %d before, %d after\n",
-               answered, codes[grpc::StatusCode::OK], before, after);
+  std::fprintf(stderr,
+               "%d requests during 20 unloads: %d OK; worker threads %ld before, %ld after; "
+               "RSS %ld kB before, %ld kB after\n",
+               answered, codes[grpc::StatusCode::OK], before, after, rss_before, rss_after);
   for (const auto& [code, n] : codes) {
     EXPECT_TRUE(code == grpc::StatusCode::OK || code == grpc::StatusCode::ABORTED)
         << n << " requests ended with code " << code;
@@ -389,8 +395,13 @@ TEST_F(EndToEnd, UnloadUnderLoadAnswersEveryRequestAndLeaksNoThreads) {
   EXPECT_GT(answered, 100);
   EXPECT_EQ(wrong_sample, 0);
   EXPECT_GT(before, 0);
-  EXPECT_LE(after, before + 4) << "worker threads " << before << " before the unloads, " << after
+  EXPECT_LE(after, before + 1) << "worker threads " << before << " before the unloads, " << after
                                << " after 20";
+  // The worker gives freed memory back after each load and unload
+  // (malloc_trim); what stays is the allocator's slack, not copies of the
+  // model (without Release, 9 copies kept measured +366 MB, 36 threads).
+  EXPECT_GT(rss_before, 0);
+  EXPECT_LE(rss_after, rss_before + 96 * 1024) << "worker RSS in kB";
 }
 
 TEST_F(EndToEnd, ModelsServiceDescribesTheTrainedModel) {

@@ -160,9 +160,9 @@ TEST_F(BatcherTest, ReleaseDropsThePipelineAndRefusesItsStragglers) {
   auto pipeline = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
   ASSERT_TRUE(batcher.Run(pipeline, Rows({0}), nullptr).ok());
   EXPECT_EQ(pipeline.use_count(), 2) << "the queue should hold the pipeline while serving it";
-  batcher.Release(pipeline.get());
+  batcher.Release(pipeline);
   EXPECT_EQ(pipeline.use_count(), 1);
-  batcher.Release(pipeline.get());  // twice: nothing to do
+  batcher.Release(pipeline);  // twice: nothing to do
   auto straggler = batcher.Run(pipeline, Rows({1}), nullptr);
   EXPECT_EQ(straggler.status().code(), absl::StatusCode::kAborted) << straggler.status();
   EXPECT_EQ(pipeline.use_count(), 1) << "a straggler must not start the released pipeline again";
@@ -170,8 +170,15 @@ TEST_F(BatcherTest, ReleaseDropsThePipelineAndRefusesItsStragglers) {
   auto again = batcher.Run(reloaded, Rows({1}), nullptr);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->size(), 1u);
-  batcher.Release(reloaded.get());
+  batcher.Release(reloaded);
   EXPECT_EQ(reloaded.use_count(), 1);
+
+  // Released before any request reached it (loaded, then unloaded at once):
+  // a request that fetched it in between is refused all the same.
+  auto unused = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
+  batcher.Release(unused);
+  EXPECT_EQ(batcher.Run(unused, Rows({2}), nullptr).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(unused.use_count(), 1);
 }
 
 }  // namespace
