@@ -56,7 +56,8 @@ class Batcher {
 
   // Queues `work` for `pipeline`, batched with other callers' samples for
   // the same pipeline, and returns at once; `done` is called exactly once,
-  // on a batch thread (at once with UNAVAILABLE when shutting down). A
+  // on a batch thread (at once, on the caller's, with UNAVAILABLE when
+  // shutting down or ABORTED for a released pipeline: see Release). A
   // request larger than max_batch_size, or any request when it is 0, runs
   // as a batch of its own. The pipeline encodes the PNGs (its `encode`
   // stage is the batch's).

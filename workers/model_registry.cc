@@ -1,10 +1,10 @@
-#include "core/base/files.h"
 #include "workers/model_registry.h"
 
 #include <malloc.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/base/files.h"
 #include "core/base/log.h"
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
