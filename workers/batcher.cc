@@ -1,7 +1,6 @@
 #include "workers/batcher.h"
 
 #include <algorithm>
-#include <future>
 
 #include "absl/strings/str_cat.h"
 
@@ -73,17 +72,6 @@ void Batcher::Release(const std::shared_ptr<const core::Pipeline>& pipeline) {
     q->ready.notify_all();
   }
   for (auto& t : q->threads) t.join();  // after answering what was queued
-}
-
-Batcher::Result Batcher::Run(std::shared_ptr<const core::Pipeline> pipeline,
-                             Eigen::MatrixXf betas, std::function<bool()> is_cancelled) {
-  std::promise<Result> result;
-  auto future = result.get_future();
-  Work work;
-  work.betas = std::move(betas);
-  work.is_cancelled = std::move(is_cancelled);
-  Submit(std::move(pipeline), std::move(work), [&result](Result r) { result.set_value(std::move(r)); });
-  return future.get();
 }
 
 void Batcher::Serve(Queue* q) {

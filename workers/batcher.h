@@ -72,10 +72,6 @@ class Batcher {
   // release again. Not from a batch thread.
   void Release(const std::shared_ptr<const core::Pipeline>& pipeline);
 
-  // Submit, waiting for the result.
-  Result Run(std::shared_ptr<const core::Pipeline> pipeline, Eigen::MatrixXf betas,
-             std::function<bool()> is_cancelled);
-
  private:
   struct Item {
     Work work;

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -12,6 +13,19 @@
 
 namespace v2p::worker {
 namespace {
+
+// Submits and waits for the answer.
+Batcher::Result SubmitAndWait(Batcher& batcher, std::shared_ptr<const core::Pipeline> pipeline,
+                    Eigen::MatrixXf betas, std::function<bool()> is_cancelled) {
+  std::promise<Batcher::Result> result;
+  auto future = result.get_future();
+  Batcher::Work work;
+  work.betas = std::move(betas);
+  work.is_cancelled = std::move(is_cancelled);
+  batcher.Submit(std::move(pipeline), std::move(work),
+                 [&result](Batcher::Result r) { result.set_value(std::move(r)); });
+  return future.get();
+}
 
 class BatcherTest : public ::testing::Test {
  protected:
@@ -59,7 +73,7 @@ TEST_F(BatcherTest, ConcurrentRequestsShareBatchesAndGetTheirOwnRows) {
   std::vector<std::thread> clients;
   std::vector<absl::StatusOr<std::vector<core::Reconstruction>>> got(10);
   for (int i = 0; i < 10; ++i) {
-    clients.emplace_back([&, i] { got[i] = batcher.Run(*pipeline_, Rows({i}), nullptr); });
+    clients.emplace_back([&, i] { got[i] = SubmitAndWait(batcher, *pipeline_, Rows({i}), nullptr); });
   }
   for (auto& t : clients) t.join();
   int total = 0;
@@ -86,11 +100,11 @@ TEST_F(BatcherTest, LargeRequestRunsAloneAndCancelledOneIsDropped) {
   std::vector<int> sizes;
   o.on_batch = [&](int rows) { sizes.push_back(rows); };
   Batcher batcher(o);
-  auto big = batcher.Run(*pipeline_, Rows({0, 1, 2, 3, 4, 5}), nullptr);
+  auto big = SubmitAndWait(batcher, *pipeline_, Rows({0, 1, 2, 3, 4, 5}), nullptr);
   ASSERT_TRUE(big.ok());
   EXPECT_EQ(big->size(), 6u);
   EXPECT_EQ(sizes, std::vector<int>{6});
-  auto cancelled = batcher.Run(*pipeline_, Rows({0}), [] { return true; });
+  auto cancelled = SubmitAndWait(batcher, *pipeline_, Rows({0}), [] { return true; });
   EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled);
 }
 
@@ -158,16 +172,16 @@ TEST_F(BatcherTest, SubmitAnswersOnItsThreadsAndDrawsRunAlone) {
 TEST_F(BatcherTest, ReleaseDropsThePipelineAndRefusesItsStragglers) {
   Batcher batcher(Batcher::Options{});
   auto pipeline = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
-  ASSERT_TRUE(batcher.Run(pipeline, Rows({0}), nullptr).ok());
+  ASSERT_TRUE(SubmitAndWait(batcher, pipeline, Rows({0}), nullptr).ok());
   EXPECT_EQ(pipeline.use_count(), 2) << "the queue should hold the pipeline while serving it";
   batcher.Release(pipeline);
   EXPECT_EQ(pipeline.use_count(), 1);
   batcher.Release(pipeline);  // twice: nothing to do
-  auto straggler = batcher.Run(pipeline, Rows({1}), nullptr);
+  auto straggler = SubmitAndWait(batcher, pipeline, Rows({1}), nullptr);
   EXPECT_EQ(straggler.status().code(), absl::StatusCode::kAborted) << straggler.status();
   EXPECT_EQ(pipeline.use_count(), 1) << "a straggler must not start the released pipeline again";
   auto reloaded = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
-  auto again = batcher.Run(reloaded, Rows({1}), nullptr);
+  auto again = SubmitAndWait(batcher, reloaded, Rows({1}), nullptr);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->size(), 1u);
   batcher.Release(reloaded);
@@ -177,7 +191,7 @@ TEST_F(BatcherTest, ReleaseDropsThePipelineAndRefusesItsStragglers) {
   // a request that fetched it in between is refused all the same.
   auto unused = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
   batcher.Release(unused);
-  EXPECT_EQ(batcher.Run(unused, Rows({2}), nullptr).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(SubmitAndWait(batcher, unused, Rows({2}), nullptr).status().code(), absl::StatusCode::kAborted);
   EXPECT_EQ(unused.use_count(), 1);
 }
 
