@@ -135,26 +135,25 @@ int main(int argc, char** argv) {
   }
   // The finite check every request's betas pass (twice in the worker: per
   // request before batching, and in Pipeline::Run), on the test samples.
-  const Eigen::MatrixXf& all_test = test_betas;
   std::printf("finite check of %ld samples x %ld voxels, us per sample:\n",
-              static_cast<long>(all_test.rows()), static_cast<long>(all_test.cols()));
+              static_cast<long>(test_betas.rows()), static_cast<long>(test_betas.cols()));
   for (int way = 0; way < 2; ++way) {
     core::Stopwatch w;
     int64_t calls = 0, finite = 0;
     while (absl::ToDoubleSeconds(w.Elapsed()) < absl::GetFlag(FLAGS_seconds)) {
       if (way == 0) {
         bool all = true;
-        const float* v = all_test.data();
-        for (Eigen::Index i = 0; i < all_test.size(); ++i) all &= std::isfinite(v[i]);
+        const float* v = test_betas.data();
+        for (Eigen::Index i = 0; i < test_betas.size(); ++i) all &= std::isfinite(v[i]);
         finite += all;
       } else {
-        finite += core::CheckFiniteRows(all_test).ok();
+        finite += core::CheckFiniteRows(test_betas).ok();
       }
       ++calls;
     }
     if (finite != calls) return 1;
     std::printf("%18s %8.2f\n", way == 0 ? "std::isfinite loop" : "CheckFiniteRows",
-                1e6 * absl::ToDoubleSeconds(w.Elapsed()) / static_cast<double>(calls * all_test.rows()));
+                1e6 * absl::ToDoubleSeconds(w.Elapsed()) / static_cast<double>(calls * test_betas.rows()));
   }
   return 0;
 }

@@ -5,13 +5,13 @@
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
-#include <limits>
 #include <string>
 #include <thread>
 
