@@ -68,40 +68,110 @@ void CountError(const grpc::Status& s, int64_t n, Shared* out) {
   out->first_error.emplace(code, s.error_message());
 }
 
-void UnaryClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
-                 const std::vector<v1::Sample>& samples, int id, absl::Time until, Shared* out) {
-  std::vector<absl::Duration> mine;
-  for (int64_t n = 0; absl::Now() < until; ++n) {
-    v1::ReconstructRequest req;
-    req.set_model(o.model);
-    for (int i = 0; i < o.samples_per_request; ++i) {
-      v1::Sample* s = req.add_samples();
-      *s = samples[(id + n * o.samples_per_request + i) % samples.size()];
-      s->set_id(absl::StrCat(id, "-", n, "-", i));
+// The request a unary client sends as its `n`th: samples_per_request of the
+// shipped samples, cycled, each with an id naming client, request and slot.
+void FillRequest(const LoadOptions& o, const std::vector<v1::Sample>& samples, int id, int64_t n,
+                 v1::ReconstructRequest* req) {
+  req->Clear();
+  req->set_model(o.model);
+  for (int i = 0; i < o.samples_per_request; ++i) {
+    v1::Sample* s = req->add_samples();
+    *s = samples[(id + n * o.samples_per_request + i) % samples.size()];
+    s->set_id(absl::StrCat(id, "-", n, "-", i));
+  }
+}
+
+// One unary client: a closed loop on its own channel, one request
+// outstanding at a time. It runs on gRPC's callback API: the callback of
+// each answer, on gRPC's own threads, records it and sends the next request,
+// so no thread of ours wakes per call. (The blocking API costs a thread
+// hand-off per call, CPU that a server sharing the machine with its load
+// clients loses.) Only when callbacks would nest, as when every call fails
+// at once, does Run's thread send the next request instead.
+class UnaryLoop {
+ public:
+  UnaryLoop(v1::Reconstruction::Stub& stub, const LoadOptions& o,
+            const std::vector<v1::Sample>& samples, int id, absl::Time until, Shared* out)
+      : stub_(stub), o_(o), samples_(samples), id_(id), until_(until), out_(out) {}
+
+  // Sends until the duration is up; returns once the last answer is in.
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!done_) {
+      resume_ = false;
+      lock.unlock();
+      Send();
+      lock.lock();
+      cv_.wait(lock, [&] { return done_ || resume_; });
     }
-    v1::ReconstructResponse resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    out->sent += o.samples_per_request;
-    core::Stopwatch w;
-    const grpc::Status s = stub.Reconstruct(&ctx, req, &resp);
+    lock.unlock();
+    std::lock_guard<std::mutex> shared(out_->mu);
+    out_->latencies.insert(out_->latencies.end(), mine_.begin(), mine_.end());
+  }
+
+ private:
+  void Send() {
+    if (absl::Now() >= until_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      cv_.notify_one();
+      return;
+    }
+    FillRequest(o_, samples_, id_, n_++, &req_);
+    resp_.Clear();
+    ctx_ = std::make_unique<grpc::ClientContext>();
+    ctx_->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    out_->sent += o_.samples_per_request;
+    watch_ = core::Stopwatch();
+    stub_.async()->Reconstruct(ctx_.get(), &req_, &resp_,
+                               [this](grpc::Status s) { Answered(s); });
+  }
+
+  void Answered(const grpc::Status& s) {
     if (s.ok()) {
-      mine.push_back(w.Elapsed());
-      out->received += resp.results_size();
+      mine_.push_back(watch_.Elapsed());
+      out_->received += resp_.results_size();
     } else {
       // Every sample of a failed request counts as an error of its code.
-      CountError(s, o.samples_per_request, out);
+      CountError(s, o_.samples_per_request, out_);
     }
+    thread_local int depth = 0;
+    if (depth < 4) {
+      ++depth;
+      Send();
+      --depth;
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    resume_ = true;
+    cv_.notify_one();
   }
-  std::lock_guard<std::mutex> lock(out->mu);
-  out->latencies.insert(out->latencies.end(), mine.begin(), mine.end());
-}
+
+  v1::Reconstruction::Stub& stub_;
+  const LoadOptions& o_;
+  const std::vector<v1::Sample>& samples_;
+  const int id_;
+  const absl::Time until_;
+  Shared* const out_;
+  // The call in flight; touched by one thread at a time, in turn.
+  int64_t n_ = 0;
+  v1::ReconstructRequest req_;
+  v1::ReconstructResponse resp_;
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  core::Stopwatch watch_;
+  std::vector<absl::Duration> mine_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;    // the duration is up and no call is in flight
+  bool resume_ = false;  // Run's thread is to send the next request
+};
 
 void StreamClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
                   const std::vector<v1::Sample>& samples, int id, absl::Time until, Shared* out) {
   grpc::ClientContext ctx;
   auto stream = stub.StreamReconstruct(&ctx);
-    std::mutex mu;
+  std::mutex mu;
   std::condition_variable room;
   std::vector<std::chrono::steady_clock::time_point> sent_at;
   size_t answered = 0;
@@ -131,7 +201,7 @@ void StreamClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
   size_t n = 0;
   while (stream->Read(&resp)) {
     std::chrono::steady_clock::time_point t;
-        {
+    {
       std::lock_guard<std::mutex> lock(mu);
       t = sent_at[n++];
       answered = n;
@@ -173,7 +243,7 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
       if (o.stream) {
         StreamClient(*stub, o, samples, c, until, &shared);
       } else {
-        UnaryClient(*stub, o, samples, c, until, &shared);
+        UnaryLoop(*stub, o, samples, c, until, &shared).Run();
       }
     });
   }
