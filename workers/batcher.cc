@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/strings/str_cat.h"
-
 namespace v2p::worker {
 
 Batcher::~Batcher() {
@@ -24,46 +22,46 @@ void Batcher::ReportQueue() {
   options_.on_queue_change(rows);
 }
 
-void Batcher::Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, Done done) {
+void Batcher::Start(std::shared_ptr<const core::Pipeline> pipeline) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& q = queues_[pipeline.get()];
+  if (q) return;
+  q = std::make_unique<Queue>();
+  q->pipeline = std::move(pipeline);
+  for (int i = 0; i < std::max(1, options_.threads_per_model); ++i) {
+    q->threads.emplace_back(&Batcher::Serve, this, q.get());
+  }
+}
+
+void Batcher::Submit(const std::shared_ptr<const core::Pipeline>& pipeline, Work work, Done done) {
   auto item = std::make_unique<Item>();
   item->work = std::move(work);
   item->enqueued = std::chrono::steady_clock::now();
   item->done = std::move(done);
-  bool released = false;
+  absl::Status refused;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    released = std::any_of(released_.begin(), released_.end(),
-                           [&](const auto& r) { return r.lock() == pipeline; });
-    if (!stopping_ && !released) {
-      auto& q = queues_[pipeline.get()];
-      if (!q) {
-        // Threads per loaded pipeline; the queue keeps the pipeline alive.
-        q = std::make_unique<Queue>();
-        q->pipeline = pipeline;
-        for (int i = 0; i < std::max(1, options_.threads_per_model); ++i) {
-          q->threads.emplace_back(&Batcher::Serve, this, q.get());
-        }
-      }
-      q->rows += static_cast<int>(item->work.betas.rows());
-      q->items.push_back(std::move(item));
-      q->ready.notify_all();
+    auto it = queues_.find(pipeline.get());
+    if (stopping_) {
+      refused = absl::UnavailableError("worker is shutting down");
+    } else if (it == queues_.end()) {
+      refused = absl::AbortedError("the model was unloaded while this request was in flight");
+    } else {
+      Queue& q = *it->second;
+      q.rows += static_cast<int>(item->work.betas.rows());
+      q.items.push_back(std::move(item));
+      q.ready.notify_all();
       ReportQueue();
       return;
     }
   }
-  item->done(released ? absl::AbortedError("the model was unloaded while this request was in flight")
-                      : absl::UnavailableError("worker is shutting down"));
+  item->done(refused);
 }
 
 void Batcher::Release(const std::shared_ptr<const core::Pipeline>& pipeline) {
   std::unique_ptr<Queue> q;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // Remembered even when no request has reached it yet: one may still.
-    released_.erase(std::remove_if(released_.begin(), released_.end(),
-                                   [](const auto& r) { return r.expired(); }),
-                    released_.end());
-    released_.push_back(pipeline);
     auto it = queues_.find(pipeline.get());
     if (it == queues_.end()) return;
     q = std::move(it->second);

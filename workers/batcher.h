@@ -54,22 +54,25 @@ class Batcher {
     uint64_t sample_seed = 0;
   };
 
+  // Starts serving `pipeline` (a model version just loaded): its queue and
+  // threads, which hold it until Release. Starting one served already does
+  // nothing. The registry calls it before it hands the pipeline out.
+  void Start(std::shared_ptr<const core::Pipeline> pipeline);
+
   // Queues `work` for `pipeline`, batched with other callers' samples for
   // the same pipeline, and returns at once; `done` is called exactly once,
-  // on a batch thread (at once, on the caller's, with UNAVAILABLE when
-  // shutting down or ABORTED for a released pipeline: see Release). A
-  // request larger than max_batch_size, or any request when it is 0, runs
-  // as a batch of its own. The pipeline encodes the PNGs (its `encode`
-  // stage is the batch's).
-  void Submit(std::shared_ptr<const core::Pipeline> pipeline, Work work, Done done);
+  // on a batch thread, or at once on the caller's: UNAVAILABLE when
+  // shutting down, ABORTED for a pipeline not served (one released after
+  // the request fetched it: a race with an unload; fetch the model again
+  // and resubmit). A request larger than max_batch_size, or any request
+  // when it is 0, runs as a batch of its own. The pipeline encodes the PNGs
+  // (its `encode` stage is the batch's).
+  void Submit(const std::shared_ptr<const core::Pipeline>& pipeline, Work work, Done done);
 
   // Stops serving `pipeline` (an unloaded model): its queued requests are
   // answered, then its threads end and its reference to the pipeline is
-  // dropped, so the pipeline's memory goes once no request holds it. A
-  // request that fetched it before the unload and is submitted after is
-  // answered ABORTED at once (a race with the unload: fetch the model again
-  // and resubmit), rather than starting threads for a pipeline nobody will
-  // release again. Not from a batch thread.
+  // dropped, so the pipeline's memory goes once no request holds it. Not
+  // from a batch thread.
   void Release(const std::shared_ptr<const core::Pipeline>& pipeline);
 
  private:
@@ -94,10 +97,9 @@ class Batcher {
   const Options options_;
   mutable std::mutex mu_;
   bool stopping_ = false;
+  // The served pipelines. A queue holds its pipeline, so no other can have
+  // its address while it is here.
   std::map<const core::Pipeline*, std::unique_ptr<Queue>> queues_;
-  // Released pipelines still held by some request; expired ones are pruned
-  // on each Release.
-  std::vector<std::weak_ptr<const core::Pipeline>> released_;
 };
 
 }  // namespace v2p::worker

@@ -68,9 +68,21 @@ int main(int argc, char** argv) {
   }
   v2p::RpcMetrics rpc_metrics(*metrics_registry, "worker", V2P_VERSION);
   v2p::worker::WorkerMetrics worker_metrics(*metrics_registry);
+  // Every reconstruction runs on the batcher's threads; with
+  // --max_batch_size=0 each request is a batch of its own. It serves each
+  // model version from its load to its unload (it outlives the registry).
+  v2p::worker::Batcher::Options batch_options;
+  batch_options.max_batch_size = std::max(0, absl::GetFlag(FLAGS_max_batch_size));
+  batch_options.max_queue_delay = absl::Microseconds(absl::GetFlag(FLAGS_max_queue_delay_us));
+  batch_options.threads_per_model = std::max(1, absl::GetFlag(FLAGS_threads_per_model));
+  batch_options.on_batch = [&](int rows) { worker_metrics.RecordBatch(rows); };
+  batch_options.on_queue_change = [&](int rows) { worker_metrics.SetQueuedRows(rows); };
+  v2p::worker::Batcher batcher(batch_options);
   v2p::worker::ModelRegistry::Options registry_options;
   registry_options.repository = absl::GetFlag(FLAGS_repo);
-  registry_options.on_loaded = [&](int n) { worker_metrics.SetModelsLoaded(n); };
+  registry_options.on_loaded_count = [&](int n) { worker_metrics.SetModelsLoaded(n); };
+  registry_options.on_load = [&](const auto& pipeline) { batcher.Start(pipeline); };
+  registry_options.on_unload = [&](const auto& pipeline) { batcher.Release(pipeline); };
   auto registry = v2p::worker::ModelRegistry::Create(registry_options);
   if (!registry.ok()) {
     std::fprintf(stderr, "v2p-worker: %s\n",
@@ -90,15 +102,6 @@ int main(int argc, char** argv) {
     }
     jobs = *std::move(runner);
   }
-  // Every reconstruction runs on the batcher's threads; with
-  // --max_batch_size=0 each request is a batch of its own.
-  v2p::worker::Batcher::Options batch_options;
-  batch_options.max_batch_size = std::max(0, absl::GetFlag(FLAGS_max_batch_size));
-  batch_options.max_queue_delay = absl::Microseconds(absl::GetFlag(FLAGS_max_queue_delay_us));
-  batch_options.threads_per_model = std::max(1, absl::GetFlag(FLAGS_threads_per_model));
-  batch_options.on_batch = [&](int rows) { worker_metrics.RecordBatch(rows); };
-  batch_options.on_queue_change = [&](int rows) { worker_metrics.SetQueuedRows(rows); };
-  v2p::worker::Batcher batcher(batch_options);
   v2p::worker::WorkerService service(registry->get(), &batcher, &worker_metrics, {*device});
   v2p::ServeOptions serve;
   serve.name = "v2p-worker[" + *device + "]";

@@ -73,8 +73,9 @@ absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(
     absl::MutexLock lock(&mu_);
     loading_.erase(key);
     if (result.ok()) {
+      if (options_.on_load) options_.on_load(*result);
       loaded_.emplace(key, *result);
-      if (options_.on_loaded) options_.on_loaded(static_cast<int>(loaded_.size()));
+      if (options_.on_loaded_count) options_.on_loaded_count(static_cast<int>(loaded_.size()));
     }
   }
   promise.set_value(result);
@@ -125,23 +126,26 @@ std::vector<ModelRegistry::ModelInfo> ModelRegistry::DescribeAll() const {
   return out;
 }
 
-std::vector<std::shared_ptr<const core::Pipeline>> ModelRegistry::Unload(
-    const std::string& name, int64_t version) {
-  absl::MutexLock lock(&mu_);
+void ModelRegistry::Unload(const std::string& name, int64_t version) {
   std::vector<std::shared_ptr<const core::Pipeline>> unloaded;
-  for (auto it = loaded_.begin(); it != loaded_.end();) {
-    if (it->first.first == name && (version == 0 || it->first.second == version)) {
-      unloaded.push_back(std::move(it->second));
-      it = loaded_.erase(it);
-    } else {
-      ++it;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = loaded_.begin(); it != loaded_.end();) {
+      if (it->first.first == name && (version == 0 || it->first.second == version)) {
+        unloaded.push_back(std::move(it->second));
+        it = loaded_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    latest_.erase(name);
+    if (!unloaded.empty() && options_.on_loaded_count) {
+      options_.on_loaded_count(static_cast<int>(loaded_.size()));
     }
   }
-  latest_.erase(name);
-  if (!unloaded.empty() && options_.on_loaded) {
-    options_.on_loaded(static_cast<int>(loaded_.size()));
+  if (options_.on_unload) {
+    for (const auto& pipeline : unloaded) options_.on_unload(pipeline);
   }
-  return unloaded;
 }
 
 std::vector<std::string> ModelRegistry::Loaded() const {

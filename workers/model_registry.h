@@ -6,7 +6,6 @@
 
 #include <functional>
 #include <future>
-#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,8 +28,15 @@ class ModelRegistry {
     // How long "latest version" answers are reused before the repository is
     // listed again, so that requests do not scan the disk each time.
     absl::Duration latest_refresh = absl::Seconds(2);
-    // Called with the number of loaded versions after each load.
-    std::function<void(int loaded)> on_loaded;
+    // Called with the number of loaded versions after each load and unload.
+    std::function<void(int loaded)> on_loaded_count;
+    // Called with each version as it loads, under the registry's lock, before
+    // any caller gets it: the worker starts serving it (Batcher::Start).
+    std::function<void(const std::shared_ptr<const core::Pipeline>&)> on_load;
+    // Called with each version unloaded, after the registry has let go of
+    // it and outside its lock: the worker stops serving it
+    // (Batcher::Release, which waits for its queued requests).
+    std::function<void(const std::shared_ptr<const core::Pipeline>&)> on_unload;
   };
   static absl::StatusOr<std::unique_ptr<ModelRegistry>> Create(
       const Options& options);
@@ -55,10 +61,9 @@ class ModelRegistry {
                                      int64_t version) const;
   // The latest version of every model; unreadable ones are skipped.
   std::vector<ModelInfo> DescribeAll() const;
-    // Forgets loaded versions of `name` (version 0 = all); requests holding
-  // one finish with it. Returns the pipelines unloaded.
-  std::vector<std::shared_ptr<const core::Pipeline>> Unload(const std::string& name,
-                                                            int64_t version);
+  // Forgets loaded versions of `name` (version 0 = all), calling on_unload
+  // with each; requests holding one finish with it.
+  void Unload(const std::string& name, int64_t version);
   // "name/version" of each loaded pipeline.
   std::vector<std::string> Loaded() const;
 

@@ -137,9 +137,7 @@ grpc::Status WorkerService::LoadModel(grpc::ServerContext*, const v1::LoadModelR
 
 grpc::Status WorkerService::UnloadModel(grpc::ServerContext*, const v1::UnloadModelRequest* request,
                                         google::protobuf::Empty*) {
-  for (const auto& pipeline : registry_->Unload(request->name(), request->version())) {
-    batcher_->Release(pipeline);
-  }
+  registry_->Unload(request->name(), request->version());  // the batcher releases them
   malloc_trim(0);
   return grpc::Status::OK;
 }

@@ -70,6 +70,7 @@ TEST_F(BatcherTest, ConcurrentRequestsShareBatchesAndGetTheirOwnRows) {
     batch_sizes.push_back(rows);
   };
   Batcher batcher(o);
+  batcher.Start(*pipeline_);
   std::vector<std::thread> clients;
   std::vector<absl::StatusOr<std::vector<core::Reconstruction>>> got(10);
   for (int i = 0; i < 10; ++i) {
@@ -100,6 +101,7 @@ TEST_F(BatcherTest, LargeRequestRunsAloneAndCancelledOneIsDropped) {
   std::vector<int> sizes;
   o.on_batch = [&](int rows) { sizes.push_back(rows); };
   Batcher batcher(o);
+  batcher.Start(*pipeline_);
   auto big = SubmitAndWait(batcher, *pipeline_, Rows({0, 1, 2, 3, 4, 5}), nullptr);
   ASSERT_TRUE(big.ok());
   EXPECT_EQ(big->size(), 6u);
@@ -129,6 +131,7 @@ TEST_F(BatcherTest, SubmitAnswersOnItsThreadsAndDrawsRunAlone) {
     };
     {
       Batcher batcher(o);
+      batcher.Start(*pipeline_);
       for (int i = 0; i < 4; ++i) {
         Batcher::Work work;
         work.betas = Rows({i});
@@ -165,34 +168,54 @@ TEST_F(BatcherTest, SubmitAnswersOnItsThreadsAndDrawsRunAlone) {
   }
 }
 
-// An unloaded model's queue lets go of its pipeline (its memory would
-// otherwise stay for the worker's life); a request that still holds the
-// unloaded pipeline is refused (ABORTED: fetch the model again) without
-// starting its threads again; a model loaded anew is served.
-TEST_F(BatcherTest, ReleaseDropsThePipelineAndRefusesItsStragglers) {
-  Batcher batcher(Batcher::Options{});
+// A pipeline is served from Start to Release: before Start and after
+// Release a request for it is refused (ABORTED: fetch the model again)
+// without starting threads for it; Release answers what was queued and
+// lets go of the pipeline (its memory would otherwise stay for the worker's
+// life); a version loaded anew is served.
+TEST_F(BatcherTest, ServesAPipelineFromStartToRelease) {
+  Batcher::Options o;
+  o.max_queue_delay = absl::Milliseconds(50);  // so the release finds a request queued
+  Batcher batcher(o);
   auto pipeline = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
-  ASSERT_TRUE(SubmitAndWait(batcher, pipeline, Rows({0}), nullptr).ok());
+  auto early = SubmitAndWait(batcher, pipeline, Rows({0}), nullptr);
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kAborted) << early.status();
+  EXPECT_EQ(pipeline.use_count(), 1) << "a refused request must not start the pipeline";
+
+  batcher.Start(pipeline);
+  batcher.Start(pipeline);  // twice: nothing more
   EXPECT_EQ(pipeline.use_count(), 2) << "the queue should hold the pipeline while serving it";
+  ASSERT_TRUE(SubmitAndWait(batcher, pipeline, Rows({0}), nullptr).ok());
+
+  // Queued when the release comes: answered all the same.
+  std::promise<Batcher::Result> queued;
+  {
+    Batcher::Work work;
+    work.betas = Rows({1, 2});
+    batcher.Submit(pipeline, std::move(work),
+                   [&queued](Batcher::Result r) { queued.set_value(std::move(r)); });
+  }
   batcher.Release(pipeline);
+  auto future = queued.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(30)), std::future_status::ready)
+      << "a request queued at the release was never answered";
+  auto answered = future.get();
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  EXPECT_EQ(answered->size(), 2u);
   EXPECT_EQ(pipeline.use_count(), 1);
   batcher.Release(pipeline);  // twice: nothing to do
+
   auto straggler = SubmitAndWait(batcher, pipeline, Rows({1}), nullptr);
   EXPECT_EQ(straggler.status().code(), absl::StatusCode::kAborted) << straggler.status();
   EXPECT_EQ(pipeline.use_count(), 1) << "a straggler must not start the released pipeline again";
+
   auto reloaded = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
+  batcher.Start(reloaded);
   auto again = SubmitAndWait(batcher, reloaded, Rows({1}), nullptr);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->size(), 1u);
   batcher.Release(reloaded);
   EXPECT_EQ(reloaded.use_count(), 1);
-
-  // Released before any request reached it (loaded, then unloaded at once):
-  // a request that fetched it in between is refused all the same.
-  auto unused = std::shared_ptr<const core::Pipeline>(*core::Pipeline::Load(*root_ + "/models/m/1", 1));
-  batcher.Release(unused);
-  EXPECT_EQ(SubmitAndWait(batcher, unused, Rows({2}), nullptr).status().code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(unused.use_count(), 1);
 }
 
 }  // namespace
