@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
           std::to_string(absl::GetFlag(FLAGS_max_message_mb))};
   pool_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   for (const std::string& a : absl::GetFlag(FLAGS_worker_args)) pool_options.worker_args.push_back(a);
-    // Readiness: the health service "voxel2pixel.v1.Reconstruction" is
+  // Readiness: the health service "voxel2pixel.v1.Reconstruction" is
   // SERVING only while at least one worker is (what a load balancer and a
   // Kubernetes readiness probe should ask); "" stays SERVING while the
   // process is alive (liveness).
