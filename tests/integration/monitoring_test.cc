@@ -1,7 +1,10 @@
 // The real Prometheus server (Debian's `prometheus`) scrapes a v2p-server
 // and a v2p-worker on loopback; after traffic its HTTP API shows the
 // per-stage histograms and the request counters with non-zero counts.
-// promtool checks both endpoints' exposition and the alert rules.
+// promtool checks both endpoints' exposition and the alert rules. The same
+// Prometheus evaluates the alert rules and every query of the Grafana
+// dashboard, and each metric they name is one the processes export, so a
+// renamed metric cannot leave an alert silent or a panel empty.
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -11,7 +14,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <thread>
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -28,6 +36,8 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = voxel2pixel::v1;
+using google::protobuf::Struct;
+using google::protobuf::Value;
 
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -56,6 +66,58 @@ double Query(int port, const std::string& promql) {
     return -1;
   }
   return value;
+}
+
+// GET of Prometheus' HTTP API at `path` with form-encoded `query`, parsed.
+Struct Api(int port, const std::string& path, const std::string& query = "") {
+  const auto r = testing::RunCommand(absl::StrCat(
+      "curl -s --max-time 5 -G http://127.0.0.1:", port, path,
+      query.empty() ? "" : absl::StrCat(" --data-urlencode 'query=", query, "'")));
+  Struct body;
+  if (!google::protobuf::util::JsonStringToMessage(r.output, &body).ok()) {
+    ADD_FAILURE() << path << " " << query << ": not JSON: " << r.output;
+  }
+  return body;
+}
+
+std::string Text(const Struct& s, const std::string& field) {
+  auto it = s.fields().find(field);
+  return it == s.fields().end() ? "" : it->second.string_value();
+}
+
+// The values at `path` in `s`, in order; lists on the way, and at the end,
+// are walked through.
+std::vector<Value> Walk(const Value& v, const std::vector<std::string>& path, size_t at = 0) {
+  std::vector<Value> out;
+  if (at == path.size()) {
+    if (!v.has_list_value()) return {v};
+    return {v.list_value().values().begin(), v.list_value().values().end()};
+  }
+  if (v.has_list_value()) {
+    for (const Value& e : v.list_value().values()) {
+      for (Value& x : Walk(e, path, at)) out.push_back(std::move(x));
+    }
+  } else if (v.has_struct_value()) {
+    auto it = v.struct_value().fields().find(path[at]);
+    if (it != v.struct_value().fields().end()) out = Walk(it->second, path, at + 1);
+  }
+  return out;
+}
+std::vector<Value> Walk(const Struct& s, const std::vector<std::string>& path) {
+  Value v;
+  *v.mutable_struct_value() = s;
+  return Walk(v, path);
+}
+
+// The v2p metric names a PromQL expression reads.
+std::set<std::string> MetricsIn(const std::string& promql) {
+  std::set<std::string> names;
+  const std::regex name("v2p_[a-z0-9_]+");
+  for (auto it = std::sregex_iterator(promql.begin(), promql.end(), name); it != std::sregex_iterator();
+       ++it) {
+    names.insert(it->str());
+  }
+  return names;
 }
 
 TEST(Monitoring, PrometheusScrapesServerAndWorker) {
@@ -107,7 +169,9 @@ TEST(Monitoring, PrometheusScrapesServerAndWorker) {
 
   const int prom_port = FreePort();
   std::ofstream(dir + "/prometheus.yml")
-      << "global:\n  scrape_interval: 1s\nscrape_configs:\n"
+      << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+      << "rule_files: ['" << testing::SourceDir() << "/deploy/prometheus/alerts.yml']\n"
+      << "scrape_configs:\n"
       << "  - job_name: v2p-server\n    static_configs:\n      - targets: ['127.0.0.1:"
       << (*server)->metrics_port() << "']\n"
       << "  - job_name: v2p-worker\n    static_configs:\n      - targets: ['127.0.0.1:"
@@ -143,6 +207,63 @@ TEST(Monitoring, PrometheusScrapesServerAndWorker) {
     rejected = Query(prom_port, kRejected);
     up = Query(prom_port, kWorkerUp);
   }
+
+  // Every v2p series name Prometheus holds from the two endpoints.
+  std::set<std::string> exported;
+  for (const Value& name : Walk(Api(prom_port, "/api/v1/label/__name__/values"), {"data"})) {
+    exported.insert(name.string_value());
+  }
+  EXPECT_TRUE(exported.count("v2p_stage_duration_seconds_bucket")) << exported.size() << " names";
+
+  // The dashboard's queries, as Grafana sends them ($job: all jobs).
+  std::ifstream dashboard_file(testing::SourceDir() + "/deploy/grafana/voxel2pixel.json");
+  const std::string dashboard_json((std::istreambuf_iterator<char>(dashboard_file)),
+                                   std::istreambuf_iterator<char>());
+  Struct dashboard;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(dashboard_json, &dashboard).ok());
+  const std::vector<Value> exprs = Walk(dashboard, {"panels", "targets", "expr"});
+  EXPECT_GE(exprs.size(), 8u);
+  for (const Value& e : exprs) {
+    const std::string promql = std::regex_replace(e.string_value(), std::regex("\\$job"), ".+");
+    const Struct answer = Api(prom_port, "/api/v1/query", promql);
+    EXPECT_EQ(Text(answer, "status"), "success") << promql << ": " << Text(answer, "error");
+    for (const std::string& m : MetricsIn(promql)) {
+      EXPECT_TRUE(exported.count(m)) << "dashboard query " << promql << " reads " << m
+                                     << ", which neither process exports";
+    }
+  }
+
+  // The alert rules, as Prometheus itself evaluates them (each at least once).
+  std::vector<Value> alert_rules;
+  const absl::Time alert_rules_until = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < alert_rules_until) {
+    alert_rules = Walk(Api(prom_port, "/api/v1/rules"), {"data", "groups", "rules"});
+    bool evaluated = !alert_rules.empty();
+    for (const Value& r : alert_rules) {
+      const auto& f = r.struct_value().fields();
+      if (f.count("health") == 0 || f.at("health").string_value() == "unknown") evaluated = false;
+    }
+    if (evaluated) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(alert_rules.size(), 4u);
+  for (const Value& r : alert_rules) {
+    const auto& f = r.struct_value().fields();
+    const std::string name = f.count("name") ? f.at("name").string_value() : "?";
+    const std::string query = f.count("query") ? f.at("query").string_value() : "";
+    EXPECT_EQ(f.count("health") ? f.at("health").string_value() : "", "ok")
+        << name << ": " << (f.count("lastError") ? f.at("lastError").string_value() : "");
+    EXPECT_EQ(f.count("state") ? f.at("state").string_value() : "", "inactive")
+        << name << " fires on a healthy server and worker";
+    for (const std::string& m : MetricsIn(query)) {
+      EXPECT_TRUE(exported.count(m)) << "alert " << name << " reads " << m
+                                     << ", which neither process exports";
+    }
+  }
+
+  std::printf("Prometheus evaluated %zu dashboard queries and %zu alert rules; %zu v2p series names\n",
+              exprs.size(), alert_rules.size(), exported.size());
+
   kill(prom, SIGTERM);
   waitpid(prom, nullptr, 0);
   EXPECT_EQ(stage, 20) << kStage;
