@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Builds the image of ./Dockerfile and checks it as an operator would:
+# it runs as a non-root user, every binary finds its shared libraries, no
+# -dev package is installed, the CLI in the image trains digit69 into a
+# mounted repository, the default command serves it (one spawned worker),
+# the CLI reconstructs the test trials over gRPC, the metrics endpoint is
+# published (and passes `promtool check metrics` when promtool is here),
+# and `docker stop` ends it cleanly. Needs a running Docker engine; not
+# part of the test suite (a cold image build takes minutes and CI has no
+# engine).
+#
+#   scripts/check_image.sh [--offline-base] [--keep]
+#     --offline-base  no registry is reachable: make the debian:12 and
+#                     debian:12-slim base images from Debian's mirror with
+#                     debootstrap (installed with apt-get) when missing.
+#     --keep          leave the image voxel2pixel:check behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data="${V2P_DATA_DIR:-$(cd .. && pwd)/shared/data}"
+offline=0 keep=0
+for a in "$@"; do
+  case "$a" in
+    --offline-base) offline=1 ;;
+    --keep) keep=1 ;;
+    *) echo "usage: $0 [--offline-base] [--keep]" >&2; exit 2 ;;
+  esac
+done
+[ -f "$data/digit69/digit69_28x28.mat" ] || { echo "FAIL: no digit69 under $data (set V2P_DATA_DIR)" >&2; exit 1; }
+docker info >/dev/null 2>&1 || { echo "FAIL: no Docker engine answers (start dockerd)" >&2; exit 1; }
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+if [ $offline -eq 1 ] && ! docker image inspect debian:12 >/dev/null 2>&1; then
+  command -v debootstrap >/dev/null || $sudo apt-get install -y --no-install-recommends debootstrap
+  root=$(mktemp -d)
+  $sudo debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian
+  $sudo rm -f "$root/etc/apt/sources.list"
+  $sudo tee "$root/etc/apt/sources.list.d/debian.sources" >/dev/null <<'EOF'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  $sudo rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  $sudo tar -C "$root" -c . | docker import - debian:12
+  docker tag debian:12 debian:12-slim
+  $sudo rm -rf "$root"
+fi
+
+image=voxel2pixel:check
+# The legacy builder when the buildx plugin is missing.
+docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
+start=$(date +%s)
+docker build -t "$image" . >/tmp/v2p-image-build.log 2>&1 || {
+  tail -30 /tmp/v2p-image-build.log; echo "FAIL: docker build (log: /tmp/v2p-image-build.log)"; exit 1; }
+echo "built $image in $(( $(date +%s) - start )) s: $(docker image inspect "$image" --format '{{.Size}}' | awk '{printf "%.2f GB", $1/1e9}')"
+
+work=$(mktemp -d)
+name="v2p-check-$$"
+cleanup() {
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  [ $keep -eq 1 ] || docker rmi "$image" >/dev/null 2>&1 || true
+  $sudo rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+run() { docker run --rm --entrypoint "$@"; }
+
+[ "$(run id "$image" -u)" = 10001 ] || fail "the image does not run as uid 10001"
+missing=$(run sh "$image" -c 'ldd /usr/local/bin/v2p-server /usr/local/bin/v2p-worker /usr/local/bin/v2p | grep -c "not found" || true')
+[ "$missing" = 0 ] || fail "$missing shared libraries not found in the runtime image"
+dev=$(run sh "$image" -c 'dpkg-query -W -f "\${Package}\n" | grep -c -- "-dev$" || true')
+[ "$dev" = 0 ] || fail "$dev -dev packages in the runtime image"
+echo "PASS: runs as uid 10001; all libraries of v2p-server, v2p-worker, v2p found; no -dev package"
+
+mkdir -p "$work/repo" && $sudo chown 10001 "$work/repo"
+docker run --rm -v "$work/repo:/repo" -v "$data:/data:ro" -v "$PWD/examples:/examples:ro" \
+  --entrypoint v2p "$image" train --dataset /examples/digit69_dataset.pbtxt \
+  --spec /examples/digit69_ridge.pbtxt --repo /repo --model digit69 --data_root /data |
+  tail -1
+docker run -d --name "$name" -p 127.0.0.1::8500 -p 127.0.0.1::8501 -v "$work/repo:/repo" \
+  -v "$data:/data:ro" "$image" >/dev/null
+metrics_port=$(docker port "$name" 8501/tcp | head -1 | sed 's/.*://')
+for _ in $(seq 60); do
+  docker exec "$name" v2p models list --server 127.0.0.1:8500 >/dev/null 2>&1 && break
+  sleep 1
+done
+docker exec "$name" v2p models list --server 127.0.0.1:8500 || fail "the server did not answer (docker logs $name)"
+docker exec "$name" v2p reconstruct --server 127.0.0.1:8500 --model digit69 \
+  --betas /data/digit69/digit69_28x28.mat --var fmriTest --stimuli-var stimTest --out /repo/out |
+  grep -E "PCC|digit69 v1" || fail "reconstruction over gRPC failed"
+[ "$(ls "$work/repo/out"/*.png | wc -l)" -ge 10 ] || fail "fewer than 10 images written"
+curl -sf "http://127.0.0.1:$metrics_port/metrics" >"$work/metrics.txt" || fail "no metrics on the published port"
+grep -q '^v2p_worker_up{worker="0"} 1' "$work/metrics.txt" || fail "the spawned worker is not up"
+if command -v promtool >/dev/null; then
+  promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics"
+fi
+echo "PASS: trained, served and reconstructed 10 digit69 trials over gRPC in the image; metrics published"
+docker stop "$name" >/dev/null
+code=$(docker inspect "$name" --format '{{.State.ExitCode}}')
+[ "$code" = 0 ] || fail "v2p-server exited $code on docker stop"
+echo "PASS: docker stop ends v2p-server and its worker with exit code 0"
