@@ -5,7 +5,11 @@
 # mounted repository, the default command serves it (one spawned worker),
 # the CLI reconstructs the test trials over gRPC, the metrics endpoint is
 # published (and passes `promtool check metrics` when promtool is here),
-# and `docker stop` ends it cleanly. Needs a running Docker engine; not
+# and `docker stop` ends it cleanly. Then, as on Kubernetes, worker
+# containers share a name in a Docker network (Docker's DNS answers every
+# address of it, as for a headless Service) and a server finds them with
+# --workers=dns:///: a worker added is found and one stopped is dropped,
+# and requests keep being answered. Needs a running Docker engine; not
 # part of the test suite (a cold image build takes minutes and CI has no
 # engine).
 #
@@ -63,8 +67,10 @@ echo "built $image in $(( $(date +%s) - start )) s: $(docker image inspect "$ima
 
 work=$(mktemp -d)
 name="v2p-check-$$"
+net="$name-net"
 cleanup() {
-  docker rm -f "$name" >/dev/null 2>&1 || true
+  docker rm -f "$name" "$name-s" "$name-w1" "$name-w2" "$name-w3" >/dev/null 2>&1 || true
+  docker network rm "$net" >/dev/null 2>&1 || true
   [ $keep -eq 1 ] || docker rmi "$image" >/dev/null 2>&1 || true
   $sudo rm -rf "$work"
 }
@@ -106,3 +112,46 @@ docker stop "$name" >/dev/null
 code=$(docker inspect "$name" --format '{{.State.ExitCode}}')
 [ "$code" = 0 ] || fail "v2p-server exited $code on docker stop"
 echo "PASS: docker stop ends v2p-server and its worker with exit code 0"
+
+# The headless Service, in Docker.
+docker network create "$net" >/dev/null
+worker() {
+  docker run -d --name "$name-w$1" --network "$net" --network-alias v2p-worker \
+    -v "$work/repo:/repo" --entrypoint v2p-worker "$image" \
+    --host=0.0.0.0 --port=8600 --repo=/repo --device=cpu >/dev/null
+}
+worker 1
+worker 2
+docker run -d --name "$name-s" --network "$net" -p 127.0.0.1::8501 -v "$work/repo:/repo" \
+  -v "$data:/data:ro" "$image" --host=0.0.0.0 --port=8500 --metrics_port=8501 --repo=/repo \
+  --workers=dns:///v2p-worker:8600 >/dev/null
+metrics_port=$(docker port "$name-s" 8501/tcp | head -1 | sed 's/.*://')
+workers_up() {
+  curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -c '^v2p_worker_up{.*} 1$' || true
+}
+# Waits up to 60 s (the server re-resolves every 10 s) for `$1` workers up.
+wait_up() {
+  local since=$SECONDS
+  for _ in $(seq 120); do
+    if [ "$(workers_up)" = "$1" ]; then
+      echo "  $1 workers up after $(( SECONDS - since )) s"
+      return 0
+    fi
+    sleep 0.5
+  done
+  fail "$(workers_up) workers up, expected $1 (docker logs $name-s)"
+}
+reconstruct() {
+  docker exec "$name-s" v2p reconstruct --server 127.0.0.1:8500 --model digit69 \
+    --betas /data/digit69/digit69_28x28.mat --var fmriTest --out "/repo/out-$1" >/dev/null ||
+    fail "reconstruction with $1 workers"
+}
+wait_up 2
+reconstruct 2
+worker 3
+wait_up 3
+reconstruct 3
+docker stop "$name-w1" >/dev/null
+wait_up 2
+reconstruct 2-after-stop
+echo "PASS: dns:///v2p-worker:8600 found 2 workers, then a third added, then dropped one stopped; each time the 10 trials were reconstructed"
