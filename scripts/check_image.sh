@@ -9,7 +9,9 @@
 # containers share a name in a Docker network (Docker's DNS answers every
 # address of it, as for a headless Service) and a server finds them with
 # --workers=dns:///: a worker added is found and one stopped is dropped,
-# and requests keep being answered. Needs a running Docker engine; not
+# and requests keep being answered. Server and workers run with the
+# command lines of deploy/k8s/base (rendered by kubectl kustomize, $(VAR)s
+# filled from its ConfigMap), so a flag the binaries do not know fails here. Needs a running Docker engine; not
 # part of the test suite (a cold image build takes minutes and CI has no
 # engine).
 #
@@ -113,18 +115,40 @@ code=$(docker inspect "$name" --format '{{.State.ExitCode}}')
 [ "$code" = 0 ] || fail "v2p-server exited $code on docker stop"
 echo "PASS: docker stop ends v2p-server and its worker with exit code 0"
 
-# The headless Service, in Docker.
+# The headless Service, in Docker, with the manifests' command lines.
+command -v kubectl >/dev/null || $sudo apt-get install -y --no-install-recommends kubectl
+python3 -c 'import yaml' 2>/dev/null || $sudo apt-get install -y --no-install-recommends python3-yaml
+kubectl kustomize deploy/k8s/base 2>/dev/null >"$work/base.yaml"
+# The args of the container named $1, one per line, $(VAR)s filled in.
+manifest_args() {
+  python3 - "$work/base.yaml" "$1" <<'PY'
+import re, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+env = {}
+for d in docs:
+    if d["kind"] == "ConfigMap":
+        env.update(d.get("data", {}))
+for d in docs:
+    for c in d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+        if c["name"] == sys.argv[2]:
+            for a in c.get("args", []):
+                print(re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a))
+PY
+}
+mapfile -t server_args < <(manifest_args server)
+mapfile -t worker_args < <(manifest_args worker)
+[ ${#server_args[@]} -gt 0 ] && [ ${#worker_args[@]} -gt 0 ] || fail "no server or worker args in deploy/k8s/base"
+echo "  server: ${server_args[*]}"
+echo "  worker: ${worker_args[*]}"
 docker network create "$net" >/dev/null
 worker() {
   docker run -d --name "$name-w$1" --network "$net" --network-alias v2p-worker \
-    -v "$work/repo:/repo" --entrypoint v2p-worker "$image" \
-    --host=0.0.0.0 --port=8600 --repo=/repo --device=cpu >/dev/null
+    -v "$work/repo:/repo" --entrypoint v2p-worker "$image" "${worker_args[@]}" >/dev/null
 }
 worker 1
 worker 2
 docker run -d --name "$name-s" --network "$net" -p 127.0.0.1::8501 -v "$work/repo:/repo" \
-  -v "$data:/data:ro" "$image" --host=0.0.0.0 --port=8500 --metrics_port=8501 --repo=/repo \
-  --workers=dns:///v2p-worker:8600 >/dev/null
+  -v "$data:/data:ro" "$image" "${server_args[@]}" >/dev/null
 metrics_port=$(docker port "$name-s" 8501/tcp | head -1 | sed 's/.*://')
 workers_up() {
   curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -c '^v2p_worker_up{.*} 1$' || true
