@@ -77,7 +77,17 @@ cleanup() {
   $sudo rm -rf "$work"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+# Fails with the last lines of every container of this run (cleanup
+# removes them).
+fail() {
+  echo "FAIL: $*"
+  for c in "$name" "$name-s" "$name-w1" "$name-w2" "$name-w3"; do
+    docker inspect "$c" >/dev/null 2>&1 || continue
+    echo "--- docker logs --tail 15 $c"
+    docker logs --tail 15 "$c" 2>&1
+  done
+  exit 1
+}
 run() { docker run --rm --entrypoint "$@"; }
 
 [ "$(run id "$image" -u)" = 10001 ] || fail "the image does not run as uid 10001"
@@ -99,7 +109,7 @@ for _ in $(seq 60); do
   docker exec "$name" v2p models list --server 127.0.0.1:8500 >/dev/null 2>&1 && break
   sleep 1
 done
-docker exec "$name" v2p models list --server 127.0.0.1:8500 || fail "the server did not answer (docker logs $name)"
+docker exec "$name" v2p models list --server 127.0.0.1:8500 || fail "the server did not answer"
 docker exec "$name" v2p reconstruct --server 127.0.0.1:8500 --model digit69 \
   --betas /data/digit69/digit69_28x28.mat --var fmriTest --stimuli-var stimTest --out /repo/out |
   grep -E "PCC|digit69 v1" || fail "reconstruction over gRPC failed"
@@ -163,7 +173,7 @@ wait_up() {
     fi
     sleep 0.5
   done
-  fail "$(workers_up) workers up, expected $1 (docker logs $name-s)"
+  fail "$(workers_up) workers up, expected $1"
 }
 reconstruct() {
   docker exec "$name-s" v2p reconstruct --server 127.0.0.1:8500 --model digit69 \
