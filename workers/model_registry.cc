@@ -146,6 +146,9 @@ void ModelRegistry::Unload(const std::string& name, int64_t version) {
   if (options_.on_unload) {
     for (const auto& pipeline : unloaded) options_.on_unload(pipeline);
   }
+  // Hands the freed memory back, as after a load, so that the worker's
+  // resident size follows the models it holds.
+  if (!unloaded.empty()) malloc_trim(0);
 }
 
 std::vector<std::string> ModelRegistry::Loaded() const {

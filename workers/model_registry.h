@@ -62,7 +62,8 @@ class ModelRegistry {
   // The latest version of every model; unreadable ones are skipped.
   std::vector<ModelInfo> DescribeAll() const;
   // Forgets loaded versions of `name` (version 0 = all), calling on_unload
-  // with each; requests holding one finish with it.
+  // with each, then hands freed memory back to the system (malloc_trim);
+  // requests holding one finish with it.
   void Unload(const std::string& name, int64_t version);
   // "name/version" of each loaded pipeline.
   std::vector<std::string> Loaded() const;

@@ -1,6 +1,5 @@
 #include "workers/worker_service.h"
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <thread>
@@ -138,7 +137,6 @@ grpc::Status WorkerService::LoadModel(grpc::ServerContext*, const v1::LoadModelR
 grpc::Status WorkerService::UnloadModel(grpc::ServerContext*, const v1::UnloadModelRequest* request,
                                         google::protobuf::Empty*) {
   registry_->Unload(request->name(), request->version());  // the batcher releases them
-  malloc_trim(0);
   return grpc::Status::OK;
 }
 
