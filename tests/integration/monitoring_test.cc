@@ -80,6 +80,7 @@ Struct Api(int port, const std::string& path, const std::string& query = "") {
   return body;
 }
 
+// The string field `field` of `s`, or "" when it has none.
 std::string Text(const Struct& s, const std::string& field) {
   auto it = s.fields().find(field);
   return it == s.fields().end() ? "" : it->second.string_value();
@@ -240,22 +241,19 @@ TEST(Monitoring, PrometheusScrapesServerAndWorker) {
     alert_rules = Walk(Api(prom_port, "/api/v1/rules"), {"data", "groups", "rules"});
     bool evaluated = !alert_rules.empty();
     for (const Value& r : alert_rules) {
-      const auto& f = r.struct_value().fields();
-      if (f.count("health") == 0 || f.at("health").string_value() == "unknown") evaluated = false;
+      const std::string health = Text(r.struct_value(), "health");
+      if (health.empty() || health == "unknown") evaluated = false;
     }
     if (evaluated) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   EXPECT_EQ(alert_rules.size(), 4u);
   for (const Value& r : alert_rules) {
-    const auto& f = r.struct_value().fields();
-    const std::string name = f.count("name") ? f.at("name").string_value() : "?";
-    const std::string query = f.count("query") ? f.at("query").string_value() : "";
-    EXPECT_EQ(f.count("health") ? f.at("health").string_value() : "", "ok")
-        << name << ": " << (f.count("lastError") ? f.at("lastError").string_value() : "");
-    EXPECT_EQ(f.count("state") ? f.at("state").string_value() : "", "inactive")
-        << name << " fires on a healthy server and worker";
-    for (const std::string& m : MetricsIn(query)) {
+    const Struct& rule = r.struct_value();
+    const std::string name = Text(rule, "name");
+    EXPECT_EQ(Text(rule, "health"), "ok") << name << ": " << Text(rule, "lastError");
+    EXPECT_EQ(Text(rule, "state"), "inactive") << name << " fires on a healthy server and worker";
+    for (const std::string& m : MetricsIn(Text(rule, "query"))) {
       EXPECT_TRUE(exported.count(m)) << "alert " << name << " reads " << m
                                      << ", which neither process exports";
     }
