@@ -50,7 +50,7 @@ void Batcher::Submit(const std::shared_ptr<const core::Pipeline>& pipeline, Work
       Queue& q = *it->second;
       q.rows += static_cast<int>(item->work.betas.rows());
       q.items.push_back(std::move(item));
-      q.ready.notify_all();
+      q.ready.notify_one();
       ReportQueue();
       return;
     }
@@ -97,6 +97,9 @@ void Batcher::Serve(Queue* q) {
     }
     q->rows -= rows;
     ReportQueue();
+    // Submit wakes one thread per request (waking all of them would cost a
+    // context switch each for nothing): what this batch leaves is handed on.
+    if (!q->items.empty()) q->ready.notify_one();
     lock.unlock();
     RunBatch(*q->pipeline, std::move(batch));
     lock.lock();
