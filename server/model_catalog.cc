@@ -6,25 +6,25 @@
 
 namespace v2p::server {
 
-std::optional<voxel2pixel::v1::Model> ModelCatalog::Remembered(const Key& key, absl::Time now) {
+ModelCatalog::Model ModelCatalog::Remembered(const Key& key, absl::Time now) {
   absl::MutexLock lock(&mu_);
   auto it = cache_.find(key);
   if (it != cache_.end() && now - it->second.second < options_.ttl) return it->second.first;
-  return std::nullopt;
+  return nullptr;
 }
 
-void ModelCatalog::Remember(const Key& key, const voxel2pixel::v1::Model& model, absl::Time when) {
+void ModelCatalog::Remember(const Key& key, Model model, absl::Time when) {
   absl::MutexLock lock(&mu_);
-  cache_[key] = {model, when};
+  cache_[key] = {std::move(model), when};
 }
 
 void ModelCatalog::LookupAsync(const grpc::ServerContextBase* context, const std::string& name,
                                int64_t version,
-                               std::function<void(absl::StatusOr<voxel2pixel::v1::Model>)> done) {
+                               std::function<void(absl::StatusOr<Model>)> done) {
   const Key key(name, version);
   const absl::Time now = absl::Now();
-  if (auto model = Remembered(key, now)) {
-    done(*std::move(model));
+  if (Model model = Remembered(key, now)) {
+    done(std::move(model));
     return;
   }
   struct Call {
@@ -51,8 +51,9 @@ void ModelCatalog::LookupAsync(const grpc::ServerContextBase* context, const std
           done(std::move(s));
           return;
         }
-        Remember(key, call->model, now);
-        done(call->model);
+        auto model = std::make_shared<const voxel2pixel::v1::Model>(std::move(call->model));
+        Remember(key, model, now);
+        done(std::move(model));
       });
 }
 

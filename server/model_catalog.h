@@ -8,7 +8,7 @@
 
 #include <functional>
 #include <map>
-#include <optional>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -31,23 +31,22 @@ class ModelCatalog {
   // version 0 = latest; NOT_FOUND (from the worker) for unknown models.
   // `done` is called once, at once when the model is remembered, else when
   // a worker has answered, without blocking the caller. `context` (may be
-  // null) must stay valid until then.
+  // null) must stay valid until then. The model is shared, not copied: a
+  // lookup per request must not copy its description each time.
+  using Model = std::shared_ptr<const voxel2pixel::v1::Model>;
   void LookupAsync(const grpc::ServerContextBase* context, const std::string& name,
-                   int64_t version,
-                   std::function<void(absl::StatusOr<voxel2pixel::v1::Model>)> done);
+                   int64_t version, std::function<void(absl::StatusOr<Model>)> done);
 
  private:
   using Key = std::pair<std::string, int64_t>;
   // The remembered model, if still fresh.
-  std::optional<voxel2pixel::v1::Model> Remembered(const Key& key, absl::Time now)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  void Remember(const Key& key, const voxel2pixel::v1::Model& model, absl::Time when)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  Model Remembered(const Key& key, absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+  void Remember(const Key& key, Model model, absl::Time when) ABSL_LOCKS_EXCLUDED(mu_);
 
   const Dispatcher* const dispatcher_;
   const Options options_;
   absl::Mutex mu_;
-  std::map<Key, std::pair<voxel2pixel::v1::Model, absl::Time>> cache_ ABSL_GUARDED_BY(mu_);
+  std::map<Key, std::pair<Model, absl::Time>> cache_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace v2p::server

@@ -69,9 +69,9 @@ void ReconstructionService::ValidateAsync(const grpc::ServerContextBase* context
     return;
   }
   catalog_->LookupAsync(context, request.model(), request.model_version(),
-                        [&request, done = std::move(done)](absl::StatusOr<v1::Model> model) {
+                        [&request, done = std::move(done)](absl::StatusOr<ModelCatalog::Model> model) {
                           absl::Status s = model.status();
-                          if (s.ok()) s = ValidateSamples(request, *model);
+                          if (s.ok()) s = ValidateSamples(request, **model);
                           done(std::move(s));
                         });
 }
