@@ -12,6 +12,11 @@
 //     pipeline in-process: throughput ratio. The in-process figure is the
 //     best of running it with each of those thread counts, so the ratio
 //     never flatters the server.
+//  3. the floor of gRPC itself (--floor): the same clients against
+//     null_server, which answers each sample at once with a result of the
+//     same size and does nothing else. Any gateway on this gRPC does at
+//     least that much per call, so its figures bound what the served ones
+//     can reach on this machine.
 // For each, the load clients', the gateway's and the worker's CPU time per
 // answered sample (from /proc), and the shares of the machine's CPU time
 // left idle and stolen by the hypervisor, which show where the time goes.
@@ -50,6 +55,7 @@ ABSL_FLAG(int, batch, 16, "Samples per request for the in-process comparison.");
 ABSL_FLAG(std::vector<std::string>, batch_clients, std::vector<std::string>({"2", "4"}),
           "Client counts (and in-process thread counts) for the in-process comparison.");
 ABSL_FLAG(std::string, data_root, V2P_DATA_DIR, "Shared data directory.");
+ABSL_FLAG(bool, floor, true, "Also load null_server, a gRPC server that does no work (the floor).");
 
 namespace {
 
@@ -116,16 +122,21 @@ double Median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
-// One server (and its spawned worker) for one measured run.
-absl::StatusOr<Run> ServeAndLoad(const std::string& repo, const std::string& model,
-                                 const std::vector<std::string>& server_flags,
-                                 v2p::client::LoadOptions load) {
+// The command line of v2p-server with one spawned worker, plus `flags`.
+std::vector<std::string> ServerArgv(const std::string& repo, const std::vector<std::string>& flags) {
   const std::string bin = v2p::server::ExecutableDir();
   std::vector<std::string> argv = {bin + "/v2p-server", "--repo=" + repo, "--port=0",
                                    "--metrics_port=-1", "--workers=spawn:1",
                                    "--worker_device=cpu", "--worker_binary=" + bin + "/v2p-worker",
                                    "--shutdown_grace_s=1"};
-  argv.insert(argv.end(), server_flags.begin(), server_flags.end());
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return argv;
+}
+
+// One server (v2p-server and its spawned worker, or null_server) for one
+// measured run.
+absl::StatusOr<Run> ServeAndLoad(const std::vector<std::string>& argv, const std::string& model,
+                                 v2p::client::LoadOptions load) {
   auto server = v2p::server::SpawnWithReadyFd(argv, absl::Seconds(60));
   if (!server.ok()) return server.status();
   load.server = absl::StrCat("127.0.0.1:", server->port);
@@ -134,14 +145,15 @@ absl::StatusOr<Run> ServeAndLoad(const std::string& repo, const std::string& mod
   v2p::client::LoadOptions warm = load;
   warm.duration_s = 1;
   (void)v2p::client::RunLoad(warm);
-  const pid_t worker = FirstChild(server->pid);
+  const pid_t worker = FirstChild(server->pid);  // 0: none (null_server)
+  auto worker_seconds = [worker] { return worker > 0 ? CpuSeconds(worker) : 0.0; };
   const MachineTicks machine_before = ReadMachineTicks();
   const double client_before = CpuSeconds(getpid()), gateway_before = CpuSeconds(server->pid),
-               worker_before = CpuSeconds(worker);
+               worker_before = worker_seconds();
   auto report = v2p::client::RunLoad(load);
   const double client_cpu = CpuSeconds(getpid()) - client_before;
   const double gateway_cpu = CpuSeconds(server->pid) - gateway_before;
-  const double worker_cpu = CpuSeconds(worker) - worker_before;
+  const double worker_cpu = worker_seconds() - worker_before;
   const MachineTicks machine_after = ReadMachineTicks();
   const double ticks = std::max(1.0, machine_after.total - machine_before.total);
   kill(server->pid, SIGTERM);
@@ -230,8 +242,20 @@ int main(int argc, char** argv) {
   std::printf("%s\n", header.c_str());
 
   // Per configuration (batch size one, dynamic batching, then one per
-  // batch client count): the runs of every round.
-  const size_t configs = 2 + batch_clients.size();
+  // batch client count; with --floor, null_server with the clients of each
+  // of those after them): the runs of every round.
+  const size_t served = 2 + batch_clients.size();
+  const bool floor = absl::GetFlag(FLAGS_floor);
+  const size_t configs = floor ? 2 * served - 1 : served;
+  // null_server's results carry PNGs of the size the pipeline encodes.
+  size_t png_bytes = 0;
+  if (auto out = (*loaded)->Run(batch_betas, {}); out.ok()) {
+    for (const auto& r : *out) png_bytes += r.png.size();
+    png_bytes /= std::max<size_t>(1, out->size());
+  }
+  const std::vector<std::string> null_argv = {v2p::server::ExecutableDir() + "/null_server",
+                                              absl::StrCat("--voxels=", batch_betas.cols()),
+                                              absl::StrCat("--png_bytes=", png_bytes)};
   std::vector<std::vector<Run>> runs(configs);
   std::vector<double> gains, local_rate;
   std::vector<std::vector<double>> ratios(batch_clients.size());
@@ -242,13 +266,13 @@ int main(int argc, char** argv) {
                         const std::vector<double>& ratio) {
     std::string line = absl::StrFormat("%6s %17.0f %8.2f ms %17.0f %8.2f ms %6.2fx", label, at[0].throughput,
                                        at[0].p99_ms, at[1].throughput, at[1].p99_ms, gain);
-    for (size_t c = 2; c < configs; ++c) absl::StrAppend(&line, absl::StrFormat(" %16.0f", at[c].throughput));
+    for (size_t c = 2; c < served; ++c) absl::StrAppend(&line, absl::StrFormat(" %16.0f", at[c].throughput));
     absl::StrAppend(&line, absl::StrFormat(" %11.0f", local));
     for (double r : ratio) absl::StrAppend(&line, absl::StrFormat(" %9.2f", r));
     std::printf("%s\n", line.c_str());
     std::string cpu = absl::StrFormat("%6s CPU ms per sample, clients + gateway + worker: ", "");
     const char* names[] = {"batch size one", "dynamic batching"};
-    for (size_t c = 0; c < configs; ++c) {
+    for (size_t c = 0; c < served; ++c) {
       absl::StrAppend(&cpu, c == 0 ? "" : "; ",
                       c < 2 ? names[c] : absl::StrCat("b=", batch, " x", batch_clients[c - 2]),
                       absl::StrFormat(" %.3f + %.3f + %.3f (idle %.0f%%, stolen %.0f%%)", at[c].client_cpu_ms,
@@ -256,19 +280,32 @@ int main(int argc, char** argv) {
                                       100 * at[c].stolen));
     }
     std::printf("%s\n", cpu.c_str());
+    if (!floor) return;
+    std::string nul = absl::StrFormat("%6s floor, null_server (samples/s; CPU ms per sample, clients + server): ", "");
+    for (size_t c = served; c < configs; ++c) {
+      const size_t like = c - served + 1;  // the served configuration with these clients
+      absl::StrAppend(&nul, c == served ? "" : "; ",
+                      like == 1 ? absl::StrCat(single.clients, " x 1 sample")
+                                : absl::StrCat("b=", batch, " x", batch_clients[like - 2]),
+                      absl::StrFormat(" %.0f; %.3f + %.3f", at[c].throughput, at[c].client_cpu_ms,
+                                      at[c].gateway_cpu_ms));
+    }
+    std::printf("%s\n", nul.c_str());
   };
   for (int round = 1; round <= absl::GetFlag(FLAGS_rounds); ++round) {
     std::vector<Run> now;
     for (size_t c = 0; c < configs; ++c) {
+      // A floor configuration loads null_server as served configuration
+      // `like` loads v2p-server.
+      const size_t like = c < served ? c : c - served + 1;
       v2p::client::LoadOptions load = single;
-      if (c >= 2) {
-        load.clients = batch_clients[c - 2];
+      if (like >= 2) {
+        load.clients = batch_clients[like - 2];
         load.samples_per_request = batch;
       }
-      auto run = ServeAndLoad(repo, "digit69",
-                              c == 0 ? batching_off
-                                     : c == 1 ? std::vector<std::string>{"--max_batch_size=32"} : same_batches,
-                              load);
+      const std::vector<std::string> flags =
+          like == 0 ? batching_off : like == 1 ? std::vector<std::string>{"--max_batch_size=32"} : same_batches;
+      auto run = ServeAndLoad(c < served ? ServerArgv(repo, flags) : null_argv, "digit69", load);
       if (!run.ok()) {
         std::fprintf(stderr, "serving_bench: a run failed: %s\n", run.status().ToString().c_str());
         return 1;
@@ -311,6 +348,20 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < batch_clients.size(); ++i) {
     std::printf("gRPC / in-process throughput, %d requests of %d samples at a time (median ratio): %.2f\n",
                 batch_clients[i], batch, median_ratios[i]);
+  }
+  if (floor) {
+    std::printf("floor: null_server, which does no work (each result a %zu-byte PNG, as the pipeline's), "
+                "sustains %.0f samples/s at %d single-sample clients (%.2fx batch size one, %.2fx dynamic "
+                "batching)\n",
+                png_bytes, medians[served].throughput, single.clients, medians[served].throughput / medians[0].throughput,
+                medians[served].throughput / medians[1].throughput);
+    for (size_t i = 0; i < batch_clients.size(); ++i) {
+      std::printf("floor: null_server sustains %.0f samples/s with %d requests of %d samples at a time "
+                  "(%.2f of in-process; served %.2f of it)\n",
+                  medians[served + 1 + i].throughput, batch_clients[i], batch,
+                  medians[served + 1 + i].throughput / Median(local_rate),
+                  medians[2 + i].throughput / medians[served + 1 + i].throughput);
+    }
   }
   std::printf("every run: %s\n", clean ? "no sample lost, no errors" : "SAMPLES LOST OR ERRORS");
   std::filesystem::remove_all(repo);
