@@ -39,7 +39,7 @@ class ModelCatalog {
 
  private:
   using Key = std::pair<std::string, int64_t>;
-  // The remembered model, if still fresh.
+  // The remembered model if still fresh, else null.
   Model Remembered(const Key& key, absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
   void Remember(const Key& key, Model model, absl::Time when) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -694,7 +694,7 @@ TEST(WorkerPoolFlag, ParsesSpawnAndAddresses) {
   EXPECT_EQ(a.addresses, (std::vector<std::string>{"h1:1", "h2:2"}));
   WorkerPool::Options bad;
   EXPECT_FALSE(WorkerPool::ParseWorkersFlag("spawn:0", &bad).ok());
-    EXPECT_FALSE(WorkerPool::ParseWorkersFlag("nohostport", &bad).ok());
+  EXPECT_FALSE(WorkerPool::ParseWorkersFlag("nohostport", &bad).ok());
   WorkerPool::Options dns;
   ASSERT_TRUE(WorkerPool::ParseWorkersFlag("dns:///v2p-worker.default.svc:8600", &dns).ok());
   EXPECT_EQ(dns.dns_name, "v2p-worker.default.svc");
