@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
     ready_workers = ready;
     if (health) health->SetServingStatus("voxel2pixel.v1.Reconstruction", ready > 0);
   };
-    pool_options.devices =
+  pool_options.devices =
       v2p::server::AssignDevices(absl::GetFlag(FLAGS_worker_device), v2p::server::VisibleGpus());
   auto pool = v2p::server::WorkerPool::Create(pool_options);
   if (!pool.ok()) return Fail(pool.status());

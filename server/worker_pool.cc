@@ -201,8 +201,8 @@ void WorkerPool::Supervise(int slot) {
       slots_[slot].pid = 0;
       if (stopping_) return;
       ++slots_[slot].restarts;
-            Log(absl::StrCat("worker ", slot, " (pid ", pid,
-                       ") died: ", DescribeExit(status), "; restarting"));
+      Log(absl::StrCat("worker ", slot, " (pid ", pid, ") died: ", DescribeExit(status),
+                       "; restarting"));
     }
     NotifyChange();
     if (absl::Status s = StartOne(slot); s.ok()) {

@@ -30,7 +30,7 @@ absl::StatusOr<Eigen::MatrixXf> SamplesToBetas(
 void ToResultProto(const core::Reconstruction& rec,
                    const core::ModelManifest& manifest, bool include_pixels,
                    voxel2pixel::v1::ReconstructionResult* out) {
-    out->set_model(manifest.name);
+  out->set_model(manifest.name);
   out->set_model_version(manifest.version);
   if (rec.features.size() > 0) {
     Eigen::Index at = 0;

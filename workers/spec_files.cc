@@ -166,7 +166,7 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
   o.ridge.regression = {r.alpha(), r.n_feat(), r.chunk_size()};
   o.ridge.standardize_voxels = r.standardize_voxels();
   o.ridge.penalize_intercept = r.penalize_intercept();
-    if (!features && !latent && spec.generator().kind_case() != v1::GeneratorSpec::kIdentity) {
+  if (!features && !latent && spec.generator().kind_case() != v1::GeneratorSpec::kIdentity) {
     return absl::InvalidArgumentError(
         "pipeline spec: generator { identity {} } is required for pixel "
         "targets");
