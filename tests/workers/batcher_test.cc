@@ -16,7 +16,7 @@ namespace {
 
 // Submits and waits for the answer.
 Batcher::Result SubmitAndWait(Batcher& batcher, std::shared_ptr<const core::Pipeline> pipeline,
-                    Eigen::MatrixXf betas, std::function<bool()> is_cancelled) {
+                              Eigen::MatrixXf betas, std::function<bool()> is_cancelled) {
   std::promise<Batcher::Result> result;
   auto future = result.get_future();
   Batcher::Work work;
