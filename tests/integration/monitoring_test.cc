@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <set>
 #include <thread>
@@ -51,33 +52,22 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-// Value of the first sample of an instant-vector query, or -1.
-double Query(int port, const std::string& promql) {
-  const auto r = testing::RunCommand(absl::StrCat(
-      "curl -s --max-time 5 -G http://127.0.0.1:", port, "/api/v1/query --data-urlencode 'query=",
-      promql, "'"));
-  // {"status":"success","data":{"resultType":"vector","result":[{"metric":{...},"value":[1.7e9,"12"]}]}}
-  const size_t v = r.output.find("\"value\":[");
-  if (v == std::string::npos) return -1;
-  const size_t q1 = r.output.find(",\"", v), q2 = r.output.find('"', q1 + 2);
-  double value = -1;
-  if (q1 == std::string::npos || q2 == std::string::npos ||
-      !absl::SimpleAtod(r.output.substr(q1 + 2, q2 - q1 - 2), &value)) {
-    return -1;
-  }
-  return value;
-}
-
-// GET of Prometheus' HTTP API at `path` with form-encoded `query`, parsed.
-Struct Api(int port, const std::string& path, const std::string& query = "") {
+// GET of Prometheus' HTTP API at `path` with form-encoded `query`, parsed;
+// nullopt when no JSON came back (Prometheus still starting).
+std::optional<Struct> Fetch(int port, const std::string& path, const std::string& query = "") {
   const auto r = testing::RunCommand(absl::StrCat(
       "curl -s --max-time 5 -G http://127.0.0.1:", port, path,
       query.empty() ? "" : absl::StrCat(" --data-urlencode 'query=", query, "'")));
   Struct body;
-  if (!google::protobuf::util::JsonStringToMessage(r.output, &body).ok()) {
-    ADD_FAILURE() << path << " " << query << ": not JSON: " << r.output;
-  }
+  if (!google::protobuf::util::JsonStringToMessage(r.output, &body).ok()) return std::nullopt;
   return body;
+}
+
+// Fetch, from a Prometheus known to be up: no JSON is a failure.
+Struct Api(int port, const std::string& path, const std::string& query = "") {
+  std::optional<Struct> body = Fetch(port, path, query);
+  if (!body) ADD_FAILURE() << path << " " << query << ": no JSON answer";
+  return body.value_or(Struct());
 }
 
 // The string field `field` of `s`, or "" when it has none.
@@ -108,6 +98,18 @@ std::vector<Value> Walk(const Struct& s, const std::vector<std::string>& path) {
   Value v;
   *v.mutable_struct_value() = s;
   return Walk(v, path);
+}
+
+// Value of the first sample of an instant-vector query, or -1 (no answer
+// yet, or no sample).
+double Query(int port, const std::string& promql) {
+  std::optional<Struct> answer = Fetch(port, "/api/v1/query", promql);
+  if (!answer) return -1;
+  // data.result[i].value is [time, "value"]; Walk flattens them in order.
+  const std::vector<Value> v = Walk(*answer, {"data", "result", "value"});
+  double value = -1;
+  if (v.size() < 2 || !absl::SimpleAtod(v[1].string_value(), &value)) return -1;
+  return value;
 }
 
 // The v2p metric names a PromQL expression reads.
