@@ -1,8 +1,8 @@
 // A Reconstruction server that does no work: each sample is answered at
 // once with a result of the size the digit69 pipeline returns (its id, a
 // PNG-sized image, stage timings), from the same gRPC setup the v2p
-// processes use (callback API, ServeUntilSignalled, optionally the same
-// per-RPC metrics interceptor). serving_bench loads it with the same
+// processes use (callback API, ServeUntilSignalled, the same per-RPC
+// metrics interceptor). serving_bench loads it with the same
 // clients as the real server: what it sustains bounds what any gateway on
 // this gRPC can sustain on the machine, since the gateway does at least
 // this much for every call.
@@ -21,8 +21,8 @@
 ABSL_FLAG(int, port, 0, "Port to listen on; 0 picks a free one.");
 ABSL_FLAG(int, ready_fd, -1, "Writes the bound port here (see SpawnWithReadyFd).");
 ABSL_FLAG(int, voxels, 3092, "Voxel count GetModel reports.");
-ABSL_FLAG(int, png_bytes, 400, "Size of the PNG each result carries (serving_bench passes the pipeline's).");
-ABSL_FLAG(bool, rpc_metrics, true, "Count every RPC with the v2p processes' metrics interceptor.");
+ABSL_FLAG(int, png_bytes, 400,
+          "Size of the PNG each result carries (serving_bench passes the pipeline's).");
 
 namespace {
 
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   serve.port = absl::GetFlag(FLAGS_port);
   serve.ready_fd = absl::GetFlag(FLAGS_ready_fd);
   serve.shutdown_grace = absl::Seconds(1);
-  if (absl::GetFlag(FLAGS_rpc_metrics)) serve.interceptors.push_back(rpc_metrics.InterceptorFactory());
+  serve.interceptors.push_back(rpc_metrics.InterceptorFactory());
   serve.services = {&models, &reconstruction};
   const absl::Status status = v2p::ServeUntilSignalled(std::move(serve));
   if (!status.ok()) {

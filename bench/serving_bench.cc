@@ -247,6 +247,10 @@ int main(int argc, char** argv) {
   const size_t served = 2 + batch_clients.size();
   const bool floor = absl::GetFlag(FLAGS_floor);
   const size_t configs = floor ? 2 * served - 1 : served;
+  // The served configuration whose clients configuration `c` uses: itself,
+  // or for a floor configuration the one it mirrors (all but batch size one).
+  auto like = [&](size_t c) { return c < served ? c : c - served + 1; };
+  auto batch_label = [&](size_t c) { return absl::StrCat("b=", batch, " x", batch_clients[like(c) - 2]); };
   // null_server's results carry PNGs of the size the pipeline encodes.
   size_t png_bytes = 0;
   if (auto out = (*loaded)->Run(batch_betas, {}); out.ok()) {
@@ -274,7 +278,7 @@ int main(int argc, char** argv) {
     const char* names[] = {"batch size one", "dynamic batching"};
     for (size_t c = 0; c < served; ++c) {
       absl::StrAppend(&cpu, c == 0 ? "" : "; ",
-                      c < 2 ? names[c] : absl::StrCat("b=", batch, " x", batch_clients[c - 2]),
+                      c < 2 ? names[c] : batch_label(c),
                       absl::StrFormat(" %.3f + %.3f + %.3f (idle %.0f%%, stolen %.0f%%)", at[c].client_cpu_ms,
                                       at[c].gateway_cpu_ms, at[c].worker_cpu_ms, 100 * at[c].idle,
                                       100 * at[c].stolen));
@@ -283,10 +287,8 @@ int main(int argc, char** argv) {
     if (!floor) return;
     std::string nul = absl::StrFormat("%6s floor, null_server (samples/s; CPU ms per sample, clients + server): ", "");
     for (size_t c = served; c < configs; ++c) {
-      const size_t like = c - served + 1;  // the served configuration with these clients
       absl::StrAppend(&nul, c == served ? "" : "; ",
-                      like == 1 ? absl::StrCat(single.clients, " x 1 sample")
-                                : absl::StrCat("b=", batch, " x", batch_clients[like - 2]),
+                      like(c) == 1 ? absl::StrCat(single.clients, " x 1 sample") : batch_label(c),
                       absl::StrFormat(" %.0f; %.3f + %.3f", at[c].throughput, at[c].client_cpu_ms,
                                       at[c].gateway_cpu_ms));
     }
@@ -295,16 +297,16 @@ int main(int argc, char** argv) {
   for (int round = 1; round <= absl::GetFlag(FLAGS_rounds); ++round) {
     std::vector<Run> now;
     for (size_t c = 0; c < configs; ++c) {
-      // A floor configuration loads null_server as served configuration
-      // `like` loads v2p-server.
-      const size_t like = c < served ? c : c - served + 1;
+      // A floor configuration loads null_server as the one it mirrors
+      // loads v2p-server.
       v2p::client::LoadOptions load = single;
-      if (like >= 2) {
-        load.clients = batch_clients[like - 2];
+      if (like(c) >= 2) {
+        load.clients = batch_clients[like(c) - 2];
         load.samples_per_request = batch;
       }
-      const std::vector<std::string> flags =
-          like == 0 ? batching_off : like == 1 ? std::vector<std::string>{"--max_batch_size=32"} : same_batches;
+      const std::vector<std::string> flags = c == 0   ? batching_off
+                                             : c == 1 ? std::vector<std::string>{"--max_batch_size=32"}
+                                                      : same_batches;
       auto run = ServeAndLoad(c < served ? ServerArgv(repo, flags) : null_argv, "digit69", load);
       if (!run.ok()) {
         std::fprintf(stderr, "serving_bench: a run failed: %s\n", run.status().ToString().c_str());
@@ -350,11 +352,12 @@ int main(int argc, char** argv) {
                 batch_clients[i], batch, median_ratios[i]);
   }
   if (floor) {
+    const double unary_floor = medians[served].throughput;
     std::printf("floor: null_server, which does no work (each result a %zu-byte PNG, as the pipeline's), "
                 "sustains %.0f samples/s at %d single-sample clients (%.2fx batch size one, %.2fx dynamic "
                 "batching)\n",
-                png_bytes, medians[served].throughput, single.clients, medians[served].throughput / medians[0].throughput,
-                medians[served].throughput / medians[1].throughput);
+                png_bytes, unary_floor, single.clients, unary_floor / medians[0].throughput,
+                unary_floor / medians[1].throughput);
     for (size_t i = 0; i < batch_clients.size(); ++i) {
       std::printf("floor: null_server sustains %.0f samples/s with %d requests of %d samples at a time "
                   "(%.2f of in-process; served %.2f of it)\n",
