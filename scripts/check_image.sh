@@ -11,9 +11,9 @@
 # --workers=dns:///: a worker added is found and one stopped is dropped,
 # and requests keep being answered. Server and workers run with the
 # command lines of deploy/k8s/base (rendered by kubectl kustomize, $(VAR)s
-# filled from its ConfigMap), so a flag the binaries do not know fails here. Needs a running Docker engine; not
-# part of the test suite (a cold image build takes minutes and CI has no
-# engine).
+# filled from its ConfigMap), so a flag the binaries do not know fails
+# here. Needs a running Docker engine; not part of the test suite (a cold
+# image build takes minutes and CI has no engine).
 #
 #   scripts/check_image.sh [--offline-base] [--keep]
 #     --offline-base  no registry is reachable: make the debian:12 and
@@ -89,6 +89,8 @@ fail() {
   exit 1
 }
 run() { docker run --rm --entrypoint "$@"; }
+# The host port that container $1 publishes its metrics port 8501 on.
+metrics_port_of() { docker port "$1" 8501/tcp | head -1 | sed 's/.*://'; }
 
 [ "$(run id "$image" -u)" = 10001 ] || fail "the image does not run as uid 10001"
 missing=$(run sh "$image" -c 'ldd /usr/local/bin/v2p-server /usr/local/bin/v2p-worker /usr/local/bin/v2p | grep -c "not found" || true')
@@ -104,7 +106,7 @@ docker run --rm -v "$work/repo:/repo" -v "$data:/data:ro" -v "$PWD/examples:/exa
   tail -1
 docker run -d --name "$name" -p 127.0.0.1::8500 -p 127.0.0.1::8501 -v "$work/repo:/repo" \
   -v "$data:/data:ro" "$image" >/dev/null
-metrics_port=$(docker port "$name" 8501/tcp | head -1 | sed 's/.*://')
+metrics_port=$(metrics_port_of "$name")
 for _ in $(seq 60); do
   docker exec "$name" v2p models list --server 127.0.0.1:8500 >/dev/null 2>&1 && break
   sleep 1
@@ -159,7 +161,7 @@ worker 1
 worker 2
 docker run -d --name "$name-s" --network "$net" -p 127.0.0.1::8501 -v "$work/repo:/repo" \
   -v "$data:/data:ro" "$image" "${server_args[@]}" >/dev/null
-metrics_port=$(docker port "$name-s" 8501/tcp | head -1 | sed 's/.*://')
+metrics_port=$(metrics_port_of "$name-s")
 workers_up() {
   curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -c '^v2p_worker_up{.*} 1$' || true
 }
