@@ -24,6 +24,7 @@
 #include "proto/rpc_status.h"
 #include "server/subprocess.h"
 #include "tests/testing/digit69.h"
+#include "tests/testing/reconstruct.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_paths.h"
 #include "voxel2pixel/v1/models_service.grpc.pb.h"
@@ -66,12 +67,7 @@ class EndToEnd : public ::testing::Test {
   }
 
   static v1::Sample TestSample(int i) {
-    v1::Sample s;
-    s.set_id(absl::StrCat("test-", i));
-    for (Eigen::Index v = 0; v < dataset_->test.betas.cols(); ++v) {
-      s.add_betas(static_cast<float>(dataset_->test.betas(i, v)));
-    }
-    return s;
+    return testing::BetasSample(dataset_->test.betas, i, absl::StrCat("test-", i));
   }
   static v1::ReconstructRequest Request(std::initializer_list<int> samples) {
     v1::ReconstructRequest r;

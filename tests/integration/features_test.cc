@@ -23,6 +23,7 @@
 #include "core/features/feature_network.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
+#include "tests/testing/reconstruct.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_paths.h"
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
@@ -69,24 +70,6 @@ std::string* FeatureDecoding::repo_;
 std::string* FeatureDecoding::network_dir_;
 double FeatureDecoding::mnist_accuracy_;
 
-// One Reconstruct call with every digit69 test trial (ids "t0", "t1", ...).
-grpc::Status ReconstructTestBetas(v1::Reconstruction::Stub& stub, const std::string& model,
-                                  const core::Dataset& ds, bool include_pixels,
-                                  v1::ReconstructResponse* resp) {
-  v1::ReconstructRequest req;
-  req.set_model(model);
-  req.set_include_pixels(include_pixels);
-  for (Eigen::Index i = 0; i < ds.test.betas.rows(); ++i) {
-    auto* s = req.add_samples();
-    s->set_id(absl::StrCat("t", i));
-    for (Eigen::Index v = 0; v < ds.test.betas.cols(); ++v)
-      s->add_betas(static_cast<float>(ds.test.betas(i, v)));
-  }
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  return stub.Reconstruct(&ctx, req, resp);
-}
-
 TEST_F(FeatureDecoding, NetworkClassifiesHeldOutMnist) {
   // The quick network here (no Fashion-MNIST, 5 epochs); the full corpus
   // reaches >= 95% with `v2p features train` (README).
@@ -122,7 +105,7 @@ TEST_F(FeatureDecoding, ServedFeaturesHaveLayerShapesAndTrackTrueFeatures) {
   for (const std::string model : {"features_ridge", "features_smr"}) {
     SCOPED_TRACE(model);
     v1::ReconstructResponse resp;
-    const grpc::Status st = ReconstructTestBetas(*stub, model, *ds, false, &resp);
+    const grpc::Status st = testing::ReconstructTestTrials(*stub, model, *ds, false, 0, &resp);
     ASSERT_TRUE(st.ok()) << st.error_message();
     ASSERT_EQ(resp.results_size(), ds->test.betas.rows());
     const int n = resp.results_size();
@@ -241,7 +224,7 @@ void ExpectQualityFloor(v1::Reconstruction::Stub& stub, const std::string& model
   SCOPED_TRACE(model);
   const int n = static_cast<int>(ds.test.betas.rows());
   v1::ReconstructResponse resp;
-  const grpc::Status st = ReconstructTestBetas(stub, model, ds, true, &resp);
+  const grpc::Status st = testing::ReconstructTestTrials(stub, model, ds, true, 0, &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(resp.results_size(), n);
   Eigen::MatrixXd rec(n, 784);
@@ -343,12 +326,8 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
     req.set_include_pixels(true);
     req.set_num_samples(k);
     req.set_sample_seed(seed);
-    for (int i = 0; i < 2; ++i) {
-      auto* s = req.add_samples();
-      s->set_id(absl::StrCat("t", i));
-      for (Eigen::Index v = 0; v < ds->test.betas.cols(); ++v)
-        s->add_betas(static_cast<float>(ds->test.betas(i, v)));
-    }
+    for (int i = 0; i < 2; ++i)
+      *req.add_samples() = testing::BetasSample(ds->test.betas, i, absl::StrCat("t", i));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     return stub->Reconstruct(&ctx, req, resp);

@@ -25,6 +25,7 @@
 #include "core/pipeline/model_repository.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
+#include "tests/testing/reconstruct.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_paths.h"
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
@@ -33,26 +34,6 @@ namespace v2p {
 namespace {
 
 namespace v1 = voxel2pixel::v1;
-
-// Every digit69 test trial in one Reconstruct call (ids "t0", "t1", ...),
-// pixels included, with `num_samples` draws each.
-grpc::Status ReconstructTestTrials(v1::Reconstruction::Stub& stub, const std::string& model,
-                                   const core::Dataset& ds, int num_samples,
-                                   v1::ReconstructResponse* resp) {
-  v1::ReconstructRequest req;
-  req.set_model(model);
-  req.set_include_pixels(true);
-  req.set_num_samples(num_samples);
-  for (Eigen::Index i = 0; i < ds.test.betas.rows(); ++i) {
-    auto* s = req.add_samples();
-    s->set_id(absl::StrCat("t", i));
-    for (Eigen::Index v = 0; v < ds.test.betas.cols(); ++v)
-      s->add_betas(static_cast<float>(ds.test.betas(i, v)));
-  }
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  return stub.Reconstruct(&ctx, req, resp);
-}
 
 // A quick feature network (2 epochs, no Fashion-MNIST) in `repo`.
 absl::StatusOr<client::FeaturesTrainResult> TrainQuickNetwork(const std::string& repo) {
@@ -80,7 +61,7 @@ absl::StatusOr<client::GeneratorsTrainResult> TrainGan(const std::string& repo, 
 Eigen::MatrixXd ServedImages(v1::Reconstruction::Stub& stub, const std::string& model,
                              const core::Dataset& ds) {
   v1::ReconstructResponse resp;
-  const grpc::Status st = ReconstructTestTrials(stub, model, ds, 0, &resp);
+  const grpc::Status st = testing::ReconstructTestTrials(stub, model, ds, true, 0, &resp);
   EXPECT_TRUE(st.ok()) << st.error_message();
   Eigen::MatrixXd rec = Eigen::MatrixXd::Zero(ds.test.betas.rows(), ds.image.num_pixels());
   for (int i = 0; i < resp.results_size() && i < rec.rows(); ++i)
@@ -114,7 +95,7 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
   auto stub = v1::Reconstruction::NewStub((*server)->channel());
   const int n = static_cast<int>(ds->test.betas.rows());
   v1::ReconstructResponse resp;
-  const grpc::Status st = ReconstructTestTrials(*stub, "hyper", *ds, 0, &resp);
+  const grpc::Status st = testing::ReconstructTestTrials(*stub, "hyper", *ds, true, 0, &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(resp.results_size(), n);
   Eigen::MatrixXd rec(n, 784);
@@ -226,7 +207,7 @@ TEST(Dand, MapPosteriorPipelineReconstructsDigit69WithDrawsOverGrpc) {
   auto stub = v1::Reconstruction::NewStub((*server)->channel());
   const int n = static_cast<int>(ds->test.betas.rows());
   v1::ReconstructResponse resp;
-  const grpc::Status st = ReconstructTestTrials(*stub, "dand", *ds, 6, &resp);
+  const grpc::Status st = testing::ReconstructTestTrials(*stub, "dand", *ds, true, 6, &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(resp.results_size(), n);
   Eigen::MatrixXd rec(n, 784);

@@ -25,6 +25,7 @@
 #include "proto/text_proto.h"
 #include "store/sha256.h"
 #include "tests/testing/digit69.h"
+#include "tests/testing/reconstruct.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_paths.h"
 #include "voxel2pixel/v1/datasets_service.grpc.pb.h"
@@ -168,11 +169,8 @@ class TrainingTest : public ::testing::Test {
     req.set_model(model);
     req.set_model_version(version);
     req.set_include_pixels(true);
-    for (int i = 0; i < 10; ++i) {
-      auto* s = req.add_samples();
-      s->set_id(std::to_string(i));
-      for (Eigen::Index v = 0; v < 3092; ++v) s->add_betas(static_cast<float>(dataset_->test.betas(i, v)));
-    }
+    for (Eigen::Index i = 0; i < dataset_->test.betas.rows(); ++i)
+      *req.add_samples() = testing::BetasSample(dataset_->test.betas, i, std::to_string(i));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     return reconstruction_->Reconstruct(&ctx, req, resp);

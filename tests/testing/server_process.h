@@ -21,7 +21,7 @@ class ServerProcess {
       const std::string& repo, const std::vector<std::string>& extra_args = {});
   ~ServerProcess();  // SIGTERM, then waits
 
-    std::string address() const;
+  std::string address() const;
   int metrics_port() const { return metrics_port_; }
   pid_t pid() const { return pid_; }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
