@@ -85,10 +85,12 @@ absl::StatusOr<std::vector<int64_t>> ModelRepository::ListVersions(
   RETURN_IF_ERROR(ValidateModelName(name));
   std::vector<int64_t> versions = CommittedVersions(name);
   if (versions.empty()) {
+    const std::vector<std::string> names = ListModels();
     return absl::NotFoundError(
         absl::StrCat("no ", collection_ == "models" ? "model" : collection_,
                      " named '", name, "' in ", root_,
-                     " (", collection_, ": ", absl::StrJoin(ListModels(), ", "), ")"));
+                     names.empty() ? absl::StrCat(" (it holds no ", collection_, ")")
+                                   : absl::StrCat(" (", collection_, ": ", absl::StrJoin(names, ", "), ")")));
   }
   return versions;
 }

@@ -72,6 +72,13 @@ TEST_F(RepositoryTest, NotFoundNamesWhatExists) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(RepositoryTest, NotFoundInAnEmptyRepositorySaysItHoldsNone) {
+  auto missing = repo_->ResolveVersion("absent", 0);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("holds no models"), std::string::npos)
+      << missing.status().message();
+}
+
 TEST(Repository, OpenFailsForMissingRootUnlessCreating) {
   EXPECT_EQ(
       ModelRepository::Open({"/nonexistent/v2p-repo", false}).status().code(),
