@@ -1,18 +1,21 @@
-#include "core/base/files.h"
 #include "client/commands.h"
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/output_files.h"
 #include "client/rpc_helpers.h"
-#include "workers/spec_files.h"
+#include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
@@ -24,6 +27,7 @@
 #include "core/pipeline/model_repository.h"
 #include "core/pipeline/trainer.h"
 #include "proto/rpc_status.h"
+#include "workers/spec_files.h"
 #include "voxel2pixel/v1/models_service.grpc.pb.h"
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
 
@@ -50,6 +54,35 @@ std::string MetricOrDash(const google::protobuf::Map<std::string, double>& m,
                          const std::string& k) {
   auto it = m.find(k);
   return it == m.end() ? "-" : absl::StrFormat("%.3f", it->second);
+}
+
+// `k`'s value in `m`, with its SD (`k`_sd) when there is one, or "-".
+std::string MetricWithSd(const google::protobuf::Map<std::string, double>& m, const std::string& k) {
+  auto it = m.find(k);
+  if (it == m.end()) return "-";
+  auto sd = m.find(k + "_sd");
+  return sd == m.end() ? absl::StrFormat("%.4f", it->second)
+                       : absl::StrFormat("%.4f ± %.4f", it->second, sd->second);
+}
+
+// The metric names of `m` to show, one row each: the usual ones first, in
+// the order of the README's tables, then any others by name; SDs go beside
+// their metric and the sample count is in the heading.
+std::vector<std::string> MetricRows(const google::protobuf::Map<std::string, double>& m) {
+  std::vector<std::string> rows;
+  for (const char* k : {"pcc", "mse", "ssim", "identification_pcc", "identification_ssim"}) {
+    if (m.contains(k)) rows.push_back(k);
+  }
+  std::vector<std::string> others;
+  for (const auto& [k, v] : m) {
+    if (std::find(rows.begin(), rows.end(), k) == rows.end() && k != "num_samples" &&
+        !(absl::EndsWith(k, "_sd") && m.contains(k.substr(0, k.size() - 3)))) {
+      others.push_back(k);
+    }
+  }
+  std::sort(others.begin(), others.end());
+  rows.insert(rows.end(), others.begin(), others.end());
+  return rows;
 }
 
 void AddTimings(const v1::StageTimings& t, StageSamples* out) {
@@ -341,10 +374,16 @@ absl::Status RunModelsShow(const ModelsOptions& o) {
   const auto& e = m.evaluation();
   std::printf("evaluation: %s split, %d samples (SSIM: %s)\n",
               e.split().c_str(), e.num_samples(), e.ssim_definition().c_str());
-  std::printf("  %-22s %12s %14s\n", "metric", "model", "mean image");
-  for (const auto& [k, v] : e.metrics()) {
-    std::printf("  %-22s %12.4f %14s\n", k.c_str(), v,
-                MetricOrDash(e.baseline_metrics(), k).c_str());
+  // Padded by characters, not bytes ("±" is two bytes of UTF-8).
+  auto pad = [](std::string text, size_t width) {
+    const size_t chars = std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; });
+    if (chars < width) text.append(width - chars, ' ');
+    return text;
+  };
+  std::printf("  %-22s %s %s\n", "metric", pad("model", 18).c_str(), "mean image");
+  for (const std::string& k : MetricRows(e.metrics())) {
+    std::printf("  %-22s %s %s\n", k.c_str(), pad(MetricWithSd(e.metrics(), k), 18).c_str(),
+                MetricWithSd(e.baseline_metrics(), k).c_str());
   }
   for (const auto& p : m.placement()) {
     std::string versions;

@@ -31,6 +31,7 @@
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace v2p {
 namespace {
@@ -515,6 +516,27 @@ TEST_F(EndToEnd, CliReconstructWritesImagesSheetTimingsAndMetrics) {
   EXPECT_THAT(bad.output, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_THAT(bad.output, HasSubstr("expects 3092 betas, received 784"));
   std::filesystem::remove_all(out);
+}
+
+TEST_F(EndToEnd, CliModelsShowPutsEachScoreBesideItsSdInTheReadmeOrder) {
+  const auto r = testing::RunCommand(absl::StrCat(testing::BinDir(), "/v2p models show --server ",
+                                                  server_->address(), " --model ", kModel));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  size_t at = 0;
+  for (const char* row : {"\n  pcc ", "\n  mse ", "\n  ssim ", "\n  identification_pcc ",
+                          "\n  identification_ssim "}) {
+    const size_t next = r.output.find(row);
+    ASSERT_NE(next, std::string::npos) << row << " missing:\n" << r.output;
+    EXPECT_GT(next, at) << row << " out of order:\n" << r.output;
+    at = next;
+  }
+  const size_t pcc = r.output.find("\n  pcc ");
+  const std::string pcc_row = r.output.substr(pcc + 1, r.output.find('\n', pcc + 1) - pcc - 1);
+  // The model's and the mean image's, each with its SD.
+  EXPECT_EQ(std::count(pcc_row.begin(), pcc_row.end(), '.'), 4) << pcc_row;
+  EXPECT_THAT(pcc_row, HasSubstr("±"));
+  EXPECT_THAT(r.output, Not(HasSubstr("pcc_sd")));
+  EXPECT_THAT(r.output, Not(HasSubstr("\n  num_samples")));
 }
 
 TEST_F(EndToEnd, CliBenchStreamsWithTheWindowAskedFor) {
