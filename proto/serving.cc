@@ -94,4 +94,15 @@ void DisableMutexDeadlockDetection() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
+absl::Status CheckFlagRanges(const std::vector<FlagRange>& flags) {
+  for (const FlagRange& f : flags) {
+    if (f.value < f.min || f.value > f.max) {
+      return absl::InvalidArgumentError(
+          f.max >= INT32_MAX ? absl::StrCat("--", f.name, "=", f.value, ": must be at least ", f.min)
+                             : absl::StrCat("--", f.name, "=", f.value, ": must be from ", f.min, " to ", f.max));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace v2p

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -40,6 +41,21 @@ struct ServeOptions {
 // Installs SIGTERM/SIGINT handlers (whichever thread the kernel picks, the
 // signal only wakes the shutdown waiter), then serves until one arrives.
 absl::Status ServeUntilSignalled(ServeOptions options);
+
+// An integer flag's value and the range it must lie in.
+struct FlagRange {
+  const char* name;  // without dashes
+  int64_t value;
+  int64_t min;
+  int64_t max;
+};
+
+// INVALID_ARGUMENT naming the first flag outside its range, e.g.
+// "--port=99999: must be from 0 to 65535" (or "must be at least N" for a
+// maximum of INT32_MAX or more); OK when all are in range. A
+// port beyond 65535 would otherwise be bound modulo 65536, and a size in
+// MiB beyond 2047 would overflow its count of bytes.
+absl::Status CheckFlagRanges(const std::vector<FlagRange>& flags);
 
 // Turns off absl::Mutex's lock-order (deadlock) detection for the process.
 // Debian builds Abseil without NDEBUG, so detection is on there by default:

@@ -1,6 +1,7 @@
 // v2p-server: the public, stateless gateway. Starts and supervises local
 // workers (--workers=spawn:N) or uses running ones (--workers=host:port,...).
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 
@@ -84,6 +85,19 @@ int main(int argc, char** argv) {
       "v2p-server --repo=DIR [--port=P] [--workers=spawn:N|host:port,...]");
   absl::ParseCommandLine(argc, argv);
   v2p::DisableMutexDeadlockDetection();
+  if (auto s = v2p::CheckFlagRanges({
+          {"port", absl::GetFlag(FLAGS_port), 0, 65535},
+          {"metrics_port", absl::GetFlag(FLAGS_metrics_port), -1, 65535},
+          {"max_message_mb", absl::GetFlag(FLAGS_max_message_mb), 1, 2047},
+          {"max_upload_mb", absl::GetFlag(FLAGS_max_upload_mb), 1, INT32_MAX},
+          {"max_batch_size", absl::GetFlag(FLAGS_max_batch_size), 1, INT32_MAX},
+          {"max_batches_in_flight", absl::GetFlag(FLAGS_max_batches_in_flight), 1, INT32_MAX},
+          {"stream_window", absl::GetFlag(FLAGS_stream_window), 1, INT32_MAX},
+          {"shutdown_grace_s", absl::GetFlag(FLAGS_shutdown_grace_s), 0, INT32_MAX},
+      });
+      !s.ok()) {
+    return Fail(s);
+  }
   const std::string repo = absl::GetFlag(FLAGS_repo);
   if (repo.empty())
     return Fail(absl::InvalidArgumentError("--repo is required"));

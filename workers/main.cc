@@ -1,6 +1,7 @@
 // v2p-worker: serves the internal worker API from a model repository on one
 // device. Usually started and supervised by v2p-server (--workers=spawn:N).
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -54,6 +55,22 @@ int main(int argc, char** argv) {
       "v2p-worker --repo=DIR [--port=P] [--device=auto|cpu|cuda:N]");
   absl::ParseCommandLine(argc, argv);
   v2p::DisableMutexDeadlockDetection();
+  if (auto s = v2p::CheckFlagRanges({
+          {"port", absl::GetFlag(FLAGS_port), 0, 65535},
+          {"metrics_port", absl::GetFlag(FLAGS_metrics_port), -1, 65535},
+          {"max_message_mb", absl::GetFlag(FLAGS_max_message_mb), 1, 2047},
+          {"max_batch_size", absl::GetFlag(FLAGS_max_batch_size), 0, INT32_MAX},
+          {"max_queue_delay_us", absl::GetFlag(FLAGS_max_queue_delay_us), 0, INT32_MAX},
+          {"threads_per_model", absl::GetFlag(FLAGS_threads_per_model), 1, 256},
+          {"blas_threads", absl::GetFlag(FLAGS_blas_threads), 1, 256},
+          {"max_concurrent_jobs", absl::GetFlag(FLAGS_max_concurrent_jobs), 1, INT32_MAX},
+          {"job_lease_s", absl::GetFlag(FLAGS_job_lease_s), 1, INT32_MAX},
+          {"shutdown_grace_s", absl::GetFlag(FLAGS_shutdown_grace_s), 0, INT32_MAX},
+      });
+      !s.ok()) {
+    std::fprintf(stderr, "v2p-worker: %s\n", s.ToString().c_str());
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_repo).empty()) {
     std::fprintf(stderr, "v2p-worker: --repo is required\n");
     return 2;
