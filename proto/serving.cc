@@ -58,7 +58,9 @@ absl::Status ServeUntilSignalled(ServeOptions options) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat(
-        options.name, ": cannot listen on ", options.host, ":", options.port));
+        options.name, ": cannot listen on ", options.host, ":", options.port,
+        " (the port taken by another process, or the host not an address of this machine; "
+        "--port=0 picks a free port)"));
   }
   // on_started publishes state callers read as soon as they hear the port
   // (the readiness health status): run it before announcing the port.

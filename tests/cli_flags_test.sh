@@ -2,7 +2,8 @@
 # The binaries' flags as an operator meets them: `--help` of each lists its
 # own flags (absl's default picks flags by the program's file name, and each
 # of ours is defined in a main.cc), and a value out of range is refused at
-# start with exit code 2 and a message naming the flag and its range.
+# start with exit code 2 and a message naming the flag and its range, as
+# is a port another process holds.
 set -u
 server="$1"; worker="$2"; cli="$3"
 failed=0
@@ -32,5 +33,16 @@ refuses "$server" --stream_window=0 "--stream_window=0: must be at least 1"
 refuses "$worker" --port=70000 "--port=70000: must be from 0 to 65535"
 refuses "$worker" --threads_per_model=0 "--threads_per_model=0: must be from 1 to 256"
 refuses "$worker" --max_queue_delay_us=-1 "--max_queue_delay_us=-1: must be at least 0"
+# A port another process holds: refused at start, saying why it might be.
+held=$(mktemp)
+python3 -c "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)" >"$held" &
+holder=$!
+for _ in $(seq 50); do [ -s "$held" ] && break; sleep 0.1; done
+port=$(cat "$held")
+out=$(timeout 10 "$server" --repo=/tmp --port="$port" --metrics_port=-1 --workers=127.0.0.1:1 2>&1); rc=$?
+if [ $rc -ne 2 ] || ! grep -qF "cannot listen on 127.0.0.1:$port (the port taken by another process" <<<"$out"; then
+  echo "FAIL: v2p-server on a held port: exit $rc, said: $out"; failed=1
+fi
+kill $holder; rm -f "$held"
 [ $failed -eq 0 ] && echo "PASS: --help lists each binary's flags; out-of-range values are refused by name"
 exit $failed
