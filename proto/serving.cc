@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -94,6 +96,17 @@ absl::Status ServeUntilSignalled(ServeOptions options) {
 
 void DisableMutexDeadlockDetection() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
+
+void ListFlagsOfFileInHelp(absl::string_view main_file) {
+  absl::FlagsUsageConfig usage;
+  // absl passes the defining file's name with the build's leading
+  // directories trimmed: a suffix of __FILE__.
+  usage.contains_help_flags = [main = std::string(main_file)](absl::string_view file) {
+    return !file.empty() && absl::EndsWith(main, file);
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
 }
 
 absl::Status CheckFlagRanges(const std::vector<FlagRange>& flags) {

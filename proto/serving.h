@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace v2p {
@@ -41,6 +42,11 @@ struct ServeOptions {
 // Installs SIGTERM/SIGINT handlers (whichever thread the kernel picks, the
 // signal only wakes the shutdown waiter), then serves until one arrives.
 absl::Status ServeUntilSignalled(ServeOptions options);
+
+// Makes --help and --helpshort list the flags defined in `main_file` (the
+// caller's __FILE__): absl picks a program's flags by file name, and ours
+// are defined in files named main.cc, not after the program.
+void ListFlagsOfFileInHelp(absl::string_view main_file);
 
 // An integer flag's value and the range it must lie in.
 struct FlagRange {

@@ -7,8 +7,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "core/decoding/blas_threads.h"
 #include "core/pipeline/device.h"
 #include "proto/rpc_metrics.h"
@@ -42,15 +40,7 @@ ABSL_FLAG(int, max_concurrent_jobs, 1, "Training jobs run at once (each on its o
 ABSL_FLAG(int, job_lease_s, 10, "Lease of a running job; another worker takes a job over this long after its worker died.");
 
 int main(int argc, char** argv) {
-  // --help lists this file's flags: absl picks a program's flags by the
-  // file name, and this one is main.cc, not the program's name. It passes
-  // the name with the leading directories of the build trimmed.
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return !file.empty() && absl::EndsWith(__FILE__, file);
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
+  v2p::ListFlagsOfFileInHelp(__FILE__);
   absl::SetProgramUsageMessage(
       "v2p-worker --repo=DIR [--port=P] [--device=auto|cpu|cuda:N]");
   absl::ParseCommandLine(argc, argv);
