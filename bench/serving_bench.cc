@@ -18,11 +18,16 @@
 //     least that much per call, so its figures bound what the served ones
 //     can reach on this machine. From them, a ceiling for the in-process
 //     comparison: two hops at the floor's CPU cost plus the pipeline's own
-//     CPU per sample (measured in-process), on every hardware thread.
+//     CPU per sample (measured in-process), on every hardware thread; and
+//     one for the batching gain: a single-sample call at the floor's cost,
+//     a hop inside a batch at the batched floor's, and the pipeline.
 // For each, the load clients', the gateway's and the worker's CPU time per
 // answered sample (from /proc), and the shares of the machine's CPU time
 // left idle and stolen by the hypervisor, which show where the time goes.
-// The digit69 ridge pipeline, trained here on the shipped data.
+// The digit69 ridge pipeline, trained here on the shipped data; or, with
+// --repo and --model, a model already in a repository (a heavier pipeline,
+// to see where the per-sample compute outweighs the transport), loaded by
+// digit69's test betas.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,7 +50,10 @@
 #include "absl/time/clock.h"
 #include "bench/bench_common.h"
 #include "client/load_command.h"
+#include "core/base/status_macros.h"
+#include "core/data/dataset.h"
 #include "core/decoding/blas_threads.h"
+#include "core/pipeline/model_repository.h"
 #include "core/pipeline/pipeline.h"
 #include "proto/serving.h"
 #include "server/subprocess.h"
@@ -57,6 +65,10 @@ ABSL_FLAG(int, batch, 16, "Samples per request for the in-process comparison.");
 ABSL_FLAG(std::vector<std::string>, batch_clients, std::vector<std::string>({"2", "4"}),
           "Client counts (and in-process thread counts) for the in-process comparison.");
 ABSL_FLAG(std::string, data_root, V2P_DATA_DIR, "Shared data directory.");
+ABSL_FLAG(std::string, repo, "",
+          "An existing model repository serving --model; empty: train the digit69 ridge pipeline into a "
+          "temporary one.");
+ABSL_FLAG(std::string, model, "digit69", "The model served (its latest version), sent digit69's test betas.");
 ABSL_FLAG(bool, floor, true, "Also load null_server, a gRPC server that does no work (the floor).");
 
 namespace {
@@ -198,6 +210,15 @@ Local InProcess(const v2p::core::Pipeline& pipeline, const Eigen::MatrixXf& batc
   return {samples / absl::ToDoubleSeconds(absl::Now() - start), 1e3 * (CpuSeconds(getpid()) - cpu_before) / n};
 }
 
+// The latest version of `model` in the repository at `root`, as the
+// worker loads it.
+absl::StatusOr<std::shared_ptr<const v2p::core::Pipeline>> LoadLatest(const std::string& root,
+                                                                     const std::string& model) {
+  ASSIGN_OR_RETURN(auto repository, v2p::core::ModelRepository::Open({root}));
+  ASSIGN_OR_RETURN(const int64_t version, repository->ResolveVersion(model, 0));
+  return v2p::core::Pipeline::Load(repository->VersionDir(model, version), version);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -205,16 +226,37 @@ int main(int argc, char** argv) {
   v2p::DisableMutexDeadlockDetection();
   namespace core = v2p::core;
   core::SetBlasThreads(1);  // as the worker runs it
-  auto trained = v2p::bench::TrainDigit69Ridge(absl::GetFlag(FLAGS_data_root), "digit69");
-  if (!trained.ok()) return 1;
-  const std::string repo = trained->repository;
+  const std::string model = absl::GetFlag(FLAGS_model);
+  std::string repo = absl::GetFlag(FLAGS_repo);
+  const bool own_repo = repo.empty();
+  core::Dataset dataset;
+  if (own_repo) {
+    auto trained = v2p::bench::TrainDigit69Ridge(absl::GetFlag(FLAGS_data_root), model);
+    if (!trained.ok()) {
+      std::fprintf(stderr, "serving_bench: training digit69: %s\n", trained.status().ToString().c_str());
+      return 1;
+    }
+    repo = trained->repository;
+    dataset = std::move(trained->dataset);
+  } else {
+    auto ds = core::LoadDataset(core::Digit69DatasetOptions(absl::GetFlag(FLAGS_data_root)));
+    if (!ds.ok()) {
+      std::fprintf(stderr, "serving_bench: %s\n", ds.status().ToString().c_str());
+      return 1;
+    }
+    dataset = std::move(*ds);
+  }
   const std::string betas = absl::GetFlag(FLAGS_data_root) + "/digit69/digit69_28x28.mat";
-  auto loaded = core::Pipeline::Load(repo + "/models/digit69/1", 1);
-  if (!loaded.ok()) return 1;
+  auto loaded = LoadLatest(repo, model);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "serving_bench: loading %s from %s: %s\n", model.c_str(), repo.c_str(),
+                 loaded.status().ToString().c_str());
+    return 1;
+  }
   const int batch = absl::GetFlag(FLAGS_batch);
-  Eigen::MatrixXf batch_betas(batch, trained->dataset.test.betas.cols());
+  Eigen::MatrixXf batch_betas(batch, dataset.test.betas.cols());
   for (int i = 0; i < batch; ++i) {
-    batch_betas.row(i) = trained->dataset.test.betas.row(i % trained->dataset.test.betas.rows()).cast<float>();
+    batch_betas.row(i) = dataset.test.betas.row(i % dataset.test.betas.rows()).cast<float>();
   }
 
   v2p::client::LoadOptions single;
@@ -239,8 +281,9 @@ int main(int argc, char** argv) {
   // worker merges two of them into a larger batch than in-process runs.
   const std::vector<std::string> same_batches = {
       "--max_batch_size=1", "--worker_args=--max_batch_size=" + std::to_string(batch)};
-  std::printf("serving_bench: digit69 ridge pipeline, v2p-server + 1 spawned worker, %u hardware threads "
+  std::printf("serving_bench: %s, v2p-server + 1 spawned worker, %u hardware threads "
               "shared with the clients; %d rounds of %.0f s per configuration\n",
+              own_repo ? "digit69 ridge pipeline" : absl::StrCat("model ", model, " of ", repo).c_str(),
               std::thread::hardware_concurrency(), absl::GetFlag(FLAGS_rounds), single.duration_s);
   std::string header = absl::StrFormat("%6s %28s %28s %7s", "round", "batch size one (samples/s, p99)",
                                        "dynamic batching (samples/s, p99)", "gain");
@@ -317,7 +360,7 @@ int main(int argc, char** argv) {
       const std::vector<std::string> flags = c == 0   ? batching_off
                                              : c == 1 ? std::vector<std::string>{"--max_batch_size=32"}
                                                       : same_batches;
-      auto run = ServeAndLoad(c < served ? ServerArgv(repo, flags) : null_argv, "digit69", load);
+      auto run = ServeAndLoad(c < served ? ServerArgv(repo, flags) : null_argv, model, load);
       if (!run.ok()) {
         std::fprintf(stderr, "serving_bench: a run failed: %s\n", run.status().ToString().c_str());
         return 1;
@@ -393,8 +436,27 @@ int main(int argc, char** argv) {
                   batch_clients[i], batch, f.client_cpu_ms + f.gateway_cpu_ms, Median(local_cpu),
                   1e3 * hw / ms, hw, 1e3 * hw / ms / Median(local_rate));
     }
+    // The same for dynamic batching at the single-sample clients: each
+    // sample still costs its clients and the gateway one single-sample call
+    // (the floor's, at those clients), then crosses to the worker inside a
+    // batch (at best the cheapest 16-sample floor per sample) and runs
+    // through the pipeline (at best at 16 samples a batch). Against the
+    // measured batch size one, this bounds the gain.
+    double batched_hop = 0;
+    for (size_t i = 0; i < batch_clients.size(); ++i) {
+      const Run& f = medians[served + 1 + i];
+      const double hop = f.client_cpu_ms + f.gateway_cpu_ms;
+      if (i == 0 || hop < batched_hop) batched_hop = hop;
+    }
+    const Run& unary = medians[served];
+    const double ms = unary.client_cpu_ms + unary.gateway_cpu_ms + batched_hop + Median(local_cpu);
+    std::printf("ceiling: dynamic batching at %d single-sample clients, one call at the floor's CPU cost "
+                "(%.3f ms) plus a hop inside a batch at the %d-sample floor's (%.3f ms) plus the pipeline's "
+                "%.3f ms per sample: at most %.0f samples/s on %.0f hardware threads, %.2fx batch size one\n",
+                single.clients, unary.client_cpu_ms + unary.gateway_cpu_ms, batch, batched_hop,
+                Median(local_cpu), 1e3 * hw / ms, hw, 1e3 * hw / ms / medians[0].throughput);
   }
   std::printf("every run: %s\n", clean ? "no sample lost, no errors" : "SAMPLES LOST OR ERRORS");
-  std::filesystem::remove_all(repo);
+  if (own_repo) std::filesystem::remove_all(repo);
   return clean ? 0 : 1;
 }
