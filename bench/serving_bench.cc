@@ -210,6 +210,12 @@ Local InProcess(const v2p::core::Pipeline& pipeline, const Eigen::MatrixXf& batc
   return {samples / absl::ToDoubleSeconds(absl::Now() - start), 1e3 * (CpuSeconds(getpid()) - cpu_before) / n};
 }
 
+// Says why the benchmark stops; returns its exit code.
+int Failed(const std::string& what, const absl::Status& status) {
+  std::fprintf(stderr, "serving_bench: %s: %s\n", what.c_str(), status.ToString().c_str());
+  return 1;
+}
+
 // The latest version of `model` in the repository at `root`, as the
 // worker loads it.
 absl::StatusOr<std::shared_ptr<const v2p::core::Pipeline>> LoadLatest(const std::string& root,
@@ -232,27 +238,17 @@ int main(int argc, char** argv) {
   core::Dataset dataset;
   if (own_repo) {
     auto trained = v2p::bench::TrainDigit69Ridge(absl::GetFlag(FLAGS_data_root), model);
-    if (!trained.ok()) {
-      std::fprintf(stderr, "serving_bench: training digit69: %s\n", trained.status().ToString().c_str());
-      return 1;
-    }
+    if (!trained.ok()) return Failed("training digit69", trained.status());
     repo = trained->repository;
     dataset = std::move(trained->dataset);
   } else {
     auto ds = core::LoadDataset(core::Digit69DatasetOptions(absl::GetFlag(FLAGS_data_root)));
-    if (!ds.ok()) {
-      std::fprintf(stderr, "serving_bench: %s\n", ds.status().ToString().c_str());
-      return 1;
-    }
+    if (!ds.ok()) return Failed("loading digit69", ds.status());
     dataset = std::move(*ds);
   }
   const std::string betas = absl::GetFlag(FLAGS_data_root) + "/digit69/digit69_28x28.mat";
   auto loaded = LoadLatest(repo, model);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "serving_bench: loading %s from %s: %s\n", model.c_str(), repo.c_str(),
-                 loaded.status().ToString().c_str());
-    return 1;
-  }
+  if (!loaded.ok()) return Failed(absl::StrCat("loading ", model, " from ", repo), loaded.status());
   const int batch = absl::GetFlag(FLAGS_batch);
   Eigen::MatrixXf batch_betas(batch, dataset.test.betas.cols());
   for (int i = 0; i < batch; ++i) {
@@ -361,10 +357,7 @@ int main(int argc, char** argv) {
                                              : c == 1 ? std::vector<std::string>{"--max_batch_size=32"}
                                                       : same_batches;
       auto run = ServeAndLoad(c < served ? ServerArgv(repo, flags) : null_argv, model, load);
-      if (!run.ok()) {
-        std::fprintf(stderr, "serving_bench: a run failed: %s\n", run.status().ToString().c_str());
-        return 1;
-      }
+      if (!run.ok()) return Failed("a run failed", run.status());
       clean = clean && run->clean;
       now.push_back(*run);
       runs[c].push_back(*run);
@@ -439,8 +432,8 @@ int main(int argc, char** argv) {
     // The same for dynamic batching at the single-sample clients: each
     // sample still costs its clients and the gateway one single-sample call
     // (the floor's, at those clients), then crosses to the worker inside a
-    // batch (at best the cheapest 16-sample floor per sample) and runs
-    // through the pipeline (at best at 16 samples a batch). Against the
+    // batch (at best the cheapest --batch-sample floor per sample) and runs
+    // through the pipeline (at best at --batch samples a batch). Against the
     // measured batch size one, this bounds the gain.
     double batched_hop = 0;
     for (size_t i = 0; i < batch_clients.size(); ++i) {
