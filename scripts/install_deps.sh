@@ -19,8 +19,8 @@ PACKAGES=(
   libssl-dev
   # the real Prometheus server and promtool for the monitoring tests; curl for its HTTP API
   prometheus curl
-  # the demo's JSON/table printing
-  python3
+  # the demo's JSON/table printing; numpy for bench/fastl2lir_bench's reference
+  python3 python3-numpy
 )
 
 # kubectl renders deploy/k8s in a test; Debian's comes in kubernetes-client.

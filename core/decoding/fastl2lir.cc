@@ -1,13 +1,17 @@
 #include "core/decoding/fastl2lir.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
 #include <numeric>
+#include <thread>
 #include <vector>
 
-#include "Eigen/Cholesky"
-#include "Eigen/LU"
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
+#include "core/decoding/blas_threads.h"
+#include "core/decoding/lapack.h"
 
 namespace v2p::core {
 namespace {
@@ -19,23 +23,70 @@ Eigen::MatrixXd WithBiasColumn(const Eigen::MatrixXd& x) {
   return xb;
 }
 
-// Pearson r between every column of x and every column of y (voxels x
-// targets); voxels with variance below 1e-8 get r = 0, as FastL2LiR does.
-Eigen::MatrixXd ColumnCorrelations(const Eigen::MatrixXd& x,
-                                   const Eigen::MatrixXd& y) {
-  const Eigen::MatrixXd xc = x.rowwise() - x.colwise().mean();
-  const Eigen::MatrixXd yc = y.rowwise() - y.colwise().mean();
-  const Eigen::RowVectorXd xn = xc.colwise().norm();
-  const Eigen::RowVectorXd yn = yc.colwise().norm();
-  Eigen::MatrixXd r = xc.transpose() * yc;
-  const double n = static_cast<double>(x.rows());
-  for (Eigen::Index v = 0; v < r.rows(); ++v) {
-    const bool flat = xn(v) * xn(v) / n < 1e-8;
-    for (Eigen::Index t = 0; t < r.cols(); ++t) {
-      r(v, t) = (flat || yn(t) == 0) ? 0.0 : r(v, t) / (xn(v) * yn(t));
-    }
+// The lower triangle of gram[idx, idx] (m x m, column-major) into out: the
+// gather of a selected system. Indices ascending, so each column of `gram`
+// is read forwards. Built for the CPU it runs on (runtime dispatch).
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void GatherLower(
+    const double* gram, Eigen::Index ld, const int* idx, int m, double* out) {
+  for (int j = 0; j < m; ++j) {
+    const double* column = gram + static_cast<Eigen::Index>(idx[j]) * ld;
+    double* dst = out + static_cast<Eigen::Index>(j) * m;
+    for (int i = j; i < m; ++i) dst[i] = column[idx[i]];
   }
-  return r;
+}
+
+// The voxels FastL2LiR selects for one target: the n_feat largest |r|
+// (ties to the larger index, as a reversed stable argsort gives), then the
+// bias column d, ascending.
+void SelectVoxels(const double* r, int d, int n_feat, std::vector<int>* order,
+                  std::vector<int>* idx) {
+  order->resize(d);
+  std::iota(order->begin(), order->end(), 0);
+  std::nth_element(order->begin(), order->begin() + (n_feat - 1), order->end(),
+                   [r](int a, int b) {
+                     const double ra = std::abs(r[a]), rb = std::abs(r[b]);
+                     return ra != rb ? ra > rb : a > b;
+                   });
+  idx->assign(order->begin(), order->begin() + n_feat);
+  std::sort(idx->begin(), idx->end());
+  idx->push_back(d);
+}
+
+// Whether an LU's pivots say the system is singular to working precision
+// (then its solution is rounding noise, not a fit).
+bool NumericallySingular(const Eigen::PartialPivLU<Eigen::MatrixXd>& lu) {
+  const Eigen::VectorXd pivots = lu.matrixLU().diagonal().cwiseAbs();
+  if (pivots.size() == 0) return false;
+  return pivots.minCoeff() <= pivots.maxCoeff() * static_cast<double>(pivots.size()) *
+                                  std::numeric_limits<double>::epsilon();
+}
+
+// The same for a Cholesky factor (its squared diagonal are the pivots).
+bool NumericallySingularFactor(const double* l, int m) {
+  double lo = std::numeric_limits<double>::infinity(), hi = 0;
+  for (int i = 0; i < m; ++i) {
+    const double p = l[static_cast<Eigen::Index>(i) * m + i] * l[static_cast<Eigen::Index>(i) * m + i];
+    lo = std::min(lo, p);
+    hi = std::max(hi, p);
+  }
+  return m > 0 && lo <= hi * m * std::numeric_limits<double>::epsilon();
+}
+
+// Cholesky in place; false when the system is not positive definite or is
+// singular to working precision (the caller then solves by LU, which says
+// which).
+bool FactorSystem(double* a, int m) {
+  return CholeskyFactorLower(a, m, m) && !NumericallySingularFactor(a, m);
+}
+
+absl::Status SingularError() {
+  return absl::FailedPreconditionError(
+      "ridge system is singular (alpha = 0 with collinear voxels?); use alpha > 0");
+}
+
+int ThreadCount(int requested) {
+  if (requested > 0) return requested;
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 }  // namespace
@@ -50,30 +101,43 @@ absl::StatusOr<std::unique_ptr<FastL2LiRFitter>> FastL2LiRFitter::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("X has ", x.rows(), " samples, Y has ", y.rows()));
   }
-  if (options.alpha < 0 || options.n_feat < 0 || options.chunk_size < 0) {
-    return absl::InvalidArgumentError("alpha, n_feat and chunk_size must be >= 0");
+  if (!(options.alpha >= 0) || options.n_feat < 0 || options.chunk_size < 0 ||
+      options.threads < 0) {
+    return absl::InvalidArgumentError("alpha, n_feat, chunk_size and threads must be >= 0");
   }
   if (!x.allFinite() || !y.allFinite()) {
     return absl::InvalidArgumentError("regression input contains NaN or Inf");
   }
   std::unique_ptr<FastL2LiRFitter> f(new FastL2LiRFitter());
   f->options_ = options;
-  f->x_ = x;
   f->y_ = y;
   f->xb_ = WithBiasColumn(x);
   f->chunk_ = options.chunk_size > 0 ? options.chunk_size : static_cast<int>(y.cols());
   f->select_ = options.n_feat > 0 && options.n_feat < x.cols();
   const Eigen::Index n = f->xb_.rows(), d = f->xb_.cols();
   if (f->select_) {
-    f->gram_ = f->xb_.transpose() * f->xb_;
-  } else {
-    // The LU keeps alpha = 0 usable when the system is still non-singular,
-    // like numpy.linalg.solve.
-    f->dual_ = n < d;
-    f->lu_.compute(f->dual_ ? Eigen::MatrixXd(f->xb_ * f->xb_.transpose() +
-                                              options.alpha * Eigen::MatrixXd::Identity(n, n))
-                            : Eigen::MatrixXd(f->xb_.transpose() * f->xb_ +
-                                              options.alpha * Eigen::MatrixXd::Identity(d, d)));
+    f->gram_ = GramOfColumns(f->xb_);
+    f->gram_.diagonal().array() += options.alpha;
+    // Correlations need the centred voxels; FastL2LiR gives voxels of
+    // variance < 1e-8 r = 0 (norm 0 here).
+    f->xc_ = x.rowwise() - x.colwise().mean();
+    f->xc_norm_ = f->xc_.colwise().norm();
+    for (Eigen::Index v = 0; v < x.cols(); ++v) {
+      const double norm = f->xc_norm_(v);
+      if (norm * norm / static_cast<double>(n) < 1e-8) f->xc_norm_(v) = 0;
+    }
+    return f;
+  }
+  f->dual_ = n < d;
+  f->factor_ = f->dual_ ? GramOfRows(f->xb_) : GramOfColumns(f->xb_);
+  f->factor_.diagonal().array() += options.alpha;
+  const Eigen::MatrixXd system = f->factor_;
+  if (!FactorSystem(f->factor_.data(), static_cast<int>(f->factor_.rows()))) {
+    // Not positive definite: LU still solves a non-singular system (alpha =
+    // 0), like numpy.linalg.solve; a singular one fails in FitChunk.
+    f->use_lu_ = true;
+    f->lu_.compute(system);
+    f->factor_.resize(0, 0);
   }
   return f;
 }
@@ -90,61 +154,101 @@ Eigen::Index FastL2LiRFitter::chunk_size(int chunk) const {
   return std::min<Eigen::Index>(chunk_, y_.cols() - chunk_begin(chunk));
 }
 
-absl::StatusOr<Eigen::MatrixXd> FastL2LiRFitter::FitChunk(int chunk) const {
-  const Eigen::Index start = chunk_begin(chunk), len = chunk_size(chunk);
-  const Eigen::Index d = x_.cols();
-  const Eigen::MatrixXd yc = y_.middleCols(start, len);
-  Eigen::MatrixXd wb;
-  if (!select_) {
-    wb = dual_ ? Eigen::MatrixXd(xb_.transpose() * lu_.solve(yc))
-               : Eigen::MatrixXd(lu_.solve(xb_.transpose() * yc));
+void FastL2LiRFitter::SolveSystem(Eigen::MatrixXd* rhs) const {
+  if (use_lu_) {
+    *rhs = lu_.solve(*rhs);
   } else {
-    wb = Eigen::MatrixXd::Zero(d + 1, len);
-    const Eigen::MatrixXd r = ColumnCorrelations(x_, yc);
-    const Eigen::MatrixXd xty = xb_.transpose() * yc;
-    const int n_feat = options_.n_feat;
-    std::vector<int> order(d);
-    for (Eigen::Index t = 0; t < len; ++t) {
-      std::iota(order.begin(), order.end(), 0);
-      std::partial_sort(order.begin(), order.begin() + n_feat, order.end(), [&](int a, int b) {
-        const double ra = std::abs(r(a, t)), rb = std::abs(r(b, t));
-        return ra != rb ? ra > rb : a > b;
-      });
-      std::vector<int> idx(order.begin(), order.begin() + n_feat);
-      idx.push_back(static_cast<int>(d));  // the bias column
-      const Eigen::Index m = static_cast<Eigen::Index>(idx.size());
-      Eigen::MatrixXd a(m, m);
-      Eigen::VectorXd rhs(m);
-      for (Eigen::Index i = 0; i < m; ++i) {
-        rhs(i) = xty(idx[i], t);
-        for (Eigen::Index j = 0; j < m; ++j) a(i, j) = gram_(idx[i], idx[j]);
-      }
-      a.diagonal().array() += options_.alpha;
-      const Eigen::VectorXd w = a.partialPivLu().solve(rhs);
-      for (Eigen::Index i = 0; i < m; ++i) wb(idx[i], t) = w(i);
+    CholeskySolveLower(factor_, rhs);
+  }
+}
+
+absl::StatusOr<Eigen::MatrixXd> FastL2LiRFitter::FitSelected(Eigen::Index start,
+                                                             Eigen::Index len) const {
+  const Eigen::Index d = xc_.cols();
+  const Eigen::MatrixXd yc = y_.middleCols(start, len);
+  const Eigen::MatrixXd ycc = yc.rowwise() - yc.colwise().mean();
+  // Pearson r (voxels x targets) and X1'Y: two products on the BLAS.
+  Eigen::MatrixXd r = xc_.transpose() * ycc;
+  const Eigen::RowVectorXd yn = ycc.colwise().norm();
+  for (Eigen::Index t = 0; t < len; ++t) {
+    for (Eigen::Index v = 0; v < d; ++v) {
+      const double denom = xc_norm_(v) * yn(t);
+      r(v, t) = denom == 0 ? 0.0 : r(v, t) / denom;
     }
   }
-  if (!wb.allFinite()) {
-    return absl::FailedPreconditionError(
-        "ridge system is singular (alpha = 0 with collinear voxels?); use alpha > 0");
+  const Eigen::MatrixXd xty = xb_.transpose() * yc;
+  Eigen::MatrixXd wb = Eigen::MatrixXd::Zero(d + 1, len);
+  const int n_feat = options_.n_feat, m = n_feat + 1;
+  const int threads = static_cast<int>(std::min<Eigen::Index>(ThreadCount(options_.threads), len));
+  std::atomic<Eigen::Index> next{0};
+  std::atomic<bool> singular{false};
+  auto work = [&] {
+    std::vector<int> order, idx;
+    Eigen::MatrixXd a(m, m);
+    Eigen::VectorXd rhs(m);
+    for (Eigen::Index t = next++; t < len; t = next++) {
+      SelectVoxels(r.col(t).data(), static_cast<int>(d), n_feat, &order, &idx);
+      GatherLower(gram_.data(), gram_.rows(), idx.data(), m, a.data());
+      for (int i = 0; i < m; ++i) rhs(i) = xty(idx[i], t);
+      if (FactorSystem(a.data(), m)) {
+        CholeskySolveLower(a.data(), m, m, rhs.data(), 1, m);
+      } else {  // refill the system and solve by LU (see the header)
+        for (int j = 0; j < m; ++j)
+          for (int i = 0; i < m; ++i) a(i, j) = gram_(idx[i], idx[j]);
+        const Eigen::PartialPivLU<Eigen::MatrixXd> lu(a);
+        if (NumericallySingular(lu)) singular = true;
+        rhs = lu.solve(Eigen::VectorXd(rhs));
+      }
+      if (!rhs.allFinite()) singular = true;
+      for (int i = 0; i < m; ++i) wb(idx[i], t) = rhs(i);
+    }
+  };
+  if (threads <= 1) {
+    work();
+  } else {
+    // Each thread's solves are small: one BLAS thread each, or the BLAS's
+    // own threads would contend with ours.
+    ScopedBlasThreads single(1);
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads; ++i) pool.emplace_back(work);
+    for (auto& th : pool) th.join();
   }
+  if (singular) return SingularError();
+  return wb;
+}
+
+absl::StatusOr<Eigen::MatrixXd> FastL2LiRFitter::FitChunk(int chunk) const {
+  const Eigen::Index start = chunk_begin(chunk), len = chunk_size(chunk);
+  if (select_) return FitSelected(start, len);
+  if (use_lu_ && NumericallySingular(lu_)) return SingularError();
+  Eigen::MatrixXd wb;
+  if (dual_) {
+    Eigen::MatrixXd m = y_.middleCols(start, len);
+    SolveSystem(&m);
+    wb = xb_.transpose() * m;
+  } else {
+    wb = xb_.transpose() * y_.middleCols(start, len);
+    SolveSystem(&wb);
+  }
+  if (!wb.allFinite()) return SingularError();
   return wb;
 }
 
 double FastL2LiRFitter::ChunkObjective(int chunk, const Eigen::MatrixXd& wb) const {
   const Eigen::MatrixXd residual = y_.middleCols(chunk_begin(chunk), chunk_size(chunk)) - xb_ * wb;
   return (residual.squaredNorm() + options_.alpha * wb.squaredNorm()) /
-         static_cast<double>(x_.rows());
+         static_cast<double>(xb_.rows());
 }
 
 LinearFit FastL2LiRFitter::Assemble(const std::vector<Eigen::MatrixXd>& chunks) const {
-  Eigen::MatrixXd wb(x_.cols() + 1, y_.cols());
+  const Eigen::Index d = xb_.cols() - 1;
+  Eigen::MatrixXd wb(d + 1, y_.cols());
   for (size_t c = 0; c < chunks.size(); ++c) {
     wb.middleCols(chunk_begin(static_cast<int>(c)), chunks[c].cols()) = chunks[c];
   }
   LinearFit fit;
-  fit.weights = wb.topRows(x_.cols());
-  fit.bias = wb.row(x_.cols());
+  fit.weights = wb.topRows(d);
+  fit.bias = wb.row(d);
   return fit;
 }
 

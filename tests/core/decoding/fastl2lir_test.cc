@@ -2,8 +2,14 @@
 // (../shared/data/fastl2lir_vectors) to 1e-6.
 #include "core/decoding/fastl2lir.h"
 
+#include <algorithm>
 #include <map>
+#include <numeric>
+#include <random>
 #include <string>
+#include <vector>
+
+#include "Eigen/LU"
 
 #include "core/data/npy.h"
 #include "gtest/gtest.h"
@@ -132,6 +138,104 @@ TEST(FastL2LiR, SelectionZeroesUnselectedWeights) {
   EXPECT_EQ(nonzero, 2);
   EXPECT_GT(std::abs(fit->weights(3, 0)),
             1.0);  // the truly predictive voxel is kept
+}
+
+Eigen::MatrixXd Gaussian(Eigen::Index rows, Eigen::Index cols, std::mt19937_64& rng) {
+  std::normal_distribution<double> g(0, 1);
+  Eigen::MatrixXd m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = g(rng);
+  return m;
+}
+
+// [W; b] the plain way, one target at a time: Pearson r from scratch, the
+// n_feat largest |r| (ties to the larger index), and the selected voxels'
+// own system X_s'X_s + alpha I solved by LU. No shared Gram matrix, no
+// Cholesky, no threads: what the fit computed before it used any of them.
+Eigen::MatrixXd PlainSelectedFit(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, double alpha,
+                                 int n_feat) {
+  const Eigen::Index n = x.rows(), d = x.cols();
+  Eigen::MatrixXd wb = Eigen::MatrixXd::Zero(d + 1, y.cols());
+  for (Eigen::Index t = 0; t < y.cols(); ++t) {
+    const Eigen::VectorXd yc = y.col(t).array() - y.col(t).mean();
+    std::vector<double> r(d);
+    for (Eigen::Index v = 0; v < d; ++v) {
+      const Eigen::VectorXd xc = x.col(v).array() - x.col(v).mean();
+      r[v] = std::abs(xc.dot(yc) / (xc.norm() * yc.norm()));
+    }
+    std::vector<int> order(d);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&](int a, int b) { return r[a] != r[b] ? r[a] > r[b] : a > b; });
+    Eigen::MatrixXd xs(n, n_feat + 1);
+    for (int i = 0; i < n_feat; ++i) xs.col(i) = x.col(order[i]);
+    xs.col(n_feat).setOnes();
+    Eigen::MatrixXd a = xs.transpose() * xs;
+    a.diagonal().array() += alpha;
+    const Eigen::VectorXd w = a.partialPivLu().solve(xs.transpose() * y.col(t));
+    for (int i = 0; i < n_feat; ++i) wb(order[i], t) = w(i);
+    wb(d, t) = w(n_feat);
+  }
+  return wb;
+}
+
+double MaxRelativeDifference(const LinearFit& fit, const Eigen::MatrixXd& wb) {
+  Eigen::MatrixXd mine(wb.rows(), wb.cols());
+  mine.topRows(fit.weights.rows()) = fit.weights;
+  mine.bottomRows(1) = fit.bias;
+  return (mine - wb).cwiseAbs().maxCoeff() / wb.cwiseAbs().maxCoeff();
+}
+
+TEST(FastL2LiR, SelectionEqualsThePlainPerTargetFitWhateverTheThreadsAndChunks) {
+  std::mt19937_64 rng(7);
+  const Eigen::MatrixXd x = Gaussian(60, 45, rng);
+  const Eigen::MatrixXd y = x * Gaussian(45, 9, rng) + Gaussian(60, 9, rng);
+  const Eigen::MatrixXd plain = PlainSelectedFit(x, y, 3.0, 12);
+  for (int threads : {1, 2, 3}) {
+    for (int chunk : {0, 4}) {
+      auto fit = FitFastL2LiR(x, y, {3.0, 12, chunk, threads});
+      ASSERT_TRUE(fit.ok()) << fit.status();
+      EXPECT_LT(MaxRelativeDifference(*fit, plain), 1e-9)
+          << threads << " threads, chunk " << chunk;
+    }
+  }
+}
+
+TEST(FastL2LiR, PrimalAndDualEqualTheNormalEquationsSolvedByLu) {
+  std::mt19937_64 rng(8);
+  for (Eigen::Index n : {30, 80}) {  // fewer samples than voxels + 1 (dual), more (primal)
+    const Eigen::MatrixXd x = Gaussian(n, 50, rng);
+    const Eigen::MatrixXd y = Gaussian(n, 6, rng);
+    Eigen::MatrixXd x1(n, 51);
+    x1 << x, Eigen::VectorXd::Ones(n);
+    Eigen::MatrixXd a = x1.transpose() * x1;
+    a.diagonal().array() += 2.0;
+    const Eigen::MatrixXd wb = a.partialPivLu().solve(x1.transpose() * y);
+    auto fit = FitFastL2LiR(x, y, {2.0, 0, 0});
+    ASSERT_TRUE(fit.ok()) << fit.status();
+    EXPECT_LT(MaxRelativeDifference(*fit, wb), 1e-9) << n << " samples";
+  }
+}
+
+TEST(FastL2LiR, AlphaZeroSolvesANonSingularSystemAndRefusesASingularOne) {
+  std::mt19937_64 rng(9);
+  const Eigen::MatrixXd x = Gaussian(40, 5, rng);
+  const Eigen::MatrixXd y = x * Gaussian(5, 2, rng);
+  auto fit = FitFastL2LiR(x, y, {0.0, 0, 0});  // exact least squares
+  ASSERT_TRUE(fit.ok()) << fit.status();
+  EXPECT_LT((PredictLinear(x, *fit) - y).cwiseAbs().maxCoeff(), 1e-9);
+  Eigen::MatrixXd collinear = x;
+  collinear.col(4) = collinear.col(3);
+  auto singular = FitFastL2LiR(collinear, y, {0.0, 0, 0});
+  EXPECT_EQ(singular.status().code(), absl::StatusCode::kFailedPrecondition) << singular.status();
+}
+
+TEST(FastL2LiR, RejectsNegativeOrNanAlphaAndNegativeThreads) {
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Random(6, 3), y = Eigen::MatrixXd::Random(6, 2);
+  EXPECT_EQ(FitFastL2LiR(x, y, {-1.0, 0, 0}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FitFastL2LiR(x, y, {std::nan(""), 0, 0}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FitFastL2LiR(x, y, {1.0, 0, 0, -2}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,0 +1,35 @@
+// The few BLAS and LAPACK routines the fits call directly, through the
+// library the decoders link (OpenBLAS: its kernels are chosen for the CPU at
+// run time). Double precision, column-major, lower triangles.
+#ifndef V2P_CORE_DECODING_LAPACK_H_
+#define V2P_CORE_DECODING_LAPACK_H_
+
+#include "Eigen/Core"
+
+namespace v2p::core {
+
+// a' a (d x d for a: n x d), both triangles filled (dsyrk: half the work of
+// a general product).
+Eigen::MatrixXd GramOfColumns(const Eigen::MatrixXd& a);
+// a a' (n x n), the same way.
+Eigen::MatrixXd GramOfRows(const Eigen::MatrixXd& a);
+
+// In place: the lower triangle of the symmetric positive-definite `a`
+// becomes its Cholesky factor L (a = L L'; the upper triangle is left as it
+// was). False when `a` is not positive definite (dpotrf).
+bool CholeskyFactorLower(double* a, int n, int lda);
+inline bool CholeskyFactorLower(Eigen::MatrixXd* a) {
+  return CholeskyFactorLower(a->data(), static_cast<int>(a->rows()),
+                             static_cast<int>(a->rows()));
+}
+// In place: b (n x k, leading dimension ldb) becomes (L L')^-1 b for the
+// factor CholeskyFactorLower() left in `l` (two triangular solves, dtrsm).
+void CholeskySolveLower(const double* l, int n, int ldl, double* b, int k, int ldb);
+inline void CholeskySolveLower(const Eigen::MatrixXd& l, Eigen::MatrixXd* b) {
+  CholeskySolveLower(l.data(), static_cast<int>(l.rows()), static_cast<int>(l.rows()),
+                     b->data(), static_cast<int>(b->cols()), static_cast<int>(b->rows()));
+}
+
+}  // namespace v2p::core
+
+#endif  // V2P_CORE_DECODING_LAPACK_H_
