@@ -8,8 +8,12 @@
 // Each fit runs in a child process (fork), so its peak resident memory
 // (getrusage ru_maxrss of that child alone) is the fit's own, not the
 // largest of everything measured before it. Prints one row per decoder and
-// K: runs, median wall time, time per SMR iteration, peak RSS, and the
-// SMR/ridge time ratio measured in the same run.
+// K: runs, median wall time, time per SMR iteration (the outer iterations
+// alone, without the start), peak RSS, and the time against ridge measured
+// in the same run. SMR runs twice per K: as it fits (reusing decompositions
+// between steps) and recomputing each decomposition where it is used
+// (SmrOptions::reuse_decompositions = false, the fit before the reuse); the
+// "ratio" row divides their times per iteration.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,10 +51,12 @@ struct Measured {
   double seconds = -1;
   double peak_mb = -1;
   int iterations = 0;
+  double iterating_seconds = -1;  // the outer iterations alone (SMR)
 };
 
-// Runs `fit` in a child; the child writes its wall time and iteration count
-// to a pipe, the parent collects them with the child's peak RSS.
+// Runs `fit` in a child; the child writes its wall time, iteration count
+// and the time of the iterations alone (fit's out-parameter) to a pipe, the
+// parent collects them with the child's peak RSS.
 template <typename Fit>
 Measured InChild(Fit fit) {
   int fds[2];
@@ -59,14 +65,16 @@ Measured InChild(Fit fit) {
   if (pid == 0) {
     close(fds[0]);
     core::Stopwatch w;
-    const int iterations = fit();
-    double out[2] = {absl::ToDoubleSeconds(w.Elapsed()), static_cast<double>(iterations)};
+    double iterating = -1;
+    const int iterations = fit(&iterating);
+    double out[3] = {absl::ToDoubleSeconds(w.Elapsed()), static_cast<double>(iterations),
+                     iterating};
     if (iterations < 0) out[0] = -1;
     (void)!write(fds[1], out, sizeof(out));
     _exit(0);
   }
   close(fds[1]);
-  double in[2] = {-1, 0};
+  double in[3] = {-1, 0, -1};
   (void)!read(fds[0], in, sizeof(in));
   close(fds[0]);
   int status = 0;
@@ -75,6 +83,7 @@ Measured InChild(Fit fit) {
   Measured m;
   m.seconds = in[0];
   m.iterations = static_cast<int>(in[1]);
+  m.iterating_seconds = in[2];
   m.peak_mb = usage.ru_maxrss / 1024.0;  // kilobytes on Linux
   return m;
 }
@@ -106,8 +115,8 @@ int main(int argc, char** argv) {
   const char* blas = std::getenv("OPENBLAS_NUM_THREADS");
   std::printf("machine: %s, %u hardware threads, OpenBLAS threads %s\n", core::CpuModelName().c_str(),
               std::thread::hardware_concurrency(), blas != nullptr ? blas : "default (all)");
-  std::printf("%-6s %6s %5s %12s %12s %10s %12s\n", "fit", "K", "runs", "median s", "s/iteration",
-              "peak MB", "SMR/ridge");
+  std::printf("%-10s %6s %5s %10s %12s %10s %10s\n", "fit", "K", "runs", "median s",
+              "s/iteration", "peak MB", "vs ridge");
   for (absl::string_view ks : absl::StrSplit(absl::GetFlag(FLAGS_units), ',')) {
     const int k = std::stoi(std::string(ks));
     std::mt19937_64 rng(k);
@@ -118,38 +127,61 @@ int main(int argc, char** argv) {
     Eigen::MatrixXd h = x * w;
     h += noise * std::sqrt((h.rowwise() - h.colwise().mean()).squaredNorm() / h.size());
 
-    std::vector<double> ridge_t, smr_t;
-    double ridge_mb = 0, smr_mb = 0;
-    int smr_iterations = 0;
+    // SMR twice: reusing decompositions between steps (the default) and
+    // recomputing each where it is used (SmrOptions::reuse_decompositions =
+    // false: the fit before the reuse), alternating run by run.
+    std::vector<double> ridge_t, smr_t[2], iter_t[2];
+    double ridge_mb = 0, smr_mb[2] = {0, 0};
+    int smr_iterations[2] = {0, 0};
     for (int r = 0; r < runs; ++r) {
-      const Measured rm = InChild([&] {
+      const Measured rm = InChild([&](double*) {
         core::RidgeDecoder::Options ro;
         ro.regression.alpha = 1000;
         return core::RidgeDecoder::Fit(x, h, ro).ok() ? 1 : -1;
       });
-      const Measured sm = InChild([&]() -> int {
-        auto s = core::SmrSolver::Create(x, h, *options);
-        if (!s.ok() || !(*s)->Fit().ok()) return -1;
-        return static_cast<int>((*s)->objectives().size()) - 1;
-      });
-      if (rm.seconds < 0 || sm.seconds < 0) {
-        std::fprintf(stderr, "smr_fit_bench: a fit failed at K = %d\n", k);
+      if (rm.seconds < 0) {
+        std::fprintf(stderr, "smr_fit_bench: the ridge fit failed at K = %d\n", k);
         return 1;
       }
       ridge_t.push_back(rm.seconds);
-      smr_t.push_back(sm.seconds);
       ridge_mb = std::max(ridge_mb, rm.peak_mb);
-      smr_mb = std::max(smr_mb, sm.peak_mb);
-      smr_iterations = sm.iterations;
+      for (int reuse : {1, 0}) {
+        core::SmrOptions o = *options;
+        o.reuse_decompositions = reuse == 1;
+        const Measured sm = InChild([&](double* iterating) -> int {
+          auto s = core::SmrSolver::Create(x, h, o);
+          if (!s.ok()) return -1;
+          core::Stopwatch fit;
+          if (!(*s)->Fit().ok()) return -1;
+          *iterating = absl::ToDoubleSeconds(fit.Elapsed());
+          return static_cast<int>((*s)->objectives().size()) - 1;
+        });
+        if (sm.seconds < 0) {
+          std::fprintf(stderr, "smr_fit_bench: an SMR fit failed at K = %d\n", k);
+          return 1;
+        }
+        smr_t[reuse].push_back(sm.seconds);
+        iter_t[reuse].push_back(sm.iterating_seconds / std::max(1, sm.iterations));
+        smr_mb[reuse] = std::max(smr_mb[reuse], sm.peak_mb);
+        smr_iterations[reuse] = sm.iterations;
+      }
     }
     auto median = [](std::vector<double> v) {
       std::sort(v.begin(), v.end());
       return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
     };
-    const double rt = median(ridge_t), st = median(smr_t);
-    std::printf("%-6s %6d %5d %12.2f %12s %10.0f %12s\n", "ridge", k, runs, rt, "-", ridge_mb, "");
-    std::printf("%-6s %6d %5d %12.2f %12.2f %10.0f %11.1fx\n", "SMR", k, runs, st,
-                st / std::max(1, smr_iterations), smr_mb, st / rt);
+    const double rt = median(ridge_t);
+    std::printf("%-10s %6d %5d %10.2f %12s %10.0f %10s\n", "ridge", k, runs, rt, "-", ridge_mb,
+                "");
+    for (int reuse : {0, 1}) {
+      const double st = median(smr_t[reuse]);
+      std::printf("%-10s %6d %5d %10.2f %12.2f %10.0f %9.1fx\n",
+                  reuse ? "SMR" : "SMR-recomp", k, runs, st, median(iter_t[reuse]), smr_mb[reuse],
+                  st / rt);
+    }
+    std::printf("%-10s %6d  per iteration, reusing / recomputing: %.2f (%d and %d iterations)\n",
+                "ratio", k, median(iter_t[1]) / median(iter_t[0]), smr_iterations[1],
+                smr_iterations[0]);
     std::fflush(stdout);
   }
   return 0;

@@ -287,9 +287,9 @@ absl::Status RunTrain(const TrainOptions& o) {
   core::Stopwatch watch;
   ASSIGN_OR_RETURN(const core::ModelManifest m,
                    core::TrainModel(dataset, request, *repo));
-  std::printf("trained %s version %lld in %.2f s: %s\n", m.name.c_str(),
-              static_cast<long long>(m.version),
-              absl::ToDoubleSeconds(watch.Elapsed()), m.description.c_str());
+  std::printf("trained %s version %lld in %.2f s (fit %.3f s): %s\n", m.name.c_str(),
+              static_cast<long long>(m.version), absl::ToDoubleSeconds(watch.Elapsed()),
+              m.fit_seconds, m.description.c_str());
   const auto& e = m.evaluation;
   if (m.target == "features") {
     for (const auto& l : m.feature_layers) {

@@ -1,14 +1,11 @@
 #include "core/decoding/lapack.h"
 
-extern "C" {
-void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k,
-            const double* alpha, const double* a, const int* lda, const double* beta,
-            double* c, const int* ldc);
-void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
-void dtrsm_(const char* side, const char* uplo, const char* transa, const char* diag,
-            const int* m, const int* n, const double* alpha, const double* a, const int* lda,
-            double* b, const int* ldb);
-}
+// dsyrk_ and dtrsm_ are declared by Eigen's BLAS header (EIGEN_USE_BLAS, set
+// for the whole project); dpotrf_ is LAPACK's.
+#ifndef EIGEN_USE_BLAS
+#error "core/decoding/lapack.cc needs EIGEN_USE_BLAS (the top-level CMakeLists.txt sets it)"
+#endif
+extern "C" void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 
 namespace v2p::core {
 namespace {

@@ -101,18 +101,32 @@ double TraceShift(const VectorXd& values, double trace) {
 
 MatrixXd PrecisionStep(const MatrixXd& s, double n, double rho,
                        int max_iterations, double tolerance,
-                       const MatrixXd* start, double trace) {
+                       const MatrixXd* start, double trace, VectorXd* out_values,
+                       MatrixXd* out_vectors) {
   VectorXd values;
   MatrixXd vectors;
+  // Hands T = vectors diag(precision) vectors' to the caller that asked.
+  auto keep = [&](VectorXd precision) {
+    if (out_values == nullptr || out_vectors == nullptr) return;
+    *out_values = std::move(precision);
+    *out_vectors = std::move(vectors);
+  };
+  if (out_values != nullptr && out_vectors != nullptr) {
+    out_values->resize(0);
+    out_vectors->resize(0, 0);
+  }
   if (trace > 0) {
     // Minimiser on tr(T) = trace: T = (S + nu I)^-1 (the Lagrange condition)
     // with nu set by the constraint; with rho > 0, the graphical lasso on
     // S + nu I rescaled onto the constraint, kept only if it is better.
     SymmetricEigen(s, &values, &vectors);
     const double nu = TraceShift(values, trace);
-    MatrixXd closed = vectors * (values.array() + nu).inverse().matrix().asDiagonal() *
-                      vectors.transpose();
-    if (rho <= 0) return closed;
+    VectorXd precision = (values.array() + nu).inverse().matrix();
+    MatrixXd closed = vectors * precision.asDiagonal() * vectors.transpose();
+    if (rho <= 0) {
+      keep(std::move(precision));
+      return closed;
+    }
     MatrixXd shifted = s;
     shifted.diagonal().array() += nu;
     MatrixXd sparse = PrecisionStep(shifted, n, rho, max_iterations, tolerance,
@@ -126,7 +140,9 @@ MatrixXd PrecisionStep(const MatrixXd& s, double n, double rho,
   }
   if (rho <= 0) {
     SymmetricEigen(s, &values, &vectors);
-    return vectors * values.cwiseInverse().asDiagonal() * vectors.transpose();
+    MatrixXd closed = vectors * values.cwiseInverse().asDiagonal() * vectors.transpose();
+    keep(values.cwiseInverse());
+    return closed;
   }
   // Graphical lasso by ADMM (Boyd et al. 2011, section 6.5) on
   // tr(TS) - log|T| + (rho/n) ||T||_1.
@@ -221,7 +237,48 @@ absl::StatusOr<std::unique_ptr<SmrSolver>> SmrSolver::Create(
   if (options.learn_output) s->b_prec_ = MatrixXd::Identity(k, k);
   if (options.learn_input) s->p_ = MatrixXd::Identity(d, d);
   if (options.learn_task) s->q_ = MatrixXd::Identity(k, k);
+  s->b_eigen_.state = s->p_eigen_.state = s->q_eigen_.state = Eigenbasis::State::kIdentity;
   return s;
+}
+
+void SmrSolver::Decompose(const MatrixXd& t, const Eigenbasis& cache, VectorXd* values,
+                          MatrixXd* vectors, bool* identity) const {
+  *identity = false;
+  if (options_.reuse_decompositions && cache.state == Eigenbasis::State::kIdentity) {
+    *identity = true;
+    *values = VectorXd::Ones(t.rows());
+    vectors->resize(0, 0);
+    return;
+  }
+  if (options_.reuse_decompositions && cache.state == Eigenbasis::State::kKnown) {
+    *values = cache.values;
+    *vectors = cache.vectors;
+    return;
+  }
+  SymmetricEigen(t, values, vectors);
+}
+
+double SmrSolver::LogDetOf(const MatrixXd& t, const Eigenbasis& cache) const {
+  if (options_.reuse_decompositions && cache.state == Eigenbasis::State::kIdentity) return 0;
+  if (options_.reuse_decompositions && cache.state == Eigenbasis::State::kKnown) {
+    if ((cache.values.array() <= 0).any()) return -std::numeric_limits<double>::infinity();
+    return cache.values.array().log().sum();
+  }
+  return LogDet(t);
+}
+
+MatrixXd SmrSolver::PackedBlocks(const MatrixXd& xt, const MatrixXd& inv_pg) {
+  // Block j = sum_i inv_pg(i, j) xt_i xt_i' over the columns xt_i of xt:
+  // with E holding each xt_i xt_i' (lower triangle, packed) as a column,
+  // every block at once is E inv_pg, one product on the BLAS instead of K
+  // products of N x D by D x N.
+  const Eigen::Index n = xt.rows(), d = xt.cols();
+  const MatrixXd rows = xt.transpose();  // D x N: xt's rows as columns
+  MatrixXd outer(d, n * (n + 1) / 2);
+  Eigen::Index at = 0;
+  for (Eigen::Index b = 0; b < n; ++b)
+    for (Eigen::Index a = b; a < n; ++a) outer.col(at++) = rows.col(a).cwiseProduct(rows.col(b));
+  return outer.transpose() * inv_pg;
 }
 
 double SmrSolver::Objective() const {
@@ -231,17 +288,23 @@ double SmrSolver::Objective() const {
   const MatrixXd r = hs_ - xs_ * w_;
   double j = 0;
   if (options_.learn_output) {
-    j += (r * b_prec_).cwiseProduct(r).sum() - n * LogDet(b_prec_) +
+    j += (r * b_prec_).cwiseProduct(r).sum() - n * LogDetOf(b_prec_, b_eigen_) +
          g_b_ * b_prec_.trace() + rho_b_ * OffDiagonalL1(b_prec_);
   } else {
     j += r.squaredNorm();
   }
   j += options_.lambda * w_.squaredNorm();
-  const MatrixXd wq = options_.learn_task ? MatrixXd(w_ * q_) : w_;
-  const MatrixXd pwq = options_.learn_input ? MatrixXd(p_ * wq) : wq;
-  j += options_.lambda1 * pwq.cwiseProduct(w_).sum();
-  if (options_.learn_input) j += -k * LogDet(p_) + rho_p_ * OffDiagonalL1(p_);
-  if (options_.learn_task) j += -d * LogDet(q_) + rho_q_ * OffDiagonalL1(q_);
+  if (options_.reuse_decompositions && wpw_valid_ && options_.learn_input &&
+      options_.learn_task) {
+    // tr(P W Q W') = sum(Q o W'PW), W'PW kept by the Q step.
+    j += options_.lambda1 * q_.cwiseProduct(wpw_).sum();
+  } else {
+    const MatrixXd wq = options_.learn_task ? MatrixXd(w_ * q_) : w_;
+    const MatrixXd pwq = options_.learn_input ? MatrixXd(p_ * wq) : wq;
+    j += options_.lambda1 * pwq.cwiseProduct(w_).sum();
+  }
+  if (options_.learn_input) j += -k * LogDetOf(p_, p_eigen_) + rho_p_ * OffDiagonalL1(p_);
+  if (options_.learn_task) j += -d * LogDetOf(q_, q_eigen_) + rho_q_ * OffDiagonalL1(q_);
   return j;
 }
 
@@ -249,9 +312,11 @@ void SmrSolver::StepW() {
   const Eigen::Index n = xs_.rows(), d = xs_.cols(), k = hs_.cols();
   VectorXd dp = VectorXd::Ones(d), dq = VectorXd::Ones(k);
   MatrixXd up, uq;
-  if (options_.learn_input) SymmetricEigen(p_, &dp, &up);
-  if (options_.learn_task) SymmetricEigen(q_, &dq, &uq);
-  const bool rot_p = options_.learn_input, rot_q = options_.learn_task;
+  bool p_identity = true, q_identity = true;
+  if (options_.learn_input) Decompose(p_, p_eigen_, &dp, &up, &p_identity);
+  if (options_.learn_task) Decompose(q_, q_eigen_, &dq, &uq, &q_identity);
+  const bool rot_p = options_.learn_input && !p_identity;
+  const bool rot_q = options_.learn_task && !q_identity;
   // Rotated data and right-hand side: C~ = Up' X' H B Uq.
   const MatrixXd xt = rot_p ? MatrixXd(xs_ * up) : xs_;
   MatrixXd hb = options_.learn_output ? MatrixXd(hs_ * b_prec_) : hs_;
@@ -299,10 +364,18 @@ void SmrSolver::StepW() {
   MatrixXd jacobi;
   if (woodbury) {
     factors.reserve(k);
+    const MatrixXd packed =
+        options_.reuse_decompositions ? PackedBlocks(xt, inv_pg) : MatrixXd();
+    MatrixXd m(n, n);
     for (Eigen::Index j = 0; j < k; ++j) {
-      MatrixXd m = (xt.array().rowwise() * inv_pg.col(j).transpose().array())
-                       .matrix() *
-                   xt.transpose();
+      if (packed.size() > 0) {  // the lower triangle is all LLT reads
+        Eigen::Index at = 0;
+        for (Eigen::Index b = 0; b < n; ++b)
+          for (Eigen::Index a = b; a < n; ++a) m(a, b) = packed(at++, j);
+      } else {
+        m = (xt.array().rowwise() * inv_pg.col(j).transpose().array()).matrix() *
+            xt.transpose();
+      }
       m.diagonal().array() += 1.0 / std::max(pb(j), 1e-300);
       factors.emplace_back(m);
     }
@@ -347,6 +420,7 @@ void SmrSolver::StepW() {
   if (rot_p) v = up * v;
   if (rot_q) v = v * uq.transpose();
   w_ = std::move(v);
+  wpw_valid_ = false;
 }
 
 void SmrSolver::StepOutput() {
@@ -357,7 +431,10 @@ void SmrSolver::StepOutput() {
   s.diagonal().array() += g_b_;
   s /= n;
   b_prec_ = PrecisionStep(s, n, rho_b_, options_.glasso_max_iterations,
-                          options_.glasso_tolerance, &b_prec_);
+                          options_.glasso_tolerance, &b_prec_, 0, &b_eigen_.values,
+                          &b_eigen_.vectors);
+  b_eigen_.state = b_eigen_.values.size() > 0 ? Eigenbasis::State::kKnown
+                                              : Eigenbasis::State::kUnknown;
 }
 
 void SmrSolver::StepInput() {
@@ -368,18 +445,30 @@ void SmrSolver::StepInput() {
   s = 0.5 * (s + s.transpose());
   s /= k;
   p_ = PrecisionStep(s, k, rho_p_, options_.glasso_max_iterations,
-                     options_.glasso_tolerance, &p_, static_cast<double>(p_.rows()));
+                     options_.glasso_tolerance, &p_, static_cast<double>(p_.rows()),
+                     &p_eigen_.values, &p_eigen_.vectors);
+  p_eigen_.state = p_eigen_.values.size() > 0 ? Eigenbasis::State::kKnown
+                                              : Eigenbasis::State::kUnknown;
+  wpw_valid_ = false;
 }
 
 void SmrSolver::StepTask() {
   if (!options_.learn_task) return;
   const double d = static_cast<double>(xs_.cols());
   const MatrixXd pw = options_.learn_input ? MatrixXd(p_ * w_) : w_;
-  MatrixXd s = options_.lambda1 * (w_.transpose() * pw);
+  MatrixXd s = w_.transpose() * pw;
+  if (options_.reuse_decompositions && options_.learn_input) {
+    wpw_ = s;  // for the objective while W and P stay as they are
+    wpw_valid_ = true;
+  }
+  s *= options_.lambda1;
   s = 0.5 * (s + s.transpose());
   s /= d;
   q_ = PrecisionStep(s, d, rho_q_, options_.glasso_max_iterations,
-                     options_.glasso_tolerance, &q_, static_cast<double>(q_.rows()));
+                     options_.glasso_tolerance, &q_, static_cast<double>(q_.rows()),
+                     &q_eigen_.values, &q_eigen_.vectors);
+  q_eigen_.state = q_eigen_.values.size() > 0 ? Eigenbasis::State::kKnown
+                                              : Eigenbasis::State::kUnknown;
 }
 
 absl::Status SmrSolver::Fit() {

@@ -102,6 +102,14 @@ struct SmrOptions {
   double cg_tolerance = 1e-9;  // relative residual norm
   int glasso_max_iterations = 300;
   double glasso_tolerance = 1e-7;
+  // Reuse work between steps (same result to rounding): the eigenbases of
+  // P and Q from their closed-form steps in the W step, their eigenvalues
+  // for log|P| and log|Q|, W'PW from the Q step in the objective, no
+  // decomposition of the identity the fit starts from, and the W step's
+  // N x N preconditioner blocks as one matrix product. false recomputes
+  // each where it is used (the fit before this existed: for benchmarks and
+  // tests).
+  bool reuse_decompositions = true;
   // Called after each outer iteration with its objective.
   std::function<void(int iteration, double objective)> on_iteration;
   std::function<bool()> is_cancelled;
@@ -142,13 +150,27 @@ class SmrSolver {
   Eigen::MatrixXd weights() const;
   Eigen::RowVectorXd bias() const;
 
-  // Standardised, centred data and the current state (mutable for tests).
+  // Standardised, centred data and the current state (mutable for tests:
+  // each mutable accessor drops what was cached about the state).
   const Eigen::MatrixXd& xs() const { return xs_; }
   const Eigen::MatrixXd& hs() const { return hs_; }
-  Eigen::MatrixXd& w() { return w_; }
-  Eigen::MatrixXd& output_precision() { return b_prec_; }
-  Eigen::MatrixXd& input_precision() { return p_; }
-  Eigen::MatrixXd& task_precision() { return q_; }
+  Eigen::MatrixXd& w() {
+    wpw_valid_ = false;
+    return w_;
+  }
+  Eigen::MatrixXd& output_precision() {
+    b_eigen_.Forget();
+    return b_prec_;
+  }
+  Eigen::MatrixXd& input_precision() {
+    p_eigen_.Forget();
+    wpw_valid_ = false;
+    return p_;
+  }
+  Eigen::MatrixXd& task_precision() {
+    q_eigen_.Forget();
+    return q_;
+  }
   const SmrOptions& options() const { return options_; }
   double rho_output() const { return rho_b_; }
   double g_output() const { return g_b_; }
@@ -158,7 +180,27 @@ class SmrSolver {
  private:
   SmrSolver() = default;
 
+  // What is known of a precision's eigendecomposition T = V diag(e) V':
+  // nothing, that T is I, or V and e (from its closed-form step).
+  struct Eigenbasis {
+    enum class State { kUnknown, kIdentity, kKnown } state = State::kUnknown;
+    Eigen::VectorXd values;
+    Eigen::MatrixXd vectors;
+    void Forget() { state = State::kUnknown; }
+  };
+  // T's eigenvalues and vectors: cached, or computed now.
+  void Decompose(const Eigen::MatrixXd& t, const Eigenbasis& cache, Eigen::VectorXd* values,
+                 Eigen::MatrixXd* vectors, bool* identity) const;
+  // log|T|, from the cache when it holds T's eigenvalues.
+  double LogDetOf(const Eigen::MatrixXd& t, const Eigenbasis& cache) const;
+  // The N x N preconditioner blocks xt diag(1 / pg_j) xt' for every column
+  // j (column j of the result is block j, packed lower triangle).
+  static Eigen::MatrixXd PackedBlocks(const Eigen::MatrixXd& xt, const Eigen::MatrixXd& inv_pg);
+
   SmrOptions options_;
+  Eigenbasis b_eigen_, p_eigen_, q_eigen_;
+  Eigen::MatrixXd wpw_;  // W'PW as the Q step computed it
+  bool wpw_valid_ = false;
   Eigen::MatrixXd xs_, hs_;  // z-scored
   Eigen::RowVectorXd x_mean_, x_sd_, h_mean_, h_sd_;
   Eigen::MatrixXd w_;       // D x K in the z-scored frame
@@ -176,10 +218,13 @@ class SmrSolver {
 // singular). Without the constraint S must be positive definite. With
 // rho > 0, ADMM is started from `start` when it is given and the result is
 // kept only if it lowers the objective below `start`'s.
+// When `values` and `vectors` are given they receive T's eigendecomposition
+// if T came out of the closed form, and are emptied otherwise.
 Eigen::MatrixXd PrecisionStep(const Eigen::MatrixXd& s, double n, double rho,
                               int max_iterations, double tolerance,
                               const Eigen::MatrixXd* start = nullptr,
-                              double trace = 0);
+                              double trace = 0, Eigen::VectorXd* values = nullptr,
+                              Eigen::MatrixXd* vectors = nullptr);
 // n [tr(T S) - log|T|] + rho ||T||_1 (inf when T is not positive definite).
 double PrecisionObjective(const Eigen::MatrixXd& t, const Eigen::MatrixXd& s,
                           double n, double rho);

@@ -82,6 +82,7 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
       << "clip_output: " << (m.clip_output ? "true" : "false") << "\n"
       << "target: " << m.target << "\n"
       << "description: " << OneLine(m.description) << "\n"
+      << "fit_seconds: " << m.fit_seconds << "\n"
       << "eval.split: " << m.evaluation.split << "\n"
       << "eval.num_samples: " << m.evaluation.num_samples << "\n"
       << "eval.ssim_definition: " << OneLine(m.evaluation.ssim_definition)
@@ -148,6 +149,11 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
   if (clip != "true" && clip != "false") return f.Bad("clip_output", clip);
   m.clip_output = clip == "true";
   ASSIGN_OR_RETURN(m.description, f.Str("description"));
+  if (f.all().count("fit_seconds")) {
+    ASSIGN_OR_RETURN(const std::string fit, f.Str("fit_seconds"));
+    ASSIGN_OR_RETURN(m.fit_seconds, f.Double(fit, "fit_seconds"));
+    if (!(m.fit_seconds >= 0)) return f.Bad("fit_seconds", fit);
+  }
   if (f.all().count("target")) {
     ASSIGN_OR_RETURN(m.target, f.Str("target"));
   }

@@ -52,6 +52,10 @@ struct ModelManifest {
   int64_t num_outputs() const;
   bool clip_output = true;
   std::string description;  // one line
+  // Wall seconds of the fit itself: the decoder (DAND's with its GAN),
+  // without loading, evaluation, a generator trained after it, or the
+  // commit. 0 when unknown (manifests written before it was recorded).
+  double fit_seconds = 0;
 
   struct Evaluation {
     std::string split;

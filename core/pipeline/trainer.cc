@@ -559,6 +559,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
             " stimuli");
     ASSIGN_OR_RETURN(fit_targets, eigenimages->Transform(fit.stimuli));
   }
+  Stopwatch fit_watch;
   if (dand) {
     ASSIGN_OR_RETURN(DandParts parts,
                      FitDand(dataset, fit, eval, *network, p, hooks, &fit_targets, &eval_targets));
@@ -571,6 +572,8 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     ASSIGN_OR_RETURN(decoder, FitWithSteps(fit, fit_targets, p, hooks));
     if (eigenimages) decoder = decoder->ThenLinear(eigenimages->inverse_map(), eigenimages->mean());
   }
+  const double fit_seconds = absl::ToDoubleSeconds(fit_watch.Elapsed());
+  LogInfo("train", "fit in ", fit_seconds, " s");
   // Per-unit decodability on held-out folds of the fitted trials, with the
   // same decoder, and the ranking of units by it.
   Eigen::VectorXd decodability;
@@ -640,6 +643,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     m.top_k_units = static_cast<int64_t>(top_units.size());
   }
   m.clip_output = p.clip_output;
+  m.fit_seconds = fit_seconds;
   m.description = DescribePipeline(p, dataset.image);
   if (!p.note.empty()) m.description += absl::StrCat(" — ", p.note);
 

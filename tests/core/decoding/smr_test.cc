@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "Eigen/Dense"
 #include "gtest/gtest.h"
@@ -195,6 +197,44 @@ TEST(SmrOptionsTest, VariantsFixTheNamedPrecisions) {
   EXPECT_FALSE(SmrOptions::Variant("SMR-X").ok());
   EXPECT_FALSE(SmrOptions::Variant("SMR-TI").ok());  // not one of the six
   EXPECT_FALSE(SmrOptions::Variant("ridge").ok());
+}
+
+// Reusing decompositions between steps changes where work is done, not the
+// fit: for every variant, dense and sparse, the objectives and the weights
+// of a few iterations equal those of recomputing every decomposition.
+TEST(SmrSolverTest, ReusingDecompositionsGivesTheSameFitAsRecomputingThem) {
+  std::mt19937_64 rng(21);
+  const MatrixXd x = Gaussian(14, 20, rng);
+  const MatrixXd h = x * Gaussian(20, 9, rng) + 0.5 * Gaussian(14, 9, rng);
+  for (const std::string variant : {"SMR", "SMR-O", "SMR-I", "SMR-T", "SMR-IT", "SMR-OT",
+                                    "SMR-IO", "sparse-SMR"}) {
+    auto options = SmrOptions::Variant(variant);
+    ASSERT_TRUE(options.ok());
+    options->max_iterations = 4;
+    options->tolerance = 0;
+    options->cg_tolerance = 1e-13;
+    options->cg_max_iterations = 2000;
+    MatrixXd weights[2];
+    std::vector<double> objectives[2];
+    for (int reuse : {0, 1}) {
+      SmrOptions o = *options;
+      o.reuse_decompositions = reuse == 1;
+      auto s = SmrSolver::Create(x, h, o);
+      ASSERT_TRUE(s.ok()) << s.status();
+      ASSERT_TRUE((*s)->Fit().ok());
+      weights[reuse] = (*s)->weights();
+      objectives[reuse] = (*s)->objectives();
+    }
+    ASSERT_EQ(objectives[0].size(), objectives[1].size()) << variant;
+    for (size_t i = 0; i < objectives[0].size(); ++i) {
+      EXPECT_NEAR(objectives[1][i], objectives[0][i], 1e-9 * std::abs(objectives[0][i]))
+          << variant << " objective " << i;
+      if (i > 0) EXPECT_LE(objectives[1][i], objectives[1][i - 1] * (1 + 1e-12)) << variant;
+    }
+    EXPECT_LT((weights[1] - weights[0]).cwiseAbs().maxCoeff(),
+              1e-9 * weights[0].cwiseAbs().maxCoeff())
+        << variant;
+  }
 }
 
 TEST(SmrSolverTest, RejectsBadInput) {

@@ -55,6 +55,18 @@ TEST_F(TrainerTest, ProgressIsMonotoneThroughEveryPhase) {
   EXPECT_EQ(seen.back().phase, TrainingProgress::Phase::kSaving);
 }
 
+TEST_F(TrainerTest, ManifestRecordsTheFitTimeWithinTheWholeTraining) {
+  Stopwatch whole;
+  auto m = TrainModel(dataset_, request_, *repo_);
+  const double total = absl::ToDoubleSeconds(whole.Elapsed());
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_GT(m->fit_seconds, 0);
+  EXPECT_LT(m->fit_seconds, total);
+  auto read = ReadManifest(repo_->VersionDir("m", m->version) + "/" + kManifestFile);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_NEAR(read->fit_seconds, m->fit_seconds, 1e-5 * m->fit_seconds);
+}
+
 TEST_F(TrainerTest, ResumedTrainingEqualsUninterruptedTraining) {
   ASSERT_TRUE(TrainModel(dataset_, request_, *repo_).ok());  // version 1, no checkpoints
   const std::string ckpt = root_ + "/ckpt";
