@@ -1,11 +1,20 @@
 #include "core/decoding/lapack.h"
 
+#include <algorithm>
+#include <vector>
+
 // dsyrk_ and dtrsm_ are declared by Eigen's BLAS header (EIGEN_USE_BLAS, set
 // for the whole project); dpotrf_ is LAPACK's.
 #ifndef EIGEN_USE_BLAS
 #error "core/decoding/lapack.cc needs EIGEN_USE_BLAS (the top-level CMakeLists.txt sets it)"
 #endif
-extern "C" void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+extern "C" {
+void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dgeqrf_(const int* m, const int* n, double* a, const int* lda, double* tau, double* work,
+             const int* lwork, int* info);
+void dorgqr_(const int* m, const int* n, const int* k, double* a, const int* lda,
+             const double* tau, double* work, const int* lwork, int* info);
+}
 
 namespace v2p::core {
 namespace {
@@ -42,6 +51,46 @@ void CholeskySolveLower(const double* l, int n, int ldl, double* b, int k, int l
   const double one = 1;
   dtrsm_("L", "L", "N", "N", &n, &k, &one, l, &ldl, b, &ldb);  // L y = b
   dtrsm_("L", "L", "T", "N", &n, &k, &one, l, &ldl, b, &ldb);  // L' x = y
+}
+
+namespace {
+
+bool Qr(const Eigen::MatrixXd& a, bool full, Eigen::MatrixXd* q, Eigen::MatrixXd* r) {
+  const int m = static_cast<int>(a.rows()), k = static_cast<int>(a.cols());
+  if (k > m) return false;
+  const int cols = full ? m : k;
+  q->resize(m, cols);
+  q->leftCols(k) = a;
+  if (k == 0 || m == 0) {
+    q->setIdentity();
+    r->resize(0, 0);
+    return true;
+  }
+  std::vector<double> tau(k);
+  int info = 0, lwork = -1;
+  double query = 0;
+  dgeqrf_(&m, &k, q->data(), &m, tau.data(), &query, &lwork, &info);
+  lwork = std::max(1, static_cast<int>(query));
+  std::vector<double> work(lwork);
+  dgeqrf_(&m, &k, q->data(), &m, tau.data(), work.data(), &lwork, &info);
+  if (info != 0) return false;
+  *r = q->topLeftCorner(k, k).triangularView<Eigen::Upper>();
+  lwork = -1;
+  dorgqr_(&m, &cols, &k, q->data(), &m, tau.data(), &query, &lwork, &info);
+  lwork = std::max(1, static_cast<int>(query));
+  work.resize(lwork);
+  dorgqr_(&m, &cols, &k, q->data(), &m, tau.data(), work.data(), &lwork, &info);
+  return info == 0;
+}
+
+}  // namespace
+
+bool FullQr(const Eigen::MatrixXd& a, Eigen::MatrixXd* q, Eigen::MatrixXd* r) {
+  return Qr(a, true, q, r);
+}
+
+bool ThinQr(const Eigen::MatrixXd& a, Eigen::MatrixXd* q, Eigen::MatrixXd* r) {
+  return Qr(a, false, q, r);
 }
 
 }  // namespace v2p::core

@@ -30,6 +30,13 @@ inline void CholeskySolveLower(const Eigen::MatrixXd& l, Eigen::MatrixXd* b) {
                      b->data(), static_cast<int>(b->cols()), static_cast<int>(b->rows()));
 }
 
+// Householder QR of a (m x k, m >= k): q receives the whole m x m
+// orthogonal factor, r the k x k upper-triangular one, a = q[:, :k] r
+// (dgeqrf, then dorgqr). False when LAPACK reports an error.
+bool FullQr(const Eigen::MatrixXd& a, Eigen::MatrixXd* q, Eigen::MatrixXd* r);
+// The same with q only m x k (the thin factor: a = q r).
+bool ThinQr(const Eigen::MatrixXd& a, Eigen::MatrixXd* q, Eigen::MatrixXd* r);
+
 }  // namespace v2p::core
 
 #endif  // V2P_CORE_DECODING_LAPACK_H_

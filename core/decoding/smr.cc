@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/decoding/lapack.h"
 
 extern "C" void dsyevd_(const char* jobz, const char* uplo, const int* n,
                         double* a, const int* lda, double* w, double* work,
@@ -43,6 +44,13 @@ double OffDiagonalL1(const MatrixXd& a) {
   return a.cwiseAbs().sum() - a.diagonal().cwiseAbs().sum();
 }
 
+// Eigen-decomposition of S = a a' (a: m x k, k < m) through the QR of a:
+// S = Q1 (R R') Q1', so S's eigenvectors are Q1 Z for R R' = Z diag(s) Z',
+// and the columns of Q2 (an orthonormal basis of the rest) with eigenvalue
+// 0. O(m k^2 + m^2 k) instead of the O(m^3) of decomposing S. False when
+// LAPACK fails (the caller decomposes S instead).
+bool LowRankSymmetricEigen(const MatrixXd& a, VectorXd* values, MatrixXd* vectors);
+
 void ZScore(const MatrixXd& a, MatrixXd* out, RowVectorXd* mean,
             RowVectorXd* sd) {
   *mean = a.colwise().mean();
@@ -76,6 +84,25 @@ void SymmetricEigen(const MatrixXd& a, VectorXd* values, MatrixXd* vectors) {
     *vectors = es.eigenvectors();
   }
 }
+
+namespace {
+
+bool LowRankSymmetricEigen(const MatrixXd& a, VectorXd* values, MatrixXd* vectors) {
+  const Eigen::Index m = a.rows(), k = a.cols();
+  MatrixXd q, r;
+  if (!FullQr(a, &q, &r)) return false;
+  VectorXd small;
+  MatrixXd z;
+  SymmetricEigen(r * r.transpose(), &small, &z);
+  const MatrixXd q1z = q.leftCols(k) * z;
+  q.leftCols(k) = q1z;
+  *vectors = std::move(q);
+  values->setZero(m);
+  values->head(k) = small.cwiseMax(0);
+  return true;
+}
+
+}  // namespace
 
 double PrecisionObjective(const MatrixXd& t, const MatrixXd& s, double n,
                           double rho) {
@@ -258,6 +285,22 @@ void SmrSolver::Decompose(const MatrixXd& t, const Eigenbasis& cache, VectorXd* 
   SymmetricEigen(t, values, vectors);
 }
 
+void SmrSolver::FormOutputPrecision() {
+  if (b_prec_.size() > 0 || !b_low_.valid) return;
+  b_prec_ = b_low_.u * b_low_.delta.asDiagonal() * b_low_.u.transpose();
+  b_prec_.diagonal().array() += b_low_.base;
+}
+
+MatrixXd SmrSolver::TimesOutputPrecision(const MatrixXd& h) const {
+  if (!b_low_.valid) return h * b_prec_;
+  return b_low_.base * h + ((h * b_low_.u) * b_low_.delta.asDiagonal()) * b_low_.u.transpose();
+}
+
+void SmrSolver::FormInputPrecision() {
+  if (p_.size() > 0 || p_eigen_.state != Eigenbasis::State::kKnown) return;
+  p_ = p_eigen_.vectors * p_eigen_.values.asDiagonal() * p_eigen_.vectors.transpose();
+}
+
 double SmrSolver::LogDetOf(const MatrixXd& t, const Eigenbasis& cache) const {
   if (options_.reuse_decompositions && cache.state == Eigenbasis::State::kIdentity) return 0;
   if (options_.reuse_decompositions && cache.state == Eigenbasis::State::kKnown) {
@@ -288,8 +331,18 @@ double SmrSolver::Objective() const {
   const MatrixXd r = hs_ - xs_ * w_;
   double j = 0;
   if (options_.learn_output) {
-    j += (r * b_prec_).cwiseProduct(r).sum() - n * LogDetOf(b_prec_, b_eigen_) +
-         g_b_ * b_prec_.trace() + rho_b_ * OffDiagonalL1(b_prec_);
+    if (b_low_.valid) {
+      const MatrixXd ru = r * b_low_.u;
+      const double logdet =
+          (b_low_.delta.array() + b_low_.base).log().sum() +
+          static_cast<double>(k - b_low_.delta.size()) * std::log(b_low_.base);
+      j += b_low_.base * r.squaredNorm() +
+           (ru.colwise().squaredNorm().transpose().array() * b_low_.delta.array()).sum() -
+           n * logdet + g_b_ * (k * b_low_.base + b_low_.delta.sum());
+    } else {
+      j += (r * b_prec_).cwiseProduct(r).sum() - n * LogDetOf(b_prec_, b_eigen_) +
+           g_b_ * b_prec_.trace() + rho_b_ * OffDiagonalL1(b_prec_);
+    }
   } else {
     j += r.squaredNorm();
   }
@@ -300,11 +353,23 @@ double SmrSolver::Objective() const {
     j += options_.lambda1 * q_.cwiseProduct(wpw_).sum();
   } else {
     const MatrixXd wq = options_.learn_task ? MatrixXd(w_ * q_) : w_;
-    const MatrixXd pwq = options_.learn_input ? MatrixXd(p_ * wq) : wq;
-    j += options_.lambda1 * pwq.cwiseProduct(w_).sum();
+    if (options_.learn_input && p_.size() == 0) {  // P kept as its eigenbasis
+      const MatrixXd vw = p_eigen_.vectors.transpose() * w_;
+      const MatrixXd vwq = p_eigen_.vectors.transpose() * wq;
+      j += options_.lambda1 * (p_eigen_.values.asDiagonal() * vw).cwiseProduct(vwq).sum();
+    } else {
+      const MatrixXd pwq = options_.learn_input ? MatrixXd(p_ * wq) : wq;
+      j += options_.lambda1 * pwq.cwiseProduct(w_).sum();
+    }
   }
-  if (options_.learn_input) j += -k * LogDetOf(p_, p_eigen_) + rho_p_ * OffDiagonalL1(p_);
-  if (options_.learn_task) j += -d * LogDetOf(q_, q_eigen_) + rho_q_ * OffDiagonalL1(q_);
+  if (options_.learn_input) {
+    j += -k * LogDetOf(p_, p_eigen_);
+    if (rho_p_ > 0) j += rho_p_ * OffDiagonalL1(p_);
+  }
+  if (options_.learn_task) {
+    j += -d * LogDetOf(q_, q_eigen_);
+    if (rho_q_ > 0) j += rho_q_ * OffDiagonalL1(q_);
+  }
   return j;
 }
 
@@ -319,14 +384,26 @@ void SmrSolver::StepW() {
   const bool rot_q = options_.learn_task && !q_identity;
   // Rotated data and right-hand side: C~ = Up' X' H B Uq.
   const MatrixXd xt = rot_p ? MatrixXd(xs_ * up) : xs_;
-  MatrixXd hb = options_.learn_output ? MatrixXd(hs_ * b_prec_) : hs_;
+  MatrixXd hb = options_.learn_output ? TimesOutputPrecision(hs_) : hs_;
   if (rot_q) hb = hb * uq;
   const MatrixXd c = xt.transpose() * hb;
   MatrixXd bt;  // B in Q's eigenbasis (empty: identity)
-  if (options_.learn_output)
+  if (options_.learn_output && b_low_.valid) {
+    // base I + (Uq'U) diag(delta) (Uq'U)': products with r <= N columns.
+    const MatrixXd l = rot_q ? MatrixXd(uq.transpose() * b_low_.u) : b_low_.u;
+    bt = l * b_low_.delta.asDiagonal() * l.transpose();
+    bt.diagonal().array() += b_low_.base;
+  } else if (options_.learn_output && rot_q && options_.reuse_decompositions &&
+             b_eigen_.state == Eigenbasis::State::kKnown) {
+    // Uq' B Uq = G'G with G = diag(sqrt(b)) Vb' Uq: one product and a
+    // rank-K update instead of two products.
+    bt = GramOfColumns(b_eigen_.values.cwiseMax(0).cwiseSqrt().asDiagonal() *
+                       (b_eigen_.vectors.transpose() * uq));
+  } else if (options_.learn_output) {
     bt = rot_q ? MatrixXd(uq.transpose() * b_prec_ * uq) : b_prec_;
+  }
   MatrixXd v = w_;
-  if (rot_p) v = up.transpose() * v;
+  if (rot_p) v = rotated_w_valid_ ? rotated_w_ : MatrixXd(up.transpose() * v);
   if (rot_q) v = v * uq;
   const MatrixXd g =
       (options_.lambda + options_.lambda1 * (dp * dq.transpose()).array())
@@ -418,15 +495,39 @@ void SmrSolver::StepW() {
   }
   last_cg_iterations_ = it;
   if (rot_p) v = up * v;
+  wpw_valid_ = rotated_w_valid_ = w_uq_valid_ = false;
+  if (rot_q && options_.reuse_decompositions && q_eigen_.state == Eigenbasis::State::kKnown) {
+    w_uq_ = v;  // W Uq: the P step's product, already here
+    w_uq_valid_ = true;
+  }
   if (rot_q) v = v * uq.transpose();
   w_ = std::move(v);
-  wpw_valid_ = false;
 }
 
 void SmrSolver::StepOutput() {
   if (!options_.learn_output) return;
   const MatrixXd r = hs_ - xs_ * w_;
   const double n = static_cast<double>(xs_.rows());
+  b_low_.valid = false;
+  if (options_.reuse_decompositions && rho_b_ <= 0 && r.rows() < r.cols()) {
+    // S = (R'R + g I) / N with R'R = U diag(sigma) U' of rank <= N: from
+    // R' = Q T, U = Q Z for T T' = Z diag(sigma) Z'. B = S^-1 is N / g on
+    // the rest of the space and N / (sigma + g) on U's columns.
+    MatrixXd q, t;
+    if (ThinQr(r.transpose(), &q, &t)) {
+      VectorXd sigma;
+      MatrixXd z;
+      SymmetricEigen(t * t.transpose(), &sigma, &z);
+      b_low_.base = n / g_b_;
+      b_low_.u = q * z;
+      b_low_.delta = (n / (sigma.cwiseMax(0).array() + g_b_) - b_low_.base).matrix();
+      b_low_.valid = true;
+      b_eigen_.Forget();
+      b_prec_.resize(0, 0);
+      return;
+    }
+  }
+  FormOutputPrecision();
   MatrixXd s = r.transpose() * r;
   s.diagonal().array() += g_b_;
   s /= n;
@@ -440,23 +541,66 @@ void SmrSolver::StepOutput() {
 void SmrSolver::StepInput() {
   if (!options_.learn_input) return;
   const double k = static_cast<double>(hs_.cols());
-  const MatrixXd wq = options_.learn_task ? MatrixXd(w_ * q_) : w_;
-  MatrixXd s = options_.lambda1 * (wq * w_.transpose());
-  s = 0.5 * (s + s.transpose());
-  s /= k;
-  p_ = PrecisionStep(s, k, rho_p_, options_.glasso_max_iterations,
+  wpw_valid_ = rotated_w_valid_ = false;  // P changes; W and Q do not
+  // S = lambda1 W Q W' / K. Reusing Q's eigenbasis it is A A' with
+  // A = sqrt(lambda1 / K) W Uq diag(sqrt(dq)): one product, and S itself
+  // only when it is needed (a rank-K update, dsyrk).
+  const bool factored = options_.reuse_decompositions &&
+                        (!options_.learn_task || q_eigen_.state != Eigenbasis::State::kUnknown);
+  MatrixXd a;
+  if (factored) {
+    a = w_;
+    if (options_.learn_task && q_eigen_.state == Eigenbasis::State::kKnown) {
+      if (!w_uq_valid_) w_uq_ = w_ * q_eigen_.vectors;
+      a = w_uq_ * q_eigen_.values.cwiseMax(0).cwiseSqrt().asDiagonal();
+    }
+    a *= std::sqrt(options_.lambda1 / k);
+  }
+  auto scatter = [&]() -> MatrixXd {
+    if (factored) return GramOfRows(a);
+    const MatrixXd wq = options_.learn_task ? MatrixXd(w_ * q_) : w_;
+    MatrixXd s = options_.lambda1 * (wq * w_.transpose());
+    s = 0.5 * (s + s.transpose());
+    return s / k;
+  };
+  if (options_.reuse_decompositions && rho_p_ <= 0) {
+    // The closed form, kept as its eigenbasis: the W step rotates by it,
+    // the Q step and the objective read it, and none needs P itself. With
+    // fewer units than voxels S has rank <= K: decomposed through A's QR.
+    MatrixXd vectors;
+    VectorXd values;
+    if (!factored || a.cols() >= a.rows() || !LowRankSymmetricEigen(a, &values, &vectors))
+      SymmetricEigen(scatter(), &values, &vectors);
+    const double nu = TraceShift(values, static_cast<double>(values.size()));
+    p_eigen_.values = (values.array() + nu).inverse().matrix();
+    p_eigen_.vectors = std::move(vectors);
+    p_eigen_.state = Eigenbasis::State::kKnown;
+    p_.resize(0, 0);
+    return;
+  }
+  FormInputPrecision();  // the graphical lasso starts from it
+  p_ = PrecisionStep(scatter(), k, rho_p_, options_.glasso_max_iterations,
                      options_.glasso_tolerance, &p_, static_cast<double>(p_.rows()),
                      &p_eigen_.values, &p_eigen_.vectors);
   p_eigen_.state = p_eigen_.values.size() > 0 ? Eigenbasis::State::kKnown
                                               : Eigenbasis::State::kUnknown;
-  wpw_valid_ = false;
 }
 
 void SmrSolver::StepTask() {
   if (!options_.learn_task) return;
   const double d = static_cast<double>(xs_.cols());
-  const MatrixXd pw = options_.learn_input ? MatrixXd(p_ * w_) : w_;
-  MatrixXd s = w_.transpose() * pw;
+  MatrixXd s;
+  if (options_.reuse_decompositions && options_.learn_input &&
+      p_eigen_.state == Eigenbasis::State::kKnown) {
+    // W'PW = (V'W)' diag(p) (V'W); V'W is also the next W step's rotation.
+    rotated_w_ = p_eigen_.vectors.transpose() * w_;
+    rotated_w_valid_ = true;
+    s = GramOfColumns(p_eigen_.values.cwiseMax(0).cwiseSqrt().asDiagonal() * rotated_w_);
+  } else {
+    FormInputPrecision();
+    const MatrixXd pw = options_.learn_input ? MatrixXd(p_ * w_) : w_;
+    s = w_.transpose() * pw;
+  }
   if (options_.reuse_decompositions && options_.learn_input) {
     wpw_ = s;  // for the objective while W and P stay as they are
     wpw_valid_ = true;
@@ -469,6 +613,7 @@ void SmrSolver::StepTask() {
                      &q_eigen_.values, &q_eigen_.vectors);
   q_eigen_.state = q_eigen_.values.size() > 0 ? Eigenbasis::State::kKnown
                                               : Eigenbasis::State::kUnknown;
+  w_uq_valid_ = false;
 }
 
 absl::Status SmrSolver::Fit() {

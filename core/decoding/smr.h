@@ -155,20 +155,24 @@ class SmrSolver {
   const Eigen::MatrixXd& xs() const { return xs_; }
   const Eigen::MatrixXd& hs() const { return hs_; }
   Eigen::MatrixXd& w() {
-    wpw_valid_ = false;
+    wpw_valid_ = rotated_w_valid_ = w_uq_valid_ = false;
     return w_;
   }
   Eigen::MatrixXd& output_precision() {
+    FormOutputPrecision();
     b_eigen_.Forget();
+    b_low_.valid = false;
     return b_prec_;
   }
   Eigen::MatrixXd& input_precision() {
+    FormInputPrecision();
     p_eigen_.Forget();
-    wpw_valid_ = false;
+    wpw_valid_ = rotated_w_valid_ = false;
     return p_;
   }
   Eigen::MatrixXd& task_precision() {
     q_eigen_.Forget();
+    w_uq_valid_ = false;
     return q_;
   }
   const SmrOptions& options() const { return options_; }
@@ -196,11 +200,35 @@ class SmrSolver {
   // The N x N preconditioner blocks xt diag(1 / pg_j) xt' for every column
   // j (column j of the result is block j, packed lower triangle).
   static Eigen::MatrixXd PackedBlocks(const Eigen::MatrixXd& xt, const Eigen::MatrixXd& inv_pg);
+  // Reusing decompositions, the dense P step keeps P as its eigenbasis
+  // only (p_ empty): this forms p_ from it.
+  void FormInputPrecision();
+  // With fewer trials than units the dense B step keeps B as b_low_ only
+  // (b_prec_ empty): this forms b_prec_ from it.
+  void FormOutputPrecision();
+  // h B (h: rows x K) for the current B, however it is kept.
+  Eigen::MatrixXd TimesOutputPrecision(const Eigen::MatrixXd& h) const;
 
   SmrOptions options_;
   Eigenbasis b_eigen_, p_eigen_, q_eigen_;
+  // B = base I + U diag(delta) U' (U: K x r, orthonormal columns): the
+  // dense B step's closed form when N < K, where R'R has rank <= N.
+  struct LowRankPrecision {
+    bool valid = false;
+    double base = 0;
+    Eigen::MatrixXd u;
+    Eigen::VectorXd delta;
+  } b_low_;
   Eigen::MatrixXd wpw_;  // W'PW as the Q step computed it
   bool wpw_valid_ = false;
+  // V'W for P's cached eigenvectors V, from the Q step, for the W step's
+  // rotation while W and P are unchanged.
+  Eigen::MatrixXd rotated_w_;
+  bool rotated_w_valid_ = false;
+  // W Uq for Q's cached eigenvectors Uq, from the W step, for the P step
+  // while W and Q are unchanged.
+  Eigen::MatrixXd w_uq_;
+  bool w_uq_valid_ = false;
   Eigen::MatrixXd xs_, hs_;  // z-scored
   Eigen::RowVectorXd x_mean_, x_sd_, h_mean_, h_sd_;
   Eigen::MatrixXd w_;       // D x K in the z-scored frame
