@@ -129,14 +129,17 @@ absl::StatusOr<std::unique_ptr<FastL2LiRFitter>> FastL2LiRFitter::Create(
     return f;
   }
   f->dual_ = n < d;
-  f->factor_ = f->dual_ ? GramOfRows(f->xb_) : GramOfColumns(f->xb_);
-  f->factor_.diagonal().array() += options.alpha;
-  const Eigen::MatrixXd system = f->factor_;
+  auto system = [&] {
+    Eigen::MatrixXd a = f->dual_ ? GramOfRows(f->xb_) : GramOfColumns(f->xb_);
+    a.diagonal().array() += options.alpha;
+    return a;
+  };
+  f->factor_ = system();
   if (!FactorSystem(f->factor_.data(), static_cast<int>(f->factor_.rows()))) {
     // Not positive definite: LU still solves a non-singular system (alpha =
     // 0), like numpy.linalg.solve; a singular one fails in FitChunk.
     f->use_lu_ = true;
-    f->lu_.compute(system);
+    f->lu_.compute(system());
     f->factor_.resize(0, 0);
   }
   return f;
@@ -242,13 +245,14 @@ double FastL2LiRFitter::ChunkObjective(int chunk, const Eigen::MatrixXd& wb) con
 
 LinearFit FastL2LiRFitter::Assemble(const std::vector<Eigen::MatrixXd>& chunks) const {
   const Eigen::Index d = xb_.cols() - 1;
-  Eigen::MatrixXd wb(d + 1, y_.cols());
-  for (size_t c = 0; c < chunks.size(); ++c) {
-    wb.middleCols(chunk_begin(static_cast<int>(c)), chunks[c].cols()) = chunks[c];
-  }
   LinearFit fit;
-  fit.weights = wb.topRows(d);
-  fit.bias = wb.row(d);
+  fit.weights.resize(d, y_.cols());
+  fit.bias.resize(y_.cols());
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    const Eigen::Index start = chunk_begin(static_cast<int>(c)), len = chunks[c].cols();
+    fit.weights.middleCols(start, len) = chunks[c].topRows(d);
+    fit.bias.segment(start, len) = chunks[c].row(d);
+  }
   return fit;
 }
 

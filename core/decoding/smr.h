@@ -62,10 +62,17 @@
 //
 // Cost per outer iteration (N samples, D voxels, K units, c CG iterations):
 //  W step  O(D^2 K + D K^2) rotations, O(K^3 + K N^2 D) preconditioner
-//          set-up, O(c (N D K + N K^2 + D K^2)) for CG;
-//  B step  O(N K^2 + K^3) (graphical lasso: O(K^3) per ADMM iteration);
-//  P step  O(D^2 K + D K^2 + D^3) (eigen-decomposition, LAPACK dsyevd);
+//          set-up (the N x N blocks as one product), O(c (N D K + N K^2 +
+//          D K^2)) for CG;
+//  B step  O(N K^2 + K^3); when N < K, O(N^2 K + N^3): R'R has rank <= N,
+//          so B = S^-1 is a multiple of I plus a rank-N term, kept as such
+//          (graphical lasso: O(K^3) per ADMM iteration);
+//  P step  O(D^2 K + D K^2) when K < D (S = A A' decomposed through A's QR),
+//          else O(D^3) (LAPACK dsyevd);
 //  Q step  O(D^2 K + D K^2 + K^3).
+// Work is reused between steps (SmrOptions::reuse_decompositions): the
+// eigenbases of P and Q, W in Q's basis and in P's, W'PW for the objective;
+// bench/smr_fit_bench prints the time per iteration with and without.
 // Memory: O(D^2 + K^2 + D K + K N^2 + D N^2) doubles; at D = 3092 the D x D
 // matrices take 76 MB each. The graphical lasso at D in the thousands costs
 // minutes per step: use the sparse variants on selected voxels (n_voxels).
