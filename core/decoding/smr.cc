@@ -508,7 +508,6 @@ void SmrSolver::StepOutput() {
   if (!options_.learn_output) return;
   const MatrixXd r = hs_ - xs_ * w_;
   const double n = static_cast<double>(xs_.rows());
-  b_low_.valid = false;
   if (options_.reuse_decompositions && rho_b_ <= 0 && r.rows() < r.cols()) {
     // S = (R'R + g I) / N with R'R = U diag(sigma) U' of rank <= N: from
     // R' = Q T, U = Q Z for T T' = Z diag(sigma) Z'. B = S^-1 is N / g on
@@ -527,7 +526,8 @@ void SmrSolver::StepOutput() {
       return;
     }
   }
-  FormOutputPrecision();
+  FormOutputPrecision();  // the graphical lasso starts from it
+  b_low_.valid = false;
   MatrixXd s = r.transpose() * r;
   s.diagonal().array() += g_b_;
   s /= n;
