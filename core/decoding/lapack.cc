@@ -4,9 +4,9 @@
 #include <vector>
 
 // dsyrk_ and dtrsm_ are declared by Eigen's BLAS header (EIGEN_USE_BLAS, set
-// for the whole project); dpotrf_ is LAPACK's.
+// for every project target by v2p::options); the LAPACK routines are here.
 #ifndef EIGEN_USE_BLAS
-#error "core/decoding/lapack.cc needs EIGEN_USE_BLAS (the top-level CMakeLists.txt sets it)"
+#error "core/decoding/lapack.cc needs EIGEN_USE_BLAS (cmake/v2p_options.cmake sets it)"
 #endif
 extern "C" {
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
