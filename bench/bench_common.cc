@@ -2,10 +2,19 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
+
 #include "core/base/status_macros.h"
 #include "core/pipeline/trainer.h"
 
 namespace v2p::bench {
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
 
 absl::StatusOr<Digit69Model> TrainDigit69Ridge(const std::string& data_root,
                                                const std::string& model) {

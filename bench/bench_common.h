@@ -4,6 +4,7 @@
 #define V2P_BENCH_BENCH_COMMON_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/data/dataset.h"
@@ -20,6 +21,9 @@ struct Digit69Model {
 // ridge pipeline (alpha 1000, z-scored voxels) as `model`.
 absl::StatusOr<Digit69Model> TrainDigit69Ridge(const std::string& data_root,
                                                const std::string& model);
+
+// The median (the mean of the middle two for an even count); 0 when empty.
+double Median(std::vector<double> v);
 
 }  // namespace v2p::bench
 

@@ -33,6 +33,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "bench/bench_common.h"
 #include "core/base/machine.h"
 #include "core/base/stopwatch.h"
 #include "core/data/npy.h"
@@ -55,13 +56,9 @@ ABSL_FLAG(std::string, cases, "select,all", "Cases to run: select, all.");
 
 namespace {
 
+namespace bench = v2p::bench;
 namespace core = v2p::core;
 namespace fs = std::filesystem;
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
 
 // Runs the numpy fit once; returns its seconds (< 0 on failure).
 double RunNumpy(const std::string& dir, int n_feat, int threads) {
@@ -92,6 +89,84 @@ double RelativeDifference(const std::string& dir, const core::LinearFit& ours) {
   return (mine - *wb).cwiseAbs().maxCoeff() / std::max(1e-300, wb->cwiseAbs().maxCoeff());
 }
 
+// Seeded inputs: X standard normal, Y a random linear map of X plus noise
+// of equal variance.
+void SeededInputs(int n, int d, int k, Eigen::MatrixXd* x, Eigen::MatrixXd* y) {
+  std::mt19937_64 rng(42);
+  std::normal_distribution<double> g(0, 1);
+  Eigen::MatrixXd map(d, k);
+  x->resize(n, d);
+  y->resize(n, k);
+  for (Eigen::Index i = 0; i < x->size(); ++i) x->data()[i] = g(rng);
+  for (Eigen::Index i = 0; i < map.size(); ++i) map.data()[i] = g(rng) / std::sqrt(d);
+  for (Eigen::Index i = 0; i < y->size(); ++i) y->data()[i] = g(rng);
+  *y += *x * map;
+}
+
+// Median seconds of the dual's two products alone (X1X1' by dsyrk, X1'M by
+// dgemm, M of the solved system's shape), timed as the fit runs them.
+double FloorSeconds(const Eigen::MatrixXd& x, Eigen::Index k, int runs) {
+  Eigen::MatrixXd x1(x.rows(), x.cols() + 1);
+  x1 << x, Eigen::VectorXd::Ones(x.rows());
+  const Eigen::MatrixXd solved = Eigen::MatrixXd::Ones(x.rows(), k);
+  std::vector<double> floor;
+  for (int r = 0; r < runs; ++r) {
+    core::Stopwatch w;
+    const Eigen::MatrixXd gram = core::GramOfRows(x1);
+    const Eigen::MatrixXd wb = x1.transpose() * solved;
+    floor.push_back(absl::ToDoubleSeconds(w.Elapsed()));
+    if (gram(0, 0) + wb(0, 0) == 0) std::printf(" ");  // keep both products
+  }
+  return bench::Median(floor);
+}
+
+// One case ("select" or "all"), runs alternating with numpy; prints its row
+// (and the floor row for the dual). False when a fit fails or the two fits
+// differ by more than --max_difference.
+bool RunCase(const std::string& which, const Eigen::MatrixXd& x, const Eigen::MatrixXd& y,
+             const std::string& dir, int runs, int threads) {
+  core::FastL2LiROptions o;
+  o.alpha = absl::GetFlag(FLAGS_alpha);
+  o.n_feat = which == "select" ? absl::GetFlag(FLAGS_n_feat) : 0;
+  o.threads = threads;
+  std::vector<double> ours, numpy;
+  core::LinearFit fit;
+  for (int r = 0; r < runs; ++r) {
+    const double py = RunNumpy(dir, o.n_feat, threads);
+    core::Stopwatch w;
+    auto f = core::FitFastL2LiR(x, y, o);
+    ours.push_back(absl::ToDoubleSeconds(w.Elapsed()));
+    if (py < 0 || !f.ok()) {
+      std::fprintf(stderr, "fastl2lir_bench: %s fit failed (numpy %s, ours %s)\n", which.c_str(),
+                   py < 0 ? "failed" : "ok",
+                   f.ok() ? "ok" : std::string(f.status().message()).c_str());
+      return false;
+    }
+    numpy.push_back(py);
+    fit = *std::move(f);
+  }
+  const std::string label =
+      which == "select" ? absl::StrCat(o.n_feat, " voxels selected") : "all voxels";
+  const double mo = bench::Median(ours), mn = bench::Median(numpy);
+  const double diff = RelativeDifference(dir, fit);
+  std::printf("%-22s %5d %12.3f %12.3f %12.3f %14.2e\n", label.c_str(), runs, mo, mn, mo / mn,
+              diff);
+  if (which == "all" && x.rows() < x.cols() + 1) {
+    const double mf = FloorSeconds(x, y.cols(), runs);
+    std::printf("%-22s %5d %12.3f %12s %12.3f %14s\n", "floor (2 products)", runs, mf, "",
+                mf / mn, "");
+  }
+  std::fflush(stdout);
+  // The two implement one algorithm: a fit that differs is a bug, not a
+  // figure.
+  if (!(diff >= 0 && diff <= absl::GetFlag(FLAGS_max_difference))) {
+    std::fprintf(stderr, "fastl2lir_bench: %s fits differ by %g (limit %g)\n", label.c_str(),
+                 diff, absl::GetFlag(FLAGS_max_difference));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -101,15 +176,8 @@ int main(int argc, char** argv) {
   const int threads = absl::GetFlag(FLAGS_threads) > 0
                           ? absl::GetFlag(FLAGS_threads)
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // Seeded inputs: X standard normal, Y a random linear map of X plus
-  // noise of equal variance.
-  std::mt19937_64 rng(42);
-  std::normal_distribution<double> g(0, 1);
-  Eigen::MatrixXd x(n, d), map(d, k), y(n, k);
-  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = g(rng);
-  for (Eigen::Index i = 0; i < map.size(); ++i) map.data()[i] = g(rng) / std::sqrt(d);
-  for (Eigen::Index i = 0; i < y.size(); ++i) y.data()[i] = g(rng);
-  y += x * map;
+  Eigen::MatrixXd x, y;
+  SeededInputs(n, d, k, &x, &y);
   const std::string dir = absl::StrCat(fs::temp_directory_path().string(), "/fastl2lir_bench_",
                                        getpid());
   fs::create_directories(dir);
@@ -129,58 +197,7 @@ int main(int argc, char** argv) {
   int failures = 0;
   for (const std::string which : {"select", "all"}) {
     if (absl::GetFlag(FLAGS_cases).find(which) == std::string::npos) continue;
-    core::FastL2LiROptions o;
-    o.alpha = absl::GetFlag(FLAGS_alpha);
-    o.n_feat = which == "select" ? absl::GetFlag(FLAGS_n_feat) : 0;
-    o.threads = threads;
-    std::vector<double> ours, numpy;
-    core::LinearFit fit;
-    for (int r = 0; r < runs; ++r) {
-      const double py = RunNumpy(dir, o.n_feat, threads);
-      core::Stopwatch w;
-      auto f = core::FitFastL2LiR(x, y, o);
-      ours.push_back(absl::ToDoubleSeconds(w.Elapsed()));
-      if (py < 0 || !f.ok()) {
-        std::fprintf(stderr, "fastl2lir_bench: %s fit failed (numpy %s, ours %s)\n",
-                     which.c_str(), py < 0 ? "failed" : "ok",
-                     f.ok() ? "ok" : std::string(f.status().message()).c_str());
-        ++failures;
-        break;
-      }
-      numpy.push_back(py);
-      fit = *std::move(f);
-    }
-    if (numpy.empty() || ours.size() != numpy.size()) continue;
-    const std::string label =
-        which == "select" ? absl::StrCat(o.n_feat, " voxels selected") : "all voxels";
-    const double mo = Median(ours), mn = Median(numpy);
-    const double diff = RelativeDifference(dir, fit);
-    std::printf("%-22s %5d %12.3f %12.3f %12.3f %14.2e\n", label.c_str(), runs, mo, mn, mo / mn,
-                diff);
-    std::fflush(stdout);
-    // The two implement one algorithm: a fit that differs is a bug, not a
-    // figure.
-    if (which == "all" && n < d + 1) {
-      Eigen::MatrixXd x1(n, d + 1);
-      x1 << x, Eigen::VectorXd::Ones(n);
-      const Eigen::MatrixXd solved = Eigen::MatrixXd::Ones(n, k);
-      std::vector<double> floor;
-      for (int r = 0; r < runs; ++r) {
-        core::Stopwatch w;
-        const Eigen::MatrixXd gram = core::GramOfRows(x1);
-        const Eigen::MatrixXd wb = x1.transpose() * solved;
-        floor.push_back(absl::ToDoubleSeconds(w.Elapsed()));
-        if (gram(0, 0) + wb(0, 0) == 0) std::printf(" ");  // keep both products
-      }
-      const double mf = Median(floor);
-      std::printf("%-22s %5d %12.3f %12s %12.3f %14s\n", "floor (2 products)", runs, mf, "",
-                  mf / mn, "");
-    }
-    if (!(diff >= 0 && diff <= absl::GetFlag(FLAGS_max_difference))) {
-      std::fprintf(stderr, "fastl2lir_bench: %s fits differ by %g (limit %g)\n", label.c_str(),
-                   diff, absl::GetFlag(FLAGS_max_difference));
-      ++failures;
-    }
+    if (!RunCase(which, x, y, dir, runs, threads)) ++failures;
   }
   fs::remove_all(dir);
   return failures == 0 ? 0 : 1;

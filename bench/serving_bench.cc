@@ -73,6 +73,8 @@ ABSL_FLAG(bool, floor, true, "Also load null_server, a gRPC server that does no 
 
 namespace {
 
+using v2p::bench::Median;
+
 struct Run {
   double throughput = 0;
   double p99_ms = 0;
@@ -127,13 +129,6 @@ pid_t FirstChild(pid_t pid) {
     if (in >> child) return child;
   }
   return 0;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  if (v.empty()) return 0;
-  const size_t h = v.size() / 2;
-  return v.size() % 2 == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
 // The command line of v2p-server with one spawned worker, plus `flags`.

@@ -45,6 +45,7 @@ ABSL_FLAG(std::string, variant, "SMR", "SMR variant (see SmrOptions::Variant).")
 
 namespace {
 
+namespace bench = v2p::bench;
 namespace core = v2p::core;
 
 struct Measured {
@@ -88,6 +89,82 @@ Measured InChild(Fit fit) {
   return m;
 }
 
+// Synthetic units: a random linear map of the betas plus noise of equal
+// variance, seeded by k.
+Eigen::MatrixXd SyntheticUnits(const Eigen::MatrixXd& x, int k) {
+  std::mt19937_64 rng(k);
+  std::normal_distribution<double> g(0, 1);
+  Eigen::MatrixXd w(x.cols(), k), noise(x.rows(), k);
+  for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = g(rng) / std::sqrt(x.cols());
+  for (Eigen::Index i = 0; i < noise.size(); ++i) noise.data()[i] = g(rng);
+  Eigen::MatrixXd h = x * w;
+  h += noise * std::sqrt((h.rowwise() - h.colwise().mean()).squaredNorm() / h.size());
+  return h;
+}
+
+// One SMR fit in its own process; reuse selects
+// SmrOptions::reuse_decompositions.
+Measured MeasureSmr(const Eigen::MatrixXd& x, const Eigen::MatrixXd& h,
+                    const core::SmrOptions& options, bool reuse) {
+  core::SmrOptions o = options;
+  o.reuse_decompositions = reuse;
+  return InChild([&](double* iterating) -> int {
+    auto s = core::SmrSolver::Create(x, h, o);
+    if (!s.ok()) return -1;
+    core::Stopwatch fit;
+    if (!(*s)->Fit().ok()) return -1;
+    *iterating = absl::ToDoubleSeconds(fit.Elapsed());
+    return static_cast<int>((*s)->objectives().size()) - 1;
+  });
+}
+
+// Ridge and SMR twice at k units: reusing decompositions between steps (the
+// default) and recomputing each where it is used (the fit before the
+// reuse), alternating run by run. Prints the rows for k; false on a failed
+// fit.
+bool MeasureUnits(const Eigen::MatrixXd& x, int k, const core::SmrOptions& options, int runs) {
+  const Eigen::MatrixXd h = SyntheticUnits(x, k);
+  std::vector<double> ridge_t, smr_t[2], iter_t[2];
+  double ridge_mb = 0, smr_mb[2] = {0, 0};
+  int smr_iterations[2] = {0, 0};
+  for (int r = 0; r < runs; ++r) {
+    const Measured rm = InChild([&](double*) {
+      core::RidgeDecoder::Options ro;
+      ro.regression.alpha = 1000;
+      return core::RidgeDecoder::Fit(x, h, ro).ok() ? 1 : -1;
+    });
+    if (rm.seconds < 0) {
+      std::fprintf(stderr, "smr_fit_bench: the ridge fit failed at K = %d\n", k);
+      return false;
+    }
+    ridge_t.push_back(rm.seconds);
+    ridge_mb = std::max(ridge_mb, rm.peak_mb);
+    for (int reuse : {1, 0}) {
+      const Measured sm = MeasureSmr(x, h, options, reuse == 1);
+      if (sm.seconds < 0) {
+        std::fprintf(stderr, "smr_fit_bench: an SMR fit failed at K = %d\n", k);
+        return false;
+      }
+      smr_t[reuse].push_back(sm.seconds);
+      iter_t[reuse].push_back(sm.iterating_seconds / std::max(1, sm.iterations));
+      smr_mb[reuse] = std::max(smr_mb[reuse], sm.peak_mb);
+      smr_iterations[reuse] = sm.iterations;
+    }
+  }
+  const double rt = bench::Median(ridge_t);
+  std::printf("%-10s %6d %5d %10.2f %12s %10.0f %10s\n", "ridge", k, runs, rt, "-", ridge_mb, "");
+  for (int reuse : {0, 1}) {
+    const double st = bench::Median(smr_t[reuse]);
+    std::printf("%-10s %6d %5d %10.2f %12.2f %10.0f %9.1fx\n", reuse ? "SMR" : "SMR-recomp", k,
+                runs, st, bench::Median(iter_t[reuse]), smr_mb[reuse], st / rt);
+  }
+  std::printf("%-10s %6d  per iteration, reusing / recomputing: %.2f (%d and %d iterations)\n",
+              "ratio", k, bench::Median(iter_t[1]) / bench::Median(iter_t[0]), smr_iterations[1],
+              smr_iterations[0]);
+  std::fflush(stdout);
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,71 +195,7 @@ int main(int argc, char** argv) {
   std::printf("%-10s %6s %5s %10s %12s %10s %10s\n", "fit", "K", "runs", "median s",
               "s/iteration", "peak MB", "vs ridge");
   for (absl::string_view ks : absl::StrSplit(absl::GetFlag(FLAGS_units), ',')) {
-    const int k = std::stoi(std::string(ks));
-    std::mt19937_64 rng(k);
-    std::normal_distribution<double> g(0, 1);
-    Eigen::MatrixXd w(x.cols(), k), noise(x.rows(), k);
-    for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = g(rng) / std::sqrt(x.cols());
-    for (Eigen::Index i = 0; i < noise.size(); ++i) noise.data()[i] = g(rng);
-    Eigen::MatrixXd h = x * w;
-    h += noise * std::sqrt((h.rowwise() - h.colwise().mean()).squaredNorm() / h.size());
-
-    // SMR twice: reusing decompositions between steps (the default) and
-    // recomputing each where it is used (SmrOptions::reuse_decompositions =
-    // false: the fit before the reuse), alternating run by run.
-    std::vector<double> ridge_t, smr_t[2], iter_t[2];
-    double ridge_mb = 0, smr_mb[2] = {0, 0};
-    int smr_iterations[2] = {0, 0};
-    for (int r = 0; r < runs; ++r) {
-      const Measured rm = InChild([&](double*) {
-        core::RidgeDecoder::Options ro;
-        ro.regression.alpha = 1000;
-        return core::RidgeDecoder::Fit(x, h, ro).ok() ? 1 : -1;
-      });
-      if (rm.seconds < 0) {
-        std::fprintf(stderr, "smr_fit_bench: the ridge fit failed at K = %d\n", k);
-        return 1;
-      }
-      ridge_t.push_back(rm.seconds);
-      ridge_mb = std::max(ridge_mb, rm.peak_mb);
-      for (int reuse : {1, 0}) {
-        core::SmrOptions o = *options;
-        o.reuse_decompositions = reuse == 1;
-        const Measured sm = InChild([&](double* iterating) -> int {
-          auto s = core::SmrSolver::Create(x, h, o);
-          if (!s.ok()) return -1;
-          core::Stopwatch fit;
-          if (!(*s)->Fit().ok()) return -1;
-          *iterating = absl::ToDoubleSeconds(fit.Elapsed());
-          return static_cast<int>((*s)->objectives().size()) - 1;
-        });
-        if (sm.seconds < 0) {
-          std::fprintf(stderr, "smr_fit_bench: an SMR fit failed at K = %d\n", k);
-          return 1;
-        }
-        smr_t[reuse].push_back(sm.seconds);
-        iter_t[reuse].push_back(sm.iterating_seconds / std::max(1, sm.iterations));
-        smr_mb[reuse] = std::max(smr_mb[reuse], sm.peak_mb);
-        smr_iterations[reuse] = sm.iterations;
-      }
-    }
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-    };
-    const double rt = median(ridge_t);
-    std::printf("%-10s %6d %5d %10.2f %12s %10.0f %10s\n", "ridge", k, runs, rt, "-", ridge_mb,
-                "");
-    for (int reuse : {0, 1}) {
-      const double st = median(smr_t[reuse]);
-      std::printf("%-10s %6d %5d %10.2f %12.2f %10.0f %9.1fx\n",
-                  reuse ? "SMR" : "SMR-recomp", k, runs, st, median(iter_t[reuse]), smr_mb[reuse],
-                  st / rt);
-    }
-    std::printf("%-10s %6d  per iteration, reusing / recomputing: %.2f (%d and %d iterations)\n",
-                "ratio", k, median(iter_t[1]) / median(iter_t[0]), smr_iterations[1],
-                smr_iterations[0]);
-    std::fflush(stdout);
+    if (!MeasureUnits(x, std::stoi(std::string(ks)), *options, runs)) return 1;
   }
   return 0;
 }
