@@ -52,31 +52,26 @@ void SelectVoxels(const double* r, int d, int n_feat, std::vector<int>* order,
   idx->push_back(d);
 }
 
-// Whether an LU's pivots say the system is singular to working precision
-// (then its solution is rounding noise, not a fit).
-bool NumericallySingular(const Eigen::PartialPivLU<Eigen::MatrixXd>& lu) {
-  const Eigen::VectorXd pivots = lu.matrixLU().diagonal().cwiseAbs();
+// Whether a factorisation's pivots (|U_ii| of an LU, L_ii^2 of a Cholesky
+// factor) say the system is singular to working precision: then its
+// solution is rounding noise, not a fit.
+bool NumericallySingular(const Eigen::VectorXd& pivots) {
   if (pivots.size() == 0) return false;
   return pivots.minCoeff() <= pivots.maxCoeff() * static_cast<double>(pivots.size()) *
                                   std::numeric_limits<double>::epsilon();
 }
 
-// The same for a Cholesky factor (its squared diagonal are the pivots).
-bool NumericallySingularFactor(const double* l, int m) {
-  double lo = std::numeric_limits<double>::infinity(), hi = 0;
-  for (int i = 0; i < m; ++i) {
-    const double p = l[static_cast<Eigen::Index>(i) * m + i] * l[static_cast<Eigen::Index>(i) * m + i];
-    lo = std::min(lo, p);
-    hi = std::max(hi, p);
-  }
-  return m > 0 && lo <= hi * m * std::numeric_limits<double>::epsilon();
+bool NumericallySingular(const Eigen::PartialPivLU<Eigen::MatrixXd>& lu) {
+  return NumericallySingular(Eigen::VectorXd(lu.matrixLU().diagonal().cwiseAbs()));
 }
 
 // Cholesky in place; false when the system is not positive definite or is
 // singular to working precision (the caller then solves by LU, which says
 // which).
 bool FactorSystem(double* a, int m) {
-  return CholeskyFactorLower(a, m, m) && !NumericallySingularFactor(a, m);
+  if (!CholeskyFactorLower(a, m, m)) return false;
+  const Eigen::Map<const Eigen::MatrixXd> l(a, m, m);
+  return !NumericallySingular(Eigen::VectorXd(l.diagonal().cwiseAbs2()));
 }
 
 absl::Status SingularError() {
