@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "Eigen/Eigenvalues"
+
 // dsyrk_ and dtrsm_ are declared by Eigen's BLAS header (EIGEN_USE_BLAS, set
 // for every project target by v2p::options); the LAPACK routines are here.
 #ifndef EIGEN_USE_BLAS
@@ -10,6 +12,8 @@
 #endif
 extern "C" {
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda,
+             double* w, double* work, const int* lwork, int* iwork, const int* liwork, int* info);
 void dgeqrf_(const int* m, const int* n, double* a, const int* lda, double* tau, double* work,
              const int* lwork, int* info);
 void dorgqr_(const int* m, const int* n, const int* k, double* a, const int* lda,
@@ -91,6 +95,45 @@ bool FullQr(const Eigen::MatrixXd& a, Eigen::MatrixXd* q, Eigen::MatrixXd* r) {
 
 bool ThinQr(const Eigen::MatrixXd& a, Eigen::MatrixXd* q, Eigen::MatrixXd* r) {
   return Qr(a, false, q, r);
+}
+
+void SymmetricEigen(const Eigen::MatrixXd& a, Eigen::VectorXd* values,
+                    Eigen::MatrixXd* vectors) {
+  const int n = static_cast<int>(a.rows());
+  *vectors = a;
+  values->resize(n);
+  if (n == 0) return;
+  int info = 0, lwork = -1, liwork = -1, iwork_query = 0;
+  double work_query = 0;
+  dsyevd_("V", "L", &n, vectors->data(), &n, values->data(), &work_query,
+          &lwork, &iwork_query, &liwork, &info);
+  lwork = static_cast<int>(work_query);
+  liwork = iwork_query;
+  std::vector<double> work(std::max(1, lwork));
+  std::vector<int> iwork(std::max(1, liwork));
+  dsyevd_("V", "L", &n, vectors->data(), &n, values->data(), work.data(),
+          &lwork, iwork.data(), &liwork, &info);
+  if (info != 0) {  // fall back to Eigen's solver (not expected)
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(a);
+    *values = es.eigenvalues();
+    *vectors = es.eigenvectors();
+  }
+}
+
+bool LowRankSymmetricEigen(const Eigen::MatrixXd& a, Eigen::VectorXd* values,
+                           Eigen::MatrixXd* vectors) {
+  const Eigen::Index m = a.rows(), k = a.cols();
+  Eigen::MatrixXd q, r;
+  if (!FullQr(a, &q, &r)) return false;
+  Eigen::VectorXd small;
+  Eigen::MatrixXd z;
+  SymmetricEigen(r * r.transpose(), &small, &z);
+  const Eigen::MatrixXd q1z = q.leftCols(k) * z;
+  q.leftCols(k) = q1z;
+  *vectors = std::move(q);
+  values->setZero(m);
+  values->head(k) = small.cwiseMax(0);
+  return true;
 }
 
 }  // namespace v2p::core

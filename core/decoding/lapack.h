@@ -30,6 +30,19 @@ inline void CholeskySolveLower(const Eigen::MatrixXd& l, Eigen::MatrixXd* b) {
                      b->data(), static_cast<int>(b->cols()), static_cast<int>(b->rows()));
 }
 
+// Eigen-decomposition of a symmetric matrix (dsyevd; Eigen's solver if
+// LAPACK reports an error): a = vectors * diag(values) * vectors', values
+// ascending.
+void SymmetricEigen(const Eigen::MatrixXd& a, Eigen::VectorXd* values,
+                    Eigen::MatrixXd* vectors);
+// The same for S = a a' (a: m x k, k < m) without forming S, through the QR
+// of a: S = Q1 (R R') Q1', so S's eigenvectors are Q1 Z for R R' =
+// Z diag(s) Z', and the columns of Q2 (an orthonormal basis of the rest)
+// with eigenvalue 0. O(m k^2 + m^2 k) instead of O(m^3). False when LAPACK
+// fails (then decompose S).
+bool LowRankSymmetricEigen(const Eigen::MatrixXd& a, Eigen::VectorXd* values,
+                           Eigen::MatrixXd* vectors);
+
 // Householder QR of a (m x k, m >= k): q receives the whole m x m
 // orthogonal factor, r the k x k upper-triangular one, a = q[:, :k] r
 // (dgeqrf, then dorgqr). False when LAPACK reports an error.

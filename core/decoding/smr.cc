@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "Eigen/Cholesky"
 #include "Eigen/Dense"
@@ -10,11 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/decoding/lapack.h"
-
-extern "C" void dsyevd_(const char* jobz, const char* uplo, const int* n,
-                        double* a, const int* lda, double* w, double* work,
-                        const int* lwork, int* iwork, const int* liwork,
-                        int* info);
 
 namespace v2p::core {
 namespace {
@@ -44,13 +40,6 @@ double OffDiagonalL1(const MatrixXd& a) {
   return a.cwiseAbs().sum() - a.diagonal().cwiseAbs().sum();
 }
 
-// Eigen-decomposition of S = a a' (a: m x k, k < m) through the QR of a:
-// S = Q1 (R R') Q1', so S's eigenvectors are Q1 Z for R R' = Z diag(s) Z',
-// and the columns of Q2 (an orthonormal basis of the rest) with eigenvalue
-// 0. O(m k^2 + m^2 k) instead of the O(m^3) of decomposing S. False when
-// LAPACK fails (the caller decomposes S instead).
-bool LowRankSymmetricEigen(const MatrixXd& a, VectorXd* values, MatrixXd* vectors);
-
 void ZScore(const MatrixXd& a, MatrixXd* out, RowVectorXd* mean,
             RowVectorXd* sd) {
   *mean = a.colwise().mean();
@@ -61,45 +50,122 @@ void ZScore(const MatrixXd& a, MatrixXd* out, RowVectorXd* mean,
   *out = out->array().rowwise() / sd->array();
 }
 
-}  // namespace
-
-void SymmetricEigen(const MatrixXd& a, VectorXd* values, MatrixXd* vectors) {
-  const int n = static_cast<int>(a.rows());
-  *vectors = a;
-  values->resize(n);
-  if (n == 0) return;
-  int info = 0, lwork = -1, liwork = -1, iwork_query = 0;
-  double work_query = 0;
-  dsyevd_("V", "L", &n, vectors->data(), &n, values->data(), &work_query,
-          &lwork, &iwork_query, &liwork, &info);
-  lwork = static_cast<int>(work_query);
-  liwork = iwork_query;
-  std::vector<double> work(std::max(1, lwork));
-  std::vector<int> iwork(std::max(1, liwork));
-  dsyevd_("V", "L", &n, vectors->data(), &n, values->data(), work.data(),
-          &lwork, iwork.data(), &liwork, &info);
-  if (info != 0) {  // fall back to Eigen's solver (not expected)
-    Eigen::SelfAdjointEigenSolver<MatrixXd> es(a);
-    *values = es.eigenvalues();
-    *vectors = es.eigenvectors();
-  }
+// The N x N preconditioner blocks xt diag(inv_pg_j) xt' for every column j
+// (column j of the result is block j, its lower triangle packed). Block j =
+// sum_i inv_pg(i, j) xt_i xt_i' over the columns xt_i of xt: with E holding
+// each xt_i xt_i' (packed) as a column, every block at once is E inv_pg,
+// one product on the BLAS instead of K products of N x D by D x N.
+MatrixXd PackedBlocks(const MatrixXd& xt, const MatrixXd& inv_pg) {
+  const Eigen::Index n = xt.rows(), d = xt.cols();
+  const MatrixXd rows = xt.transpose();  // D x N: xt's rows as columns
+  MatrixXd outer(d, n * (n + 1) / 2);
+  Eigen::Index at = 0;
+  for (Eigen::Index b = 0; b < n; ++b)
+    for (Eigen::Index a = b; a < n; ++a) outer.col(at++) = rows.col(a).cwiseProduct(rows.col(b));
+  return outer.transpose() * inv_pg;
 }
 
-namespace {
+// The W step's preconditioner, in the rotated frame (xt = X Up, bt = B in
+// Q's eigenbasis or empty for I, g the prior's per-entry diagonal). Without
+// B the columns decouple exactly: column j is (X~'X~ + diag(g_j))^-1, an
+// N x N Woodbury solve. With B, in the basis V that diagonalises B and Q
+// together (V' B~ V = Lambda, V' diag(dq) V = I; a generalised
+// eigenproblem), the operator is Lambda (x) X~'X~ + lambda1 I (x) diag(dp)
+// + lambda V'V (x) I: exact column solves again once V'V is replaced by its
+// diagonal, i.e. exact but for the tiny lambda term. Jacobi when N is large.
+class WPreconditioner {
+ public:
+  WPreconditioner(const MatrixXd& xt, const MatrixXd& bt, const MatrixXd& g,
+                  const VectorXd& dp, const VectorXd& dq, double lambda, double lambda1,
+                  bool packed_blocks)
+      : xt_(xt), woodbury_(xt.rows() <= 256), generalized_(woodbury_ && bt.size() > 0) {
+    const Eigen::Index k = g.cols();
+    MatrixXd pg = g;  // per-column diagonal terms
+    VectorXd pb = bt.size() > 0 ? VectorXd(bt.diagonal()) : VectorXd::Ones(k);
+    if (generalized_) {
+      const VectorXd isq = dq.cwiseSqrt().cwiseInverse();
+      MatrixXd m = isq.asDiagonal() * bt * isq.asDiagonal();
+      m = 0.5 * (m + m.transpose()).eval();
+      MatrixXd um;
+      SymmetricEigen(m, &pb, &um);
+      basis_ = isq.asDiagonal() * um;
+      const VectorXd vv = basis_.colwise().squaredNorm().transpose();
+      for (Eigen::Index j = 0; j < k; ++j)
+        pg.col(j) = (lambda * vv(j) + lambda1 * dp.array()).matrix();
+    }
+    if (woodbury_) {
+      inv_pg_ = pg.cwiseInverse();
+      Factor(pb, packed_blocks);
+    } else {
+      const VectorXd xdiag = xt.colwise().squaredNorm().transpose();
+      jacobi_ = (g + xdiag * pb.transpose()).cwiseInverse();
+    }
+  }
 
-bool LowRankSymmetricEigen(const MatrixXd& a, VectorXd* values, MatrixXd* vectors) {
-  const Eigen::Index m = a.rows(), k = a.cols();
-  MatrixXd q, r;
-  if (!FullQr(a, &q, &r)) return false;
-  VectorXd small;
-  MatrixXd z;
-  SymmetricEigen(r * r.transpose(), &small, &z);
-  const MatrixXd q1z = q.leftCols(k) * z;
-  q.leftCols(k) = q1z;
-  *vectors = std::move(q);
-  values->setZero(m);
-  values->head(k) = small.cwiseMax(0);
-  return true;
+  MatrixXd Apply(const MatrixXd& r) const {
+    if (!woodbury_) return jacobi_.cwiseProduct(r);
+    const MatrixXd rv = generalized_ ? MatrixXd(r * basis_) : r;
+    const MatrixXd t = inv_pg_.cwiseProduct(rv);
+    MatrixXd sm = xt_ * t;  // N x K
+    for (Eigen::Index j = 0; j < sm.cols(); ++j) sm.col(j) = factors_[j].solve(sm.col(j));
+    const MatrixXd z = t - inv_pg_.cwiseProduct(xt_.transpose() * sm);
+    return generalized_ ? MatrixXd(z * basis_.transpose()) : z;
+  }
+
+ private:
+  // Column j's N x N block xt diag(inv_pg_j) xt' + I / pb_j, factored.
+  void Factor(const VectorXd& pb, bool packed_blocks) {
+    const Eigen::Index n = xt_.rows(), k = inv_pg_.cols();
+    factors_.reserve(k);
+    const MatrixXd packed = packed_blocks ? PackedBlocks(xt_, inv_pg_) : MatrixXd();
+    MatrixXd m(n, n);
+    for (Eigen::Index j = 0; j < k; ++j) {
+      if (packed.size() > 0) {  // the lower triangle is all LLT reads
+        Eigen::Index at = 0;
+        for (Eigen::Index b = 0; b < n; ++b)
+          for (Eigen::Index a = b; a < n; ++a) m(a, b) = packed(at++, j);
+      } else {
+        m = (xt_.array().rowwise() * inv_pg_.col(j).transpose().array()).matrix() *
+            xt_.transpose();
+      }
+      m.diagonal().array() += 1.0 / std::max(pb(j), 1e-300);
+      factors_.emplace_back(m);
+    }
+  }
+
+  const MatrixXd& xt_;
+  const bool woodbury_, generalized_;
+  MatrixXd basis_;  // V (K x K) when generalized_
+  MatrixXd inv_pg_, jacobi_;
+  std::vector<Eigen::LLT<MatrixXd>> factors_;
+};
+
+// Preconditioned conjugate gradients on apply(v) = c from v (a warm start,
+// so the objective cannot rise); returns the iterations run.
+template <typename Apply>
+int ConjugateGradients(const Apply& apply, const WPreconditioner& preconditioner,
+                       const MatrixXd& c, double tolerance, int max_iterations, MatrixXd* v) {
+  MatrixXd res = c - apply(*v);
+  const double stop = tolerance * std::max(c.norm(), 1e-300);
+  if (res.norm() <= stop) return 0;
+  MatrixXd z = preconditioner.Apply(res);
+  MatrixXd p = z;
+  double rz = res.cwiseProduct(z).sum();
+  int it = 0;
+  for (; it < max_iterations; ++it) {
+    const MatrixXd ap = apply(p);
+    const double pap = p.cwiseProduct(ap).sum();
+    if (pap <= 0) break;
+    const double alpha = rz / pap;
+    *v += alpha * p;
+    res -= alpha * ap;
+    if (res.norm() <= stop) return it + 1;
+    z = preconditioner.Apply(res);
+    const double rz_new = res.cwiseProduct(z).sum();
+    p = z + (rz_new / rz) * p;
+    rz = rz_new;
+  }
+  return it;
 }
 
 }  // namespace
@@ -310,20 +376,6 @@ double SmrSolver::LogDetOf(const MatrixXd& t, const Eigenbasis& cache) const {
   return LogDet(t);
 }
 
-MatrixXd SmrSolver::PackedBlocks(const MatrixXd& xt, const MatrixXd& inv_pg) {
-  // Block j = sum_i inv_pg(i, j) xt_i xt_i' over the columns xt_i of xt:
-  // with E holding each xt_i xt_i' (lower triangle, packed) as a column,
-  // every block at once is E inv_pg, one product on the BLAS instead of K
-  // products of N x D by D x N.
-  const Eigen::Index n = xt.rows(), d = xt.cols();
-  const MatrixXd rows = xt.transpose();  // D x N: xt's rows as columns
-  MatrixXd outer(d, n * (n + 1) / 2);
-  Eigen::Index at = 0;
-  for (Eigen::Index b = 0; b < n; ++b)
-    for (Eigen::Index a = b; a < n; ++a) outer.col(at++) = rows.col(a).cwiseProduct(rows.col(b));
-  return outer.transpose() * inv_pg;
-}
-
 double SmrSolver::Objective() const {
   const double n = static_cast<double>(xs_.rows());
   const double d = static_cast<double>(xs_.cols());
@@ -373,8 +425,26 @@ double SmrSolver::Objective() const {
   return j;
 }
 
+MatrixXd SmrSolver::OutputPrecisionInTaskBasis(const MatrixXd* uq) const {
+  if (b_low_.valid) {
+    // base I + (Uq'U) diag(delta) (Uq'U)': products with r <= N columns.
+    const MatrixXd l = uq != nullptr ? MatrixXd(uq->transpose() * b_low_.u) : b_low_.u;
+    MatrixXd bt = l * b_low_.delta.asDiagonal() * l.transpose();
+    bt.diagonal().array() += b_low_.base;
+    return bt;
+  }
+  if (uq != nullptr && options_.reuse_decompositions &&
+      b_eigen_.state == Eigenbasis::State::kKnown) {
+    // Uq' B Uq = G'G with G = diag(sqrt(b)) Vb' Uq: one product and a
+    // rank-K update instead of two products.
+    return GramOfColumns(b_eigen_.values.cwiseMax(0).cwiseSqrt().asDiagonal() *
+                         (b_eigen_.vectors.transpose() * *uq));
+  }
+  return uq != nullptr ? MatrixXd(uq->transpose() * b_prec_ * *uq) : b_prec_;
+}
+
 void SmrSolver::StepW() {
-  const Eigen::Index n = xs_.rows(), d = xs_.cols(), k = hs_.cols();
+  const Eigen::Index d = xs_.cols(), k = hs_.cols();
   VectorXd dp = VectorXd::Ones(d), dq = VectorXd::Ones(k);
   MatrixXd up, uq;
   bool p_identity = true, q_identity = true;
@@ -387,113 +457,23 @@ void SmrSolver::StepW() {
   MatrixXd hb = options_.learn_output ? TimesOutputPrecision(hs_) : hs_;
   if (rot_q) hb = hb * uq;
   const MatrixXd c = xt.transpose() * hb;
-  MatrixXd bt;  // B in Q's eigenbasis (empty: identity)
-  if (options_.learn_output && b_low_.valid) {
-    // base I + (Uq'U) diag(delta) (Uq'U)': products with r <= N columns.
-    const MatrixXd l = rot_q ? MatrixXd(uq.transpose() * b_low_.u) : b_low_.u;
-    bt = l * b_low_.delta.asDiagonal() * l.transpose();
-    bt.diagonal().array() += b_low_.base;
-  } else if (options_.learn_output && rot_q && options_.reuse_decompositions &&
-             b_eigen_.state == Eigenbasis::State::kKnown) {
-    // Uq' B Uq = G'G with G = diag(sqrt(b)) Vb' Uq: one product and a
-    // rank-K update instead of two products.
-    bt = GramOfColumns(b_eigen_.values.cwiseMax(0).cwiseSqrt().asDiagonal() *
-                       (b_eigen_.vectors.transpose() * uq));
-  } else if (options_.learn_output) {
-    bt = rot_q ? MatrixXd(uq.transpose() * b_prec_ * uq) : b_prec_;
-  }
+  // B in Q's eigenbasis (empty: identity)
+  const MatrixXd bt =
+      options_.learn_output ? OutputPrecisionInTaskBasis(rot_q ? &uq : nullptr) : MatrixXd();
   MatrixXd v = w_;
   if (rot_p) v = rotated_w_valid_ ? rotated_w_ : MatrixXd(up.transpose() * v);
   if (rot_q) v = v * uq;
   const MatrixXd g =
-      (options_.lambda + options_.lambda1 * (dp * dq.transpose()).array())
-          .matrix();
+      (options_.lambda + options_.lambda1 * (dp * dq.transpose()).array()).matrix();
   auto apply = [&](const MatrixXd& m) -> MatrixXd {
     MatrixXd xm = xt * m;  // N x K
     if (bt.size() > 0) xm = xm * bt;
     return xt.transpose() * xm + g.cwiseProduct(m);
   };
-  // Preconditioner. Without B (B = I) the columns decouple exactly: column
-  // j is (X~'X~ + diag(g_j))^-1, an N x N Woodbury solve. With B, in the
-  // basis V that diagonalises B and Q together (V' B~ V = Lambda,
-  // V' diag(dq) V = I; a generalised eigenproblem), the operator is
-  // Lambda (x) X~'X~ + lambda1 I (x) diag(dp) + lambda V'V (x) I: exact
-  // column solves again once V'V is replaced by its diagonal, i.e. exact
-  // but for the tiny lambda term. Jacobi when N is large.
-  const bool woodbury = n <= 256;
-  const bool generalized = woodbury && bt.size() > 0;
-  MatrixXd basis;  // V (K x K) when generalized
-  MatrixXd pg = g;  // the preconditioner's per-column diagonal terms
-  VectorXd pb = bt.size() > 0 ? VectorXd(bt.diagonal()) : VectorXd::Ones(k);
-  if (generalized) {
-    const VectorXd isq = dq.cwiseSqrt().cwiseInverse();
-    MatrixXd m = isq.asDiagonal() * bt * isq.asDiagonal();
-    m = 0.5 * (m + m.transpose()).eval();
-    MatrixXd um;
-    SymmetricEigen(m, &pb, &um);
-    basis = isq.asDiagonal() * um;
-    const VectorXd vv = basis.colwise().squaredNorm().transpose();
-    for (Eigen::Index j = 0; j < k; ++j)
-      pg.col(j) = (options_.lambda * vv(j) + options_.lambda1 * dp.array()).matrix();
-  }
-  const MatrixXd inv_pg = pg.cwiseInverse();
-  std::vector<Eigen::LLT<MatrixXd>> factors;
-  MatrixXd jacobi;
-  if (woodbury) {
-    factors.reserve(k);
-    const MatrixXd packed =
-        options_.reuse_decompositions ? PackedBlocks(xt, inv_pg) : MatrixXd();
-    MatrixXd m(n, n);
-    for (Eigen::Index j = 0; j < k; ++j) {
-      if (packed.size() > 0) {  // the lower triangle is all LLT reads
-        Eigen::Index at = 0;
-        for (Eigen::Index b = 0; b < n; ++b)
-          for (Eigen::Index a = b; a < n; ++a) m(a, b) = packed(at++, j);
-      } else {
-        m = (xt.array().rowwise() * inv_pg.col(j).transpose().array()).matrix() *
-            xt.transpose();
-      }
-      m.diagonal().array() += 1.0 / std::max(pb(j), 1e-300);
-      factors.emplace_back(m);
-    }
-  } else {
-    const VectorXd xdiag = xt.colwise().squaredNorm().transpose();
-    jacobi = (g + xdiag * pb.transpose()).cwiseInverse();
-  }
-  auto precondition = [&](const MatrixXd& r) -> MatrixXd {
-    if (!woodbury) return jacobi.cwiseProduct(r);
-    const MatrixXd rv = generalized ? MatrixXd(r * basis) : r;
-    const MatrixXd t = inv_pg.cwiseProduct(rv);
-    MatrixXd sm = xt * t;  // N x K
-    for (Eigen::Index j = 0; j < k; ++j) sm.col(j) = factors[j].solve(sm.col(j));
-    const MatrixXd z = t - inv_pg.cwiseProduct(xt.transpose() * sm);
-    return generalized ? MatrixXd(z * basis.transpose()) : z;
-  };
-  MatrixXd res = c - apply(v);
-  const double stop = options_.cg_tolerance * std::max(c.norm(), 1e-300);
-  int it = 0;
-  if (res.norm() > stop) {
-    MatrixXd z = precondition(res);
-    MatrixXd p = z;
-    double rz = res.cwiseProduct(z).sum();
-    for (; it < options_.cg_max_iterations; ++it) {
-      const MatrixXd ap = apply(p);
-      const double pap = p.cwiseProduct(ap).sum();
-      if (pap <= 0) break;
-      const double alpha = rz / pap;
-      v += alpha * p;
-      res -= alpha * ap;
-      if (res.norm() <= stop) {
-        ++it;
-        break;
-      }
-      z = precondition(res);
-      const double rz_new = res.cwiseProduct(z).sum();
-      p = z + (rz_new / rz) * p;
-      rz = rz_new;
-    }
-  }
-  last_cg_iterations_ = it;
+  const WPreconditioner preconditioner(xt, bt, g, dp, dq, options_.lambda, options_.lambda1,
+                                       options_.reuse_decompositions);
+  last_cg_iterations_ = ConjugateGradients(apply, preconditioner, c, options_.cg_tolerance,
+                                           options_.cg_max_iterations, &v);
   if (rot_p) v = up * v;
   wpw_valid_ = rotated_w_valid_ = w_uq_valid_ = false;
   if (rot_q && options_.reuse_decompositions && q_eigen_.state == Eigenbasis::State::kKnown) {

@@ -204,9 +204,8 @@ class SmrSolver {
                  Eigen::MatrixXd* vectors, bool* identity) const;
   // log|T|, from the cache when it holds T's eigenvalues.
   double LogDetOf(const Eigen::MatrixXd& t, const Eigenbasis& cache) const;
-  // The N x N preconditioner blocks xt diag(1 / pg_j) xt' for every column
-  // j (column j of the result is block j, packed lower triangle).
-  static Eigen::MatrixXd PackedBlocks(const Eigen::MatrixXd& xt, const Eigen::MatrixXd& inv_pg);
+  // B in Q's eigenbasis Uq (uq null: B itself), however B is kept.
+  Eigen::MatrixXd OutputPrecisionInTaskBasis(const Eigen::MatrixXd* uq) const;
   // Reusing decompositions, the dense P step keeps P as its eigenbasis
   // only (p_ empty): this forms p_ from it.
   void FormInputPrecision();
@@ -263,11 +262,6 @@ Eigen::MatrixXd PrecisionStep(const Eigen::MatrixXd& s, double n, double rho,
 // n [tr(T S) - log|T|] + rho ||T||_1 (inf when T is not positive definite).
 double PrecisionObjective(const Eigen::MatrixXd& t, const Eigen::MatrixXd& s,
                           double n, double rho);
-
-// Eigen-decomposition of a symmetric matrix through LAPACK (dsyevd):
-// a = vectors * diag(values) * vectors', values ascending.
-void SymmetricEigen(const Eigen::MatrixXd& a, Eigen::VectorXd* values,
-                    Eigen::MatrixXd* vectors);
 
 }  // namespace v2p::core
 
