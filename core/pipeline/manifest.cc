@@ -104,8 +104,11 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
   return WriteFile(path, out.str());
 }
 
-absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
-  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+namespace {
+
+// "key: value" lines ('#' comments and blank lines skipped).
+absl::StatusOr<std::map<std::string, std::string>> ParseKeyValues(const std::string& text,
+                                                                  const std::string& path) {
   std::map<std::string, std::string> kv;
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -120,6 +123,68 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
     kv[std::string(absl::StripAsciiWhitespace(line.substr(0, colon)))] =
         std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
   }
+  return kv;
+}
+
+// A features or latent model's network, unit counts and layers (in output
+// order: the order of their lines in the file).
+absl::Status ReadTargetFields(const Fields& f, const std::string& text, const std::string& path,
+                              ModelManifest* m) {
+  ASSIGN_OR_RETURN(m->feature_network, f.Str("feature_network"));
+  if (f.all().count("top_k_units")) {
+    ASSIGN_OR_RETURN(m->top_k_units, f.Int("top_k_units"));
+    if (m->top_k_units < 0) return f.Bad("top_k_units", absl::StrCat(m->top_k_units));
+  }
+  if (f.all().count("generator_condition_units")) {
+    ASSIGN_OR_RETURN(m->generator_condition_units, f.Int("generator_condition_units"));
+    if (m->generator_condition_units < 0)
+      return f.Bad("generator_condition_units", absl::StrCat(m->generator_condition_units));
+  }
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!absl::ConsumePrefix(&line, "feature_layer.")) continue;
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    ModelManifest::FeatureLayer l;
+    l.name = std::string(line.substr(0, colon));
+    l.size = 1;
+    for (absl::string_view d : absl::StrSplit(
+             absl::StripAsciiWhitespace(line.substr(colon + 1)), 'x')) {
+      int64_t v = 0;
+      if (!absl::SimpleAtoi(d, &v) || v <= 0)
+        return f.Bad("feature_layer." + l.name, std::string(line));
+      l.shape.push_back(v);
+      l.size *= v;
+    }
+    m->feature_layers.push_back(std::move(l));
+  }
+  if (m->feature_layers.empty())
+    return absl::DataLossError(
+        absl::StrCat(path, ": a features model names no feature_layer"));
+  return absl::OkStatus();
+}
+
+absl::Status ReadEvaluation(const Fields& f, ModelManifest::Evaluation* e) {
+  ASSIGN_OR_RETURN(e->split, f.Str("eval.split"));
+  ASSIGN_OR_RETURN(const int64_t n, f.Int("eval.num_samples"));
+  e->num_samples = static_cast<int>(n);
+  ASSIGN_OR_RETURN(e->ssim_definition, f.Str("eval.ssim_definition"));
+  for (const auto& [key, value] : f.all()) {
+    absl::string_view k = key;
+    std::map<std::string, double>* target = nullptr;
+    if (absl::ConsumePrefix(&k, kMetricPrefix)) target = &e->metrics;
+    if (absl::ConsumePrefix(&k, kBaselinePrefix)) target = &e->baseline_metrics;
+    if (target == nullptr) continue;
+    ASSIGN_OR_RETURN((*target)[std::string(k)], f.Double(value, key));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  ASSIGN_OR_RETURN(auto kv, ParseKeyValues(text, path));
   const Fields f(std::move(kv), path);
   ASSIGN_OR_RETURN(const int64_t format, f.Int("format_version"));
   if (format != ModelManifest::kFormatVersion) {
@@ -159,53 +224,8 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
   }
   if (m.target != "pixels" && m.target != "features" && m.target != "latent")
     return f.Bad("target", m.target);
-  if (m.target != "pixels") {
-    ASSIGN_OR_RETURN(m.feature_network, f.Str("feature_network"));
-    if (f.all().count("top_k_units")) {
-      ASSIGN_OR_RETURN(m.top_k_units, f.Int("top_k_units"));
-      if (m.top_k_units < 0) return f.Bad("top_k_units", absl::StrCat(m.top_k_units));
-    }
-    if (f.all().count("generator_condition_units")) {
-      ASSIGN_OR_RETURN(m.generator_condition_units, f.Int("generator_condition_units"));
-      if (m.generator_condition_units < 0)
-        return f.Bad("generator_condition_units", absl::StrCat(m.generator_condition_units));
-    }
-    // Layers in output order: the order of their lines in the file.
-    for (absl::string_view line : absl::StrSplit(text, '\n')) {
-      line = absl::StripAsciiWhitespace(line);
-      if (!absl::ConsumePrefix(&line, "feature_layer.")) continue;
-      const size_t colon = line.find(':');
-      if (colon == absl::string_view::npos) continue;
-      ModelManifest::FeatureLayer l;
-      l.name = std::string(line.substr(0, colon));
-      l.size = 1;
-      for (absl::string_view d : absl::StrSplit(
-               absl::StripAsciiWhitespace(line.substr(colon + 1)), 'x')) {
-        int64_t v = 0;
-        if (!absl::SimpleAtoi(d, &v) || v <= 0)
-          return f.Bad("feature_layer." + l.name, std::string(line));
-        l.shape.push_back(v);
-        l.size *= v;
-      }
-      m.feature_layers.push_back(std::move(l));
-    }
-    if (m.feature_layers.empty())
-      return absl::DataLossError(
-          absl::StrCat(path, ": a features model names no feature_layer"));
-  }
-  ASSIGN_OR_RETURN(m.evaluation.split, f.Str("eval.split"));
-  ASSIGN_OR_RETURN(const int64_t n, f.Int("eval.num_samples"));
-  m.evaluation.num_samples = static_cast<int>(n);
-  ASSIGN_OR_RETURN(m.evaluation.ssim_definition, f.Str("eval.ssim_definition"));
-  for (const auto& [key, value] : f.all()) {
-    absl::string_view k = key;
-    std::map<std::string, double>* target = nullptr;
-    if (absl::ConsumePrefix(&k, kMetricPrefix)) target = &m.evaluation.metrics;
-    if (absl::ConsumePrefix(&k, kBaselinePrefix))
-      target = &m.evaluation.baseline_metrics;
-    if (target == nullptr) continue;
-    ASSIGN_OR_RETURN((*target)[std::string(k)], f.Double(value, key));
-  }
+  if (m.target != "pixels") RETURN_IF_ERROR(ReadTargetFields(f, text, path, &m));
+  RETURN_IF_ERROR(ReadEvaluation(f, &m.evaluation));
   return m;
 }
 
