@@ -26,19 +26,16 @@ double LogDet(const MatrixXd& a) {
   return 2 * llt.matrixLLT().diagonal().array().log().sum();
 }
 
-// Soft-thresholds the off-diagonal entries (the diagonal is not penalised).
+// Soft-thresholds every entry, the diagonal included: the paper's
+// ||.||_1 is the sum over all entries.
 MatrixXd SoftThreshold(const MatrixXd& a, double kappa) {
-  MatrixXd out = a.unaryExpr([kappa](double v) {
+  return a.unaryExpr([kappa](double v) {
     return v > kappa ? v - kappa : (v < -kappa ? v + kappa : 0.0);
   });
-  out.diagonal() = a.diagonal();
-  return out;
 }
 
-// Sum of |off-diagonal entries|.
-double OffDiagonalL1(const MatrixXd& a) {
-  return a.cwiseAbs().sum() - a.diagonal().cwiseAbs().sum();
-}
+// Sum of |entries|, the diagonal included.
+double L1Norm(const MatrixXd& a) { return a.cwiseAbs().sum(); }
 
 void ZScore(const MatrixXd& a, MatrixXd* out, RowVectorXd* mean,
             RowVectorXd* sd) {
@@ -174,7 +171,7 @@ double PrecisionObjective(const MatrixXd& t, const MatrixXd& s, double n,
                           double rho) {
   const double logdet = LogDet(t);
   if (!std::isfinite(logdet)) return std::numeric_limits<double>::infinity();
-  return n * ((t.cwiseProduct(s)).sum() - logdet) + rho * OffDiagonalL1(t);
+  return n * ((t.cwiseProduct(s)).sum() - logdet) + rho * L1Norm(t);
 }
 
 double TraceShift(const VectorXd& values, double trace) {
@@ -279,12 +276,16 @@ absl::StatusOr<SmrOptions> SmrOptions::Variant(const std::string& name,
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown SMR variant '", name, "'; variants: ", absl::StrJoin(names, ", "),
         " (optionally prefixed sparse-)"));
-  // The letters after "SMR-" name the precisions fixed to I.
+  // As Du et al. name them, the letters after "SMR-" name the precisions
+  // that are learned ("SMR-O: only output structure, fixing Sr^-1 = Sc^-1 =
+  // I"); the others are fixed to I. Plain "SMR" learns all three.
   SmrOptions o;
-  const std::string fixed = base.size() > 4 ? base.substr(4) : "";
-  o.learn_output = fixed.find('O') == std::string::npos;
-  o.learn_input = fixed.find('I') == std::string::npos;
-  o.learn_task = fixed.find('T') == std::string::npos;
+  if (base.size() > 4) {
+    const std::string learned = base.substr(4);
+    o.learn_output = learned.find('O') != std::string::npos;
+    o.learn_input = learned.find('I') != std::string::npos;
+    o.learn_task = learned.find('T') != std::string::npos;
+  }
   if (sparse) o.lambda2 = o.lambda3 = sparse_l1;
   return o;
 }
@@ -393,7 +394,7 @@ double SmrSolver::Objective() const {
            n * logdet + g_b_ * (k * b_low_.base + b_low_.delta.sum());
     } else {
       j += (r * b_prec_).cwiseProduct(r).sum() - n * LogDetOf(b_prec_, b_eigen_) +
-           g_b_ * b_prec_.trace() + rho_b_ * OffDiagonalL1(b_prec_);
+           g_b_ * b_prec_.trace() + rho_b_ * L1Norm(b_prec_);
     }
   } else {
     j += r.squaredNorm();
@@ -416,11 +417,11 @@ double SmrSolver::Objective() const {
   }
   if (options_.learn_input) {
     j += -k * LogDetOf(p_, p_eigen_);
-    if (rho_p_ > 0) j += rho_p_ * OffDiagonalL1(p_);
+    if (rho_p_ > 0) j += rho_p_ * L1Norm(p_);
   }
   if (options_.learn_task) {
     j += -d * LogDetOf(q_, q_eigen_);
-    if (rho_q_ > 0) j += rho_q_ * OffDiagonalL1(q_);
+    if (rho_q_ > 0) j += rho_q_ * L1Norm(q_);
   }
   return j;
 }

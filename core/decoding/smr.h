@@ -17,7 +17,11 @@
 // where v is the mean variance of the start's scatter matrix for that
 // precision: an l1 penalty is not scale-free, and this makes lambda2 and
 // lambda3 act like a graphical-lasso penalty on correlations whatever the
-// units of W and H.
+// units of W and H. ||.||_1 sums |entries| over the whole matrix, the
+// diagonal included, as the paper's does. On P and Q its diagonal part is
+// tr(P) = D and tr(Q) = K under the trace constraints below, a constant, so
+// there it only changes the graphical lasso's path; on B it shrinks the
+// noise precision as a larger g_B would.
 //
 // Two departures from the paper, both because its objective has no useful
 // minimiser as written when N and D are small against K:
@@ -57,8 +61,9 @@
 //      when it lowers J.
 //  Q:  D [tr(Q S) - log|Q|] + lambda3 ||Q||_1 on tr(Q) = K, with
 //      S = lambda1 W' P W / D; as P.
-// A precision fixed to I (the ablations SMR-O, -I, -T and their pairs)
-// drops its terms.
+// A precision fixed to I drops its terms. The ablations are named, as in
+// the paper, by what they learn: SMR-O learns only Omega^-1 (Sigma_r^-1 =
+// Sigma_c^-1 = I), SMR-IT learns Sigma_r^-1 and Sigma_c^-1 (Omega^-1 = I).
 //
 // Cost per outer iteration (N samples, D voxels, K units, c CG iterations):
 //  W step  O(D^2 K + D K^2) rotations, O(K^3 + K N^2 D) preconditioner
@@ -122,8 +127,10 @@ struct SmrOptions {
   std::function<bool()> is_cancelled;
 
   // "SMR", "SMR-O", "SMR-I", "SMR-T", "SMR-IT", "SMR-OT", "SMR-IO" (the
-  // letters name what is fixed to I), optionally prefixed "sparse-" for
-  // lambda2 = lambda3 = `sparse_l1`. INVALID_ARGUMENT otherwise.
+  // letters name the precisions learned, O: Omega^-1, I: Sigma_r^-1, T:
+  // Sigma_c^-1; the rest are fixed to I; "SMR" learns all three, as Du et
+  // al. name them), optionally prefixed "sparse-" for lambda2 = lambda3 =
+  // `sparse_l1`. INVALID_ARGUMENT otherwise.
   static absl::StatusOr<SmrOptions> Variant(const std::string& name,
                                             double sparse_l1 = 0.05);
   static std::vector<std::string> VariantNames();

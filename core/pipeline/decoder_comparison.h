@@ -13,10 +13,15 @@
 // CV (never looking at the held-out fold): ridge's alpha over
 // `ridge_alphas`, each non-sparse SMR variant's lambda1 over `lambda1_grid`.
 // A sparse variant takes the lambda1 chosen for its non-sparse counterpart
-// in the same fold (lambda2 = lambda3 = `sparse_l1`), because the graphical
-// lasso makes its own CV 20x dearer. SMR, and ridge in its "selected
-// voxels" row, see only the `n_voxels` voxels most correlated with the
-// units in the fitted trials (chosen again inside every fit).
+// in the same fold (the graphical lasso makes a joint search 20x dearer),
+// then chooses its two l1 weights separately, as Du et al. do, over
+// `l1_grid`, coordinate-wise: lambda2 (on Omega^-1) with lambda3 at the
+// grid's middle value, then lambda3 (on Sigma_r^-1 and Sigma_c^-1) with that
+// lambda2. A weight on a precision the variant does not learn is 0 and not
+// searched. SMR, and ridge in its "selected voxels" row, see only the
+// `n_voxels` voxels most correlated with the units in the fitted trials
+// (chosen again inside every fit). Outer folds run on `threads` threads
+// (each fold's arithmetic is the same whatever the count).
 #ifndef V2P_CORE_PIPELINE_DECODER_COMPARISON_H_
 #define V2P_CORE_PIPELINE_DECODER_COMPARISON_H_
 
@@ -30,6 +35,15 @@
 
 namespace v2p::core {
 
+// What CV chose in one fold: ridge's alpha or SMR's lambda1 in `main`; the
+// l1 weights only for a sparse variant (0 where its precision is fixed).
+struct ChosenPenalties {
+  double main = 0;
+  bool sparse = false;
+  double lambda2 = 0, lambda3 = 0;
+  std::string ToString() const;  // "100" or "100 / 0.05 / 0.01"
+};
+
 struct DecoderComparisonOptions {
   int folds = 5;
   int inner_folds = 5;
@@ -39,22 +53,28 @@ struct DecoderComparisonOptions {
   // SMR variant names (SmrOptions::Variant); a "sparse-" one needs its
   // non-sparse counterpart listed before it.
   std::vector<std::string> variants;
-  double sparse_l1 = 0.05;
+  // lambda2 and lambda3 candidates of the sparse variants (relative
+  // weights: see SmrOptions).
+  std::vector<double> l1_grid = {0.01, 0.05, 0.25};
   int n_voxels = 200;
   int max_iterations = 10;
   // Graphical-lasso ADMM iterations per precision update (warm-started
   // from the previous update, so they add up over outer iterations).
   int glasso_max_iterations = 50;
-  // After each decoder's fold: its name, fold, NMSE and chosen penalty.
-  std::function<void(const std::string&, int, double, double)> on_fold;
+  // Outer folds fitted at once (0: the hardware's thread count); BLAS runs
+  // single-threaded meanwhile.
+  int threads = 1;
+  // After each decoder's fold: its name, fold, NMSE and chosen penalties
+  // (called from the fold's thread, one call at a time).
+  std::function<void(const std::string&, int, double, const ChosenPenalties&)> on_fold;
   std::function<bool()> is_cancelled;
 };
 
 struct DecoderComparisonRow {
   std::string decoder;
-  std::vector<double> nmse;     // per outer fold
-  std::vector<double> penalty;  // chosen alpha or lambda1, per outer fold
-  double seconds = 0;           // total fitting time, CV included
+  std::vector<double> nmse;              // per outer fold
+  std::vector<ChosenPenalties> penalty;  // per outer fold
+  double seconds = 0;                    // total fitting time, CV included
   double mean() const;
   double sd() const;  // sample SD over folds (n - 1)
 };

@@ -15,8 +15,10 @@ using testing::Gaussian;
 
 // Units linear in a few voxels plus noise: every decoder predicts held-out
 // trials better than the mean (NMSE < 1), each row has one score and one
-// penalty per fold, penalties come from the grids, and a sparse variant
-// reuses its counterpart's lambda1 fold by fold.
+// set of penalties per fold, penalties come from the grids, a sparse
+// variant reuses its counterpart's lambda1 fold by fold and chooses its l1
+// weights from l1_grid (0 on a precision it fixes to I), and running the
+// outer folds on two threads changes nothing but rounding.
 TEST(CompareFeatureDecoders, ScoresEveryDecoderOnEveryFold) {
   std::mt19937_64 rng(12);
   const int n = 60, d = 50, k = 8;
@@ -29,16 +31,17 @@ TEST(CompareFeatureDecoders, ScoresEveryDecoderOnEveryFold) {
   o.max_iterations = 3;
   o.ridge_alphas = {1, 100};
   o.lambda1_grid = {1, 30};
-  o.variants = {"SMR", "SMR-IT", "sparse-SMR"};
+  o.l1_grid = {0.02, 0.2};
+  o.variants = {"SMR", "SMR-IT", "sparse-SMR", "sparse-SMR-IT"};
   int reported = 0;
-  o.on_fold = [&](const std::string&, int, double, double) { ++reported; };
+  o.on_fold = [&](const std::string&, int, double, const ChosenPenalties&) { ++reported; };
   auto rows = CompareFeatureDecoders(x, h, o);
   ASSERT_TRUE(rows.ok()) << rows.status();
-  ASSERT_EQ(rows->size(), 5u);
+  ASSERT_EQ(rows->size(), 6u);
   EXPECT_EQ((*rows)[0].decoder, "ridge (all voxels)");
   EXPECT_EQ((*rows)[1].decoder, "ridge (20 selected voxels)");
   EXPECT_EQ((*rows)[4].decoder, "sparse-SMR");
-  EXPECT_EQ(reported, 15);
+  EXPECT_EQ(reported, 18);
   for (const auto& r : *rows) {
     SCOPED_TRACE(r.decoder);
     ASSERT_EQ(r.nmse.size(), 3u);
@@ -49,11 +52,29 @@ TEST(CompareFeatureDecoders, ScoresEveryDecoderOnEveryFold) {
     }
     EXPECT_GE(r.sd(), 0);
   }
+  auto in_l1_grid = [&](double v) { return v == 0.02 || v == 0.2; };
   for (int f = 0; f < 3; ++f) {
-    EXPECT_TRUE((*rows)[0].penalty[f] == 1 || (*rows)[0].penalty[f] == 100);
-    EXPECT_TRUE((*rows)[2].penalty[f] == 1 || (*rows)[2].penalty[f] == 30);
-    EXPECT_EQ((*rows)[4].penalty[f], (*rows)[2].penalty[f]);
+    const auto& p = [&](int row) { return (*rows)[row].penalty[f]; };
+    EXPECT_TRUE(p(0).main == 1 || p(0).main == 100);
+    EXPECT_TRUE(p(2).main == 1 || p(2).main == 30);
+    EXPECT_FALSE(p(2).sparse);
+    EXPECT_EQ(p(4).main, p(2).main);  // sparse-SMR takes SMR's lambda1
+    EXPECT_TRUE(p(4).sparse);
+    EXPECT_TRUE(in_l1_grid(p(4).lambda2)) << p(4).ToString();
+    EXPECT_TRUE(in_l1_grid(p(4).lambda3)) << p(4).ToString();
+    EXPECT_EQ(p(5).main, p(3).main);  // and sparse-SMR-IT SMR-IT's
+    EXPECT_EQ(p(5).lambda2, 0) << "SMR-IT fixes Omega^-1 = I";
+    EXPECT_TRUE(in_l1_grid(p(5).lambda3)) << p(5).ToString();
   }
+  o.threads = 2;
+  auto threaded = CompareFeatureDecoders(x, h, o);
+  ASSERT_TRUE(threaded.ok()) << threaded.status();
+  for (size_t r = 0; r < rows->size(); ++r)
+    for (int f = 0; f < 3; ++f) {
+      // To rounding: one BLAS thread instead of two sums in another order.
+      EXPECT_NEAR((*threaded)[r].nmse[f], (*rows)[r].nmse[f], 1e-9) << (*rows)[r].decoder << f;
+      EXPECT_EQ((*threaded)[r].penalty[f].ToString(), (*rows)[r].penalty[f].ToString());
+    }
 }
 
 TEST(CompareFeatureDecoders, RejectsBadSetups) {
@@ -67,6 +88,12 @@ TEST(CompareFeatureDecoders, RejectsBadSetups) {
   o.variants = {"sparse-SMR"};  // without its counterpart
   EXPECT_EQ(CompareFeatureDecoders(x, h, o).status().code(), absl::StatusCode::kInvalidArgument);
   o.variants = {"SMR-Q"};
+  EXPECT_EQ(CompareFeatureDecoders(x, h, o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.variants = {};
+  o.l1_grid = {0.1, -1};
+  EXPECT_EQ(CompareFeatureDecoders(x, h, o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.l1_grid = {0.1};
+  o.threads = -1;
   EXPECT_EQ(CompareFeatureDecoders(x, h, o).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(CompareFeatureDecoders(x, Gaussian(19, 3, rng), {}).ok());
 }
