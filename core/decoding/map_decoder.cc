@@ -17,20 +17,26 @@ absl::StatusOr<std::unique_ptr<MapDecoder>> MapDecoder::Fit(const Eigen::MatrixX
                                                    y.rows(), "x", v, " responses"));
   if (!z.allFinite() || !y.allFinite())
     return absl::InvalidArgumentError("MAP decoder: latents or responses contain NaN or Inf");
-  if (o.ridge < 0 || (o.ridge == 0 && n <= k))
+  if (o.ridge < 0 || (o.ridge == 0 && n <= k + 1))
     return absl::InvalidArgumentError(absl::StrCat(
-        "MAP decoder: least squares of ", k, " latents needs more than ", k, " trials (got ", n,
-        "); set a ridge term"));
+        "MAP decoder: least squares of ", k, " latents and an intercept needs more than ", k + 1,
+        " trials (got ", n, "); set a ridge term"));
   auto d = std::unique_ptr<MapDecoder>(new MapDecoder());
-  d->response_mean_ = y.colwise().mean();
-  const Eigen::MatrixXd yc = y.rowwise() - d->response_mean_;
-  Eigen::MatrixXd gram = z.transpose() * z;
+  // Both sides centred: B is fitted on z - zbar, so a latent mean that is
+  // not zero over the fitting trials (z is whitened over other images) is
+  // not shrunk into B, and the intercept is ybar - zbar B.
+  const Eigen::RowVectorXd z_mean = z.colwise().mean();
+  const Eigen::RowVectorXd y_mean = y.colwise().mean();
+  const Eigen::MatrixXd zc = z.rowwise() - z_mean;
+  const Eigen::MatrixXd yc = y.rowwise() - y_mean;
+  Eigen::MatrixXd gram = zc.transpose() * zc;
   gram.diagonal().array() += o.ridge;
   Eigen::LDLT<Eigen::MatrixXd> ldlt(gram);
-  if (ldlt.info() != Eigen::Success)
+  if (ldlt.info() != Eigen::Success || (o.ridge == 0 && ldlt.rcond() < 1e-12))
     return absl::InvalidArgumentError("MAP decoder: latents are rank deficient");
-  d->b_ = ldlt.solve(z.transpose() * yc);  // k x v
-  const Eigen::MatrixXd residual = yc - z * d->b_;
+  d->b_ = ldlt.solve(zc.transpose() * yc);  // k x v
+  d->response_mean_ = y_mean - z_mean * d->b_;
+  const Eigen::MatrixXd residual = yc - zc * d->b_;
   const double floor =
       o.min_noise_fraction * std::max(1e-300, yc.array().square().mean());
   d->noise_variance_ =

@@ -5,12 +5,15 @@
 //
 // A linear Gaussian encoding model inverted by Bayes' rule. Latents z
 // (standardised features, k of them) have the prior N(0, I); responses y
-// (v voxels) follow y = B'z + ybar + e, e ~ N(0, Sigma), Sigma diagonal.
-// B (k x v) and Sigma are fitted by least squares on training pairs
-// (Sigma: each voxel's residual variance). The posterior of z given y is
-// Gaussian with
+// (v voxels) follow y = B'z + mu + e, e ~ N(0, Sigma), Sigma diagonal.
+// B (k x v), mu and Sigma are fitted by least squares on training pairs,
+// both sides centred: B regresses y - ybar on z - zbar and mu = ybar -
+// B'zbar (Sigma: each voxel's residual variance). z is whitened over the
+// generator's images, not over the fitting trials, so zbar is not 0; a fit
+// on uncentred z would shrink B along zbar and bias every decoded latent
+// towards 0. The posterior of z given y is Gaussian with
 //   covariance C = (B Sigma^-1 B' + I)^-1                    (Eq. 8)
-//   mean       m = C B Sigma^-1 (y - ybar)                   (Eq. 9)
+//   mean       m = C B Sigma^-1 (y - mu)                     (Eq. 9)
 // so the mean is a linear map of y, served like any other linear decoder,
 // and samples are m + L eps with L L' = C.
 #ifndef V2P_CORE_DECODING_MAP_DECODER_H_
@@ -37,11 +40,12 @@ struct MapDecoderOptions {
 class MapDecoder {
  public:
   // latents: n x k (standardised), responses: n x v. INVALID_ARGUMENT for
-  // mismatched rows, non-finite values, or n <= k without a ridge term.
+  // mismatched rows, non-finite values, or n <= k + 1 without a ridge term.
   static absl::StatusOr<std::unique_ptr<MapDecoder>> Fit(const Eigen::MatrixXd& latents,
                                                          const Eigen::MatrixXd& responses,
                                                          const MapDecoderOptions& options = {});
-  // From a known model (k x v loadings, v noise variances > 0, 1 x v mean).
+  // From a known model (k x v loadings, v noise variances > 0, 1 x v
+  // intercept mu).
   static absl::StatusOr<std::unique_ptr<MapDecoder>> FromModel(Eigen::MatrixXd b,
                                                                Eigen::VectorXd noise_variance,
                                                                Eigen::RowVectorXd response_mean);
@@ -50,9 +54,10 @@ class MapDecoder {
   int num_voxels() const { return static_cast<int>(b_.cols()); }
   const Eigen::MatrixXd& loadings() const { return b_; }
   const Eigen::VectorXd& noise_variance() const { return noise_variance_; }
+  // mu: the response the model predicts for z = 0.
   const Eigen::RowVectorXd& response_mean() const { return response_mean_; }
 
-  // Posterior mean of each row of y (n x v) -> n x k: (y - ybar) W.
+  // Posterior mean of each row of y (n x v) -> n x k: (y - mu) W.
   absl::StatusOr<Eigen::MatrixXd> PosteriorMean(const Eigen::MatrixXd& y) const;
   // The posterior covariance C (k x k), the same for every y.
   const Eigen::MatrixXd& PosteriorCovariance() const { return covariance_; }
