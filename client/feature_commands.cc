@@ -213,7 +213,7 @@ absl::Status RunFeaturesCompare(const FeaturesCompareOptions& o) {
       absl::StrJoin(c.ridge_alphas, ", "), "}, SMR lambda1 in {", absl::StrJoin(c.lambda1_grid, ", "),
       "} (lambda = 1e-3, as the paper). A sparse variant (graphical lasso, the diagonal "
       "penalised too) reuses the lambda1 its non-sparse counterpart chose in that fold and "
-      "chooses its l1 weights separately by the same inner CV, as the paper does: lambda2 (on "
+      "chooses its l1 weights separately by ", c.l1_inner_folds, "-fold inner CV (each graphical-lasso fit costs seconds), as the paper does: lambda2 (on "
       "Ω⁻¹) in {", absl::StrJoin(c.l1_grid, ", "), "} with lambda3 at the middle value, then "
       "lambda3 (on Σr⁻¹ and Σc⁻¹) in the same set with that lambda2; a weight on a precision "
       "the variant fixes to I is 0. Its penalties read lambda1 / lambda2 / lambda3.\n",

@@ -64,9 +64,10 @@ absl::StatusOr<Eigen::MatrixXf> ResizeImages(const Eigen::MatrixXf& images, Imag
   return out;
 }
 
-Eigen::MatrixXf SmoothImages(const Eigen::MatrixXf& images, ImageShape shape, double sigma) {
+Eigen::MatrixXf SmoothImages(const Eigen::MatrixXf& images, ImageShape shape, double sigma,
+                             int kernel) {
   if (sigma <= 0) return images;
-  const int k = 2 * static_cast<int>(std::ceil(3 * sigma)) + 1;
+  const int k = kernel > 0 ? kernel : 2 * static_cast<int>(std::ceil(3 * sigma)) + 1;
   Eigen::MatrixXf out(images.rows(), images.cols());
   for (Eigen::Index i = 0; i < images.rows(); ++i) {
     cv::Mat dst;

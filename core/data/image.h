@@ -57,9 +57,11 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
 absl::StatusOr<Eigen::MatrixXf> ResizeImages(const Eigen::MatrixXf& images, ImageShape from,
                                              ImageShape to);
 
-// Every row smoothed by a Gaussian of `sigma` pixels (kernel 2 ceil(3
-// sigma) + 1 wide, edges reflected); sigma <= 0 returns the images.
-Eigen::MatrixXf SmoothImages(const Eigen::MatrixXf& images, ImageShape shape, double sigma);
+// Every row smoothed by a Gaussian of `sigma` pixels (kernel `kernel`
+// wide, odd; 0: 2 ceil(3 sigma) + 1; edges reflected); sigma <= 0 returns
+// the images.
+Eigen::MatrixXf SmoothImages(const Eigen::MatrixXf& images, ImageShape shape, double sigma,
+                             int kernel = 0);
 
 }  // namespace v2p::core
 

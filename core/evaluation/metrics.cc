@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 
 namespace v2p::core {
 
@@ -61,6 +62,19 @@ double PixelPcc(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
 
 double PixelMse(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
   return (a - b).squaredNorm() / static_cast<double>(a.size());
+}
+
+double EuclideanSimilarity(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
+  return 1.0 / (1.0 + (a - b).norm());
+}
+
+absl::StatusOr<Eigen::MatrixXf> HyperSmoothedImages(const Eigen::MatrixXf& images,
+                                                    ImageShape shape) {
+  if (shape.channels != 1)
+    return absl::InvalidArgumentError("HYPER's smoothed SSIM takes grayscale images");
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf resized,
+                   ResizeImages(images, shape, kHyperSmoothedShape));
+  return SmoothImages(resized, kHyperSmoothedShape, 0.8, /*kernel=*/3);
 }
 
 absl::StatusOr<double> Ssim(const Eigen::VectorXd& a, const Eigen::VectorXd& b,

@@ -16,6 +16,19 @@ double PixelPcc(const Eigen::VectorXd& a, const Eigen::VectorXd& b);
 // Mean squared error over all pixels.
 double PixelMse(const Eigen::VectorXd& a, const Eigen::VectorXd& b);
 
+// Dado et al. (2022)'s Euclidean similarity of two vectors (latents or
+// feature activations): 1 / (1 + ||a - b||), in (0, 1], 1 when they are
+// equal. Unlike the cosine it depends on the vectors' scale, so it only
+// compares methods on the same latent space or feature layer.
+double EuclideanSimilarity(const Eigen::VectorXd& a, const Eigen::VectorXd& b);
+
+// Images as HYPER Table 1 prepares them for structural similarity: resized
+// to 224 x 224 (bilinear) and smoothed with a 3 x 3 Gaussian kernel (sigma
+// 0.8, the value OpenCV derives for that kernel size).
+inline constexpr ImageShape kHyperSmoothedShape{224, 224, 1};
+absl::StatusOr<Eigen::MatrixXf> HyperSmoothedImages(const Eigen::MatrixXf& images,
+                                                    ImageShape shape);
+
 struct SsimOptions {
   int window = 11;
   double sigma = 1.5;

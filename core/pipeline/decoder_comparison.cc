@@ -123,6 +123,8 @@ class Fold {
     Split(outer, f, &train, &test);
     xtr_ = Rows(x, train), htr_ = Rows(h, train), xte_ = Rows(x, test), hte_ = Rows(h, test);
     inner_ = AssignFolds(static_cast<int>(train.size()), o.inner_folds, o.seed + 1 + f);
+    inner_l1_ =
+        AssignFolds(static_cast<int>(train.size()), o.l1_inner_folds, o.seed + 1 + o.folds + f);
   }
 
   // Scores decoder `d` in this fold into its row's slot for the fold (NMSE,
@@ -137,7 +139,8 @@ class Fold {
     } else {
       double best = 1e300;
       for (double value : d.smr ? o_.lambda1_grid : o_.ridge_alphas) {
-        ASSIGN_OR_RETURN(const double err, InnerError(d, ChosenPenalties{value}));
+        ASSIGN_OR_RETURN(const double err,
+                         InnerError(d, ChosenPenalties{value}, inner_, o_.inner_folds));
         if (err < best) best = err, p.main = value;
       }
     }
@@ -153,12 +156,13 @@ class Fold {
   }
 
  private:
-  // Summed squared error over the inner folds.
-  absl::StatusOr<double> InnerError(const Decoder& d, const ChosenPenalties& p) {
+  // Summed squared error over the `folds` inner folds of `assignment`.
+  absl::StatusOr<double> InnerError(const Decoder& d, const ChosenPenalties& p,
+                                    const std::vector<int>& assignment, int folds) {
     double err = 0;
     std::vector<int> itrain, itest;
-    for (int g = 0; g < o_.inner_folds; ++g) {
-      Split(inner_, g, &itrain, &itest);
+    for (int g = 0; g < folds; ++g) {
+      Split(assignment, g, &itrain, &itest);
       ASSIGN_OR_RETURN(const MatrixXd pred, FitPredict(d, p, Rows(xtr_, itrain),
                                                        Rows(htr_, itrain), Rows(xtr_, itest), o_));
       err += (pred - Rows(htr_, itest)).squaredNorm();
@@ -178,7 +182,8 @@ class Fold {
     auto error = [&](double l2, double l3) -> absl::StatusOr<double> {
       auto it = tried.find({l2, l3});
       if (it != tried.end()) return it->second;
-      ASSIGN_OR_RETURN(const double e, InnerError(d, ChosenPenalties{lambda1, true, l2, l3}));
+      ASSIGN_OR_RETURN(const double e, InnerError(d, ChosenPenalties{lambda1, true, l2, l3},
+                                                  inner_l1_, o_.l1_inner_folds));
       return tried[{l2, l3}] = e;
     };
     for (double* weight : {search2 ? &p.lambda2 : nullptr, search3 ? &p.lambda3 : nullptr}) {
@@ -197,7 +202,7 @@ class Fold {
   const DecoderComparisonOptions& o_;
   const int f_;
   MatrixXd xtr_, htr_, xte_, hte_;
-  std::vector<int> inner_;
+  std::vector<int> inner_, inner_l1_;
   std::map<std::string, double> chosen_;  // lambda1 or alpha by decoder
 };
 
@@ -236,10 +241,12 @@ absl::StatusOr<std::vector<DecoderComparisonRow>> CompareFeatureDecoders(
     return absl::InvalidArgumentError(absl::StrCat("comparison needs matching rows; got x ", n,
                                                    " x ", x.cols(), ", h ", h.rows(), " x ",
                                                    h.cols()));
-  if (o.folds < 2 || o.inner_folds < 2 || o.folds * o.inner_folds > n)
+  if (o.folds < 2 || o.inner_folds < 2 || o.l1_inner_folds < 2 ||
+      o.folds * std::max(o.inner_folds, o.l1_inner_folds) > n)
     return absl::InvalidArgumentError(absl::StrCat(
-        "comparison needs folds, inner_folds >= 2 and folds x inner_folds <= trials; got ",
-        o.folds, " x ", o.inner_folds, " for ", n, " trials"));
+        "comparison needs folds, inner_folds, l1_inner_folds >= 2 and folds x inner folds <= "
+        "trials; got ",
+        o.folds, " x ", o.inner_folds, " (l1: ", o.l1_inner_folds, ") for ", n, " trials"));
   if (o.ridge_alphas.empty() || o.lambda1_grid.empty() || o.l1_grid.empty())
     return absl::InvalidArgumentError("comparison needs non-empty penalty grids");
   if (std::any_of(o.l1_grid.begin(), o.l1_grid.end(), [](double v) { return !(v >= 0); }))

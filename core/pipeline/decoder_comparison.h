@@ -15,7 +15,8 @@
 // A sparse variant takes the lambda1 chosen for its non-sparse counterpart
 // in the same fold (the graphical lasso makes a joint search 20x dearer),
 // then chooses its two l1 weights separately, as Du et al. do, over
-// `l1_grid`, coordinate-wise: lambda2 (on Omega^-1) with lambda3 at the
+// `l1_grid` by `l1_inner_folds`-fold CV (fewer folds than for lambda1: each
+// graphical-lasso fit costs seconds), coordinate-wise: lambda2 (on Omega^-1) with lambda3 at the
 // grid's middle value, then lambda3 (on Sigma_r^-1 and Sigma_c^-1) with that
 // lambda2. A weight on a precision the variant does not learn is 0 and not
 // searched. SMR, and ridge in its "selected voxels" row, see only the
@@ -56,6 +57,7 @@ struct DecoderComparisonOptions {
   // lambda2 and lambda3 candidates of the sparse variants (relative
   // weights: see SmrOptions).
   std::vector<double> l1_grid = {0.01, 0.05, 0.25};
+  int l1_inner_folds = 3;
   int n_voxels = 200;
   int max_iterations = 10;
   // Graphical-lasso ADMM iterations per precision update (warm-started

@@ -37,30 +37,87 @@ double MeanRowCosine(const Eigen::MatrixXf& a, const Eigen::MatrixXf& b) {
   return sum / std::max<Eigen::Index>(1, a.rows());
 }
 
+double MeanRowEuclidean(const Eigen::MatrixXf& a, const Eigen::MatrixXf& b) {
+  double sum = 0;
+  for (Eigen::Index i = 0; i < a.rows(); ++i)
+    sum += EuclideanSimilarity(a.row(i).transpose().cast<double>(),
+                               b.row(i).transpose().cast<double>());
+  return sum / std::max<Eigen::Index>(1, a.rows());
+}
+
+absl::StatusOr<FeatureSimilarity> FeatureSimilarity::Create(const FeatureNetwork& network,
+                                                            const std::string& layer,
+                                                            const Eigen::MatrixXf& train_stimuli,
+                                                            const Eigen::MatrixXf& stimuli,
+                                                            ImageShape shape) {
+  FeatureSimilarity f;
+  f.network_ = &network;
+  f.layer_ = layer;
+  f.shape_ = shape;
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf train,
+                   network.ExtractConcatenated(train_stimuli, shape, {layer}));
+  f.mean_ = train.colwise().mean();
+  ASSIGN_OR_RETURN(f.stimulus_features_, network.ExtractConcatenated(stimuli, shape, {layer}));
+  return f;
+}
+
+absl::StatusOr<FeatureSimilarity::Scores> FeatureSimilarity::Score(
+    const Eigen::MatrixXf& reconstructions) const {
+  if (reconstructions.rows() != stimulus_features_.rows())
+    return absl::InvalidArgumentError(absl::StrCat("feature similarity: ", reconstructions.rows(),
+                                                   " reconstructions for ",
+                                                   stimulus_features_.rows(), " stimuli"));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf f,
+                   network_->ExtractConcatenated(reconstructions, shape_, {layer_}));
+  Scores s;
+  for (Eigen::Index i = 0; i < f.rows(); ++i) {
+    const Eigen::VectorXd a = f.row(i).transpose().cast<double>();
+    const Eigen::VectorXd b = stimulus_features_.row(i).transpose().cast<double>();
+    const Eigen::VectorXd m = mean_.transpose().cast<double>();
+    s.correlation.push_back(PixelPcc(a - m, b - m));
+    s.euclidean.push_back(EuclideanSimilarity(a, b));
+  }
+  return s;
+}
+
 absl::StatusOr<LatentNull> RandomLatentNull(const GanGenerator& gan,
                                             const Eigen::MatrixXf& true_latents,
                                             const Eigen::MatrixXf& stimuli,
-                                            double observed_cosine, double observed_ssim,
-                                            int permutations, uint64_t seed) {
+                                            const HyperObserved& observed,
+                                            const FeatureSimilarity* features, int permutations,
+                                            uint64_t seed) {
   if (permutations < 1 || true_latents.rows() != stimuli.rows() ||
       true_latents.cols() != gan.input_size())
     return absl::InvalidArgumentError(
         "a permutation test needs >= 1 permutation and one true latent per stimulus");
   std::mt19937_64 rng(seed);
   LatentNull n;
-  int above_latent = 0, above_ssim = 0;
+  n.with_feature = features != nullptr;
+  int above_latent = 0, above_euclidean = 0, above_ssim = 0, above_feature = 0;
   for (int p = 0; p < permutations; ++p) {
     const Eigen::MatrixXf z_null = NormalLatents(true_latents.rows(), true_latents.cols(), rng);
     const double c = MeanRowCosine(z_null, true_latents);
+    const double e = MeanRowEuclidean(z_null, true_latents);
     ASSIGN_OR_RETURN(const Eigen::MatrixXf drawn, gan.Generate(z_null));
     ASSIGN_OR_RETURN(const double s, MeanSsim(drawn, stimuli, gan.image_shape()));
     n.latent_cosine += c / permutations;
+    n.latent_euclidean += e / permutations;
     n.ssim += s / permutations;
-    above_latent += c >= observed_cosine;
-    above_ssim += s >= observed_ssim;
+    above_latent += c >= observed.latent_cosine;
+    above_euclidean += e >= observed.latent_euclidean;
+    above_ssim += s >= observed.ssim;
+    if (features != nullptr) {
+      ASSIGN_OR_RETURN(const FeatureSimilarity::Scores f, features->Score(drawn));
+      double mean = 0;
+      for (double v : f.correlation) mean += v / f.correlation.size();
+      n.feature += mean / permutations;
+      above_feature += mean >= observed.feature;
+    }
   }
   n.p_latent = (1.0 + above_latent) / (1.0 + permutations);
+  n.p_latent_euclidean = (1.0 + above_euclidean) / (1.0 + permutations);
   n.p_ssim = (1.0 + above_ssim) / (1.0 + permutations);
+  n.p_feature = (1.0 + above_feature) / (1.0 + permutations);
   return n;
 }
 
@@ -102,13 +159,21 @@ absl::StatusOr<HyperSimulationResult> SimulateHyper(const GanGenerator& gan,
     r.pcc += PixelPcc(r.reconstructions.row(i).transpose().cast<double>(),
                       r.stimuli.row(i).transpose().cast<double>()) /
              r.stimuli.rows();
-  ASSIGN_OR_RETURN(const LatentNull null,
-                   RandomLatentNull(gan, z_test, r.stimuli, r.latent_cosine, r.ssim,
-                                    o.permutations, o.seed + 2));
-  r.null_latent_cosine = null.latent_cosine;
-  r.null_ssim = null.ssim;
-  r.p_latent = null.p_latent;
-  r.p_ssim = null.p_ssim;
+  r.latent_euclidean = MeanRowEuclidean(decoded, z_test);
+  ASSIGN_OR_RETURN(const FeatureSimilarity features,
+                   FeatureSimilarity::Create(network, o.feature_layer, train_images, r.stimuli,
+                                             shape));
+  ASSIGN_OR_RETURN(const FeatureSimilarity::Scores f, features.Score(r.reconstructions));
+  for (double v : f.correlation) r.feature += v / f.correlation.size();
+  ASSIGN_OR_RETURN(r.null, RandomLatentNull(gan, z_test, r.stimuli,
+                                            {r.latent_cosine, r.latent_euclidean, r.ssim, r.feature},
+                                            &features, o.permutations, o.seed + 2));
+  r.null_latent_cosine = r.null.latent_cosine;
+  r.null_ssim = r.null.ssim;
+  r.null_feature = r.null.feature;
+  r.p_latent = r.null.p_latent;
+  r.p_ssim = r.null.p_ssim;
+  r.p_feature = r.null.p_feature;
   return r;
 }
 

@@ -12,7 +12,16 @@
 // similarity) and stimuli (SSIM, PCC). As in the paper, each score is set
 // against a null distribution of random latents (z ~ N(0, I) for every
 // test stimulus, --permutations sets): p = (1 + #null >= observed) / (1 +
-// permutations).
+// permutations), for latent similarity (cosine and Euclidean), SSIM and
+// feature similarity.
+//
+// Feature similarity (FeatureSimilarity): the paper compares VGG-Face
+// activations of reconstruction and stimulus by Euclidean similarity
+// 1 / (1 + distance) (core/evaluation/metrics.h). Both forms are kept: that
+// one, of the raw activations of `feature_layer` (fc7 of our network), and
+// the correlation of the activations each less their mean over the
+// training stimuli, which has a common scale across networks (without
+// centring, the pattern every face shares makes any two correlate at 0.99).
 #ifndef V2P_CORE_PIPELINE_HYPER_SIMULATION_H_
 #define V2P_CORE_PIPELINE_HYPER_SIMULATION_H_
 
@@ -34,16 +43,64 @@ struct HyperSimulationOptions {
   SimulationOptions responses;  // test_repeats 14 by default
   std::vector<std::string> layers = {"fc6"};
   double ridge_alpha = 100;
+  std::string feature_layer = "fc7";
   int permutations = 1000;
   uint64_t seed = 1;
 };
 
+// Feature similarity of reconstructions to fixed stimuli through one layer
+// of the network (see the header comment).
+class FeatureSimilarity {
+ public:
+  // `stimuli` are what reconstructions are scored against; the centring
+  // mean comes from `train_stimuli`. All of `shape`.
+  static absl::StatusOr<FeatureSimilarity> Create(const FeatureNetwork& network,
+                                                  const std::string& layer,
+                                                  const Eigen::MatrixXf& train_stimuli,
+                                                  const Eigen::MatrixXf& stimuli,
+                                                  ImageShape shape);
+  struct Scores {
+    std::vector<double> correlation, euclidean;  // per image
+  };
+  // One row per stimulus.
+  absl::StatusOr<Scores> Score(const Eigen::MatrixXf& reconstructions) const;
+
+ private:
+  const FeatureNetwork* network_ = nullptr;
+  std::string layer_;
+  ImageShape shape_;
+  Eigen::RowVectorXf mean_;
+  Eigen::MatrixXf stimulus_features_;  // raw
+};
+
+// HYPER's permutation test (Dado et al. 2022): `permutations` sets of
+// random latents z ~ N(0, I), one per test stimulus, drawn by the GAN and
+// scored like the decoded ones: mean cosine and Euclidean similarity to the
+// true latents, mean SSIM to the stimuli and, with `features`, mean feature
+// correlation. p = (1 + #null >= observed) / (1 + permutations).
+struct LatentNull {
+  // Means over the null sets.
+  double latent_cosine = 0, latent_euclidean = 0, ssim = 0, feature = 0;
+  double p_latent = 1, p_latent_euclidean = 1, p_ssim = 1, p_feature = 1;
+  bool with_feature = false;
+};
+struct HyperObserved {  // the decoded reconstructions' means
+  double latent_cosine = 0, latent_euclidean = 0, ssim = 0, feature = 0;
+};
+absl::StatusOr<LatentNull> RandomLatentNull(const GanGenerator& gan,
+                                            const Eigen::MatrixXf& true_latents,
+                                            const Eigen::MatrixXf& stimuli,
+                                            const HyperObserved& observed,
+                                            const FeatureSimilarity* features, int permutations,
+                                            uint64_t seed);
+
 struct HyperSimulationResult {
   // Means over the test stimuli.
-  double latent_cosine = 0, ssim = 0, pcc = 0;
+  double latent_cosine = 0, latent_euclidean = 0, ssim = 0, pcc = 0, feature = 0;
   // Means over the null sets, and the permutation p-values.
-  double null_latent_cosine = 0, null_ssim = 0;
-  double p_latent = 1, p_ssim = 1;
+  double null_latent_cosine = 0, null_ssim = 0, null_feature = 0;
+  double p_latent = 1, p_ssim = 1, p_feature = 1;
+  LatentNull null;  // all of the permutation test
   Eigen::MatrixXf stimuli, reconstructions;  // test: drawn from true / decoded latents
   Eigen::MatrixXf true_latents, decoded_latents;  // test
   // The experiment itself, for scoring other decoders on it.
@@ -51,22 +108,10 @@ struct HyperSimulationResult {
   SimulatedResponses responses;
 };
 
-// HYPER's permutation test (Dado et al. 2022): `permutations` sets of
-// random latents z ~ N(0, I), one per test stimulus, drawn by the GAN and
-// scored like the decoded ones: mean cosine to the true latents and mean
-// SSIM to the stimuli. p = (1 + #null >= observed) / (1 + permutations).
-struct LatentNull {
-  double latent_cosine = 0, ssim = 0;  // means over the null sets
-  double p_latent = 1, p_ssim = 1;
-};
-absl::StatusOr<LatentNull> RandomLatentNull(const GanGenerator& gan,
-                                            const Eigen::MatrixXf& true_latents,
-                                            const Eigen::MatrixXf& stimuli,
-                                            double observed_cosine, double observed_ssim,
-                                            int permutations, uint64_t seed);
-
 // Mean over rows of the cosine between a's and b's rows.
 double MeanRowCosine(const Eigen::MatrixXf& a, const Eigen::MatrixXf& b);
+// Mean over rows of the Euclidean similarity 1 / (1 + ||a_i - b_i||).
+double MeanRowEuclidean(const Eigen::MatrixXf& a, const Eigen::MatrixXf& b);
 
 absl::StatusOr<HyperSimulationResult> SimulateHyper(const GanGenerator& gan,
                                                     const FeatureNetwork& network,

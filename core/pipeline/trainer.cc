@@ -699,9 +699,18 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
                  std::max(1e-12, a.row(i).norm() * eval_targets.row(i).norm());
         return sum / a.rows();
       };
+      // And its Euclidean similarity 1 / (1 + distance), mean over trials.
+      auto euclidean = [&](const Eigen::MatrixXd& a) {
+        double sum = 0;
+        for (Eigen::Index i = 0; i < a.rows(); ++i)
+          sum += EuclideanSimilarity(a.row(i).transpose(), eval_targets.row(i).transpose());
+        return sum / a.rows();
+      };
+      const Eigen::MatrixXd baseline = train_mean.replicate(eval_targets.rows(), 1);
       m.evaluation.metrics["latent_cosine"] = cosine(pred);
-      m.evaluation.baseline_metrics["latent_cosine"] =
-          cosine(train_mean.replicate(eval_targets.rows(), 1));
+      m.evaluation.baseline_metrics["latent_cosine"] = cosine(baseline);
+      m.evaluation.metrics["latent_euclidean"] = euclidean(pred);
+      m.evaluation.baseline_metrics["latent_euclidean"] = euclidean(baseline);
       if (latent) m.evaluation.metrics["inversion_pcc.fit"] = inversion_pcc;
     }
     LogInfo("train", eval_name, " split: feature pcc ",
