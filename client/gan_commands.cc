@@ -81,6 +81,11 @@ void MeanSd(const std::vector<double>& v, double* mean, double* sd) {
   *sd = std::sqrt(ss / std::max<size_t>(1, v.size()));
 }
 
+// "—" for NaN (a method without a latent), else 3 decimals.
+std::string Optional(double v) {
+  return std::isnan(v) ? std::string("—") : absl::StrFormat("%.3f", v);
+}
+
 // Latent similarities: NaN where a method has no latent.
 absl::Status AddRow(Experiment* e, const std::string& method, const Eigen::MatrixXf& rec,
                     double latent = std::nan(""), double latent_euclidean = std::nan("")) {
@@ -104,10 +109,10 @@ absl::Status AddRow(Experiment* e, const std::string& method, const Eigen::Matri
   MeanSd(f.correlation, &r.feature, &r.feature_sd);
   MeanSd(f.euclidean, &r.feature_euclidean, &r.feature_euclidean_sd);
   MeanSd(ssim, &r.smooth_ssim, &r.smooth_ssim_sd);
-  auto opt = [](double v) { return std::isnan(v) ? std::string("—") : absl::StrFormat("%.3f", v); };
   std::printf("  %-34s latent %6s / %6s  feature %.3f / %.4f  PCC %.3f  SSIM %.3f  "
               "SSIM-smoothed %.3f  identification %.3f\n",
-              method.c_str(), opt(latent).c_str(), opt(latent_euclidean).c_str(), r.feature,
+              method.c_str(), Optional(latent).c_str(), Optional(latent_euclidean).c_str(),
+              r.feature,
               r.feature_euclidean, r.image.pcc, r.image.ssim, r.smooth_ssim,
               r.image.identification_pcc);
   std::fflush(stdout);
@@ -117,14 +122,14 @@ absl::Status AddRow(Experiment* e, const std::string& method, const Eigen::Matri
 
 std::string Table(const Experiment& e) {
   auto pm = [](double m, double sd) { return absl::StrFormat("%.3f ± %.3f", m, sd); };
-  auto opt = [](double v) { return std::isnan(v) ? std::string("—") : absl::StrFormat("%.3f", v); };
   std::string md = absl::StrCat("## ", e.title, "\n\n", e.about, "\n\n",
                                 "| method | latent cosine | latent Euclidean | feature "
                                 "correlation | feature Euclidean | PCC | SSIM-11g | SSIM "
                                 "smoothed | identification |\n"
                                 "|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : e.rows)
-    absl::StrAppend(&md, "| ", r.method, " | ", opt(r.latent), " | ", opt(r.latent_euclidean),
+    absl::StrAppend(&md, "| ", r.method, " | ", Optional(r.latent), " | ",
+                    Optional(r.latent_euclidean),
                     " | ", pm(r.feature, r.feature_sd), " | ",
                     absl::StrFormat("%.4f ± %.4f", r.feature_euclidean, r.feature_euclidean_sd),
                     " | ", pm(r.image.pcc, r.image.pcc_sd), " | ",
@@ -320,9 +325,10 @@ absl::StatusOr<Experiment> Digit69(const GanEvaluateOptions& o, const core::Feat
   e.about = absl::StrCat(
       "90 training and 10 test trials, 3092 voxels. HYPER decodes the latent of GAN ", o.gan,
       " (trained on X_prior + MNIST 6s and 9s); the stimuli's latents are found by inverting "
-      "it, and latent similarity is the cosine to the test stimuli's inverted latents. DAND's "
+      "it, and latent similarity compares the decoded latents with the test stimuli's inverted "
+      "ones. DAND's "
       "paired GAN trains on X_prior plus the 90 training stimuli (a dataset description with "
-      "unpaired_images: \"X_prior\"), and its latent similarity is the cosine to the "
+      "unpaired_images: \"X_prior\"), and its latent similarity compares with the "
       "test stimuli's own whitened components. DAND trains with its paper's three losses "
       "(pixel, adversarial, and the feature loss on ", kFeatureLossLayer, ", weight ",
       kFeatureLoss, ", where the paper uses VGG-16 relu3_3 on 224 x 224 images); the ablation "

@@ -261,8 +261,8 @@ absl::StatusOr<std::vector<DecoderComparisonRow>> CompareFeatureDecoders(
     rows[i].nmse.resize(o.folds);
     rows[i].penalty.resize(o.folds);
   }
-  const int threads = std::min(
-      o.folds, o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  const int hardware = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int threads = std::min(o.folds, o.threads > 0 ? o.threads : hardware);
   std::optional<ScopedBlasThreads> blas;
   if (threads > 1) blas.emplace(1);
   std::mutex report;

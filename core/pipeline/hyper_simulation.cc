@@ -165,9 +165,9 @@ absl::StatusOr<HyperSimulationResult> SimulateHyper(const GanGenerator& gan,
                                              shape));
   ASSIGN_OR_RETURN(const FeatureSimilarity::Scores f, features.Score(r.reconstructions));
   for (double v : f.correlation) r.feature += v / f.correlation.size();
-  ASSIGN_OR_RETURN(r.null, RandomLatentNull(gan, z_test, r.stimuli,
-                                            {r.latent_cosine, r.latent_euclidean, r.ssim, r.feature},
-                                            &features, o.permutations, o.seed + 2));
+  const HyperObserved observed{r.latent_cosine, r.latent_euclidean, r.ssim, r.feature};
+  ASSIGN_OR_RETURN(r.null, RandomLatentNull(gan, z_test, r.stimuli, observed, &features,
+                                            o.permutations, o.seed + 2));
   r.null_latent_cosine = r.null.latent_cosine;
   r.null_ssim = r.null.ssim;
   r.null_feature = r.null.feature;

@@ -96,6 +96,43 @@ TEST(Ssim, RejectsImagesSmallerThanWindow) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// 1 / (1 + ||a - b||): 1 for equal vectors, 1/6 at distance 5 (a 3-4-5
+// triangle), whatever the direction.
+TEST(EuclideanSimilarity, IsOneOverOnePlusTheDistance) {
+  Eigen::VectorXd a(2), b(2);
+  a << 1, 1;
+  b << 4, 5;
+  EXPECT_DOUBLE_EQ(EuclideanSimilarity(a, a), 1.0);
+  EXPECT_DOUBLE_EQ(EuclideanSimilarity(a, b), 1.0 / 6.0);
+  EXPECT_DOUBLE_EQ(EuclideanSimilarity(b, a), 1.0 / 6.0);
+}
+
+// HYPER Table 1's preparation: 224 x 224 out; a 3 x 3 Gaussian of sigma
+// 0.8 leaves a constant image constant and spreads a single bright pixel
+// to its 8 neighbours only, with the centre weight (g0 / (g0 + 2 g1))^2,
+// g(x) = exp(-x^2 / (2 * 0.8^2)).
+TEST(HyperSmoothedImages, ResizesTo224AndBlursWithAThreeByThreeKernel) {
+  const Eigen::MatrixXf flat = Eigen::MatrixXf::Constant(2, 28 * 28, 0.4f);
+  auto smoothed = HyperSmoothedImages(flat, {28, 28, 1});
+  ASSERT_TRUE(smoothed.ok()) << smoothed.status();
+  EXPECT_EQ(smoothed->rows(), 2);
+  EXPECT_EQ(smoothed->cols(), 224 * 224);
+  EXPECT_NEAR(smoothed->minCoeff(), 0.4f, 1e-5);
+  EXPECT_NEAR(smoothed->maxCoeff(), 0.4f, 1e-5);
+  // Already 224 x 224: the resize is the identity, so only the blur acts.
+  Eigen::MatrixXf dot = Eigen::MatrixXf::Zero(1, 224 * 224);
+  dot(0, 100 * 224 + 100) = 1;
+  auto blurred = HyperSmoothedImages(dot, {224, 224, 1});
+  ASSERT_TRUE(blurred.ok());
+  const double g1 = std::exp(-1 / (2 * 0.64));
+  const double centre = 1 / ((1 + 2 * g1) * (1 + 2 * g1));
+  EXPECT_NEAR((*blurred)(0, 100 * 224 + 100), centre, 1e-5);
+  EXPECT_GT((*blurred)(0, 101 * 224 + 101), 0);  // a diagonal neighbour
+  EXPECT_EQ((*blurred)(0, 102 * 224 + 100), 0);  // two rows away: outside the kernel
+  EXPECT_NEAR(blurred->sum(), 1, 1e-5);
+  EXPECT_FALSE(HyperSmoothedImages(flat, {28, 28, 3}).ok());
+}
+
 TEST(Identification, CountsWinsAndHalfTies) {
   Eigen::MatrixXd s(2, 2);
   s << 1.0, 0.5,  // reconstruction 0 prefers its own stimulus
