@@ -136,6 +136,8 @@ absl::Status RunFeaturesShow(const std::string& repo_root,
                 absl::StrJoin(l.shape, "x").c_str(),
                 static_cast<long long>(l.size));
     if (s != nullptr) std::printf("  mean norm %.3f (sd %.3f)", s->norm_mean, s->norm_sd);
+    if (s != nullptr && s->has_psi)
+      std::printf("  Shen psi %.4f (sd %.4f)", s->psi_mean, s->psi_sd);
     std::printf("\n");
   }
   for (const auto& [k, v] : network->notes())
@@ -213,7 +215,8 @@ absl::Status RunFeaturesCompare(const FeaturesCompareOptions& o) {
       absl::StrJoin(c.ridge_alphas, ", "), "}, SMR lambda1 in {", absl::StrJoin(c.lambda1_grid, ", "),
       "} (lambda = 1e-3, as the paper). A sparse variant (graphical lasso, the diagonal "
       "penalised too) reuses the lambda1 its non-sparse counterpart chose in that fold and "
-      "chooses its l1 weights separately by ", c.l1_inner_folds, "-fold inner CV (each graphical-lasso fit costs seconds), as the paper does: lambda2 (on "
+      "chooses its l1 weights separately by ", c.l1_inner_folds,
+      "-fold inner CV (each graphical-lasso fit costs seconds), as the paper does: lambda2 (on "
       "Ω⁻¹) in {", absl::StrJoin(c.l1_grid, ", "), "} with lambda3 at the middle value, then "
       "lambda3 (on Σr⁻¹ and Σc⁻¹) in the same set with that lambda2; a weight on a precision "
       "the variant fixes to I is 0. Its penalties read lambda1 / lambda2 / lambda3.\n",
@@ -224,7 +227,8 @@ absl::Status RunFeaturesCompare(const FeaturesCompareOptions& o) {
       "others are fixed to I, and SMR learns all three.\n",
       "- Ω⁻¹ (", k, " × ", k, ") is estimated from in-sample residuals of the fitted trials "
       "(about ", n * (c.folds - 1) / c.folds * (c.inner_folds - 1) / c.inner_folds,
-      " per inner fit, ", n * (c.folds - 1) / c.folds, " per outer fit) with ", c.n_voxels, " voxels, more voxels than "
+      " per inner fit, ", n * (c.folds - 1) / c.folds, " per outer fit) with ", c.n_voxels,
+      " voxels, more voxels than "
       "trials: the residuals are smaller than held-out ones and R'R has rank at most the "
       "trial count, so the paper's closed form (R'R/N)⁻¹ does not exist. Ours adds an "
       "inverse-Wishart term, Ω⁻¹ = ((R'R + g I)/N)⁻¹ with g = 0.1 × the ridge start's mean "

@@ -391,11 +391,24 @@ absl::StatusOr<double> FeatureNetwork::Accuracy(const LabeledImages& set,
   return static_cast<double>(correct) / total;
 }
 
+double ShenFeatureStd(const Eigen::Ref<const Eigen::VectorXd>& a,
+                      const std::vector<int64_t>& shape) {
+  auto sd = [](const Eigen::Ref<const Eigen::VectorXd>& v) {
+    return v.size() == 0 ? 0.0 : std::sqrt((v.array() - v.mean()).square().mean());
+  };
+  if (shape.size() != 3 || shape[1] * shape[2] == 1) return sd(a);
+  const Eigen::Index per_channel = shape[1] * shape[2];
+  double sum = 0;
+  for (int64_t c = 0; c < shape[0]; ++c) sum += sd(a.segment(c * per_channel, per_channel));
+  return sum / static_cast<double>(shape[0]);
+}
+
 absl::Status FeatureNetwork::ComputeStatistics(const Eigen::MatrixXf& images) {
   std::vector<std::string> names;
   for (const auto& l : impl_->layers) names.push_back(l.name);
   ASSIGN_OR_RETURN(auto feats, Extract(images, names));
-  for (const auto& name : names) {
+  for (const auto& layer : impl_->layers) {
+    const std::string& name = layer.name;
     const Eigen::MatrixXd f = feats[name].cast<double>();
     LayerStatistics s;
     s.num_images = static_cast<int>(f.rows());
@@ -407,6 +420,12 @@ absl::Status FeatureNetwork::ComputeStatistics(const Eigen::MatrixXf& images) {
     const Eigen::VectorXd norms = f.rowwise().norm();
     s.norm_mean = norms.mean();
     s.norm_sd = std::sqrt((norms.array() - s.norm_mean).square().mean());
+    Eigen::VectorXd psi(f.rows());
+    for (Eigen::Index i = 0; i < f.rows(); ++i)
+      psi(i) = ShenFeatureStd(f.row(i).transpose(), layer.shape);
+    s.psi_mean = psi.mean();
+    s.psi_sd = std::sqrt((psi.array() - s.psi_mean).square().mean());
+    s.has_psi = true;
     stats_[name] = std::move(s);
   }
   return absl::OkStatus();
@@ -444,8 +463,10 @@ absl::Status FeatureNetwork::Save(const std::string& dir) const {
     absl::StrAppend(&text, "class: ", c, "\n");
   for (const auto& [k, v] : notes_) absl::StrAppend(&text, "note.", k, ": ", v, "\n");
   for (const auto& [name, s] : stats_) {
+    // name, images, L2 norm mean and SD, then psi's (absent before psi).
     absl::StrAppend(&text, "stats: ", name, " ", s.num_images, " ",
-                    absl::StrFormat("%.9g %.9g", s.norm_mean, s.norm_sd), "\n");
+                    absl::StrFormat("%.9g %.9g", s.norm_mean, s.norm_sd),
+                    s.has_psi ? absl::StrFormat(" %.9g %.9g", s.psi_mean, s.psi_sd) : "", "\n");
     RETURN_IF_ERROR(WriteNpyFloat32(dir + "/stats_" + name + "_mean.npy", s.mean));
     RETURN_IF_ERROR(WriteNpyFloat32(dir + "/stats_" + name + "_sd.npy", s.sd));
   }
@@ -462,7 +483,12 @@ absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Load(
   std::vector<int64_t> channels;
   int64_t fc_units = 0;
   std::map<std::string, std::string> notes;
-  struct StatLine { std::string name; int n; double mean, sd; };
+  struct StatLine {
+    std::string name;
+    int n;
+    double mean, sd, psi_mean = 0, psi_sd = 0;
+    bool has_psi = false;
+  };
   std::vector<StatLine> stat_lines;
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
@@ -501,8 +527,12 @@ absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Load(
     } else if (key == "stats") {
       std::vector<std::string> f = absl::StrSplit(value, ' ');
       StatLine s;
-      if (f.size() != 4 || !absl::SimpleAtoi(f[1], &s.n) ||
+      if ((f.size() != 4 && f.size() != 6) || !absl::SimpleAtoi(f[1], &s.n) ||
           !absl::SimpleAtod(f[2], &s.mean) || !absl::SimpleAtod(f[3], &s.sd))
+        return bad();
+      s.has_psi = f.size() == 6;
+      if (s.has_psi &&
+          (!absl::SimpleAtod(f[4], &s.psi_mean) || !absl::SimpleAtod(f[5], &s.psi_sd)))
         return bad();
       s.name = f[0];
       stat_lines.push_back(s);
@@ -543,6 +573,9 @@ absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Load(
     st.num_images = s.n;
     st.norm_mean = s.mean;
     st.norm_sd = s.sd;
+    st.psi_mean = s.psi_mean;
+    st.psi_sd = s.psi_sd;
+    st.has_psi = s.has_psi;
     ASSIGN_OR_RETURN(auto mean, ReadNpy(dir + "/stats_" + s.name + "_mean.npy"));
     ASSIGN_OR_RETURN(auto sd, ReadNpy(dir + "/stats_" + s.name + "_sd.npy"));
     st.mean = Eigen::Map<const Eigen::RowVectorXd>(mean.values.data(),

@@ -38,17 +38,35 @@ struct FeatureLayerInfo {
   int64_t size = 0;            // product of shape
 };
 
-// Statistics of one layer over a corpus, stored with the network: per-unit
-// mean and SD (for standardising decoding targets) and the mean and SD of
-// the layer's L2 norm, which Shen et al. (2019) use to correct the norm of
-// decoded features before inverting them.
+// Statistics of one layer over a corpus (the network's own training
+// images, never a dataset's stimuli), stored with the network: per-unit
+// mean and SD (for standardising decoding targets), the mean and SD of the
+// layer's L2 norm, and of Shen et al.'s feature-norm statistic psi
+// (ShenFeatureStd), which their norm correction matches decoded features
+// to before inverting them:
+//   Shen G, Horikawa T, Majima K, Kamitani Y (2019). Deep image
+//   reconstruction from human brain activity. PLoS Comput Biol 15(1).
 struct LayerStatistics {
   Eigen::RowVectorXf mean;
   Eigen::RowVectorXf sd;
   double norm_mean = 0;
   double norm_sd = 0;
+  // psi over the corpus; has_psi is false for networks saved before it
+  // was stored (recompute with `v2p features train`).
+  double psi_mean = 0;
+  double psi_sd = 0;
+  bool has_psi = false;
   int num_images = 0;
 };
+
+// Shen et al.'s psi of one image's activations of a layer of `shape`
+// (C, H, W, channel-major as Extract returns them; or units): for a
+// convolutional layer, the SD across the H x W units of each channel,
+// averaged over channels; for a fully connected layer (or H = W = 1), the
+// SD across units. SDs are population SDs (divided by the count), as numpy's
+// np.std in the authors' code.
+double ShenFeatureStd(const Eigen::Ref<const Eigen::VectorXd>& activations,
+                      const std::vector<int64_t>& shape);
 
 struct FeatureNetworkTrainOptions {
   int epochs = 4;

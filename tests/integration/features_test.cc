@@ -85,6 +85,55 @@ TEST_F(FeatureDecoding, NetworkClassifiesHeldOutMnist) {
   EXPECT_EQ(stats->mean.size(), 256);
   EXPECT_GT(stats->norm_mean, 0);
   EXPECT_FALSE((*net)->Layer("fc9").ok());
+  // Shen et al.'s psi is stored for every layer with the network.
+  for (const auto& l : (*net)->layers()) {
+    const auto* s = (*net)->statistics(l.name);
+    ASSERT_NE(s, nullptr) << l.name;
+    EXPECT_TRUE(s->has_psi) << l.name;
+    EXPECT_GT(s->psi_mean, 0) << l.name;
+    EXPECT_LT(s->psi_mean, s->norm_mean) << l.name << ": an SD of units is below their L2 norm";
+  }
+}
+
+// psi over a corpus is the mean over its images of each image's psi; here
+// recomputed in the test with its own loops (per-channel population SD
+// averaged over channels for conv3, SD over units for fc6), on the first
+// 20 digit69 training stimuli.
+TEST_F(FeatureDecoding, ShenPsiIsTheCorpusMeanOfPerImageChannelSds) {
+  auto net = core::FeatureNetwork::Load(*network_dir_);
+  ASSERT_TRUE(net.ok()) << net.status();
+  auto ds = core::LoadDataset(testing::Digit69Options());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  const Eigen::MatrixXf images = ds->train.stimuli.topRows(20).cast<float>();
+  ASSERT_TRUE((*net)->ComputeStatistics(images).ok());
+  auto feats = (*net)->Extract(images, {"conv3", "fc6"});
+  ASSERT_TRUE(feats.ok());
+  for (const std::string layer : {"conv3", "fc6"}) {
+    auto info = (*net)->Layer(layer);
+    ASSERT_TRUE(info.ok());
+    const std::vector<int64_t> shape = info->shape;
+    const int64_t channels = shape.size() == 3 ? shape[0] : 1;
+    const int64_t per = (*feats)[layer].cols() / channels;
+    double expected = 0;
+    for (Eigen::Index i = 0; i < images.rows(); ++i) {
+      double image_psi = 0;
+      for (int64_t c = 0; c < channels; ++c) {
+        double sum = 0, sq = 0;
+        for (int64_t u = 0; u < per; ++u) sum += (*feats)[layer](i, c * per + u);
+        const double mean = sum / per;
+        for (int64_t u = 0; u < per; ++u) {
+          const double d = (*feats)[layer](i, c * per + u) - mean;
+          sq += d * d;
+        }
+        image_psi += std::sqrt(sq / per) / channels;
+      }
+      expected += image_psi / images.rows();
+    }
+    const auto* s = (*net)->statistics(layer);
+    ASSERT_NE(s, nullptr);
+    EXPECT_NEAR(s->psi_mean, expected, 1e-5 * expected) << layer;
+    EXPECT_EQ(s->num_images, 20);
+  }
 }
 
 TEST_F(FeatureDecoding, ServedFeaturesHaveLayerShapesAndTrackTrueFeatures) {
