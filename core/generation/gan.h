@@ -11,7 +11,11 @@
 //     by L_gen = lambda_adv L_adv + lambda_sti L_sti + lambda_fea L_fea
 //     against a discriminator; L_fea compares the generated and the real
 //     image through a layer of a feature network (the paper: relu3_3 of
-//     VGG-16; ours: conv3 of our AlexNet-style network by default).
+//     VGG-16; ours: conv3 of our AlexNet-style network by default). The
+//     paper's weights balance VGG-16 activations of 224 x 224 images and do
+//     not carry over; examples/digit69_dand.pbtxt sets lambda_fea = 1, which
+//     puts the conv3 term at about the size of the pixel term when training
+//     starts (lambda_fea = 0 is the pixel-only ablation).
 //
 // Networks (image side s = 28 or 64; 2 or 4 halvings): generator dense(z)
 // -> the smallest map, batch norm and ReLU, transposed convs 4x4 stride 2
