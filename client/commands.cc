@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -445,11 +446,25 @@ absl::Status RunReconstruct(const ReconstructOptions& o) {
           betas.rows(), "x", shape.num_pixels(), " (one ", shape.height, "x",
           shape.width, " image per sample)"));
     }
+    // The flag's value, else the model's training stimuli's, else inferred;
+    // either way checked against the values.
+    const double declared = o.pixel_max > 0 ? o.pixel_max : model.pixel_max();
+    if (o.pixel_max < 0 || !std::isfinite(o.pixel_max))
+      return absl::InvalidArgumentError("--pixel_max must be > 0 (or 0 for the model's)");
+    auto pixel_max = core::ResolvePixelMax(raw, o.stimuli_var, declared);
+    if (!pixel_max.ok())
+      return absl::InvalidArgumentError(absl::StrCat(
+          pixel_max.status().message(),
+          o.pixel_max > 0 ? "" : " (the value recorded with the model; set --pixel_max)"));
+    std::printf("%s: white is %g (%s)\n", o.stimuli_var.c_str(), *pixel_max,
+                o.pixel_max > 0        ? "--pixel_max"
+                : model.pixel_max() > 0 ? "the model's training stimuli"
+                                        : "inferred from the values");
     stimuli = core::ToRowMajorImages(raw, shape,
                                      o.stimuli_column_major
                                          ? core::ImageLayout::kColumnMajor
                                          : core::ImageLayout::kRowMajor) /
-              o.pixel_max;
+              *pixel_max;
   }
   std::error_code ec;
   fs::create_directories(o.out, ec);

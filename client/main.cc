@@ -40,8 +40,9 @@ ABSL_FLAG(std::string, stimuli_var, "",
           "reconstruct: variable of the seen images, for metrics.");
 ABSL_FLAG(std::string, stimuli_layout, "column_major",
           "reconstruct: column_major (MATLAB) or row_major.");
-ABSL_FLAG(double, pixel_max, 255,
-          "reconstruct: stored value of a white stimulus pixel.");
+ABSL_FLAG(double, pixel_max, 0,
+          "reconstruct: stored value of a white pixel in --stimuli_var; 0: the model's "
+          "(its training stimuli's), checked against the values.");
 ABSL_FLAG(std::string, out, "", "reconstruct: output directory.");
 ABSL_FLAG(int, batch_size, 1, "reconstruct, bench: samples per Reconstruct request.");
 ABSL_FLAG(int, samples, 0,

@@ -98,6 +98,7 @@ void ToModelProto(const ModelRegistry::ModelInfo& info,
   out->mutable_image_shape()->set_height(m.image.height);
   out->mutable_image_shape()->set_width(m.image.width);
   out->mutable_image_shape()->set_channels(m.image.channels);
+  out->set_pixel_max(m.pixel_max);
   out->set_pipeline_description(m.description);
   out->set_pipeline_spec(info.spec_text);
   out->set_dataset(m.dataset);

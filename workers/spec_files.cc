@@ -2,6 +2,7 @@
 #include "workers/spec_files.h"
 
 
+#include <cmath>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -211,7 +212,10 @@ absl::StatusOr<core::DatasetOptions> ToDatasetOptions(
           "dataset description: image.layout must be IMAGE_LAYOUT_ROW_MAJOR or "
           "IMAGE_LAYOUT_COLUMN_MAJOR");
   }
-  o.pixel_max = d.image().pixel_max() > 0 ? d.image().pixel_max() : 255.0;
+  if (d.image().pixel_max() < 0 || !std::isfinite(d.image().pixel_max()))
+    return absl::InvalidArgumentError(
+        "dataset description: image.pixel_max must be > 0 (or left out to infer it)");
+  o.pixel_max = d.image().pixel_max();  // 0: inferred from the training stimuli
   o.unpaired_images = d.unpaired_images();
   return o;
 }

@@ -1,5 +1,7 @@
 #include "core/data/dataset.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
 #include "core/data/mat_file.h"
@@ -27,6 +29,8 @@ absl::StatusOr<Eigen::MatrixXd> LoadImages(const MatFile& mat, const DatasetOpti
         options.image.width, "x", options.image.channels, " pixels)"));
   }
   RETURN_IF_ERROR(CheckFinite(raw, var));
+  // options.pixel_max is resolved by now: this checks the range only.
+  RETURN_IF_ERROR(ResolvePixelMax(raw, var, options.pixel_max).status());
   return Eigen::MatrixXd(ToRowMajorImages(raw, options.image, options.layout) /
                          options.pixel_max);
 }
@@ -60,20 +64,56 @@ absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat,
 
 }  // namespace
 
+absl::StatusOr<double> ResolvePixelMax(const Eigen::MatrixXd& raw, const std::string& var,
+                                       double declared) {
+  if (raw.size() == 0) return declared > 0 ? declared : 255.0;
+  const double lo = raw.minCoeff(), hi = raw.maxCoeff();
+  const std::string found = absl::StrCat(var, " holds values from ", lo, " to ", hi);
+  if (lo < 0)
+    return absl::InvalidArgumentError(absl::StrCat(
+        found, "; stimuli must lie in [0, pixel_max] (rescale them, e.g. from [-1, 1])"));
+  if (declared <= 0) {
+    if (hi <= 1) return 1.0;
+    if (hi <= 255) return 255.0;
+    return absl::InvalidArgumentError(absl::StrCat(
+        found, "; declare the stored value of white as image { pixel_max: ... }"));
+  }
+  if (hi > declared * (1 + 1e-9))
+    return absl::InvalidArgumentError(
+        absl::StrCat(found, ", above the declared image.pixel_max ", declared));
+  if (declared > 1 && hi <= 1 && hi > 0)
+    return absl::InvalidArgumentError(absl::StrCat(
+        found, " but image.pixel_max is ", declared,
+        ": the stimuli look stored in [0, 1]; declare pixel_max: 1 (or leave it out)"));
+  return declared;
+}
+
 absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
   if (options.image.num_pixels() <= 0) {
     return absl::InvalidArgumentError("dataset description has no image shape");
   }
-  if (options.pixel_max <= 0) {
+  if (options.pixel_max < 0 || !std::isfinite(options.pixel_max)) {
     return absl::InvalidArgumentError(
-        "dataset description: pixel_max must be > 0");
+        "dataset description: pixel_max must be > 0 (or left out to infer it)");
   }
   ASSIGN_OR_RETURN(auto mat, MatFile::Open(options.file));
+  if (options.train.stimuli.empty())
+    return absl::InvalidArgumentError("train split names no stimuli variable");
+  // The training stimuli decide an undeclared range; every image variable
+  // is then checked against it.
+  DatasetOptions resolved = options;
+  {
+    ASSIGN_OR_RETURN(const Eigen::MatrixXd raw, mat->ReadMatrix(options.train.stimuli));
+    RETURN_IF_ERROR(CheckFinite(raw, options.train.stimuli));
+    ASSIGN_OR_RETURN(resolved.pixel_max,
+                     ResolvePixelMax(raw, options.train.stimuli, options.pixel_max));
+  }
   Dataset ds;
   ds.name = options.name;
   ds.image = options.image;
-  ASSIGN_OR_RETURN(ds.train, LoadSplit(*mat, options, options.train, "train"));
-  ASSIGN_OR_RETURN(ds.test, LoadSplit(*mat, options, options.test, "test"));
+  ds.pixel_max = resolved.pixel_max;
+  ASSIGN_OR_RETURN(ds.train, LoadSplit(*mat, resolved, options.train, "train"));
+  ASSIGN_OR_RETURN(ds.test, LoadSplit(*mat, resolved, options.test, "test"));
   if (ds.train.stimuli.size() == 0) {
     return absl::InvalidArgumentError("train split names no stimuli variable");
   }
@@ -83,7 +123,7 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
                      " voxels; train betas have ", ds.train.betas.cols()));
   }
   if (!options.unpaired_images.empty()) {
-    ASSIGN_OR_RETURN(ds.unpaired, LoadImages(*mat, options, options.unpaired_images, -1));
+    ASSIGN_OR_RETURN(ds.unpaired, LoadImages(*mat, resolved, options.unpaired_images, -1));
   }
   return ds;
 }

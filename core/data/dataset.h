@@ -24,7 +24,11 @@ struct DatasetOptions {
   Split test;
   ImageShape image;
   ImageLayout layout = ImageLayout::kRowMajor;
-  double pixel_max = 255.0;  // stored value of white
+  // Stored value of white. 0: taken from the training stimuli (1 when
+  // every value is <= 1, else 255 when every value is <= 255). A declared
+  // value the stored images contradict (values above it, or every value
+  // <= 1 under a declared maximum above 1) is refused.
+  double pixel_max = 0;
   // Optional variable: images never shown in the scanner (n x pixels, in
   // the stimuli's layout and scale), for training generators.
   std::string unpaired_images;
@@ -43,11 +47,23 @@ struct Dataset {
   DatasetSplit train;
   DatasetSplit test;
   Eigen::MatrixXd unpaired;  // n x pixels, row-major HWC in [0, 1]; may be empty
+  double pixel_max = 255;    // the stored value of white the images were divided by
 };
 
+// pixel_max for images `raw` stored in variable `var`: `declared` when it
+// is > 0 and the values agree with it, else inferred (1 when every value is
+// <= 1, else 255 when every value is <= 255). INVALID_ARGUMENT, saying
+// what was found, for negative values, values above the declared maximum,
+// every value <= 1 under a declared maximum above 1, or values above 255
+// with nothing declared.
+absl::StatusOr<double> ResolvePixelMax(const Eigen::MatrixXd& raw, const std::string& var,
+                                       double declared);
+
 // Loads and checks the dataset: sample counts agree within a split, voxel
-// counts agree across splits, stimuli have image.num_pixels() columns and
-// every value is finite. Errors name the variable and the offending shape.
+// counts agree across splits, stimuli have image.num_pixels() columns,
+// every value is finite, and every image value lies in [0, pixel_max] for
+// the declared or inferred pixel_max (see DatasetOptions). Errors name the
+// variable, the offending shape or the range found.
 absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options);
 
 // The shipped real dataset, `<data_root>/digit69/digit69_28x28.mat`: the

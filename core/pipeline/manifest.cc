@@ -77,6 +77,7 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
       << "image_height: " << m.image.height << "\n"
       << "image_width: " << m.image.width << "\n"
       << "image_channels: " << m.image.channels << "\n"
+      << "pixel_max: " << m.pixel_max << "\n"
       << "decoder: " << m.decoder << "\n"
       << "generator: " << m.generator << "\n"
       << "clip_output: " << (m.clip_output ? "true" : "false") << "\n"
@@ -214,6 +215,11 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
   if (clip != "true" && clip != "false") return f.Bad("clip_output", clip);
   m.clip_output = clip == "true";
   ASSIGN_OR_RETURN(m.description, f.Str("description"));
+  if (f.all().count("pixel_max")) {
+    ASSIGN_OR_RETURN(const std::string text, f.Str("pixel_max"));
+    ASSIGN_OR_RETURN(m.pixel_max, f.Double(text, "pixel_max"));
+    if (!(m.pixel_max >= 0)) return f.Bad("pixel_max", text);
+  }
   if (f.all().count("fit_seconds")) {
     ASSIGN_OR_RETURN(const std::string fit, f.Str("fit_seconds"));
     ASSIGN_OR_RETURN(m.fit_seconds, f.Double(fit, "fit_seconds"));

@@ -26,6 +26,9 @@ struct ModelManifest {
   absl::Time create_time;
   int num_voxels = 0;
   ImageShape image;
+  // Stored value of white in the training stimuli (the dataset's declared
+  // or inferred pixel_max); 0 in models trained before it was recorded.
+  double pixel_max = 0;
   std::string decoder;    // "ridge" or "smr" (both served as a linear map)
   // "identity"; for a features target "none", or "stored" for a generator
   // from <repo>/generators copied into kGeneratorDir; "gan" for the GAN

@@ -622,6 +622,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   ModelManifest m;
   m.name = request.model_name;
   m.dataset = dataset.name;
+  m.pixel_max = dataset.pixel_max;
   m.create_time = absl::Now();
   m.num_voxels = decoder->num_voxels();
   m.image = dataset.image;

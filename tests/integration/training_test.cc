@@ -13,9 +13,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "core/base/files.h"
 #include "core/data/dataset.h"
+#include "core/data/mat_file.h"
 #include "core/data/npy.h"
 #include "core/evaluation/report.h"
 #include "gmock/gmock.h"
@@ -243,6 +246,62 @@ TEST_F(TrainingTest, UploadTrainWaitThenReconstructNewVersion) {
   EXPECT_GE(s.pcc, 0.75);
   EXPECT_GE(s.identification_pcc, 0.85);
   std::printf("remote-trained digit69: pcc %.4f identification %.4f\n", s.pcc, s.identification_pcc);
+}
+
+// A lab's stimuli stored in [0, 1]: digit69 written again by the test with
+// its stimuli divided by 255 and described without pixel_max. `v2p train`
+// (the CLI, real files) infers white = 1, records it with the model, and
+// prints the same test scores as on the shipped 0..255 file; a description
+// declaring 255 for the rescaled file is refused with what was found.
+TEST(PixelRange, StimuliStoredInZeroToOneTrainToTheSameScores) {
+  const std::string dir = testing::MakeTempDir("pixel_range");
+  const core::DatasetOptions shipped = testing::Digit69Options();
+  auto mat = core::MatFile::Open(shipped.file);
+  ASSERT_TRUE(mat.ok()) << mat.status();
+  std::vector<std::pair<std::string, Eigen::MatrixXd>> vars;
+  for (const std::string& name : {shipped.train.betas, shipped.train.stimuli, shipped.train.labels,
+                                   shipped.test.betas, shipped.test.stimuli, shipped.test.labels}) {
+    auto m = (*mat)->ReadMatrix(name);
+    ASSERT_TRUE(m.ok()) << m.status();
+    const bool image = name == shipped.train.stimuli || name == shipped.test.stimuli;
+    vars.emplace_back(name, image ? Eigen::MatrixXd(*m / 255.0) : *m);
+  }
+  ASSERT_TRUE(core::WriteMatFile(dir + "/unit.mat", vars).ok());
+  auto example = core::ReadFile(testing::SourceDir() + "/examples/digit69_dataset.pbtxt");
+  ASSERT_TRUE(example.ok());
+  ASSERT_NE(example->find(" pixel_max: 255"), std::string::npos);
+  const std::string unit_description = absl::StrReplaceAll(
+      *example, {{"digit69/digit69_28x28.mat", dir + "/unit.mat"}, {" pixel_max: 255", ""}});
+  ASSERT_TRUE(core::WriteFile(dir + "/unit.pbtxt", unit_description).ok());
+  ASSERT_TRUE(core::WriteFile(dir + "/contradicting.pbtxt",
+                              absl::StrReplaceAll(*example, {{"digit69/digit69_28x28.mat",
+                                                              dir + "/unit.mat"}}))
+                  .ok());
+  const std::string train = absl::StrCat(testing::BinDir(), "/v2p train --spec ",
+                                         testing::SourceDir(), "/examples/digit69_ridge.pbtxt",
+                                         " --data_root ", testing::DataDir(), " --repo ", dir,
+                                         "/repo --dataset ");
+  auto test_scores = [](const std::string& output) {
+    const size_t at = output.find("test split (");
+    return at == std::string::npos ? std::string() : output.substr(at, output.find('\n', at) - at);
+  };
+  const auto from_255 = testing::RunCommand(train + testing::SourceDir() +
+                                            "/examples/digit69_dataset.pbtxt --model shipped");
+  ASSERT_EQ(from_255.exit_code, 0) << from_255.output;
+  const auto from_1 = testing::RunCommand(train + dir + "/unit.pbtxt --model unit");
+  ASSERT_EQ(from_1.exit_code, 0) << from_1.output;
+  ASSERT_THAT(test_scores(from_255.output), HasSubstr("PCC"));
+  EXPECT_EQ(test_scores(from_1.output), test_scores(from_255.output));
+  for (const auto& [model, white] : {std::pair<std::string, double>{"shipped", 255},
+                                     std::pair<std::string, double>{"unit", 1}}) {
+    auto manifest = core::ReadFile(dir + "/repo/models/" + model + "/1/manifest.txt");
+    ASSERT_TRUE(manifest.ok()) << manifest.status();
+    EXPECT_THAT(*manifest, HasSubstr(absl::StrCat("pixel_max: ", white, "\n"))) << model;
+  }
+  const auto refused = testing::RunCommand(train + dir + "/contradicting.pbtxt --model wrong");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.output, HasSubstr("stimTrn holds values from 0 to 1"));
+  EXPECT_THAT(refused.output, HasSubstr("look stored in [0, 1]"));
 }
 
 TEST_F(TrainingTest, CliDrivesDatasetsTrainingAndJobs) {

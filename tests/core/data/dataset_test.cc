@@ -107,5 +107,78 @@ TEST(Dataset, WrittenFileRoundTripsWithUnpairedImages) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// digit69 written again with its stimuli rescaled to [0, 1] (as many labs
+// store them): declared pixel_max 1, or left out, it loads to the same
+// [0, 1] stimuli as the shipped 0..255 file; left out on the shipped file,
+// 255 is inferred. A declaration the values contradict is refused with what
+// was found: 255 over [0, 1] stimuli (the silent near-black scaling), 1 over
+// 0..255 ones, and negative values.
+TEST(Dataset, PixelRangeIsInferredOrCheckedAgainstTheStimuli) {
+  const DatasetOptions shipped = Digit69();
+  auto original = LoadDataset(shipped);
+  ASSERT_TRUE(original.ok()) << original.status();
+  EXPECT_EQ(original->pixel_max, 255);
+  auto mat = MatFile::Open(shipped.file);
+  ASSERT_TRUE(mat.ok());
+  auto write = [&](const std::string& path, double scale, double shift) {
+    std::vector<std::pair<std::string, Eigen::MatrixXd>> vars;
+    for (const std::string& name : {shipped.train.betas, shipped.train.stimuli,
+                                     shipped.test.betas, shipped.test.stimuli}) {
+      Eigen::MatrixXd m = *(*mat)->ReadMatrix(name);
+      if (name == shipped.train.stimuli || name == shipped.test.stimuli)
+        m = (m * scale).array() + shift;
+      vars.emplace_back(name, std::move(m));
+    }
+    EXPECT_TRUE(WriteMatFile(path, vars).ok());
+    DatasetOptions o = shipped;
+    o.file = path;
+    o.train.labels = o.test.labels = "";
+    o.pixel_max = 0;  // undeclared
+    return o;
+  };
+  DatasetOptions unit = write(::testing::TempDir() + "/digit69_unit.mat", 1 / 255.0, 0);
+  for (double declared : {1.0, 0.0}) {
+    unit.pixel_max = declared;
+    auto ds = LoadDataset(unit);
+    ASSERT_TRUE(ds.ok()) << ds.status();
+    EXPECT_EQ(ds->pixel_max, 1);
+    EXPECT_LT((ds->train.stimuli - original->train.stimuli).cwiseAbs().maxCoeff(), 1e-12);
+    EXPECT_LT((ds->test.stimuli - original->test.stimuli).cwiseAbs().maxCoeff(), 1e-12);
+  }
+  DatasetOptions inferred = shipped;
+  inferred.pixel_max = 0;
+  auto ds = LoadDataset(inferred);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(ds->pixel_max, 255);
+  EXPECT_EQ(ds->train.stimuli, original->train.stimuli);
+
+  unit.pixel_max = 255;
+  auto refused = LoadDataset(unit);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("look stored in [0, 1]"), std::string::npos)
+      << refused.status();
+  EXPECT_NE(refused.status().message().find("stimTrn holds values from 0 to 1"), std::string::npos)
+      << refused.status();
+  DatasetOptions low = shipped;
+  low.pixel_max = 1;
+  refused = LoadDataset(low);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("above the declared image.pixel_max 1"),
+            std::string::npos)
+      << refused.status();
+  DatasetOptions centred = write(::testing::TempDir() + "/digit69_centred.mat", 2 / 255.0, -1);
+  refused = LoadDataset(centred);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("from -1"), std::string::npos) << refused.status();
+  DatasetOptions wide = write(::testing::TempDir() + "/digit69_wide.mat", 4, 0);  // 0..1020
+  refused = LoadDataset(wide);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("declare the stored value of white"),
+            std::string::npos)
+      << refused.status();
+  wide.pixel_max = 1020;
+  EXPECT_TRUE(LoadDataset(wide).ok());
+}
+
 }  // namespace
 }  // namespace v2p::core
