@@ -282,6 +282,18 @@ absl::Status RunTrain(const TrainOptions& o) {
               dataset_options.file.c_str());
   ASSIGN_OR_RETURN(const core::Dataset dataset,
                    core::LoadDataset(dataset_options));
+  // As the service refuses it (server/training_service.cc), with a hint when
+  // the betas look stored voxels x samples.
+  const Eigen::Index voxels = dataset.train.betas.cols();
+  if (spec.num_voxels() > 0 && spec.num_voxels() != voxels)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pipeline_spec expects ", spec.num_voxels(), " voxels; dataset '", description.name(),
+        "' has ", voxels,
+        dataset.train.betas.rows() == spec.num_voxels()
+            ? absl::StrCat(" (its ", description.train().betas(), " is ",
+                           dataset.train.betas.rows(), " x ", voxels,
+                           ": stored voxels x samples? samples go in rows)")
+            : ""));
   ASSIGN_OR_RETURN(auto repo,
                    core::ModelRepository::Open({o.repo, /*create=*/true}));
   core::TrainRequest request{o.model, pipeline, spec_text};
@@ -434,6 +446,12 @@ absl::Status RunReconstruct(const ReconstructOptions& o) {
                    GetModel(*models, o.model, o.version));
   ASSIGN_OR_RETURN(auto mat, core::MatFile::Open(o.betas));
   ASSIGN_OR_RETURN(const Eigen::MatrixXd betas, mat->ReadMatrix(o.var));
+  if (betas.cols() != model.num_voxels())
+    return absl::InvalidArgumentError(absl::StrCat(
+        o.var, " is ", betas.rows(), " x ", betas.cols(), "; ", model.name(), " takes ",
+        model.num_voxels(), " voxels per sample, one sample per row",
+        betas.rows() == model.num_voxels() ? " (it looks stored voxels x samples: transpose it)"
+                                           : ""));
   Eigen::MatrixXd stimuli;
   if (!o.stimuli_var.empty()) {
     ASSIGN_OR_RETURN(const Eigen::MatrixXd raw, mat->ReadMatrix(o.stimuli_var));

@@ -18,15 +18,23 @@ absl::Status CheckFinite(const Eigen::MatrixXd& m, const std::string& what) {
 }
 
 // An n x pixels image variable, checked and converted to row-major [0, 1].
+// With the betas' variable and voxel count, an image count equal to the
+// voxel count is reported as betas stored voxels x samples.
 absl::StatusOr<Eigen::MatrixXd> LoadImages(const MatFile& mat, const DatasetOptions& options,
-                                           const std::string& var, Eigen::Index n) {
+                                           const std::string& var, Eigen::Index n,
+                                           Eigen::Index voxels = -1,
+                                           const std::string& betas_var = "") {
   ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.ReadMatrix(var));
   if ((n >= 0 && raw.rows() != n) || raw.cols() != options.image.num_pixels()) {
     const std::string rows = n >= 0 ? absl::StrCat(n) : "n";
+    const bool transposed = voxels >= 0 && raw.rows() == voxels && raw.rows() != n;
     return absl::InvalidArgumentError(absl::StrCat(
         var, " is ", raw.rows(), "x", raw.cols(), "; expected ", rows, "x",
         options.image.num_pixels(), " (", rows, " images of ", options.image.height, "x",
-        options.image.width, "x", options.image.channels, " pixels)"));
+        options.image.width, "x", options.image.channels, " pixels)",
+        transposed ? absl::StrCat("; ", betas_var, " is ", n, "x", voxels,
+                                  ": it looks stored voxels x samples (one sample per row)")
+                   : ""));
   }
   RETURN_IF_ERROR(CheckFinite(raw, var));
   // options.pixel_max is resolved by now: this checks the range only.
@@ -48,7 +56,8 @@ absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat,
   RETURN_IF_ERROR(CheckFinite(split.betas, vars.betas));
   const Eigen::Index n = split.betas.rows();
   if (!vars.stimuli.empty()) {
-    ASSIGN_OR_RETURN(split.stimuli, LoadImages(mat, options, vars.stimuli, n));
+    ASSIGN_OR_RETURN(split.stimuli, LoadImages(mat, options, vars.stimuli, n,
+                                               split.betas.cols(), vars.betas));
   }
   if (!vars.labels.empty()) {
     ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.ReadMatrix(vars.labels));

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/data/dataset.h"
+#include "core/data/mat_file.h"
 #include "core/evaluation/report.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -514,7 +515,23 @@ TEST_F(EndToEnd, CliReconstructWritesImagesSheetTimingsAndMetrics) {
       "/digit69/digit69_28x28.mat --var stimTest --out ", out));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_THAT(bad.output, HasSubstr("INVALID_ARGUMENT"));
-  EXPECT_THAT(bad.output, HasSubstr("expects 3092 betas, received 784"));
+  EXPECT_THAT(bad.output, HasSubstr("stimTest is 10 x 784; " + std::string(kModel) +
+                                    " takes 3092 voxels per sample"));
+  // Betas stored voxels x samples: the message says so.
+  auto mat = core::MatFile::Open(testing::DataDir() + "/digit69/digit69_28x28.mat");
+  ASSERT_TRUE(mat.ok());
+  auto betas = (*mat)->ReadMatrix("fmriTest");
+  ASSERT_TRUE(betas.ok());
+  ASSERT_TRUE(core::WriteMatFile(out + "/transposed.mat",
+                                 {{"fmriTest", Eigen::MatrixXd(betas->transpose())}})
+                  .ok());
+  const auto transposed = testing::RunCommand(
+      absl::StrCat(testing::BinDir(), "/v2p reconstruct --server ", server_->address(),
+                   " --model ", kModel, " --betas ", out, "/transposed.mat --var fmriTest --out ",
+                   out));
+  EXPECT_NE(transposed.exit_code, 0);
+  EXPECT_THAT(transposed.output, HasSubstr("fmriTest is 3092 x 10"));
+  EXPECT_THAT(transposed.output, HasSubstr("stored voxels x samples: transpose it"));
   std::filesystem::remove_all(out);
 }
 

@@ -180,5 +180,28 @@ TEST(Dataset, PixelRangeIsInferredOrCheckedAgainstTheStimuli) {
   EXPECT_TRUE(LoadDataset(wide).ok());
 }
 
+// Betas stored voxels x samples: the error says so instead of only
+// counting images.
+TEST(Dataset, TransposedBetasAreNamedAsSuch) {
+  const DatasetOptions shipped = Digit69();
+  auto mat = MatFile::Open(shipped.file);
+  ASSERT_TRUE(mat.ok());
+  std::vector<std::pair<std::string, Eigen::MatrixXd>> vars;
+  for (const std::string& name : {shipped.train.betas, shipped.train.stimuli, shipped.test.betas,
+                                   shipped.test.stimuli}) {
+    const Eigen::MatrixXd m = *(*mat)->ReadMatrix(name);
+    vars.emplace_back(name, name == shipped.train.betas ? Eigen::MatrixXd(m.transpose()) : m);
+  }
+  const std::string path = ::testing::TempDir() + "/digit69_transposed.mat";
+  ASSERT_TRUE(WriteMatFile(path, vars).ok());
+  DatasetOptions o = shipped;
+  o.file = path;
+  o.train.labels = o.test.labels = "";
+  auto ds = LoadDataset(o);
+  EXPECT_EQ(ds.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(ds.status().message().find("looks stored voxels x samples"), std::string::npos)
+      << ds.status();
+}
+
 }  // namespace
 }  // namespace v2p::core
