@@ -339,6 +339,23 @@ absl::Status RunTrain(const TrainOptions& o) {
         e.split.c_str(), e.num_samples, e.metrics.at("pcc"),
         e.metrics.at("ssim"), e.metrics.at("identification_pcc"),
         e.metrics.at("identification_ssim"), e.baseline_metrics.at("pcc"));
+    auto within = e.metrics.find("identification_pcc_within_class");
+    if (within != e.metrics.end())
+      std::printf("  within-class identification (pairs of stimuli with the same label): %.3f\n",
+                  within->second);
+    auto rec = e.metrics.find("reconstruction_similarity");
+    auto stim = e.metrics.find("stimulus_similarity");
+    if (rec != e.metrics.end() && stim != e.metrics.end()) {
+      core::ImageScores s;
+      s.num_samples = e.num_samples;
+      s.reconstruction_similarity = rec->second;
+      s.stimulus_similarity = stim->second;
+      auto within_class = e.metrics.find("similarity_within_class");
+      s.similarity_within_class = within_class != e.metrics.end() && within_class->second > 0;
+      s.identification_pcc_within_class =
+          within != e.metrics.end() ? within->second : std::nan("");
+      if (s.Collapsed()) std::printf("  WARNING: %s\n", s.CollapseWarning().c_str());
+    }
   }
   return absl::OkStatus();
 }

@@ -1,17 +1,26 @@
 #include "core/evaluation/identification.h"
 
+#include <cstdint>
 #include <limits>
 
 namespace v2p::core {
 
 double PairwiseIdentification(const Eigen::MatrixXd& similarity) {
+  return PairwiseIdentificationWithinClass(similarity, Eigen::VectorXi());
+}
+
+double PairwiseIdentificationWithinClass(const Eigen::MatrixXd& similarity,
+                                         const Eigen::VectorXi& labels) {
   const Eigen::Index n = similarity.rows();
-  if (n < 2 || similarity.cols() != n)
+  const bool within = labels.size() > 0;
+  if (n < 2 || similarity.cols() != n || (within && labels.size() != n))
     return std::numeric_limits<double>::quiet_NaN();
   double wins = 0;
+  int64_t pairs = 0;
   for (Eigen::Index i = 0; i < n; ++i) {
     for (Eigen::Index j = 0; j < n; ++j) {
-      if (j == i) continue;
+      if (j == i || (within && labels(i) != labels(j))) continue;
+      ++pairs;
       if (similarity(i, i) > similarity(i, j)) {
         wins += 1;
       } else if (similarity(i, i) == similarity(i, j)) {
@@ -19,7 +28,7 @@ double PairwiseIdentification(const Eigen::MatrixXd& similarity) {
       }
     }
   }
-  return wins / static_cast<double>(n * (n - 1));
+  return pairs == 0 ? std::numeric_limits<double>::quiet_NaN() : wins / pairs;
 }
 
 }  // namespace v2p::core

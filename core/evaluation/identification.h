@@ -13,6 +13,13 @@ namespace v2p::core {
 // similarity(i, j); ties count one half. NaN when n < 2.
 double PairwiseIdentification(const Eigen::MatrixXd& similarity);
 
+// The same over the pairs whose stimuli share a label (e.g. two different
+// sixes): can the reconstruction tell its own stimulus from another of its
+// class, or does it only draw the class? NaN without such pairs or when
+// labels and similarity disagree in size.
+double PairwiseIdentificationWithinClass(const Eigen::MatrixXd& similarity,
+                                         const Eigen::VectorXi& labels);
+
 }  // namespace v2p::core
 
 #endif  // V2P_CORE_EVALUATION_IDENTIFICATION_H_

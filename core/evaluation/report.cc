@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/base/status_macros.h"
 #include "core/evaluation/identification.h"
 #include "core/evaluation/metrics.h"
@@ -20,23 +21,60 @@ void MeanAndSd(const std::vector<double>& v, double* mean, double* sd) {
   *sd = std::sqrt(ss / v.size());
 }
 
+
+// Mean of the off-diagonal entries of a square matrix, over the pairs with
+// the same label when `labels` is not empty (0 without such pairs).
+double OffDiagonalMean(const Eigen::MatrixXd& m, const Eigen::VectorXi& labels) {
+  double sum = 0;
+  int64_t pairs = 0;
+  for (Eigen::Index i = 0; i < m.rows(); ++i)
+    for (Eigen::Index j = 0; j < m.cols(); ++j)
+      if (i != j && (labels.size() == 0 || labels(i) == labels(j))) sum += m(i, j), ++pairs;
+  return pairs == 0 ? 0 : sum / pairs;
+}
+
 }  // namespace
 
+bool ImageScores::Collapsed() const {
+  return num_samples >= 2 && 1 - reconstruction_similarity < 0.5 * (1 - stimulus_similarity) &&
+         !(identification_pcc_within_class >= 0.75);
+}
+
+std::string ImageScores::CollapseWarning() const {
+  if (!Collapsed()) return "";
+  return absl::StrCat(
+      "reconstructions of different trials", similarity_within_class ? " of one class" : "",
+      " are much closer to each other (mean PCC ",
+      absl::StrFormat("%.3f", reconstruction_similarity), ") than their stimuli are (",
+      absl::StrFormat("%.3f", stimulus_similarity),
+      "): 2-way identification may reflect class templates more than each trial",
+      std::isnan(identification_pcc_within_class)
+          ? ""
+          : absl::StrFormat(" (within-class identification %.3f)",
+                            identification_pcc_within_class));
+}
+
 std::map<std::string, double> ImageScores::ToMap() const {
-  return {{"num_samples", num_samples},
-          {"pcc", pcc},
-          {"pcc_sd", pcc_sd},
-          {"mse", mse},
-          {"mse_sd", mse_sd},
-          {"ssim", ssim},
-          {"ssim_sd", ssim_sd},
-          {"identification_pcc", identification_pcc},
-          {"identification_ssim", identification_ssim}};
+  std::map<std::string, double> m = {{"num_samples", num_samples},
+                                     {"pcc", pcc},
+                                     {"pcc_sd", pcc_sd},
+                                     {"mse", mse},
+                                     {"mse_sd", mse_sd},
+                                     {"ssim", ssim},
+                                     {"ssim_sd", ssim_sd},
+                                     {"identification_pcc", identification_pcc},
+                                     {"identification_ssim", identification_ssim},
+                                     {"reconstruction_similarity", reconstruction_similarity},
+                                     {"stimulus_similarity", stimulus_similarity},
+                                     {"similarity_within_class", similarity_within_class}};
+  if (!std::isnan(identification_pcc_within_class))
+    m["identification_pcc_within_class"] = identification_pcc_within_class;
+  return m;
 }
 
 absl::StatusOr<ImageScores> ScoreReconstructions(
     const Eigen::MatrixXd& reconstructions, const Eigen::MatrixXd& stimuli,
-    ImageShape shape) {
+    ImageShape shape, const Eigen::VectorXi& labels) {
   const Eigen::Index n = reconstructions.rows();
   if (n == 0 || stimuli.rows() != n ||
       reconstructions.cols() != shape.num_pixels() ||
@@ -66,6 +104,22 @@ absl::StatusOr<ImageScores> ScoreReconstructions(
   MeanAndSd(own_ssim, &s.ssim, &s.ssim_sd);
   s.identification_pcc = PairwiseIdentification(pcc);
   s.identification_ssim = PairwiseIdentification(ssim);
+  if (labels.size() == n) s.identification_pcc_within_class =
+      PairwiseIdentificationWithinClass(pcc, labels);
+  Eigen::MatrixXd among_rec(n, n), among_stim(n, n);
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index j = i; j < n; ++j) {
+      among_rec(i, j) = among_rec(j, i) =
+          PixelPcc(reconstructions.row(i).transpose(), reconstructions.row(j).transpose());
+      among_stim(i, j) = among_stim(j, i) =
+          PixelPcc(stimuli.row(i).transpose(), stimuli.row(j).transpose());
+    }
+  // Within classes when labels give any same-label pair, else over all.
+  s.similarity_within_class =
+      labels.size() == n && !std::isnan(s.identification_pcc_within_class);
+  const Eigen::VectorXi& pairs = s.similarity_within_class ? labels : Eigen::VectorXi();
+  s.reconstruction_similarity = OffDiagonalMean(among_rec, pairs);
+  s.stimulus_similarity = OffDiagonalMean(among_stim, pairs);
   return s;
 }
 

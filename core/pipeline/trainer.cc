@@ -730,7 +730,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
       rec.row(i) = recs[i].pixels.cast<double>().transpose();
     }
     ASSIGN_OR_RETURN(ImageScores scores,
-                     ScoreReconstructions(rec, eval.stimuli, dataset.image));
+                     ScoreReconstructions(rec, eval.stimuli, dataset.image, eval.labels));
     ASSIGN_OR_RETURN(
         ImageScores base,
         ScoreReconstructions(MeanImageBaseline(fit.stimuli, rec.rows()),
@@ -741,6 +741,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     LogInfo("train", eval_name, " split: pcc ", scores.pcc, ", ssim ",
             scores.ssim, ", identification(pcc) ", scores.identification_pcc,
             " (mean image: pcc ", base.pcc, ")");
+    if (scores.Collapsed()) LogWarning("train", eval_name, " split: ", scores.CollapseWarning());
   }
 
   progress.phase = TrainingProgress::Phase::kSaving;
