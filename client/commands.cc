@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -271,6 +272,40 @@ absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
 
 }  // namespace
 
+namespace {
+
+// Progress of a local training on stdout, one line per phase and, within a
+// phase with steps (chunks, SMR iterations, generator epochs), at most one
+// every 2 s and at its last step, so that nothing long runs silently.
+core::TrainHooks LocalProgressHooks(const core::Stopwatch& watch) {
+  struct State {
+    int phase = -1;
+    absl::Time last = absl::InfinitePast();
+  };
+  auto state = std::make_shared<State>();
+  core::TrainHooks hooks;
+  hooks.on_progress = [state, &watch](const core::TrainingProgress& p) {
+    static constexpr const char* kNames[] = {"fitting", "training generator", "evaluating",
+                                             "saving"};
+    const int phase = static_cast<int>(p.phase);
+    const bool last_step = p.total_steps > 0 && p.step == p.total_steps;
+    if (phase == state->phase && !last_step && absl::Now() - state->last < absl::Seconds(2))
+      return;
+    state->phase = phase;
+    state->last = absl::Now();
+    std::string line = absl::StrFormat("progress: %s", kNames[phase]);
+    if (p.total_steps > 0)
+      absl::StrAppendFormat(&line, " %lld/%lld", static_cast<long long>(p.step),
+                            static_cast<long long>(p.total_steps));
+    if (p.loss != 0) absl::StrAppendFormat(&line, " loss %.5g", p.loss);
+    std::printf("%s (%.0f s)\n", line.c_str(), absl::ToDoubleSeconds(watch.Elapsed()));
+    std::fflush(stdout);
+  };
+  return hooks;
+}
+
+}  // namespace
+
 absl::Status RunTrain(const TrainOptions& o) {
   ASSIGN_OR_RETURN(const auto description, worker::ReadDatasetDescription(o.dataset));
   ASSIGN_OR_RETURN(const auto spec, worker::ReadPipelineSpec(o.spec));
@@ -299,7 +334,7 @@ absl::Status RunTrain(const TrainOptions& o) {
   core::TrainRequest request{o.model, pipeline, spec_text};
   core::Stopwatch watch;
   ASSIGN_OR_RETURN(const core::ModelManifest m,
-                   core::TrainModel(dataset, request, *repo));
+                   core::TrainModel(dataset, request, *repo, LocalProgressHooks(watch)));
   std::printf("trained %s version %lld in %.2f s (fit %.3f s): %s\n", m.name.c_str(),
               static_cast<long long>(m.version), absl::ToDoubleSeconds(watch.Elapsed()),
               m.fit_seconds, m.description.c_str());

@@ -291,6 +291,9 @@ TEST(PixelRange, StimuliStoredInZeroToOneTrainToTheSameScores) {
   const auto from_1 = testing::RunCommand(train + dir + "/unit.pbtxt --model unit");
   ASSERT_EQ(from_1.exit_code, 0) << from_1.output;
   ASSERT_THAT(test_scores(from_255.output), HasSubstr("PCC"));
+  // Local training says what it is doing, phase by phase.
+  for (const char* phase : {"progress: fitting", "progress: evaluating", "progress: saving"})
+    EXPECT_THAT(from_1.output, HasSubstr(phase));
   EXPECT_EQ(test_scores(from_1.output), test_scores(from_255.output));
   for (const auto& [model, white] : {std::pair<std::string, double>{"shipped", 255},
                                      std::pair<std::string, double>{"unit", 1}}) {
