@@ -47,7 +47,9 @@ struct Dataset {
   DatasetSplit train;
   DatasetSplit test;
   Eigen::MatrixXd unpaired;  // n x pixels, row-major HWC in [0, 1]; may be empty
-  double pixel_max = 255;    // the stored value of white the images were divided by
+  // The stored value of white the images were divided by when loaded; 1 for
+  // images made in memory (simulations), already in [0, 1].
+  double pixel_max = 1;
 };
 
 // pixel_max for images `raw` stored in variable `var`: `declared` when it
