@@ -304,6 +304,55 @@ core::TrainHooks LocalProgressHooks(const core::Stopwatch& watch) {
   return hooks;
 }
 
+// The decoded features' scores per layer and, when measured, the units'
+// decodability.
+void PrintFeatureEvaluation(const core::ModelManifest& m) {
+  const auto& e = m.evaluation;
+  for (const auto& l : m.feature_layers) {
+    auto get = [&](const std::map<std::string, double>& mm, const std::string& k) {
+      auto it = mm.find(k + "." + l.name);
+      return it == mm.end() ? std::nan("") : it->second;
+    };
+    std::printf(
+        "%s split (%d samples), layer %s (%lld units): feature PCC %.3f, "
+        "NMSE %.3f, identification %.3f; mean features: PCC %.3f, NMSE %.3f\n",
+        e.split.c_str(), e.num_samples, l.name.c_str(), static_cast<long long>(l.size),
+        get(e.metrics, "feature_pcc"), get(e.metrics, "nmse"),
+        get(e.metrics, "identification"), get(e.baseline_metrics, "feature_pcc"),
+        get(e.baseline_metrics, "nmse"));
+  }
+  if (m.top_k_units > 0) {
+    std::printf("unit decodability (held-out PCC, 5-fold CV on the training trials):");
+    for (const auto& l : m.feature_layers) {
+      auto it = e.metrics.find("cv_unit_pcc." + l.name);
+      if (it != e.metrics.end()) std::printf(" %s mean %.3f;", l.name.c_str(), it->second);
+    }
+    auto top = e.metrics.find("cv_unit_pcc.top_k");
+    std::printf(" %s %lld units mean %.3f (ranked in %s)\n",
+                m.top_k_units == m.num_outputs() ? "all" : "top",
+                static_cast<long long>(m.top_k_units),
+                top == e.metrics.end() ? std::nan("") : top->second, core::kTopUnitsFile);
+  }
+}
+
+// The reconstructions' scores against the mean image, within-class
+// identification, and a warning when the reconstructions collapsed.
+void PrintImageEvaluation(const core::ModelManifest::Evaluation& e) {
+  if (!e.metrics.count("pcc") || !e.metrics.count("identification_ssim")) return;
+  std::printf(
+      "%s split (%d samples): PCC %.3f, SSIM-11g %.3f, identification %.3f "
+      "(PCC) %.3f "
+      "(SSIM); mean image: PCC %.3f\n",
+      e.split.c_str(), e.num_samples, e.metrics.at("pcc"),
+      e.metrics.at("ssim"), e.metrics.at("identification_pcc"),
+      e.metrics.at("identification_ssim"), e.baseline_metrics.at("pcc"));
+  const core::ImageScores s = core::ImageScores::FromMap(e.metrics);
+  if (!std::isnan(s.identification_pcc_within_class))
+    std::printf("  within-class identification (pairs of stimuli with the same label): %.3f\n",
+                s.identification_pcc_within_class);
+  if (s.Collapsed()) std::printf("  WARNING: %s\n", s.CollapseWarning().c_str());
+}
+
 }  // namespace
 
 absl::Status RunTrain(const TrainOptions& o) {
@@ -317,18 +366,13 @@ absl::Status RunTrain(const TrainOptions& o) {
               dataset_options.file.c_str());
   ASSIGN_OR_RETURN(const core::Dataset dataset,
                    core::LoadDataset(dataset_options));
-  // As the service refuses it (server/training_service.cc), with a hint when
-  // the betas look stored voxels x samples.
+  // As the service refuses it (server/training_service.cc); betas stored
+  // voxels x samples were already named by LoadDataset.
   const Eigen::Index voxels = dataset.train.betas.cols();
   if (spec.num_voxels() > 0 && spec.num_voxels() != voxels)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pipeline_spec expects ", spec.num_voxels(), " voxels; dataset '", description.name(),
-        "' has ", voxels,
-        dataset.train.betas.rows() == spec.num_voxels()
-            ? absl::StrCat(" (its ", description.train().betas(), " is ",
-                           dataset.train.betas.rows(), " x ", voxels,
-                           ": stored voxels x samples? samples go in rows)")
-            : ""));
+    return absl::InvalidArgumentError(absl::StrCat("pipeline_spec expects ", spec.num_voxels(),
+                                                   " voxels; dataset '", description.name(),
+                                                   "' has ", voxels));
   ASSIGN_OR_RETURN(auto repo,
                    core::ModelRepository::Open({o.repo, /*create=*/true}));
   core::TrainRequest request{o.model, pipeline, spec_text};
@@ -338,60 +382,8 @@ absl::Status RunTrain(const TrainOptions& o) {
   std::printf("trained %s version %lld in %.2f s (fit %.3f s): %s\n", m.name.c_str(),
               static_cast<long long>(m.version), absl::ToDoubleSeconds(watch.Elapsed()),
               m.fit_seconds, m.description.c_str());
-  const auto& e = m.evaluation;
-  if (m.target == "features") {
-    for (const auto& l : m.feature_layers) {
-      auto get = [&](const std::map<std::string, double>& mm, const std::string& k) {
-        auto it = mm.find(k + "." + l.name);
-        return it == mm.end() ? std::nan("") : it->second;
-      };
-      std::printf(
-          "%s split (%d samples), layer %s (%lld units): feature PCC %.3f, "
-          "NMSE %.3f, identification %.3f; mean features: PCC %.3f, NMSE %.3f\n",
-          e.split.c_str(), e.num_samples, l.name.c_str(), static_cast<long long>(l.size),
-          get(e.metrics, "feature_pcc"), get(e.metrics, "nmse"),
-          get(e.metrics, "identification"), get(e.baseline_metrics, "feature_pcc"),
-          get(e.baseline_metrics, "nmse"));
-    }
-    if (m.top_k_units > 0) {
-      std::printf("unit decodability (held-out PCC, 5-fold CV on the training trials):");
-      for (const auto& l : m.feature_layers) {
-        auto it = e.metrics.find("cv_unit_pcc." + l.name);
-        if (it != e.metrics.end()) std::printf(" %s mean %.3f;", l.name.c_str(), it->second);
-      }
-      auto top = e.metrics.find("cv_unit_pcc.top_k");
-      std::printf(" %s %lld units mean %.3f (ranked in %s)\n",
-                  m.top_k_units == m.num_outputs() ? "all" : "top",
-                  static_cast<long long>(m.top_k_units),
-                  top == e.metrics.end() ? std::nan("") : top->second, core::kTopUnitsFile);
-    }
-  }
-  if (e.metrics.count("pcc") && e.metrics.count("identification_ssim")) {
-    std::printf(
-        "%s split (%d samples): PCC %.3f, SSIM-11g %.3f, identification %.3f "
-        "(PCC) %.3f "
-        "(SSIM); mean image: PCC %.3f\n",
-        e.split.c_str(), e.num_samples, e.metrics.at("pcc"),
-        e.metrics.at("ssim"), e.metrics.at("identification_pcc"),
-        e.metrics.at("identification_ssim"), e.baseline_metrics.at("pcc"));
-    auto within = e.metrics.find("identification_pcc_within_class");
-    if (within != e.metrics.end())
-      std::printf("  within-class identification (pairs of stimuli with the same label): %.3f\n",
-                  within->second);
-    auto rec = e.metrics.find("reconstruction_similarity");
-    auto stim = e.metrics.find("stimulus_similarity");
-    if (rec != e.metrics.end() && stim != e.metrics.end()) {
-      core::ImageScores s;
-      s.num_samples = e.num_samples;
-      s.reconstruction_similarity = rec->second;
-      s.stimulus_similarity = stim->second;
-      auto within_class = e.metrics.find("similarity_within_class");
-      s.similarity_within_class = within_class != e.metrics.end() && within_class->second > 0;
-      s.identification_pcc_within_class =
-          within != e.metrics.end() ? within->second : std::nan("");
-      if (s.Collapsed()) std::printf("  WARNING: %s\n", s.CollapseWarning().c_str());
-    }
-  }
+  if (m.target == "features") PrintFeatureEvaluation(m);
+  PrintImageEvaluation(m.evaluation);
   return absl::OkStatus();
 }
 

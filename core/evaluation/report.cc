@@ -72,6 +72,31 @@ std::map<std::string, double> ImageScores::ToMap() const {
   return m;
 }
 
+ImageScores ImageScores::FromMap(const std::map<std::string, double>& map) {
+  ImageScores s;
+  auto get = [&](const char* key, double* out) {
+    auto it = map.find(key);
+    if (it != map.end()) *out = it->second;
+  };
+  double n = 0, within_class = 0;
+  get("num_samples", &n);
+  s.num_samples = static_cast<int>(n);
+  get("pcc", &s.pcc);
+  get("pcc_sd", &s.pcc_sd);
+  get("mse", &s.mse);
+  get("mse_sd", &s.mse_sd);
+  get("ssim", &s.ssim);
+  get("ssim_sd", &s.ssim_sd);
+  get("identification_pcc", &s.identification_pcc);
+  get("identification_ssim", &s.identification_ssim);
+  get("identification_pcc_within_class", &s.identification_pcc_within_class);
+  get("reconstruction_similarity", &s.reconstruction_similarity);
+  get("stimulus_similarity", &s.stimulus_similarity);
+  get("similarity_within_class", &within_class);
+  s.similarity_within_class = within_class > 0;
+  return s;
+}
+
 absl::StatusOr<ImageScores> ScoreReconstructions(
     const Eigen::MatrixXd& reconstructions, const Eigen::MatrixXd& stimuli,
     ImageShape shape, const Eigen::VectorXi& labels) {

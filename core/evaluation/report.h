@@ -45,6 +45,9 @@ struct ImageScores {
   // stimulus_similarity, similarity_within_class (0 or 1), and
   // identification_pcc_within_class with labels.
   std::map<std::string, double> ToMap() const;
+  // The inverse of ToMap (e.g. from a model's recorded evaluation); keys
+  // not present keep their defaults.
+  static ImageScores FromMap(const std::map<std::string, double>& map);
 };
 
 // reconstructions, stimuli: n x pixels (row-major HWC, [0, 1]); labels:

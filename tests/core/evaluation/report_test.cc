@@ -93,6 +93,24 @@ TEST(Report, ClassTemplatesAreCaughtByWithinClassIdentificationAndCollapse) {
   EXPECT_EQ(unlabeled->ToMap().count("identification_pcc_within_class"), 0u);
 }
 
+// FromMap reads back what ToMap wrote (a model's recorded evaluation), so
+// the CLI judges collapse from the same fields the trainer did.
+TEST(Report, FromMapInvertsToMap) {
+  ImageScores s;
+  s.num_samples = 10;
+  s.pcc = 0.79;
+  s.identification_pcc = 0.94;
+  s.identification_pcc_within_class = 0.5;
+  s.reconstruction_similarity = 0.95;
+  s.stimulus_similarity = 0.5;
+  s.similarity_within_class = true;
+  const ImageScores back = ImageScores::FromMap(s.ToMap());
+  EXPECT_EQ(back.ToMap(), s.ToMap());
+  EXPECT_TRUE(back.Collapsed());
+  EXPECT_EQ(back.CollapseWarning(), s.CollapseWarning());
+  EXPECT_TRUE(std::isnan(ImageScores::FromMap({}).identification_pcc_within_class));
+}
+
 TEST(Report, RejectsMismatchedShapes) {
   EXPECT_FALSE(ScoreReconstructions(Eigen::MatrixXd::Zero(3, 144),
                                     Eigen::MatrixXd::Zero(2, 144), {12, 12, 1})
