@@ -145,6 +145,67 @@ absl::Status RunFeaturesShow(const std::string& repo_root,
   return absl::OkStatus();
 }
 
+namespace {
+
+// The comparison as a Markdown table with everything needed to read it:
+// the command, machine, targets, folds, penalty grids, names and caveats.
+std::string CompareTableMarkdown(const FeaturesCompareOptions& o,
+                                 const core::DecoderComparisonOptions& c,
+                                 const std::vector<core::DecoderComparisonRow>& rows,
+                                 const std::string& dataset_name, int64_t version, Eigen::Index n,
+                                 Eigen::Index k, double minutes) {
+  std::string md = absl::StrCat(
+      "# ", dataset_name, ": feature-decoding NMSE, in the style of Du et al. (2020) Table 2\n\n",
+      "Written by `", o.command, "` on ", absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone()),
+      " (", core::CpuModelName(), ", ", std::thread::hardware_concurrency(), " hardware threads; ",
+      absl::StrFormat("%.1f", minutes), " min).\n\n",
+      "- Targets: ", o.layers, " of the project's feature network ", o.network, "/", version, " (",
+      k, " units), computed from the ", n, " ", dataset_name,
+      " stimuli (training and test trials pooled).\n",
+      "- ", c.folds, " outer folds (trials shuffled with seed ", c.seed,
+      "); each decoder is fitted on the other folds and scored on the held-out one. "
+      "NMSE = sum of squared errors / sum of squared deviations from the fitted trials' mean, "
+      "over held-out trials and units; mean ± sd (n − 1) over folds.\n",
+      "- Penalties by ", c.inner_folds, "-fold CV inside each outer training set: ridge alpha in {",
+      absl::StrJoin(c.ridge_alphas, ", "), "}, SMR lambda1 in {", absl::StrJoin(c.lambda1_grid, ", "),
+      "} (lambda = 1e-3, as the paper). A sparse variant (graphical lasso, the diagonal "
+      "penalised too) reuses the lambda1 its non-sparse counterpart chose in that fold and "
+      "chooses its l1 weights separately by ", c.l1_inner_folds,
+      "-fold inner CV (each graphical-lasso fit costs seconds), as the paper does: lambda2 (on "
+      "Ω⁻¹) in {", absl::StrJoin(c.l1_grid, ", "), "} with lambda3 at the middle value, then "
+      "lambda3 (on Σr⁻¹ and Σc⁻¹) in the same set with that lambda2; a weight on a precision "
+      "the variant fixes to I is 0. Its penalties read lambda1 / lambda2 / lambda3.\n",
+      "- SMR and the second ridge row use the ", c.n_voxels,
+      " voxels most correlated with the units in the fitted trials; SMR runs ", c.max_iterations,
+      " alternating iterations. As in Du et al., the letters after SMR- name the precisions "
+      "that are learned (O: output noise Ω⁻¹, I: input/voxels Σr⁻¹, T: tasks/units Σc⁻¹); the "
+      "others are fixed to I, and SMR learns all three.\n",
+      "- Ω⁻¹ (", k, " × ", k, ") is estimated from in-sample residuals of the fitted trials "
+      "(about ", n * (c.folds - 1) / c.folds * (c.inner_folds - 1) / c.inner_folds,
+      " per inner fit, ", n * (c.folds - 1) / c.folds, " per outer fit) with ", c.n_voxels,
+      " voxels, more voxels than "
+      "trials: the residuals are smaller than held-out ones and R'R has rank at most the "
+      "trial count, so the paper's closed form (R'R/N)⁻¹ does not exist. Ours adds an "
+      "inverse-Wishart term, Ω⁻¹ = ((R'R + g I)/N)⁻¹ with g = 0.1 × the ridge start's mean "
+      "residual variance (core/decoding/smr.h), which keeps it finite but cannot undo the "
+      "in-sample shrinkage.\n",
+      "- Outer folds run ", std::min<int>(c.folds, std::thread::hardware_concurrency()),
+      " at a time; fit time is summed over folds (CV included).\n\n",
+      "| decoder | NMSE (mean ± sd) | per fold | penalties per fold | fit time (s) |\n",
+      "|---|---|---|---|---|\n");
+  for (const auto& r : rows) {
+    std::vector<std::string> folds, pens;
+    for (double v : r.nmse) folds.push_back(absl::StrFormat("%.3f", v));
+    for (const core::ChosenPenalties& p : r.penalty) pens.push_back(p.ToString());
+    absl::StrAppend(&md, "| ", r.decoder, " | ", absl::StrFormat("%.3f ± %.3f", r.mean(), r.sd()),
+                    " | ", absl::StrJoin(folds, " "), " | ", absl::StrJoin(pens, ", "), " | ",
+                    absl::StrFormat("%.0f", r.seconds), " |\n");
+  }
+  return md;
+}
+
+}  // namespace
+
 absl::Status RunFeaturesCompare(const FeaturesCompareOptions& o) {
   ASSIGN_OR_RETURN(const auto description, worker::ReadDatasetDescription(o.dataset));
   ASSIGN_OR_RETURN(const core::DatasetOptions dataset_options,
@@ -199,53 +260,7 @@ absl::Status RunFeaturesCompare(const FeaturesCompareOptions& o) {
   ASSIGN_OR_RETURN(const auto rows, core::CompareFeatureDecoders(x, h, c));
   const double minutes = absl::ToDoubleMinutes(absl::Now() - start);
 
-  std::string md = absl::StrCat(
-      "# ", dataset.name, ": feature-decoding NMSE, in the style of Du et al. (2020) Table 2\n\n",
-      "Written by `", o.command, "` on ", absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone()),
-      " (", core::CpuModelName(), ", ", std::thread::hardware_concurrency(), " hardware threads; ",
-      absl::StrFormat("%.1f", minutes), " min).\n\n",
-      "- Targets: ", o.layers, " of the project's feature network ", o.network, "/", version, " (",
-      k, " units), computed from the ", n, " ", dataset.name,
-      " stimuli (training and test trials pooled).\n",
-      "- ", c.folds, " outer folds (trials shuffled with seed ", c.seed,
-      "); each decoder is fitted on the other folds and scored on the held-out one. "
-      "NMSE = sum of squared errors / sum of squared deviations from the fitted trials' mean, "
-      "over held-out trials and units; mean ± sd (n − 1) over folds.\n",
-      "- Penalties by ", c.inner_folds, "-fold CV inside each outer training set: ridge alpha in {",
-      absl::StrJoin(c.ridge_alphas, ", "), "}, SMR lambda1 in {", absl::StrJoin(c.lambda1_grid, ", "),
-      "} (lambda = 1e-3, as the paper). A sparse variant (graphical lasso, the diagonal "
-      "penalised too) reuses the lambda1 its non-sparse counterpart chose in that fold and "
-      "chooses its l1 weights separately by ", c.l1_inner_folds,
-      "-fold inner CV (each graphical-lasso fit costs seconds), as the paper does: lambda2 (on "
-      "Ω⁻¹) in {", absl::StrJoin(c.l1_grid, ", "), "} with lambda3 at the middle value, then "
-      "lambda3 (on Σr⁻¹ and Σc⁻¹) in the same set with that lambda2; a weight on a precision "
-      "the variant fixes to I is 0. Its penalties read lambda1 / lambda2 / lambda3.\n",
-      "- SMR and the second ridge row use the ", c.n_voxels,
-      " voxels most correlated with the units in the fitted trials; SMR runs ", c.max_iterations,
-      " alternating iterations. As in Du et al., the letters after SMR- name the precisions "
-      "that are learned (O: output noise Ω⁻¹, I: input/voxels Σr⁻¹, T: tasks/units Σc⁻¹); the "
-      "others are fixed to I, and SMR learns all three.\n",
-      "- Ω⁻¹ (", k, " × ", k, ") is estimated from in-sample residuals of the fitted trials "
-      "(about ", n * (c.folds - 1) / c.folds * (c.inner_folds - 1) / c.inner_folds,
-      " per inner fit, ", n * (c.folds - 1) / c.folds, " per outer fit) with ", c.n_voxels,
-      " voxels, more voxels than "
-      "trials: the residuals are smaller than held-out ones and R'R has rank at most the "
-      "trial count, so the paper's closed form (R'R/N)⁻¹ does not exist. Ours adds an "
-      "inverse-Wishart term, Ω⁻¹ = ((R'R + g I)/N)⁻¹ with g = 0.1 × the ridge start's mean "
-      "residual variance (core/decoding/smr.h), which keeps it finite but cannot undo the "
-      "in-sample shrinkage.\n",
-      "- Outer folds run ", std::min<int>(c.folds, std::thread::hardware_concurrency()),
-      " at a time; fit time is summed over folds (CV included).\n\n",
-      "| decoder | NMSE (mean ± sd) | per fold | penalties per fold | fit time (s) |\n",
-      "|---|---|---|---|---|\n");
-  for (const auto& r : rows) {
-    std::vector<std::string> folds, pens;
-    for (double v : r.nmse) folds.push_back(absl::StrFormat("%.3f", v));
-    for (const core::ChosenPenalties& p : r.penalty) pens.push_back(p.ToString());
-    absl::StrAppend(&md, "| ", r.decoder, " | ", absl::StrFormat("%.3f ± %.3f", r.mean(), r.sd()),
-                    " | ", absl::StrJoin(folds, " "), " | ", absl::StrJoin(pens, ", "), " | ",
-                    absl::StrFormat("%.0f", r.seconds), " |\n");
-  }
+  const std::string md = CompareTableMarkdown(o, c, rows, dataset.name, version, n, k, minutes);
   std::printf("\n%s", md.c_str());
   if (!o.out.empty()) {
     RETURN_IF_ERROR(core::WriteFile(o.out, md));
