@@ -473,6 +473,25 @@ absl::Status FeatureNetwork::Save(const std::string& dir) const {
   return WriteFile(dir + "/" + kNetworkFile, text);
 }
 
+namespace {
+
+// "name images norm_mean norm_sd [psi_mean psi_sd]" (psi absent in
+// networks saved before it was stored); false when unreadable.
+bool ParseStatsLine(absl::string_view value, std::string* name, LayerStatistics* st) {
+  const std::vector<std::string> f = absl::StrSplit(value, ' ');
+  if ((f.size() != 4 && f.size() != 6) || !absl::SimpleAtoi(f[1], &st->num_images) ||
+      !absl::SimpleAtod(f[2], &st->norm_mean) || !absl::SimpleAtod(f[3], &st->norm_sd))
+    return false;
+  st->has_psi = f.size() == 6;
+  if (st->has_psi &&
+      (!absl::SimpleAtod(f[4], &st->psi_mean) || !absl::SimpleAtod(f[5], &st->psi_sd)))
+    return false;
+  *name = f[0];
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Load(
     const std::string& dir) {
   const std::string path = dir + "/" + kNetworkFile;
@@ -483,13 +502,7 @@ absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Load(
   std::vector<int64_t> channels;
   int64_t fc_units = 0;
   std::map<std::string, std::string> notes;
-  struct StatLine {
-    std::string name;
-    int n;
-    double mean, sd, psi_mean = 0, psi_sd = 0;
-    bool has_psi = false;
-  };
-  std::vector<StatLine> stat_lines;
+  std::map<std::string, LayerStatistics> stats;  // scalars; arrays read below
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     ++line_no;
@@ -525,17 +538,10 @@ absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Load(
     } else if (absl::StartsWith(key, "note.")) {
       notes[key.substr(5)] = value;
     } else if (key == "stats") {
-      std::vector<std::string> f = absl::StrSplit(value, ' ');
-      StatLine s;
-      if ((f.size() != 4 && f.size() != 6) || !absl::SimpleAtoi(f[1], &s.n) ||
-          !absl::SimpleAtod(f[2], &s.mean) || !absl::SimpleAtod(f[3], &s.sd))
-        return bad();
-      s.has_psi = f.size() == 6;
-      if (s.has_psi &&
-          (!absl::SimpleAtod(f[4], &s.psi_mean) || !absl::SimpleAtod(f[5], &s.psi_sd)))
-        return bad();
-      s.name = f[0];
-      stat_lines.push_back(s);
+      std::string name;
+      LayerStatistics st;
+      if (!ParseStatsLine(value, &name, &st)) return bad();
+      stats[name] = std::move(st);
     }
   }
   std::unique_ptr<FeatureNetwork> network;
@@ -568,22 +574,12 @@ absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Load(
         absl::StrCat(path, ": unknown architecture '", architecture, "'"));
   }
   network->notes_ = std::move(notes);
-  for (const auto& s : stat_lines) {
-    LayerStatistics st;
-    st.num_images = s.n;
-    st.norm_mean = s.mean;
-    st.norm_sd = s.sd;
-    st.psi_mean = s.psi_mean;
-    st.psi_sd = s.psi_sd;
-    st.has_psi = s.has_psi;
-    ASSIGN_OR_RETURN(auto mean, ReadNpy(dir + "/stats_" + s.name + "_mean.npy"));
-    ASSIGN_OR_RETURN(auto sd, ReadNpy(dir + "/stats_" + s.name + "_sd.npy"));
-    st.mean = Eigen::Map<const Eigen::RowVectorXd>(mean.values.data(),
-                                                   mean.size())
-                  .cast<float>();
-    st.sd = Eigen::Map<const Eigen::RowVectorXd>(sd.values.data(), sd.size())
-                .cast<float>();
-    network->stats_[s.name] = std::move(st);
+  for (auto& [name, st] : stats) {
+    ASSIGN_OR_RETURN(auto mean, ReadNpy(dir + "/stats_" + name + "_mean.npy"));
+    ASSIGN_OR_RETURN(auto sd, ReadNpy(dir + "/stats_" + name + "_sd.npy"));
+    st.mean = Eigen::Map<const Eigen::RowVectorXd>(mean.values.data(), mean.size()).cast<float>();
+    st.sd = Eigen::Map<const Eigen::RowVectorXd>(sd.values.data(), sd.size()).cast<float>();
+    network->stats_[name] = std::move(st);
   }
   return network;
 }
