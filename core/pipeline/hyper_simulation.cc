@@ -70,10 +70,10 @@ absl::StatusOr<FeatureSimilarity::Scores> FeatureSimilarity::Score(
   ASSIGN_OR_RETURN(const Eigen::MatrixXf f,
                    network_->ExtractConcatenated(reconstructions, shape_, {layer_}));
   Scores s;
+  const Eigen::VectorXd m = mean_.transpose().cast<double>();
   for (Eigen::Index i = 0; i < f.rows(); ++i) {
     const Eigen::VectorXd a = f.row(i).transpose().cast<double>();
     const Eigen::VectorXd b = stimulus_features_.row(i).transpose().cast<double>();
-    const Eigen::VectorXd m = mean_.transpose().cast<double>();
     s.correlation.push_back(PixelPcc(a - m, b - m));
     s.euclidean.push_back(EuclideanSimilarity(a, b));
   }
