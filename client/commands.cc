@@ -357,11 +357,14 @@ void PrintImageEvaluation(const core::ModelManifest::Evaluation& e) {
 
 absl::Status RunTrain(const TrainOptions& o) {
   ASSIGN_OR_RETURN(const auto description, worker::ReadDatasetDescription(o.dataset));
-  ASSIGN_OR_RETURN(const auto spec, worker::ReadPipelineSpec(o.spec));
+  ASSIGN_OR_RETURN(const std::string spec_text, worker::PipelineSpecText(o.spec));
+  ASSIGN_OR_RETURN(const auto spec, worker::ParsePipelineSpec(spec_text));
+  if (o.spec.empty())
+    std::printf("no --spec: the default pipeline (ridge to pixels, z-scored voxels, alpha by "
+                "5-fold cross-validation)\n");
   ASSIGN_OR_RETURN(const core::DatasetOptions dataset_options,
                    worker::ToDatasetOptions(description, o.data_root));
   ASSIGN_OR_RETURN(core::PipelineOptions pipeline, worker::ToPipelineOptions(spec));
-  ASSIGN_OR_RETURN(const std::string spec_text, core::ReadFile(o.spec));
   std::printf("loading %s from %s\n", description.name().c_str(),
               dataset_options.file.c_str());
   ASSIGN_OR_RETURN(const core::Dataset dataset,
@@ -382,6 +385,8 @@ absl::Status RunTrain(const TrainOptions& o) {
   std::printf("trained %s version %lld in %.2f s (fit %.3f s): %s\n", m.name.c_str(),
               static_cast<long long>(m.version), absl::ToDoubleSeconds(watch.Elapsed()),
               m.fit_seconds, m.description.c_str());
+  for (const auto& h : m.evaluation.hyperparameters)
+    std::printf("%s", HyperparameterTable(h.name, h.chosen, h.folds, h.grid, h.error).c_str());
   if (m.target == "features") PrintFeatureEvaluation(m);
   PrintImageEvaluation(m.evaluation);
   return absl::OkStatus();

@@ -27,7 +27,8 @@ ABSL_FLAG(std::string, server, "127.0.0.1:8500",
 ABSL_FLAG(std::string, model, "", "Model name.");
 ABSL_FLAG(int64_t, version, 0, "Model version; 0 = latest.");
 ABSL_FLAG(std::string, dataset, "", "train: dataset description (.pbtxt).");
-ABSL_FLAG(std::string, spec, "", "train: pipeline spec (.pbtxt).");
+ABSL_FLAG(std::string, spec, "",
+          "train: pipeline spec (.pbtxt); empty: ridge to pixels, alpha by 5-fold CV.");
 ABSL_FLAG(std::string, repo, "",
           "train: model repository directory (created when missing).");
 ABSL_FLAG(std::string, data_root, "../shared/data",
@@ -89,9 +90,9 @@ namespace {
 
 constexpr char kUsage[] =
     "v2p <command> [flags]\n"
-    "  train        --dataset DESC --spec SPEC --repo DIR --model NAME "
+    "  train        --dataset DESC [--spec SPEC] --repo DIR --model NAME "
     "[--data_root DIR]\n"
-    "  train        --server ADDR --dataset NAME --spec SPEC --model NAME [--wait]\n"
+    "  train        --server ADDR --dataset NAME [--spec SPEC] --model NAME [--wait]\n"
     "               [--seed N] [--validation_split F]\n"
     "  datasets upload --server ADDR --name NAME --description DESC [--data_root DIR]\n"
     "  datasets list|show|delete --server ADDR [--name NAME]\n"
@@ -165,8 +166,8 @@ int main(int argc, char** argv) {
     o.seed = absl::GetFlag(FLAGS_seed);
     o.validation_split = absl::GetFlag(FLAGS_validation_split);
     o.wait = absl::GetFlag(FLAGS_wait);
-    if (o.dataset.empty() || o.spec.empty() || o.model.empty()) {
-      return Usage("train needs --dataset, --spec, --model and --server (remote) or --repo (local)");
+    if (o.dataset.empty() || o.model.empty()) {
+      return Usage("train needs --dataset, --model and --server (remote) or --repo (local)");
     }
     return Report(v2p::client::RunRemoteTrain(o));
   }
@@ -309,9 +310,8 @@ int main(int argc, char** argv) {
         absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_spec),
         absl::GetFlag(FLAGS_repo), absl::GetFlag(FLAGS_model),
         absl::GetFlag(FLAGS_data_root)};
-    if (o.dataset.empty() || o.spec.empty() || o.repo.empty() ||
-        o.model.empty()) {
-      return Usage("train needs --dataset, --spec, --repo and --model");
+    if (o.dataset.empty() || o.repo.empty() || o.model.empty()) {
+      return Usage("train needs --dataset, --repo and --model");
     }
     return Report(v2p::client::RunTrain(o));
   }

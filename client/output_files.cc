@@ -93,4 +93,16 @@ std::string MetricsTable(const MetricsReport& r) {
   return out;
 }
 
+std::string HyperparameterTable(const std::string& name, double chosen, int folds,
+                                const std::vector<double>& grid,
+                                const std::vector<double>& error) {
+  std::string out = absl::StrFormat("%s chosen by %d-fold cross-validation on the fitted "
+                                    "trials: %g\n  %-12s %s\n",
+                                    name, folds, chosen, name, "held-out MSE");
+  for (size_t i = 0; i < grid.size() && i < error.size(); ++i)
+    absl::StrAppendFormat(&out, "  %-12g %.6g%s\n", grid[i], error[i],
+                          grid[i] == chosen ? "  <- chosen" : "");
+  return out;
+}
+
 }  // namespace v2p::client

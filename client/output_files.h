@@ -39,6 +39,12 @@ std::string MetricsJson(const MetricsReport& report);
 // A fixed-width table: reconstruction and mean-image rows.
 std::string MetricsTable(const MetricsReport& report);
 
+// A penalty chosen by cross-validation, as `v2p train` prints it: the
+// choice, then each candidate with its held-out error, the choice marked.
+std::string HyperparameterTable(const std::string& name, double chosen, int folds,
+                                const std::vector<double>& grid,
+                                const std::vector<double>& error);
+
 }  // namespace v2p::client
 
 #endif  // V2P_CLIENT_OUTPUT_FILES_H_

@@ -17,6 +17,7 @@
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
 #include "google/longrunning/operations.grpc.pb.h"
+#include "client/output_files.h"
 #include "client/rpc_helpers.h"
 #include "proto/rpc_status.h"
 #include "store/sha256.h"
@@ -134,6 +135,11 @@ absl::Status OutcomeOf(const lro::Operation& op) {
               r.evaluation().metrics().count("identification_pcc")
                   ? r.evaluation().metrics().at("identification_pcc")
                   : 0.0);
+  for (const auto& h : r.evaluation().hyperparameters())
+    std::printf("%s", HyperparameterTable(h.name(), h.chosen(), h.folds(),
+                                          {h.grid().begin(), h.grid().end()},
+                                          {h.cv_error().begin(), h.cv_error().end()})
+                          .c_str());
   return absl::OkStatus();
 }
 
@@ -221,7 +227,10 @@ absl::Status RunDatasetsDelete(const DatasetsOptions& o) {
 }
 
 absl::Status RunRemoteTrain(const RemoteTrainOptions& o) {
-  ASSIGN_OR_RETURN(const std::string spec, core::ReadFile(o.spec));
+  ASSIGN_OR_RETURN(const std::string spec, worker::PipelineSpecText(o.spec));
+  if (o.spec.empty())
+    std::printf("no --spec: the default pipeline (ridge to pixels, z-scored voxels, alpha by "
+                "5-fold cross-validation)\n");
   auto channel = Connect(o.server);
   auto training = v1::Training::NewStub(channel);
   v1::CreateTrainingJobRequest req;

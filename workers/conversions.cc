@@ -87,6 +87,14 @@ void ToEvaluationProto(const core::ModelManifest::Evaluation& evaluation,
   for (const auto& [k, v] : evaluation.baseline_metrics) {
     (*e->mutable_baseline_metrics())[k] = v;
   }
+  for (const auto& h : evaluation.hyperparameters) {
+    voxel2pixel::v1::Hyperparameter* out = e->add_hyperparameters();
+    out->set_name(h.name);
+    out->set_chosen(h.chosen);
+    out->set_folds(h.folds);
+    out->mutable_grid()->Add(h.grid.begin(), h.grid.end());
+    out->mutable_cv_error()->Add(h.error.begin(), h.error.end());
+  }
 }
 
 void ToModelProto(const ModelRegistry::ModelInfo& info,

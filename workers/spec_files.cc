@@ -32,6 +32,11 @@ absl::StatusOr<v1::PipelineSpec> ParsePipelineSpec(const std::string& text) {
   return v2p::ParseTextProto<v1::PipelineSpec>(text, "pipeline spec");
 }
 
+absl::StatusOr<std::string> PipelineSpecText(const std::string& path) {
+  if (path.empty()) return std::string(kDefaultPipelineSpec);
+  return core::ReadFile(path);
+}
+
 absl::StatusOr<v1::DatasetDescription> ReadDatasetDescription(
     const std::string& path) {
   return ReadTextProto<v1::DatasetDescription>(path);
@@ -160,11 +165,27 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
     }
   }
   const v1::RidgeDecoder& r = spec.decoder().ridge();
-  if (r.alpha() < 0 || r.n_feat() < 0 || r.chunk_size() < 0) {
+  if (!(std::isfinite(r.alpha()) && r.alpha() >= 0) || r.n_feat() < 0 || r.chunk_size() < 0) {
     return absl::InvalidArgumentError(
-        "pipeline spec: ridge alpha, n_feat, chunk_size must be >= 0");
+        "pipeline spec: ridge alpha (finite), n_feat, chunk_size must be >= 0");
   }
   o.ridge.regression = {r.alpha(), r.n_feat(), r.chunk_size()};
+  if (spec.decoder().has_ridge() && !r.has_alpha()) {
+    if (r.alpha_folds() < 0 || r.alpha_folds() == 1)
+      return absl::InvalidArgumentError("pipeline spec: ridge alpha_folds must be >= 2 (0: 5)");
+    for (double a : r.alpha_grid())
+      if (!(std::isfinite(a) && a > 0))
+        return absl::InvalidArgumentError(
+            "pipeline spec: every ridge alpha_grid value must be a finite number > 0");
+    if (r.alpha_grid_size() > 64)
+      return absl::InvalidArgumentError("pipeline spec: ridge alpha_grid has over 64 values");
+    o.choose_alpha = true;
+    o.alpha_cv.grid.assign(r.alpha_grid().begin(), r.alpha_grid().end());
+    o.alpha_cv.folds = r.alpha_folds() > 0 ? r.alpha_folds() : 5;
+  } else if (r.alpha_grid_size() > 0) {
+    return absl::InvalidArgumentError(
+        "pipeline spec: ridge alpha_grid is searched only when alpha is left out");
+  }
   o.ridge.standardize_voxels = r.standardize_voxels();
   o.ridge.penalize_intercept = r.penalize_intercept();
   if (!features && !latent && spec.generator().kind_case() != v1::GeneratorSpec::kIdentity) {
@@ -217,6 +238,12 @@ absl::StatusOr<core::DatasetOptions> ToDatasetOptions(
         "dataset description: image.pixel_max must be > 0 (or left out to infer it)");
   o.pixel_max = d.image().pixel_max();  // 0: inferred from the training stimuli
   o.unpaired_images = d.unpaired_images();
+  o.mirror_symmetric = d.mirror_symmetric();
+  if (!d.test_trials().ranges().empty()) {
+    ASSIGN_OR_RETURN(o.test_trials.ranges, core::ParseTrialRanges(d.test_trials().ranges()));
+  }
+  o.test_trials.variable = d.test_trials().variable();
+  o.test_trials.values.assign(d.test_trials().values().begin(), d.test_trials().values().end());
   return o;
 }
 

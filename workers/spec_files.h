@@ -12,6 +12,20 @@
 
 namespace v2p::worker {
 
+// The pipeline `v2p train` runs without --spec: ridge from z-scored voxels
+// straight to pixels, its alpha chosen by 5-fold cross-validation on the
+// training trials, the intercept unpenalised, pixels clipped to [0, 1].
+inline constexpr char kDefaultPipelineSpec[] =
+    "# v2p's default pipeline (no --spec given)\n"
+    "description: \"ridge to pixels, alpha by cross-validation\"\n"
+    "target: TARGET_SPACE_PIXELS\n"
+    "decoder { ridge { standardize_voxels: true } }\n"
+    "generator { identity {} }\n"
+    "clip_output: true\n";
+
+// The spec text at `path`, or kDefaultPipelineSpec when `path` is empty.
+absl::StatusOr<std::string> PipelineSpecText(const std::string& path);
+
 // INVALID_ARGUMENT names the file, line and column of a syntax error.
 absl::StatusOr<voxel2pixel::v1::PipelineSpec> ReadPipelineSpec(
     const std::string& path);

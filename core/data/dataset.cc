@@ -1,8 +1,13 @@
 #include "core/data/dataset.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "core/base/status_macros.h"
 #include "core/data/mat_file.h"
 
@@ -71,7 +76,83 @@ absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat,
   return split;
 }
 
+// Rows `rows` of every matrix of `split`.
+DatasetSplit TakeRows(const DatasetSplit& split, const std::vector<Eigen::Index>& rows) {
+  DatasetSplit out;
+  auto take = [&](const Eigen::MatrixXd& m) {
+    Eigen::MatrixXd t(rows.size(), m.cols());
+    for (size_t i = 0; i < rows.size(); ++i) t.row(i) = m.row(rows[i]);
+    return t;
+  };
+  out.betas = take(split.betas);
+  if (split.stimuli.rows() > 0) out.stimuli = take(split.stimuli);
+  if (split.labels.size() > 0) {
+    out.labels.resize(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) out.labels(i) = split.labels(rows[i]);
+  }
+  return out;
+}
+
+// Which of the n trials `selection` names as test trials.
+absl::StatusOr<std::vector<bool>> SelectTestTrials(const MatFile& mat,
+                                                   const TrialSelection& selection,
+                                                   Eigen::Index n) {
+  if (!selection.ranges.empty() && !selection.variable.empty())
+    return absl::InvalidArgumentError(
+        "test_trials names trials by ranges or by a variable, not both");
+  std::vector<bool> test(n, false);
+  for (const auto& [first, last] : selection.ranges) {
+    if (last > n)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "test_trials range ", first, "-", last, " runs past the ", n, " trials"));
+    for (int64_t t = first; t <= last; ++t) test[t - 1] = true;
+  }
+  if (!selection.variable.empty()) {
+    if (selection.values.empty())
+      return absl::InvalidArgumentError(absl::StrCat(
+          "test_trials names variable ", selection.variable, " but no values"));
+    ASSIGN_OR_RETURN(const Eigen::MatrixXd v, mat.ReadMatrix(selection.variable));
+    if (v.size() != n)
+      return absl::InvalidArgumentError(absl::StrCat(
+          selection.variable, " has ", v.size(), " values for ", n, " trials"));
+    for (Eigen::Index i = 0; i < n; ++i)
+      for (double value : selection.values)
+        if (v(i) == value) test[i] = true;
+  }
+  const auto num_test = std::count(test.begin(), test.end(), true);
+  if (num_test == 0)
+    return absl::InvalidArgumentError("test_trials selects no trial");
+  if (n - num_test < 2)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "test_trials selects ", num_test, " of ", n, " trials, leaving fewer than 2 to train"));
+  return test;
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ParseTrialRanges(
+    absl::string_view text) {
+  const std::string quoted = absl::StrCat(
+      "'", text.substr(0, 64), text.size() > 64 ? "...'" : "'");
+  if (text.size() > 4096)
+    return absl::InvalidArgumentError(
+        absl::StrCat("trial ranges ", quoted, " are longer than 4096 characters"));
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    const std::vector<absl::string_view> ends = absl::StrSplit(part, '-');
+    int64_t first = 0, last = 0;
+    const bool ok = (ends.size() == 1 || ends.size() == 2) &&
+                    absl::SimpleAtoi(ends.front(), &first) &&
+                    absl::SimpleAtoi(ends.back(), &last) && first >= 1 && last >= first;
+    if (!ok)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "trial ranges ", quoted, ": expected trial numbers from 1 or ranges first-last, "
+          "separated by commas (e.g. \"1-5,51-55\")"));
+    ranges.emplace_back(first, last);
+  }
+  return ranges;
+}
 
 absl::StatusOr<double> ResolvePixelMax(const Eigen::MatrixXd& raw, const std::string& var,
                                        double declared) {
@@ -121,8 +202,24 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
   ds.name = options.name;
   ds.image = options.image;
   ds.pixel_max = resolved.pixel_max;
+  ds.mirror_symmetric = options.mirror_symmetric;
   ASSIGN_OR_RETURN(ds.train, LoadSplit(*mat, resolved, options.train, "train"));
-  ASSIGN_OR_RETURN(ds.test, LoadSplit(*mat, resolved, options.test, "test"));
+  if (!options.test_trials.empty()) {
+    if (!options.test.betas.empty() || !options.test.stimuli.empty() ||
+        !options.test.labels.empty())
+      return absl::InvalidArgumentError(
+          "name the test trials by test { ... } variables or by test_trials, not both");
+    ASSIGN_OR_RETURN(const std::vector<bool> is_test,
+                     SelectTestTrials(*mat, options.test_trials, ds.train.betas.rows()));
+    std::vector<Eigen::Index> train_rows, test_rows;
+    for (size_t i = 0; i < is_test.size(); ++i)
+      (is_test[i] ? test_rows : train_rows).push_back(static_cast<Eigen::Index>(i));
+    const DatasetSplit all = std::move(ds.train);
+    ds.train = TakeRows(all, train_rows);
+    ds.test = TakeRows(all, test_rows);
+  } else {
+    ASSIGN_OR_RETURN(ds.test, LoadSplit(*mat, resolved, options.test, "test"));
+  }
   if (ds.train.stimuli.size() == 0) {
     return absl::InvalidArgumentError("train split names no stimuli variable");
   }

@@ -4,13 +4,36 @@
 #ifndef V2P_CORE_DATA_DATASET_H_
 #define V2P_CORE_DATA_DATASET_H_
 
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "Eigen/Core"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/data/image.h"
 
 namespace v2p::core {
+
+// Test trials named as a subset of the rows of the train split's
+// variables, which then hold every trial: by trial numbers counted from 1
+// (as MATLAB counts rows), or by the value of a per-trial variable (a run,
+// session or label). The remaining trials train.
+struct TrialSelection {
+  // Inclusive [first, last] trial numbers, from 1.
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  // A variable with one value per trial, and the values whose trials test.
+  std::string variable;
+  std::vector<double> values;
+  bool empty() const { return ranges.empty() && variable.empty(); }
+};
+
+// Parses "1-5,51-55,70": comma-separated trial numbers or inclusive
+// ranges, counted from 1. INVALID_ARGUMENT, quoting at most 64
+// characters of the text, for anything else, a number below 1, a range
+// that runs backwards, or text over 4096 characters.
+absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ParseTrialRanges(absl::string_view text);
 
 struct DatasetOptions {
   struct Split {
@@ -32,6 +55,13 @@ struct DatasetOptions {
   // Optional variable: images never shown in the scanner (n x pixels, in
   // the stimuli's layout and scale), for training generators.
   std::string unpaired_images;
+  // When set, `test` names no variables: the test trials are these rows of
+  // the train split's variables, and the other rows train.
+  TrialSelection test_trials;
+  // The stimuli's domain is closed under left-right mirroring (faces,
+  // scenes; not digits): generator images made from the training stimuli
+  // may include their mirror images.
+  bool mirror_symmetric = false;
 };
 
 struct DatasetSplit {
@@ -47,6 +77,7 @@ struct Dataset {
   DatasetSplit train;
   DatasetSplit test;
   Eigen::MatrixXd unpaired;  // n x pixels, row-major HWC in [0, 1]; may be empty
+  bool mirror_symmetric = false;  // see DatasetOptions
   // The stored value of white the images were divided by when loaded; 1 for
   // images made in memory (simulations), already in [0, 1].
   double pixel_max = 1;

@@ -18,6 +18,7 @@ namespace {
 
 constexpr char kMetricPrefix[] = "eval.metric.";
 constexpr char kBaselinePrefix[] = "eval.baseline.";
+constexpr char kHyperparameterPrefix[] = "hyperparameter.";
 
 std::string OneLine(const std::string& s) {
   return absl::StrReplaceAll(s, {{"\r", " "}, {"\n", " "}});
@@ -97,6 +98,12 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
           << "\n";
   }
   out.precision(17);
+  for (const auto& h : m.evaluation.hyperparameters) {
+    out << kHyperparameterPrefix << h.name << ": chosen " << h.chosen << " folds " << h.folds
+        << " grid";
+    for (size_t i = 0; i < h.grid.size(); ++i) out << " " << h.grid[i] << ":" << h.error[i];
+    out << "\n";
+  }
   for (const auto& [k, v] : m.evaluation.metrics)
     out << kMetricPrefix << k << ": " << v << "\n";
   for (const auto& [k, v] : m.evaluation.baseline_metrics) {
@@ -181,6 +188,33 @@ absl::Status ReadEvaluation(const Fields& f, ModelManifest::Evaluation* e) {
   return absl::OkStatus();
 }
 
+// "chosen C folds K grid v:e v:e ..." (see ModelManifest::Evaluation::Hyperparameter).
+absl::Status ReadHyperparameters(const Fields& f, ModelManifest* m) {
+  for (const auto& [key, value] : f.all()) {
+    absl::string_view k = key;
+    if (!absl::ConsumePrefix(&k, kHyperparameterPrefix)) continue;
+    ModelManifest::Evaluation::Hyperparameter h;
+    h.name = std::string(k);
+    const std::vector<absl::string_view> words =
+        absl::StrSplit(value, ' ', absl::SkipEmpty());
+    int64_t folds = 0;
+    if (words.size() < 6 || words[0] != "chosen" || words[2] != "folds" || words[4] != "grid" ||
+        !absl::SimpleAtod(words[1], &h.chosen) || !absl::SimpleAtoi(words[3], &folds))
+      return f.Bad(key, value);
+    h.folds = static_cast<int>(folds);
+    for (size_t i = 5; i < words.size(); ++i) {
+      const std::vector<absl::string_view> pair = absl::StrSplit(words[i], ':');
+      double v = 0, e = 0;
+      if (pair.size() != 2 || !absl::SimpleAtod(pair[0], &v) || !absl::SimpleAtod(pair[1], &e))
+        return f.Bad(key, value);
+      h.grid.push_back(v);
+      h.error.push_back(e);
+    }
+    m->evaluation.hyperparameters.push_back(std::move(h));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
@@ -232,6 +266,7 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
     return f.Bad("target", m.target);
   if (m.target != "pixels") RETURN_IF_ERROR(ReadTargetFields(f, text, path, &m));
   RETURN_IF_ERROR(ReadEvaluation(f, &m.evaluation));
+  RETURN_IF_ERROR(ReadHyperparameters(f, &m));
   return m;
 }
 

@@ -66,6 +66,17 @@ struct ModelManifest {
     std::string ssim_definition;
     std::map<std::string, double> metrics;
     std::map<std::string, double> baseline_metrics;
+    // Penalties chosen by k-fold cross-validation on the fitted trials (e.g.
+    // "ridge.alpha"): the grid, each value's held-out error and the choice.
+    // Stored as "hyperparameter.<name>: chosen C folds K grid v:e v:e ...".
+    struct Hyperparameter {
+      std::string name;
+      double chosen = 0;
+      int folds = 0;
+      std::vector<double> grid;
+      std::vector<double> error;  // held-out mean squared error per grid value
+    };
+    std::vector<Hyperparameter> hyperparameters;
   } evaluation;
 };
 

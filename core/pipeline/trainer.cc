@@ -116,6 +116,37 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitWithSteps(
   return fitter->Finish(steps);
 }
 
+// Ridge's alpha by k-fold CV on the fitted trials (ridge_cv.h), one
+// progress step per fit, logged and returned for the manifest.
+absl::StatusOr<ModelManifest::Evaluation::Hyperparameter> ChooseAlpha(const DatasetSplit& fit,
+                                                          const Eigen::MatrixXd& targets,
+                                                          const PipelineOptions& p,
+                                                          const TrainHooks& hooks) {
+  RidgeCvOptions o = p.alpha_cv;
+  TrainingProgress progress;
+  progress.total_steps =
+      static_cast<int64_t>(o.grid.empty() ? DefaultAlphaGrid().size() : o.grid.size()) * o.folds;
+  Report(hooks, progress);
+  o.on_fit = [&](int done, int) {
+    progress.step = done;
+    Report(hooks, progress);
+  };
+  o.is_cancelled = hooks.is_cancelled;
+  ASSIGN_OR_RETURN(const RidgeCvResult cv, ChooseRidgeAlpha(fit.betas, targets, p.ridge, o));
+  ModelManifest::Evaluation::Hyperparameter h;
+  h.name = "ridge.alpha";
+  h.chosen = cv.alpha;
+  h.folds = cv.folds;
+  h.grid = cv.grid;
+  h.error = cv.error;
+  std::string curve;
+  for (size_t i = 0; i < cv.grid.size(); ++i)
+    absl::StrAppend(&curve, i ? ", " : "", cv.grid[i], ": ", cv.error[i]);
+  LogInfo("train", "alpha by ", cv.folds, "-fold CV on ", fit.betas.rows(),
+          " trials (held-out MSE: ", curve, "): chose ", cv.alpha);
+  return h;
+}
+
 // SMR (Du et al. 2020) on the voxels most correlated with the targets;
 // the other voxels get weight 0. One progress step per outer iteration.
 absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitSmr(
@@ -371,6 +402,19 @@ void SplitForValidation(const DatasetSplit& train, double fraction,
   *fit = Rows(train, rest);
 }
 
+namespace {
+
+// "alpha=1000", "alpha=1000 by 5-fold CV" once chosen, "alpha by 5-fold CV"
+// before.
+std::string AlphaText(const PipelineOptions& o) {
+  const double alpha = o.ridge.regression.alpha;
+  if (!o.choose_alpha) return absl::StrCat("alpha=", alpha);
+  return absl::StrCat("alpha", alpha > 0 ? absl::StrCat("=", alpha) : "", " by ",
+                      o.alpha_cv.folds, "-fold CV");
+}
+
+}  // namespace
+
 std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
   const auto& r = o.ridge.regression;
   if (o.target == PipelineOptions::Target::kDand)
@@ -382,7 +426,7 @@ std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
                                            o.dand_generator.feature_layer, ")")
                             : "");
   if (o.target == PipelineOptions::Target::kGanLatent)
-    return absl::StrCat("ridge(alpha=", r.alpha, ", n_feat=",
+    return absl::StrCat("ridge(", AlphaText(o), ", n_feat=",
                         r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat), ") -> latent of GAN ",
                         o.generator_name, " (stimuli inverted) -> GAN");
   if (o.target == PipelineOptions::Target::kFeatures) {
@@ -396,7 +440,7 @@ std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
                       : "",
                   ", voxels=",
                   o.smr_voxels == 0 ? "all" : absl::StrCat(o.smr_voxels), ")")
-            : absl::StrCat("ridge(alpha=", r.alpha, ", n_feat=",
+            : absl::StrCat("ridge(", AlphaText(o), ", n_feat=",
                            r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat), ")");
     return absl::StrCat(decoder, " -> features ",
                         absl::StrJoin(o.feature_layers, "+"), " of ",
@@ -411,7 +455,7 @@ std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
                             : absl::StrCat(" -> generator ", o.generator_name));
   }
   return absl::StrCat(
-      "ridge(alpha=", r.alpha,
+      "ridge(", AlphaText(o),
       ", n_feat=", r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat),
       o.ridge.standardize_voxels ? ", z-scored voxels" : "",
       o.ridge.penalize_intercept ? ", penalised bias" : "", ") -> ",
@@ -433,7 +477,8 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     return absl::InvalidArgumentError(absl::StrCat(
         "validation_split ", request.validation_split, " is outside [0, 0.5]"));
   }
-  const PipelineOptions& p = request.pipeline;
+  // A copy: a penalty chosen by cross-validation is written into it.
+  PipelineOptions p = request.pipeline;
   DatasetSplit fit = dataset.train, eval = dataset.test;
   std::string eval_name = "test";
   if (request.validation_split > 0) {
@@ -560,6 +605,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     ASSIGN_OR_RETURN(fit_targets, eigenimages->Transform(fit.stimuli));
   }
   Stopwatch fit_watch;
+  std::vector<ModelManifest::Evaluation::Hyperparameter> hyperparameters;
   if (dand) {
     ASSIGN_OR_RETURN(DandParts parts,
                      FitDand(dataset, fit, eval, *network, p, hooks, &fit_targets, &eval_targets));
@@ -569,6 +615,11 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   } else if (p.decoder == PipelineOptions::Decoder::kSmr) {
     ASSIGN_OR_RETURN(decoder, FitSmr(fit, fit_targets, p, hooks));
   } else {
+    if (p.choose_alpha) {
+      ASSIGN_OR_RETURN(ModelManifest::Evaluation::Hyperparameter h, ChooseAlpha(fit, fit_targets, p, hooks));
+      p.ridge.regression.alpha = h.chosen;
+      hyperparameters.push_back(std::move(h));
+    }
     ASSIGN_OR_RETURN(decoder, FitWithSteps(fit, fit_targets, p, hooks));
     if (eigenimages) decoder = decoder->ThenLinear(eigenimages->inverse_map(), eigenimages->mean());
   }
@@ -665,6 +716,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   ASSIGN_OR_RETURN(auto pipeline, Pipeline::Create(m, std::move(decoder),
                                                    std::move(generator), condition_units));
   m.evaluation.split = eval_name;
+  m.evaluation.hyperparameters = hyperparameters;
   m.evaluation.num_samples = static_cast<int>(eval.betas.rows());
   m.evaluation.ssim_definition = kSsimDefinition;
   if ((features || latent || dand) && eval.betas.rows() > 0 &&

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/data/dataset.h"
+#include "core/decoding/ridge_cv.h"
 #include "core/decoding/ridge_decoder.h"
 #include "core/decoding/smr.h"
 #include "core/generation/gan.h"
@@ -70,6 +71,11 @@ struct PipelineOptions {
 
   Decoder decoder = Decoder::kRidge;
   RidgeDecoder::Options ridge;
+  // Ridge decoders: choose ridge.regression.alpha by alpha_cv.folds-fold
+  // CV on the fitted trials from alpha_cv.grid (ridge_cv.h), recorded in
+  // the manifest as hyperparameter "ridge.alpha".
+  bool choose_alpha = false;
+  RidgeCvOptions alpha_cv;
   SmrOptions smr;
   std::string smr_variant = "SMR";
   // SMR on the n voxels most correlated with the targets (0: all).

@@ -203,5 +203,90 @@ TEST(Dataset, TransposedBetasAreNamedAsSuch) {
       << ds.status();
 }
 
+
+// 69dataset2.mat holds all 100 trials in presentation order (X, Y,
+// stimulus_label; sixes in rows 1-50). Test trials named by ranges are
+// exactly those rows, in order, and the rest train; named by a label value
+// they are that class. No file is rewritten.
+TEST(Dataset, TestTrialsAreRowsOfOneFileByRangesOrByVariable) {
+  DatasetOptions o;
+  o.name = "digit69_all";
+  o.file = testing::DataDir() + "/digit69/69dataset2.mat";
+  o.train = {"Y", "X", "stimulus_label"};
+  o.image = {28, 28, 1};
+  o.layout = ImageLayout::kColumnMajor;
+  auto ranges = ParseTrialRanges("1-5, 51-55");
+  ASSERT_TRUE(ranges.ok()) << ranges.status();
+  o.test_trials.ranges = *ranges;
+  auto ds = LoadDataset(o);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  auto mat = MatFile::Open(o.file);
+  ASSERT_TRUE(mat.ok());
+  const Eigen::MatrixXd y = *(*mat)->ReadMatrix("Y");
+  ASSERT_EQ(ds->test.betas.rows(), 10);
+  ASSERT_EQ(ds->train.betas.rows(), 90);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(ds->test.betas.row(i), y.row(i));
+    EXPECT_EQ(ds->test.betas.row(5 + i), y.row(50 + i));
+  }
+  EXPECT_EQ(ds->train.betas.row(0), y.row(5));
+  EXPECT_EQ(ds->train.betas.row(89), y.row(99));
+  EXPECT_EQ(ds->test.labels.head(5), Eigen::VectorXi::Constant(5, 1));
+  EXPECT_EQ(ds->test.labels.tail(5), Eigen::VectorXi::Constant(5, 2));
+  EXPECT_EQ(ds->test.stimuli.rows(), 10);
+  EXPECT_EQ(ds->pixel_max, 255);
+
+  DatasetOptions by_label = o;
+  by_label.test_trials = {};
+  by_label.test_trials.variable = "stimulus_label";
+  by_label.test_trials.values = {2};
+  ds = LoadDataset(by_label);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(ds->test.betas.rows(), 50);
+  EXPECT_EQ((ds->test.labels.array() == 2).count(), 50);
+  EXPECT_EQ((ds->train.labels.array() == 1).count(), 50);
+
+  // Refused, saying why: past the end, nothing to train, both ways, a test
+  // split named twice, values missing.
+  DatasetOptions bad = o;
+  bad.test_trials.ranges = {{95, 101}};
+  auto st = LoadDataset(bad).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("past the 100 trials"), std::string::npos) << st;
+  bad.test_trials.ranges = {{1, 99}};
+  st = LoadDataset(bad).status();
+  EXPECT_NE(st.message().find("fewer than 2 to train"), std::string::npos) << st;
+  bad = by_label;
+  bad.test_trials.ranges = {{1, 2}};
+  EXPECT_EQ(LoadDataset(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad = o;
+  bad.test.betas = "Y";
+  st = LoadDataset(bad).status();
+  EXPECT_NE(st.message().find("not both"), std::string::npos) << st;
+  bad = by_label;
+  bad.test_trials.values = {3};
+  st = LoadDataset(bad).status();
+  EXPECT_NE(st.message().find("selects no trial"), std::string::npos) << st;
+  bad.test_trials.values.clear();
+  EXPECT_EQ(LoadDataset(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Dataset, TrialRangesParseOrSayWhatIsExpected) {
+  auto r = ParseTrialRanges("3,7-9");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0], std::make_pair(int64_t{3}, int64_t{3}));
+  EXPECT_EQ((*r)[1], std::make_pair(int64_t{7}, int64_t{9}));
+  for (const char* bad : {"", "0-4", "5-2", "1-", "a", "1-2-3", "1,,2", "-3"}) {
+    auto b = ParseTrialRanges(bad);
+    EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(b.status().message().find("1-5,51-55"), std::string::npos) << b.status();
+  }
+  const std::string huge(100000, '1');
+  auto h = ParseTrialRanges(huge);
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(h.status().message().size(), 200u);
+}
+
 }  // namespace
 }  // namespace v2p::core
