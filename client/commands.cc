@@ -263,10 +263,11 @@ absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
                                                 stimuli, shape));
     report.has_baseline = true;
   }
+  report.ssim_definition = core::SsimDefinition(shape);
   RETURN_IF_ERROR(
       core::WriteFile(o.out + "/metrics.json", MetricsJson(report)));
   std::printf("\n%s\nSSIM: %s\nwrote metrics.json\n",
-              MetricsTable(report).c_str(), core::kSsimDefinition);
+              MetricsTable(report).c_str(), report.ssim_definition.c_str());
   return absl::OkStatus();
 }
 

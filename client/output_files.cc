@@ -71,7 +71,7 @@ std::string TimingsJson(const StageSamples& stages, int num_samples,
 std::string MetricsJson(const MetricsReport& r) {
   std::string out = absl::StrCat(
       "{\n  \"model\": ", Quote(r.model), ",\n  \"version\": ", r.version,
-      ",\n  \"ssim_definition\": ", Quote(core::kSsimDefinition));
+      ",\n  \"ssim_definition\": ", Quote(r.ssim_definition));
   for (const auto& [k, v] : r.scores.ToMap())
     absl::StrAppend(&out, ",\n  ", Quote(k), ": ", Num(v));
   if (r.has_baseline) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "core/evaluation/metrics.h"
 #include "core/evaluation/report.h"
 
 namespace v2p::client {
@@ -33,6 +34,7 @@ struct MetricsReport {
   core::ImageScores scores;
   bool has_baseline = false;
   core::ImageScores baseline;  // the mean training image
+  std::string ssim_definition = core::kSsimDefinition;
 };
 std::string MetricsJson(const MetricsReport& report);
 

@@ -1,6 +1,8 @@
 #include "core/evaluation/metrics.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -75,6 +77,25 @@ absl::StatusOr<Eigen::MatrixXf> HyperSmoothedImages(const Eigen::MatrixXf& image
   ASSIGN_OR_RETURN(const Eigen::MatrixXf resized,
                    ResizeImages(images, shape, kHyperSmoothedShape));
   return SmoothImages(resized, kHyperSmoothedShape, 0.8, /*kernel=*/3);
+}
+
+SsimOptions SsimOptionsFor(ImageShape shape) {
+  SsimOptions o;
+  const int side = std::min(shape.height, shape.width);
+  if (side >= o.window) return o;
+  o.window = std::max(3, side % 2 == 1 ? side : side - 1);
+  o.sigma = 1.5 * o.window / 11.0;
+  return o;
+}
+
+std::string SsimDefinition(ImageShape shape) {
+  const SsimOptions o = SsimOptionsFor(shape);
+  if (o.window == SsimOptions().window) return kSsimDefinition;
+  return absl::StrCat("SSIM-", o.window, "g (images ", shape.height, "x", shape.width,
+                      " are narrower than SSIM-11g's window): Gaussian window ", o.window, "x",
+                      o.window, ", sigma ", o.sigma,
+                      ", population covariance, K1 0.01, K2 0.03, data range 1 (pixels in "
+                      "[0,1]), mean over windows inside the image (Wang et al. 2004)");
 }
 
 absl::StatusOr<double> Ssim(const Eigen::VectorXd& a, const Eigen::VectorXd& b,

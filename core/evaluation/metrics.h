@@ -3,6 +3,8 @@
 #ifndef V2P_CORE_EVALUATION_METRICS_H_
 #define V2P_CORE_EVALUATION_METRICS_H_
 
+#include <string>
+
 #include "Eigen/Core"
 #include "absl/status/statusor.h"
 #include "core/data/image.h"
@@ -40,6 +42,14 @@ struct SsimOptions {
 
 // Human-readable definition for reports (the figure depends on it).
 extern const char kSsimDefinition[];
+
+// The SSIM-11g options, or for an image narrower than 11 pixels (e.g. the
+// 10x10 patterns of Miyawaki et al. 2008) the largest odd window that fits,
+// with sigma scaled alike (1.5 * window / 11); at least 3.
+SsimOptions SsimOptionsFor(ImageShape shape);
+// kSsimDefinition, or the definition of the narrower window
+// SsimOptionsFor(shape) takes.
+std::string SsimDefinition(ImageShape shape);
 
 // Mean SSIM (Wang, Bovik, Sheikh & Simoncelli 2004, IEEE TIP 13(4)):
 // Gaussian-weighted local means, variances and covariance (population

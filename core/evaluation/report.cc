@@ -116,7 +116,7 @@ absl::StatusOr<ImageScores> ScoreReconstructions(
     for (Eigen::Index j = 0; j < n; ++j) {
       const Eigen::VectorXd stim = stimuli.row(j).transpose();
       pcc(i, j) = PixelPcc(rec, stim);
-      ASSIGN_OR_RETURN(ssim(i, j), Ssim(rec, stim, shape));
+      ASSIGN_OR_RETURN(ssim(i, j), Ssim(rec, stim, shape, SsimOptionsFor(shape)));
     }
     own_pcc[i] = pcc(i, i);
     own_ssim[i] = ssim(i, i);

@@ -718,7 +718,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   m.evaluation.split = eval_name;
   m.evaluation.hyperparameters = hyperparameters;
   m.evaluation.num_samples = static_cast<int>(eval.betas.rows());
-  m.evaluation.ssim_definition = kSsimDefinition;
+  m.evaluation.ssim_definition = SsimDefinition(dataset.image);
   if ((features || latent || dand) && eval.betas.rows() > 0 &&
       eval_targets.rows() == eval.betas.rows()) {
     ASSIGN_OR_RETURN(auto recs, pipeline->Run(eval.betas.cast<float>()));

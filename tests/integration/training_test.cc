@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -37,6 +38,7 @@
 #include "voxel2pixel/v1/training_service.grpc.pb.h"
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace v2p {
 namespace {
@@ -305,6 +307,58 @@ TEST(PixelRange, StimuliStoredInZeroToOneTrainToTheSameScores) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_THAT(refused.output, HasSubstr("stimTrn holds values from 0 to 1"));
   EXPECT_THAT(refused.output, HasSubstr("look stored in [0, 1]"));
+}
+
+// A lab's dataset whose right penalty is known: betas x (standard normal,
+// 400 voxels) and 8x8 stimuli 0.5 + c (x w + noise) with w ~ N(0, tau^2),
+// noise ~ N(0, sigma^2), so that ridge with alpha = sigma^2 / tau^2 = 10 is
+// the posterior mean (the scale c changes nothing). One file holds all 220
+// trials; the description names trials 1-10 and 111-120 as the test split.
+// `v2p train` without --spec chooses alpha 10 (not digit69's 1000), prints
+// the curve, and records it with the model; digit69's spec with its fixed
+// alpha records no choice.
+TEST(Hyperparameters, DefaultSpecChoosesTheAlphaASyntheticDatasetWasDrawnWith) {
+  const std::string dir = testing::MakeTempDir("alpha_cv");
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal;
+  const int n = 220, d = 400, pixels = 64;
+  const double sigma = 1, tau = sigma / std::sqrt(10.0);
+  const Eigen::MatrixXd x = Eigen::MatrixXd::NullaryExpr(n, d, [&] { return normal(rng); });
+  const Eigen::MatrixXd w =
+      Eigen::MatrixXd::NullaryExpr(d, pixels, [&] { return tau * normal(rng); });
+  const Eigen::MatrixXd y =
+      x * w + Eigen::MatrixXd::NullaryExpr(n, pixels, [&] { return sigma * normal(rng); });
+  const double c = 0.49 / y.cwiseAbs().maxCoeff();
+  const Eigen::MatrixXd stimuli = (c * y).array() + 0.5;
+  ASSERT_TRUE(core::WriteMatFile(dir + "/synthetic.mat", {{"betas", x}, {"images", stimuli}}).ok());
+  ASSERT_TRUE(core::WriteFile(dir + "/synthetic.pbtxt",
+                              absl::StrCat("name: \"synthetic\"\nfile: \"", dir,
+                                           "/synthetic.mat\"\n"
+                                           "train { betas: \"betas\" stimuli: \"images\" }\n"
+                                           "test_trials { ranges: \"1-10,111-120\" }\n"
+                                           "image { height: 8 width: 8 layout: "
+                                           "IMAGE_LAYOUT_ROW_MAJOR }\n"))
+                  .ok());
+  const auto run = testing::RunCommand(absl::StrCat(testing::BinDir(), "/v2p train --dataset ",
+                                                    dir, "/synthetic.pbtxt --repo ", dir,
+                                                    "/repo --model synthetic"));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("no --spec: the default pipeline"));
+  EXPECT_THAT(run.output,
+              HasSubstr("ridge.alpha chosen by 5-fold cross-validation on the fitted trials: 10\n"));
+  EXPECT_THAT(run.output, HasSubstr("1000         "));  // the curve lists every candidate
+  EXPECT_THAT(run.output, HasSubstr("test split (20 samples)"));
+  auto manifest = core::ReadFile(dir + "/repo/models/synthetic/1/manifest.txt");
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_THAT(*manifest, HasSubstr("hyperparameter.ridge.alpha: chosen 10 folds 5 grid "));
+  EXPECT_THAT(*manifest, HasSubstr("alpha=10 by 5-fold CV"));
+
+  const auto fixed = testing::RunCommand(absl::StrCat(
+      testing::BinDir(), "/v2p train --dataset ", dir, "/synthetic.pbtxt --spec ",
+      testing::SourceDir(), "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo --model fixed"));
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.output;
+  EXPECT_THAT(fixed.output, Not(HasSubstr("chosen by")));
+  EXPECT_THAT(fixed.output, HasSubstr("alpha=1000,"));
 }
 
 TEST_F(TrainingTest, CliDrivesDatasetsTrainingAndJobs) {
