@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "client/cross_validation.h"
 #include "client/output_files.h"
 #include "client/rpc_helpers.h"
 #include "core/base/files.h"
@@ -377,9 +378,10 @@ absl::Status RunTrain(const TrainOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("pipeline_spec expects ", spec.num_voxels(),
                                                    " voxels; dataset '", description.name(),
                                                    "' has ", voxels));
+  core::TrainRequest request{o.model.empty() ? "cv" : o.model, pipeline, spec_text};
+  if (o.cv != 0) return RunCrossValidation(dataset, request, o.repo, o.cv);
   ASSIGN_OR_RETURN(auto repo,
                    core::ModelRepository::Open({o.repo, /*create=*/true}));
-  core::TrainRequest request{o.model, pipeline, spec_text};
   core::Stopwatch watch;
   ASSIGN_OR_RETURN(const core::ModelManifest m,
                    core::TrainModel(dataset, request, *repo, LocalProgressHooks(watch)));

@@ -16,6 +16,9 @@ struct TrainOptions {
   std::string repo;       // model repository (created when missing)
   std::string model;      // model name
   std::string data_root;  // resolves the description's relative file
+  // > 0: report cv-fold cross-validated scores over every paired trial
+  // instead of training a model (client/cross_validation.h).
+  int cv = 0;
 };
 absl::Status RunTrain(const TrainOptions& options);
 

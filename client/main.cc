@@ -29,6 +29,9 @@ ABSL_FLAG(int64_t, version, 0, "Model version; 0 = latest.");
 ABSL_FLAG(std::string, dataset, "", "train: dataset description (.pbtxt).");
 ABSL_FLAG(std::string, spec, "",
           "train: pipeline spec (.pbtxt); empty: ridge to pixels, alpha by 5-fold CV.");
+ABSL_FLAG(int, cv, 0,
+          "train (local): K > 0 reports K-fold cross-validated scores over every paired trial "
+          "(train and test pooled) and commits nothing.");
 ABSL_FLAG(std::string, repo, "",
           "train: model repository directory (created when missing).");
 ABSL_FLAG(std::string, data_root, "../shared/data",
@@ -91,7 +94,7 @@ namespace {
 constexpr char kUsage[] =
     "v2p <command> [flags]\n"
     "  train        --dataset DESC [--spec SPEC] --repo DIR --model NAME "
-    "[--data_root DIR]\n"
+    "[--data_root DIR] [--cv K]\n"
     "  train        --server ADDR --dataset NAME [--spec SPEC] --model NAME [--wait]\n"
     "               [--seed N] [--validation_split F]\n"
     "  datasets upload --server ADDR --name NAME --description DESC [--data_root DIR]\n"
@@ -166,6 +169,9 @@ int main(int argc, char** argv) {
     o.seed = absl::GetFlag(FLAGS_seed);
     o.validation_split = absl::GetFlag(FLAGS_validation_split);
     o.wait = absl::GetFlag(FLAGS_wait);
+    if (absl::GetFlag(FLAGS_cv) != 0)
+      return Usage("train --cv K trains locally: give --repo DIR (its feature networks and "
+                   "generators are used; nothing is committed)");
     if (o.dataset.empty() || o.model.empty()) {
       return Usage("train needs --dataset, --model and --server (remote) or --repo (local)");
     }
@@ -310,8 +316,9 @@ int main(int argc, char** argv) {
         absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_spec),
         absl::GetFlag(FLAGS_repo), absl::GetFlag(FLAGS_model),
         absl::GetFlag(FLAGS_data_root)};
-    if (o.dataset.empty() || o.repo.empty() || o.model.empty()) {
-      return Usage("train needs --dataset, --repo and --model");
+    o.cv = absl::GetFlag(FLAGS_cv);
+    if (o.dataset.empty() || o.repo.empty() || (o.model.empty() && o.cv == 0)) {
+      return Usage("train needs --dataset, --repo and --model (or --cv K)");
     }
     return Report(v2p::client::RunTrain(o));
   }

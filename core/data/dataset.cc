@@ -76,23 +76,6 @@ absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat,
   return split;
 }
 
-// Rows `rows` of every matrix of `split`.
-DatasetSplit TakeRows(const DatasetSplit& split, const std::vector<Eigen::Index>& rows) {
-  DatasetSplit out;
-  auto take = [&](const Eigen::MatrixXd& m) {
-    Eigen::MatrixXd t(rows.size(), m.cols());
-    for (size_t i = 0; i < rows.size(); ++i) t.row(i) = m.row(rows[i]);
-    return t;
-  };
-  out.betas = take(split.betas);
-  if (split.stimuli.rows() > 0) out.stimuli = take(split.stimuli);
-  if (split.labels.size() > 0) {
-    out.labels.resize(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) out.labels(i) = split.labels(rows[i]);
-  }
-  return out;
-}
-
 // Which of the n trials `selection` names as test trials.
 absl::StatusOr<std::vector<bool>> SelectTestTrials(const MatFile& mat,
                                                    const TrialSelection& selection,
@@ -129,6 +112,22 @@ absl::StatusOr<std::vector<bool>> SelectTestTrials(const MatFile& mat,
 }
 
 }  // namespace
+
+DatasetSplit SplitRows(const DatasetSplit& split, const std::vector<Eigen::Index>& rows) {
+  DatasetSplit out;
+  auto take = [&](const Eigen::MatrixXd& m) {
+    Eigen::MatrixXd t(rows.size(), m.cols());
+    for (size_t i = 0; i < rows.size(); ++i) t.row(i) = m.row(rows[i]);
+    return t;
+  };
+  out.betas = take(split.betas);
+  if (split.stimuli.rows() > 0) out.stimuli = take(split.stimuli);
+  if (split.labels.size() > 0) {
+    out.labels.resize(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) out.labels(i) = split.labels(rows[i]);
+  }
+  return out;
+}
 
 absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ParseTrialRanges(
     absl::string_view text) {
@@ -215,8 +214,8 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
     for (size_t i = 0; i < is_test.size(); ++i)
       (is_test[i] ? test_rows : train_rows).push_back(static_cast<Eigen::Index>(i));
     const DatasetSplit all = std::move(ds.train);
-    ds.train = TakeRows(all, train_rows);
-    ds.test = TakeRows(all, test_rows);
+    ds.train = SplitRows(all, train_rows);
+    ds.test = SplitRows(all, test_rows);
   } else {
     ASSIGN_OR_RETURN(ds.test, LoadSplit(*mat, resolved, options.test, "test"));
   }

@@ -83,6 +83,10 @@ struct Dataset {
   double pixel_max = 1;
 };
 
+// The trials `rows` of `split` (betas, and stimuli and labels when present),
+// in that order.
+DatasetSplit SplitRows(const DatasetSplit& split, const std::vector<Eigen::Index>& rows);
+
 // pixel_max for images `raw` stored in variable `var`: `declared` when it
 // is > 0 and the values agree with it, else inferred (1 when every value is
 // <= 1, else 255 when every value is <= 255). INVALID_ARGUMENT, saying

@@ -33,20 +33,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-DatasetSplit Rows(const DatasetSplit& s,
-                  const std::vector<Eigen::Index>& rows) {
-  DatasetSplit out;
-  out.betas.resize(rows.size(), s.betas.cols());
-  out.stimuli.resize(rows.size(), s.stimuli.cols());
-  if (s.labels.size() > 0) out.labels.resize(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    out.betas.row(i) = s.betas.row(rows[i]);
-    if (s.stimuli.size() > 0) out.stimuli.row(i) = s.stimuli.row(rows[i]);
-    if (s.labels.size() > 0) out.labels(i) = s.labels(rows[i]);
-  }
-  return out;
-}
-
 std::string StepFile(const std::string& dir, int step) {
   return absl::StrCat(dir, "/step_", step, ".npy");
 }
@@ -380,6 +366,19 @@ std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x,
   return all;
 }
 
+std::vector<int> ContiguousFolds(const DatasetSplit& trials, int k) {
+  const Eigen::Index n = trials.betas.rows();
+  std::vector<int> fold(n, 0);
+  std::map<int, std::vector<Eigen::Index>> by_label;
+  for (Eigen::Index i = 0; i < n; ++i)
+    by_label[trials.labels.size() == n ? trials.labels(i) : 0].push_back(i);
+  for (const auto& [label, rows] : by_label) {
+    const auto m = static_cast<Eigen::Index>(rows.size());
+    for (Eigen::Index j = 0; j < m; ++j) fold[rows[j]] = static_cast<int>(j * k / m);
+  }
+  return fold;
+}
+
 void SplitForValidation(const DatasetSplit& train, double fraction,
                         uint64_t seed, DatasetSplit* fit,
                         DatasetSplit* validation) {
@@ -398,8 +397,8 @@ void SplitForValidation(const DatasetSplit& train, double fraction,
   std::vector<Eigen::Index> rest(order.begin() + held, order.end());
   std::sort(val.begin(), val.end());
   std::sort(rest.begin(), rest.end());
-  *validation = Rows(train, val);
-  *fit = Rows(train, rest);
+  *validation = SplitRows(train, val);
+  *fit = SplitRows(train, rest);
 }
 
 namespace {

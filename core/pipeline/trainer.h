@@ -145,6 +145,12 @@ std::map<std::string, double> ScoreFeatures(
 std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x,
                                            const Eigen::MatrixXd& h, int n);
 
+// The fold (0..k-1) of each trial for k-fold cross-validation: within each
+// label (all trials alike when there are no labels), the trials in stored
+// order are cut into k contiguous blocks, so that every fold holds each
+// class in proportion and trials close in time stay together.
+std::vector<int> ContiguousFolds(const DatasetSplit& trials, int k);
+
 // Splits `train` into (fit, validation) with `fraction` of the trials in
 // validation, chosen by a Fisher-Yates shuffle seeded with `seed`
 // (std::mt19937_64, fully specified, so the same on every platform).

@@ -361,6 +361,47 @@ TEST(Hyperparameters, DefaultSpecChoosesTheAlphaASyntheticDatasetWasDrawnWith) {
   EXPECT_THAT(fixed.output, HasSubstr("alpha=1000,"));
 }
 
+// One file, two ways to evaluate without rewriting it: the shipped
+// examples/digit69_index_split.pbtxt names trials 1-5 and 51-55 of
+// 69dataset2.mat as the test split (the model is scored on those 10), and
+// `--cv 5` scores 5 folds of all 100 trials, printing each fold and the
+// mean ± SD, above the mean image, committing nothing.
+TEST(Splits, IndexRangesAndCrossValidationFromOneFile) {
+  const std::string dir = testing::MakeTempDir("splits");
+  const std::string train = absl::StrCat(
+      testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+      "/examples/digit69_index_split.pbtxt --data_root ", testing::DataDir(), " --spec ",
+      testing::SourceDir(), "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo");
+  const auto split = testing::RunCommand(train + " --model by_index");
+  ASSERT_EQ(split.exit_code, 0) << split.output;
+  EXPECT_THAT(split.output, HasSubstr("test split (10 samples)"));
+  const auto cv = testing::RunCommand(train + " --cv 5");
+  ASSERT_EQ(cv.exit_code, 0) << cv.output;
+  EXPECT_THAT(cv.output, HasSubstr("5-fold cross-validation over 100 trials"));
+  for (int k = 1; k <= 5; ++k)
+    EXPECT_THAT(cv.output, HasSubstr(absl::StrCat("fold ", k, "/5: 20 test trials"))) << k;
+  // "  PCC   0.731 ± 0.016  [0.610]": mean, SD, mean image.
+  const size_t at = cv.output.find("  PCC ");
+  ASSERT_NE(at, std::string::npos) << cv.output;
+  double mean = 0, sd = 0, base = 0;
+  ASSERT_EQ(std::sscanf(cv.output.c_str() + at, "  PCC %lf ± %lf [%lf]", &mean, &sd, &base), 3)
+      << cv.output.substr(at, 60);
+  EXPECT_GT(mean, base + 0.05);
+  EXPECT_GT(sd, 0);
+  EXPECT_LT(sd, 0.1);
+  const size_t id = cv.output.find("  identification (PCC) ");
+  ASSERT_NE(id, std::string::npos);
+  double identification = 0;
+  ASSERT_EQ(std::sscanf(cv.output.c_str() + id, "  identification (PCC) %lf", &identification), 1);
+  EXPECT_GT(identification, 0.8);
+  EXPECT_FALSE(fs::exists(dir + "/repo/models/cv"));
+
+  const auto remote = testing::RunCommand(absl::StrCat(
+      testing::BinDir(), "/v2p train --server localhost:1 --dataset d --model m --cv 5"));
+  EXPECT_NE(remote.exit_code, 0);
+  EXPECT_THAT(remote.output, HasSubstr("--cv K trains locally"));
+}
+
 TEST_F(TrainingTest, CliDrivesDatasetsTrainingAndJobs) {
   const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
   const std::string server = " --server " + server_->address();

@@ -158,4 +158,28 @@ TEST_F(TrainerTest, ValidationSplitIsSeededAndDisjoint) {
 }
 
 }  // namespace
+// Folds are contiguous blocks of each label's trials in stored order: with
+// 50 sixes then 50 nines (69dataset2.mat's order), 5 folds hold 10 of each,
+// and a fold's trials of one label are consecutive.
+TEST(ContiguousFolds, EachFoldHoldsEveryLabelInProportionAndInOrder) {
+  DatasetSplit trials;
+  trials.betas = Eigen::MatrixXd::Zero(100, 1);
+  trials.labels = Eigen::VectorXi::Ones(100);
+  trials.labels.tail(50).setConstant(2);
+  const std::vector<int> fold = ContiguousFolds(trials, 5);
+  ASSERT_EQ(fold.size(), 100u);
+  for (int k = 0; k < 5; ++k) {
+    std::vector<int> rows;
+    for (int i = 0; i < 100; ++i)
+      if (fold[i] == k) rows.push_back(i);
+    ASSERT_EQ(rows.size(), 20u) << k;
+    EXPECT_EQ(rows[0], 10 * k);
+    EXPECT_EQ(rows[9], 10 * k + 9);
+    EXPECT_EQ(rows[10], 50 + 10 * k);
+  }
+  trials.labels.resize(0);  // no labels: 7 trials in 3 folds of 3, 2, 2
+  trials.betas = Eigen::MatrixXd::Zero(7, 1);
+  EXPECT_EQ(ContiguousFolds(trials, 3), (std::vector<int>{0, 0, 0, 1, 1, 2, 2}));
+}
+
 }  // namespace v2p::core
