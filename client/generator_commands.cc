@@ -23,6 +23,7 @@
 #include "core/pipeline/model_repository.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/trainer.h"
+#include "workers/spec_files.h"
 
 namespace v2p::client {
 namespace {
@@ -87,36 +88,64 @@ absl::StatusOr<GeneratorsTrainResult> StoreGenerator(const GeneratorsTrainOption
   return r;
 }
 
+// A generator's training images and the dataset whose test stimuli score
+// it: the description's (core::GeneratorTrainingImages), or digit69's
+// unpaired X_prior + MNIST 6s and 9s.
+struct ImageSource {
+  Eigen::MatrixXf images;
+  std::string source;  // in words
+  core::Dataset scored;
+};
+
+absl::StatusOr<ImageSource> TrainingImages(const GeneratorsTrainOptions& o) {
+  ImageSource s;
+  if (o.dataset.empty()) {
+    ASSIGN_OR_RETURN(s.images, Digit69PriorImages(o.data_root));
+    s.source = "unpaired images (X_prior + MNIST 6s and 9s)";
+    ASSIGN_OR_RETURN(s.scored, core::LoadDataset(core::Digit69DatasetOptions(o.data_root)));
+    return s;
+  }
+  ASSIGN_OR_RETURN(const auto description, worker::ReadDatasetDescription(o.dataset));
+  ASSIGN_OR_RETURN(const core::DatasetOptions options,
+                   worker::ToDatasetOptions(description, o.data_root));
+  ASSIGN_OR_RETURN(s.scored, core::LoadDataset(options));
+  ASSIGN_OR_RETURN(core::GeneratorImages g,
+                   core::GeneratorTrainingImages(s.scored, s.scored.train, true, 128));
+  s.images = std::move(g.images);
+  s.source = absl::StrCat("images of ", s.scored.name, ": ", g.source);
+  return s;
+}
+
 // HYPER's generator: an unconditional GAN on the same unpaired images. Its
 // upper bound is how well inversion redraws the digit69 test stimuli.
 absl::StatusOr<GeneratorsTrainResult> TrainGan(const GeneratorsTrainOptions& o,
                                                const std::string& name) {
-  ASSIGN_OR_RETURN(const Eigen::MatrixXf images, Digit69PriorImages(o.data_root));
+  ASSIGN_OR_RETURN(const ImageSource src, TrainingImages(o));
+  const core::Dataset& ds = src.scored;
   core::GanOptions options;
   options.latent_size = o.latent_size;
   options.epochs = o.epochs;
   options.seed = o.seed;
-  std::printf("training GAN on %lld unpaired images (X_prior + MNIST 6s and 9s), latent %d, "
-              "%d epochs\n",
-              static_cast<long long>(images.rows()), o.latent_size, o.epochs);
+  std::printf("training GAN on %lld %s, latent %d, %d epochs\n",
+              static_cast<long long>(src.images.rows()), src.source.c_str(), o.latent_size,
+              o.epochs);
   const absl::Time start = absl::Now();
   options.on_epoch = [&](const core::GanEpoch& e) {
     std::printf("  epoch %3d: L_dis %.3f, L_adv %.3f (%.0f s)\n", e.epoch, e.discriminator,
                 e.adversarial, absl::ToDoubleSeconds(absl::Now() - start));
     std::fflush(stdout);
   };
-  ASSIGN_OR_RETURN(auto trainer, core::GanTrainer::Create(images, {28, 28, 1}, options));
+  ASSIGN_OR_RETURN(auto trainer, core::GanTrainer::Create(src.images, ds.image, options));
   RETURN_IF_ERROR(trainer->Train());
   std::unique_ptr<core::GanGenerator> gan = trainer->Finish();
-  ASSIGN_OR_RETURN(const core::Dataset ds, core::LoadDataset(core::Digit69DatasetOptions(o.data_root)));
   const Eigen::MatrixXf test = ds.test.stimuli.cast<float>();
   ASSIGN_OR_RETURN(const Eigen::MatrixXf z, gan->Invert(test));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf rec, gan->Generate(z));
   ASSIGN_OR_RETURN(const core::ImageScores scores,
                    core::ScoreReconstructions(rec.cast<double>(), ds.test.stimuli, ds.image));
-  std::printf("digit69 test stimuli redrawn from their inverted latents: PCC %.3f ± %.3f, "
-              "SSIM-11g %.3f, identification %.3f\n",
-              scores.pcc, scores.pcc_sd, scores.ssim, scores.identification_pcc);
+  std::printf("%s test stimuli redrawn from their inverted latents: PCC %.3f ± %.3f, "
+              "SSIM %.3f, identification %.3f\n",
+              ds.name.c_str(), scores.pcc, scores.pcc_sd, scores.ssim, scores.identification_pcc);
   return StoreGenerator(o, name, *gan, "unconditional GAN\n", scores, {test, rec}, ds.image,
                         "test stimuli above their inverted redraws");
 }
@@ -124,25 +153,30 @@ absl::StatusOr<GeneratorsTrainResult> TrainGan(const GeneratorsTrainOptions& o,
 }  // namespace
 
 absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOptions& o) {
-  if (o.kind == "GAN") {
-    const std::string name = o.name.empty() ? "digit69_GAN" : o.name;
-    RETURN_IF_ERROR(core::ValidateModelName(name));
-    return TrainGan(o, name);
+  std::string prefix = "digit69";
+  if (!o.dataset.empty()) {
+    ASSIGN_OR_RETURN(const auto description, worker::ReadDatasetDescription(o.dataset));
+    prefix = description.name();
   }
-  ASSIGN_OR_RETURN(core::IcgOptions options, core::IcgOptions::Preset(o.kind));
-  const std::string name = o.name.empty() ? absl::StrCat("digit69_", o.kind) : o.name;
+  const std::string name = o.name.empty() ? absl::StrCat(prefix, "_", o.kind) : o.name;
   RETURN_IF_ERROR(core::ValidateModelName(name));
+  if (o.kind == "GAN") return TrainGan(o, name);
+  ASSIGN_OR_RETURN(core::IcgOptions options, core::IcgOptions::Preset(o.kind));
   ASSIGN_OR_RETURN(auto nets, core::OpenFeatureNetworkRepository(o.repo, false));
   ASSIGN_OR_RETURN(const int64_t nv, nets->ResolveVersion(o.network, 0));
   ASSIGN_OR_RETURN(auto net, core::FeatureNetwork::Load(nets->VersionDir(o.network, nv)));
   const std::vector<std::string> layers = absl::StrSplit(o.layers, ',', absl::SkipEmpty());
   if (layers.empty()) return absl::InvalidArgumentError("generators train needs --layers");
 
-  ASSIGN_OR_RETURN(const Eigen::MatrixXf images, Digit69PriorImages(o.data_root));
-  ASSIGN_OR_RETURN(const Eigen::MatrixXf conditions, net->ExtractConcatenated(images, layers));
-  std::printf("training %s on %lld unpaired images (X_prior + MNIST 6s and 9s), condition %s "
+  ASSIGN_OR_RETURN(const ImageSource src, TrainingImages(o));
+  const Eigen::MatrixXf& images = src.images;
+  const core::Dataset& ds = src.scored;
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf conditions,
+                   net->ExtractConcatenated(images, ds.image, layers));
+  std::printf("training %s on %lld %s, condition %s "
               "of %s/%lld (%lld units), latent %d, %d epochs\n",
-              o.kind.c_str(), static_cast<long long>(images.rows()), o.layers.c_str(),
+              o.kind.c_str(), static_cast<long long>(images.rows()), src.source.c_str(),
+              o.layers.c_str(),
               o.network.c_str(), static_cast<long long>(nv),
               static_cast<long long>(conditions.cols()), o.kind == "DeCNN" ? 0 : o.latent_size,
               o.epochs);
@@ -157,14 +191,14 @@ absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOp
                 absl::ToDoubleSeconds(absl::Now() - start));
     std::fflush(stdout);
   };
-  ASSIGN_OR_RETURN(auto trainer, core::IcgTrainer::Create(images, conditions, {28, 28, 1}, options));
+  ASSIGN_OR_RETURN(auto trainer, core::IcgTrainer::Create(images, conditions, ds.image, options));
   RETURN_IF_ERROR(trainer->Train());
   std::unique_ptr<core::IcgGenerator> generator = trainer->Finish();
 
-  // The upper bound: the digit69 test stimuli from their true features.
-  ASSIGN_OR_RETURN(const core::Dataset ds, core::LoadDataset(core::Digit69DatasetOptions(o.data_root)));
+  // The upper bound: the test stimuli from their true features.
   const Eigen::MatrixXf test = ds.test.stimuli.cast<float>();
-  ASSIGN_OR_RETURN(const Eigen::MatrixXf test_units, net->ExtractConcatenated(test, layers));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf test_units,
+                   net->ExtractConcatenated(test, ds.image, layers));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf rec, generator->Generate(test_units));
   ASSIGN_OR_RETURN(const core::ImageScores scores,
                    core::ScoreReconstructions(rec.cast<double>(), ds.test.stimuli, ds.image));
@@ -172,9 +206,9 @@ absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOp
       const core::ImageScores base,
       core::ScoreReconstructions(core::MeanImageBaseline(ds.train.stimuli, test.rows()),
                                  ds.test.stimuli, ds.image));
-  std::printf("digit69 test stimuli from their true %s units: PCC %.3f ± %.3f, SSIM-11g %.3f, "
+  std::printf("%s test stimuli from their true %s units: PCC %.3f ± %.3f, SSIM %.3f, "
               "identification %.3f (mean training image: PCC %.3f, identification %.3f)\n",
-              o.layers.c_str(), scores.pcc, scores.pcc_sd, scores.ssim,
+              ds.name.c_str(), o.layers.c_str(), scores.pcc, scores.pcc_sd, scores.ssim,
               scores.identification_pcc, base.pcc, base.identification_pcc);
 
   const std::string condition = core::GeneratorCondition(absl::StrCat(o.network, "/", nv), layers);

@@ -16,11 +16,15 @@ namespace v2p::client {
 
 struct GeneratorsTrainOptions {
   std::string repo;  // holds the feature network; the generator goes here
-  std::string name;  // default: digit69_<kind>
+  std::string name;  // default: <dataset name or digit69>_<kind>
   std::string kind = "ICG";
   std::string network = "alexnet28";
   std::string layers = "fc6";  // comma-separated; the condition units
   std::string data_root = "../shared/data";
+  // Optional dataset description: train on its unpaired images, or its
+  // shifted training stimuli when it names none, and score on its test
+  // stimuli; empty: digit69's X_prior + MNIST 6s and 9s.
+  std::string dataset;
   std::string out;  // optional: contact_sheet.png of the true-feature reconstructions
   int epochs = 20;
   int latent_size = 16;

@@ -109,6 +109,7 @@ constexpr char kUsage[] =
     "      [--folds 5] [--voxels 200] [--iterations 10] [--variants SMR,...] [--out FILE.md]\n"
     "  generators train --repo DIR [--kind ICG|CVAE|CGAN|DeCNN|GAN] [--network alexnet28]\n"
     "      [--layers fc6] [--epochs 20] [--latent 16] [--margin 30] [--out sheet.png]\n"
+    "      [--dataset DESC: train on its images, not digit69's X_prior + MNIST]\n"
     "  generators evaluate --repo DIR --out DIR [--layers fc6] [--epochs 20] [--top_k 64,128]\n"
     "  gan evaluate --repo DIR --out DIR [--gan digit69_GAN] [--epochs 20] [--permutations 200]\n"
     "      [--face_epochs 60] [--faces=false]\n"
@@ -280,6 +281,7 @@ int main(int argc, char** argv) {
     o.network = absl::GetFlag(FLAGS_network);
     o.layers = absl::GetFlag(FLAGS_layers);
     o.data_root = absl::GetFlag(FLAGS_data_root);
+    o.dataset = absl::GetFlag(FLAGS_dataset);
     o.out = absl::GetFlag(FLAGS_out);
     if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
     o.latent_size = absl::GetFlag(FLAGS_latent);

@@ -36,10 +36,6 @@ absl::Status TrainingService::Validate(const v1::CreateTrainingJobRequest& reque
       return absl::InvalidArgumentError(
           "pipeline_spec: TARGET_SPACE_DAND takes features { network: ... layers: ... } and "
           "decoder { map { ... } }");
-    if (dataset->description().unpaired_images().empty() && dataset->num_train() < 1000)
-      return absl::InvalidArgumentError(absl::StrCat(
-          "pipeline_spec: DAND trains a generator and needs unpaired images; dataset '",
-          request.dataset(), "' names none (set unpaired_images in its description)"));
   } else if (!spec->decoder().has_ridge() && !spec->decoder().has_smr()) {
     return absl::InvalidArgumentError(
         "pipeline_spec: no decoder this server knows (expected decoder { ridge { ... } } or "
@@ -58,19 +54,22 @@ absl::Status TrainingService::Validate(const v1::CreateTrainingJobRequest& reque
       if (kind != "ICG" && kind != "CVAE" && kind != "CGAN" && kind != "DeCNN")
         return absl::InvalidArgumentError(absl::StrCat(
             "pipeline_spec: generator.train.kind '", kind, "' is not ICG, CVAE, CGAN or DeCNN"));
-      // A generator learns from many images; a few dozen trials are not enough.
-      if (dataset->description().unpaired_images().empty() &&
-          (g.exclude_training_stimuli() || dataset->num_train() < 1000))
+      // Without unpaired images the generator learns from the (shifted)
+      // training stimuli, which exclude_training_stimuli takes away.
+      if (dataset->description().unpaired_images().empty() && g.exclude_training_stimuli())
         return absl::InvalidArgumentError(absl::StrCat(
-            "pipeline_spec: generator { train } needs unpaired images; dataset '",
-            request.dataset(), "' names none (set unpaired_images in its description) and has ",
-            dataset->num_train(), " training trials"));
+            "pipeline_spec: generator { train { exclude_training_stimuli: true } } leaves no "
+            "images: dataset '", request.dataset(),
+            "' names no unpaired_images (set them in its description)"));
     }
   } else if (spec->target() == v1::TARGET_SPACE_GAN_LATENT) {
-    if (!spec->decoder().has_ridge() || !spec->generator().has_stored())
+    if (!spec->decoder().has_ridge() ||
+        !(spec->generator().has_stored() ||
+          (spec->generator().has_train() && spec->generator().train().kind() == "GAN")))
       return absl::InvalidArgumentError(
           "pipeline_spec: TARGET_SPACE_GAN_LATENT takes decoder { ridge { ... } } and "
-          "generator { stored { name: ... } } naming a GAN");
+          "generator { stored { name: ... } } naming a GAN, or generator { train { kind: "
+          "\"GAN\" } }");
   } else if (spec->decoder().has_smr()) {
     return absl::InvalidArgumentError(
         "pipeline_spec: decoder { smr } decodes features; set target: TARGET_SPACE_FEATURES");

@@ -89,14 +89,26 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
         "TARGET_SPACE_GAN_LATENT");
   }
   if (latent) {
-    if (!spec.decoder().has_ridge() || !spec.generator().has_stored() ||
-        spec.generator().stored().name().empty())
+    const v1::TrainedGenerator& g = spec.generator().train();
+    const bool trained = spec.generator().has_train() && g.kind() == "GAN";
+    if (!spec.decoder().has_ridge() ||
+        !(trained || (spec.generator().has_stored() && !spec.generator().stored().name().empty())))
       return absl::InvalidArgumentError(
           "pipeline spec: TARGET_SPACE_GAN_LATENT takes decoder { ridge } and "
-          "generator { stored { name: ... } } naming a GAN");
+          "generator { stored { name: ... } } naming a GAN, or generator { train { kind: \"GAN\" "
+          "} } to train one in the job");
     o.target = core::PipelineOptions::Target::kGanLatent;
-    o.generator_name = spec.generator().stored().name();
-    o.generator_version = spec.generator().stored().version();
+    if (trained) {
+      if (g.latent_size() < 0 || g.epochs() < 0)
+        return absl::InvalidArgumentError(
+            "pipeline spec: generator.train latent_size and epochs must be >= 0");
+      o.train_gan = true;
+      if (g.latent_size() > 0) o.gan_training.latent_size = g.latent_size();
+      o.gan_training.epochs = g.epochs() > 0 ? g.epochs() : 20;
+    } else {
+      o.generator_name = spec.generator().stored().name();
+      o.generator_version = spec.generator().stored().version();
+    }
   }
   if (!spec.decoder().has_ridge() && !spec.decoder().has_smr()) {
     return absl::InvalidArgumentError(

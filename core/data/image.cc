@@ -182,4 +182,33 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
   return png;
 }
 
+Eigen::MatrixXf ShiftedCopies(const Eigen::MatrixXf& images, ImageShape shape, int shift,
+                              bool mirror) {
+  const int h = shape.height, w = shape.width, c = shape.channels;
+  std::vector<std::pair<int, int>> offsets = {{0, 0}};
+  for (int dy : {-shift, 0, shift})
+    for (int dx : {-shift, 0, shift})
+      if ((dy != 0 || dx != 0) && shift > 0) offsets.emplace_back(dy, dx);
+  const int flips = mirror ? 2 : 1;
+  const Eigen::Index n = images.rows();
+  Eigen::MatrixXf out(n * static_cast<Eigen::Index>(offsets.size()) * flips, images.cols());
+  Eigen::Index row = 0;
+  for (int flip = 0; flip < flips; ++flip) {
+    for (const auto& [dy, dx] : offsets) {
+      for (Eigen::Index i = 0; i < n; ++i, ++row) {
+        for (int y = 0; y < h; ++y) {
+          const int sy = std::clamp(y - dy, 0, h - 1);
+          for (int x = 0; x < w; ++x) {
+            int sx = std::clamp(x - dx, 0, w - 1);
+            if (flip) sx = w - 1 - sx;
+            for (int ch = 0; ch < c; ++ch)
+              out(row, (y * w + x) * c + ch) = images(i, (sy * w + sx) * c + ch);
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace v2p::core

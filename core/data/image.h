@@ -63,6 +63,14 @@ absl::StatusOr<Eigen::MatrixXf> ResizeImages(const Eigen::MatrixXf& images, Imag
 Eigen::MatrixXf SmoothImages(const Eigen::MatrixXf& images, ImageShape shape, double sigma,
                              int kernel = 0);
 
+// Training images for a generator made from few stimuli: each row of
+// `images` (row-major HWC) shifted by every (dy, dx) in {-shift, 0,
+// shift}^2, edges replicated, and with `mirror` also left-right mirrored:
+// 9 (or 18) rows per image, the originals first. Shifts keep any image
+// domain; mirroring only domains closed under it (faces, not digits).
+Eigen::MatrixXf ShiftedCopies(const Eigen::MatrixXf& images, ImageShape shape, int shift,
+                              bool mirror);
+
 }  // namespace v2p::core
 
 #endif  // V2P_CORE_DATA_IMAGE_H_

@@ -174,23 +174,6 @@ absl::StatusOr<Eigen::MatrixXd> LayerTargets(
   return Eigen::MatrixXd(f.cast<double>());
 }
 
-// A generator's training images: the dataset's unpaired images and, when
-// with_fit, the fitted trials' stimuli. INVALID_ARGUMENT below two batches.
-absl::StatusOr<Eigen::MatrixXf> GeneratorImages(const Dataset& dataset, const DatasetSplit& fit,
-                                                bool with_fit, int batch_size) {
-  const Eigen::Index n_fit = with_fit ? fit.stimuli.rows() : 0;
-  Eigen::MatrixXf images(dataset.unpaired.rows() + n_fit, dataset.image.num_pixels());
-  images.topRows(dataset.unpaired.rows()) = dataset.unpaired.cast<float>();
-  if (n_fit > 0) images.bottomRows(n_fit) = fit.stimuli.cast<float>();
-  if (images.rows() < 2 * batch_size)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "training a generator needs at least ", 2 * batch_size, " images; dataset ",
-        dataset.name, " has ", dataset.unpaired.rows(),
-        " unpaired images (name them with unpaired_images in the dataset description)",
-        n_fit > 0 ? absl::StrCat(" and ", n_fit, " training stimuli") : ""));
-  return images;
-}
-
 // Reports the start of the kTrainingGenerator phase and returns the
 // per-epoch reporter (epoch, loss) for the generator's on_epoch.
 std::function<void(int, double)> GeneratorProgress(const TrainHooks& hooks, int epochs) {
@@ -213,10 +196,10 @@ absl::StatusOr<std::unique_ptr<IcgGenerator>> TrainGeneratorInJob(
     const Dataset& dataset, const DatasetSplit& fit, const FeatureNetwork& network,
     const PipelineOptions& p, const Eigen::VectorXd& decodability, const TrainHooks& hooks,
     std::vector<int>* units) {
-  ASSIGN_OR_RETURN(const Eigen::MatrixXf images,
-                   GeneratorImages(dataset, fit, p.generator_uses_training_stimuli,
-                                   p.generator_training.batch_size));
-  const Eigen::Index n_fit = images.rows() - dataset.unpaired.rows();
+  ASSIGN_OR_RETURN(const GeneratorImages g,
+                   GeneratorTrainingImages(dataset, fit, p.generator_uses_training_stimuli,
+                                           2 * p.generator_training.batch_size));
+  const Eigen::MatrixXf& images = g.images;
   ASSIGN_OR_RETURN(Eigen::MatrixXf conditions,
                    network.ExtractConcatenated(images, dataset.image, p.feature_layers));
   if (p.generator_top_k > 0) {
@@ -230,14 +213,36 @@ absl::StatusOr<std::unique_ptr<IcgGenerator>> TrainGeneratorInJob(
     conditions = std::move(top);
   }
   LogInfo("train", "training generator ", p.generator_training.kind, " on ", images.rows(),
-          " images (", dataset.unpaired.rows(), " unpaired + ", n_fit,
-          " training stimuli), condition ", conditions.cols(), " units, ",
+          " images (", g.source, "), condition ", conditions.cols(), " units, ",
           p.generator_training.epochs, " epochs");
   IcgOptions o = p.generator_training;
   auto report = GeneratorProgress(hooks, o.epochs);
   o.on_epoch = [&](const IcgEpoch& e) { report(e.epoch, e.reconstruction); };
   o.is_cancelled = hooks.is_cancelled;
   ASSIGN_OR_RETURN(auto trainer, IcgTrainer::Create(images, conditions, dataset.image, o));
+  RETURN_IF_ERROR(trainer->Train());
+  return trainer->Finish();
+}
+
+// HYPER's GAN trained in the job (PipelineOptions::train_gan) on the
+// dataset's generator images; one progress step per epoch.
+absl::StatusOr<std::unique_ptr<GanGenerator>> TrainGanInJob(const Dataset& dataset,
+                                                            const DatasetSplit& fit,
+                                                            const PipelineOptions& p,
+                                                            const TrainHooks& hooks) {
+  ASSIGN_OR_RETURN(const GeneratorImages g,
+                   GeneratorTrainingImages(dataset, fit, true, 2 * p.gan_training.batch_size));
+  LogInfo("train", "training GAN (latent ", p.gan_training.latent_size, ", ",
+          p.gan_training.epochs, " epochs) on ", g.images.rows(), " images (", g.source, ")");
+  GanOptions o = p.gan_training;
+  auto report = GeneratorProgress(hooks, o.epochs);
+  o.on_epoch = [&](const GanEpoch& e) {
+    LogInfo("train", "GAN epoch ", e.epoch, "/", o.epochs, ": L_dis ", e.discriminator,
+            ", L_adv ", e.adversarial);
+    report(e.epoch, e.adversarial);
+  };
+  o.is_cancelled = hooks.is_cancelled;
+  ASSIGN_OR_RETURN(auto trainer, GanTrainer::Create(g.images, dataset.image, o));
   RETURN_IF_ERROR(trainer->Train());
   return trainer->Finish();
 }
@@ -256,8 +261,9 @@ absl::StatusOr<DandParts> FitDand(const Dataset& dataset, const DatasetSplit& fi
                                   const DatasetSplit& eval, const FeatureNetwork& network,
                                   const PipelineOptions& p, const TrainHooks& hooks,
                                   Eigen::MatrixXd* fit_targets, Eigen::MatrixXd* eval_targets) {
-  ASSIGN_OR_RETURN(const Eigen::MatrixXf images,
-                   GeneratorImages(dataset, fit, true, p.dand_generator.batch_size));
+  ASSIGN_OR_RETURN(const GeneratorImages g,
+                   GeneratorTrainingImages(dataset, fit, true, 2 * p.dand_generator.batch_size));
+  const Eigen::MatrixXf& images = g.images;
   ASSIGN_OR_RETURN(const Eigen::MatrixXf all_features,
                    network.ExtractConcatenated(images, dataset.image, p.feature_layers));
   PcaOptions po;
@@ -366,6 +372,37 @@ std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x,
   return all;
 }
 
+absl::StatusOr<GeneratorImages> GeneratorTrainingImages(const Dataset& dataset,
+                                                        const DatasetSplit& fit, bool with_fit,
+                                                        int min_images) {
+  GeneratorImages g;
+  const Eigen::Index n_unpaired = dataset.unpaired.rows();
+  const Eigen::Index n_fit = with_fit ? fit.stimuli.rows() : 0;
+  if (n_unpaired > 0) {
+    g.images.resize(n_unpaired + n_fit, dataset.image.num_pixels());
+    g.images.topRows(n_unpaired) = dataset.unpaired.cast<float>();
+    if (n_fit > 0) g.images.bottomRows(n_fit) = fit.stimuli.cast<float>();
+    g.source = absl::StrCat(n_unpaired, " unpaired images",
+                            n_fit > 0 ? absl::StrCat(" + ", n_fit, " training stimuli") : "");
+  } else if (n_fit > 0) {
+    const int shift = std::max(1, std::min(dataset.image.height, dataset.image.width) / 14);
+    g.images = ShiftedCopies(fit.stimuli.cast<float>(), dataset.image, shift,
+                             dataset.mirror_symmetric);
+    g.source = absl::StrCat(n_fit, " training stimuli x ", g.images.rows() / n_fit,
+                            " (shifted by 0 or +-", shift, " px",
+                            dataset.mirror_symmetric ? ", and mirrored" : "",
+                            "; the dataset names no unpaired_images)");
+  }
+  if (g.images.rows() < min_images)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training a generator needs at least ", min_images, " images; dataset ", dataset.name,
+        " has ", n_unpaired, " unpaired images (name them with unpaired_images in the dataset "
+        "description)",
+        with_fit ? absl::StrCat(" and ", fit.stimuli.rows(), " training stimuli")
+                 : " and the training stimuli are excluded"));
+  return g;
+}
+
 std::vector<int> ContiguousFolds(const DatasetSplit& trials, int k) {
   const Eigen::Index n = trials.betas.rows();
   std::vector<int> fold(n, 0);
@@ -427,7 +464,8 @@ std::string DescribePipeline(const PipelineOptions& o, ImageShape image) {
   if (o.target == PipelineOptions::Target::kGanLatent)
     return absl::StrCat("ridge(", AlphaText(o), ", n_feat=",
                         r.n_feat == 0 ? "all" : absl::StrCat(r.n_feat), ") -> latent of GAN ",
-                        o.generator_name, " (stimuli inverted) -> GAN");
+                        o.train_gan ? "trained in the job" : o.generator_name,
+                        " (stimuli inverted) -> GAN");
   if (o.target == PipelineOptions::Target::kFeatures) {
     const std::string decoder =
         o.decoder == PipelineOptions::Decoder::kSmr
@@ -546,24 +584,31 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   // inverting the stored GAN (no GAN drew these stimuli).
   const bool latent = p.target == PipelineOptions::Target::kGanLatent;
   std::unique_ptr<GanGenerator> gan;
+  const GanGenerator* trained_gan = nullptr;  // saved with the model when trained here
   double inversion_pcc = 0;
   if (latent) {
-    if (p.generator_name.empty())
-      return absl::InvalidArgumentError("a latent pipeline names its GAN (generator { stored })");
-    ASSIGN_OR_RETURN(auto gens, OpenGeneratorRepository(repository.root(), false));
-    ASSIGN_OR_RETURN(const int64_t gv,
-                     gens->ResolveVersion(p.generator_name, p.generator_version));
-    generator_dir = gens->VersionDir(p.generator_name, gv);
-    generator_id = absl::StrCat(p.generator_name, "/", gv);
-    auto loaded = GanGenerator::Load(generator_dir);
-    if (!loaded.ok())
-      return absl::InvalidArgumentError(absl::StrCat("generator ", generator_id,
-                                                     " is not a GAN: ", loaded.status().message()));
-    gan = *std::move(loaded);
-    if (!(gan->image_shape() == dataset.image))
-      return absl::InvalidArgumentError(absl::StrCat("GAN ", generator_id, " draws ",
-                                                     gan->image_shape().height, "x",
-                                                     gan->image_shape().width, " images"));
+    if (p.train_gan) {
+      ASSIGN_OR_RETURN(gan, TrainGanInJob(dataset, fit, p, hooks));
+      trained_gan = gan.get();
+      generator_id = "GAN trained in the job";
+    } else {
+      if (p.generator_name.empty())
+        return absl::InvalidArgumentError("a latent pipeline names its GAN (generator { stored })");
+      ASSIGN_OR_RETURN(auto gens, OpenGeneratorRepository(repository.root(), false));
+      ASSIGN_OR_RETURN(const int64_t gv,
+                       gens->ResolveVersion(p.generator_name, p.generator_version));
+      generator_dir = gens->VersionDir(p.generator_name, gv);
+      generator_id = absl::StrCat(p.generator_name, "/", gv);
+      auto loaded = GanGenerator::Load(generator_dir);
+      if (!loaded.ok())
+        return absl::InvalidArgumentError(absl::StrCat("generator ", generator_id,
+                                                       " is not a GAN: ", loaded.status().message()));
+      gan = *std::move(loaded);
+      if (!(gan->image_shape() == dataset.image))
+        return absl::InvalidArgumentError(absl::StrCat("GAN ", generator_id, " draws ",
+                                                       gan->image_shape().height, "x",
+                                                       gan->image_shape().width, " images"));
+    }
     TrainingProgress progress;
     progress.phase = TrainingProgress::Phase::kTrainingGenerator;
     progress.total_steps = 2;
@@ -807,6 +852,10 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
                 WriteFile(dir + "/" + kSpecFile, request.spec_text));
             if (dand_trained != nullptr)
               RETURN_IF_ERROR(dand_trained->Save(dir + "/" + kGeneratorDir));
+            if (trained_gan != nullptr) {
+              fs::create_directories(dir + "/" + kGeneratorDir);
+              RETURN_IF_ERROR(trained_gan->Save(dir + "/" + kGeneratorDir));
+            }
             if (features) {
               std::error_code ec;
               fs::copy(network_dir, dir + "/" + kFeatureNetworkDir,

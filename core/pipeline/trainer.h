@@ -66,6 +66,10 @@ struct PipelineOptions {
   GanOptions dand_generator;
   bool train_generator = false;
   IcgOptions generator_training;
+  // kGanLatent: train the GAN in the job (on GeneratorTrainingImages of the
+  // fitted trials) instead of loading generator_name.
+  bool train_gan = false;
+  GanOptions gan_training;
   int generator_top_k = 0;
   bool generator_uses_training_stimuli = true;
 
@@ -144,6 +148,20 @@ std::map<std::string, double> ScoreFeatures(
 // correlation with the targets; all voxels when n <= 0 or n >= D.
 std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x,
                                            const Eigen::MatrixXd& h, int n);
+
+// A generator's training images (rows of pixels in [0, 1]) and where they
+// came from, in words: the dataset's unpaired images plus, with with_fit,
+// the fitted trials' stimuli; for a dataset without unpaired images, the
+// fitted stimuli shifted by 0 or +-max(1, side / 14) pixels each way (and
+// mirrored when the dataset is mirror_symmetric). INVALID_ARGUMENT, saying
+// what the dataset has, below min_images.
+struct GeneratorImages {
+  Eigen::MatrixXf images;
+  std::string source;
+};
+absl::StatusOr<GeneratorImages> GeneratorTrainingImages(const Dataset& dataset,
+                                                        const DatasetSplit& fit, bool with_fit,
+                                                        int min_images);
 
 // The fold (0..k-1) of each trial for k-fold cross-validation: within each
 // label (all trials alike when there are no labels), the trials in stored
