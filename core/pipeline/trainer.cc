@@ -272,7 +272,7 @@ absl::StatusOr<DandParts> FitDand(const Dataset& dataset, const DatasetSplit& fi
   ASSIGN_OR_RETURN(auto pca, PcaLayer::Fit(all_features.cast<double>(), po));
   LogInfo("train", "DAND: ", pca->num_components(), " components of ",
           absl::StrJoin(p.feature_layers, "+"), " explain ", pca->explained_fraction(),
-          " of the variance over ", images.rows(), " images");
+          " of the variance over ", images.rows(), " images (", g.source, ")");
   auto components = [&](const Eigen::MatrixXd& stimuli) -> absl::StatusOr<Eigen::MatrixXd> {
     ASSIGN_OR_RETURN(const Eigen::MatrixXf f,
                      network.ExtractConcatenated(stimuli.cast<float>(), dataset.image,
