@@ -365,7 +365,8 @@ absl::Status RunTrain(const TrainOptions& o) {
     std::printf("no --spec: the default pipeline (ridge to pixels, z-scored voxels, alpha by "
                 "5-fold cross-validation)\n");
   ASSIGN_OR_RETURN(const core::DatasetOptions dataset_options,
-                   worker::ToDatasetOptions(description, o.data_root));
+                   worker::ToDatasetOptions(description,
+                                             worker::DescriptionDataRoot(o.dataset, o.data_root)));
   ASSIGN_OR_RETURN(core::PipelineOptions pipeline, worker::ToPipelineOptions(spec));
   std::printf("loading %s from %s\n", description.name().c_str(),
               dataset_options.file.c_str());

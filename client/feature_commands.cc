@@ -209,7 +209,8 @@ std::string CompareTableMarkdown(const FeaturesCompareOptions& o,
 absl::Status RunFeaturesCompare(const FeaturesCompareOptions& o) {
   ASSIGN_OR_RETURN(const auto description, worker::ReadDatasetDescription(o.dataset));
   ASSIGN_OR_RETURN(const core::DatasetOptions dataset_options,
-                   worker::ToDatasetOptions(description, o.data_root));
+                   worker::ToDatasetOptions(description,
+                                             worker::DescriptionDataRoot(o.dataset, o.data_root)));
   ASSIGN_OR_RETURN(const core::Dataset dataset, core::LoadDataset(dataset_options));
   ASSIGN_OR_RETURN(auto nets, core::OpenFeatureNetworkRepository(o.repo, false));
   ASSIGN_OR_RETURN(const int64_t version, nets->ResolveVersion(o.network, 0));

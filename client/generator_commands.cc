@@ -107,7 +107,8 @@ absl::StatusOr<ImageSource> TrainingImages(const GeneratorsTrainOptions& o) {
   }
   ASSIGN_OR_RETURN(const auto description, worker::ReadDatasetDescription(o.dataset));
   ASSIGN_OR_RETURN(const core::DatasetOptions options,
-                   worker::ToDatasetOptions(description, o.data_root));
+                   worker::ToDatasetOptions(
+                       description, worker::DescriptionDataRoot(o.dataset, o.dataset_root)));
   ASSIGN_OR_RETURN(s.scored, core::LoadDataset(options));
   ASSIGN_OR_RETURN(core::GeneratorImages g,
                    core::GeneratorTrainingImages(s.scored, s.scored.train, true, 128));

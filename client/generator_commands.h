@@ -25,6 +25,8 @@ struct GeneratorsTrainOptions {
   // shifted training stimuli when it names none, and score on its test
   // stimuli; empty: digit69's X_prior + MNIST 6s and 9s.
   std::string dataset;
+  // Resolves the description's relative file; empty: its directory.
+  std::string dataset_root;
   std::string out;  // optional: contact_sheet.png of the true-feature reconstructions
   int epochs = 20;
   int latent_size = 16;

@@ -34,8 +34,10 @@ ABSL_FLAG(int, cv, 0,
           "(train and test pooled) and commits nothing.");
 ABSL_FLAG(std::string, repo, "",
           "train: model repository directory (created when missing).");
-ABSL_FLAG(std::string, data_root, "../shared/data",
-          "train: root for relative dataset files.");
+ABSL_FLAG(std::string, data_root, "",
+          "A dataset description's relative `file` is resolved against this when given, else "
+          "against the description's own directory; features train, generators and gan "
+          "evaluate read the shared data (corpora, digit69) from it (default ../shared/data).");
 ABSL_FLAG(std::string, betas, "",
           "reconstruct: MATLAB file holding the betas.");
 ABSL_FLAG(std::string, var, "",
@@ -90,6 +92,17 @@ ABSL_FLAG(bool, faces, true, "gan evaluate: also the simulated face experiments 
 ABSL_FLAG(int, timeout_s, 0, "jobs wait: give up after this long; 0 = until done.");
 
 namespace {
+
+// --data_root for resolving a dataset description's file: empty when not
+// given (the description's directory is used).
+std::string DescriptionRootFlag() { return absl::GetFlag(FLAGS_data_root); }
+
+// --data_root for the shared data (corpora, digit69): ../shared/data when
+// not given.
+std::string SharedDataRoot() {
+  const std::string root = absl::GetFlag(FLAGS_data_root);
+  return root.empty() ? "../shared/data" : root;
+}
 
 constexpr char kUsage[] =
     "v2p <command> [flags]\n"
@@ -206,7 +219,7 @@ int main(int argc, char** argv) {
       v2p::client::FeaturesTrainOptions o;
       o.repo = repo;
       if (!absl::GetFlag(FLAGS_name).empty()) o.name = absl::GetFlag(FLAGS_name);
-      o.data_root = absl::GetFlag(FLAGS_data_root);
+      o.data_root = SharedDataRoot();
       o.fashion_dir = absl::GetFlag(FLAGS_fashion_dir);
       if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
       o.max_fashion_train = absl::GetFlag(FLAGS_max_fashion_train);
@@ -224,7 +237,7 @@ int main(int argc, char** argv) {
       o.network = absl::GetFlag(FLAGS_network);
       o.layers = absl::GetFlag(FLAGS_layers);
       o.dataset = absl::GetFlag(FLAGS_dataset);
-      o.data_root = absl::GetFlag(FLAGS_data_root);
+      o.data_root = DescriptionRootFlag();
       o.out = absl::GetFlag(FLAGS_out);
       o.folds = absl::GetFlag(FLAGS_folds);
       o.n_voxels = absl::GetFlag(FLAGS_voxels);
@@ -243,7 +256,7 @@ int main(int argc, char** argv) {
     o.repo = absl::GetFlag(FLAGS_repo);
     o.network = absl::GetFlag(FLAGS_network);
     o.gan = absl::GetFlag(FLAGS_gan);
-    o.data_root = absl::GetFlag(FLAGS_data_root);
+    o.data_root = SharedDataRoot();
     o.out_dir = absl::GetFlag(FLAGS_out);
     if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
     o.permutations = absl::GetFlag(FLAGS_permutations);
@@ -259,7 +272,7 @@ int main(int argc, char** argv) {
     o.repo = absl::GetFlag(FLAGS_repo);
     o.network = absl::GetFlag(FLAGS_network);
     o.layers = absl::GetFlag(FLAGS_layers);
-    o.data_root = absl::GetFlag(FLAGS_data_root);
+    o.data_root = SharedDataRoot();
     o.out_dir = absl::GetFlag(FLAGS_out);
     if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
     for (absl::string_view k : absl::StrSplit(absl::GetFlag(FLAGS_top_k), ',', absl::SkipEmpty())) {
@@ -280,8 +293,9 @@ int main(int argc, char** argv) {
     o.kind = absl::GetFlag(FLAGS_kind);
     o.network = absl::GetFlag(FLAGS_network);
     o.layers = absl::GetFlag(FLAGS_layers);
-    o.data_root = absl::GetFlag(FLAGS_data_root);
+    o.data_root = SharedDataRoot();
     o.dataset = absl::GetFlag(FLAGS_dataset);
+    o.dataset_root = DescriptionRootFlag();
     o.out = absl::GetFlag(FLAGS_out);
     if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
     o.latent_size = absl::GetFlag(FLAGS_latent);
@@ -291,7 +305,7 @@ int main(int argc, char** argv) {
   }
   if (command == "datasets") {
     v2p::client::DatasetsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_name),
-                                   absl::GetFlag(FLAGS_description), absl::GetFlag(FLAGS_data_root)};
+                                   absl::GetFlag(FLAGS_description), DescriptionRootFlag()};
     if (sub == "upload") {
       if (o.description.empty()) return Usage("datasets upload needs --description");
       return Report(v2p::client::RunDatasetsUpload(o));
@@ -317,7 +331,7 @@ int main(int argc, char** argv) {
     v2p::client::TrainOptions o{
         absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_spec),
         absl::GetFlag(FLAGS_repo), absl::GetFlag(FLAGS_model),
-        absl::GetFlag(FLAGS_data_root)};
+        DescriptionRootFlag()};
     o.cv = absl::GetFlag(FLAGS_cv);
     if (o.dataset.empty() || o.repo.empty() || (o.model.empty() && o.cv == 0)) {
       return Usage("train needs --dataset, --repo and --model (or --cv K)");

@@ -155,7 +155,8 @@ absl::Status RunDatasetsUpload(const DatasetsOptions& o) {
   ASSIGN_OR_RETURN(const v1::DatasetDescription description,
                    worker::ReadDatasetDescription(o.description));
   std::filesystem::path file(description.file());
-  if (!file.is_absolute()) file = std::filesystem::path(o.data_root) / file;
+  if (!file.is_absolute())
+    file = std::filesystem::path(worker::DescriptionDataRoot(o.description, o.data_root)) / file;
   std::error_code ec;
   const int64_t size = static_cast<int64_t>(std::filesystem::file_size(file, ec));
   if (ec) return absl::NotFoundError(absl::StrCat("cannot read ", file.string()));

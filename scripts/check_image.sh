@@ -100,9 +100,11 @@ dev=$(run sh "$image" -c 'dpkg-query -W -f "\${Package}\n" | grep -c -- "-dev$" 
 echo "PASS: runs as uid 10001; all libraries of v2p-server, v2p-worker, v2p found; no -dev package"
 
 mkdir -p "$work/repo" && $sudo chown 10001 "$work/repo"
-docker run --rm -v "$work/repo:/repo" -v "$data:/data:ro" -v "$PWD/examples:/examples:ro" \
+# The example's file is relative to examples/ (../../shared/data): mounted
+# at /examples, that is /shared/data.
+docker run --rm -v "$work/repo:/repo" -v "$data:/shared/data:ro" -v "$PWD/examples:/examples:ro" \
   --entrypoint v2p "$image" train --dataset /examples/digit69_dataset.pbtxt \
-  --spec /examples/digit69_ridge.pbtxt --repo /repo --model digit69 --data_root /data |
+  --spec /examples/digit69_ridge.pbtxt --repo /repo --model digit69 |
   tail -1
 docker run -d --name "$name" -p 127.0.0.1::8500 -p 127.0.0.1::8501 -v "$work/repo:/repo" \
   -v "$data:/data:ro" "$image" >/dev/null

@@ -13,8 +13,15 @@ rm -rf "$OUT/repo" "$OUT/digit69"
 mkdir -p "$OUT"
 
 echo "== train (local, into $OUT/repo)"
-"$BIN/v2p" train --dataset examples/digit69_dataset.pbtxt --spec examples/digit69_ridge.pbtxt \
-  --repo "$OUT/repo" --model digit69_ridge --data_root "$DATA"
+# The example's file is relative to examples/ (../shared beside the
+# checkout); with V2P_DATA_DIR elsewhere, a copy names the file there.
+DESCRIPTION=examples/digit69_dataset.pbtxt
+if [ -n "${V2P_DATA_DIR:-}" ]; then
+  DESCRIPTION="$OUT/digit69_dataset.pbtxt"
+  sed "s|\.\./\.\./shared/data|$(cd "$DATA" && pwd)|" examples/digit69_dataset.pbtxt >"$DESCRIPTION"
+fi
+"$BIN/v2p" train --dataset "$DESCRIPTION" --spec examples/digit69_ridge.pbtxt \
+  --repo "$OUT/repo" --model digit69_ridge
 
 echo "== serve"
 PORT_FILE="$OUT/server.port"

@@ -219,6 +219,13 @@ absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
   return o;
 }
 
+std::string DescriptionDataRoot(const std::string& description_path,
+                                const std::string& data_root) {
+  if (!data_root.empty()) return data_root;
+  const std::filesystem::path dir = std::filesystem::path(description_path).parent_path();
+  return dir.empty() ? "." : dir.string();
+}
+
 absl::StatusOr<core::DatasetOptions> ToDatasetOptions(
     const v1::DatasetDescription& d, const std::string& data_root) {
   core::DatasetOptions o;

@@ -39,6 +39,11 @@ absl::StatusOr<voxel2pixel::v1::DatasetDescription> ReadDatasetDescription(
 absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
     const voxel2pixel::v1::PipelineSpec& spec);
 
+// The folder a description's relative `file` is resolved against:
+// `data_root` when given, else the directory of the description file.
+std::string DescriptionDataRoot(const std::string& description_path,
+                                const std::string& data_root);
+
 // `data_root` resolves a relative `file`.
 absl::StatusOr<core::DatasetOptions> ToDatasetOptions(
     const voxel2pixel::v1::DatasetDescription& description,

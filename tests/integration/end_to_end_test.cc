@@ -48,8 +48,7 @@ class EndToEnd : public ::testing::Test {
     const auto train = testing::RunCommand(absl::StrCat(
         testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
         "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
-        "/examples/digit69_ridge.pbtxt --repo ", *repo_, " --model ", kModel,
-        " --data_root ", testing::DataDir()));
+        "/examples/digit69_ridge.pbtxt --repo ", *repo_, " --model ", kModel));
     ASSERT_EQ(train.exit_code, 0) << train.output;
     auto ds = core::LoadDataset(testing::Digit69Options());
     ASSERT_TRUE(ds.ok()) << ds.status();

@@ -52,7 +52,7 @@ class FeatureDecoding : public ::testing::Test {
           testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
           "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
           "/examples/digit69_features_", spec, ".pbtxt --repo ", *repo_,
-          " --model features_", spec, " --data_root ", testing::DataDir()));
+          " --model features_", spec));
       ASSERT_EQ(train.exit_code, 0) << train.output;
     }
   }
@@ -326,7 +326,7 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
     const auto train = testing::RunCommand(absl::StrCat(
         testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
         "/examples/digit69_dataset.pbtxt --spec ", spec, " --repo ", *repo_,
-        " --model gen_DeCNN --data_root ", testing::DataDir()));
+        " --model gen_DeCNN"));
     ASSERT_EQ(train.exit_code, 0) << train.output;
   }
 
@@ -344,7 +344,7 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
   auto description = core::ReadFile(testing::SourceDir() + "/examples/digit69_dataset.pbtxt");
   ASSERT_TRUE(description.ok());
   ASSERT_TRUE(core::WriteFile(scratch + "/description.pbtxt",
-                              absl::StrReplaceAll(*description, {{"digit69/digit69_28x28.mat",
+                              absl::StrReplaceAll(*description, {{testing::kExampleDigit69File,
                                                                   written->file}}) +
                                   "unpaired_images: \"X_prior\"\n")
                   .ok());

@@ -83,8 +83,8 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
   const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
   const std::string at = " --server " + (*server)->address();
   const auto up = testing::RunCommand(cli + "datasets upload --name digit69 --description " +
-                                      testing::SourceDir() + "/examples/digit69_dataset.pbtxt" +
-                                      " --data_root " + testing::DataDir() + at);
+                                      testing::SourceDir() +
+                                      "/examples/digit69_dataset.pbtxt" + at);
   ASSERT_EQ(up.exit_code, 0) << up.output;
   const auto train = testing::RunCommand(cli + "train --dataset digit69 --model hyper --wait --spec " +
                                          testing::SourceDir() + "/examples/digit69_hyper.pbtxt" + at);
@@ -181,7 +181,7 @@ TEST(Dand, MapPosteriorPipelineReconstructsDigit69WithDrawsOverGrpc) {
   ASSERT_TRUE(description.ok() && spec.ok());
   ASSERT_NE(spec->find("epochs: 20"), std::string::npos);
   ASSERT_TRUE(core::WriteFile(repo + "/description.pbtxt",
-                              absl::StrReplaceAll(*description, {{"digit69/digit69_28x28.mat",
+                              absl::StrReplaceAll(*description, {{testing::kExampleDigit69File,
                                                                   written->file}}) +
                                   "unpaired_images: \"X_prior\"\n")
                   .ok());

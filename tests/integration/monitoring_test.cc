@@ -130,8 +130,7 @@ TEST(Monitoring, PrometheusScrapesServerAndWorker) {
   const auto train = testing::RunCommand(absl::StrCat(
       testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
       "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
-      "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo --model m --data_root ",
-      testing::DataDir()));
+      "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo --model m"));
   ASSERT_EQ(train.exit_code, 0) << train.output;
 
   // A worker of our own (to know its metrics port) behind a server.

@@ -222,8 +222,7 @@ TEST_F(TrainingTest, UploadTrainWaitThenReconstructNewVersion) {
   // Upload with the CLI, as a lab would.
   const auto up = testing::RunCommand(absl::StrCat(
       testing::BinDir(), "/v2p datasets upload --server ", server_->address(),
-      " --name digit69 --description ", testing::SourceDir(), "/examples/digit69_dataset.pbtxt",
-      " --data_root ", testing::DataDir()));
+      " --name digit69 --description ", testing::SourceDir(), "/examples/digit69_dataset.pbtxt"));
   ASSERT_EQ(up.exit_code, 0) << up.output;
 
   lro::Operation op;
@@ -254,7 +253,8 @@ TEST_F(TrainingTest, UploadTrainWaitThenReconstructNewVersion) {
 // its stimuli divided by 255 and described without pixel_max. `v2p train`
 // (the CLI, real files) infers white = 1, records it with the model, and
 // prints the same test scores as on the shipped 0..255 file; a description
-// declaring 255 for the rescaled file is refused with what was found.
+// declaring 255 for the rescaled file is refused with what was found. The
+// description names "unit.mat", found beside it (no --data_root).
 TEST(PixelRange, StimuliStoredInZeroToOneTrainToTheSameScores) {
   const std::string dir = testing::MakeTempDir("pixel_range");
   const core::DatasetOptions shipped = testing::Digit69Options();
@@ -273,16 +273,15 @@ TEST(PixelRange, StimuliStoredInZeroToOneTrainToTheSameScores) {
   ASSERT_TRUE(example.ok());
   ASSERT_NE(example->find(" pixel_max: 255"), std::string::npos);
   const std::string unit_description = absl::StrReplaceAll(
-      *example, {{"digit69/digit69_28x28.mat", dir + "/unit.mat"}, {" pixel_max: 255", ""}});
+      *example, {{testing::kExampleDigit69File, "unit.mat"}, {" pixel_max: 255", ""}});
   ASSERT_TRUE(core::WriteFile(dir + "/unit.pbtxt", unit_description).ok());
   ASSERT_TRUE(core::WriteFile(dir + "/contradicting.pbtxt",
-                              absl::StrReplaceAll(*example, {{"digit69/digit69_28x28.mat",
+                              absl::StrReplaceAll(*example, {{testing::kExampleDigit69File,
                                                               dir + "/unit.mat"}}))
                   .ok());
-  const std::string train = absl::StrCat(testing::BinDir(), "/v2p train --spec ",
-                                         testing::SourceDir(), "/examples/digit69_ridge.pbtxt",
-                                         " --data_root ", testing::DataDir(), " --repo ", dir,
-                                         "/repo --dataset ");
+  const std::string train =
+      absl::StrCat(testing::BinDir(), "/v2p train --spec ", testing::SourceDir(),
+                   "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo --dataset ");
   auto test_scores = [](const std::string& output) {
     const size_t at = output.find("test split (");
     return at == std::string::npos ? std::string() : output.substr(at, output.find('\n', at) - at);
@@ -370,7 +369,7 @@ TEST(Splits, IndexRangesAndCrossValidationFromOneFile) {
   const std::string dir = testing::MakeTempDir("splits");
   const std::string train = absl::StrCat(
       testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-      "/examples/digit69_index_split.pbtxt --data_root ", testing::DataDir(), " --spec ",
+      "/examples/digit69_index_split.pbtxt --spec ",
       testing::SourceDir(), "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo");
   const auto split = testing::RunCommand(train + " --model by_index");
   ASSERT_EQ(split.exit_code, 0) << split.output;
@@ -407,7 +406,7 @@ TEST_F(TrainingTest, CliDrivesDatasetsTrainingAndJobs) {
   const std::string server = " --server " + server_->address();
   auto run = [&](const std::string& args) { return testing::RunCommand(cli + args + server); };
   auto up = run(absl::StrCat("datasets upload --name digit69 --description ", testing::SourceDir(),
-                             "/examples/digit69_dataset.pbtxt --data_root ", testing::DataDir()));
+                             "/examples/digit69_dataset.pbtxt"));
   ASSERT_EQ(up.exit_code, 0) << up.output;
   auto list = run("datasets list");
   EXPECT_THAT(list.output, HasSubstr("digit69"));

@@ -9,6 +9,10 @@
 
 namespace v2p::testing {
 
+// The `file` examples/digit69_dataset.pbtxt names (relative to examples/),
+// for tests that write a variant of that description.
+inline constexpr char kExampleDigit69File[] = "../../shared/data/digit69/digit69_28x28.mat";
+
 // digit69_28x28.mat: the standard 90/10 split, column-major 28x28 stimuli.
 core::DatasetOptions Digit69Options();
 

@@ -3,6 +3,8 @@
 // feature network through the resize.
 #include "core/data/image.h"
 
+#include <set>
+
 #include <png.h>
 
 #include <algorithm>
@@ -149,6 +151,29 @@ TEST(EncodePng, RejectsShapesItCannotWrite) {
   const float pixel = 0.5f;
   EXPECT_EQ(EncodePng(&pixel, {0, 1, 1}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(EncodePng(&pixel, {1, 1, 2}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// One bright pixel at (1, 2) of a 4x5 image: each copy moves it by its
+// offset (edges replicate the dark border), the original comes first, and
+// mirroring adds the left-right images of all nine.
+TEST(ShiftedCopies, MovesEachImageByEveryOffsetAndMirrorsOnRequest) {
+  Eigen::MatrixXf image = Eigen::MatrixXf::Zero(1, 20);
+  image(0, 1 * 5 + 2) = 1;
+  const Eigen::MatrixXf copies = ShiftedCopies(image, {4, 5, 1}, 1, false);
+  ASSERT_EQ(copies.rows(), 9);
+  EXPECT_EQ(copies.row(0), image.row(0));
+  std::set<std::pair<int, int>> bright;
+  for (Eigen::Index r = 0; r < copies.rows(); ++r) {
+    EXPECT_FLOAT_EQ(copies.row(r).sum(), 1.0f) << r;
+    Eigen::Index at = 0;
+    copies.row(r).maxCoeff(&at);
+    bright.emplace(static_cast<int>(at / 5), static_cast<int>(at % 5));
+  }
+  EXPECT_EQ(bright.size(), 9u);  // (0..2) x (1..3): every offset once
+  EXPECT_TRUE(bright.count({0, 1}) && bright.count({2, 3}));
+  const Eigen::MatrixXf mirrored = ShiftedCopies(image, {4, 5, 1}, 1, true);
+  ASSERT_EQ(mirrored.rows(), 18);
+  EXPECT_EQ(mirrored(9, 1 * 5 + (4 - 2)), 1.0f);  // the original, mirrored
 }
 
 }  // namespace

@@ -145,5 +145,26 @@ TEST(Identification, CountsWinsAndHalfTies) {
   EXPECT_TRUE(std::isnan(PairwiseIdentification(Eigen::MatrixXd::Ones(1, 1))));
 }
 
+// SSIM-11g's window on images that hold it; on narrower ones the largest
+// odd window that fits, sigma scaled alike, and a definition that says so.
+TEST(Ssim, NarrowImagesTakeTheLargestOddWindowThatFits) {
+  EXPECT_EQ(SsimOptionsFor({28, 28, 1}).window, 11);
+  EXPECT_EQ(SsimDefinition({28, 28, 1}), kSsimDefinition);
+  const SsimOptions ten = SsimOptionsFor({10, 12, 1});
+  EXPECT_EQ(ten.window, 9);
+  EXPECT_DOUBLE_EQ(ten.sigma, 1.5 * 9 / 11);
+  EXPECT_EQ(SsimOptionsFor({8, 8, 1}).window, 7);
+  EXPECT_EQ(SsimOptionsFor({2, 2, 1}).window, 3);
+  EXPECT_NE(SsimDefinition({8, 8, 1}).find("SSIM-7g"), std::string::npos);
+  Eigen::VectorXd a = Eigen::VectorXd::LinSpaced(64, 0, 1), b = a.reverse();
+  auto same = Ssim(a, a, {8, 8, 1}, SsimOptionsFor({8, 8, 1}));
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_NEAR(*same, 1.0, 1e-12);
+  auto other = Ssim(a, b, {8, 8, 1}, SsimOptionsFor({8, 8, 1}));
+  ASSERT_TRUE(other.ok());
+  EXPECT_LT(*other, 0.5);
+  EXPECT_FALSE(Ssim(a, a, {8, 8, 1}).ok());  // SSIM-11g itself still refuses
+}
+
 }  // namespace
 }  // namespace v2p::core
