@@ -4,6 +4,7 @@
 // in the job), DAND and an ICG pipeline each train locally (`v2p train`) and
 // through the service (upload, CreateTrainingJob, --wait), on the dataset's
 // own training stimuli, shifted.
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -146,6 +147,7 @@ TEST_F(OwnData, GeneratorMethodsTrainLocallyOnTheDatasetsOwnStimuli) {
       EXPECT_THAT(run.output, HasSubstr("ridge.alpha chosen by 5-fold cross-validation"));
     // 3s and 8s told apart from simulated responses: above chance.
     EXPECT_GT(Identification(run.output), 0.6) << run.output;
+    std::printf("local %s: 2-way identification %.3f\n", m.name, Identification(run.output));
   }
 }
 
@@ -170,6 +172,7 @@ TEST_F(OwnData, GeneratorMethodsTrainThroughTheService) {
     if (std::string(m.name) == "hyper")
       EXPECT_THAT(train.output, HasSubstr("ridge.alpha chosen by 5-fold cross-validation"));
     EXPECT_GT(Identification(train.output), 0.6) << train.output;
+    std::printf("served %s: 2-way identification %.3f\n", m.name, Identification(train.output));
   }
 }
 
