@@ -451,6 +451,11 @@ absl::Status RunModelsShow(const ModelsOptions& o) {
     std::printf("  %-22s %s %s\n", k.c_str(), pad(MetricWithSd(e.metrics(), k), 18).c_str(),
                 MetricWithSd(e.baseline_metrics(), k).c_str());
   }
+  for (const auto& h : e.hyperparameters())
+    std::printf("%s", HyperparameterTable(h.name(), h.chosen(), h.folds(),
+                                          {h.grid().begin(), h.grid().end()},
+                                          {h.cv_error().begin(), h.cv_error().end()})
+                          .c_str());
   for (const auto& p : m.placement()) {
     std::string versions;
     for (int64_t v : p.versions()) absl::StrAppend(&versions, versions.empty() ? "" : ",", v);

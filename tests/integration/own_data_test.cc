@@ -174,6 +174,12 @@ TEST_F(OwnData, GeneratorMethodsTrainThroughTheService) {
     EXPECT_GT(Identification(train.output), 0.6) << train.output;
     std::printf("served %s: 2-way identification %.3f\n", m.name, Identification(train.output));
   }
+  // The choice stays with the model: `models show` prints it.
+  const auto show =
+      testing::RunCommand(absl::StrCat(cli, "models show --model served_hyper", at));
+  ASSERT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_THAT(show.output, HasSubstr("ridge.alpha chosen by 5-fold cross-validation"));
+  EXPECT_THAT(show.output, HasSubstr("<- chosen"));
 }
 
 }  // namespace
