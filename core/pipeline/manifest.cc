@@ -188,7 +188,7 @@ absl::Status ReadEvaluation(const Fields& f, ModelManifest::Evaluation* e) {
   return absl::OkStatus();
 }
 
-// "chosen C folds K grid v:e v:e ..." (see ModelManifest::Evaluation::Hyperparameter).
+// "chosen C folds K grid v:e v:e ..." (ModelManifest::Evaluation::Hyperparameter).
 absl::Status ReadHyperparameters(const Fields& f, ModelManifest* m) {
   for (const auto& [key, value] : f.all()) {
     absl::string_view k = key;

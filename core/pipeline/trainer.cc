@@ -104,10 +104,10 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitWithSteps(
 
 // Ridge's alpha by k-fold CV on the fitted trials (ridge_cv.h), one
 // progress step per fit, logged and returned for the manifest.
-absl::StatusOr<ModelManifest::Evaluation::Hyperparameter> ChooseAlpha(const DatasetSplit& fit,
-                                                          const Eigen::MatrixXd& targets,
-                                                          const PipelineOptions& p,
-                                                          const TrainHooks& hooks) {
+using Hyperparameter = ModelManifest::Evaluation::Hyperparameter;
+
+absl::StatusOr<Hyperparameter> ChooseAlpha(const DatasetSplit& fit, const Eigen::MatrixXd& targets,
+                                           const PipelineOptions& p, const TrainHooks& hooks) {
   RidgeCvOptions o = p.alpha_cv;
   TrainingProgress progress;
   progress.total_steps =
@@ -119,7 +119,7 @@ absl::StatusOr<ModelManifest::Evaluation::Hyperparameter> ChooseAlpha(const Data
   };
   o.is_cancelled = hooks.is_cancelled;
   ASSIGN_OR_RETURN(const RidgeCvResult cv, ChooseRidgeAlpha(fit.betas, targets, p.ridge, o));
-  ModelManifest::Evaluation::Hyperparameter h;
+  Hyperparameter h;
   h.name = "ridge.alpha";
   h.chosen = cv.alpha;
   h.folds = cv.folds;
@@ -601,8 +601,8 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
       generator_id = absl::StrCat(p.generator_name, "/", gv);
       auto loaded = GanGenerator::Load(generator_dir);
       if (!loaded.ok())
-        return absl::InvalidArgumentError(absl::StrCat("generator ", generator_id,
-                                                       " is not a GAN: ", loaded.status().message()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "generator ", generator_id, " is not a GAN: ", loaded.status().message()));
       gan = *std::move(loaded);
       if (!(gan->image_shape() == dataset.image))
         return absl::InvalidArgumentError(absl::StrCat("GAN ", generator_id, " draws ",
@@ -649,7 +649,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     ASSIGN_OR_RETURN(fit_targets, eigenimages->Transform(fit.stimuli));
   }
   Stopwatch fit_watch;
-  std::vector<ModelManifest::Evaluation::Hyperparameter> hyperparameters;
+  std::vector<Hyperparameter> hyperparameters;
   if (dand) {
     ASSIGN_OR_RETURN(DandParts parts,
                      FitDand(dataset, fit, eval, *network, p, hooks, &fit_targets, &eval_targets));
@@ -660,7 +660,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     ASSIGN_OR_RETURN(decoder, FitSmr(fit, fit_targets, p, hooks));
   } else {
     if (p.choose_alpha) {
-      ASSIGN_OR_RETURN(ModelManifest::Evaluation::Hyperparameter h, ChooseAlpha(fit, fit_targets, p, hooks));
+      ASSIGN_OR_RETURN(Hyperparameter h, ChooseAlpha(fit, fit_targets, p, hooks));
       p.ridge.regression.alpha = h.chosen;
       hyperparameters.push_back(std::move(h));
     }

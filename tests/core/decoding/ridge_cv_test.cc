@@ -23,7 +23,8 @@ Synthetic Draw(double true_alpha, uint64_t seed) {
   const double sigma = 1, tau = sigma / std::sqrt(true_alpha);
   Synthetic s;
   s.x = Eigen::MatrixXd::NullaryExpr(n, d, [&] { return normal(rng); });
-  const Eigen::MatrixXd w = Eigen::MatrixXd::NullaryExpr(d, targets, [&] { return tau * normal(rng); });
+  const Eigen::MatrixXd w =
+      Eigen::MatrixXd::NullaryExpr(d, targets, [&] { return tau * normal(rng); });
   s.y = s.x * w + Eigen::MatrixXd::NullaryExpr(n, targets, [&] { return sigma * normal(rng); });
   return s;
 }

@@ -1,5 +1,6 @@
 #include "core/base/files.h"
 #include "core/pipeline/model_repository.h"
+#include "core/pipeline/manifest.h"
 
 #include <filesystem>
 
@@ -83,6 +84,38 @@ TEST(Repository, OpenFailsForMissingRootUnlessCreating) {
   EXPECT_EQ(
       ModelRepository::Open({"/nonexistent/v2p-repo", false}).status().code(),
       absl::StatusCode::kNotFound);
+}
+
+// A penalty chosen by cross-validation survives the manifest exactly (grid,
+// errors, choice); a malformed line is DATA_LOSS naming the file.
+TEST(Manifest, HyperparametersRoundTripAndMalformedOnesAreRefused) {
+  const std::string dir = testing::MakeTempDir("manifest");
+  ModelManifest m;
+  m.name = "m";
+  m.num_voxels = 3;
+  m.image = {2, 2, 1};
+  m.decoder = "ridge";
+  m.generator = "identity";
+  m.evaluation.hyperparameters.push_back({"ridge.alpha", 1000, 5, {0.1, 1000, 1e6},
+                                          {0.0502614, 0.0490063, 1.0 / 3}});
+  ASSERT_TRUE(WriteManifest(dir + "/manifest.txt", m).ok());
+  auto read = ReadManifest(dir + "/manifest.txt");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->evaluation.hyperparameters.size(), 1u);
+  const auto& h = read->evaluation.hyperparameters[0];
+  EXPECT_EQ(h.name, "ridge.alpha");
+  EXPECT_EQ(h.chosen, 1000);
+  EXPECT_EQ(h.folds, 5);
+  EXPECT_EQ(h.grid, m.evaluation.hyperparameters[0].grid);
+  EXPECT_EQ(h.error, m.evaluation.hyperparameters[0].error);
+  auto text = ReadFile(dir + "/manifest.txt");
+  ASSERT_TRUE(text.ok());
+  ASSERT_TRUE(WriteFile(dir + "/bad.txt",
+                        *text + "hyperparameter.smr.lambda: chosen x folds 5 grid 1:2\n")
+                  .ok());
+  auto bad = ReadManifest(dir + "/bad.txt");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(bad.status().message().find("bad.txt"), std::string::npos) << bad.status();
 }
 
 }  // namespace
