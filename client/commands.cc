@@ -452,10 +452,7 @@ absl::Status RunModelsShow(const ModelsOptions& o) {
                 MetricWithSd(e.baseline_metrics(), k).c_str());
   }
   for (const auto& h : e.hyperparameters())
-    std::printf("%s", HyperparameterTable(h.name(), h.chosen(), h.folds(),
-                                          {h.grid().begin(), h.grid().end()},
-                                          {h.cv_error().begin(), h.cv_error().end()})
-                          .c_str());
+    std::printf("%s", HyperparameterTable(h).c_str());
   for (const auto& p : m.placement()) {
     std::string versions;
     for (int64_t v : p.versions()) absl::StrAppend(&versions, versions.empty() ? "" : ",", v);

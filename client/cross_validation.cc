@@ -28,7 +28,7 @@ constexpr std::pair<const char*, const char*> kScores[] = {
 };
 
 // Train and test of a dataset pooled: every trial with a stimulus.
-absl::StatusOr<core::DatasetSplit> PooledTrials(const core::Dataset& d) {
+core::DatasetSplit PooledTrials(const core::Dataset& d) {
   const auto& a = d.train;
   const auto& b = d.test;
   if (b.stimuli.rows() != b.betas.rows()) return a;  // a test split without stimuli
@@ -44,11 +44,19 @@ absl::StatusOr<core::DatasetSplit> PooledTrials(const core::Dataset& d) {
   return all;
 }
 
+// Mean and sample SD of v (at least 2 values).
+std::pair<double, double> MeanSd(const std::vector<double>& v) {
+  double mean = 0, ss = 0;
+  for (double x : v) mean += x / v.size();
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return {mean, std::sqrt(ss / (v.size() - 1))};
+}
+
 }  // namespace
 
 absl::Status RunCrossValidation(const core::Dataset& dataset, const core::TrainRequest& request,
                                 const std::string& repo, int folds) {
-  ASSIGN_OR_RETURN(const core::DatasetSplit all, PooledTrials(dataset));
+  const core::DatasetSplit all = PooledTrials(dataset);
   const auto n = static_cast<int>(all.betas.rows());
   if (folds < 2 || n < 2 * folds)
     return absl::InvalidArgumentError(
@@ -92,17 +100,11 @@ absl::Status RunCrossValidation(const core::Dataset& dataset, const core::TrainR
   for (const auto& [key, label] : kScores) {
     const auto it = scores.find(key);
     if (it == scores.end() || static_cast<int>(it->second.size()) != folds) continue;
-    auto mean_sd = [](const std::vector<double>& v) {
-      double mean = 0, ss = 0;
-      for (double x : v) mean += x / v.size();
-      for (double x : v) ss += (x - mean) * (x - mean);
-      return std::pair<double, double>{mean, std::sqrt(ss / (v.size() - 1))};
-    };
-    const auto [mean, sd] = mean_sd(it->second);
+    const auto [mean, sd] = MeanSd(it->second);
     std::printf("  %-22s %.3f ± %.3f", label, mean, sd);
     const auto b = baseline.find(key);
     if (b != baseline.end() && static_cast<int>(b->second.size()) == folds)
-      std::printf("  [%.3f]", mean_sd(b->second).first);
+      std::printf("  [%.3f]", MeanSd(b->second).first);
     std::printf("\n");
   }
   return absl::OkStatus();

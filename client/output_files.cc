@@ -105,4 +105,9 @@ std::string HyperparameterTable(const std::string& name, double chosen, int fold
   return out;
 }
 
+std::string HyperparameterTable(const voxel2pixel::v1::Hyperparameter& h) {
+  return HyperparameterTable(h.name(), h.chosen(), h.folds(), {h.grid().begin(), h.grid().end()},
+                             {h.cv_error().begin(), h.cv_error().end()});
+}
+
 }  // namespace v2p::client

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "core/evaluation/metrics.h"
 #include "core/evaluation/report.h"
+#include "voxel2pixel/v1/models.pb.h"
 
 namespace v2p::client {
 
@@ -46,6 +47,8 @@ std::string MetricsTable(const MetricsReport& report);
 std::string HyperparameterTable(const std::string& name, double chosen, int folds,
                                 const std::vector<double>& grid,
                                 const std::vector<double>& error);
+// The same for a penalty as GetModel and a job's result carry it.
+std::string HyperparameterTable(const voxel2pixel::v1::Hyperparameter& h);
 
 }  // namespace v2p::client
 

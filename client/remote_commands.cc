@@ -136,10 +136,7 @@ absl::Status OutcomeOf(const lro::Operation& op) {
                   ? r.evaluation().metrics().at("identification_pcc")
                   : 0.0);
   for (const auto& h : r.evaluation().hyperparameters())
-    std::printf("%s", HyperparameterTable(h.name(), h.chosen(), h.folds(),
-                                          {h.grid().begin(), h.grid().end()},
-                                          {h.cv_error().begin(), h.cv_error().end()})
-                          .c_str());
+    std::printf("%s", HyperparameterTable(h).c_str());
   return absl::OkStatus();
 }
 
