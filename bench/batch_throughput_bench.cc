@@ -16,6 +16,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "core/methods/registry.h"
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
 #include "core/data/image.h"
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
   core::SetBlasThreads(1);
   auto trained = v2p::bench::TrainDigit69Ridge(absl::GetFlag(FLAGS_data_root), "m");
   if (!trained.ok()) return 1;
-  auto loaded = core::Pipeline::Load(trained->repository + "/models/m/1", 1);
+  auto loaded = core::LoadPipeline(trained->repository + "/models/m/1", 1);
   auto weights = core::ReadNpy(trained->repository + "/models/m/1/ridge_weights.npy");
   std::filesystem::remove_all(trained->repository);
   if (!loaded.ok() || !weights.ok()) return 1;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/methods/pixels/pixels_method.h"
 #include "core/base/status_macros.h"
 #include "core/pipeline/trainer.h"
 
@@ -28,7 +29,9 @@ absl::StatusOr<Digit69Model> TrainDigit69Ridge(const std::string& data_root,
   ASSIGN_OR_RETURN(auto repo, core::ModelRepository::Open({out.repository, true}));
   core::TrainRequest req;
   req.model_name = model;
-  req.pipeline.ridge = {{1e3, 0, 0}, true, false};
+  core::PixelsOptions pixels;
+  pixels.ridge.ridge = {{1e3, 0, 0}, true, false};
+  req.method = std::make_shared<core::PixelsMethod>(pixels);
   RETURN_IF_ERROR(core::TrainModel(out.dataset, req, *repo).status());
   return out;
 }

@@ -32,6 +32,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "client/feature_commands.h"
+#include "core/methods/dand/dand_method.h"
+#include "core/methods/features/features_method.h"
+#include "core/methods/hyper/hyper_method.h"
+#include "core/methods/registry.h"
 #include "core/base/machine.h"
 #include "core/data/dataset.h"
 #include "core/data/mat_file.h"
@@ -199,15 +203,18 @@ int Run() {
   for (const std::string& kind : kinds) {
     core::TrainRequest req;
     req.model_name = "bench_" + kind;
-    req.pipeline.target = core::PipelineOptions::Target::kFeatures;
-    req.pipeline.feature_network = absl::GetFlag(FLAGS_network);
-    req.pipeline.feature_layers = {"fc6"};
-    req.pipeline.ridge = {{1e3, 0, 0}, true, false};
-    req.pipeline.decodability_folds = 0;
+    core::FeaturesOptions features;
+    features.network = absl::GetFlag(FLAGS_network);
+    features.layers = {"fc6"};
+    features.ridge.ridge = {{1e3, 0, 0}, true, false};
+    features.decodability_folds = 0;
     if (kind == "DAND") {
-      req.pipeline.target = core::PipelineOptions::Target::kDand;
-      req.pipeline.dand_explained_variance = 0.99;
-      req.pipeline.dand_generator.epochs = 1;
+      core::DandOptions dand;
+      dand.network = features.network;
+      dand.layers = features.layers;
+      dand.explained_variance = 0.99;
+      dand.generator.epochs = 1;
+      req.method = std::make_shared<core::DandMethod>(dand);
     } else if (kind == "GAN") {
       // HYPER: a 1-epoch GAN stored in the scratch repository first.
       core::GanOptions go;
@@ -222,19 +229,22 @@ int Run() {
                      return core::WriteFile(dir + "/" + core::kGeneratorConditionFile, "GAN\n");
                    }).ok())
         return 1;
-      req.pipeline.target = core::PipelineOptions::Target::kGanLatent;
-      req.pipeline.generator_name = "bench_gan";
+      core::HyperOptions hyper;
+      hyper.ridge = features.ridge;
+      hyper.generator_name = "bench_gan";
+      req.method = std::make_shared<core::HyperMethod>(hyper);
     } else {
-      req.pipeline.train_generator = true;
-      req.pipeline.generator_training = *core::IcgOptions::Preset(kind);
-      req.pipeline.generator_training.epochs = 1;
+      features.train_generator = true;
+      features.generator_training = *core::IcgOptions::Preset(kind);
+      features.generator_training.epochs = 1;
+      req.method = std::make_shared<core::FeaturesMethod>(features);
     }
     auto m = core::TrainModel(*ds, req, **repository);
     if (!m.ok()) {
       std::fprintf(stderr, "%s\n", std::string(m.status().message()).c_str());
       return 1;
     }
-    auto pipeline = core::Pipeline::Load((*repository)->VersionDir(m->name, m->version), m->version);
+    auto pipeline = core::LoadPipeline((*repository)->VersionDir(m->name, m->version), m->version);
     if (!pipeline.ok()) return 1;
     for (int d : {0, draws}) {
       if (d > 0 && !(*pipeline)->can_sample()) continue;

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/bench_common.h"
 #include "client/output_files.h"
+#include "core/methods/registry.h"
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
 #include "core/decoding/blas_threads.h"
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
   if (!trained.ok()) return Fail(trained.status());
   const std::string repo_dir = trained->repository;
   const core::Dataset* dataset = &trained->dataset;
-  auto pipeline = core::Pipeline::Load(repo_dir + "/models/bench_ridge/1", 1);
+  auto pipeline = core::LoadPipeline(repo_dir + "/models/bench_ridge/1", 1);
   if (!pipeline.ok()) return Fail(pipeline.status());
 
   const std::string bin = v2p::server::ExecutableDir();

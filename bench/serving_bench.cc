@@ -50,6 +50,7 @@
 #include "absl/time/clock.h"
 #include "bench/bench_common.h"
 #include "client/load_command.h"
+#include "core/methods/registry.h"
 #include "core/base/status_macros.h"
 #include "core/data/dataset.h"
 #include "core/decoding/blas_threads.h"
@@ -217,7 +218,7 @@ absl::StatusOr<std::shared_ptr<const v2p::core::Pipeline>> LoadLatest(const std:
                                                                      const std::string& model) {
   ASSIGN_OR_RETURN(auto repository, v2p::core::ModelRepository::Open({root}));
   ASSIGN_OR_RETURN(const int64_t version, repository->ResolveVersion(model, 0));
-  return v2p::core::Pipeline::Load(repository->VersionDir(model, version), version);
+  return v2p::core::LoadPipeline(repository->VersionDir(model, version), version);
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include "core/pipeline/model_repository.h"
 #include "core/pipeline/trainer.h"
 #include "proto/rpc_status.h"
+#include "spec/pipeline_spec_rules.h"
 #include "workers/spec_files.h"
 #include "voxel2pixel/v1/models_service.grpc.pb.h"
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
@@ -185,6 +186,65 @@ absl::Status SendStream(v1::Reconstruction::Stub& stub,
   return absl::OkStatus();
 }
 
+// The draws of each result and their SD maps as PNGs, and samples_sheet.png:
+// one column per sample, (stimulus,) z = 0, each draw, then 2 x SD.
+absl::Status WriteDraws(const ReconstructOptions& o,
+                        const std::vector<v1::ReconstructionResult>& results,
+                        core::ImageShape shape, std::vector<Eigen::MatrixXf> rows) {
+  // One column per sample: (stimulus,) z = 0, each draw, then 2 x SD.
+  std::vector<Eigen::MatrixXf> draws(o.samples, Eigen::MatrixXf(results.size(), shape.num_pixels()));
+  Eigen::MatrixXf sd(results.size(), shape.num_pixels());
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    if (r.samples_size() != o.samples || r.pixel_sd().pixels_size() != shape.num_pixels())
+      return absl::DataLossError(absl::StrCat("result ", r.sample_id(), " has ",
+                                              r.samples_size(), " draws; asked for ", o.samples));
+    for (int k = 0; k < o.samples; ++k) {
+      RETURN_IF_ERROR(core::WriteFile(absl::StrCat(o.out, "/", r.sample_id(), "_sample", k, ".png"),
+                                      r.samples(k).png()));
+      draws[k].row(i) = Eigen::Map<const Eigen::RowVectorXf>(r.samples(k).pixels().data(),
+                                                             shape.num_pixels());
+    }
+    RETURN_IF_ERROR(
+        core::WriteFile(absl::StrCat(o.out, "/", r.sample_id(), "_sd.png"), r.pixel_sd().png()));
+    sd.row(i) = 2.0f * Eigen::Map<const Eigen::RowVectorXf>(r.pixel_sd().pixels().data(),
+                                                             shape.num_pixels());
+  }
+  for (auto& d : draws) rows.push_back(std::move(d));
+  rows.push_back(sd.cwiseMin(1.0f));
+  ASSIGN_OR_RETURN(const std::string with_draws, core::ContactSheetPng(rows, shape));
+  RETURN_IF_ERROR(core::WriteFile(o.out + "/samples_sheet.png", with_draws));
+  return absl::OkStatus();
+}
+
+// metrics.json and the printed table: the reconstructions against the
+// stimuli, beside the model's mean training image.
+absl::Status WriteMetrics(const ReconstructOptions& o, const v1::Model& model,
+                          const Eigen::MatrixXf& recon, const Eigen::MatrixXd& stimuli,
+                          core::ImageShape shape) {
+  MetricsReport report;
+  report.model = model.name();
+  report.version = model.version();
+  ASSIGN_OR_RETURN(report.scores, core::ScoreReconstructions(
+                                      recon.cast<double>(), stimuli, shape));
+  const auto& mean = model.mean_training_image().pixels();
+  if (mean.size() == shape.num_pixels()) {
+    const Eigen::RowVectorXd m =
+        Eigen::Map<const Eigen::RowVectorXf>(mean.data(), mean.size())
+            .cast<double>();
+    ASSIGN_OR_RETURN(report.baseline,
+                     core::ScoreReconstructions(m.replicate(stimuli.rows(), 1),
+                                                stimuli, shape));
+    report.has_baseline = true;
+  }
+  report.ssim_definition = core::SsimDefinition(shape);
+  RETURN_IF_ERROR(
+      core::WriteFile(o.out + "/metrics.json", MetricsJson(report)));
+  std::printf("\n%s\nSSIM: %s\nwrote metrics.json\n",
+              MetricsTable(report).c_str(), report.ssim_definition.c_str());
+  return absl::OkStatus();
+}
+
 absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
                           const std::vector<v1::ReconstructionResult>& results,
                           const Eigen::MatrixXd& stimuli,
@@ -210,31 +270,7 @@ absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
   rows.push_back(recon);
   ASSIGN_OR_RETURN(const std::string sheet, core::ContactSheetPng(rows, shape));
   RETURN_IF_ERROR(core::WriteFile(o.out + "/contact_sheet.png", sheet));
-  if (o.samples > 0) {
-    // One column per sample: (stimulus,) z = 0, each draw, then 2 x SD.
-    std::vector<Eigen::MatrixXf> draws(o.samples, Eigen::MatrixXf(results.size(), shape.num_pixels()));
-    Eigen::MatrixXf sd(results.size(), shape.num_pixels());
-    for (size_t i = 0; i < results.size(); ++i) {
-      const auto& r = results[i];
-      if (r.samples_size() != o.samples || r.pixel_sd().pixels_size() != shape.num_pixels())
-        return absl::DataLossError(absl::StrCat("result ", r.sample_id(), " has ",
-                                                r.samples_size(), " draws; asked for ", o.samples));
-      for (int k = 0; k < o.samples; ++k) {
-        RETURN_IF_ERROR(core::WriteFile(absl::StrCat(o.out, "/", r.sample_id(), "_sample", k, ".png"),
-                                        r.samples(k).png()));
-        draws[k].row(i) = Eigen::Map<const Eigen::RowVectorXf>(r.samples(k).pixels().data(),
-                                                               shape.num_pixels());
-      }
-      RETURN_IF_ERROR(
-          core::WriteFile(absl::StrCat(o.out, "/", r.sample_id(), "_sd.png"), r.pixel_sd().png()));
-      sd.row(i) = 2.0f * Eigen::Map<const Eigen::RowVectorXf>(r.pixel_sd().pixels().data(),
-                                                               shape.num_pixels());
-    }
-    for (auto& d : draws) rows.push_back(std::move(d));
-    rows.push_back(sd.cwiseMin(1.0f));
-    ASSIGN_OR_RETURN(const std::string with_draws, core::ContactSheetPng(rows, shape));
-    RETURN_IF_ERROR(core::WriteFile(o.out + "/samples_sheet.png", with_draws));
-  }
+  if (o.samples > 0) RETURN_IF_ERROR(WriteDraws(o, results, shape, std::move(rows)));
   RETURN_IF_ERROR(
       core::WriteFile(o.out + "/timings.json",
                       TimingsJson(timings, static_cast<int>(results.size()),
@@ -249,27 +285,7 @@ absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
       total.median_ms, total.p90_ms, rt.median_ms, rt.p90_ms);
   if (stimuli.size() == 0) return absl::OkStatus();
 
-  MetricsReport report;
-  report.model = model.name();
-  report.version = model.version();
-  ASSIGN_OR_RETURN(report.scores, core::ScoreReconstructions(
-                                      recon.cast<double>(), stimuli, shape));
-  const auto& mean = model.mean_training_image().pixels();
-  if (mean.size() == shape.num_pixels()) {
-    const Eigen::RowVectorXd m =
-        Eigen::Map<const Eigen::RowVectorXf>(mean.data(), mean.size())
-            .cast<double>();
-    ASSIGN_OR_RETURN(report.baseline,
-                     core::ScoreReconstructions(m.replicate(stimuli.rows(), 1),
-                                                stimuli, shape));
-    report.has_baseline = true;
-  }
-  report.ssim_definition = core::SsimDefinition(shape);
-  RETURN_IF_ERROR(
-      core::WriteFile(o.out + "/metrics.json", MetricsJson(report)));
-  std::printf("\n%s\nSSIM: %s\nwrote metrics.json\n",
-              MetricsTable(report).c_str(), report.ssim_definition.c_str());
-  return absl::OkStatus();
+  return WriteMetrics(o, model, recon, stimuli, shape);
 }
 
 }  // namespace
@@ -367,19 +383,22 @@ absl::Status RunTrain(const TrainOptions& o) {
   ASSIGN_OR_RETURN(const core::DatasetOptions dataset_options,
                    worker::ToDatasetOptions(description,
                                              worker::DescriptionDataRoot(o.dataset, o.data_root)));
-  ASSIGN_OR_RETURN(core::PipelineOptions pipeline, worker::ToPipelineOptions(spec));
+  core::TrainRequest request;
+  request.model_name = o.model.empty() ? "cv" : o.model;
+  request.spec_text = spec_text;
+  RETURN_IF_ERROR(worker::ToTrainRequest(spec, &request));
   std::printf("loading %s from %s\n", description.name().c_str(),
               dataset_options.file.c_str());
   ASSIGN_OR_RETURN(const core::Dataset dataset,
                    core::LoadDataset(dataset_options));
-  // As the service refuses it (server/training_service.cc); betas stored
-  // voxels x samples were already named by LoadDataset.
-  const Eigen::Index voxels = dataset.train.betas.cols();
-  if (spec.num_voxels() > 0 && spec.num_voxels() != voxels)
-    return absl::InvalidArgumentError(absl::StrCat("pipeline_spec expects ", spec.num_voxels(),
-                                                   " voxels; dataset '", description.name(),
-                                                   "' has ", voxels));
-  core::TrainRequest request{o.model.empty() ? "cv" : o.model, pipeline, spec_text};
+  // The rules the service applies (betas stored voxels x samples were
+  // already named by LoadDataset).
+  spec::DatasetFacts facts;
+  facts.name = description.name();
+  facts.num_voxels = dataset.train.betas.cols();
+  facts.has_unpaired_images = dataset.unpaired.rows() > 0;
+  RETURN_IF_ERROR(spec::ValidateForDataset(spec, facts));
+  RETURN_IF_ERROR(spec::ValidateStoredParts(spec, o.repo));
   if (o.cv != 0) return RunCrossValidation(dataset, request, o.repo, o.cv);
   ASSIGN_OR_RETURN(auto repo,
                    core::ModelRepository::Open({o.repo, /*create=*/true}));

@@ -76,8 +76,8 @@ absl::Status RunCrossValidation(const core::Dataset& dataset, const core::TrainR
     d.test = core::SplitRows(all, test_rows);
     ASSIGN_OR_RETURN(auto scratch,
                      ScratchRepository::Create(repo, absl::StrCat("cv-", getpid(), "-", k)));
-    if (!request.pipeline.generator_name.empty())
-      RETURN_IF_ERROR(scratch->LinkGenerator(repo, request.pipeline.generator_name));
+    for (const std::string& name : request.method->stored_generators())
+      RETURN_IF_ERROR(scratch->LinkGenerator(repo, name));
     ASSIGN_OR_RETURN(auto models, core::ModelRepository::Open({scratch->root(), true}));
     ASSIGN_OR_RETURN(const core::ModelManifest m, core::TrainModel(d, request, *models));
     std::string line = absl::StrFormat("fold %d/%d: %d test trials", k + 1, folds,

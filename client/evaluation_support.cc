@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "core/methods/registry.h"
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
 #include "core/data/image_corpus.h"
@@ -70,7 +71,7 @@ absl::StatusOr<std::shared_ptr<const core::Pipeline>> ScratchRepository::Train(
     const core::Dataset& dataset, const core::TrainRequest& request) {
   ASSIGN_OR_RETURN(auto repo, core::ModelRepository::Open({root_, true}));
   ASSIGN_OR_RETURN(const core::ModelManifest m, core::TrainModel(dataset, request, *repo));
-  return core::Pipeline::Load(repo->VersionDir(m.name, m.version), m.version);
+  return core::LoadPipeline(repo->VersionDir(m.name, m.version), m.version);
 }
 
 absl::StatusOr<PipelineOutputs> RunPipeline(const core::Pipeline& pipeline,

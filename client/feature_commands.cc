@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "core/decoding/smr.h"
 #include "core/base/files.h"
 #include "core/base/machine.h"
 #include "core/base/status_macros.h"
@@ -20,6 +21,40 @@
 #include "workers/spec_files.h"
 
 namespace v2p::client {
+
+namespace {
+
+// Held-out accuracy per corpus source and overall, printed and kept in the
+// network's notes with what it was trained on.
+absl::Status RecordAccuracy(const FeaturesTrainOptions& options, const core::FeatureCorpus& corpus,
+                            core::FeatureNetwork& network, FeaturesTrainResult* result) {
+  std::printf("held-out accuracy:\n");
+  for (const auto& s : corpus.sources) {
+    ASSIGN_OR_RETURN(const double acc, network.Accuracy(corpus.test,
+                                                         s.first_class,
+                                                         s.end_class));
+    std::printf("  %-14s %6.2f%%  (%d images)\n", s.name.c_str(), 100 * acc,
+                s.num_test);
+    network.notes()[absl::StrCat("test_accuracy.", s.name)] =
+        absl::StrFormat("%.4f", acc);
+    if (s.name == "mnist") result->mnist_accuracy = acc;
+  }
+  ASSIGN_OR_RETURN(result->overall_accuracy, network.Accuracy(corpus.test));
+  std::printf("  %-14s %6.2f%%  (%d images)\n", "all", 100 * result->overall_accuracy,
+              corpus.test.size());
+  network.notes()["test_accuracy.all"] =
+      absl::StrFormat("%.4f", result->overall_accuracy);
+  network.notes()["epochs"] = absl::StrCat(options.epochs);
+  network.notes()["seed"] = absl::StrCat(options.seed);
+  network.notes()["trained_on"] = absl::StrJoin(
+      corpus.sources, ",",
+      [](std::string* out, const core::FeatureCorpus::Source& s) {
+        absl::StrAppend(out, s.name, "(", s.num_train, ")");
+      });
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<FeaturesTrainResult> RunFeaturesTrain(
     const FeaturesTrainOptions& options) {
@@ -61,29 +96,7 @@ absl::StatusOr<FeaturesTrainResult> RunFeaturesTrain(
                    core::FeatureNetwork::Train(corpus.train, train));
 
   FeaturesTrainResult result;
-  std::printf("held-out accuracy:\n");
-  for (const auto& s : corpus.sources) {
-    ASSIGN_OR_RETURN(const double acc, network->Accuracy(corpus.test,
-                                                         s.first_class,
-                                                         s.end_class));
-    std::printf("  %-14s %6.2f%%  (%d images)\n", s.name.c_str(), 100 * acc,
-                s.num_test);
-    network->notes()[absl::StrCat("test_accuracy.", s.name)] =
-        absl::StrFormat("%.4f", acc);
-    if (s.name == "mnist") result.mnist_accuracy = acc;
-  }
-  ASSIGN_OR_RETURN(result.overall_accuracy, network->Accuracy(corpus.test));
-  std::printf("  %-14s %6.2f%%  (%d images)\n", "all", 100 * result.overall_accuracy,
-              corpus.test.size());
-  network->notes()["test_accuracy.all"] =
-      absl::StrFormat("%.4f", result.overall_accuracy);
-  network->notes()["epochs"] = absl::StrCat(options.epochs);
-  network->notes()["seed"] = absl::StrCat(options.seed);
-  network->notes()["trained_on"] = absl::StrJoin(
-      corpus.sources, ",",
-      [](std::string* out, const core::FeatureCorpus::Source& s) {
-        absl::StrAppend(out, s.name, "(", s.num_train, ")");
-      });
+  RETURN_IF_ERROR(RecordAccuracy(options, corpus, *network, &result));
 
   // Statistics over a spread of training images (every k-th).
   const int stride = std::max(

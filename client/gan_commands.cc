@@ -14,6 +14,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/evaluation_support.h"
+#include "core/methods/dand/dand_method.h"
+#include "core/methods/hyper/hyper_method.h"
+#include "core/methods/pixels/pixels_method.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/dataset.h"
@@ -167,12 +170,12 @@ absl::Status WriteSheet(const GanEvaluateOptions& o, const Experiment& e) {
 core::TrainRequest PixelRequest(const std::string& name, double components) {
   core::TrainRequest req;
   req.model_name = name;
-  core::PipelineOptions& p = req.pipeline;
-  p.target = core::PipelineOptions::Target::kPixels;
-  p.ridge.regression.alpha = 1000;
-  p.ridge.standardize_voxels = true;
-  p.pixel_components_variance = components;
-  p.clip_output = true;
+  core::PixelsOptions p;
+  p.ridge.ridge.regression.alpha = 1000;
+  p.ridge.ridge.standardize_voxels = true;
+  p.components_variance = components;
+  req.method = std::make_shared<core::PixelsMethod>(p);
+  req.clip_output = true;
   return req;
 }
 
@@ -180,26 +183,30 @@ core::TrainRequest DandRequest(const GanEvaluateOptions& o, int epochs, double f
                                int channels = 32) {
   core::TrainRequest req;
   req.model_name = "dand";
-  core::PipelineOptions& p = req.pipeline;
-  p.target = core::PipelineOptions::Target::kDand;
-  p.feature_network = o.network;
-  p.feature_layers = {"fc6"};
-  p.dand_explained_variance = 0.99;
-  p.dand_ridge = 1;
-  p.dand_generator.epochs = epochs;
-  p.dand_generator.lambda_fea = feature_loss;
-  p.dand_generator.base_channels = channels;
-  p.dand_generator.feature_layer = kFeatureLossLayer;
-  p.dand_generator.seed = o.seed;
-  p.decodability_folds = 0;
-  p.clip_output = true;
+  core::DandOptions p;
+  p.network = o.network;
+  p.layers = {"fc6"};
+  p.explained_variance = 0.99;
+  p.ridge = 1;
+  p.generator.epochs = epochs;
+  p.generator.lambda_fea = feature_loss;
+  p.generator.base_channels = channels;
+  p.generator.feature_layer = kFeatureLossLayer;
+  p.generator.seed = o.seed;
+  req.method = std::make_shared<core::DandMethod>(p);
+  req.clip_output = true;
   return req;
 }
 
 core::TrainRequest HyperRequest(const std::string& gan) {
-  core::TrainRequest req = PixelRequest("hyper", 0);
-  req.pipeline.target = core::PipelineOptions::Target::kGanLatent;
-  req.pipeline.generator_name = gan;
+  core::TrainRequest req;
+  req.model_name = "hyper";
+  core::HyperOptions p;
+  p.ridge.ridge.regression.alpha = 1000;
+  p.ridge.ridge.standardize_voxels = true;
+  p.generator_name = gan;
+  req.method = std::make_shared<core::HyperMethod>(p);
+  req.clip_output = true;
   return req;
 }
 

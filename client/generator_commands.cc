@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "client/evaluation_support.h"
+#include "core/methods/features/features_method.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/dataset.h"
@@ -38,16 +39,16 @@ absl::StatusOr<Eigen::MatrixXf> DecodeWithSmr(const GeneratorsEvaluateOptions& o
   ASSIGN_OR_RETURN(auto scratch, ScratchRepository::Create(o.repo, "generators-evaluate"));
   core::TrainRequest req;
   req.model_name = "smr_features";
-  core::PipelineOptions& p = req.pipeline;
-  p.target = core::PipelineOptions::Target::kFeatures;
-  p.feature_network = o.network;
-  p.feature_layers = layers;
+  core::FeaturesOptions p;
+  p.network = o.network;
+  p.layers = layers;
   p.decodability_folds = 0;
-  p.decoder = core::PipelineOptions::Decoder::kSmr;
-  ASSIGN_OR_RETURN(p.smr, core::SmrOptions::Variant("SMR", 0.05));
-  p.smr.lambda1 = 30;
-  p.smr.max_iterations = 10;
-  p.smr_voxels = 500;
+  p.decoder = core::FeaturesOptions::Decoder::kSmr;
+  ASSIGN_OR_RETURN(p.smr.smr, core::SmrOptions::Variant("SMR", 0.05));
+  p.smr.smr.lambda1 = 30;
+  p.smr.smr.max_iterations = 10;
+  p.smr.voxels = 500;
+  req.method = std::make_shared<core::FeaturesMethod>(p);
   std::printf("fitting SMR (lambda1 30, 10 iterations, 500 voxels) to %s\n",
               absl::StrJoin(layers, ",").c_str());
   std::fflush(stdout);

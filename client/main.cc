@@ -5,6 +5,7 @@
 //                   [--stimuli-var VAR] --out DIR
 // Flags may be written with '-' or '_' (--stimuli-var = --stimuli_var).
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -160,6 +161,267 @@ int Usage(const std::string& why) {
   return 2;
 }
 
+// A parsed command line: the subcommand (e.g. "train" of "features
+// train") and the whole line, recorded by the experiments.
+struct Invocation {
+  std::string sub;
+  std::string command_line;
+};
+
+// train without --repo: a job on the service.
+int RemoteTrain(const Invocation&) {
+  v2p::client::RemoteTrainOptions o;
+  o.server = absl::GetFlag(FLAGS_server);
+  o.dataset = absl::GetFlag(FLAGS_dataset);
+  o.spec = absl::GetFlag(FLAGS_spec);
+  o.model = absl::GetFlag(FLAGS_model);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  o.validation_split = absl::GetFlag(FLAGS_validation_split);
+  o.wait = absl::GetFlag(FLAGS_wait);
+  if (absl::GetFlag(FLAGS_cv) != 0)
+    return Usage("train --cv K trains locally: give --repo DIR (its feature networks and "
+                 "generators are used; nothing is committed)");
+  if (o.dataset.empty() || o.model.empty()) {
+    return Usage("train needs --dataset, --model and --server (remote) or --repo (local)");
+  }
+  return Report(v2p::client::RunRemoteTrain(o));
+}
+
+// bench: closed-loop load against a served model.
+int Bench(const Invocation&) {
+  v2p::client::LoadOptions o;
+  o.server = absl::GetFlag(FLAGS_server);
+  o.model = absl::GetFlag(FLAGS_model);
+  o.clients = absl::GetFlag(FLAGS_clients);
+  o.duration_s = absl::GetFlag(FLAGS_duration);
+  o.stream = absl::GetFlag(FLAGS_stream);
+  o.betas = absl::GetFlag(FLAGS_betas);
+  o.var = absl::GetFlag(FLAGS_var);
+  o.samples_per_request = absl::GetFlag(FLAGS_batch_size);
+  o.window = absl::GetFlag(FLAGS_window);
+  if (o.model.empty() || o.clients < 1 || o.duration_s <= 0 || o.samples_per_request < 1 ||
+      o.window < 1) {
+    return Usage(
+        "bench needs --model, --clients >= 1, --duration > 0, --batch_size >= 1 and --window >= 1");
+  }
+  auto report = v2p::client::RunLoad(o);
+  if (!report.ok()) return Report(report.status());
+  std::printf("%s", v2p::client::FormatLoadReport(o, *report).c_str());
+  return report->sent == report->received && report->errors.empty() ? 0 : 1;
+}
+
+// features train|list|show|compare.
+int Features(const Invocation& c) {
+  const std::string& sub = c.sub;
+  const std::string repo = absl::GetFlag(FLAGS_repo);
+  if (repo.empty()) return Usage("features needs --repo");
+  if (sub == "train") {
+    v2p::client::FeaturesTrainOptions o;
+    o.repo = repo;
+    if (!absl::GetFlag(FLAGS_name).empty()) o.name = absl::GetFlag(FLAGS_name);
+    o.data_root = SharedDataRoot();
+    o.fashion_dir = absl::GetFlag(FLAGS_fashion_dir);
+    if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
+    o.max_fashion_train = absl::GetFlag(FLAGS_max_fashion_train);
+    o.seed = absl::GetFlag(FLAGS_seed) == 0 ? 1 : absl::GetFlag(FLAGS_seed);
+    return Report(v2p::client::RunFeaturesTrain(o).status());
+  }
+  if (sub == "list") return Report(v2p::client::RunFeaturesShow(repo, ""));
+  if (sub == "show") {
+    if (absl::GetFlag(FLAGS_name).empty()) return Usage("features show needs --name");
+    return Report(v2p::client::RunFeaturesShow(repo, absl::GetFlag(FLAGS_name)));
+  }
+  if (sub == "compare") {
+    v2p::client::FeaturesCompareOptions o;
+    o.repo = repo;
+    o.network = absl::GetFlag(FLAGS_network);
+    o.layers = absl::GetFlag(FLAGS_layers);
+    o.dataset = absl::GetFlag(FLAGS_dataset);
+    o.data_root = DescriptionRootFlag();
+    o.out = absl::GetFlag(FLAGS_out);
+    o.folds = absl::GetFlag(FLAGS_folds);
+    o.n_voxels = absl::GetFlag(FLAGS_voxels);
+    o.iterations = absl::GetFlag(FLAGS_iterations);
+    o.variants = absl::GetFlag(FLAGS_variants);
+    o.seed = absl::GetFlag(FLAGS_seed);
+    o.command = c.command_line;
+    if (o.dataset.empty()) return Usage("features compare needs --dataset");
+    return Report(v2p::client::RunFeaturesCompare(o));
+  }
+  return Usage("features takes train, list, show or compare");
+}
+
+// gan evaluate: the GAN papers' tables.
+int Gan(const Invocation& c) {
+  const std::string& sub = c.sub;
+  if (sub != "evaluate") return Usage("gan takes evaluate");
+  v2p::client::GanEvaluateOptions o;
+  o.repo = absl::GetFlag(FLAGS_repo);
+  o.network = absl::GetFlag(FLAGS_network);
+  o.gan = absl::GetFlag(FLAGS_gan);
+  o.data_root = SharedDataRoot();
+  o.out_dir = absl::GetFlag(FLAGS_out);
+  if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
+  o.permutations = absl::GetFlag(FLAGS_permutations);
+  o.face_epochs = absl::GetFlag(FLAGS_face_epochs);
+  o.faces = absl::GetFlag(FLAGS_faces);
+  if (absl::GetFlag(FLAGS_seed) > 0) o.seed = absl::GetFlag(FLAGS_seed);
+  o.command = c.command_line;
+  if (o.repo.empty() || o.out_dir.empty()) return Usage("gan evaluate needs --repo and --out");
+  return Report(v2p::client::RunGanEvaluate(o));
+}
+
+// generators evaluate: the generator table.
+int GeneratorsEvaluate(const Invocation& c) {
+  v2p::client::GeneratorsEvaluateOptions o;
+  o.repo = absl::GetFlag(FLAGS_repo);
+  o.network = absl::GetFlag(FLAGS_network);
+  o.layers = absl::GetFlag(FLAGS_layers);
+  o.data_root = SharedDataRoot();
+  o.out_dir = absl::GetFlag(FLAGS_out);
+  if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
+  for (absl::string_view k : absl::StrSplit(absl::GetFlag(FLAGS_top_k), ',', absl::SkipEmpty())) {
+    int v = 0;
+    if (!absl::SimpleAtoi(k, &v) || v <= 0) return Usage("--top_k takes positive counts, e.g. 64,128");
+    o.top_k.push_back(v);
+  }
+  o.command = c.command_line;
+  if (o.repo.empty() || o.out_dir.empty()) return Usage("generators evaluate needs --repo and --out");
+  return Report(v2p::client::RunGeneratorsEvaluate(o));
+}
+
+// generators train (evaluate goes to GeneratorsEvaluate).
+int Generators(const Invocation& c) {
+  const std::string& sub = c.sub;
+  if (sub != "train") return Usage("generators takes train or evaluate");
+  v2p::client::GeneratorsTrainOptions o;
+  o.repo = absl::GetFlag(FLAGS_repo);
+  if (o.repo.empty()) return Usage("generators train needs --repo");
+  o.name = absl::GetFlag(FLAGS_name);
+  o.kind = absl::GetFlag(FLAGS_kind);
+  o.network = absl::GetFlag(FLAGS_network);
+  o.layers = absl::GetFlag(FLAGS_layers);
+  o.data_root = SharedDataRoot();
+  o.dataset = absl::GetFlag(FLAGS_dataset);
+  o.dataset_root = DescriptionRootFlag();
+  o.out = absl::GetFlag(FLAGS_out);
+  if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
+  o.latent_size = absl::GetFlag(FLAGS_latent);
+  o.margin = absl::GetFlag(FLAGS_margin);
+  o.seed = absl::GetFlag(FLAGS_seed) == 0 ? 1 : absl::GetFlag(FLAGS_seed);
+  return Report(v2p::client::RunGeneratorsTrain(o).status());
+}
+
+// datasets upload|list|show|delete.
+int Datasets(const Invocation& c) {
+  const std::string& sub = c.sub;
+  v2p::client::DatasetsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_name),
+                                 absl::GetFlag(FLAGS_description), DescriptionRootFlag()};
+  if (sub == "upload") {
+    if (o.description.empty()) return Usage("datasets upload needs --description");
+    return Report(v2p::client::RunDatasetsUpload(o));
+  }
+  if (sub == "list") return Report(v2p::client::RunDatasetsList(o));
+  if (o.name.empty()) return Usage("datasets " + sub + " needs --name");
+  if (sub == "show") return Report(v2p::client::RunDatasetsShow(o));
+  if (sub == "delete") return Report(v2p::client::RunDatasetsDelete(o));
+  return Usage("datasets takes upload, list, show or delete");
+}
+
+// jobs list|show|wait|cancel|delete.
+int Jobs(const Invocation& c) {
+  const std::string& sub = c.sub;
+  v2p::client::JobsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_job),
+                             absl::GetFlag(FLAGS_filter), absl::GetFlag(FLAGS_timeout_s)};
+  if (sub == "list") return Report(v2p::client::RunJobsList(o));
+  if (o.name.empty()) return Usage("jobs " + sub + " needs --job");
+  if (sub == "show") return Report(v2p::client::RunJobsShow(o));
+  if (sub == "wait") return Report(v2p::client::RunJobsWait(o));
+  if (sub == "cancel") return Report(v2p::client::RunJobsCancel(o));
+  if (sub == "delete") return Report(v2p::client::RunJobsDelete(o));
+  return Usage("jobs takes list, show, wait, cancel or delete");
+}
+
+// train --repo: in this process, committed to the local repository.
+int LocalTrain(const Invocation&) {
+  v2p::client::TrainOptions o{
+      absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_spec),
+      absl::GetFlag(FLAGS_repo), absl::GetFlag(FLAGS_model),
+      DescriptionRootFlag()};
+  o.cv = absl::GetFlag(FLAGS_cv);
+  if (o.dataset.empty() || o.repo.empty() || (o.model.empty() && o.cv == 0)) {
+    return Usage("train needs --dataset, --repo and --model (or --cv K)");
+  }
+  return Report(v2p::client::RunTrain(o));
+}
+
+// models list|show|load|unload.
+int Models(const Invocation& c) {
+  const std::string& sub = c.sub;
+  v2p::client::ModelsOptions o{absl::GetFlag(FLAGS_server),
+                               absl::GetFlag(FLAGS_model),
+                               absl::GetFlag(FLAGS_version)};
+      if (sub == "list") return Report(v2p::client::RunModelsList(o));
+  if ((sub == "load" || sub == "unload") && o.name.empty()) return Usage("models " + sub + " needs --model");
+  if (sub == "load") return Report(v2p::client::RunModelsLoad(o));
+  if (sub == "unload") return Report(v2p::client::RunModelsUnload(o));
+  if (sub == "show") {
+    if (o.name.empty()) return Usage("models show needs --model");
+    return Report(v2p::client::RunModelsShow(o));
+  }
+  return Usage("models takes list, show, load or unload");
+}
+
+// reconstruct: betas from a file, images and metrics to --out.
+int Reconstruct(const Invocation&) {
+  v2p::client::ReconstructOptions o;
+  o.server = absl::GetFlag(FLAGS_server);
+  o.model = absl::GetFlag(FLAGS_model);
+  o.version = absl::GetFlag(FLAGS_version);
+  o.betas = absl::GetFlag(FLAGS_betas);
+  o.var = absl::GetFlag(FLAGS_var);
+  o.stimuli_var = absl::GetFlag(FLAGS_stimuli_var);
+  const std::string layout = absl::GetFlag(FLAGS_stimuli_layout);
+  if (layout != "column_major" && layout != "row_major") {
+    return Usage("--stimuli_layout must be column_major or row_major");
+  }
+  o.stimuli_column_major = layout == "column_major";
+  o.pixel_max = absl::GetFlag(FLAGS_pixel_max);
+  o.out = absl::GetFlag(FLAGS_out);
+  o.batch_size = absl::GetFlag(FLAGS_batch_size);
+  o.stream = absl::GetFlag(FLAGS_stream);
+  o.samples = absl::GetFlag(FLAGS_samples);
+  o.deadline_s = absl::GetFlag(FLAGS_deadline_s);
+  if (o.model.empty() || o.betas.empty() || o.var.empty() || o.out.empty()) {
+    return Usage("reconstruct needs --model, --betas, --var and --out");
+  }
+  return Report(v2p::client::RunReconstruct(o));
+}
+
+int Train(const Invocation& c) {
+  return absl::GetFlag(FLAGS_repo).empty() ? RemoteTrain(c) : LocalTrain(c);
+}
+
+int GeneratorsCommand(const Invocation& c) {
+  return c.sub == "evaluate" ? GeneratorsEvaluate(c) : Generators(c);
+}
+
+// The command table: every `v2p COMMAND`.
+const std::map<std::string, int (*)(const Invocation&)>& Commands() {
+  static const auto* commands = new std::map<std::string, int (*)(const Invocation&)>{
+      {"bench", Bench},
+      {"datasets", Datasets},
+      {"features", Features},
+      {"gan", Gan},
+      {"generators", GeneratorsCommand},
+      {"jobs", Jobs},
+      {"models", Models},
+      {"reconstruct", Reconstruct},
+      {"train", Train},
+  };
+  return *commands;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -172,209 +434,10 @@ int main(int argc, char** argv) {
   v2p::DisableMutexDeadlockDetection();
   if (positional.size() < 2) return Usage("missing command");
   const std::string command = positional[1];
-  const std::string sub = positional.size() > 2 ? positional[2] : "";
-
-  if (command == "train" && absl::GetFlag(FLAGS_repo).empty()) {
-    v2p::client::RemoteTrainOptions o;
-    o.server = absl::GetFlag(FLAGS_server);
-    o.dataset = absl::GetFlag(FLAGS_dataset);
-    o.spec = absl::GetFlag(FLAGS_spec);
-    o.model = absl::GetFlag(FLAGS_model);
-    o.seed = absl::GetFlag(FLAGS_seed);
-    o.validation_split = absl::GetFlag(FLAGS_validation_split);
-    o.wait = absl::GetFlag(FLAGS_wait);
-    if (absl::GetFlag(FLAGS_cv) != 0)
-      return Usage("train --cv K trains locally: give --repo DIR (its feature networks and "
-                   "generators are used; nothing is committed)");
-    if (o.dataset.empty() || o.model.empty()) {
-      return Usage("train needs --dataset, --model and --server (remote) or --repo (local)");
-    }
-    return Report(v2p::client::RunRemoteTrain(o));
-  }
-  if (command == "bench") {
-    v2p::client::LoadOptions o;
-    o.server = absl::GetFlag(FLAGS_server);
-    o.model = absl::GetFlag(FLAGS_model);
-    o.clients = absl::GetFlag(FLAGS_clients);
-    o.duration_s = absl::GetFlag(FLAGS_duration);
-    o.stream = absl::GetFlag(FLAGS_stream);
-    o.betas = absl::GetFlag(FLAGS_betas);
-    o.var = absl::GetFlag(FLAGS_var);
-    o.samples_per_request = absl::GetFlag(FLAGS_batch_size);
-    o.window = absl::GetFlag(FLAGS_window);
-    if (o.model.empty() || o.clients < 1 || o.duration_s <= 0 || o.samples_per_request < 1 ||
-        o.window < 1) {
-      return Usage(
-          "bench needs --model, --clients >= 1, --duration > 0, --batch_size >= 1 and --window >= 1");
-    }
-    auto report = v2p::client::RunLoad(o);
-    if (!report.ok()) return Report(report.status());
-    std::printf("%s", v2p::client::FormatLoadReport(o, *report).c_str());
-    return report->sent == report->received && report->errors.empty() ? 0 : 1;
-  }
-  if (command == "features") {
-    const std::string repo = absl::GetFlag(FLAGS_repo);
-    if (repo.empty()) return Usage("features needs --repo");
-    if (sub == "train") {
-      v2p::client::FeaturesTrainOptions o;
-      o.repo = repo;
-      if (!absl::GetFlag(FLAGS_name).empty()) o.name = absl::GetFlag(FLAGS_name);
-      o.data_root = SharedDataRoot();
-      o.fashion_dir = absl::GetFlag(FLAGS_fashion_dir);
-      if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
-      o.max_fashion_train = absl::GetFlag(FLAGS_max_fashion_train);
-      o.seed = absl::GetFlag(FLAGS_seed) == 0 ? 1 : absl::GetFlag(FLAGS_seed);
-      return Report(v2p::client::RunFeaturesTrain(o).status());
-    }
-    if (sub == "list") return Report(v2p::client::RunFeaturesShow(repo, ""));
-    if (sub == "show") {
-      if (absl::GetFlag(FLAGS_name).empty()) return Usage("features show needs --name");
-      return Report(v2p::client::RunFeaturesShow(repo, absl::GetFlag(FLAGS_name)));
-    }
-    if (sub == "compare") {
-      v2p::client::FeaturesCompareOptions o;
-      o.repo = repo;
-      o.network = absl::GetFlag(FLAGS_network);
-      o.layers = absl::GetFlag(FLAGS_layers);
-      o.dataset = absl::GetFlag(FLAGS_dataset);
-      o.data_root = DescriptionRootFlag();
-      o.out = absl::GetFlag(FLAGS_out);
-      o.folds = absl::GetFlag(FLAGS_folds);
-      o.n_voxels = absl::GetFlag(FLAGS_voxels);
-      o.iterations = absl::GetFlag(FLAGS_iterations);
-      o.variants = absl::GetFlag(FLAGS_variants);
-      o.seed = absl::GetFlag(FLAGS_seed);
-      o.command = absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
-      if (o.dataset.empty()) return Usage("features compare needs --dataset");
-      return Report(v2p::client::RunFeaturesCompare(o));
-    }
-    return Usage("features takes train, list, show or compare");
-  }
-  if (command == "gan") {
-    if (sub != "evaluate") return Usage("gan takes evaluate");
-    v2p::client::GanEvaluateOptions o;
-    o.repo = absl::GetFlag(FLAGS_repo);
-    o.network = absl::GetFlag(FLAGS_network);
-    o.gan = absl::GetFlag(FLAGS_gan);
-    o.data_root = SharedDataRoot();
-    o.out_dir = absl::GetFlag(FLAGS_out);
-    if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
-    o.permutations = absl::GetFlag(FLAGS_permutations);
-    o.face_epochs = absl::GetFlag(FLAGS_face_epochs);
-    o.faces = absl::GetFlag(FLAGS_faces);
-    if (absl::GetFlag(FLAGS_seed) > 0) o.seed = absl::GetFlag(FLAGS_seed);
-    o.command = absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
-    if (o.repo.empty() || o.out_dir.empty()) return Usage("gan evaluate needs --repo and --out");
-    return Report(v2p::client::RunGanEvaluate(o));
-  }
-  if (command == "generators" && sub == "evaluate") {
-    v2p::client::GeneratorsEvaluateOptions o;
-    o.repo = absl::GetFlag(FLAGS_repo);
-    o.network = absl::GetFlag(FLAGS_network);
-    o.layers = absl::GetFlag(FLAGS_layers);
-    o.data_root = SharedDataRoot();
-    o.out_dir = absl::GetFlag(FLAGS_out);
-    if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
-    for (absl::string_view k : absl::StrSplit(absl::GetFlag(FLAGS_top_k), ',', absl::SkipEmpty())) {
-      int v = 0;
-      if (!absl::SimpleAtoi(k, &v) || v <= 0) return Usage("--top_k takes positive counts, e.g. 64,128");
-      o.top_k.push_back(v);
-    }
-    o.command = absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
-    if (o.repo.empty() || o.out_dir.empty()) return Usage("generators evaluate needs --repo and --out");
-    return Report(v2p::client::RunGeneratorsEvaluate(o));
-  }
-  if (command == "generators") {
-    if (sub != "train") return Usage("generators takes train or evaluate");
-    v2p::client::GeneratorsTrainOptions o;
-    o.repo = absl::GetFlag(FLAGS_repo);
-    if (o.repo.empty()) return Usage("generators train needs --repo");
-    o.name = absl::GetFlag(FLAGS_name);
-    o.kind = absl::GetFlag(FLAGS_kind);
-    o.network = absl::GetFlag(FLAGS_network);
-    o.layers = absl::GetFlag(FLAGS_layers);
-    o.data_root = SharedDataRoot();
-    o.dataset = absl::GetFlag(FLAGS_dataset);
-    o.dataset_root = DescriptionRootFlag();
-    o.out = absl::GetFlag(FLAGS_out);
-    if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
-    o.latent_size = absl::GetFlag(FLAGS_latent);
-    o.margin = absl::GetFlag(FLAGS_margin);
-    o.seed = absl::GetFlag(FLAGS_seed) == 0 ? 1 : absl::GetFlag(FLAGS_seed);
-    return Report(v2p::client::RunGeneratorsTrain(o).status());
-  }
-  if (command == "datasets") {
-    v2p::client::DatasetsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_name),
-                                   absl::GetFlag(FLAGS_description), DescriptionRootFlag()};
-    if (sub == "upload") {
-      if (o.description.empty()) return Usage("datasets upload needs --description");
-      return Report(v2p::client::RunDatasetsUpload(o));
-    }
-    if (sub == "list") return Report(v2p::client::RunDatasetsList(o));
-    if (o.name.empty()) return Usage("datasets " + sub + " needs --name");
-    if (sub == "show") return Report(v2p::client::RunDatasetsShow(o));
-    if (sub == "delete") return Report(v2p::client::RunDatasetsDelete(o));
-    return Usage("datasets takes upload, list, show or delete");
-  }
-  if (command == "jobs") {
-    v2p::client::JobsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_job),
-                               absl::GetFlag(FLAGS_filter), absl::GetFlag(FLAGS_timeout_s)};
-    if (sub == "list") return Report(v2p::client::RunJobsList(o));
-    if (o.name.empty()) return Usage("jobs " + sub + " needs --job");
-    if (sub == "show") return Report(v2p::client::RunJobsShow(o));
-    if (sub == "wait") return Report(v2p::client::RunJobsWait(o));
-    if (sub == "cancel") return Report(v2p::client::RunJobsCancel(o));
-    if (sub == "delete") return Report(v2p::client::RunJobsDelete(o));
-    return Usage("jobs takes list, show, wait, cancel or delete");
-  }
-  if (command == "train") {
-    v2p::client::TrainOptions o{
-        absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_spec),
-        absl::GetFlag(FLAGS_repo), absl::GetFlag(FLAGS_model),
-        DescriptionRootFlag()};
-    o.cv = absl::GetFlag(FLAGS_cv);
-    if (o.dataset.empty() || o.repo.empty() || (o.model.empty() && o.cv == 0)) {
-      return Usage("train needs --dataset, --repo and --model (or --cv K)");
-    }
-    return Report(v2p::client::RunTrain(o));
-  }
-  if (command == "models") {
-    v2p::client::ModelsOptions o{absl::GetFlag(FLAGS_server),
-                                 absl::GetFlag(FLAGS_model),
-                                 absl::GetFlag(FLAGS_version)};
-        if (sub == "list") return Report(v2p::client::RunModelsList(o));
-    if ((sub == "load" || sub == "unload") && o.name.empty()) return Usage("models " + sub + " needs --model");
-    if (sub == "load") return Report(v2p::client::RunModelsLoad(o));
-    if (sub == "unload") return Report(v2p::client::RunModelsUnload(o));
-    if (sub == "show") {
-      if (o.name.empty()) return Usage("models show needs --model");
-      return Report(v2p::client::RunModelsShow(o));
-    }
-    return Usage("models takes list, show, load or unload");
-  }
-  if (command == "reconstruct") {
-    v2p::client::ReconstructOptions o;
-    o.server = absl::GetFlag(FLAGS_server);
-    o.model = absl::GetFlag(FLAGS_model);
-    o.version = absl::GetFlag(FLAGS_version);
-    o.betas = absl::GetFlag(FLAGS_betas);
-    o.var = absl::GetFlag(FLAGS_var);
-    o.stimuli_var = absl::GetFlag(FLAGS_stimuli_var);
-    const std::string layout = absl::GetFlag(FLAGS_stimuli_layout);
-    if (layout != "column_major" && layout != "row_major") {
-      return Usage("--stimuli_layout must be column_major or row_major");
-    }
-    o.stimuli_column_major = layout == "column_major";
-    o.pixel_max = absl::GetFlag(FLAGS_pixel_max);
-    o.out = absl::GetFlag(FLAGS_out);
-    o.batch_size = absl::GetFlag(FLAGS_batch_size);
-    o.stream = absl::GetFlag(FLAGS_stream);
-    o.samples = absl::GetFlag(FLAGS_samples);
-    o.deadline_s = absl::GetFlag(FLAGS_deadline_s);
-    if (o.model.empty() || o.betas.empty() || o.var.empty() || o.out.empty()) {
-      return Usage("reconstruct needs --model, --betas, --var and --out");
-    }
-    return Report(v2p::client::RunReconstruct(o));
-  }
-  return Usage("unknown command '" + command + "'");
+  const auto it = Commands().find(command);
+  if (it == Commands().end()) return Usage("unknown command '" + command.substr(0, 64) + "'");
+  Invocation c;
+  c.sub = positional.size() > 2 ? positional[2] : "";
+  c.command_line = absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
+  return it->second(c);
 }

@@ -67,14 +67,7 @@ int Fail(const absl::Status& s) {
   return 2;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  v2p::ListFlagsOfFileInHelp(__FILE__);
-  absl::SetProgramUsageMessage(
-      "v2p-server --repo=DIR [--port=P] [--workers=spawn:N|host:port,...]");
-  absl::ParseCommandLine(argc, argv);
-  v2p::DisableMutexDeadlockDetection();
+absl::Status CheckFlags() {
   if (auto s = v2p::CheckFlagRanges({
           {"port", absl::GetFlag(FLAGS_port), 0, 65535},
           {"metrics_port", absl::GetFlag(FLAGS_metrics_port), -1, 65535},
@@ -85,114 +78,144 @@ int main(int argc, char** argv) {
           {"stream_window", absl::GetFlag(FLAGS_stream_window), 1, INT32_MAX},
           {"shutdown_grace_s", absl::GetFlag(FLAGS_shutdown_grace_s), 0, INT32_MAX},
       });
-      !s.ok()) {
-    return Fail(s);
-  }
+      !s.ok())
+    return s;
   const std::string repo = absl::GetFlag(FLAGS_repo);
-  if (repo.empty())
-    return Fail(absl::InvalidArgumentError("--repo is required"));
-  if (!std::filesystem::is_directory(repo)) {
-    return Fail(absl::NotFoundError("--repo=" + repo + " is not a directory"));
-  }
+  if (repo.empty()) return absl::InvalidArgumentError("--repo is required");
+  if (!std::filesystem::is_directory(repo))
+    return absl::NotFoundError("--repo=" + repo + " is not a directory");
+  return absl::OkStatus();
+}
 
-  v2p::server::WorkerPool::Options pool_options;
-  if (auto s = v2p::server::WorkerPool::ParseWorkersFlag(
-          absl::GetFlag(FLAGS_workers), &pool_options);
-      !s.ok()) {
-    return Fail(s);
+// Readiness: the health service "voxel2pixel.v1.Reconstruction" is SERVING
+// only while at least one worker is (what a load balancer and a Kubernetes
+// readiness probe should ask); "" stays SERVING while the process is alive
+// (liveness). The pool reports every change in order, from its creation on
+// (workers given by address become ready on their first health answer,
+// which may come before or after the server starts).
+class Readiness {
+ public:
+  void SetReadyWorkers(int ready) {
+    absl::MutexLock lock(&mu_);
+    ready_ = ready;
+    if (health_) health_->SetServingStatus("voxel2pixel.v1.Reconstruction", ready > 0);
   }
-  pool_options.repository = std::filesystem::absolute(repo).string();
-  pool_options.worker_binary = absl::GetFlag(FLAGS_worker_binary);
-  if (pool_options.worker_binary.empty()) {
-    pool_options.worker_binary = v2p::server::ExecutableDir() + "/v2p-worker";
+  void Started(grpc::Server* server) {
+    absl::MutexLock lock(&mu_);
+    health_ = server->GetHealthCheckService();
+    health_->SetServingStatus("voxel2pixel.v1.Reconstruction", ready_.load() > 0);
   }
-  pool_options.worker_args = {
-      "--metrics_port=0",
-      "--max_message_mb=" +
-          std::to_string(absl::GetFlag(FLAGS_max_message_mb))};
-  pool_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
-  for (const std::string& a : absl::GetFlag(FLAGS_worker_args)) pool_options.worker_args.push_back(a);
-  // Readiness: the health service "voxel2pixel.v1.Reconstruction" is
-  // SERVING only while at least one worker is (what a load balancer and a
-  // Kubernetes readiness probe should ask); "" stays SERVING while the
-  // process is alive (liveness).
-  // The pool reports every change in order, from its creation on (workers
-  // given by address become ready on their first health answer, which may
-  // come before or after the server starts).
-  absl::Mutex readiness_mu;
-  grpc::HealthCheckServiceInterface* health = nullptr;  // guarded by readiness_mu
-  std::atomic<int> ready_workers{0};
-  pool_options.on_change = [&](int ready) {
-    absl::MutexLock lock(&readiness_mu);
-    ready_workers = ready;
-    if (health) health->SetServingStatus("voxel2pixel.v1.Reconstruction", ready > 0);
-  };
-  pool_options.devices =
+  void Stopped() {
+    absl::MutexLock lock(&mu_);
+    health_ = nullptr;  // the pool may still report while it stops
+  }
+  int ready_workers() const { return ready_.load(); }
+
+ private:
+  absl::Mutex mu_;
+  grpc::HealthCheckServiceInterface* health_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::atomic<int> ready_{0};
+};
+
+absl::StatusOr<v2p::server::WorkerPool::Options> PoolOptions(Readiness* readiness) {
+  v2p::server::WorkerPool::Options o;
+  if (absl::Status s = v2p::server::WorkerPool::ParseWorkersFlag(absl::GetFlag(FLAGS_workers), &o);
+      !s.ok())
+    return s;
+  o.repository = std::filesystem::absolute(absl::GetFlag(FLAGS_repo)).string();
+  o.worker_binary = absl::GetFlag(FLAGS_worker_binary);
+  if (o.worker_binary.empty()) o.worker_binary = v2p::server::ExecutableDir() + "/v2p-worker";
+  o.worker_args = {"--metrics_port=0",
+                   "--max_message_mb=" + std::to_string(absl::GetFlag(FLAGS_max_message_mb))};
+  o.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
+  for (const std::string& a : absl::GetFlag(FLAGS_worker_args)) o.worker_args.push_back(a);
+  o.on_change = [readiness](int ready) { readiness->SetReadyWorkers(ready); };
+  o.devices =
       v2p::server::AssignDevices(absl::GetFlag(FLAGS_worker_device), v2p::server::VisibleGpus());
-  auto pool = v2p::server::WorkerPool::Create(pool_options);
-  if (!pool.ok()) return Fail(pool.status());
+  return o;
+}
 
+v2p::server::RequestCoalescer::Options Coalescing(prometheus::Registry& registry,
+                                                  const Readiness* readiness) {
+  v2p::server::RequestCoalescer::Options o;
+  o.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  const int batches_per_worker = std::max(1, absl::GetFlag(FLAGS_max_batches_in_flight));
+  o.max_calls = [readiness, batches_per_worker] {
+    return batches_per_worker * std::max(1, readiness->ready_workers());
+  };
+  auto* gateway_batches = &v2p::server::GatewayBatchSizeHistogram(registry);
+  o.on_batch = [gateway_batches](int samples) { gateway_batches->Observe(samples); };
+  return o;
+}
+
+// The /metrics endpoint when --metrics_port >= 0 (null otherwise).
+absl::StatusOr<std::unique_ptr<v2p::MetricsEndpoint>> StartMetrics(
+    const std::vector<std::shared_ptr<prometheus::Collectable>>& collectables) {
+  if (absl::GetFlag(FLAGS_metrics_port) < 0) return nullptr;
+  auto metrics = v2p::MetricsEndpoint::Start(absl::GetFlag(FLAGS_host),
+                                             absl::GetFlag(FLAGS_metrics_port));
+  if (!metrics.ok()) return metrics.status();
+  for (const auto& c : collectables) (*metrics)->RegisterCollectable(c);
+  std::fprintf(stderr, "v2p-server metrics on http://%s:%d/metrics\n",
+               absl::GetFlag(FLAGS_host).c_str(), (*metrics)->port());
+  return metrics;
+}
+
+int Serve() {
+  Readiness readiness;
+  auto pool_options = PoolOptions(&readiness);
+  if (!pool_options.ok()) return Fail(pool_options.status());
+  auto pool = v2p::server::WorkerPool::Create(*pool_options);
+  if (!pool.ok()) return Fail(pool.status());
+  const std::string& repo = pool_options->repository;
   auto registry = std::make_shared<prometheus::Registry>();
   v2p::RpcMetrics rpc_metrics(*registry, "server", V2P_VERSION);
-  auto streams_gauge = &v2p::server::StreamsInFlightGauge(*registry);
   v2p::server::Dispatcher dispatcher(pool->get(), {});
   v2p::server::ModelCatalog catalog(&dispatcher, {});
-  v2p::server::RequestCoalescer::Options coalescing;
-  coalescing.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
-  const int batches_per_worker = std::max(1, absl::GetFlag(FLAGS_max_batches_in_flight));
-  coalescing.max_calls = [&ready_workers, batches_per_worker] {
-    return batches_per_worker * std::max(1, ready_workers.load());
-  };
-  auto* gateway_batches = &v2p::server::GatewayBatchSizeHistogram(*registry);
-  coalescing.on_batch = [gateway_batches](int samples) { gateway_batches->Observe(samples); };
-  v2p::server::ReconstructionService reconstruction(&dispatcher, &catalog, streams_gauge,
-                                                    std::move(coalescing),
-                                                    absl::GetFlag(FLAGS_stream_window));
+  v2p::server::ReconstructionService reconstruction(
+      &dispatcher, &catalog, &v2p::server::StreamsInFlightGauge(*registry),
+      Coalescing(*registry, &readiness), absl::GetFlag(FLAGS_stream_window));
   v2p::server::ModelsService models(&dispatcher, pool->get());
-  auto operations = v2p::store::OperationStore::Open(pool_options.repository);
+  auto operations = v2p::store::OperationStore::Open(repo);
   if (!operations.ok()) return Fail(operations.status());
-  auto datasets = v2p::store::DatasetStore::Open(pool_options.repository);
+  auto datasets = v2p::store::DatasetStore::Open(repo);
   if (!datasets.ok()) return Fail(datasets.status());
   v2p::server::DatasetsService datasets_service(
       datasets->get(), &dispatcher,
       {static_cast<int64_t>(absl::GetFlag(FLAGS_max_upload_mb)) << 20});
   v2p::server::TrainingService training(datasets->get(), operations->get());
   v2p::server::OperationsService operations_service(operations->get(), {});
-  auto pool_collector = std::make_shared<v2p::server::WorkerPoolCollector>(pool->get());
-  auto operations_collector = std::make_shared<v2p::server::OperationsCollector>(operations->get());
-  std::unique_ptr<v2p::MetricsEndpoint> metrics;
-  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
-    auto endpoint = v2p::MetricsEndpoint::Start(absl::GetFlag(FLAGS_host),
-                                              absl::GetFlag(FLAGS_metrics_port));
-    if (!endpoint.ok()) return Fail(endpoint.status());
-    metrics = *std::move(endpoint);
-    metrics->RegisterCollectable(registry);
-    metrics->RegisterCollectable(pool_collector);
-    metrics->RegisterCollectable(operations_collector);
-    std::fprintf(stderr, "v2p-server metrics on http://%s:%d/metrics\n",
-                 absl::GetFlag(FLAGS_host).c_str(), metrics->port());
-  }
+  auto metrics = StartMetrics({registry,
+                               std::make_shared<v2p::server::WorkerPoolCollector>(pool->get()),
+                               std::make_shared<v2p::server::OperationsCollector>(
+                                   operations->get())});
+  if (!metrics.ok()) return Fail(metrics.status());
 
   v2p::ServeOptions serve;
   serve.name = "v2p-server";
   serve.host = absl::GetFlag(FLAGS_host);
   serve.port = absl::GetFlag(FLAGS_port);
   serve.ready_fd = absl::GetFlag(FLAGS_ready_fd);
-  serve.max_message_bytes = pool_options.max_message_bytes;
+  serve.max_message_bytes = pool_options->max_message_bytes;
   serve.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
-  serve.on_started = [&](grpc::Server* server, int) {
-    absl::MutexLock lock(&readiness_mu);
-    health = server->GetHealthCheckService();
-    health->SetServingStatus("voxel2pixel.v1.Reconstruction", ready_workers.load() > 0);
-  };
-  serve.on_stopped = [&] {
-    absl::MutexLock lock(&readiness_mu);
-    health = nullptr;  // the pool may still report while it stops
-  };
+  serve.on_started = [&readiness](grpc::Server* server, int) { readiness.Started(server); };
+  serve.on_stopped = [&readiness] { readiness.Stopped(); };
   serve.interceptors.push_back(rpc_metrics.InterceptorFactory());
-  serve.metrics_port = metrics ? metrics->port() : 0;
+  serve.metrics_port = *metrics ? (*metrics)->port() : 0;
   serve.services = {&reconstruction, &models, &datasets_service, &training, &operations_service};
   const absl::Status status = v2p::ServeUntilSignalled(std::move(serve));
   if (!status.ok()) return Fail(status);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  v2p::ListFlagsOfFileInHelp(__FILE__);
+  absl::SetProgramUsageMessage(
+      "v2p-server --repo=DIR [--port=P] [--workers=spawn:N|host:port,...]");
+  absl::ParseCommandLine(argc, argv);
+  v2p::DisableMutexDeadlockDetection();
+  if (absl::Status s = CheckFlags(); !s.ok()) return Fail(s);
+  return Serve();
 }

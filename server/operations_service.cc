@@ -113,6 +113,7 @@ grpc::Status OperationsService::CancelOperation(
   // holds is ended here, under its lease so that no worker starts it.
   const std::string me = store::OperationStore::ThisProcessOwner();
   auto claimed = operations_->TryClaim(*id, me, absl::Seconds(30));
+  absl::Status status;
   if (claimed.ok() && *claimed) {
     op = operations_->Get(*id);
     if (op.ok() && !op->done()) {
@@ -123,11 +124,12 @@ grpc::Status OperationsService::CancelOperation(
       op->set_done(true);
       op->mutable_error()->set_code(static_cast<int>(grpc::StatusCode::CANCELLED));
       op->mutable_error()->set_message("cancelled before a worker started it");
-      (void)operations_->Write(*id, *op);
+      status = operations_->Write(*id, *op);
     }
-    operations_->Release(*id, me);
+    // The cancel file stays: a worker that claims the job later ends it.
+    if (absl::Status released = operations_->Release(*id, me); status.ok()) status = released;
   }
-  return grpc::Status::OK;
+  return ToGrpcStatus(status);
 }
 
 grpc::Status OperationsService::WaitOperation(grpc::ServerContext* context,

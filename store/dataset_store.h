@@ -37,6 +37,8 @@ class DatasetStore {
   absl::StatusOr<voxel2pixel::v1::Dataset> Get(const std::string& name) const;
   std::vector<voxel2pixel::v1::Dataset> List() const;
   absl::Status Delete(const std::string& name);
+  // The repository root.
+  const std::string& root() const { return root_; }
   // Directory of a dataset, relative to the repository root.
   static std::string RelativeDir(const std::string& name) { return "datasets/" + name; }
 

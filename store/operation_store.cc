@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 
@@ -40,11 +41,9 @@ struct Lease {
   absl::Time expiry;
 };
 
-// A lease is void once it expired, or when it names a process of this
-// host that is gone (a worker restarted here need not wait out the TTL).
-bool IsVoid(const Lease& lease) {
-  if (absl::Now() >= lease.expiry) return true;
-  const std::vector<std::string> parts = absl::StrSplit(lease.owner, ':');
+// Whether `owner` ("host:pid") names a process of this host that is gone.
+bool OwnerIsGone(const std::string& owner) {
+  const std::vector<std::string> parts = absl::StrSplit(owner, ':');
   int pid = 0;
   return parts.size() == 2 && parts[0] == HostName() && absl::SimpleAtoi(parts[1], &pid) &&
          kill(pid, 0) != 0 && errno == ESRCH;
@@ -66,20 +65,25 @@ absl::StatusOr<Lease> ReadLease(const std::string& path) {
   return Lease{parts[0], absl::FromUnixMillis(ms)};
 }
 
-std::string LeaseText(const std::string& owner, absl::Duration ttl) {
-  return absl::StrCat(owner, " ", absl::ToUnixMillis(absl::Now() + ttl), "\n");
+}  // namespace
+
+bool OperationStore::IsVoid(absl::Time expiry, const std::string& owner) const {
+  return clock_() >= expiry || OwnerIsGone(owner);
 }
 
-}  // namespace
+std::string OperationStore::LeaseText(const std::string& owner, absl::Duration ttl) const {
+  return absl::StrCat(owner, " ", absl::ToUnixMillis(clock_() + ttl), "\n");
+}
 
 std::string OperationStore::ThisProcessOwner() { return absl::StrCat(HostName(), ":", getpid()); }
 
-absl::StatusOr<std::unique_ptr<OperationStore>> OperationStore::Open(const std::string& root) {
+absl::StatusOr<std::unique_ptr<OperationStore>> OperationStore::Open(const std::string& root,
+                                                                    Clock clock) {
   const std::string dir = root + "/operations";
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
-  return std::unique_ptr<OperationStore>(new OperationStore(dir));
+  return std::unique_ptr<OperationStore>(new OperationStore(dir, std::move(clock)));
 }
 
 absl::StatusOr<Operation> OperationStore::Create(const v1::CreateTrainingJobRequest& request,
@@ -179,7 +183,7 @@ absl::StatusOr<bool> OperationStore::TryClaim(const std::string& id, const std::
     auto lease = ReadLease(path);
     if (!lease.ok()) continue;  // released meanwhile: try to create it again
     if (lease->owner == owner) return Renew(id, owner, ttl).ok();
-    if (!IsVoid(*lease)) return false;
+    if (!IsVoid(lease->expiry, lease->owner)) return false;
     // Move the void lease aside; of several takers only one rename
     // succeeds, and O_EXCL above decides between it and newcomers.
     const std::string stale = absl::StrCat(path, ".void-", RandomHex(4));
@@ -198,15 +202,19 @@ absl::Status OperationStore::Renew(const std::string& id, const std::string& own
   return WriteFileAtomically(path, LeaseText(owner, ttl));
 }
 
-void OperationStore::Release(const std::string& id, const std::string& owner) {
+absl::Status OperationStore::Release(const std::string& id, const std::string& owner) {
   const std::string path = Dir(id) + "/" + kLeaseFile;
   auto lease = ReadLease(path);
-  if (lease.ok() && lease->owner == owner) std::remove(path.c_str());
+  if (!lease.ok() || lease->owner != owner) return absl::OkStatus();
+  if (std::remove(path.c_str()) != 0 && errno != ENOENT)
+    return absl::InternalError(absl::StrCat("cannot remove the lease of operation ", id, ": ",
+                                            std::strerror(errno)));
+  return absl::OkStatus();
 }
 
 std::string OperationStore::LeaseHolder(const std::string& id) const {
   auto lease = ReadLease(Dir(id) + "/" + kLeaseFile);
-  if (!lease.ok() || IsVoid(*lease)) return "";
+  if (!lease.ok() || IsVoid(lease->expiry, lease->owner)) return "";
   return lease->owner;
 }
 

@@ -10,11 +10,13 @@
 #ifndef V2P_STORE_OPERATION_STORE_H_
 #define V2P_STORE_OPERATION_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/longrunning/operations.pb.h"
 #include "voxel2pixel/v1/training.pb.h"
@@ -25,7 +27,10 @@ inline constexpr char kOperationPrefix[] = "operations/";
 
 class OperationStore {
  public:
-  static absl::StatusOr<std::unique_ptr<OperationStore>> Open(const std::string& root);
+  // Leases are read and written against `clock` (tests inject one).
+  using Clock = std::function<absl::Time()>;
+  static absl::StatusOr<std::unique_ptr<OperationStore>> Open(const std::string& root,
+                                                              Clock clock = absl::Now);
 
   // Writes a new queued operation atomically and returns it.
   absl::StatusOr<google::longrunning::Operation> Create(
@@ -52,8 +57,9 @@ class OperationStore {
                                 absl::Duration ttl);
   // Extends the lease; ABORTED when `owner` no longer holds it.
   absl::Status Renew(const std::string& id, const std::string& owner, absl::Duration ttl);
-  // Removes the lease if `owner` holds it.
-  void Release(const std::string& id, const std::string& owner);
+  // Removes the lease if `owner` holds it (OK when it does not); INTERNAL
+  // when the lease file cannot be removed.
+  absl::Status Release(const std::string& id, const std::string& owner);
   // The lease holder, or "" when the job is not leased (or the lease expired).
   std::string LeaseHolder(const std::string& id) const;
 
@@ -63,10 +69,15 @@ class OperationStore {
   static std::string ThisProcessOwner();
 
  private:
-  explicit OperationStore(std::string dir) : dir_(std::move(dir)) {}
+  OperationStore(std::string dir, Clock clock) : dir_(std::move(dir)), clock_(std::move(clock)) {}
+  // A lease is void once it expired, or when it names a process of this
+  // host that is gone (a worker restarted here need not wait out the TTL).
+  bool IsVoid(absl::Time expiry, const std::string& owner) const;
+  std::string LeaseText(const std::string& owner, absl::Duration ttl) const;
   std::string Dir(const std::string& id) const { return dir_ + "/" + id; }
 
   std::string dir_;  // <root>/operations
+  Clock clock_;
 };
 
 // Packs metadata into op.metadata (as google.protobuf.Any).

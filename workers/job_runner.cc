@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "core/base/log.h"
 #include "core/base/status_macros.h"
@@ -19,6 +20,19 @@ namespace {
 namespace v1 = voxel2pixel::v1;
 using google::longrunning::Operation;
 using google::protobuf::util::TimeUtil;
+
+// A dataset uploaded to the repository, as the gateway recorded it.
+absl::StatusOr<core::Dataset> LoadUploadedDataset(const store::DatasetStore& datasets,
+                                                  const std::string& repository,
+                                                  const std::string& name) {
+  ASSIGN_OR_RETURN(const v1::Dataset record, datasets.Get(name));
+  v1::DatasetDescription description = record.description();
+  description.set_file(store::kDatasetDataFile);
+  ASSIGN_OR_RETURN(const core::DatasetOptions options,
+                   ToDatasetOptions(description,
+                                    repository + "/" + store::DatasetStore::RelativeDir(name)));
+  return core::LoadDataset(options);
+}
 
 google::protobuf::Timestamp Now() {
   return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
@@ -97,11 +111,17 @@ void JobRunner::Schedule() {
   }
 }
 
+void JobRunner::ReleaseLease(const std::string& id) {
+  if (absl::Status s = operations_->Release(id, options_.owner); !s.ok())
+    core::LogWarning("jobs", "operations/", id, ": ", s.ToString(),
+                     " (another worker takes the job over once the lease expires)");
+}
+
 void JobRunner::RunJob(const std::string& id, Running* running) {
   auto op = operations_->Get(id);
   if (!op.ok()) {
     core::LogError("jobs", "operations/", id, ": ", op.status().ToString());
-    operations_->Release(id, options_.owner);
+    ReleaseLease(id);
     running->finished = true;
     return;
   }
@@ -111,7 +131,7 @@ void JobRunner::RunJob(const std::string& id, Running* running) {
     // Another worker owns the job now; it writes the outcome.
   } else if (absl::IsCancelled(status) && !user_cancel && stop_jobs_) {
     core::LogInfo("jobs", "operations/", id, " paused for shutdown; its checkpoints stay");
-    operations_->Release(id, options_.owner);
+    ReleaseLease(id);
   } else {
     v1::TrainingJobMetadata meta = store::GetMetadata(*op);
     meta.set_phase(v1::TrainingJobMetadata::DONE);
@@ -122,12 +142,16 @@ void JobRunner::RunJob(const std::string& id, Running* running) {
     if (!status.ok()) {
       op->clear_response();
       op->mutable_error()->set_code(static_cast<int>(status.code()));
-      op->mutable_error()->set_message(std::string(status.message()));
+      // Paths as the repository names them: the client never sees where
+      // the repository lies on this machine.
+      const std::string& root = options_.repository;
+      op->mutable_error()->set_message(
+          absl::StrReplaceAll(status.message(), {{root + "/", ""}, {root, "."}}));
     }
     if (absl::Status s = operations_->Write(id, *op); !s.ok()) {
       core::LogError("jobs", "cannot record the outcome of operations/", id, ": ", s.ToString());
     }
-    operations_->Release(id, options_.owner);
+    ReleaseLease(id);
     core::LogInfo("jobs", "operations/", id, " done: ", status.ok() ? "OK" : status.ToString());
   }
   running->finished = true;
@@ -153,20 +177,15 @@ absl::Status JobRunner::Train(const std::string& id, Running* running, Operation
   if (operations_->CancelRequested(id)) return absl::CancelledError("cancelled before it started");
 
   ASSIGN_OR_RETURN(const v1::CreateTrainingJobRequest request, operations_->GetRequest(id));
-  ASSIGN_OR_RETURN(const v1::Dataset record, datasets_->Get(request.dataset()));
-  v1::DatasetDescription description = record.description();
-  description.set_file(store::kDatasetDataFile);
-  ASSIGN_OR_RETURN(const core::DatasetOptions dataset_options,
-                   ToDatasetOptions(description, options_.repository + "/" +
-                                                     store::DatasetStore::RelativeDir(request.dataset())));
-  ASSIGN_OR_RETURN(const core::Dataset dataset, core::LoadDataset(dataset_options));
-  ASSIGN_OR_RETURN(const v1::PipelineSpec spec, ParsePipelineSpec(request.pipeline_spec()));
-  ASSIGN_OR_RETURN(const core::PipelineOptions pipeline, ToPipelineOptions(spec));
-  ASSIGN_OR_RETURN(auto repository, core::ModelRepository::Open({options_.repository, true}));
-
+  // The method first: a spec this worker cannot build fails before the
+  // dataset is read.
   core::TrainRequest train;
   train.model_name = request.model();
-  train.pipeline = pipeline;
+  ASSIGN_OR_RETURN(const v1::PipelineSpec spec, ParsePipelineSpec(request.pipeline_spec()));
+  RETURN_IF_ERROR(ToTrainRequest(spec, &train));
+  ASSIGN_OR_RETURN(const core::Dataset dataset,
+                   LoadUploadedDataset(*datasets_, options_.repository, request.dataset()));
+  ASSIGN_OR_RETURN(auto repository, core::ModelRepository::Open({options_.repository, true}));
   train.spec_text = request.pipeline_spec();
   train.validation_split = request.validation_split();
   train.seed = request.seed();

@@ -46,6 +46,8 @@ class JobRunner {
   explicit JobRunner(Options options) : options_(std::move(options)) {}
   void Schedule();
   void RunJob(const std::string& id, Running* running);
+  // Releases this worker's lease on the job, logging a failure.
+  void ReleaseLease(const std::string& id);
   absl::Status Train(const std::string& id, Running* running,
                      google::longrunning::Operation* op);
 

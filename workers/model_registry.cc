@@ -3,7 +3,9 @@
 #include <malloc.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "core/methods/registry.h"
 #include "core/base/files.h"
 #include "core/base/log.h"
 #include "core/base/status_macros.h"
@@ -82,17 +84,36 @@ absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(
   return result;
 }
 
+namespace {
+
+// A version whose files do not load (or whose warm-up throws in a library)
+// is the repository's state, not the caller's error: FAILED_PRECONDITION,
+// naming the file relative to the repository.
+absl::Status NotServable(const std::string& root, const std::string& name, int64_t v,
+                         const absl::Status& s) {
+  if (s.code() != absl::StatusCode::kDataLoss && s.code() != absl::StatusCode::kInternal) return s;
+  return absl::FailedPreconditionError(
+      absl::StrCat("model ", name, " version ", v, " cannot be served: ",
+                   absl::StrReplaceAll(s.message(), {{root + "/", ""}, {root, "."}})));
+}
+
+}  // namespace
+
 ModelRegistry::LoadResult ModelRegistry::LoadAndWarmUp(const std::string& name, int64_t v) const {
-  ASSIGN_OR_RETURN(auto pipeline, core::Pipeline::Load(repository_->VersionDir(name, v), v));
+  auto pipeline = core::LoadPipeline(repository_->VersionDir(name, v), v);
+  if (!pipeline.ok()) return NotServable(repository_->root(), name, v, pipeline.status());
   // Warm-up: one batch of zeros through every stage before the model is
   // handed out, so that the first real sample does not pay for first-touch
   // page faults and lazy initialisation.
-  RETURN_IF_ERROR(pipeline->Run(Eigen::MatrixXf::Zero(1, pipeline->num_voxels())).status());
-  core::LogInfo("registry", "loaded ", name, "/", v, ": ", pipeline->manifest().description,
-                pipeline->decode_rank() > 0
-                    ? absl::StrCat("; decodes through W factored at rank ", pipeline->decode_rank())
+  if (absl::Status s = (*pipeline)->Run(Eigen::MatrixXf::Zero(1, (*pipeline)->num_voxels())).status();
+      !s.ok())
+    return NotServable(repository_->root(), name, v, s);
+  const auto& loaded = *pipeline;
+  core::LogInfo("registry", "loaded ", name, "/", v, ": ", loaded->manifest().description,
+                loaded->decode_rank() > 0
+                    ? absl::StrCat("; decodes through W factored at rank ", loaded->decode_rank())
                     : "");
-  return pipeline;
+  return loaded;
 }
 
 absl::StatusOr<ModelRegistry::ModelInfo> ModelRegistry::Describe(

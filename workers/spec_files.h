@@ -36,8 +36,10 @@ absl::StatusOr<voxel2pixel::v1::DatasetDescription> ReadDatasetDescription(
 
 // Checks the spec and converts it. INVALID_ARGUMENT for a spec no pipeline
 // supports (no decoder, negative alpha, a target space without generator).
-absl::StatusOr<core::PipelineOptions> ToPipelineOptions(
-    const voxel2pixel::v1::PipelineSpec& spec);
+// Sets request's method (built from the spec), clip_output and note;
+// INVALID_ARGUMENT saying what the spec lacks or holds wrongly.
+absl::Status ToTrainRequest(const voxel2pixel::v1::PipelineSpec& spec,
+                            core::TrainRequest* request);
 
 // The folder a description's relative `file` is resolved against:
 // `data_root` when given, else the directory of the description file.

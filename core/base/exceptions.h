@@ -35,6 +35,18 @@ absl::Status CallGuardedVoid(absl::string_view context, Fn&& fn) {
   }
 }
 
+// For fn returning absl::Status or absl::StatusOr<T>: its result, or a
+// thrown std::exception as INTERNAL with `context` prepended (the worker
+// keeps serving; the caller names the model or job).
+template <typename Fn>
+auto GuardedCall(absl::string_view context, Fn&& fn) -> std::invoke_result_t<Fn> {
+  try {
+    return std::forward<Fn>(fn)();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(context, ": ", e.what()));
+  }
+}
+
 }  // namespace v2p::core
 
 #endif  // V2P_CORE_BASE_EXCEPTIONS_H_

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/exceptions.h"
+#include "core/base/status_macros.h"
 
 namespace v2p::core {
 
@@ -98,32 +99,14 @@ void AppendChunk(const char type[4], const std::string& data, std::string* out) 
                   out);
 }
 
-}  // namespace
-
-// Written straight to zlib rather than through an image library: a served
-// 28 x 28 reconstruction is 800 bytes, and a general encoder sets up a
-// full-size deflate state for it (cv::imencode took 60 us an image, more
-// than the decode). The deflate window and hash here are sized to the
-// image.
-absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
-                                      int scale, PngCompression compression) {
-  if (shape.height <= 0 || shape.width <= 0 ||
-      (shape.channels != 1 && shape.channels != 3)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot encode a ", shape.height, "x", shape.width, "x",
-                     shape.channels, " image"));
-  }
-  scale = std::max(scale, 1);
+// The PNG's scanlines of an image enlarged `scale` times, each with filter
+// type 1 (Sub: each byte minus the byte of the pixel to its left), which
+// helps smooth images compress.
+std::string Scanlines(const float* pixels, ImageShape shape, int scale) {
   const int64_t height = int64_t{shape.height} * scale;
   const int64_t width = int64_t{shape.width} * scale;
   const int ch = shape.channels;
   const int64_t stride = 1 + width * ch;  // filter byte, then the row
-  if (height > (1 << 24) || width > (1 << 24) || height * stride > (int64_t{1} << 31)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a ", height, "x", width, " PNG is too large to encode"));
-  }
-  // Scanlines with filter type 1 (Sub: each byte minus the byte of the
-  // pixel to its left), which helps smooth images compress.
   std::string raw(static_cast<size_t>(height * stride), '\0');
   const int64_t source_row = int64_t{shape.width} * ch;
   std::vector<uint8_t> source(static_cast<size_t>(source_row));
@@ -149,6 +132,11 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
       dst[1 + i] = static_cast<char>(row[i] - (i >= ch ? row[i - ch] : 0));
     }
   }
+  return raw;
+}
+
+// The IDAT payload: `raw` deflated with a window and hash sized to it.
+absl::StatusOr<std::string> Deflate(const std::string& raw, PngCompression compression) {
   int window_bits = 9;  // zlib's smallest; the largest is 15 (32 KiB)
   while (window_bits < 15 && (int64_t{1} << window_bits) < static_cast<int64_t>(raw.size())) {
     ++window_bits;
@@ -160,7 +148,7 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
     return absl::ResourceExhaustedError("cannot start a deflate stream for a PNG");
   }
   std::string idat(deflateBound(&z, static_cast<uLong>(raw.size())), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(raw.data());
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
   z.avail_in = static_cast<uInt>(raw.size());
   z.next_out = reinterpret_cast<Bytef*>(idat.data());
   z.avail_out = static_cast<uInt>(idat.size());
@@ -168,6 +156,35 @@ absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
   idat.resize(z.total_out);
   deflateEnd(&z);
   if (done != Z_STREAM_END) return absl::InternalError("deflate did not finish a PNG");
+  return idat;
+}
+
+}  // namespace
+
+// Written straight to zlib rather than through an image library: a served
+// 28 x 28 reconstruction is 800 bytes, and a general encoder sets up a
+// full-size deflate state for it (cv::imencode took 60 us an image, more
+// than the decode). The deflate window and hash here are sized to the
+// image.
+absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
+                                      int scale, PngCompression compression) {
+  if (shape.height <= 0 || shape.width <= 0 ||
+      (shape.channels != 1 && shape.channels != 3)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot encode a ", shape.height, "x", shape.width, "x",
+                     shape.channels, " image"));
+  }
+  scale = std::max(scale, 1);
+  const int64_t height = int64_t{shape.height} * scale;
+  const int64_t width = int64_t{shape.width} * scale;
+  const int ch = shape.channels;
+  const int64_t stride = 1 + width * ch;  // filter byte, then the row
+  if (height > (1 << 24) || width > (1 << 24) || height * stride > (int64_t{1} << 31)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a ", height, "x", width, " PNG is too large to encode"));
+  }
+  const std::string raw = Scanlines(pixels, shape, scale);
+  ASSIGN_OR_RETURN(const std::string idat, Deflate(raw, compression));
 
   std::string png("\x89PNG\r\n\x1a\n", 8);
   std::string header;

@@ -52,6 +52,51 @@ absl::StatusOr<std::string> Inflate(const std::string& in, size_t out_size) {
   return out;
 }
 
+// Where the end-of-central-directory record starts: in the last 22 +
+// 65535 (comment) bytes.
+absl::StatusOr<size_t> FindEndRecord(const std::string& data, const std::string& path) {
+  const size_t lowest =
+      data.size() > kEndRecordSize + 65535 ? data.size() - kEndRecordSize - 65535 : 0;
+  for (size_t at = data.size() - kEndRecordSize + 1; at-- > lowest;) {
+    if (U32(data, at) == kEndOfCentralDirSig) return at;
+  }
+  return absl::DataLossError(absl::StrCat(path, ": no ZIP end-of-central-directory record"));
+}
+
+// A member as the central directory describes it.
+struct Member {
+  std::string name;
+  uint16_t method = 0;
+  uint32_t crc = 0, csize = 0, usize = 0, local = 0;
+};
+
+// The member's bytes, stored or inflated, checked against its CRC.
+absl::StatusOr<std::string> ReadMember(const std::string& data, const Member& m,
+                                       const std::string& path) {
+  if (m.local + kLocalHeaderSize > data.size() || U32(data, m.local) != kLocalHeaderSig) {
+    return absl::DataLossError(absl::StrCat(path, ": bad local header for ", m.name));
+  }
+  const size_t payload =
+      m.local + kLocalHeaderSize + U16(data, m.local + 26) + U16(data, m.local + 28);
+  if (payload + m.csize > data.size()) {
+    return absl::DataLossError(absl::StrCat(path, ": truncated member ", m.name));
+  }
+  const std::string raw = data.substr(payload, m.csize);
+  std::string bytes;
+  if (m.method == 0) {
+    bytes = raw;
+  } else if (m.method == 8) {
+    ASSIGN_OR_RETURN(bytes, Inflate(raw, m.usize));
+  } else {
+    return absl::UnimplementedError(
+        absl::StrCat(path, ": ", m.name, " uses compression method ", m.method));
+  }
+  const uLong actual = crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()),
+                             static_cast<uInt>(bytes.size()));
+  if (actual != m.crc) return absl::DataLossError(absl::StrCat(path, ": CRC mismatch in ", m.name));
+  return bytes;
+}
+
 }  // namespace
 
 absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(
@@ -61,21 +106,7 @@ absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(
     return absl::DataLossError(
         absl::StrCat(path, ": too short for a ZIP archive"));
   }
-  size_t end = std::string::npos;
-  // The end record sits in the last 22 + 65535 (comment) bytes.
-  const size_t lowest = data.size() > kEndRecordSize + 65535
-                            ? data.size() - kEndRecordSize - 65535
-                            : 0;
-  for (size_t at = data.size() - kEndRecordSize + 1; at-- > lowest;) {
-    if (U32(data, at) == kEndOfCentralDirSig) {
-      end = at;
-      break;
-    }
-  }
-  if (end == std::string::npos) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": no ZIP end-of-central-directory record"));
-  }
+  ASSIGN_OR_RETURN(const size_t end, FindEndRecord(data, path));
   const uint16_t entries = U16(data, end + 10);
   const uint32_t cd_offset = U32(data, end + 16);
   if (entries == 0xFFFF || cd_offset == 0xFFFFFFFF) {
@@ -113,33 +144,8 @@ absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(
       return absl::UnimplementedError(
           absl::StrCat(path, ": ZIP64 member ", name));
     }
-    if (local + kLocalHeaderSize > data.size() ||
-        U32(data, local) != kLocalHeaderSig) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": bad local header for ", name));
-    }
-    const size_t payload = local + kLocalHeaderSize + U16(data, local + 26) +
-                           U16(data, local + 28);
-    if (payload + csize > data.size()) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": truncated member ", name));
-    }
-    const std::string raw = data.substr(payload, csize);
-    std::string bytes;
-    if (method == 0) {
-      bytes = raw;
-    } else if (method == 8) {
-      ASSIGN_OR_RETURN(bytes, Inflate(raw, usize));
-    } else {
-      return absl::UnimplementedError(
-          absl::StrCat(path, ": ", name, " uses compression method ", method));
-    }
-    const uLong actual = crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()),
-                               static_cast<uInt>(bytes.size()));
-    if (actual != crc) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": CRC mismatch in ", name));
-    }
+    ASSIGN_OR_RETURN(std::string bytes,
+                     ReadMember(data, {name, method, crc, csize, usize, local}, path));
     members[name] = std::move(bytes);
   }
   return members;

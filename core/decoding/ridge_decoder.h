@@ -13,12 +13,13 @@
 #include "Eigen/Core"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/decoding/decoder.h"
 #include "core/decoding/fastl2lir.h"
 #include "core/decoding/packed_weights.h"
 
 namespace v2p::core {
 
-class RidgeDecoder {
+class RidgeDecoder : public Decoder {
  public:
   struct Options {
     FastL2LiROptions regression;
@@ -82,18 +83,18 @@ class RidgeDecoder {
       const std::string& dir);
   // Writes ridge_weights.npy (voxels x outputs, float32), ridge_bias.npy,
   // voxel_mean.npy and voxel_sd.npy into `dir`.
-  absl::Status Save(const std::string& dir) const;
+  absl::Status Save(const std::string& dir) const override;
 
-  int num_voxels() const { return weights_.rows(); }
-  int num_outputs() const { return weights_.cols(); }
+  int num_voxels() const override { return weights_.rows(); }
+  int num_outputs() const override { return weights_.cols(); }
   // The rank k Decode works at when W is factored as A B (low_rank.h: a
   // ridge fit on fewer trials than voxels), else 0 (W whole).
-  int decode_rank() const { return factored_ ? factored_->a.cols() : 0; }
+  int decode_rank() const override { return factored_ ? factored_->a.cols() : 0; }
 
   // Preprocess stage: standardises each row (one sample) in place.
-  void Standardize(Eigen::MatrixXf* betas) const;
+  void Standardize(Eigen::MatrixXf* betas) const override;
   // Decode stage: standardised rows -> rows of outputs.
-  Eigen::MatrixXf Decode(const Eigen::MatrixXf& standardized) const;
+  Eigen::MatrixXf Decode(const Eigen::MatrixXf& standardized) const override;
 
  private:
   RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,

@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/base/exceptions.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
@@ -173,71 +174,73 @@ absl::StatusOr<FeatureLayerInfo> FeatureNetwork::Layer(
 
 absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Train(
     const LabeledImages& train, const FeatureNetworkTrainOptions& options) {
-  if (train.size() == 0 || train.shape.height != 28 ||
-      train.shape.width != 28 || train.shape.channels != 1)
-    return absl::InvalidArgumentError(
-        "the AlexNet-style network trains on a non-empty set of 28x28 grey "
-        "images");
-  if (options.conv_channels.size() != 5 || options.fc_units <= 0 ||
-      options.epochs <= 0 || options.batch_size <= 0)
-    return absl::InvalidArgumentError(
-        "need 5 conv widths, fc_units > 0, epochs > 0 and batch_size > 0");
-  torch::manual_seed(options.seed);
-  auto impl = std::make_unique<Impl>();
-  impl->architecture = "alexnet28";
-  impl->input = train.shape;
-  impl->class_names = train.class_names;
-  impl->conv_channels = options.conv_channels;
-  impl->fc_units = options.fc_units;
-  impl->net = AlexNet28(options.conv_channels, options.fc_units,
-                        train.num_classes);
-  torch::optim::Adam opt(
-      impl->net->parameters(),
-      torch::optim::AdamOptions(options.learning_rate)
-          .weight_decay(options.weight_decay));
-  const torch::Tensor all = ToInput(train.images, 0, train.size(), train.shape);
-  const torch::Tensor labels =
-      torch::tensor(std::vector<int64_t>(train.labels.begin(),
-                                         train.labels.end()),
-                    torch::kInt64);
-  std::mt19937_64 rng(options.seed);
-  std::vector<int64_t> order(train.size());
-  const int64_t batches =
-      (train.size() + options.batch_size - 1) / options.batch_size;
-  impl->net->train();
-  for (int epoch = 0; epoch < options.epochs; ++epoch) {
-    std::iota(order.begin(), order.end(), 0);
-    std::shuffle(order.begin(), order.end(), rng);
-    const torch::Tensor perm = torch::tensor(order, torch::kInt64);
-    double running = 0;
-    int64_t counted = 0;
-    for (int64_t b = 0; b < batches; ++b) {
-      if (options.is_cancelled && options.is_cancelled())
-        return absl::CancelledError("feature network training cancelled");
-      const int64_t begin = b * options.batch_size;
-      const int64_t end = std::min<int64_t>(begin + options.batch_size,
-                                            train.size());
-      const torch::Tensor idx = perm.slice(0, begin, end);
-      opt.zero_grad();
-      const torch::Tensor loss = torch::nn::functional::cross_entropy(
-          impl->net->forward(all.index_select(0, idx)),
-          labels.index_select(0, idx));
-      loss.backward();
-      opt.step();
-      running += loss.item<double>();
-      ++counted;
-      if (options.on_progress &&
-          ((b + 1) % options.progress_every == 0 || b + 1 == batches)) {
-        options.on_progress(epoch, b + 1, batches, running / counted);
-        running = 0;
-        counted = 0;
+  return GuardedCall("feature network training", [&]() -> absl::StatusOr<std::unique_ptr<FeatureNetwork>> {
+    if (train.size() == 0 || train.shape.height != 28 ||
+        train.shape.width != 28 || train.shape.channels != 1)
+      return absl::InvalidArgumentError(
+          "the AlexNet-style network trains on a non-empty set of 28x28 grey "
+          "images");
+    if (options.conv_channels.size() != 5 || options.fc_units <= 0 ||
+        options.epochs <= 0 || options.batch_size <= 0)
+      return absl::InvalidArgumentError(
+          "need 5 conv widths, fc_units > 0, epochs > 0 and batch_size > 0");
+    torch::manual_seed(options.seed);
+    auto impl = std::make_unique<Impl>();
+    impl->architecture = "alexnet28";
+    impl->input = train.shape;
+    impl->class_names = train.class_names;
+    impl->conv_channels = options.conv_channels;
+    impl->fc_units = options.fc_units;
+    impl->net = AlexNet28(options.conv_channels, options.fc_units,
+                          train.num_classes);
+    torch::optim::Adam opt(
+        impl->net->parameters(),
+        torch::optim::AdamOptions(options.learning_rate)
+            .weight_decay(options.weight_decay));
+    const torch::Tensor all = ToInput(train.images, 0, train.size(), train.shape);
+    const torch::Tensor labels =
+        torch::tensor(std::vector<int64_t>(train.labels.begin(),
+                                           train.labels.end()),
+                      torch::kInt64);
+    std::mt19937_64 rng(options.seed);
+    std::vector<int64_t> order(train.size());
+    const int64_t batches =
+        (train.size() + options.batch_size - 1) / options.batch_size;
+    impl->net->train();
+    for (int epoch = 0; epoch < options.epochs; ++epoch) {
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), rng);
+      const torch::Tensor perm = torch::tensor(order, torch::kInt64);
+      double running = 0;
+      int64_t counted = 0;
+      for (int64_t b = 0; b < batches; ++b) {
+        if (options.is_cancelled && options.is_cancelled())
+          return absl::CancelledError("feature network training cancelled");
+        const int64_t begin = b * options.batch_size;
+        const int64_t end = std::min<int64_t>(begin + options.batch_size,
+                                              train.size());
+        const torch::Tensor idx = perm.slice(0, begin, end);
+        opt.zero_grad();
+        const torch::Tensor loss = torch::nn::functional::cross_entropy(
+            impl->net->forward(all.index_select(0, idx)),
+            labels.index_select(0, idx));
+        loss.backward();
+        opt.step();
+        running += loss.item<double>();
+        ++counted;
+        if (options.on_progress &&
+            ((b + 1) % options.progress_every == 0 || b + 1 == batches)) {
+          options.on_progress(epoch, b + 1, batches, running / counted);
+          running = 0;
+          counted = 0;
+        }
       }
     }
-  }
-  impl->net->eval();
-  impl->DescribeLayers({"conv1", "conv2", "conv3", "conv4", "conv5", "fc6",
-                        "fc7", "fc8"});
-  return std::unique_ptr<FeatureNetwork>(new FeatureNetwork(std::move(impl)));
+    impl->net->eval();
+    impl->DescribeLayers({"conv1", "conv2", "conv3", "conv4", "conv5", "fc6",
+                          "fc7", "fc8"});
+    return std::unique_ptr<FeatureNetwork>(new FeatureNetwork(std::move(impl)));
+  });
 }
 
 absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::LoadTorchScript(
@@ -341,38 +344,42 @@ absl::StatusOr<torch::Tensor> DifferentiableLayer(const FeatureNetwork& network,
 absl::StatusOr<std::map<std::string, Eigen::MatrixXf>> FeatureNetwork::Extract(
     const Eigen::MatrixXf& images, const std::vector<std::string>& layer_names,
     int batch_size) const {
-  if (images.cols() != impl_->input.num_pixels())
-    return absl::InvalidArgumentError(absl::StrCat(
-        "feature network expects images of ", impl_->input.num_pixels(),
-        " pixels, received ", images.cols()));
-  std::map<std::string, Eigen::MatrixXf> out;
-  for (const auto& name : layer_names) {
-    ASSIGN_OR_RETURN(const FeatureLayerInfo info, Layer(name));
-    out[name].resize(images.rows(), info.size);
-  }
-  torch::NoGradGuard no_grad;
-  for (int64_t begin = 0; begin < images.rows(); begin += batch_size) {
-    const int64_t n = std::min<int64_t>(batch_size, images.rows() - begin);
-    auto outs = impl_->Run(ToInput(images, begin, n, impl_->input), layer_names);
+  return GuardedCall("feature extraction", [&]() -> absl::StatusOr<std::map<std::string, Eigen::MatrixXf>> {
+    if (images.cols() != impl_->input.num_pixels())
+      return absl::InvalidArgumentError(absl::StrCat(
+          "feature network expects images of ", impl_->input.num_pixels(),
+          " pixels, received ", images.cols()));
+    std::map<std::string, Eigen::MatrixXf> out;
     for (const auto& name : layer_names) {
-      const torch::Tensor t = outs.at(name).reshape({n, -1}).contiguous();
-      out[name].middleRows(begin, n) =
-          Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic,
-                                         Eigen::RowMajor>>(
-              t.data_ptr<float>(), n, t.size(1));
+      ASSIGN_OR_RETURN(const FeatureLayerInfo info, Layer(name));
+      out[name].resize(images.rows(), info.size);
     }
-  }
-  return out;
+    torch::NoGradGuard no_grad;
+    for (int64_t begin = 0; begin < images.rows(); begin += batch_size) {
+      const int64_t n = std::min<int64_t>(batch_size, images.rows() - begin);
+      auto outs = impl_->Run(ToInput(images, begin, n, impl_->input), layer_names);
+      for (const auto& name : layer_names) {
+        const torch::Tensor t = outs.at(name).reshape({n, -1}).contiguous();
+        out[name].middleRows(begin, n) =
+            Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic,
+                                           Eigen::RowMajor>>(
+                t.data_ptr<float>(), n, t.size(1));
+      }
+    }
+    return out;
+  });
 }
 
 absl::StatusOr<std::vector<int>> FeatureNetwork::Classify(
     const Eigen::MatrixXf& images) const {
-  const std::string last = impl_->layers.back().name;
-  ASSIGN_OR_RETURN(auto outs, Extract(images, {last}));
-  std::vector<int> predicted(images.rows());
-  const Eigen::MatrixXf& logits = outs[last];
-  for (int i = 0; i < logits.rows(); ++i) logits.row(i).maxCoeff(&predicted[i]);
-  return predicted;
+  return GuardedCall("classification", [&]() -> absl::StatusOr<std::vector<int>> {
+    const std::string last = impl_->layers.back().name;
+    ASSIGN_OR_RETURN(auto outs, Extract(images, {last}));
+    std::vector<int> predicted(images.rows());
+    const Eigen::MatrixXf& logits = outs[last];
+    for (int i = 0; i < logits.rows(); ++i) logits.row(i).maxCoeff(&predicted[i]);
+    return predicted;
+  });
 }
 
 absl::StatusOr<double> FeatureNetwork::Accuracy(const LabeledImages& set,
@@ -404,31 +411,33 @@ double ShenFeatureStd(const Eigen::Ref<const Eigen::VectorXd>& a,
 }
 
 absl::Status FeatureNetwork::ComputeStatistics(const Eigen::MatrixXf& images) {
-  std::vector<std::string> names;
-  for (const auto& l : impl_->layers) names.push_back(l.name);
-  ASSIGN_OR_RETURN(auto feats, Extract(images, names));
-  for (const auto& layer : impl_->layers) {
-    const std::string& name = layer.name;
-    const Eigen::MatrixXd f = feats[name].cast<double>();
-    LayerStatistics s;
-    s.num_images = static_cast<int>(f.rows());
-    const Eigen::RowVectorXd mean = f.colwise().mean();
-    s.mean = mean.cast<float>();
-    s.sd = ((f.rowwise() - mean).array().square().colwise().mean().sqrt())
-               .matrix()
-               .cast<float>();
-    const Eigen::VectorXd norms = f.rowwise().norm();
-    s.norm_mean = norms.mean();
-    s.norm_sd = std::sqrt((norms.array() - s.norm_mean).square().mean());
-    Eigen::VectorXd psi(f.rows());
-    for (Eigen::Index i = 0; i < f.rows(); ++i)
-      psi(i) = ShenFeatureStd(f.row(i).transpose(), layer.shape);
-    s.psi_mean = psi.mean();
-    s.psi_sd = std::sqrt((psi.array() - s.psi_mean).square().mean());
-    s.has_psi = true;
-    stats_[name] = std::move(s);
-  }
-  return absl::OkStatus();
+  return GuardedCall("feature statistics", [&]() -> absl::Status {
+    std::vector<std::string> names;
+    for (const auto& l : impl_->layers) names.push_back(l.name);
+    ASSIGN_OR_RETURN(auto feats, Extract(images, names));
+    for (const auto& layer : impl_->layers) {
+      const std::string& name = layer.name;
+      const Eigen::MatrixXd f = feats[name].cast<double>();
+      LayerStatistics s;
+      s.num_images = static_cast<int>(f.rows());
+      const Eigen::RowVectorXd mean = f.colwise().mean();
+      s.mean = mean.cast<float>();
+      s.sd = ((f.rowwise() - mean).array().square().colwise().mean().sqrt())
+                 .matrix()
+                 .cast<float>();
+      const Eigen::VectorXd norms = f.rowwise().norm();
+      s.norm_mean = norms.mean();
+      s.norm_sd = std::sqrt((norms.array() - s.norm_mean).square().mean());
+      Eigen::VectorXd psi(f.rows());
+      for (Eigen::Index i = 0; i < f.rows(); ++i)
+        psi(i) = ShenFeatureStd(f.row(i).transpose(), layer.shape);
+      s.psi_mean = psi.mean();
+      s.psi_sd = std::sqrt((psi.array() - s.psi_mean).square().mean());
+      s.has_psi = true;
+      stats_[name] = std::move(s);
+    }
+    return absl::OkStatus();
+  });
 }
 
 const LayerStatistics* FeatureNetwork::statistics(
@@ -490,60 +499,72 @@ bool ParseStatsLine(absl::string_view value, std::string* name, LayerStatistics*
   return true;
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Load(
-    const std::string& dir) {
-  const std::string path = dir + "/" + kNetworkFile;
-  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+// What network.txt records (arrays of statistics are read separately).
+struct NetworkFile {
   std::string architecture;
   ImageShape input;
   std::vector<std::string> layers, classes;
   std::vector<int64_t> channels;
   int64_t fc_units = 0;
   std::map<std::string, std::string> notes;
-  std::map<std::string, LayerStatistics> stats;  // scalars; arrays read below
+  std::map<std::string, LayerStatistics> stats;  // scalars
+};
+
+absl::StatusOr<NetworkFile> ParseNetworkFile(const std::string& path, const std::string& text) {
+  NetworkFile n;
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     ++line_no;
     const auto bad = [&] {
-      return absl::DataLossError(
-          absl::StrCat(path, ":", line_no, ": cannot read '", line, "'"));
+      return absl::DataLossError(absl::StrCat(path, ":", line_no, ": cannot read '", line, "'"));
     };
-    std::pair<std::string, std::string> kv =
-        absl::StrSplit(line, absl::MaxSplits(": ", 1));
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits(": ", 1));
     const std::string& key = kv.first;
     const std::string& value = kv.second;
-    if (key == "format") continue;
     if (key == "architecture") {
-      architecture = value;
+      n.architecture = value;
     } else if (key == "input") {
       std::vector<std::string> d = absl::StrSplit(value, 'x');
-      if (d.size() != 3 || !absl::SimpleAtoi(d[0], &input.height) ||
-          !absl::SimpleAtoi(d[1], &input.width) ||
-          !absl::SimpleAtoi(d[2], &input.channels))
+      if (d.size() != 3 || !absl::SimpleAtoi(d[0], &n.input.height) ||
+          !absl::SimpleAtoi(d[1], &n.input.width) || !absl::SimpleAtoi(d[2], &n.input.channels))
         return bad();
     } else if (key == "layer") {
-      layers.push_back(value.substr(0, value.find(' ')));  // "name CxHxW"
+      n.layers.push_back(value.substr(0, value.find(' ')));  // "name CxHxW"
     } else if (key == "conv_channels") {
       for (absl::string_view c : absl::StrSplit(value, ',')) {
         int64_t v;
         if (!absl::SimpleAtoi(c, &v)) return bad();
-        channels.push_back(v);
+        n.channels.push_back(v);
       }
     } else if (key == "fc_units") {
-      if (!absl::SimpleAtoi(value, &fc_units)) return bad();
+      if (!absl::SimpleAtoi(value, &n.fc_units)) return bad();
     } else if (key == "class") {
-      classes.push_back(value);
+      n.classes.push_back(value);
     } else if (absl::StartsWith(key, "note.")) {
-      notes[key.substr(5)] = value;
+      n.notes[key.substr(5)] = value;
     } else if (key == "stats") {
       std::string name;
       LayerStatistics st;
       if (!ParseStatsLine(value, &name, &st)) return bad();
-      stats[name] = std::move(st);
+      n.stats[name] = std::move(st);
     }
   }
+  return n;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Load(
+    const std::string& dir) {
+  const std::string path = dir + "/" + kNetworkFile;
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  ASSIGN_OR_RETURN(NetworkFile n, ParseNetworkFile(path, text));
+  const std::string& architecture = n.architecture;
+  const ImageShape input = n.input;
+  const std::vector<std::string>& layers = n.layers;
+  const std::vector<std::string>& classes = n.classes;
+  const std::vector<int64_t>& channels = n.channels;
+  const int64_t fc_units = n.fc_units;
   std::unique_ptr<FeatureNetwork> network;
   if (architecture == "alexnet28") {
     if (channels.size() != 5 || fc_units <= 0 || classes.empty())
@@ -573,8 +594,8 @@ absl::StatusOr<std::unique_ptr<FeatureNetwork>> FeatureNetwork::Load(
     return absl::DataLossError(
         absl::StrCat(path, ": unknown architecture '", architecture, "'"));
   }
-  network->notes_ = std::move(notes);
-  for (auto& [name, st] : stats) {
+  network->notes_ = std::move(n.notes);
+  for (auto& [name, st] : n.stats) {
     ASSIGN_OR_RETURN(auto mean, ReadNpy(dir + "/stats_" + name + "_mean.npy"));
     ASSIGN_OR_RETURN(auto sd, ReadNpy(dir + "/stats_" + name + "_sd.npy"));
     st.mean = Eigen::Map<const Eigen::RowVectorXd>(mean.values.data(), mean.size()).cast<float>();

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/base/exceptions.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
@@ -134,32 +135,36 @@ std::string GanGenerator::Describe() const {
 }
 
 absl::StatusOr<Eigen::MatrixXf> GanGenerator::Generate(const Eigen::MatrixXf& z) const {
-  if (z.cols() != input_size())
-    return absl::InvalidArgumentError(
-        absl::StrCat("GAN takes ", input_size(), " latents; got ", z.cols()));
-  torch::NoGradGuard no_grad;
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return FromTensor(impl_->net->forward(ToTensor(z)));
+  return GuardedCall("GAN forward pass", [&]() -> absl::StatusOr<Eigen::MatrixXf> {
+    if (z.cols() != input_size())
+      return absl::InvalidArgumentError(
+          absl::StrCat("GAN takes ", input_size(), " latents; got ", z.cols()));
+    torch::NoGradGuard no_grad;
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    return FromTensor(impl_->net->forward(ToTensor(z)));
+  });
 }
 
 absl::StatusOr<Eigen::MatrixXf> GanGenerator::Invert(const Eigen::MatrixXf& images, int steps,
                                                      double learning_rate, double prior) const {
-  RETURN_IF_ERROR(CheckImages(images, image_shape()));
-  if (steps < 1) return absl::InvalidArgumentError("inversion needs >= 1 step");
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  for (auto& p : impl_->net->parameters()) p.set_requires_grad(false);
-  const torch::Tensor y = ToTensor(images);
-  torch::Tensor z = torch::zeros({y.size(0), impl_->arch.latent_size}).set_requires_grad(true);
-  torch::optim::Adam opt({z}, torch::optim::AdamOptions(learning_rate));
-  for (int s = 0; s < steps; ++s) {
-    opt.zero_grad();
-    const torch::Tensor loss =
-        ((impl_->net->forward(z) - y).pow(2).sum(1) + prior * z.pow(2).sum(1)).sum();
-    loss.backward();
-    opt.step();
-  }
-  for (auto& p : impl_->net->parameters()) p.set_requires_grad(true);
-  return FromTensor(z.detach());
+  return GuardedCall("GAN inversion", [&]() -> absl::StatusOr<Eigen::MatrixXf> {
+    RETURN_IF_ERROR(CheckImages(images, image_shape()));
+    if (steps < 1) return absl::InvalidArgumentError("inversion needs >= 1 step");
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (auto& p : impl_->net->parameters()) p.set_requires_grad(false);
+    const torch::Tensor y = ToTensor(images);
+    torch::Tensor z = torch::zeros({y.size(0), impl_->arch.latent_size}).set_requires_grad(true);
+    torch::optim::Adam opt({z}, torch::optim::AdamOptions(learning_rate));
+    for (int s = 0; s < steps; ++s) {
+      opt.zero_grad();
+      const torch::Tensor loss =
+          ((impl_->net->forward(z) - y).pow(2).sum(1) + prior * z.pow(2).sum(1)).sum();
+      loss.backward();
+      opt.step();
+    }
+    for (auto& p : impl_->net->parameters()) p.set_requires_grad(true);
+    return FromTensor(z.detach());
+  });
 }
 
 absl::Status GanGenerator::Save(const std::string& dir) const {
@@ -254,76 +259,78 @@ absl::StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::CreatePaired(
 }
 
 absl::Status GanTrainer::Train() {
-  Impl& m = *impl_;
-  const int64_t n = m.images.size(0);
-  std::mt19937_64 order_rng(m.options.seed);
-  for (int epoch = 1; epoch <= m.options.epochs; ++epoch) {
-    GanEpoch stats;
-    stats.epoch = epoch;
-    int64_t batches = 0;
-    m.gen->train();
-    m.dis->train();
-    for (const torch::Tensor& idx :
-         internal::ShuffledBatches(n, m.options.batch_size, order_rng)) {
-      if (m.options.is_cancelled && m.options.is_cancelled())
-        return absl::CancelledError("GAN training cancelled");
-      const torch::Tensor real = m.images.index_select(0, idx);
-      const torch::Tensor z =
-          m.paired ? m.inputs.index_select(0, idx)
-                   : at::normal(0.0, 1.0, {idx.size(0), m.arch.latent_size}, m.rng);
-      const torch::Tensor ones = torch::ones({idx.size(0)}), zeros = torch::zeros({idx.size(0)});
-      // L_dis: real -> 1, generated -> 0.
-      const torch::Tensor fake = m.gen->forward(z);
-      m.dis_opt->zero_grad();
-      const torch::Tensor l_dis =
-          torch::binary_cross_entropy_with_logits(m.dis->forward(real), ones) +
-          torch::binary_cross_entropy_with_logits(m.dis->forward(fake.detach()), zeros);
-      l_dis.backward();
-      m.dis_opt->step();
-      // L_gen: fool the discriminator (and, paired, match the stimulus).
-      m.gen_opt->zero_grad();
-      const torch::Tensor l_adv =
-          torch::binary_cross_entropy_with_logits(m.dis->forward(fake), ones);
-      torch::Tensor l_gen = m.options.lambda_adv * l_adv;
-      double sti = 0;
-      if (m.paired) {
-        const torch::Tensor l_sti = (fake - real).pow(2).sum(1).mean();
-        l_gen = l_gen + m.options.lambda_sti * l_sti;
-        sti = l_sti.item<double>();
-        if (m.options.lambda_fea > 0 && m.options.feature_network != nullptr) {
-          const FeatureNetwork& net = *m.options.feature_network;
-          ASSIGN_OR_RETURN(const torch::Tensor f_fake,
-                           internal::DifferentiableLayer(net, fake, m.shape,
-                                                         m.options.feature_layer));
-          torch::Tensor f_real;
-          {
-            torch::NoGradGuard no_grad;
-            ASSIGN_OR_RETURN(f_real, internal::DifferentiableLayer(net, real, m.shape,
-                                                                   m.options.feature_layer));
+  return GuardedCall("GAN training", [&]() -> absl::Status {
+    Impl& m = *impl_;
+    const int64_t n = m.images.size(0);
+    std::mt19937_64 order_rng(m.options.seed);
+    for (int epoch = 1; epoch <= m.options.epochs; ++epoch) {
+      GanEpoch stats;
+      stats.epoch = epoch;
+      int64_t batches = 0;
+      m.gen->train();
+      m.dis->train();
+      for (const torch::Tensor& idx :
+           internal::ShuffledBatches(n, m.options.batch_size, order_rng)) {
+        if (m.options.is_cancelled && m.options.is_cancelled())
+          return absl::CancelledError("GAN training cancelled");
+        const torch::Tensor real = m.images.index_select(0, idx);
+        const torch::Tensor z =
+            m.paired ? m.inputs.index_select(0, idx)
+                     : at::normal(0.0, 1.0, {idx.size(0), m.arch.latent_size}, m.rng);
+        const torch::Tensor ones = torch::ones({idx.size(0)}), zeros = torch::zeros({idx.size(0)});
+        // L_dis: real -> 1, generated -> 0.
+        const torch::Tensor fake = m.gen->forward(z);
+        m.dis_opt->zero_grad();
+        const torch::Tensor l_dis =
+            torch::binary_cross_entropy_with_logits(m.dis->forward(real), ones) +
+            torch::binary_cross_entropy_with_logits(m.dis->forward(fake.detach()), zeros);
+        l_dis.backward();
+        m.dis_opt->step();
+        // L_gen: fool the discriminator (and, paired, match the stimulus).
+        m.gen_opt->zero_grad();
+        const torch::Tensor l_adv =
+            torch::binary_cross_entropy_with_logits(m.dis->forward(fake), ones);
+        torch::Tensor l_gen = m.options.lambda_adv * l_adv;
+        double sti = 0;
+        if (m.paired) {
+          const torch::Tensor l_sti = (fake - real).pow(2).sum(1).mean();
+          l_gen = l_gen + m.options.lambda_sti * l_sti;
+          sti = l_sti.item<double>();
+          if (m.options.lambda_fea > 0 && m.options.feature_network != nullptr) {
+            const FeatureNetwork& net = *m.options.feature_network;
+            ASSIGN_OR_RETURN(const torch::Tensor f_fake,
+                             internal::DifferentiableLayer(net, fake, m.shape,
+                                                           m.options.feature_layer));
+            torch::Tensor f_real;
+            {
+              torch::NoGradGuard no_grad;
+              ASSIGN_OR_RETURN(f_real, internal::DifferentiableLayer(net, real, m.shape,
+                                                                     m.options.feature_layer));
+            }
+            const torch::Tensor l_fea = (f_fake - f_real).pow(2).sum(1).mean();
+            l_gen = l_gen + m.options.lambda_fea * l_fea;
+            stats.feature += l_fea.item<double>();
           }
-          const torch::Tensor l_fea = (f_fake - f_real).pow(2).sum(1).mean();
-          l_gen = l_gen + m.options.lambda_fea * l_fea;
-          stats.feature += l_fea.item<double>();
         }
+        l_gen.backward();
+        m.gen_opt->step();
+        stats.discriminator += l_dis.item<double>();
+        stats.adversarial += l_adv.item<double>();
+        stats.stimulus += sti;
+        ++batches;
       }
-      l_gen.backward();
-      m.gen_opt->step();
-      stats.discriminator += l_dis.item<double>();
-      stats.adversarial += l_adv.item<double>();
-      stats.stimulus += sti;
-      ++batches;
+      if (batches > 0) {
+        stats.discriminator /= batches;
+        stats.adversarial /= batches;
+        stats.stimulus /= batches;
+        stats.feature /= batches;
+      }
+      m.gen->eval();
+      m.dis->eval();
+      if (m.options.on_epoch) m.options.on_epoch(stats);
     }
-    if (batches > 0) {
-      stats.discriminator /= batches;
-      stats.adversarial /= batches;
-      stats.stimulus /= batches;
-      stats.feature /= batches;
-    }
-    m.gen->eval();
-    m.dis->eval();
-    if (m.options.on_epoch) m.options.on_epoch(stats);
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 std::unique_ptr<GanGenerator> GanTrainer::Finish() {
@@ -352,21 +359,23 @@ std::string PosteriorGanGenerator::Describe() const {
 
 absl::StatusOr<std::vector<Eigen::MatrixXf>> PosteriorGanGenerator::Sample(
     const Eigen::MatrixXf& mean, int samples, uint64_t seed) const {
-  if (mean.cols() != input_size())
-    return absl::InvalidArgumentError(
-        absl::StrCat("DAND generator takes ", input_size(), " latents; got ", mean.cols()));
-  if (samples < 1) return absl::InvalidArgumentError("samples must be >= 1");
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0, 1);
-  std::vector<Eigen::MatrixXf> out;
-  for (int s = 0; s < samples; ++s) {
-    Eigen::MatrixXd eps(mean.rows(), mean.cols());
-    for (Eigen::Index i = 0; i < eps.size(); ++i) eps.data()[i] = normal(rng);
-    const Eigen::MatrixXf z = mean + (eps * chol_.transpose()).cast<float>();
-    ASSIGN_OR_RETURN(Eigen::MatrixXf image, gan_->Generate(z));
-    out.push_back(std::move(image));
-  }
-  return out;
+  return GuardedCall("DAND posterior sampling", [&]() -> absl::StatusOr<std::vector<Eigen::MatrixXf>> {
+    if (mean.cols() != input_size())
+      return absl::InvalidArgumentError(
+          absl::StrCat("DAND generator takes ", input_size(), " latents; got ", mean.cols()));
+    if (samples < 1) return absl::InvalidArgumentError("samples must be >= 1");
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> normal(0, 1);
+    std::vector<Eigen::MatrixXf> out;
+    for (int s = 0; s < samples; ++s) {
+      Eigen::MatrixXd eps(mean.rows(), mean.cols());
+      for (Eigen::Index i = 0; i < eps.size(); ++i) eps.data()[i] = normal(rng);
+      const Eigen::MatrixXf z = mean + (eps * chol_.transpose()).cast<float>();
+      ASSIGN_OR_RETURN(Eigen::MatrixXf image, gan_->Generate(z));
+      out.push_back(std::move(image));
+    }
+    return out;
+  });
 }
 
 absl::Status PosteriorGanGenerator::Save(const std::string& dir) const {

@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/base/exceptions.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
@@ -172,35 +173,39 @@ std::string IcgGenerator::Describe() const {
 }
 
 absl::StatusOr<Eigen::MatrixXf> IcgGenerator::Generate(const Eigen::MatrixXf& conditions) const {
-  if (conditions.cols() != input_size())
-    return absl::InvalidArgumentError(absl::StrCat(impl_->kind, " takes ", input_size(),
-                                                   " condition units; got ", conditions.cols()));
-  torch::NoGradGuard no_grad;
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  const torch::Tensor h = impl_->Standardise(conditions);
-  const torch::Tensor z = torch::zeros({h.size(0), impl_->arch.latent_size});
-  return FromTensor(impl_->decoder->forward(z, h));
+  return GuardedCall("generator forward pass", [&]() -> absl::StatusOr<Eigen::MatrixXf> {
+    if (conditions.cols() != input_size())
+      return absl::InvalidArgumentError(absl::StrCat(impl_->kind, " takes ", input_size(),
+                                                     " condition units; got ", conditions.cols()));
+    torch::NoGradGuard no_grad;
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    const torch::Tensor h = impl_->Standardise(conditions);
+    const torch::Tensor z = torch::zeros({h.size(0), impl_->arch.latent_size});
+    return FromTensor(impl_->decoder->forward(z, h));
+  });
 }
 
 absl::StatusOr<std::vector<Eigen::MatrixXf>> IcgGenerator::Sample(const Eigen::MatrixXf& conditions,
                                                                   int samples,
                                                                   uint64_t seed) const {
-  if (conditions.cols() != input_size())
-    return absl::InvalidArgumentError(absl::StrCat(impl_->kind, " takes ", input_size(),
-                                                   " condition units; got ", conditions.cols()));
-  if (samples < 1) return absl::InvalidArgumentError("samples must be >= 1");
-  if (!stochastic()) return Generator::Sample(conditions, samples, seed);
-  torch::NoGradGuard no_grad;
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  const torch::Tensor h = impl_->Standardise(conditions);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  std::vector<Eigen::MatrixXf> out;
-  for (int s = 0; s < samples; ++s) {
-    const torch::Tensor z =
-        at::normal(0.0, 1.0, {h.size(0), impl_->arch.latent_size}, gen);
-    out.push_back(FromTensor(impl_->decoder->forward(z, h)));
-  }
-  return out;
+  return GuardedCall("generator sampling", [&]() -> absl::StatusOr<std::vector<Eigen::MatrixXf>> {
+    if (conditions.cols() != input_size())
+      return absl::InvalidArgumentError(absl::StrCat(impl_->kind, " takes ", input_size(),
+                                                     " condition units; got ", conditions.cols()));
+    if (samples < 1) return absl::InvalidArgumentError("samples must be >= 1");
+    if (!stochastic()) return Generator::Sample(conditions, samples, seed);
+    torch::NoGradGuard no_grad;
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    const torch::Tensor h = impl_->Standardise(conditions);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    std::vector<Eigen::MatrixXf> out;
+    for (int s = 0; s < samples; ++s) {
+      const torch::Tensor z =
+          at::normal(0.0, 1.0, {h.size(0), impl_->arch.latent_size}, gen);
+      out.push_back(FromTensor(impl_->decoder->forward(z, h)));
+    }
+    return out;
+  });
 }
 
 absl::Status IcgGenerator::Save(const std::string& dir) const {
@@ -409,38 +414,40 @@ void IcgTrainer::DecoderStep(int64_t begin, int64_t n) {
 }
 
 absl::Status IcgTrainer::Train() {
-  Impl& m = *impl_;
-  const int64_t n = m.images.size(0);
-  std::mt19937_64 rng(m.options.seed);
-  for (int epoch = 1; epoch <= m.options.epochs; ++epoch) {
-    IcgEpoch stats;
-    stats.epoch = epoch;
-    int64_t batches = 0;
-    for (const torch::Tensor& idx : internal::ShuffledBatches(n, m.options.batch_size, rng)) {
-      if (m.options.is_cancelled && m.options.is_cancelled())
-        return absl::CancelledError(absl::StrCat(m.options.kind, " training cancelled"));
-      const torch::Tensor y = m.images.index_select(0, idx);
-      const torch::Tensor h = m.conditions.index_select(0, idx);
-      if (!m.encoder.is_empty()) m.encoder->train();
-      m.decoder->train();
-      m.EncoderStep(y, h);
-      m.DecoderStep(y, h);
-      m.decoder->eval();
-      if (!m.encoder.is_empty()) m.encoder->eval();
-      const IcgLosses l = m.Measure(y, h);
-      stats.reconstruction += l.reconstruction;
-      stats.kl_real += l.kl_real;
-      stats.kl_fake += 0.5 * (l.kl_reconstructed + l.kl_sampled);
-      ++batches;
+  return GuardedCall("generator training", [&]() -> absl::Status {
+    Impl& m = *impl_;
+    const int64_t n = m.images.size(0);
+    std::mt19937_64 rng(m.options.seed);
+    for (int epoch = 1; epoch <= m.options.epochs; ++epoch) {
+      IcgEpoch stats;
+      stats.epoch = epoch;
+      int64_t batches = 0;
+      for (const torch::Tensor& idx : internal::ShuffledBatches(n, m.options.batch_size, rng)) {
+        if (m.options.is_cancelled && m.options.is_cancelled())
+          return absl::CancelledError(absl::StrCat(m.options.kind, " training cancelled"));
+        const torch::Tensor y = m.images.index_select(0, idx);
+        const torch::Tensor h = m.conditions.index_select(0, idx);
+        if (!m.encoder.is_empty()) m.encoder->train();
+        m.decoder->train();
+        m.EncoderStep(y, h);
+        m.DecoderStep(y, h);
+        m.decoder->eval();
+        if (!m.encoder.is_empty()) m.encoder->eval();
+        const IcgLosses l = m.Measure(y, h);
+        stats.reconstruction += l.reconstruction;
+        stats.kl_real += l.kl_real;
+        stats.kl_fake += 0.5 * (l.kl_reconstructed + l.kl_sampled);
+        ++batches;
+      }
+      if (batches > 0) {
+        stats.reconstruction /= batches;
+        stats.kl_real /= batches;
+        stats.kl_fake /= batches;
+      }
+      if (m.options.on_epoch) m.options.on_epoch(stats);
     }
-    if (batches > 0) {
-      stats.reconstruction /= batches;
-      stats.kl_real /= batches;
-      stats.kl_fake /= batches;
-    }
-    if (m.options.on_epoch) m.options.on_epoch(stats);
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 std::unique_ptr<IcgGenerator> IcgTrainer::Finish() {

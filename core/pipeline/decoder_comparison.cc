@@ -26,7 +26,7 @@ namespace {
 
 using Eigen::MatrixXd;
 
-struct Decoder {
+struct ComparedDecoder {
   std::string name;
   bool smr = false;
   bool select = false;  // on the n_voxels selected voxels
@@ -47,7 +47,7 @@ MatrixXd Cols(const MatrixXd& m, const std::vector<int>& cols) {
 }
 
 // Fits on (xtr, htr) with penalties `p` and predicts xte.
-absl::StatusOr<MatrixXd> FitPredict(const Decoder& d, const ChosenPenalties& p,
+absl::StatusOr<MatrixXd> FitPredict(const ComparedDecoder& d, const ChosenPenalties& p,
                                     const MatrixXd& xtr, const MatrixXd& htr, const MatrixXd& xte,
                                     const DecoderComparisonOptions& o) {
   MatrixXd a = xtr, b = xte;
@@ -130,7 +130,7 @@ class Fold {
   // Scores decoder `d` in this fold into its row's slot for the fold (NMSE,
   // penalties; adds its seconds), reporting through on_fold, all under
   // `report`.
-  absl::Status Run(const Decoder& d, DecoderComparisonRow* row, std::mutex* report) {
+  absl::Status Run(const ComparedDecoder& d, DecoderComparisonRow* row, std::mutex* report) {
     if (o_.is_cancelled && o_.is_cancelled()) return absl::CancelledError("comparison cancelled");
     Stopwatch watch;
     ChosenPenalties p;
@@ -157,7 +157,7 @@ class Fold {
 
  private:
   // Summed squared error over the `folds` inner folds of `assignment`.
-  absl::StatusOr<double> InnerError(const Decoder& d, const ChosenPenalties& p,
+  absl::StatusOr<double> InnerError(const ComparedDecoder& d, const ChosenPenalties& p,
                                     const std::vector<int>& assignment, int folds) {
     double err = 0;
     std::vector<int> itrain, itest;
@@ -173,7 +173,7 @@ class Fold {
   // lambda2, then lambda3, each over l1_grid with the other held (lambda3
   // at the grid's middle while lambda2 is searched); a weight on a
   // precision the variant fixes to I stays 0.
-  absl::StatusOr<ChosenPenalties> ChooseL1(const Decoder& d, double lambda1) {
+  absl::StatusOr<ChosenPenalties> ChooseL1(const ComparedDecoder& d, double lambda1) {
     const std::vector<double>& grid = o_.l1_grid;
     const bool search2 = d.smr_options.learn_output;
     const bool search3 = d.smr_options.learn_input || d.smr_options.learn_task;
@@ -206,8 +206,8 @@ class Fold {
   std::map<std::string, double> chosen_;  // lambda1 or alpha by decoder
 };
 
-absl::StatusOr<std::vector<Decoder>> Decoders(const DecoderComparisonOptions& o) {
-  std::vector<Decoder> decoders = {
+absl::StatusOr<std::vector<ComparedDecoder>> Decoders(const DecoderComparisonOptions& o) {
+  std::vector<ComparedDecoder> decoders = {
       {"ridge (all voxels)", false, false, {}, ""},
       {absl::StrCat("ridge (", o.n_voxels, " selected voxels)"), false, true, {}, ""}};
   for (const std::string& v : o.variants) {
@@ -218,7 +218,7 @@ absl::StatusOr<std::vector<Decoder>> Decoders(const DecoderComparisonOptions& o)
     if (absl::StartsWith(v, "sparse-")) {
       from = v.substr(7);
       if (std::none_of(decoders.begin(), decoders.end(),
-                       [&](const Decoder& d) { return d.name == from; }))
+                       [&](const ComparedDecoder& d) { return d.name == from; }))
         return absl::InvalidArgumentError(
             absl::StrCat("comparison: ", v, " needs ", from, " listed before it"));
     }
@@ -252,7 +252,7 @@ absl::StatusOr<std::vector<DecoderComparisonRow>> CompareFeatureDecoders(
   if (std::any_of(o.l1_grid.begin(), o.l1_grid.end(), [](double v) { return !(v >= 0); }))
     return absl::InvalidArgumentError("comparison: l1 weights must be >= 0");
   if (o.threads < 0) return absl::InvalidArgumentError("comparison: threads must be >= 0");
-  ASSIGN_OR_RETURN(const std::vector<Decoder> decoders, Decoders(o));
+  ASSIGN_OR_RETURN(const std::vector<ComparedDecoder> decoders, Decoders(o));
 
   const std::vector<int> outer = AssignFolds(n, o.folds, o.seed);
   std::vector<DecoderComparisonRow> rows(decoders.size());

@@ -79,6 +79,7 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
       << "image_width: " << m.image.width << "\n"
       << "image_channels: " << m.image.channels << "\n"
       << "pixel_max: " << m.pixel_max << "\n"
+      << "method: " << m.method << "\n"
       << "decoder: " << m.decoder << "\n"
       << "generator: " << m.generator << "\n"
       << "clip_output: " << (m.clip_output ? "true" : "false") << "\n"
@@ -217,6 +218,13 @@ absl::Status ReadHyperparameters(const Fields& f, ModelManifest* m) {
 
 }  // namespace
 
+std::string LegacyMethodName(const ModelManifest& m) {
+  if (m.generator == "dand") return "dand";
+  if (m.target == "latent") return "hyper";
+  if (m.target == "features") return "features";
+  return "pixels";
+}
+
 absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
   ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
   ASSIGN_OR_RETURN(auto kv, ParseKeyValues(text, path));
@@ -265,6 +273,11 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
   if (m.target != "pixels" && m.target != "features" && m.target != "latent")
     return f.Bad("target", m.target);
   if (m.target != "pixels") RETURN_IF_ERROR(ReadTargetFields(f, text, path, &m));
+  if (f.all().count("method")) {
+    ASSIGN_OR_RETURN(m.method, f.Str("method"));
+  } else {
+    m.method = LegacyMethodName(m);
+  }
   RETURN_IF_ERROR(ReadEvaluation(f, &m.evaluation));
   RETURN_IF_ERROR(ReadHyperparameters(f, &m));
   return m;

@@ -29,6 +29,9 @@ struct ModelManifest {
   // Stored value of white in the training stimuli (the dataset's declared
   // or inferred pixel_max); 0 in models trained before it was recorded.
   double pixel_max = 0;
+  // The method that fitted it and loads its stages (core/methods), e.g.
+  // "pixels", "features", "hyper", "dand".
+  std::string method;
   std::string decoder;    // "ridge" or "smr" (both served as a linear map)
   // "identity"; for a features target "none", or "stored" for a generator
   // from <repo>/generators copied into kGeneratorDir; "gan" for the GAN
@@ -100,6 +103,10 @@ inline constexpr char kConditionUnitsFile[] = "condition_units.npy";
 
 absl::Status WriteManifest(const std::string& path,
                            const ModelManifest& manifest);
+// The method of a manifest written before methods were recorded, from its
+// target and generator.
+std::string LegacyMethodName(const ModelManifest& manifest);
+
 // DATA_LOSS names the file and line of a malformed or incomplete manifest.
 absl::StatusOr<ModelManifest> ReadManifest(const std::string& path);
 

@@ -6,10 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
-#include "core/data/npy.h"
-#include "core/generation/gan.h"
-#include "core/generation/icg.h"
-#include "core/generation/identity_generator.h"
+#include "core/data/image.h"
 
 namespace v2p::core {
 namespace {
@@ -22,12 +19,44 @@ absl::Status CheckCancelled(const RunOptions& options, const char* before) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<const Generator>> MakeGenerator(
-    const ModelManifest& m) {
-  if (m.generator == "identity")
-    return std::make_unique<const IdentityGenerator>(m.image);
-  return absl::DataLossError(absl::StrCat(
-      "model ", m.name, ": unknown generator '", m.generator, "'"));
+
+// One result per row of images: its pixels (and decoded targets when
+// given), the draws and their per-pixel population SD, PNGs when asked.
+absl::StatusOr<std::vector<Reconstruction>> Assemble(const Eigen::MatrixXf& images,
+                                                     const Eigen::MatrixXf* targets,
+                                                     const std::vector<Eigen::MatrixXf>& draws,
+                                                     ImageShape shape, bool encode_png) {
+  std::vector<Reconstruction> out(images.rows());
+  // Served images: stored, not deflated (see PngCompression::kStored).
+  auto encode = [&](const float* pixels) {
+    return EncodePng(pixels, shape, 1, PngCompression::kStored);
+  };
+  for (Eigen::Index i = 0; i < images.rows(); ++i) {
+    out[i].pixels = images.row(i).transpose();
+    if (targets != nullptr) out[i].features = targets->row(i).transpose();
+    if (encode_png) {
+      ASSIGN_OR_RETURN(out[i].png, encode(out[i].pixels.data()));
+    }
+    if (draws.empty()) continue;
+    Eigen::VectorXd sum = Eigen::VectorXd::Zero(images.cols()), sq = sum;
+    for (const auto& d : draws) {
+      out[i].samples.push_back(d.row(i).transpose());
+      const Eigen::VectorXd v = d.row(i).transpose().cast<double>();
+      sum += v;
+      sq += v.cwiseProduct(v);
+    }
+    const double k = static_cast<double>(draws.size());
+    out[i].pixel_sd =
+        ((sq / k - (sum / k).cwiseProduct(sum / k)).cwiseMax(0.0).cwiseSqrt()).cast<float>();
+    if (!encode_png) continue;
+    for (const auto& sample : out[i].samples) {
+      ASSIGN_OR_RETURN(std::string png, encode(sample.data()));
+      out[i].sample_pngs.push_back(std::move(png));
+    }
+    const Eigen::VectorXf scaled = (2.0f * out[i].pixel_sd).cwiseMin(1.0f);
+    ASSIGN_OR_RETURN(out[i].pixel_sd_png, encode(scaled.data()));
+  }
+  return out;
 }
 
 }  // namespace
@@ -68,7 +97,7 @@ absl::Status CheckFiniteRows(const Eigen::MatrixXf& betas) {
 }
 
 absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
-    ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,
+    ModelManifest manifest, std::unique_ptr<const Decoder> decoder,
     std::unique_ptr<const Generator> generator, std::vector<int> condition_units) {
   if (decoder->num_voxels() != manifest.num_voxels) {
     return absl::InvalidArgumentError(
@@ -105,54 +134,6 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
   return std::shared_ptr<const Pipeline>(new Pipeline(
       std::move(manifest), std::move(decoder), std::move(generator),
       std::move(condition_units)));
-}
-
-absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(
-    const std::string& dir, int64_t version) {
-  ASSIGN_OR_RETURN(ModelManifest manifest,
-                   ReadManifest(dir + "/" + kManifestFile));
-  manifest.version = version;
-  if (manifest.decoder != "ridge" && manifest.decoder != "smr") {
-    return absl::DataLossError(
-        absl::StrCat(dir, ": unknown decoder '", manifest.decoder, "'"));
-  }
-  ASSIGN_OR_RETURN(std::unique_ptr<RidgeDecoder> decoder,
-                   RidgeDecoder::Load(dir));
-  std::unique_ptr<const Generator> generator;
-  std::vector<int> condition_units;
-  if (manifest.generator_condition_units > 0) {
-    auto units = ReadNpy(dir + "/" + kGeneratorDir + "/" + kConditionUnitsFile);
-    if (!units.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", units.status().message()));
-    auto m = units->AsMatrix();
-    if (!m.ok() || m->size() != manifest.generator_condition_units)
-      return absl::DataLossError(absl::StrCat(dir, ": ", kConditionUnitsFile, " does not hold ",
-                                              manifest.generator_condition_units, " units"));
-    for (Eigen::Index i = 0; i < m->size(); ++i)
-      condition_units.push_back(static_cast<int>((*m)(i)));
-  }
-  if (manifest.generator == "stored") {
-    auto stored = IcgGenerator::Load(dir + "/" + kGeneratorDir);
-    if (!stored.ok())
-      return absl::DataLossError(absl::StrCat(dir, ": ", stored.status().message()));
-    generator = std::move(*stored);
-  } else if (manifest.generator == "dand") {
-    auto dand = PosteriorGanGenerator::Load(dir + "/" + kGeneratorDir);
-    if (!dand.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", dand.status().message()));
-    generator = std::move(*dand);
-  } else if (manifest.generator == "gan") {
-    auto gan = GanGenerator::Load(dir + "/" + kGeneratorDir);
-    if (!gan.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", gan.status().message()));
-    generator = std::move(*gan);
-  } else if (manifest.target == "pixels") {
-    ASSIGN_OR_RETURN(generator, MakeGenerator(manifest));
-  }
-  auto pipeline = Create(std::move(manifest), std::move(decoder), std::move(generator),
-                         std::move(condition_units));
-  if (!pipeline.ok()) {
-    return absl::DataLossError(
-        absl::StrCat(dir, ": ", pipeline.status().message()));
-  }
-  return pipeline;
 }
 
 absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
@@ -211,37 +192,9 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
   t.generate = stage.Lap();
 
   RETURN_IF_ERROR(CheckCancelled(options, "encode"));
-  std::vector<Reconstruction> out(betas.rows());
-  // Served images: stored, not deflated (see PngCompression::kStored).
-  auto encode = [&](const float* pixels) {
-    return EncodePng(pixels, image_shape(), 1, PngCompression::kStored);
-  };
-  for (Eigen::Index i = 0; i < betas.rows(); ++i) {
-    out[i].pixels = images.row(i).transpose();
-    if (keep_features) out[i].features = targets.row(i).transpose();
-    if (options.encode_png) {
-      ASSIGN_OR_RETURN(out[i].png, encode(out[i].pixels.data()));
-    }
-    if (draws.empty()) continue;
-    Eigen::VectorXd sum = Eigen::VectorXd::Zero(images.cols()), sq = sum;
-    for (const auto& d : draws) {
-      out[i].samples.push_back(d.row(i).transpose());
-      const Eigen::VectorXd v = d.row(i).transpose().cast<double>();
-      sum += v;
-      sq += v.cwiseProduct(v);
-    }
-    const double k = static_cast<double>(draws.size());
-    out[i].pixel_sd =
-        ((sq / k - (sum / k).cwiseProduct(sum / k)).cwiseMax(0.0).cwiseSqrt()).cast<float>();
-    if (options.encode_png) {
-      for (const auto& s : out[i].samples) {
-        ASSIGN_OR_RETURN(std::string png, encode(s.data()));
-        out[i].sample_pngs.push_back(std::move(png));
-      }
-      const Eigen::VectorXf scaled = (2.0f * out[i].pixel_sd).cwiseMin(1.0f);
-      ASSIGN_OR_RETURN(out[i].pixel_sd_png, encode(scaled.data()));
-    }
-  }
+  ASSIGN_OR_RETURN(std::vector<Reconstruction> out,
+                   Assemble(images, keep_features ? &targets : nullptr, draws, image_shape(),
+                            options.encode_png));
   t.encode = stage.Lap();
   t.total = total.Elapsed();
   for (auto& r : out) r.timings = t;

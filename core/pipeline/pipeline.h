@@ -1,5 +1,6 @@
 // A loaded, immutable reconstruction pipeline: betas -> preprocess
-// (voxel standardisation) -> decode (ridge) -> generate -> encode (PNG).
+// (e.g. voxel standardisation) -> decode -> generate -> encode (PNG); the
+// stages come from the method that fitted it (method.h).
 // Shared as std::shared_ptr<const Pipeline>; Run() is thread-safe.
 #ifndef V2P_CORE_PIPELINE_PIPELINE_H_
 #define V2P_CORE_PIPELINE_PIPELINE_H_
@@ -12,9 +13,10 @@
 #include "Eigen/Core"
 #include "absl/status/statusor.h"
 #include "core/base/stopwatch.h"
-#include "core/decoding/ridge_decoder.h"
+#include "core/decoding/decoder.h"
 #include "core/generation/generator.h"
 #include "core/pipeline/manifest.h"
+#include "core/pipeline/method.h"
 
 namespace v2p::core {
 
@@ -56,16 +58,19 @@ class Pipeline {
   // generator; condition_units, when given, are the decoded outputs the
   // generator takes (in its input order).
   static absl::StatusOr<std::shared_ptr<const Pipeline>> Create(
-      ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,
+      ModelManifest manifest, std::unique_ptr<const Decoder> decoder,
       std::unique_ptr<const Generator> generator, std::vector<int> condition_units = {});
-  // Loads a model version directory written by TrainModel().
-  static absl::StatusOr<std::shared_ptr<const Pipeline>> Load(
-      const std::string& dir, int64_t version);
+  static absl::StatusOr<std::shared_ptr<const Pipeline>> Create(ModelManifest manifest,
+                                                                PipelineStages stages) {
+    return Create(std::move(manifest), std::move(stages.decoder), std::move(stages.generator),
+                  std::move(stages.condition_units));
+  }
+  // (A version directory is loaded by LoadPipeline, core/methods/registry.h.)
 
   const ModelManifest& manifest() const { return manifest_; }
   int num_voxels() const { return manifest_.num_voxels; }
   ImageShape image_shape() const { return manifest_.image; }
-  // The rank of the decode's factored weights (RidgeDecoder::decode_rank),
+  // The rank of the decode's factored weights (Decoder::decode_rank),
   // 0 when W is used whole.
   int decode_rank() const { return decoder_->decode_rank(); }
   // Whether RunOptions::samples can be asked of it.
@@ -78,7 +83,7 @@ class Pipeline {
       const Eigen::MatrixXf& betas, const RunOptions& options = {}) const;
 
  private:
-  Pipeline(ModelManifest manifest, std::unique_ptr<const RidgeDecoder> decoder,
+  Pipeline(ModelManifest manifest, std::unique_ptr<const Decoder> decoder,
            std::unique_ptr<const Generator> generator, std::vector<int> condition_units)
       : manifest_(std::move(manifest)),
         decoder_(std::move(decoder)),
@@ -86,7 +91,7 @@ class Pipeline {
         condition_units_(std::move(condition_units)) {}
 
   ModelManifest manifest_;
-  std::unique_ptr<const RidgeDecoder> decoder_;
+  std::unique_ptr<const Decoder> decoder_;
   std::unique_ptr<const Generator> generator_;
   std::vector<int> condition_units_;
 };

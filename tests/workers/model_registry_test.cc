@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/methods/pixels/pixels_method.h"
 #include "core/pipeline/trainer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
@@ -24,7 +25,9 @@ class ModelRegistryTest : public ::testing::Test {
     const core::Dataset dataset = *core::LoadDataset(testing::Digit69Options());
     core::TrainRequest req;
     req.model_name = "m";
-    req.pipeline.ridge = {{1e3, 0, 0}, true, false};
+    core::PixelsOptions pixels;
+    pixels.ridge.ridge = {{1e3, 0, 0}, true, false};
+    req.method = std::make_shared<core::PixelsMethod>(pixels);
     ASSERT_TRUE(core::TrainModel(dataset, req, *repo).ok());
   }
   static void TearDownTestSuite() {

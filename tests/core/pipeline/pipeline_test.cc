@@ -1,3 +1,5 @@
+#include "core/methods/registry.h"
+#include "core/methods/pixels/pixels_method.h"
 #include "core/base/files.h"
 #include "core/pipeline/pipeline.h"
 
@@ -23,7 +25,9 @@ class PipelineTest : public ::testing::Test {
     auto repo = *ModelRepository::Open({*root_, true});
     TrainRequest req;
     req.model_name = "digit69_ridge";
-    req.pipeline.ridge = {{1e3, 0, 0}, true};
+    core::PixelsOptions pixels;
+    pixels.ridge.ridge = {{1e3, 0, 0}, true};
+    req.method = std::make_shared<core::PixelsMethod>(pixels);
     req.spec_text = "# test\n";
     manifest_ = new ModelManifest(*TrainModel(*dataset_, req, *repo));
   }
@@ -34,7 +38,7 @@ class PipelineTest : public ::testing::Test {
     delete manifest_;
   }
   std::shared_ptr<const Pipeline> Load() {
-    auto p = Pipeline::Load(*root_ + "/models/digit69_ridge/1", 1);
+    auto p = LoadPipeline(*root_ + "/models/digit69_ridge/1", 1);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? *p : nullptr;
   }
@@ -127,7 +131,7 @@ TEST_F(PipelineTest, CorruptArtifactIsReportedNotServed) {
                         std::filesystem::copy_options::recursive);
   ASSERT_TRUE(
       WriteFile(dir + "/manifest.txt", "format_version: 1\nname: x\n").ok());
-  EXPECT_EQ(Pipeline::Load(dir, 1).status().code(),
+  EXPECT_EQ(LoadPipeline(dir, 1).status().code(),
             absl::StatusCode::kDataLoss);
   std::filesystem::remove_all(dir);
 }

@@ -1,3 +1,5 @@
+#include "core/methods/pixels/pixels_method.h"
+#include "core/methods/registry.h"
 #include "core/pipeline/trainer.h"
 
 #include <filesystem>
@@ -23,7 +25,8 @@ class TrainerTest : public ::testing::Test {
     ASSERT_TRUE(ds.ok()) << ds.status();
     dataset_ = *std::move(ds);
     request_.model_name = "m";
-    request_.pipeline.ridge = {{1e3, 0, 0}, true, false};
+    pixels_.ridge.ridge = {{1e3, 0, 0}, true, false};
+    request_.method = std::make_shared<PixelsMethod>(pixels_);
   }
   void TearDown() override { fs::remove_all(root_); }
   Eigen::MatrixXd Weights(int64_t version) {
@@ -34,6 +37,7 @@ class TrainerTest : public ::testing::Test {
   std::string root_;
   std::unique_ptr<ModelRepository> repo_;
   Dataset dataset_;
+  PixelsOptions pixels_;
   TrainRequest request_;
 };
 
@@ -104,12 +108,13 @@ TEST_F(TrainerTest, FailedCommitCheckLeavesNoVersion) {
 // map that equals ridge to the principal components followed by the
 // inverse PCA, and on digit69 it beats the mean image.
 TEST_F(TrainerTest, EigenimagesServeRidgeToComponentsThenInversePca) {
-  request_.pipeline.pixel_components_variance = 0.9;
+  pixels_.components_variance = 0.9;
+  request_.method = std::make_shared<PixelsMethod>(pixels_);
   auto m = TrainModel(dataset_, request_, *repo_);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_NE(m->description.find("eigenimages (90% variance)"), std::string::npos)
       << m->description;
-  auto pipeline = Pipeline::Load(repo_->VersionDir("m", m->version), m->version);
+  auto pipeline = LoadPipeline(repo_->VersionDir("m", m->version), m->version);
   ASSERT_TRUE(pipeline.ok()) << pipeline.status();
   auto recs = (*pipeline)->Run(dataset_.test.betas.cast<float>());
   ASSERT_TRUE(recs.ok()) << recs.status();
@@ -119,7 +124,7 @@ TEST_F(TrainerTest, EigenimagesServeRidgeToComponentsThenInversePca) {
   EXPECT_LT((*pca)->num_components(), 90);
   auto ridge = RidgeDecoder::Fit(dataset_.train.betas,
                                  *(*pca)->Transform(dataset_.train.stimuli),
-                                 request_.pipeline.ridge);
+                                 pixels_.ridge.ridge);
   ASSERT_TRUE(ridge.ok());
   Eigen::MatrixXf z = dataset_.test.betas.cast<float>();
   (*ridge)->Standardize(&z);

@@ -1,0 +1,18 @@
+// The built-in methods, one registration line each.
+#include "core/methods/dand/dand_method.h"
+#include "core/methods/features/features_method.h"
+#include "core/methods/hyper/hyper_method.h"
+#include "core/methods/pixels/pixels_method.h"
+#include "core/methods/registry.h"
+
+namespace v2p::core {
+
+void RegisterBuiltinMethods(MethodRegistry& r) {
+  (void)r.Register({PixelsMethod::kName, "ridge to pixels (eigenimages)", PixelsMethod::Load, {}});
+  (void)r.Register({FeaturesMethod::kName, "ridge/SMR to CNN features (+ generator)",
+                    FeaturesMethod::Load, {}});
+  (void)r.Register({HyperMethod::kName, "HYPER: ridge to GAN latents", HyperMethod::Load, {}});
+  (void)r.Register({DandMethod::kName, "DAND: MAP to components, paired GAN", DandMethod::Load, {}});
+}
+
+}  // namespace v2p::core
