@@ -68,6 +68,7 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
     resp->set_name("fake");
     resp->set_version(1);
     resp->set_num_voxels(kVoxels);
+    ++models_described;
     return grpc::Status::OK;
   }
   std::chrono::system_clock::time_point last_deadline() {
@@ -90,6 +91,7 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
   }
 
   std::atomic<int> calls{0};
+  std::atomic<int> models_described{0};  // GetModel calls answered OK
 
  private:
   const grpc::StatusCode fail_with_;
@@ -198,7 +200,7 @@ inline v1::ReconstructRequest Request(int samples, int voxels = kVoxels) {
   return r;
 }
 
-grpc::Status Call(Gateway& g, const v1::ReconstructRequest& req,
+inline grpc::Status Call(Gateway& g, const v1::ReconstructRequest& req,
                   v1::ReconstructResponse* resp,
                   std::chrono::seconds timeout = std::chrono::seconds(10)) {
   grpc::ClientContext ctx;
