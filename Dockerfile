@@ -20,7 +20,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /repo v2p \
  && mkdir -p /repo && chown v2p /repo
-COPY --from=build /build/bin/v2p-server /build/bin/v2p-worker /build/bin/v2p /usr/local/bin/
+COPY --from=build /build/bin/v2p-server /build/bin/v2p-worker /build/bin/v2p /build/bin/v2p-lab /usr/local/bin/
 USER 10001
 VOLUME ["/repo"]
 EXPOSE 8500 8501 8600 8601

@@ -31,7 +31,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "client/feature_commands.h"
+#include "experiments/feature_commands.h"
 #include "core/methods/dand/dand_method.h"
 #include "core/methods/features/features_method.h"
 #include "core/methods/hyper/hyper_method.h"

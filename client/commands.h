@@ -10,18 +10,6 @@
 
 namespace v2p::client {
 
-struct TrainOptions {
-  std::string dataset;    // dataset description (.pbtxt)
-  std::string spec;       // pipeline spec (.pbtxt)
-  std::string repo;       // model repository (created when missing)
-  std::string model;      // model name
-  std::string data_root;  // resolves the description's relative file
-  // > 0: report cv-fold cross-validated scores over every paired trial
-  // instead of training a model (client/cross_validation.h).
-  int cv = 0;
-};
-absl::Status RunTrain(const TrainOptions& options);
-
 struct ModelsOptions {
   std::string server;
   std::string name;  // for "show"

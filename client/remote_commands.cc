@@ -23,7 +23,7 @@
 #include "store/sha256.h"
 #include "voxel2pixel/v1/datasets_service.grpc.pb.h"
 #include "voxel2pixel/v1/training_service.grpc.pb.h"
-#include "workers/spec_files.h"
+#include "spec/spec_files.h"
 
 namespace v2p::client {
 namespace {
@@ -150,10 +150,10 @@ void PrintDataset(const v1::Dataset& d) {
 
 absl::Status RunDatasetsUpload(const DatasetsOptions& o) {
   ASSIGN_OR_RETURN(const v1::DatasetDescription description,
-                   worker::ReadDatasetDescription(o.description));
+                   spec::ReadDatasetDescription(o.description));
   std::filesystem::path file(description.file());
   if (!file.is_absolute())
-    file = std::filesystem::path(worker::DescriptionDataRoot(o.description, o.data_root)) / file;
+    file = std::filesystem::path(spec::DescriptionDataRoot(o.description, o.data_root)) / file;
   std::error_code ec;
   const int64_t size = static_cast<int64_t>(std::filesystem::file_size(file, ec));
   if (ec) return absl::NotFoundError(absl::StrCat("cannot read ", file.string()));
@@ -225,7 +225,7 @@ absl::Status RunDatasetsDelete(const DatasetsOptions& o) {
 }
 
 absl::Status RunRemoteTrain(const RemoteTrainOptions& o) {
-  ASSIGN_OR_RETURN(const std::string spec, worker::PipelineSpecText(o.spec));
+  ASSIGN_OR_RETURN(const std::string spec, spec::PipelineSpecText(o.spec));
   if (o.spec.empty())
     std::printf("no --spec: the default pipeline (ridge to pixels, z-scored voxels, alpha by "
                 "5-fold cross-validation)\n");

@@ -93,11 +93,11 @@ run() { docker run --rm --entrypoint "$@"; }
 metrics_port_of() { docker port "$1" 8501/tcp | head -1 | sed 's/.*://'; }
 
 [ "$(run id "$image" -u)" = 10001 ] || fail "the image does not run as uid 10001"
-missing=$(run sh "$image" -c 'ldd /usr/local/bin/v2p-server /usr/local/bin/v2p-worker /usr/local/bin/v2p | grep -c "not found" || true')
+missing=$(run sh "$image" -c 'ldd /usr/local/bin/v2p-server /usr/local/bin/v2p-worker /usr/local/bin/v2p /usr/local/bin/v2p-lab | grep -c "not found" || true')
 [ "$missing" = 0 ] || fail "$missing shared libraries not found in the runtime image"
 dev=$(run sh "$image" -c 'dpkg-query -W -f "\${Package}\n" | grep -c -- "-dev$" || true')
 [ "$dev" = 0 ] || fail "$dev -dev packages in the runtime image"
-echo "PASS: runs as uid 10001; all libraries of v2p-server, v2p-worker, v2p found; no -dev package"
+echo "PASS: runs as uid 10001; all libraries of v2p-server, v2p-worker, v2p, v2p-lab found; no -dev package"
 
 mkdir -p "$work/repo" && $sudo chown 10001 "$work/repo"
 # The example's file is relative to examples/ (../../shared/data): mounted

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The Dockerfile's runtime stage, checked without a Docker engine (none runs
 # on the development or CI machines): every shared library that the built
-# v2p-server, v2p-worker and v2p link directly comes from a Debian package
+# v2p-server, v2p-worker, v2p and v2p-lab link directly comes from a Debian package
 # the stage installs, or one those packages depend on, or one every Debian
 # image has (Priority: required); the stage installs no -dev package, runs as
-# a non-root user and copies all three binaries.
+# a non-root user and copies every binary.
 # Usage: docker_runtime_test.sh SOURCE_DIR BINARY...
 set -u
 src="$1"; shift

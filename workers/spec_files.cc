@@ -1,6 +1,4 @@
-#include "core/base/files.h"
 #include "workers/spec_files.h"
-
 
 #include <cmath>
 #include <filesystem>
@@ -14,39 +12,11 @@
 #include "core/methods/hyper/hyper_method.h"
 #include "core/methods/pixels/pixels_method.h"
 #include "core/methods/registry.h"
-#include "proto/text_proto.h"
 #include "spec/pipeline_spec_rules.h"
 
 namespace v2p::worker {
-namespace {
 
 namespace v1 = voxel2pixel::v1;
-
-template <typename Message>
-absl::StatusOr<Message> ReadTextProto(const std::string& path) {
-  ASSIGN_OR_RETURN(const std::string text, core::ReadFile(path));
-  return v2p::ParseTextProto<Message>(text, path);
-}
-
-}  // namespace
-
-absl::StatusOr<v1::PipelineSpec> ReadPipelineSpec(const std::string& path) {
-  return ReadTextProto<v1::PipelineSpec>(path);
-}
-
-absl::StatusOr<v1::PipelineSpec> ParsePipelineSpec(const std::string& text) {
-  return v2p::ParseTextProto<v1::PipelineSpec>(text, "pipeline spec");
-}
-
-absl::StatusOr<std::string> PipelineSpecText(const std::string& path) {
-  if (path.empty()) return std::string(kDefaultPipelineSpec);
-  return core::ReadFile(path);
-}
-
-absl::StatusOr<v1::DatasetDescription> ReadDatasetDescription(
-    const std::string& path) {
-  return ReadTextProto<v1::DatasetDescription>(path);
-}
 
 namespace {
 
@@ -171,13 +141,6 @@ absl::Status ToTrainRequest(const v1::PipelineSpec& spec, core::TrainRequest* re
   request->clip_output = spec.clip_output();
   request->note = spec.description();
   return absl::OkStatus();
-}
-
-std::string DescriptionDataRoot(const std::string& description_path,
-                                const std::string& data_root) {
-  if (!data_root.empty()) return data_root;
-  const std::filesystem::path dir = std::filesystem::path(description_path).parent_path();
-  return dir.empty() ? "." : dir.string();
 }
 
 absl::StatusOr<core::DatasetOptions> ToDatasetOptions(

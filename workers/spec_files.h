@@ -8,31 +8,19 @@
 #include "absl/status/statusor.h"
 #include "core/data/dataset.h"
 #include "core/pipeline/trainer.h"
+#include "spec/spec_files.h"
 #include "voxel2pixel/v1/pipeline_spec.pb.h"
 
 namespace v2p::worker {
 
-// The pipeline `v2p train` runs without --spec: ridge from z-scored voxels
-// straight to pixels, its alpha chosen by 5-fold cross-validation on the
-// training trials, the intercept unpenalised, pixels clipped to [0, 1].
-inline constexpr char kDefaultPipelineSpec[] =
-    "# v2p's default pipeline (no --spec given)\n"
-    "description: \"ridge to pixels, alpha by cross-validation\"\n"
-    "target: TARGET_SPACE_PIXELS\n"
-    "decoder { ridge { standardize_voxels: true } }\n"
-    "generator { identity {} }\n"
-    "clip_output: true\n";
-
-// The spec text at `path`, or kDefaultPipelineSpec when `path` is empty.
-absl::StatusOr<std::string> PipelineSpecText(const std::string& path);
-
-// INVALID_ARGUMENT names the file, line and column of a syntax error.
-absl::StatusOr<voxel2pixel::v1::PipelineSpec> ReadPipelineSpec(
-    const std::string& path);
-// Parses spec text as sent in CreateTrainingJobRequest.pipeline_spec.
-absl::StatusOr<voxel2pixel::v1::PipelineSpec> ParsePipelineSpec(const std::string& text);
-absl::StatusOr<voxel2pixel::v1::DatasetDescription> ReadDatasetDescription(
-    const std::string& path);
+// Reading and parsing are protobuf-only (spec/spec_files.h), shared with
+// the lab CLI and the gateway.
+using spec::DescriptionDataRoot;
+using spec::kDefaultPipelineSpec;
+using spec::ParsePipelineSpec;
+using spec::PipelineSpecText;
+using spec::ReadDatasetDescription;
+using spec::ReadPipelineSpec;
 
 // Checks the spec and converts it. INVALID_ARGUMENT for a spec no pipeline
 // supports (no decoder, negative alpha, a target space without generator).
@@ -40,11 +28,6 @@ absl::StatusOr<voxel2pixel::v1::DatasetDescription> ReadDatasetDescription(
 // INVALID_ARGUMENT saying what the spec lacks or holds wrongly.
 absl::Status ToTrainRequest(const voxel2pixel::v1::PipelineSpec& spec,
                             core::TrainRequest* request);
-
-// The folder a description's relative `file` is resolved against:
-// `data_root` when given, else the directory of the description file.
-std::string DescriptionDataRoot(const std::string& description_path,
-                                const std::string& data_root);
 
 // `data_root` resolves a relative `file`.
 absl::StatusOr<core::DatasetOptions> ToDatasetOptions(

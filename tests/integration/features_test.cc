@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "client/feature_commands.h"
-#include "client/generator_commands.h"
+#include "experiments/feature_commands.h"
+#include "experiments/generator_commands.h"
 #include "core/data/dataset.h"
 #include "core/base/files.h"
 #include "core/data/npy.h"

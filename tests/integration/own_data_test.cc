@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "client/feature_commands.h"
+#include "experiments/feature_commands.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/image_corpus.h"

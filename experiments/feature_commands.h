@@ -1,8 +1,8 @@
 // `v2p features ...`: train our AlexNet-style feature network on the
 // shipped corpora and store it in the model repository; list and describe
 // stored networks. Library functions so that tests run what the CLI runs.
-#ifndef V2P_CLIENT_FEATURE_COMMANDS_H_
-#define V2P_CLIENT_FEATURE_COMMANDS_H_
+#ifndef V2P_EXPERIMENTS_FEATURE_COMMANDS_H_
+#define V2P_EXPERIMENTS_FEATURE_COMMANDS_H_
 
 #include <cstdint>
 #include <string>
@@ -63,4 +63,4 @@ absl::Status RunFeaturesShow(const std::string& repo, const std::string& name);
 
 }  // namespace v2p::client
 
-#endif  // V2P_CLIENT_FEATURE_COMMANDS_H_
+#endif  // V2P_EXPERIMENTS_FEATURE_COMMANDS_H_

@@ -1,8 +1,8 @@
 // `v2p train --cv K`: k-fold cross-validated scores of a pipeline on every
 // paired trial of a dataset (train and test pooled), each fold trained by
 // the service's trainer in a scratch repository; nothing is committed.
-#ifndef V2P_CLIENT_CROSS_VALIDATION_H_
-#define V2P_CLIENT_CROSS_VALIDATION_H_
+#ifndef V2P_EXPERIMENTS_CROSS_VALIDATION_H_
+#define V2P_EXPERIMENTS_CROSS_VALIDATION_H_
 
 #include <string>
 
@@ -19,4 +19,4 @@ absl::Status RunCrossValidation(const core::Dataset& dataset, const core::TrainR
 
 }  // namespace v2p::client
 
-#endif  // V2P_CLIENT_CROSS_VALIDATION_H_
+#endif  // V2P_EXPERIMENTS_CROSS_VALIDATION_H_

@@ -4,8 +4,8 @@
 // repository, and scores it against the digit69 test stimuli from their
 // TRUE features: the generator's quality before any brain data is involved
 // (the upper bound of Du et al. 2020 Table 3).
-#ifndef V2P_CLIENT_GENERATOR_COMMANDS_H_
-#define V2P_CLIENT_GENERATOR_COMMANDS_H_
+#ifndef V2P_EXPERIMENTS_GENERATOR_COMMANDS_H_
+#define V2P_EXPERIMENTS_GENERATOR_COMMANDS_H_
 
 #include <cstdint>
 #include <string>
@@ -70,4 +70,4 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& options);
 
 }  // namespace v2p::client
 
-#endif  // V2P_CLIENT_GENERATOR_COMMANDS_H_
+#endif  // V2P_EXPERIMENTS_GENERATOR_COMMANDS_H_

@@ -1,4 +1,4 @@
-#include "client/feature_commands.h"
+#include "experiments/feature_commands.h"
 
 #include <cstdio>
 #include <thread>

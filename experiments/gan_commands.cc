@@ -1,4 +1,4 @@
-#include "client/gan_commands.h"
+#include "experiments/gan_commands.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "client/evaluation_support.h"
+#include "experiments/evaluation_support.h"
 #include "core/methods/dand/dand_method.h"
 #include "core/methods/hyper/hyper_method.h"
 #include "core/methods/pixels/pixels_method.h"

@@ -1,4 +1,4 @@
-#include "client/cross_validation.h"
+#include "experiments/cross_validation.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/evaluation_support.h"
+#include "experiments/evaluation_support.h"
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
 

@@ -1,4 +1,4 @@
-#include "client/generator_commands.h"
+#include "experiments/generator_commands.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "client/evaluation_support.h"
+#include "experiments/evaluation_support.h"
 #include "core/methods/features/features_method.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"

@@ -17,8 +17,8 @@
 // HYPER's (faces drawn by a GAN from known latents). Every pipeline is
 // trained by the service's trainer in a scratch repository and run as
 // served.
-#ifndef V2P_CLIENT_GAN_COMMANDS_H_
-#define V2P_CLIENT_GAN_COMMANDS_H_
+#ifndef V2P_EXPERIMENTS_GAN_COMMANDS_H_
+#define V2P_EXPERIMENTS_GAN_COMMANDS_H_
 
 #include <cstdint>
 #include <string>
@@ -47,4 +47,4 @@ absl::Status RunGanEvaluate(const GanEvaluateOptions& options);
 
 }  // namespace v2p::client
 
-#endif  // V2P_CLIENT_GAN_COMMANDS_H_
+#endif  // V2P_EXPERIMENTS_GAN_COMMANDS_H_

@@ -3,8 +3,8 @@
 // model repository in which the served pipelines are trained in-process by
 // the same trainer the service runs, so a table scores exactly what a lab
 // would serve.
-#ifndef V2P_CLIENT_EVALUATION_SUPPORT_H_
-#define V2P_CLIENT_EVALUATION_SUPPORT_H_
+#ifndef V2P_EXPERIMENTS_EVALUATION_SUPPORT_H_
+#define V2P_EXPERIMENTS_EVALUATION_SUPPORT_H_
 
 #include <memory>
 #include <string>
@@ -55,4 +55,4 @@ absl::StatusOr<PipelineOutputs> RunPipeline(const core::Pipeline& pipeline,
 
 }  // namespace v2p::client
 
-#endif  // V2P_CLIENT_EVALUATION_SUPPORT_H_
+#endif  // V2P_EXPERIMENTS_EVALUATION_SUPPORT_H_

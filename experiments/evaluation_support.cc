@@ -1,4 +1,4 @@
-#include "client/evaluation_support.h"
+#include "experiments/evaluation_support.h"
 
 #include <filesystem>
 
