@@ -44,6 +44,14 @@ double Identification(const std::string& output) {
   return v;
 }
 
+// `v2p datasets upload` of examples/digit69_dataset.pbtxt as "digit69".
+testing::CommandResult UploadDigit69(const testing::ServerProcess& server) {
+  return testing::RunCommand(absl::StrCat(testing::BinDir(), "/v2p datasets upload --name digit69 "
+                                          "--description ", testing::SourceDir(),
+                                          "/examples/digit69_dataset.pbtxt --server ",
+                                          server.address()));
+}
+
 TEST(MethodSeam, ATestOnlyMethodTrainsAsAJobAndServesOverGrpc) {
   const std::string dir = testing::MakeTempDir("method_seam");
   std::filesystem::create_directories(dir + "/repo");
@@ -53,9 +61,7 @@ TEST(MethodSeam, ATestOnlyMethodTrainsAsAJobAndServesOverGrpc) {
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
   const std::string at = " --server " + (*server)->address();
-  const auto up = testing::RunCommand(absl::StrCat(cli, "datasets upload --name digit69 "
-                                                   "--description ", testing::SourceDir(),
-                                                   "/examples/digit69_dataset.pbtxt", at));
+  const auto up = UploadDigit69(**server);
   ASSERT_EQ(up.exit_code, 0) << up.output;
   auto train = [&](const std::string& model, const std::string& spec) {
     const std::string path = absl::StrCat(dir, "/", model, ".pbtxt");
@@ -129,8 +135,7 @@ TEST(SpecRules, AnInvalidSpecGetsTheSameMessageLocallyAndFromTheServiceBeforeAny
   const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
   const std::string at = " --server " + (*server)->address();
   const std::string description = testing::SourceDir() + "/examples/digit69_dataset.pbtxt";
-  const auto up = testing::RunCommand(
-      absl::StrCat(cli, "datasets upload --name digit69 --description ", description, at));
+  const auto up = UploadDigit69(**server);
   ASSERT_EQ(up.exit_code, 0) << up.output;
   const std::string pixels = "target: TARGET_SPACE_PIXELS generator { identity {} } ";
   const std::string features =
@@ -220,9 +225,7 @@ TEST(LibraryErrors, ACorruptGeneratorFailsItsRequestAndItsJobNotTheWorker) {
   // A job reading the stored GAN ends failed, saying which file.
   const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
   const std::string at = " --server " + (*server)->address();
-  const auto up = testing::RunCommand(absl::StrCat(cli, "datasets upload --name digit69 "
-                                                   "--description ", testing::SourceDir(),
-                                                   "/examples/digit69_dataset.pbtxt", at));
+  const auto up = UploadDigit69(**server);
   ASSERT_EQ(up.exit_code, 0) << up.output;
   const std::string spec = dir + "/hyper.pbtxt";
   ASSERT_TRUE(core::WriteFile(spec, "target: TARGET_SPACE_GAN_LATENT decoder { ridge { alpha: 1000 "
