@@ -166,23 +166,32 @@ absl::Status WriteSheet(const GanEvaluateOptions& o, const Experiment& e) {
   return core::WriteFile(absl::StrCat(o.out_dir, "/", e.sheet), png);
 }
 
-// The served pipelines, with the settings of the examples/ specs.
-core::TrainRequest PixelRequest(const std::string& name, double components) {
+// The served pipelines, with the settings of the examples/ specs: ridge
+// alpha 1000 from z-scored voxels, images clipped to [0, 1].
+core::RidgeFitOptions ExampleRidge() {
+  core::RidgeFitOptions r;
+  r.ridge.regression.alpha = 1000;
+  r.ridge.standardize_voxels = true;
+  return r;
+}
+
+core::TrainRequest Request(const std::string& name, std::shared_ptr<const core::Method> method) {
   core::TrainRequest req;
   req.model_name = name;
-  core::PixelsOptions p;
-  p.ridge.ridge.regression.alpha = 1000;
-  p.ridge.ridge.standardize_voxels = true;
-  p.components_variance = components;
-  req.method = std::make_shared<core::PixelsMethod>(p);
+  req.method = std::move(method);
   req.clip_output = true;
   return req;
 }
 
+core::TrainRequest PixelRequest(const std::string& name, double components) {
+  core::PixelsOptions p;
+  p.ridge = ExampleRidge();
+  p.components_variance = components;
+  return Request(name, std::make_shared<core::PixelsMethod>(p));
+}
+
 core::TrainRequest DandRequest(const GanEvaluateOptions& o, int epochs, double feature_loss,
                                int channels = 32) {
-  core::TrainRequest req;
-  req.model_name = "dand";
   core::DandOptions p;
   p.network = o.network;
   p.layers = {"fc6"};
@@ -193,21 +202,14 @@ core::TrainRequest DandRequest(const GanEvaluateOptions& o, int epochs, double f
   p.generator.base_channels = channels;
   p.generator.feature_layer = kFeatureLossLayer;
   p.generator.seed = o.seed;
-  req.method = std::make_shared<core::DandMethod>(p);
-  req.clip_output = true;
-  return req;
+  return Request("dand", std::make_shared<core::DandMethod>(p));
 }
 
 core::TrainRequest HyperRequest(const std::string& gan) {
-  core::TrainRequest req;
-  req.model_name = "hyper";
   core::HyperOptions p;
-  p.ridge.ridge.regression.alpha = 1000;
-  p.ridge.ridge.standardize_voxels = true;
+  p.ridge = ExampleRidge();
   p.generator_name = gan;
-  req.method = std::make_shared<core::HyperMethod>(p);
-  req.clip_output = true;
-  return req;
+  return Request("hyper", std::make_shared<core::HyperMethod>(p));
 }
 
 double Metric(const core::Pipeline& model, const std::string& name) {
