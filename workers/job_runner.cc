@@ -3,7 +3,6 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "core/base/log.h"
 #include "core/base/status_macros.h"
@@ -11,6 +10,7 @@
 #include "core/pipeline/model_repository.h"
 #include "core/pipeline/trainer.h"
 #include "proto/rpc_status.h"
+#include "workers/repository_paths.h"
 #include "workers/conversions.h"
 #include "workers/spec_files.h"
 
@@ -144,9 +144,8 @@ void JobRunner::RunJob(const std::string& id, Running* running) {
       op->mutable_error()->set_code(static_cast<int>(status.code()));
       // Paths as the repository names them: the client never sees where
       // the repository lies on this machine.
-      const std::string& root = options_.repository;
       op->mutable_error()->set_message(
-          absl::StrReplaceAll(status.message(), {{root + "/", ""}, {root, "."}}));
+          RelativeToRepository(status.message(), options_.repository));
     }
     if (absl::Status s = operations_->Write(id, *op); !s.ok()) {
       core::LogError("jobs", "cannot record the outcome of operations/", id, ": ", s.ToString());

@@ -3,7 +3,6 @@
 #include <malloc.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "core/methods/registry.h"
 #include "core/base/files.h"
@@ -12,6 +11,7 @@
 #include "core/data/image.h"
 #include "core/data/npy.h"
 
+#include "workers/repository_paths.h"
 namespace v2p::worker {
 
 absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(
@@ -94,7 +94,7 @@ absl::Status NotServable(const std::string& root, const std::string& name, int64
   if (s.code() != absl::StatusCode::kDataLoss && s.code() != absl::StatusCode::kInternal) return s;
   return absl::FailedPreconditionError(
       absl::StrCat("model ", name, " version ", v, " cannot be served: ",
-                   absl::StrReplaceAll(s.message(), {{root + "/", ""}, {root, "."}})));
+                   RelativeToRepository(s.message(), root)));
 }
 
 }  // namespace
