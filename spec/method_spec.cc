@@ -12,10 +12,7 @@ namespace {
 namespace v1 = voxel2pixel::v1;
 
 absl::Status CheckName(const std::string& name, const char* what) {
-  const bool ok_chars = std::all_of(name.begin(), name.end(), [](char c) {
-    return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.';
-  });
-  if (name.empty() || name.size() > 64 || !ok_chars || !absl::ascii_isalnum(name[0]))
+  if (!IsPlainName(name))
     return absl::InvalidArgumentError(absl::StrCat(
         "pipeline spec: invalid ", what, " '", name.substr(0, 64),
         name.size() > 64 ? "...'" : "'",
@@ -24,6 +21,13 @@ absl::Status CheckName(const std::string& name, const char* what) {
 }
 
 }  // namespace
+
+bool IsPlainName(const std::string& name) {
+  return !name.empty() && name.size() <= 64 && absl::ascii_isalnum(name[0]) &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.';
+         });
+}
 
 absl::Status ValidateMethodSpec(const v1::PipelineSpec& spec) {
   if (!spec.has_method()) return absl::OkStatus();

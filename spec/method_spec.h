@@ -6,6 +6,8 @@
 #ifndef V2P_SPEC_METHOD_SPEC_H_
 #define V2P_SPEC_METHOD_SPEC_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "voxel2pixel/v1/pipeline_spec.pb.h"
 
@@ -13,6 +15,10 @@ namespace v2p::spec {
 
 inline constexpr int kMaxMethodParameters = 64;
 inline constexpr int kMaxParameterValueBytes = 1024;
+
+// 1-64 characters of [A-Za-z0-9_.-] starting with a letter or digit: the
+// names a spec may give (methods, parameters, stored networks, generators).
+bool IsPlainName(const std::string& name);
 
 // INVALID_ARGUMENT (echoing at most 64 characters of what it names) when
 // spec.method is set together with the typed fields (target, decoder,

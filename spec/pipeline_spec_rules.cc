@@ -29,13 +29,6 @@ bool NonNegative(double x) { return std::isfinite(x) && x >= 0; }
 // At most 64 characters of a client's string, for messages.
 std::string Echo(const std::string& s) { return s.size() <= 64 ? s : s.substr(0, 64) + "..."; }
 
-bool IsName(const std::string& name) {
-  return !name.empty() && name.size() <= 64 && absl::ascii_isalnum(name[0]) &&
-         std::all_of(name.begin(), name.end(), [](char c) {
-           return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.';
-         });
-}
-
 absl::Status CheckRidge(const v1::DecoderSpec& decoder) {
   const v1::RidgeDecoder& r = decoder.ridge();
   if (!NonNegative(r.alpha()) || r.n_feat() < 0 || r.chunk_size() < 0)
@@ -56,7 +49,7 @@ absl::Status CheckRidge(const v1::DecoderSpec& decoder) {
 absl::Status CheckFeatureTargets(const v1::FeatureTargets& f, const char* target) {
   if (f.network().empty() || f.layers().empty())
     return Invalid(absl::StrCat(target, " takes features { network: ... layers: ... }"));
-  if (!IsName(f.network()))
+  if (!IsPlainName(f.network()))
     return Invalid(absl::StrCat("invalid feature network name '", Echo(f.network()), "'"));
   if (f.network_version() < 0 || f.top_k_units() < 0 || f.layers_size() > 64)
     return Invalid("features network_version and top_k_units must be >= 0, at most 64 layers");
@@ -92,7 +85,7 @@ absl::Status CheckHyper(const v1::PipelineSpec& spec) {
     return Invalid(
         "TARGET_SPACE_GAN_LATENT takes decoder { ridge } and generator { stored { name: ... } } "
         "naming a GAN, or generator { train { kind: \"GAN\" } } to train one in the job");
-  if (!trained && !IsName(spec.generator().stored().name()))
+  if (!trained && !IsPlainName(spec.generator().stored().name()))
     return Invalid(absl::StrCat("invalid generator name '", Echo(spec.generator().stored().name()),
                                 "'"));
   if (trained && (g.latent_size() < 0 || g.epochs() < 0))
@@ -118,7 +111,7 @@ absl::Status CheckSmr(const v1::SmrDecoder& s) {
 
 absl::Status CheckFeaturesGenerator(const v1::GeneratorSpec& g) {
   if (g.has_stored()) {
-    if (!IsName(g.stored().name()) || g.stored().version() < 0)
+    if (!IsPlainName(g.stored().name()) || g.stored().version() < 0)
       return Invalid(absl::StrCat("generator { stored { name: ... } } names a stored generator; '",
                                   Echo(g.stored().name()), "' is not a valid name"));
   } else if (g.has_train()) {
