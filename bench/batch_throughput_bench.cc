@@ -16,7 +16,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "core/methods/registry.h"
+#include "bench/bench_common.h"
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
 #include "core/data/image.h"
@@ -24,8 +24,8 @@
 #include "core/decoding/blas_threads.h"
 #include "core/decoding/low_rank.h"
 #include "core/decoding/packed_weights.h"
+#include "core/methods/registry.h"
 #include "core/pipeline/pipeline.h"
-#include "bench/bench_common.h"
 
 ABSL_FLAG(double, seconds, 1.0, "Measured time per batch size and mode.");
 ABSL_FLAG(std::string, data_root, V2P_DATA_DIR, "Shared data directory.");
@@ -45,8 +45,9 @@ int main(int argc, char** argv) {
   auto pipeline = *loaded;
   const core::Dataset* ds = &trained->dataset;
 
-  std::printf("batch_throughput_bench: digit69 ridge pipeline in-process, one thread, %.1f s per cell\n",
-              absl::GetFlag(FLAGS_seconds));
+  std::printf(
+      "batch_throughput_bench: digit69 ridge pipeline in-process, one thread, %.1f s per cell\n",
+      absl::GetFlag(FLAGS_seconds));
   std::printf("machine: %u hardware threads\n", std::thread::hardware_concurrency());
   // The decode's matrix product alone, four ways, on the trained weights.
   {
@@ -86,12 +87,13 @@ int main(int argc, char** argv) {
         }
         rate[kind] = samples / absl::ToDoubleSeconds(w_time.Elapsed());
       }
-      std::printf("%6d %14.0f %14.0f %14.0f %14.0f %8.1fx\n", batch, rate[0], rate[1], rate[2], rate[3],
-                  rate[3] / rate[2]);
+      std::printf("%6d %14.0f %14.0f %14.0f %14.0f %8.1fx\n", batch, rate[0], rate[1], rate[2],
+                  rate[3], rate[3] / rate[2]);
     }
   }
   std::printf("pipeline (as served):\n");
-  std::printf("%6s %18s %18s %10s\n", "batch", "no PNG samples/s", "with PNG samples/s", "gain(no PNG)");
+  std::printf("%6s %18s %18s %10s\n", "batch", "no PNG samples/s", "with PNG samples/s",
+              "gain(no PNG)");
   double base = 0;
   for (int batch : {1, 2, 4, 8, 16, 32}) {
     Eigen::MatrixXf betas(batch, 3092);
@@ -118,8 +120,8 @@ int main(int argc, char** argv) {
   const Eigen::MatrixXf test_betas = ds->test.betas.cast<float>();
   auto recs = pipeline->Run(test_betas, no_png);
   if (!recs.ok() || recs->empty()) return 1;
-  std::printf("PNG of a %dx%d reconstruction (the %zu test ones in turn):\n", pipeline->image_shape().height,
-              pipeline->image_shape().width, recs->size());
+  std::printf("PNG of a %dx%d reconstruction (the %zu test ones in turn):\n",
+              pipeline->image_shape().height, pipeline->image_shape().width, recs->size());
   std::printf("%10s %12s %12s\n", "deflate", "us / image", "bytes");
   for (core::PngCompression c : {core::PngCompression::kFastest, core::PngCompression::kStored}) {
     core::Stopwatch w;
@@ -132,7 +134,8 @@ int main(int argc, char** argv) {
       ++images;
     }
     std::printf("%10s %12.2f %12.0f\n", c == core::PngCompression::kStored ? "stored" : "fastest",
-                1e6 * absl::ToDoubleSeconds(w.Elapsed()) / images, static_cast<double>(bytes) / images);
+                1e6 * absl::ToDoubleSeconds(w.Elapsed()) / images,
+                static_cast<double>(bytes) / images);
   }
   // The finite check every request's betas pass (twice in the worker: per
   // request before batching, and in Pipeline::Run), on the test samples.
@@ -153,8 +156,9 @@ int main(int argc, char** argv) {
       ++calls;
     }
     if (finite != calls) return 1;
-    std::printf("%18s %8.2f\n", way == 0 ? "std::isfinite loop" : "CheckFiniteRows",
-                1e6 * absl::ToDoubleSeconds(w.Elapsed()) / static_cast<double>(calls * test_betas.rows()));
+    std::printf(
+        "%18s %8.2f\n", way == 0 ? "std::isfinite loop" : "CheckFiniteRows",
+        1e6 * absl::ToDoubleSeconds(w.Elapsed()) / static_cast<double>(calls * test_betas.rows()));
   }
   return 0;
 }

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "core/methods/pixels/pixels_method.h"
 #include "core/base/status_macros.h"
+#include "core/methods/pixels/pixels_method.h"
 #include "core/pipeline/trainer.h"
 
 namespace v2p::bench {

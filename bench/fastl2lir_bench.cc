@@ -62,11 +62,11 @@ namespace fs = std::filesystem;
 
 // Runs the numpy fit once; returns its seconds (< 0 on failure).
 double RunNumpy(const std::string& dir, int n_feat, int threads) {
-  const std::string cmd = absl::StrCat(
-      "OPENBLAS_NUM_THREADS=", threads, " OMP_NUM_THREADS=", threads, " ",
-      absl::GetFlag(FLAGS_python), " ", absl::GetFlag(FLAGS_script), " --x ", dir, "/x.npy --y ",
-      dir, "/y.npy --alpha ", absl::GetFlag(FLAGS_alpha), " --n_feat ", n_feat, " --out ", dir,
-      "/wb_numpy.npy");
+  const std::string cmd =
+      absl::StrCat("OPENBLAS_NUM_THREADS=", threads, " OMP_NUM_THREADS=", threads, " ",
+                   absl::GetFlag(FLAGS_python), " ", absl::GetFlag(FLAGS_script), " --x ", dir,
+                   "/x.npy --y ", dir, "/y.npy --alpha ", absl::GetFlag(FLAGS_alpha), " --n_feat ",
+                   n_feat, " --out ", dir, "/wb_numpy.npy");
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return -1;
   double seconds = -1;
@@ -153,15 +153,15 @@ bool RunCase(const std::string& which, const Eigen::MatrixXd& x, const Eigen::Ma
               diff);
   if (which == "all" && x.rows() < x.cols() + 1) {
     const double mf = FloorSeconds(x, y.cols(), runs);
-    std::printf("%-22s %5d %12.3f %12s %12.3f %14s\n", "floor (2 products)", runs, mf, "",
-                mf / mn, "");
+    std::printf("%-22s %5d %12.3f %12s %12.3f %14s\n", "floor (2 products)", runs, mf, "", mf / mn,
+                "");
   }
   std::fflush(stdout);
   // The two implement one algorithm: a fit that differs is a bug, not a
   // figure.
   if (!(diff >= 0 && diff <= absl::GetFlag(FLAGS_max_difference))) {
-    std::fprintf(stderr, "fastl2lir_bench: %s fits differ by %g (limit %g)\n", label.c_str(),
-                 diff, absl::GetFlag(FLAGS_max_difference));
+    std::fprintf(stderr, "fastl2lir_bench: %s fits differ by %g (limit %g)\n", label.c_str(), diff,
+                 absl::GetFlag(FLAGS_max_difference));
     return false;
   }
   return true;
@@ -178,8 +178,8 @@ int main(int argc, char** argv) {
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   Eigen::MatrixXd x, y;
   SeededInputs(n, d, k, &x, &y);
-  const std::string dir = absl::StrCat(fs::temp_directory_path().string(), "/fastl2lir_bench_",
-                                       getpid());
+  const std::string dir =
+      absl::StrCat(fs::temp_directory_path().string(), "/fastl2lir_bench_", getpid());
   fs::create_directories(dir);
   if (!core::WriteNpyFloat64(dir + "/x.npy", x).ok() ||
       !core::WriteNpyFloat64(dir + "/y.npy", y).ok()) {
@@ -187,13 +187,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   core::SetBlasThreads(threads);
-  std::printf("fastl2lir_bench: N = %d trials, D = %d voxels, K = %d targets, alpha = %g, "
-              "float64, seeded inputs\n",
-              n, d, k, absl::GetFlag(FLAGS_alpha));
+  std::printf(
+      "fastl2lir_bench: N = %d trials, D = %d voxels, K = %d targets, alpha = %g, "
+      "float64, seeded inputs\n",
+      n, d, k, absl::GetFlag(FLAGS_alpha));
   std::printf("machine: %s, %u hardware threads; %d threads for both sides\n",
               core::CpuModelName().c_str(), std::thread::hardware_concurrency(), threads);
-  std::printf("%-22s %5s %12s %12s %12s %14s\n", "case", "runs", "ours s", "numpy s",
-              "ours/numpy", "max rel diff");
+  std::printf("%-22s %5s %12s %12s %12s %14s\n", "case", "runs", "ours s", "numpy s", "ours/numpy",
+              "max rel diff");
   int failures = 0;
   for (const std::string which : {"select", "all"}) {
     if (absl::GetFlag(FLAGS_cases).find(which) == std::string::npos) continue;

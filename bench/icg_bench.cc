@@ -31,24 +31,25 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "experiments/feature_commands.h"
-#include "core/methods/dand/dand_method.h"
-#include "core/methods/features/features_method.h"
-#include "core/methods/hyper/hyper_method.h"
-#include "core/methods/registry.h"
+#include "core/base/files.h"
 #include "core/base/machine.h"
 #include "core/data/dataset.h"
 #include "core/data/mat_file.h"
 #include "core/features/feature_network.h"
-#include "core/base/files.h"
 #include "core/generation/gan.h"
 #include "core/generation/icg.h"
+#include "core/methods/dand/dand_method.h"
+#include "core/methods/features/features_method.h"
+#include "core/methods/hyper/hyper_method.h"
+#include "core/methods/registry.h"
 #include "core/pipeline/model_repository.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/trainer.h"
+#include "experiments/feature_commands.h"
 
 ABSL_FLAG(std::string, data_root, V2P_DATA_DIR, "Shared data directory.");
-ABSL_FLAG(std::string, repo, "", "Repository holding the feature network (empty: train a quick one).");
+ABSL_FLAG(std::string, repo, "",
+          "Repository holding the feature network (empty: train a quick one).");
 ABSL_FLAG(std::string, network, "alexnet28", "Feature network name.");
 ABSL_FLAG(std::string, kinds, "ICG,CVAE,CGAN,DeCNN,GAN,DAND",
           "Generator kinds to measure (GAN: HYPER's unconditional GAN; DAND: the paired GAN).");
@@ -123,7 +124,8 @@ int Run() {
                  std::string(version.status().message()).c_str(), repo.c_str());
     return 1;
   }
-  auto net = core::FeatureNetwork::Load((*nets)->VersionDir(absl::GetFlag(FLAGS_network), *version));
+  auto net =
+      core::FeatureNetwork::Load((*nets)->VersionDir(absl::GetFlag(FLAGS_network), *version));
   auto ds = core::LoadDataset(core::Digit69DatasetOptions(data_root));
   auto mat = core::MatFile::Open(data_root + "/digit69/69dataset2.mat");
   if (!net.ok() || !ds.ok() || !mat.ok()) {
@@ -139,10 +141,11 @@ int Run() {
 
   std::printf("icg_bench: %s, %u hardware threads\n", core::CpuModelName().c_str(),
               std::thread::hardware_concurrency());
-  std::printf("training on %lld unpaired images (digit69 X_prior), condition fc6 (%lld units), "
-              "batch 64, %d epochs per kind\n",
-              static_cast<long long>(images.rows()), static_cast<long long>(conditions->cols()),
-              absl::GetFlag(FLAGS_epochs));
+  std::printf(
+      "training on %lld unpaired images (digit69 X_prior), condition fc6 (%lld units), "
+      "batch 64, %d epochs per kind\n",
+      static_cast<long long>(images.rows()), static_cast<long long>(conditions->cols()),
+      absl::GetFlag(FLAGS_epochs));
   const std::vector<std::string> kinds =
       absl::StrSplit(absl::GetFlag(FLAGS_kinds), ',', absl::SkipEmpty());
   std::vector<double> per_epoch(kinds.size(), -1);
@@ -159,10 +162,9 @@ int Run() {
       o.epochs = absl::GetFlag(FLAGS_epochs);
       o.on_epoch = [&](const core::GanEpoch&) { tick(); };
       // DAND's inputs: 39 latent components, the count digit69_dand.pbtxt keeps.
-      auto trainer = kinds[k] == "GAN"
-                         ? core::GanTrainer::Create(images, ds->image, o)
-                         : core::GanTrainer::CreatePaired(
-                               images, conditions->leftCols(39), ds->image, o);
+      auto trainer = kinds[k] == "GAN" ? core::GanTrainer::Create(images, ds->image, o)
+                                       : core::GanTrainer::CreatePaired(
+                                             images, conditions->leftCols(39), ds->image, o);
       if (!trainer.ok() || !(*trainer)->Train().ok()) return 1;
     } else {
       auto o = core::IcgOptions::Preset(kinds[k]);
@@ -185,7 +187,8 @@ int Run() {
   }
 
   // Reconstruction: each kind's pipeline, trained as the service would.
-  const std::string models = (std::filesystem::temp_directory_path() / "v2p-icg-bench-models").string();
+  const std::string models =
+      (std::filesystem::temp_directory_path() / "v2p-icg-bench-models").string();
   std::filesystem::remove_all(models);
   std::filesystem::create_directories(models);
   std::filesystem::create_symlink(std::filesystem::absolute(repo) / "feature_networks",
@@ -194,10 +197,11 @@ int Run() {
   if (!repository.ok()) return 1;
   const Eigen::MatrixXf test = ds->test.betas.cast<float>();
   const int runs = absl::GetFlag(FLAGS_runs), draws = absl::GetFlag(FLAGS_draws);
-  std::printf("\nreconstruction of one digit69 test sample through each kind's pipeline (PNG "
-              "encoded), %d runs per row after 5 warm-up runs; stage times as the API reports "
-              "them\n",
-              runs);
+  std::printf(
+      "\nreconstruction of one digit69 test sample through each kind's pipeline (PNG "
+      "encoded), %d runs per row after 5 warm-up runs; stage times as the API reports "
+      "them\n",
+      runs);
   std::printf("%-6s %6s %14s %14s %14s %14s %12s\n", "kind", "draws", "decode p50 ms",
               "generate p50", "generate p99", "total p50 ms", "samples/s");
   for (const std::string& kind : kinds) {
@@ -224,10 +228,14 @@ int Run() {
       auto gens = core::OpenGeneratorRepository(models, true);
       if (!gens.ok()) return 1;
       auto gan = (*t)->Finish();
-      if (!(*gens)->CommitVersion("bench_gan", [&](const std::string& dir) -> absl::Status {
-                     if (absl::Status s = gan->Save(dir); !s.ok()) return s;
-                     return core::WriteFile(dir + "/" + core::kGeneratorConditionFile, "GAN\n");
-                   }).ok())
+      if (!(*gens)
+               ->CommitVersion("bench_gan",
+                               [&](const std::string& dir) -> absl::Status {
+                                 if (absl::Status s = gan->Save(dir); !s.ok()) return s;
+                                 return core::WriteFile(dir + "/" + core::kGeneratorConditionFile,
+                                                        "GAN\n");
+                               })
+               .ok())
         return 1;
       core::HyperOptions hyper;
       hyper.ridge = features.ridge;

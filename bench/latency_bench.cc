@@ -18,10 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "bench/bench_common.h"
 #include "client/output_files.h"
-#include "core/methods/registry.h"
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
 #include "core/decoding/blas_threads.h"
+#include "core/methods/registry.h"
 #include "core/pipeline/pipeline.h"
 #include "proto/serving.h"
 #include "server/subprocess.h"
@@ -37,8 +37,7 @@ std::string CpuModel() {
   std::ifstream f("/proc/cpuinfo");
   std::string line;
   while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0)
-      return line.substr(line.find(':') + 2);
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
   }
   return "unknown CPU";
 }
@@ -57,8 +56,7 @@ int main(int argc, char** argv) {
   v2p::core::SetBlasThreads(1);
   namespace core = v2p::core;
   namespace v1 = voxel2pixel::v1;
-  const int runs = absl::GetFlag(FLAGS_runs),
-            warmup = absl::GetFlag(FLAGS_warmup);
+  const int runs = absl::GetFlag(FLAGS_runs), warmup = absl::GetFlag(FLAGS_warmup);
 
   auto trained = v2p::bench::TrainDigit69Ridge(absl::GetFlag(FLAGS_data_root), "bench_ridge");
   if (!trained.ok()) return Fail(trained.status());
@@ -69,13 +67,12 @@ int main(int argc, char** argv) {
 
   const std::string bin = v2p::server::ExecutableDir();
   auto server = v2p::server::SpawnWithReadyFd(
-      {bin + "/v2p-server", "--repo=" + repo_dir, "--port=0", "--metrics_port=-1", "--workers=spawn:1", "--worker_device=cpu",
-       "--worker_binary=" + bin + "/v2p-worker"},
+      {bin + "/v2p-server", "--repo=" + repo_dir, "--port=0", "--metrics_port=-1",
+       "--workers=spawn:1", "--worker_device=cpu", "--worker_binary=" + bin + "/v2p-worker"},
       absl::Seconds(60));
   if (!server.ok()) return Fail(server.status());
-  auto stub = v1::Reconstruction::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port),
-                          grpc::InsecureChannelCredentials()));
+  auto stub = v1::Reconstruction::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", server->port), grpc::InsecureChannelCredentials()));
 
   const Eigen::MatrixXf betas = dataset->test.betas.cast<float>();
   std::vector<v1::ReconstructRequest> requests(betas.rows());
@@ -83,8 +80,7 @@ int main(int argc, char** argv) {
     requests[i].set_model("bench_ridge");
     auto* s = requests[i].add_samples();
     s->set_id(std::to_string(i));
-    s->mutable_betas()->Add(betas.row(i).data(),
-                            betas.row(i).data() + betas.cols());
+    s->mutable_betas()->Add(betas.row(i).data(), betas.row(i).data() + betas.cols());
   }
   std::vector<absl::Duration> local, remote;
   for (int it = 0; it < warmup + runs; ++it) {
@@ -96,8 +92,7 @@ int main(int argc, char** argv) {
 
     v1::ReconstructResponse resp;
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::seconds(10));
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     core::Stopwatch w2;
     const grpc::Status st = stub->Reconstruct(&ctx, requests[i], &resp);
     const absl::Duration t_remote = w2.Elapsed();
@@ -111,8 +106,7 @@ int main(int argc, char** argv) {
   waitpid(server->pid, nullptr, 0);
   std::filesystem::remove_all(repo_dir);
 
-  const auto l = v2p::client::Summarize(local),
-             r = v2p::client::Summarize(remote);
+  const auto l = v2p::client::Summarize(local), r = v2p::client::Summarize(remote);
   std::printf(
       "latency_bench: digit69 ridge betas->pixels (3092 voxels -> 28x28 PNG), "
       "batch 1\n");
@@ -121,11 +115,9 @@ int main(int argc, char** argv) {
       "interleaved\n",
       CpuModel().c_str(), std::thread::hardware_concurrency(), runs, warmup);
   std::printf("%-34s %10s %10s\n", "path", "median ms", "p99 ms");
-  std::printf("%-34s %10.3f %10.3f\n", "in-process Pipeline::Run", l.median_ms,
-              l.p99_ms);
-  std::printf("%-34s %10.3f %10.3f\n", "gRPC client->server->worker",
-              r.median_ms, r.p99_ms);
-  std::printf("%-34s %10.2f %10.2f\n", "ratio (gRPC / in-process)",
-              r.median_ms / l.median_ms, r.p99_ms / l.p99_ms);
+  std::printf("%-34s %10.3f %10.3f\n", "in-process Pipeline::Run", l.median_ms, l.p99_ms);
+  std::printf("%-34s %10.3f %10.3f\n", "gRPC client->server->worker", r.median_ms, r.p99_ms);
+  std::printf("%-34s %10.2f %10.2f\n", "ratio (gRPC / in-process)", r.median_ms / l.median_ms,
+              r.p99_ms / l.p99_ms);
   return 0;
 }

@@ -50,10 +50,10 @@
 #include "absl/time/clock.h"
 #include "bench/bench_common.h"
 #include "client/load_command.h"
-#include "core/methods/registry.h"
 #include "core/base/status_macros.h"
 #include "core/data/dataset.h"
 #include "core/decoding/blas_threads.h"
+#include "core/methods/registry.h"
 #include "core/pipeline/model_repository.h"
 #include "core/pipeline/pipeline.h"
 #include "proto/serving.h"
@@ -66,10 +66,12 @@ ABSL_FLAG(int, batch, 16, "Samples per request for the in-process comparison.");
 ABSL_FLAG(std::vector<std::string>, batch_clients, std::vector<std::string>({"2", "4"}),
           "Client counts (and in-process thread counts) for the in-process comparison.");
 ABSL_FLAG(std::string, data_root, V2P_DATA_DIR, "Shared data directory.");
-ABSL_FLAG(std::string, repo, "",
-          "An existing model repository serving --model; empty: train the digit69 ridge pipeline into a "
-          "temporary one.");
-ABSL_FLAG(std::string, model, "digit69", "The model served (its latest version), sent digit69's test betas.");
+ABSL_FLAG(
+    std::string, repo, "",
+    "An existing model repository serving --model; empty: train the digit69 ridge pipeline into a "
+    "temporary one.");
+ABSL_FLAG(std::string, model, "digit69",
+          "The model served (its latest version), sent digit69's test betas.");
 ABSL_FLAG(bool, floor, true, "Also load null_server, a gRPC server that does no work (the floor).");
 
 namespace {
@@ -124,7 +126,8 @@ double CpuSeconds(pid_t pid) {
 
 // The first child process of `pid` (the spawned worker), or 0.
 pid_t FirstChild(pid_t pid) {
-  for (const auto& task : std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"))) {
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"))) {
     std::ifstream in(task.path() / "children");
     pid_t child = 0;
     if (in >> child) return child;
@@ -133,11 +136,16 @@ pid_t FirstChild(pid_t pid) {
 }
 
 // The command line of v2p-server with one spawned worker, plus `flags`.
-std::vector<std::string> ServerArgv(const std::string& repo, const std::vector<std::string>& flags) {
+std::vector<std::string> ServerArgv(const std::string& repo,
+                                    const std::vector<std::string>& flags) {
   const std::string bin = v2p::server::ExecutableDir();
-  std::vector<std::string> argv = {bin + "/v2p-server", "--repo=" + repo, "--port=0",
-                                   "--metrics_port=-1", "--workers=spawn:1",
-                                   "--worker_device=cpu", "--worker_binary=" + bin + "/v2p-worker",
+  std::vector<std::string> argv = {bin + "/v2p-server",
+                                   "--repo=" + repo,
+                                   "--port=0",
+                                   "--metrics_port=-1",
+                                   "--workers=spawn:1",
+                                   "--worker_device=cpu",
+                                   "--worker_binary=" + bin + "/v2p-worker",
                                    "--shutdown_grace_s=1"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   return argv;
@@ -203,7 +211,8 @@ Local InProcess(const v2p::core::Pipeline& pipeline, const Eigen::MatrixXf& batc
   }
   for (auto& t : pool) t.join();
   const double n = std::max<double>(1, samples);
-  return {samples / absl::ToDoubleSeconds(absl::Now() - start), 1e3 * (CpuSeconds(getpid()) - cpu_before) / n};
+  return {samples / absl::ToDoubleSeconds(absl::Now() - start),
+          1e3 * (CpuSeconds(getpid()) - cpu_before) / n};
 }
 
 // Says why the benchmark stops; returns its exit code.
@@ -215,7 +224,7 @@ int Failed(const std::string& what, const absl::Status& status) {
 // The latest version of `model` in the repository at `root`, as the
 // worker loads it.
 absl::StatusOr<std::shared_ptr<const v2p::core::Pipeline>> LoadLatest(const std::string& root,
-                                                                     const std::string& model) {
+                                                                      const std::string& model) {
   ASSIGN_OR_RETURN(auto repository, v2p::core::ModelRepository::Open({root}));
   ASSIGN_OR_RETURN(const int64_t version, repository->ResolveVersion(model, 0));
   return v2p::core::LoadPipeline(repository->VersionDir(model, version), version);
@@ -260,7 +269,8 @@ int main(int argc, char** argv) {
   for (const std::string& c : absl::GetFlag(FLAGS_batch_clients)) {
     int n = 0;
     if (!absl::SimpleAtoi(c, &n) || n < 1) {
-      std::fprintf(stderr, "serving_bench: --batch_clients: '%s' is not a client count\n", c.c_str());
+      std::fprintf(stderr, "serving_bench: --batch_clients: '%s' is not a client count\n",
+                   c.c_str());
       return 2;
     }
     batch_clients.push_back(n);
@@ -273,17 +283,20 @@ int main(int argc, char** argv) {
   // worker merges two of them into a larger batch than in-process runs.
   const std::vector<std::string> same_batches = {
       "--max_batch_size=1", "--worker_args=--max_batch_size=" + std::to_string(batch)};
-  std::printf("serving_bench: %s, v2p-server + 1 spawned worker, %u hardware threads "
-              "shared with the clients; %d rounds of %.0f s per configuration\n",
-              own_repo ? "digit69 ridge pipeline" : absl::StrCat("model ", model, " of ", repo).c_str(),
-              std::thread::hardware_concurrency(), absl::GetFlag(FLAGS_rounds), single.duration_s);
-  std::string header = absl::StrFormat("%6s %28s %28s %7s", "round", "batch size one (samples/s, p99)",
-                                       "dynamic batching (samples/s, p99)", "gain");
+  std::printf(
+      "serving_bench: %s, v2p-server + 1 spawned worker, %u hardware threads "
+      "shared with the clients; %d rounds of %.0f s per configuration\n",
+      own_repo ? "digit69 ridge pipeline" : absl::StrCat("model ", model, " of ", repo).c_str(),
+      std::thread::hardware_concurrency(), absl::GetFlag(FLAGS_rounds), single.duration_s);
+  std::string header =
+      absl::StrFormat("%6s %28s %28s %7s", "round", "batch size one (samples/s, p99)",
+                      "dynamic batching (samples/s, p99)", "gain");
   for (int c : batch_clients) {
     absl::StrAppend(&header, absl::StrFormat(" %16s", absl::StrCat("b=", batch, " x", c, " gRPC")));
   }
   absl::StrAppend(&header, absl::StrFormat(" %11s", "in-process"));
-  for (int c : batch_clients) absl::StrAppend(&header, absl::StrFormat(" %9s", absl::StrCat("ratio x", c)));
+  for (int c : batch_clients)
+    absl::StrAppend(&header, absl::StrFormat(" %9s", absl::StrCat("ratio x", c)));
   std::printf("%s\n", header.c_str());
 
   // Per configuration (batch size one, dynamic batching, then one per
@@ -295,7 +308,9 @@ int main(int argc, char** argv) {
   // The served configuration whose clients configuration `c` uses: itself,
   // or for a floor configuration the one it mirrors (all but batch size one).
   auto like = [&](size_t c) { return c < served ? c : c - served + 1; };
-  auto batch_label = [&](size_t c) { return absl::StrCat("b=", batch, " x", batch_clients[like(c) - 2]); };
+  auto batch_label = [&](size_t c) {
+    return absl::StrCat("b=", batch, " x", batch_clients[like(c) - 2]);
+  };
   // null_server's results carry PNGs of the size the pipeline encodes.
   size_t png_bytes = 0;
   if (auto out = (*loaded)->Run(batch_betas, {}); out.ok()) {
@@ -311,26 +326,28 @@ int main(int argc, char** argv) {
   bool clean = true;
   // The table row and the CPU row of one round, or of the medians: `at`
   // holds one Run per configuration.
-  auto print_rows = [&](const std::string& label, const std::vector<Run>& at, double gain, double local,
-                        const std::vector<double>& ratio) {
-    std::string line = absl::StrFormat("%6s %17.0f %8.2f ms %17.0f %8.2f ms %6.2fx", label, at[0].throughput,
-                                       at[0].p99_ms, at[1].throughput, at[1].p99_ms, gain);
-    for (size_t c = 2; c < served; ++c) absl::StrAppend(&line, absl::StrFormat(" %16.0f", at[c].throughput));
+  auto print_rows = [&](const std::string& label, const std::vector<Run>& at, double gain,
+                        double local, const std::vector<double>& ratio) {
+    std::string line =
+        absl::StrFormat("%6s %17.0f %8.2f ms %17.0f %8.2f ms %6.2fx", label, at[0].throughput,
+                        at[0].p99_ms, at[1].throughput, at[1].p99_ms, gain);
+    for (size_t c = 2; c < served; ++c)
+      absl::StrAppend(&line, absl::StrFormat(" %16.0f", at[c].throughput));
     absl::StrAppend(&line, absl::StrFormat(" %11.0f", local));
     for (double r : ratio) absl::StrAppend(&line, absl::StrFormat(" %9.2f", r));
     std::printf("%s\n", line.c_str());
     std::string cpu = absl::StrFormat("%6s CPU ms per sample, clients + gateway + worker: ", "");
     const char* names[] = {"batch size one", "dynamic batching"};
     for (size_t c = 0; c < served; ++c) {
-      absl::StrAppend(&cpu, c == 0 ? "" : "; ",
-                      c < 2 ? names[c] : batch_label(c),
-                      absl::StrFormat(" %.3f + %.3f + %.3f (idle %.0f%%, stolen %.0f%%)", at[c].client_cpu_ms,
-                                      at[c].gateway_cpu_ms, at[c].worker_cpu_ms, 100 * at[c].idle,
-                                      100 * at[c].stolen));
+      absl::StrAppend(&cpu, c == 0 ? "" : "; ", c < 2 ? names[c] : batch_label(c),
+                      absl::StrFormat(" %.3f + %.3f + %.3f (idle %.0f%%, stolen %.0f%%)",
+                                      at[c].client_cpu_ms, at[c].gateway_cpu_ms,
+                                      at[c].worker_cpu_ms, 100 * at[c].idle, 100 * at[c].stolen));
     }
     std::printf("%s\n", cpu.c_str());
     if (!floor) return;
-    std::string nul = absl::StrFormat("%6s floor, null_server (samples/s; CPU ms per sample, clients + server): ", "");
+    std::string nul = absl::StrFormat(
+        "%6s floor, null_server (samples/s; CPU ms per sample, clients + server): ", "");
     for (size_t c = served; c < configs; ++c) {
       absl::StrAppend(&nul, c == served ? "" : "; ",
                       like(c) == 1 ? absl::StrCat(single.clients, " x 1 sample") : batch_label(c),
@@ -349,9 +366,10 @@ int main(int argc, char** argv) {
         load.clients = batch_clients[like(c) - 2];
         load.samples_per_request = batch;
       }
-      const std::vector<std::string> flags = c == 0   ? batching_off
-                                             : c == 1 ? std::vector<std::string>{"--max_batch_size=32"}
-                                                      : same_batches;
+      const std::vector<std::string> flags = c == 0 ? batching_off
+                                             : c == 1
+                                                 ? std::vector<std::string>{"--max_batch_size=32"}
+                                                 : same_batches;
       auto run = ServeAndLoad(c < served ? ServerArgv(repo, flags) : null_argv, model, load);
       if (!run.ok()) return Failed("a run failed", run.status());
       clean = clean && run->clean;
@@ -378,8 +396,9 @@ int main(int argc, char** argv) {
   // Each field's median over the rounds, per configuration.
   std::vector<Run> medians(configs);
   for (size_t c = 0; c < configs; ++c) {
-    for (double Run::*field : {&Run::throughput, &Run::p99_ms, &Run::client_cpu_ms, &Run::gateway_cpu_ms,
-                               &Run::worker_cpu_ms, &Run::idle, &Run::stolen}) {
+    for (double Run::*field :
+         {&Run::throughput, &Run::p99_ms, &Run::client_cpu_ms, &Run::gateway_cpu_ms,
+          &Run::worker_cpu_ms, &Run::idle, &Run::stolen}) {
       std::vector<double> v;
       for (const Run& r : runs[c]) v.push_back(r.*field);
       medians[c].*field = Median(v);
@@ -388,27 +407,30 @@ int main(int argc, char** argv) {
   std::vector<double> median_ratios;
   for (const auto& r : ratios) median_ratios.push_back(Median(r));
   print_rows("median", medians, Median(gains), Median(local_rate), median_ratios);
-  std::printf("dynamic batching gain at %d clients (median of per-round ratios): %.2fx\n", single.clients,
-              Median(gains));
+  std::printf("dynamic batching gain at %d clients (median of per-round ratios): %.2fx\n",
+              single.clients, Median(gains));
   std::printf("p99 latency at %d clients with dynamic batching (median): %.2f ms\n", single.clients,
               medians[1].p99_ms);
   for (size_t i = 0; i < batch_clients.size(); ++i) {
-    std::printf("gRPC / in-process throughput, %d requests of %d samples at a time (median ratio): %.2f\n",
-                batch_clients[i], batch, median_ratios[i]);
+    std::printf(
+        "gRPC / in-process throughput, %d requests of %d samples at a time (median ratio): %.2f\n",
+        batch_clients[i], batch, median_ratios[i]);
   }
   if (floor) {
     const double unary_floor = medians[served].throughput;
-    std::printf("floor: null_server, which does no work (each result a %zu-byte PNG, as the pipeline's), "
-                "sustains %.0f samples/s at %d single-sample clients (%.2fx batch size one, %.2fx dynamic "
-                "batching)\n",
-                png_bytes, unary_floor, single.clients, unary_floor / medians[0].throughput,
-                unary_floor / medians[1].throughput);
+    std::printf(
+        "floor: null_server, which does no work (each result a %zu-byte PNG, as the pipeline's), "
+        "sustains %.0f samples/s at %d single-sample clients (%.2fx batch size one, %.2fx dynamic "
+        "batching)\n",
+        png_bytes, unary_floor, single.clients, unary_floor / medians[0].throughput,
+        unary_floor / medians[1].throughput);
     for (size_t i = 0; i < batch_clients.size(); ++i) {
-      std::printf("floor: null_server sustains %.0f samples/s with %d requests of %d samples at a time "
-                  "(%.2f of in-process; served %.2f of it)\n",
-                  medians[served + 1 + i].throughput, batch_clients[i], batch,
-                  medians[served + 1 + i].throughput / Median(local_rate),
-                  medians[2 + i].throughput / medians[served + 1 + i].throughput);
+      std::printf(
+          "floor: null_server sustains %.0f samples/s with %d requests of %d samples at a time "
+          "(%.2f of in-process; served %.2f of it)\n",
+          medians[served + 1 + i].throughput, batch_clients[i], batch,
+          medians[served + 1 + i].throughput / Median(local_rate),
+          medians[2 + i].throughput / medians[served + 1 + i].throughput);
     }
     // What the served path could reach if the gateway and the worker added
     // nothing to gRPC's own work: a sample crosses two hops (client ->
@@ -419,11 +441,12 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < batch_clients.size(); ++i) {
       const Run& f = medians[served + 1 + i];
       const double ms = 2 * (f.client_cpu_ms + f.gateway_cpu_ms) + Median(local_cpu);
-      std::printf("ceiling: %d requests of %d samples at a time, two hops at the floor's CPU cost "
-                  "(2 x %.3f ms) plus the pipeline's %.3f ms per sample: at most %.0f samples/s on %.0f "
-                  "hardware threads, %.2f of in-process\n",
-                  batch_clients[i], batch, f.client_cpu_ms + f.gateway_cpu_ms, Median(local_cpu),
-                  1e3 * hw / ms, hw, 1e3 * hw / ms / Median(local_rate));
+      std::printf(
+          "ceiling: %d requests of %d samples at a time, two hops at the floor's CPU cost "
+          "(2 x %.3f ms) plus the pipeline's %.3f ms per sample: at most %.0f samples/s on %.0f "
+          "hardware threads, %.2f of in-process\n",
+          batch_clients[i], batch, f.client_cpu_ms + f.gateway_cpu_ms, Median(local_cpu),
+          1e3 * hw / ms, hw, 1e3 * hw / ms / Median(local_rate));
     }
     // The same for dynamic batching at the single-sample clients: each
     // sample still costs its clients and the gateway one single-sample call
@@ -439,11 +462,14 @@ int main(int argc, char** argv) {
     }
     const Run& unary = medians[served];
     const double ms = unary.client_cpu_ms + unary.gateway_cpu_ms + batched_hop + Median(local_cpu);
-    std::printf("ceiling: dynamic batching at %d single-sample clients, one call at the floor's CPU cost "
-                "(%.3f ms) plus a hop inside a batch at the %d-sample floor's (%.3f ms) plus the pipeline's "
-                "%.3f ms per sample: at most %.0f samples/s on %.0f hardware threads, %.2fx batch size one\n",
-                single.clients, unary.client_cpu_ms + unary.gateway_cpu_ms, batch, batched_hop,
-                Median(local_cpu), 1e3 * hw / ms, hw, 1e3 * hw / ms / medians[0].throughput);
+    std::printf(
+        "ceiling: dynamic batching at %d single-sample clients, one call at the floor's CPU cost "
+        "(%.3f ms) plus a hop inside a batch at the %d-sample floor's (%.3f ms) plus the "
+        "pipeline's "
+        "%.3f ms per sample: at most %.0f samples/s on %.0f hardware threads, %.2fx batch size "
+        "one\n",
+        single.clients, unary.client_cpu_ms + unary.gateway_cpu_ms, batch, batched_hop,
+        Median(local_cpu), 1e3 * hw / ms, hw, 1e3 * hw / ms / medians[0].throughput);
   }
   std::printf("every run: %s\n", clean ? "no sample lost, no errors" : "SAMPLES LOST OR ERRORS");
   if (own_repo) std::filesystem::remove_all(repo);

@@ -20,8 +20,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <thread>
@@ -185,15 +185,17 @@ int main(int argc, char** argv) {
   options->tolerance = 0;  // run every iteration, for a per-iteration figure
   options->lambda1 = 30;
 
-  std::printf("smr_fit_bench: %s vs ridge, N = %lld trials x D = %lld voxels (digit69 train), "
-              "synthetic units; each fit in its own process\n",
-              absl::GetFlag(FLAGS_variant).c_str(), static_cast<long long>(x.rows()),
-              static_cast<long long>(x.cols()));
+  std::printf(
+      "smr_fit_bench: %s vs ridge, N = %lld trials x D = %lld voxels (digit69 train), "
+      "synthetic units; each fit in its own process\n",
+      absl::GetFlag(FLAGS_variant).c_str(), static_cast<long long>(x.rows()),
+      static_cast<long long>(x.cols()));
   const char* blas = std::getenv("OPENBLAS_NUM_THREADS");
-  std::printf("machine: %s, %u hardware threads, OpenBLAS threads %s\n", core::CpuModelName().c_str(),
-              std::thread::hardware_concurrency(), blas != nullptr ? blas : "default (all)");
-  std::printf("%-10s %6s %5s %10s %12s %10s %10s\n", "fit", "K", "runs", "median s",
-              "s/iteration", "peak MB", "vs ridge");
+  std::printf("machine: %s, %u hardware threads, OpenBLAS threads %s\n",
+              core::CpuModelName().c_str(), std::thread::hardware_concurrency(),
+              blas != nullptr ? blas : "default (all)");
+  std::printf("%-10s %6s %5s %10s %12s %10s %10s\n", "fit", "K", "runs", "median s", "s/iteration",
+              "peak MB", "vs ridge");
   for (absl::string_view ks : absl::StrSplit(absl::GetFlag(FLAGS_units), ',')) {
     if (!MeasureUnits(x, std::stoi(std::string(ks)), *options, runs)) return 1;
   }

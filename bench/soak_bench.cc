@@ -31,7 +31,8 @@ namespace {
 std::vector<pid_t> Children(pid_t pid) {
   std::vector<pid_t> out;
   std::error_code ec;
-  for (const auto& t : std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), ec)) {
+  for (const auto& t :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), ec)) {
     std::ifstream f(t.path() / "children");
     std::string s((std::istreambuf_iterator<char>(f)), {});
     for (absl::string_view p : absl::StrSplit(s, ' ', absl::SkipWhitespace())) {
@@ -96,10 +97,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "soak: %s\n", report.status().ToString().c_str());
     return 1;
   }
-  std::printf("soak_bench: %d streams, %.0f s, one worker, 2-core machine (client, server and worker share it)\n",
-              o.clients, o.duration_s);
+  std::printf(
+      "soak_bench: %d streams, %.0f s, one worker, 2-core machine (client, server and worker share "
+      "it)\n",
+      o.clients, o.duration_s);
   std::printf("%s", v2p::client::FormatLoadReport(o, *report).c_str());
-  std::printf("  worker RSS: %.1f MiB after 10 s, %.1f MiB at the end (%+.1f%%)\n", rss_10s, rss_end,
-              100.0 * (rss_end - rss_10s) / rss_10s);
+  std::printf("  worker RSS: %.1f MiB after 10 s, %.1f MiB at the end (%+.1f%%)\n", rss_10s,
+              rss_end, 100.0 * (rss_end - rss_10s) / rss_10s);
   return report->sent == report->received && report->errors.empty() ? 0 : 1;
 }

@@ -79,8 +79,8 @@ int ExecLab(int argc, char** argv) {
   args[0] = const_cast<char*>(lab.c_str());
   args.push_back(nullptr);
   execv(lab.c_str(), args.data());
-  std::fprintf(stderr, "v2p: `%s` runs in v2p-lab, which should be beside v2p (%s): %s\n",
-               argv[1], lab.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "v2p: `%s` runs in v2p-lab, which should be beside v2p (%s): %s\n", argv[1],
+               lab.c_str(), std::strerror(errno));
   return 2;
 }
 

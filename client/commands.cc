@@ -36,16 +36,15 @@ namespace {
 namespace v1 = voxel2pixel::v1;
 namespace fs = std::filesystem;
 
-absl::StatusOr<v1::Model> GetModel(v1::Models::Stub& stub,
-                                   const std::string& name, int64_t version) {
+absl::StatusOr<v1::Model> GetModel(v1::Models::Stub& stub, const std::string& name,
+                                   int64_t version) {
   v1::GetModelRequest req;
   req.set_name(name);
   req.set_version(version);
   v1::Model model;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 30);
-  RETURN_IF_ERROR(RpcStatus((stub.GetModel(&ctx, req, &model)),
-                              "GetModel"));
+  RETURN_IF_ERROR(RpcStatus((stub.GetModel(&ctx, req, &model)), "GetModel"));
   return model;
 }
 
@@ -56,7 +55,8 @@ std::string MetricOrDash(const google::protobuf::Map<std::string, double>& m,
 }
 
 // `k`'s value in `m`, with its SD (`k`_sd) when there is one, or "-".
-std::string MetricWithSd(const google::protobuf::Map<std::string, double>& m, const std::string& k) {
+std::string MetricWithSd(const google::protobuf::Map<std::string, double>& m,
+                         const std::string& k) {
   auto it = m.find(k);
   if (it == m.end()) return "-";
   auto sd = m.find(k + "_sd");
@@ -94,10 +94,8 @@ void AddTimings(const v1::StageTimings& t, StageSamples* out) {
 }
 
 // Sends every row of `betas`; fills `results` in sample order.
-absl::Status SendUnary(v1::Reconstruction::Stub& stub,
-                       const ReconstructOptions& o,
-                       const Eigen::MatrixXd& betas,
-                       std::vector<v1::ReconstructionResult>* results,
+absl::Status SendUnary(v1::Reconstruction::Stub& stub, const ReconstructOptions& o,
+                       const Eigen::MatrixXd& betas, std::vector<v1::ReconstructionResult>* results,
                        StageSamples* timings) {
   for (Eigen::Index start = 0; start < betas.rows(); start += o.batch_size) {
     v1::ReconstructRequest req;
@@ -105,25 +103,22 @@ absl::Status SendUnary(v1::Reconstruction::Stub& stub,
     req.set_model_version(o.version);
     req.set_include_pixels(true);
     req.set_num_samples(o.samples);
-    const Eigen::Index end =
-        std::min<Eigen::Index>(betas.rows(), start + o.batch_size);
+    const Eigen::Index end = std::min<Eigen::Index>(betas.rows(), start + o.batch_size);
     for (Eigen::Index i = start; i < end; ++i) {
       auto* s = req.add_samples();
       s->set_id(absl::StrFormat("sample_%03d", i));
-      for (Eigen::Index v = 0; v < betas.cols(); ++v)
-        s->add_betas(static_cast<float>(betas(i, v)));
+      for (Eigen::Index v = 0; v < betas.cols(); ++v) s->add_betas(static_cast<float>(betas(i, v)));
     }
     v1::ReconstructResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx, o.deadline_s);
     core::Stopwatch watch;
     RETURN_IF_ERROR(RpcStatus((stub.Reconstruct(&ctx, req, &resp)),
-        absl::StrCat("Reconstruct (samples ", start, "-", end - 1, ")")));
+                              absl::StrCat("Reconstruct (samples ", start, "-", end - 1, ")")));
     const absl::Duration round_trip = watch.Elapsed();
     if (resp.results_size() != end - start) {
-      return absl::DataLossError(
-          absl::StrCat("server returned ", resp.results_size(), " results for ",
-                       end - start, " samples"));
+      return absl::DataLossError(absl::StrCat("server returned ", resp.results_size(),
+                                              " results for ", end - start, " samples"));
     }
     for (auto& r : *resp.mutable_results()) {
       AddTimings(r.timings(), timings);
@@ -134,14 +129,11 @@ absl::Status SendUnary(v1::Reconstruction::Stub& stub,
   return absl::OkStatus();
 }
 
-absl::Status SendStream(v1::Reconstruction::Stub& stub,
-                        const ReconstructOptions& o,
+absl::Status SendStream(v1::Reconstruction::Stub& stub, const ReconstructOptions& o,
                         const Eigen::MatrixXd& betas,
-                        std::vector<v1::ReconstructionResult>* results,
-                        StageSamples* timings) {
+                        std::vector<v1::ReconstructionResult>* results, StageSamples* timings) {
   grpc::ClientContext ctx;
-  SetDeadline(&ctx,
-              o.deadline_s * std::max<int>(1, static_cast<int>(betas.rows())));
+  SetDeadline(&ctx, o.deadline_s * std::max<int>(1, static_cast<int>(betas.rows())));
   auto stream = stub.StreamReconstruct(&ctx);
   std::vector<absl::Time> sent(betas.rows());
   std::thread writer([&] {
@@ -165,18 +157,15 @@ absl::Status SendStream(v1::Reconstruction::Stub& stub,
   v1::StreamReconstructResponse resp;
   while (stream->Read(&resp)) {
     const size_t i = results->size();
-    if (i < sent.size())
-      (*timings)["round_trip"].push_back(absl::Now() - sent[i]);
+    if (i < sent.size()) (*timings)["round_trip"].push_back(absl::Now() - sent[i]);
     AddTimings(resp.result().timings(), timings);
     results->push_back(std::move(*resp.mutable_result()));
   }
   writer.join();
-  RETURN_IF_ERROR(
-      RpcStatus((stream->Finish()), "StreamReconstruct"));
+  RETURN_IF_ERROR(RpcStatus((stream->Finish()), "StreamReconstruct"));
   if (results->size() != static_cast<size_t>(betas.rows())) {
-    return absl::DataLossError(absl::StrCat("stream returned ", results->size(),
-                                            " results for ", betas.rows(),
-                                            " samples"));
+    return absl::DataLossError(absl::StrCat("stream returned ", results->size(), " results for ",
+                                            betas.rows(), " samples"));
   }
   return absl::OkStatus();
 }
@@ -187,23 +176,24 @@ absl::Status WriteDraws(const ReconstructOptions& o,
                         const std::vector<v1::ReconstructionResult>& results,
                         core::ImageShape shape, std::vector<Eigen::MatrixXf> rows) {
   // One column per sample: (stimulus,) z = 0, each draw, then 2 x SD.
-  std::vector<Eigen::MatrixXf> draws(o.samples, Eigen::MatrixXf(results.size(), shape.num_pixels()));
+  std::vector<Eigen::MatrixXf> draws(o.samples,
+                                     Eigen::MatrixXf(results.size(), shape.num_pixels()));
   Eigen::MatrixXf sd(results.size(), shape.num_pixels());
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     if (r.samples_size() != o.samples || r.pixel_sd().pixels_size() != shape.num_pixels())
-      return absl::DataLossError(absl::StrCat("result ", r.sample_id(), " has ",
-                                              r.samples_size(), " draws; asked for ", o.samples));
+      return absl::DataLossError(absl::StrCat("result ", r.sample_id(), " has ", r.samples_size(),
+                                              " draws; asked for ", o.samples));
     for (int k = 0; k < o.samples; ++k) {
       RETURN_IF_ERROR(core::WriteFile(absl::StrCat(o.out, "/", r.sample_id(), "_sample", k, ".png"),
                                       r.samples(k).png()));
-      draws[k].row(i) = Eigen::Map<const Eigen::RowVectorXf>(r.samples(k).pixels().data(),
-                                                             shape.num_pixels());
+      draws[k].row(i) =
+          Eigen::Map<const Eigen::RowVectorXf>(r.samples(k).pixels().data(), shape.num_pixels());
     }
     RETURN_IF_ERROR(
         core::WriteFile(absl::StrCat(o.out, "/", r.sample_id(), "_sd.png"), r.pixel_sd().png()));
     sd.row(i) = 2.0f * Eigen::Map<const Eigen::RowVectorXf>(r.pixel_sd().pixels().data(),
-                                                             shape.num_pixels());
+                                                            shape.num_pixels());
   }
   for (auto& d : draws) rows.push_back(std::move(d));
   rows.push_back(sd.cwiseMin(1.0f));
@@ -220,45 +210,38 @@ absl::Status WriteMetrics(const ReconstructOptions& o, const v1::Model& model,
   MetricsReport report;
   report.model = model.name();
   report.version = model.version();
-  ASSIGN_OR_RETURN(report.scores, core::ScoreReconstructions(
-                                      recon.cast<double>(), stimuli, shape));
+  ASSIGN_OR_RETURN(report.scores, core::ScoreReconstructions(recon.cast<double>(), stimuli, shape));
   const auto& mean = model.mean_training_image().pixels();
   if (mean.size() == shape.num_pixels()) {
     const Eigen::RowVectorXd m =
-        Eigen::Map<const Eigen::RowVectorXf>(mean.data(), mean.size())
-            .cast<double>();
+        Eigen::Map<const Eigen::RowVectorXf>(mean.data(), mean.size()).cast<double>();
     ASSIGN_OR_RETURN(report.baseline,
-                     core::ScoreReconstructions(m.replicate(stimuli.rows(), 1),
-                                                stimuli, shape));
+                     core::ScoreReconstructions(m.replicate(stimuli.rows(), 1), stimuli, shape));
     report.has_baseline = true;
   }
   report.ssim_definition = core::SsimDefinition(shape);
-  RETURN_IF_ERROR(
-      core::WriteFile(o.out + "/metrics.json", MetricsJson(report)));
-  std::printf("\n%s\nSSIM: %s\nwrote metrics.json\n",
-              MetricsTable(report).c_str(), report.ssim_definition.c_str());
+  RETURN_IF_ERROR(core::WriteFile(o.out + "/metrics.json", MetricsJson(report)));
+  std::printf("\n%s\nSSIM: %s\nwrote metrics.json\n", MetricsTable(report).c_str(),
+              report.ssim_definition.c_str());
   return absl::OkStatus();
 }
 
 absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
                           const std::vector<v1::ReconstructionResult>& results,
-                          const Eigen::MatrixXd& stimuli,
-                          const StageSamples& timings) {
-  const core::ImageShape shape{model.image_shape().height(),
-                               model.image_shape().width(),
+                          const Eigen::MatrixXd& stimuli, const StageSamples& timings) {
+  const core::ImageShape shape{model.image_shape().height(), model.image_shape().width(),
                                model.image_shape().channels()};
   Eigen::MatrixXf recon(results.size(), shape.num_pixels());
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    RETURN_IF_ERROR(core::WriteFile(
-        absl::StrCat(o.out, "/", r.sample_id(), ".png"), r.image().png()));
+    RETURN_IF_ERROR(
+        core::WriteFile(absl::StrCat(o.out, "/", r.sample_id(), ".png"), r.image().png()));
     if (r.image().pixels_size() != shape.num_pixels()) {
-      return absl::DataLossError(absl::StrCat("result ", r.sample_id(), " has ",
-                                              r.image().pixels_size(),
-                                              " pixels"));
+      return absl::DataLossError(
+          absl::StrCat("result ", r.sample_id(), " has ", r.image().pixels_size(), " pixels"));
     }
-    recon.row(i) = Eigen::Map<const Eigen::RowVectorXf>(
-        r.image().pixels().data(), shape.num_pixels());
+    recon.row(i) =
+        Eigen::Map<const Eigen::RowVectorXf>(r.image().pixels().data(), shape.num_pixels());
   }
   std::vector<Eigen::MatrixXf> rows;
   if (stimuli.size() > 0) rows.push_back(stimuli.cast<float>());
@@ -266,12 +249,11 @@ absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
   ASSIGN_OR_RETURN(const std::string sheet, core::ContactSheetPng(rows, shape));
   RETURN_IF_ERROR(core::WriteFile(o.out + "/contact_sheet.png", sheet));
   if (o.samples > 0) RETURN_IF_ERROR(WriteDraws(o, results, shape, std::move(rows)));
-  RETURN_IF_ERROR(
-      core::WriteFile(o.out + "/timings.json",
-                      TimingsJson(timings, static_cast<int>(results.size()),
-                                  o.stream ? 1 : o.batch_size)));
-  std::printf("wrote %zu images, contact_sheet.png and timings.json to %s\n",
-              results.size(), o.out.c_str());
+  RETURN_IF_ERROR(core::WriteFile(
+      o.out + "/timings.json",
+      TimingsJson(timings, static_cast<int>(results.size()), o.stream ? 1 : o.batch_size)));
+  std::printf("wrote %zu images, contact_sheet.png and timings.json to %s\n", results.size(),
+              o.out.c_str());
   const Percentiles total = Summarize(timings.at("total")),
                     rt = Summarize(timings.at("round_trip"));
   std::printf(
@@ -290,23 +272,20 @@ absl::Status RunModelsList(const ModelsOptions& o) {
   v1::ListModelsResponse resp;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 30);
-  RETURN_IF_ERROR(RpcStatus((stub->ListModels(&ctx, {}, &resp)),
-                              "ListModels"));
-  std::printf("%-24s %8s %7s %-9s %6s %11s  %s\n", "NAME", "VERSION", "VOXELS",
-              "IMAGE", "PCC", "IDENT(PCC)", "PIPELINE");
+  RETURN_IF_ERROR(RpcStatus((stub->ListModels(&ctx, {}, &resp)), "ListModels"));
+  std::printf("%-24s %8s %7s %-9s %6s %11s  %s\n", "NAME", "VERSION", "VOXELS", "IMAGE", "PCC",
+              "IDENT(PCC)", "PIPELINE");
   for (const auto& m : resp.models()) {
-    std::printf(
-        "%-24s %8lld %7d %-9s %6s %11s  %s\n", m.name().c_str(),
-        static_cast<long long>(m.version()), m.num_voxels(),
-        absl::StrCat(m.image_shape().height(), "x", m.image_shape().width(),
-                     "x", m.image_shape().channels())
-            .c_str(),
-        MetricOrDash(m.evaluation().metrics(), "pcc").c_str(),
-        MetricOrDash(m.evaluation().metrics(), "identification_pcc").c_str(),
-        m.pipeline_description().c_str());
+    std::printf("%-24s %8lld %7d %-9s %6s %11s  %s\n", m.name().c_str(),
+                static_cast<long long>(m.version()), m.num_voxels(),
+                absl::StrCat(m.image_shape().height(), "x", m.image_shape().width(), "x",
+                             m.image_shape().channels())
+                    .c_str(),
+                MetricOrDash(m.evaluation().metrics(), "pcc").c_str(),
+                MetricOrDash(m.evaluation().metrics(), "identification_pcc").c_str(),
+                m.pipeline_description().c_str());
   }
-  if (resp.models().empty())
-    std::printf("(no models; train one with `v2p train`)\n");
+  if (resp.models().empty()) std::printf("(no models; train one with `v2p train`)\n");
   return absl::OkStatus();
 }
 
@@ -320,18 +299,17 @@ absl::Status RunModelsShow(const ModelsOptions& o) {
       "name:       %s\nversion:    %lld (available: %s)\ndataset:    "
       "%s\nvoxels:     %d\n"
       "image:      %dx%dx%d\npipeline:   %s\ncreated:    %s\n",
-      m.name().c_str(), static_cast<long long>(m.version()), versions.c_str(),
-      m.dataset().c_str(), m.num_voxels(), m.image_shape().height(),
-      m.image_shape().width(), m.image_shape().channels(),
+      m.name().c_str(), static_cast<long long>(m.version()), versions.c_str(), m.dataset().c_str(),
+      m.num_voxels(), m.image_shape().height(), m.image_shape().width(), m.image_shape().channels(),
       m.pipeline_description().c_str(),
-      absl::FormatTime(absl::FromUnixSeconds(m.create_time().seconds()))
-          .c_str());
+      absl::FormatTime(absl::FromUnixSeconds(m.create_time().seconds())).c_str());
   const auto& e = m.evaluation();
-  std::printf("evaluation: %s split, %d samples (SSIM: %s)\n",
-              e.split().c_str(), e.num_samples(), e.ssim_definition().c_str());
+  std::printf("evaluation: %s split, %d samples (SSIM: %s)\n", e.split().c_str(), e.num_samples(),
+              e.ssim_definition().c_str());
   // Padded by characters, not bytes ("±" is two bytes of UTF-8).
   auto pad = [](std::string text, size_t width) {
-    const size_t chars = std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; });
+    const size_t chars =
+        std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; });
     if (chars < width) text.append(width - chars, ' ');
     return text;
   };
@@ -340,8 +318,7 @@ absl::Status RunModelsShow(const ModelsOptions& o) {
     std::printf("  %-22s %s %s\n", k.c_str(), pad(MetricWithSd(e.metrics(), k), 18).c_str(),
                 MetricWithSd(e.baseline_metrics(), k).c_str());
   }
-  for (const auto& h : e.hyperparameters())
-    std::printf("%s", HyperparameterTable(h).c_str());
+  for (const auto& h : e.hyperparameters()) std::printf("%s", HyperparameterTable(h).c_str());
   for (const auto& p : m.placement()) {
     std::string versions;
     for (int64_t v : p.versions()) absl::StrAppend(&versions, versions.empty() ? "" : ",", v);
@@ -381,13 +358,11 @@ absl::Status RunModelsUnload(const ModelsOptions& o) {
 }
 
 absl::Status RunReconstruct(const ReconstructOptions& o) {
-  if (o.batch_size < 1)
-    return absl::InvalidArgumentError("--batch_size must be >= 1");
+  if (o.batch_size < 1) return absl::InvalidArgumentError("--batch_size must be >= 1");
   auto channel = Connect(o.server);
   auto models = v1::Models::NewStub(channel);
   auto reconstruction = v1::Reconstruction::NewStub(channel);
-  ASSIGN_OR_RETURN(const v1::Model model,
-                   GetModel(*models, o.model, o.version));
+  ASSIGN_OR_RETURN(const v1::Model model, GetModel(*models, o.model, o.version));
   ASSIGN_OR_RETURN(auto mat, core::MatFile::Open(o.betas));
   ASSIGN_OR_RETURN(const Eigen::MatrixXd betas, mat->ReadMatrix(o.var));
   if (betas.cols() != model.num_voxels())
@@ -399,14 +374,12 @@ absl::Status RunReconstruct(const ReconstructOptions& o) {
   Eigen::MatrixXd stimuli;
   if (!o.stimuli_var.empty()) {
     ASSIGN_OR_RETURN(const Eigen::MatrixXd raw, mat->ReadMatrix(o.stimuli_var));
-    const core::ImageShape shape{model.image_shape().height(),
-                                 model.image_shape().width(),
+    const core::ImageShape shape{model.image_shape().height(), model.image_shape().width(),
                                  model.image_shape().channels()};
     if (raw.rows() != betas.rows() || raw.cols() != shape.num_pixels()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          o.stimuli_var, " is ", raw.rows(), "x", raw.cols(), "; expected ",
-          betas.rows(), "x", shape.num_pixels(), " (one ", shape.height, "x",
-          shape.width, " image per sample)"));
+          o.stimuli_var, " is ", raw.rows(), "x", raw.cols(), "; expected ", betas.rows(), "x",
+          shape.num_pixels(), " (one ", shape.height, "x", shape.width, " image per sample)"));
     }
     // The flag's value, else the model's training stimuli's, else inferred;
     // either way checked against the values.
@@ -419,30 +392,25 @@ absl::Status RunReconstruct(const ReconstructOptions& o) {
           pixel_max.status().message(),
           o.pixel_max > 0 ? "" : " (the value recorded with the model; set --pixel_max)"));
     std::printf("%s: white is %g (%s)\n", o.stimuli_var.c_str(), *pixel_max,
-                o.pixel_max > 0        ? "--pixel_max"
+                o.pixel_max > 0         ? "--pixel_max"
                 : model.pixel_max() > 0 ? "the model's training stimuli"
                                         : "inferred from the values");
     stimuli = core::ToRowMajorImages(raw, shape,
-                                     o.stimuli_column_major
-                                         ? core::ImageLayout::kColumnMajor
-                                         : core::ImageLayout::kRowMajor) /
+                                     o.stimuli_column_major ? core::ImageLayout::kColumnMajor
+                                                            : core::ImageLayout::kRowMajor) /
               *pixel_max;
   }
   std::error_code ec;
   fs::create_directories(o.out, ec);
-  if (ec)
-    return absl::InternalError(
-        absl::StrCat("cannot create ", o.out, ": ", ec.message()));
-  std::printf(
-      "reconstructing %lld samples of %s with %s v%lld via %s (%s)\n",
-      static_cast<long long>(betas.rows()), o.var.c_str(), model.name().c_str(),
-      static_cast<long long>(model.version()), o.server.c_str(),
-      o.stream ? "stream" : absl::StrCat("batches of ", o.batch_size).c_str());
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", o.out, ": ", ec.message()));
+  std::printf("reconstructing %lld samples of %s with %s v%lld via %s (%s)\n",
+              static_cast<long long>(betas.rows()), o.var.c_str(), model.name().c_str(),
+              static_cast<long long>(model.version()), o.server.c_str(),
+              o.stream ? "stream" : absl::StrCat("batches of ", o.batch_size).c_str());
   std::vector<v1::ReconstructionResult> results;
   StageSamples timings;
-  RETURN_IF_ERROR(
-      o.stream ? SendStream(*reconstruction, o, betas, &results, &timings)
-               : SendUnary(*reconstruction, o, betas, &results, &timings));
+  RETURN_IF_ERROR(o.stream ? SendStream(*reconstruction, o, betas, &results, &timings)
+                           : SendUnary(*reconstruction, o, betas, &results, &timings));
   return WriteOutputs(o, model, results, stimuli, timings);
 }
 

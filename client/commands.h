@@ -29,8 +29,8 @@ struct ReconstructOptions {
   std::string var;                   // samples x voxels variable
   std::string stimuli_var;           // optional: samples x pixels, for metrics
   bool stimuli_column_major = true;  // MATLAB layout
-  double pixel_max = 0;  // 0: the model's
-  std::string out;  // output directory (created)
+  double pixel_max = 0;              // 0: the model's
+  std::string out;                   // output directory (created)
   int batch_size = 1;
   bool stream = false;  // StreamReconstruct instead of unary batches
   int deadline_s = 60;  // per request

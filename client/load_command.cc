@@ -123,8 +123,7 @@ class UnaryLoop {
     ctx_->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     out_->sent += o_.samples_per_request;
     watch_ = core::Stopwatch();
-    stub_.async()->Reconstruct(ctx_.get(), &req_, &resp_,
-                               [this](grpc::Status s) { Answered(s); });
+    stub_.async()->Reconstruct(ctx_.get(), &req_, &resp_, [this](grpc::Status s) { Answered(s); });
   }
 
   void Answered(const grpc::Status& s) {
@@ -228,7 +227,8 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   const grpc::Status s = models->GetModel(&ctx, get, &model);
-  if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  if (!s.ok())
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
   ASSIGN_OR_RETURN(const std::vector<v1::Sample> samples, MakeSamples(o, model.num_voxels()));
 
   // One channel per client: separate HTTP/2 connections, as separate labs.
@@ -274,9 +274,10 @@ std::string FormatLoadReport(const LoadOptions& o, const LoadReport& r) {
       "  errors%s:%s\n",
       o.clients, o.stream ? "streaming" : "unary",
       o.stream ? absl::StrCat(", ", o.window, " sample(s) in flight per stream")
-               : absl::StrCat(", ", o.samples_per_request, " sample(s) per request"), r.seconds, o.server, o.model, r.sent,
-      r.received, r.sent == r.received ? " (none lost)" : " (MISMATCH)", r.throughput(), r.p50_ms,
-      r.p90_ms, r.p99_ms, o.stream ? " (streams ended by code)" : " (samples by code)",
+               : absl::StrCat(", ", o.samples_per_request, " sample(s) per request"),
+      r.seconds, o.server, o.model, r.sent, r.received,
+      r.sent == r.received ? " (none lost)" : " (MISMATCH)", r.throughput(), r.p50_ms, r.p90_ms,
+      r.p99_ms, o.stream ? " (streams ended by code)" : " (samples by code)",
       errors.empty() ? " none" : errors);
 }
 

@@ -17,14 +17,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "client/commands.h"
 #include "client/command_line.h"
+#include "client/commands.h"
 #include "client/load_command.h"
 #include "client/remote_commands.h"
 #include "proto/serving.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:8500",
-          "v2p-server address (host:port).");
+ABSL_FLAG(std::string, server, "127.0.0.1:8500", "v2p-server address (host:port).");
 ABSL_FLAG(std::string, model, "", "Model name.");
 ABSL_FLAG(int64_t, version, 0, "Model version; 0 = latest.");
 ABSL_FLAG(std::string, dataset, "", "train: dataset description (.pbtxt).");
@@ -37,12 +36,9 @@ ABSL_FLAG(std::string, data_root, "",
           "A dataset description's relative `file` is resolved against this when given, else "
           "against the description's own directory; features train, generators and gan "
           "evaluate read the shared data (corpora, digit69) from it (default ../shared/data).");
-ABSL_FLAG(std::string, betas, "",
-          "reconstruct: MATLAB file holding the betas.");
-ABSL_FLAG(std::string, var, "",
-          "reconstruct: variable of samples x voxels betas.");
-ABSL_FLAG(std::string, stimuli_var, "",
-          "reconstruct: variable of the seen images, for metrics.");
+ABSL_FLAG(std::string, betas, "", "reconstruct: MATLAB file holding the betas.");
+ABSL_FLAG(std::string, var, "", "reconstruct: variable of samples x voxels betas.");
+ABSL_FLAG(std::string, stimuli_var, "", "reconstruct: variable of the seen images, for metrics.");
 ABSL_FLAG(std::string, stimuli_layout, "column_major",
           "reconstruct: column_major (MATLAB) or row_major.");
 ABSL_FLAG(double, pixel_max, 0,
@@ -58,7 +54,8 @@ ABSL_FLAG(int, deadline_s, 60, "reconstruct: deadline per request, seconds.");
 ABSL_FLAG(std::string, name, "", "datasets: dataset name.");
 ABSL_FLAG(std::string, description, "", "datasets upload: dataset description (.pbtxt).");
 ABSL_FLAG(uint64_t, seed, 0, "train --server: seed of the job's random choices.");
-ABSL_FLAG(double, validation_split, 0, "train --server: fraction of trials held out; 0 = test split.");
+ABSL_FLAG(double, validation_split, 0,
+          "train --server: fraction of trials held out; 0 = test split.");
 ABSL_FLAG(bool, wait, false, "train --server: wait for the job, showing progress.");
 ABSL_FLAG(std::string, job, "", "jobs: operations/<id> (or just <id>).");
 ABSL_FLAG(std::string, filter, "", "jobs list: e.g. done=false, model=NAME, phase=FITTING.");
@@ -86,7 +83,8 @@ constexpr char kUsage[] =
     "  datasets upload --server ADDR --name NAME --description DESC [--data_root DIR]\n"
     "  datasets list|show|delete --server ADDR [--name NAME]\n"
     "  jobs list [--filter F] | show|wait|cancel|delete --job ID   (--server ADDR)\n"
-    "  bench        --server ADDR --model NAME [--clients N] [--duration S] [--batch_size N | --stream [--window N]]\n"
+    "  bench        --server ADDR --model NAME [--clients N] [--duration S] [--batch_size N | "
+    "--stream [--window N]]\n"
     "               [--betas FILE.mat --var VAR]\n"
     "  features train|list|show|compare, generators train|evaluate, gan evaluate --repo DIR ...\n"
     "               (with train --repo: run by v2p-lab, beside v2p; see v2p-lab --help)\n"
@@ -110,8 +108,9 @@ int RemoteTrain(const Invocation&) {
   o.validation_split = absl::GetFlag(FLAGS_validation_split);
   o.wait = absl::GetFlag(FLAGS_wait);
   if (absl::GetFlag(FLAGS_cv) != 0)
-    return Usage("train --cv K trains locally: give --repo DIR (its feature networks and "
-                 "generators are used; nothing is committed)");
+    return Usage(
+        "train --cv K trains locally: give --repo DIR (its feature networks and "
+        "generators are used; nothing is committed)");
   if (o.dataset.empty() || o.model.empty()) {
     return Usage("train needs --dataset, --model and --server (remote) or --repo (local)");
   }
@@ -174,11 +173,11 @@ int Jobs(const Invocation& c) {
 // models list|show|load|unload.
 int Models(const Invocation& c) {
   const std::string& sub = c.sub;
-  v2p::client::ModelsOptions o{absl::GetFlag(FLAGS_server),
-                               absl::GetFlag(FLAGS_model),
+  v2p::client::ModelsOptions o{absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_model),
                                absl::GetFlag(FLAGS_version)};
-      if (sub == "list") return Report(v2p::client::RunModelsList(o));
-  if ((sub == "load" || sub == "unload") && o.name.empty()) return Usage("models " + sub + " needs --model");
+  if (sub == "list") return Report(v2p::client::RunModelsList(o));
+  if ((sub == "load" || sub == "unload") && o.name.empty())
+    return Usage("models " + sub + " needs --model");
   if (sub == "load") return Report(v2p::client::RunModelsLoad(o));
   if (sub == "unload") return Report(v2p::client::RunModelsUnload(o));
   if (sub == "show") {
@@ -224,12 +223,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   v2p::DisableMutexDeadlockDetection();
   static const v2p::client::CommandTable kCommands = {
-      {"bench", Bench},
-      {"datasets", Datasets},
-      {"jobs", Jobs},
-      {"models", Models},
-      {"reconstruct", Reconstruct},
-      {"train", RemoteTrain},
+      {"bench", Bench},   {"datasets", Datasets},       {"jobs", Jobs},
+      {"models", Models}, {"reconstruct", Reconstruct}, {"train", RemoteTrain},
   };
   return v2p::client::RunCommandTable(argc, argv, kCommands, Usage);
 }

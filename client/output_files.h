@@ -26,8 +26,7 @@ struct Percentiles {
 Percentiles Summarize(std::vector<absl::Duration> samples);
 
 // {"unit":"ms","samples":n,"batch_size":b,"stages":{"decode":{"median":..,"p90":..},...}}
-std::string TimingsJson(const StageSamples& stages, int num_samples,
-                        int batch_size);
+std::string TimingsJson(const StageSamples& stages, int num_samples, int batch_size);
 
 struct MetricsReport {
   std::string model;
@@ -45,8 +44,7 @@ std::string MetricsTable(const MetricsReport& report);
 // A penalty chosen by cross-validation, as `v2p train` prints it: the
 // choice, then each candidate with its held-out error, the choice marked.
 std::string HyperparameterTable(const std::string& name, double chosen, int folds,
-                                const std::vector<double>& grid,
-                                const std::vector<double>& error);
+                                const std::vector<double>& grid, const std::vector<double>& error);
 // The same for a penalty as GetModel and a job's result carry it.
 std::string HyperparameterTable(const voxel2pixel::v1::Hyperparameter& h);
 

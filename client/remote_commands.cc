@@ -1,5 +1,5 @@
-#include "core/base/files.h"
 #include "client/remote_commands.h"
+#include "core/base/files.h"
 
 #include <unistd.h>
 
@@ -14,16 +14,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "client/output_files.h"
+#include "client/rpc_helpers.h"
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
 #include "google/longrunning/operations.grpc.pb.h"
-#include "client/output_files.h"
-#include "client/rpc_helpers.h"
 #include "proto/rpc_status.h"
+#include "spec/spec_files.h"
 #include "store/sha256.h"
 #include "voxel2pixel/v1/datasets_service.grpc.pb.h"
 #include "voxel2pixel/v1/training_service.grpc.pb.h"
-#include "spec/spec_files.h"
 
 namespace v2p::client {
 namespace {
@@ -46,9 +46,9 @@ std::string PhaseName(v1::TrainingJobMetadata::Phase p) {
 std::string Describe(const lro::Operation& op) {
   v1::TrainingJobMetadata m;
   op.metadata().UnpackTo(&m);
-  std::string out = absl::StrFormat("%s  %-10s model=%s dataset=%s step %d/%d", op.name(),
-                                    PhaseName(m.phase()), m.model(), m.dataset(), m.step(),
-                                    m.total_steps());
+  std::string out =
+      absl::StrFormat("%s  %-10s model=%s dataset=%s step %d/%d", op.name(), PhaseName(m.phase()),
+                      m.model(), m.dataset(), m.step(), m.total_steps());
   if (m.loss() != 0) absl::StrAppendFormat(&out, " loss %.5g", m.loss());
   if (m.has_estimated_time_left()) {
     absl::StrAppendFormat(&out, " ETA %.0fs",
@@ -60,9 +60,10 @@ std::string Describe(const lro::Operation& op) {
   }
   if (op.done()) {
     if (op.has_error()) {
-      absl::StrAppendFormat(&out, "  FAILED %s: %s",
-                            absl::StatusCodeToString(static_cast<absl::StatusCode>(op.error().code())),
-                            op.error().message());
+      absl::StrAppendFormat(
+          &out, "  FAILED %s: %s",
+          absl::StatusCodeToString(static_cast<absl::StatusCode>(op.error().code())),
+          op.error().message());
     } else {
       v1::TrainingJobResult r;
       op.response().UnpackTo(&r);
@@ -86,15 +87,18 @@ class ProgressPrinter {
       return;
     }
     const int width = 30;
-    const int filled = m.total_steps() > 0 ? static_cast<int>(width * m.step() / m.total_steps()) : 0;
+    const int filled =
+        m.total_steps() > 0 ? static_cast<int>(width * m.step() / m.total_steps()) : 0;
     std::string bar(filled, '#');
     bar.append(width - filled, '.');
-    std::string eta = m.has_estimated_time_left()
-                          ? absl::StrFormat("ETA %.0fs", absl::ToDoubleSeconds(FromDurationProto(m.estimated_time_left())))
-                          : "";
-    std::printf("\r[%s] %-12s %lld/%lld loss %-10.5g %-10s", bar.c_str(), PhaseName(m.phase()).c_str(),
-                static_cast<long long>(m.step()), static_cast<long long>(m.total_steps()), m.loss(),
-                eta.c_str());
+    std::string eta =
+        m.has_estimated_time_left()
+            ? absl::StrFormat("ETA %.0fs",
+                              absl::ToDoubleSeconds(FromDurationProto(m.estimated_time_left())))
+            : "";
+    std::printf("\r[%s] %-12s %lld/%lld loss %-10.5g %-10s", bar.c_str(),
+                PhaseName(m.phase()).c_str(), static_cast<long long>(m.step()),
+                static_cast<long long>(m.total_steps()), m.loss(), eta.c_str());
     std::fflush(stdout);
     if (op.done()) std::printf("\n");
   }
@@ -107,7 +111,8 @@ class ProgressPrinter {
 absl::StatusOr<lro::Operation> WaitFor(lro::Operations::Stub& stub, const std::string& name,
                                        int timeout_s, bool progress) {
   ProgressPrinter printer;
-  const absl::Time until = timeout_s > 0 ? absl::Now() + absl::Seconds(timeout_s) : absl::InfiniteFuture();
+  const absl::Time until =
+      timeout_s > 0 ? absl::Now() + absl::Seconds(timeout_s) : absl::InfiniteFuture();
   while (true) {
     lro::WaitOperationRequest req;
     req.set_name(name);
@@ -129,8 +134,9 @@ absl::Status OutcomeOf(const lro::Operation& op) {
   }
   v1::TrainingJobResult r;
   op.response().UnpackTo(&r);
-  std::printf("trained %s version %lld; %s split: PCC %.3f, identification %.3f\n", r.model().c_str(),
-              static_cast<long long>(r.version()), r.evaluation().split().c_str(),
+  std::printf("trained %s version %lld; %s split: PCC %.3f, identification %.3f\n",
+              r.model().c_str(), static_cast<long long>(r.version()),
+              r.evaluation().split().c_str(),
               r.evaluation().metrics().count("pcc") ? r.evaluation().metrics().at("pcc") : 0.0,
               r.evaluation().metrics().count("identification_pcc")
                   ? r.evaluation().metrics().at("identification_pcc")
@@ -195,7 +201,8 @@ absl::Status RunDatasetsList(const DatasetsOptions& o) {
   v1::ListDatasetsResponse resp;
   RETURN_IF_ERROR(RpcStatus(stub->ListDatasets(&ctx, {}, &resp), "ListDatasets"));
   for (const auto& d : resp.datasets()) PrintDataset(d);
-  if (resp.datasets().empty()) std::printf("(no datasets; upload one with `v2p datasets upload`)\n");
+  if (resp.datasets().empty())
+    std::printf("(no datasets; upload one with `v2p datasets upload`)\n");
   return absl::OkStatus();
 }
 
@@ -227,8 +234,9 @@ absl::Status RunDatasetsDelete(const DatasetsOptions& o) {
 absl::Status RunRemoteTrain(const RemoteTrainOptions& o) {
   ASSIGN_OR_RETURN(const std::string spec, spec::PipelineSpecText(o.spec));
   if (o.spec.empty())
-    std::printf("no --spec: the default pipeline (ridge to pixels, z-scored voxels, alpha by "
-                "5-fold cross-validation)\n");
+    std::printf(
+        "no --spec: the default pipeline (ridge to pixels, z-scored voxels, alpha by "
+        "5-fold cross-validation)\n");
   auto channel = Connect(o.server);
   auto training = v1::Training::NewStub(channel);
   v1::CreateTrainingJobRequest req;
@@ -243,7 +251,8 @@ absl::Status RunRemoteTrain(const RemoteTrainOptions& o) {
   RETURN_IF_ERROR(RpcStatus(training->CreateTrainingJob(&ctx, req, &op), "CreateTrainingJob"));
   std::printf("submitted %s\n", op.name().c_str());
   if (!o.wait) {
-    std::printf("follow it with: v2p jobs wait --server %s --job %s\n", o.server.c_str(), op.name().c_str());
+    std::printf("follow it with: v2p jobs wait --server %s --job %s\n", o.server.c_str(),
+                op.name().c_str());
     return absl::OkStatus();
   }
   auto ops = lro::Operations::NewStub(channel);

@@ -15,8 +15,7 @@
 namespace v2p::client {
 
 // `args` may carry more channel options; the message bounds are added.
-std::shared_ptr<grpc::Channel> Connect(const std::string& server,
-                                       grpc::ChannelArguments args = {});
+std::shared_ptr<grpc::Channel> Connect(const std::string& server, grpc::ChannelArguments args = {});
 void SetDeadline(grpc::ClientContext* context, int seconds);
 // OK stays OK; otherwise the same code with "<what>: " before the message.
 absl::Status RpcStatus(const grpc::Status& status, absl::string_view what);

@@ -9,9 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "experiments/evaluation_support.h"
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
+#include "experiments/evaluation_support.h"
 
 namespace v2p::client {
 namespace {
@@ -60,12 +60,13 @@ absl::Status RunCrossValidation(const core::Dataset& dataset, const core::TrainR
   const auto n = static_cast<int>(all.betas.rows());
   if (folds < 2 || n < 2 * folds)
     return absl::InvalidArgumentError(
-        absl::StrCat("--cv ", folds, " needs 2 <= K <= trials / 2; dataset ", dataset.name,
-                     " has ", n, " trials with stimuli"));
+        absl::StrCat("--cv ", folds, " needs 2 <= K <= trials / 2; dataset ", dataset.name, " has ",
+                     n, " trials with stimuli"));
   const std::vector<int> fold = core::ContiguousFolds(all, folds);
-  std::printf("%d-fold cross-validation over %d trials of %s (train and test pooled; contiguous "
-              "blocks%s); nothing is committed\n",
-              folds, n, dataset.name.c_str(), all.labels.size() > 0 ? " within each label" : "");
+  std::printf(
+      "%d-fold cross-validation over %d trials of %s (train and test pooled; contiguous "
+      "blocks%s); nothing is committed\n",
+      folds, n, dataset.name.c_str(), all.labels.size() > 0 ? " within each label" : "");
   std::map<std::string, std::vector<double>> scores, baseline;
   core::Stopwatch watch;
   for (int k = 0; k < folds; ++k) {

@@ -3,11 +3,11 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "core/methods/registry.h"
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
 #include "core/data/image_corpus.h"
 #include "core/data/mat_file.h"
+#include "core/methods/registry.h"
 #include "core/pipeline/model_repository.h"
 
 namespace v2p::client {
@@ -24,10 +24,10 @@ absl::StatusOr<Eigen::MatrixXf> Digit69XPrior(const std::string& data_root) {
 
 absl::StatusOr<Eigen::MatrixXf> Digit69PriorImages(const std::string& data_root) {
   ASSIGN_OR_RETURN(const Eigen::MatrixXf rows, Digit69XPrior(data_root));
-  ASSIGN_OR_RETURN(core::LabeledImages mnist,
-                   core::ReadIdx(data_root + "/corpora/mnist/mnist-10k-images-idx3-ubyte",
-                                 data_root + "/corpora/mnist/mnist-10k-labels-idx1-ubyte",
-                                 "mnist"));
+  ASSIGN_OR_RETURN(
+      core::LabeledImages mnist,
+      core::ReadIdx(data_root + "/corpora/mnist/mnist-10k-images-idx3-ubyte",
+                    data_root + "/corpora/mnist/mnist-10k-labels-idx1-ubyte", "mnist"));
   std::vector<int> keep;
   for (int i = 0; i < mnist.size(); ++i)
     if (mnist.labels[i] == 6 || mnist.labels[i] == 9) keep.push_back(i);

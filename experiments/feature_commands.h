@@ -32,14 +32,13 @@ struct FeaturesTrainResult {
 };
 
 // Prints per-source held-out accuracy and the stored location.
-absl::StatusOr<FeaturesTrainResult> RunFeaturesTrain(
-    const FeaturesTrainOptions& options);
+absl::StatusOr<FeaturesTrainResult> RunFeaturesTrain(const FeaturesTrainOptions& options);
 
 struct FeaturesCompareOptions {
-  std::string repo;     // holds the feature network
+  std::string repo;  // holds the feature network
   std::string network = "alexnet28";
   std::string layers = "fc6";  // comma-separated
-  std::string dataset;  // dataset description (.pbtxt)
+  std::string dataset;         // dataset description (.pbtxt)
   std::string data_root = "../shared/data";
   std::string out;      // Markdown table written here
   std::string command;  // as typed, recorded in the file

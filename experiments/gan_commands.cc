@@ -13,10 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "experiments/evaluation_support.h"
-#include "core/methods/dand/dand_method.h"
-#include "core/methods/hyper/hyper_method.h"
-#include "core/methods/pixels/pixels_method.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/dataset.h"
@@ -28,8 +24,12 @@
 #include "core/evaluation/report.h"
 #include "core/features/feature_network.h"
 #include "core/generation/gan.h"
+#include "core/methods/dand/dand_method.h"
+#include "core/methods/hyper/hyper_method.h"
+#include "core/methods/pixels/pixels_method.h"
 #include "core/pipeline/hyper_simulation.h"
 #include "core/pipeline/model_repository.h"
+#include "experiments/evaluation_support.h"
 
 namespace v2p::client {
 namespace {
@@ -97,8 +97,8 @@ absl::Status AddRow(Experiment* e, const std::string& method, const Eigen::Matri
   r.latent = latent;
   r.latent_euclidean = latent_euclidean;
   r.images = rec;
-  ASSIGN_OR_RETURN(r.image, core::ScoreReconstructions(rec.cast<double>(),
-                                                       e->stimuli.cast<double>(), e->shape));
+  ASSIGN_OR_RETURN(
+      r.image, core::ScoreReconstructions(rec.cast<double>(), e->stimuli.cast<double>(), e->shape));
   ASSIGN_OR_RETURN(const core::FeatureSimilarity::Scores f, e->features->Score(rec));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf a, core::HyperSmoothedImages(rec, e->shape));
   const Eigen::MatrixXf& b = e->smoothed_stimuli;
@@ -112,12 +112,11 @@ absl::Status AddRow(Experiment* e, const std::string& method, const Eigen::Matri
   MeanSd(f.correlation, &r.feature, &r.feature_sd);
   MeanSd(f.euclidean, &r.feature_euclidean, &r.feature_euclidean_sd);
   MeanSd(ssim, &r.smooth_ssim, &r.smooth_ssim_sd);
-  std::printf("  %-34s latent %6s / %6s  feature %.3f / %.4f  PCC %.3f  SSIM %.3f  "
-              "SSIM-smoothed %.3f  identification %.3f\n",
-              method.c_str(), Optional(latent).c_str(), Optional(latent_euclidean).c_str(),
-              r.feature,
-              r.feature_euclidean, r.image.pcc, r.image.ssim, r.smooth_ssim,
-              r.image.identification_pcc);
+  std::printf(
+      "  %-34s latent %6s / %6s  feature %.3f / %.4f  PCC %.3f  SSIM %.3f  "
+      "SSIM-smoothed %.3f  identification %.3f\n",
+      method.c_str(), Optional(latent).c_str(), Optional(latent_euclidean).c_str(), r.feature,
+      r.feature_euclidean, r.image.pcc, r.image.ssim, r.smooth_ssim, r.image.identification_pcc);
   std::fflush(stdout);
   e->rows.push_back(std::move(r));
   return absl::OkStatus();
@@ -132,28 +131,29 @@ std::string Table(const Experiment& e) {
                                 "|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : e.rows)
     absl::StrAppend(&md, "| ", r.method, " | ", Optional(r.latent), " | ",
-                    Optional(r.latent_euclidean),
-                    " | ", pm(r.feature, r.feature_sd), " | ",
+                    Optional(r.latent_euclidean), " | ", pm(r.feature, r.feature_sd), " | ",
                     absl::StrFormat("%.4f ± %.4f", r.feature_euclidean, r.feature_euclidean_sd),
                     " | ", pm(r.image.pcc, r.image.pcc_sd), " | ",
-                    pm(r.image.ssim, r.image.ssim_sd), " | ",
-                    pm(r.smooth_ssim, r.smooth_ssim_sd), " | ",
-                    absl::StrFormat("%.3f", r.image.identification_pcc), " |\n");
+                    pm(r.image.ssim, r.image.ssim_sd), " | ", pm(r.smooth_ssim, r.smooth_ssim_sd),
+                    " | ", absl::StrFormat("%.3f", r.image.identification_pcc), " |\n");
   if (e.null) {
     const core::LatentNull& n = *e.null;
     absl::StrAppend(
-        &md, "\nPermutation test of HYPER against random latents (z ~ N(0, I) per test stimulus, "
-             "each set drawn by the GAN): null mean latent cosine ",
+        &md,
+        "\nPermutation test of HYPER against random latents (z ~ N(0, I) per test stimulus, "
+        "each set drawn by the GAN): null mean latent cosine ",
         absl::StrFormat("%.3f, p = %.4f", n.latent_cosine, n.p_latent), "; latent Euclidean ",
-        absl::StrFormat("%.3f, p = %.4f", n.latent_euclidean, n.p_latent_euclidean),
-        "; SSIM-11g ", absl::StrFormat("%.3f, p = %.4f", n.ssim, n.p_ssim));
+        absl::StrFormat("%.3f, p = %.4f", n.latent_euclidean, n.p_latent_euclidean), "; SSIM-11g ",
+        absl::StrFormat("%.3f, p = %.4f", n.ssim, n.p_ssim));
     if (n.with_feature)
       absl::StrAppend(&md, "; feature correlation ",
                       absl::StrFormat("%.3f, p = %.4f", n.feature, n.p_feature));
     absl::StrAppend(&md, ".\n");
   }
-  absl::StrAppend(&md, "\nContact sheet `", e.sheet, "`: the stimuli, then one row per method in "
-                       "the table's order (the first ", kSheetColumns, " test images).\n\n");
+  absl::StrAppend(&md, "\nContact sheet `", e.sheet,
+                  "`: the stimuli, then one row per method in "
+                  "the table's order (the first ",
+                  kSheetColumns, " test images).\n\n");
   return md;
 }
 
@@ -228,8 +228,8 @@ absl::Status AddDand(const GanEvaluateOptions& o, ScratchRepository& scratch,
                    scratch.Train(ds, DandRequest(o, epochs, feature_loss, channels)));
   ASSIGN_OR_RETURN(const PipelineOutputs out, RunPipeline(*dand, ds.test.betas));
   return AddRow(e,
-                absl::StrCat("DAND (", dand->manifest().feature_layers[0].size,
-                             " fc6 components; ", what, ")"),
+                absl::StrCat("DAND (", dand->manifest().feature_layers[0].size, " fc6 components; ",
+                             what, ")"),
                 out.images, Metric(*dand, "latent_cosine"), Metric(*dand, "latent_euclidean"));
 }
 
@@ -237,9 +237,8 @@ absl::Status AddDand(const GanEvaluateOptions& o, ScratchRepository& scratch,
 // HYPER trained on `ds` and run on its test betas; the mean training image
 // last.
 absl::Status ScoreServedPipelines(const GanEvaluateOptions& o, ScratchRepository& scratch,
-                                  const core::Dataset& ds, const std::string& gan,
-                                  int dand_epochs, double dand_feature_loss, int dand_channels,
-                                  Experiment* e) {
+                                  const core::Dataset& ds, const std::string& gan, int dand_epochs,
+                                  double dand_feature_loss, int dand_channels, Experiment* e) {
   if (!gan.empty()) {
     std::printf("%s: training HYPER (ridge to the latents of GAN %s)\n", e->title.c_str(),
                 gan.c_str());
@@ -250,10 +249,9 @@ absl::Status ScoreServedPipelines(const GanEvaluateOptions& o, ScratchRepository
                            Metric(*hyper, "latent_euclidean")));
   }
   RETURN_IF_ERROR(AddDand(o, scratch, ds, dand_epochs, dand_feature_loss, dand_channels,
-                          dand_feature_loss > 0
-                              ? absl::StrCat("pixel, adversarial and ", kFeatureLossLayer,
-                                             " feature losses")
-                              : "pixel and adversarial losses",
+                          dand_feature_loss > 0 ? absl::StrCat("pixel, adversarial and ",
+                                                               kFeatureLossLayer, " feature losses")
+                                                : "pixel and adversarial losses",
                           e));
   ASSIGN_OR_RETURN(const auto eigen, scratch.Train(ds, PixelRequest("eigenface", 0.9)));
   ASSIGN_OR_RETURN(const PipelineOutputs eigen_out, RunPipeline(*eigen, ds.test.betas));
@@ -312,17 +310,17 @@ absl::StatusOr<std::unique_ptr<core::GanGenerator>> TrainFaceGan(const GanEvalua
                   e.discriminator, e.adversarial, absl::ToDoubleSeconds(absl::Now() - start));
     std::fflush(stdout);
   };
-  std::printf("training the face GAN (64x64, latent 32, %d base channels) on %lld faces, %d "
-              "epochs\n",
-              kFaceGanChannels, static_cast<long long>(faces.rows()), o.face_epochs);
+  std::printf(
+      "training the face GAN (64x64, latent 32, %d base channels) on %lld faces, %d "
+      "epochs\n",
+      kFaceGanChannels, static_cast<long long>(faces.rows()), o.face_epochs);
   ASSIGN_OR_RETURN(auto trainer, core::GanTrainer::Create(faces, kFaceShape, go));
   RETURN_IF_ERROR(trainer->Train());
   return trainer->Finish();
 }
 
 absl::StatusOr<Experiment> Digit69(const GanEvaluateOptions& o, const core::FeatureNetwork& net) {
-  ASSIGN_OR_RETURN(core::Dataset ds,
-                   core::LoadDataset(core::Digit69DatasetOptions(o.data_root)));
+  ASSIGN_OR_RETURN(core::Dataset ds, core::LoadDataset(core::Digit69DatasetOptions(o.data_root)));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf prior, Digit69XPrior(o.data_root));
   ds.unpaired = prior.cast<double>();
   Experiment e;
@@ -339,27 +337,26 @@ absl::StatusOr<Experiment> Digit69(const GanEvaluateOptions& o, const core::Feat
       "paired GAN trains on X_prior plus the 90 training stimuli (a dataset description with "
       "unpaired_images: \"X_prior\"), and its latent similarity compares with the "
       "test stimuli's own whitened components. DAND trains with its paper's three losses "
-      "(pixel, adversarial, and the feature loss on ", kFeatureLossLayer, ", weight ",
-      kFeatureLoss, ", where the paper uses VGG-16 relu3_3 on 224 x 224 images); the ablation "
+      "(pixel, adversarial, and the feature loss on ",
+      kFeatureLossLayer, ", weight ", kFeatureLoss,
+      ", where the paper uses VGG-16 relu3_3 on 224 x 224 images); the ablation "
       "row leaves the feature loss out.");
   ASSIGN_OR_RETURN(auto scratch, ScratchRepository::Create(o.repo, "gan-evaluate"));
   RETURN_IF_ERROR(scratch->LinkGenerator(o.repo, o.gan));
-  RETURN_IF_ERROR(
-      ScoreServedPipelines(o, *scratch, ds, o.gan, o.epochs, kFeatureLoss, 32, &e));
+  RETURN_IF_ERROR(ScoreServedPipelines(o, *scratch, ds, o.gan, o.epochs, kFeatureLoss, 32, &e));
   // The ablation: DAND without its feature loss, beside DAND (row 3).
-  RETURN_IF_ERROR(AddDand(o, *scratch, ds, o.epochs, 0, 32,
-                          "ablation: without the feature loss", &e));
+  RETURN_IF_ERROR(
+      AddDand(o, *scratch, ds, o.epochs, 0, 32, "ablation: without the feature loss", &e));
   std::rotate(e.rows.begin() + 2, e.rows.end() - 1, e.rows.end());
   ASSIGN_OR_RETURN(auto gens, core::OpenGeneratorRepository(o.repo, false));
   ASSIGN_OR_RETURN(const int64_t gv, gens->ResolveVersion(o.gan, 0));
   ASSIGN_OR_RETURN(auto gan, core::GanGenerator::Load(gens->VersionDir(o.gan, gv)));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf z_true, gan->Invert(e.stimuli));
   const Row& hyper = e.rows.front();
-  ASSIGN_OR_RETURN(
-      e.null, core::RandomLatentNull(
-                  *gan, z_true, e.stimuli,
-                  {hyper.latent, hyper.latent_euclidean, hyper.image.ssim, hyper.feature},
-                  &*e.features, o.permutations, o.seed + 7));
+  ASSIGN_OR_RETURN(e.null, core::RandomLatentNull(*gan, z_true, e.stimuli,
+                                                  {hyper.latent, hyper.latent_euclidean,
+                                                   hyper.image.ssim, hyper.feature},
+                                                  &*e.features, o.permutations, o.seed + 7));
   RETURN_IF_ERROR(AddRandomLatents(o, &e, *gan, z_true));
   RETURN_IF_ERROR(AddMeanImage(&e, ds.train.stimuli));
   return e;
@@ -390,18 +387,23 @@ absl::StatusOr<Experiment> FacesDand(const GanEvaluateOptions& o, const core::Fe
   e.sheet = "faces_dand_sheet.png";
   RETURN_IF_ERROR(PrepareStimuli(&e, net, train.images));
   e.about = absl::StrCat(
-      "Real 64x64 faces, simulated responses: ", train.size(), " training faces (single trials) "
-      "and ", test.size(), " test faces (one per person, the mean of ", so.test_repeats,
-      " repeats); ", so.num_voxels, " voxels from a linear encoding of fc6 (of the faces resized "
-      "to 28x28) at single-trial SNR ", so.snr, " with AR(1) noise correlation ",
-      so.noise_correlation, " (core/data/simulated_experiment.h). DAND's GAN trains on the "
-      "training faces and their mirror images (", kFaceGanChannels, " base channels). HYPER "
+      "Real 64x64 faces, simulated responses: ", train.size(),
+      " training faces (single trials) "
+      "and ",
+      test.size(), " test faces (one per person, the mean of ", so.test_repeats, " repeats); ",
+      so.num_voxels,
+      " voxels from a linear encoding of fc6 (of the faces resized "
+      "to 28x28) at single-trial SNR ",
+      so.snr, " with AR(1) noise correlation ", so.noise_correlation,
+      " (core/data/simulated_experiment.h). DAND's GAN trains on the "
+      "training faces and their mirror images (",
+      kFaceGanChannels,
+      " base channels). HYPER "
       "needs latents for these real faces, i.e. inverting a 64x64 GAN 400 times, which takes "
       "longer than this command should; HYPER has its own design below. DAND trains without "
       "its feature loss here: the loss makes an epoch of the 64x64 GAN about 2.5x slower, and "
       "the digit69 table above compares DAND with and without it.");
-  RETURN_IF_ERROR(
-      ScoreServedPipelines(o, scratch, ds, "", o.face_epochs, 0, kFaceGanChannels, &e));
+  RETURN_IF_ERROR(ScoreServedPipelines(o, scratch, ds, "", o.face_epochs, 0, kFaceGanChannels, &e));
   RETURN_IF_ERROR(AddMeanImage(&e, ds.train.stimuli));
   return e;
 }
@@ -429,8 +431,8 @@ absl::StatusOr<Experiment> FacesHyper(const GanEvaluateOptions& o, const core::F
       " voxels simulated from fc6 at single-trial SNR ", ho.responses.snr,
       ". HYPER decodes the known latents by ridge (alpha ", ho.ridge_alpha,
       "); latent similarity compares the decoded with the true latents.");
-  RETURN_IF_ERROR(AddRow(&e, "HYPER (GAN latent)", r.reconstructions, r.latent_cosine,
-                         r.latent_euclidean));
+  RETURN_IF_ERROR(
+      AddRow(&e, "HYPER (GAN latent)", r.reconstructions, r.latent_cosine, r.latent_euclidean));
   core::Dataset ds = core::SimulatedDataset("gan-faces", e.shape, r.train_stimuli.cast<double>(),
                                             r.stimuli.cast<double>(), r.responses);
   ASSIGN_OR_RETURN(const auto eigen, scratch.Train(ds, PixelRequest("eigenface_gan", 0.9)));
@@ -479,21 +481,28 @@ absl::Status RunGanEvaluate(const GanEvaluateOptions& o) {
   std::string md = absl::StrCat(
       "# GAN decoders in their papers' terms: DAND (Güçlütürk et al. 2017, Table 2) and HYPER "
       "(Dado et al. 2022, Table 1)\n\n"
-      "Written by `", o.command, "` in ",
-      absl::StrFormat("%.0f", absl::ToDoubleSeconds(absl::Now() - start)), " s. Feature network ",
-      o.network, "/", nv, ". Every pipeline is trained by the service's trainer and run as "
+      "Written by `",
+      o.command, "` in ", absl::StrFormat("%.0f", absl::ToDoubleSeconds(absl::Now() - start)),
+      " s. Feature network ", o.network, "/", nv,
+      ". Every pipeline is trained by the service's trainer and run as "
       "served, with the settings of examples/digit69_hyper.pbtxt, examples/digit69_dand.pbtxt "
-      "(", o.epochs, " GAN epochs on digit69, ", o.face_epochs, " on faces; the face HYPER GAN also ",
-      o.face_epochs, ") and examples/digit69_ridge.pbtxt (identity; eigenface adds "
+      "(",
+      o.epochs, " GAN epochs on digit69, ", o.face_epochs, " on faces; the face HYPER GAN also ",
+      o.face_epochs,
+      ") and examples/digit69_ridge.pbtxt (identity; eigenface adds "
       "pixel_components { explained_variance: 0.9 }).\n\n"
       "Columns: **latent cosine** and **latent Euclidean**, similarity of decoded to true "
       "latents by cosine and by Dado et al.'s Euclidean similarity 1 / (1 + distance) (HYPER "
-      "Table 1); **feature correlation**, PCC between the ", kFeatureLayer, " activations of "
+      "Table 1); **feature correlation**, PCC between the ",
+      kFeatureLayer,
+      " activations of "
       "stimulus and reconstruction, each less the mean activation over the training stimuli, "
       "and **feature Euclidean**, 1 / (1 + distance) between the raw activations (both papers "
       "use a VGG-Face layer; a Euclidean similarity depends on the layer's scale, so it only "
       "compares rows of one table); **PCC** of pixels (DAND Table 2); "
-      "**SSIM-11g**, ", core::kSsimDefinition, "; **SSIM smoothed**, the same after resizing "
+      "**SSIM-11g**, ",
+      core::kSsimDefinition,
+      "; **SSIM smoothed**, the same after resizing "
       "both images to 224x224 (bilinear) and smoothing with a 3x3 Gaussian kernel (sigma 0.8), "
       "as HYPER Table 1; **identification**, 2-way by pixel PCC. Mean ± SD over the test "
       "images. DAND Table 2's rows are DAND, eigenface and identity; HYPER Table 1's are HYPER "

@@ -34,12 +34,12 @@ struct GanEvaluateOptions {
   std::string network = "alexnet28";
   std::string gan = "digit69_GAN";
   std::string data_root = "../shared/data";
-  std::string out_dir;  // gan_tables.md and the contact sheets
-  std::string command;  // as typed, recorded in the tables
-  int epochs = 20;        // DAND's paired GAN on digit69
-  int face_epochs = 60;   // the face GANs (64x64, 720 images: 12 batches an epoch)
+  std::string out_dir;   // gan_tables.md and the contact sheets
+  std::string command;   // as typed, recorded in the tables
+  int epochs = 20;       // DAND's paired GAN on digit69
+  int face_epochs = 60;  // the face GANs (64x64, 720 images: 12 batches an epoch)
   int permutations = 200;
-  bool faces = true;    // the simulated face experiments
+  bool faces = true;  // the simulated face experiments
   uint64_t seed = 1;
 };
 

@@ -8,8 +8,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "experiments/evaluation_support.h"
-#include "core/methods/features/features_method.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/dataset.h"
@@ -21,9 +19,11 @@
 #include "core/features/feature_network.h"
 #include "core/generation/gan.h"
 #include "core/generation/icg.h"
+#include "core/methods/features/features_method.h"
 #include "core/pipeline/model_repository.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/trainer.h"
+#include "experiments/evaluation_support.h"
 #include "workers/spec_files.h"
 
 namespace v2p::client {
@@ -60,13 +60,10 @@ absl::StatusOr<Eigen::MatrixXf> DecodeWithSmr(const GeneratorsEvaluateOptions& o
 // Commits a trained generator with its condition text as the next version
 // of `name`, reports where, and writes the contact sheet `rows` to o.out.
 template <typename Trained>
-absl::StatusOr<GeneratorsTrainResult> StoreGenerator(const GeneratorsTrainOptions& o,
-                                                     const std::string& name, const Trained& g,
-                                                     const std::string& condition,
-                                                     const core::ImageScores& scores,
-                                                     const std::vector<Eigen::MatrixXf>& rows,
-                                                     core::ImageShape shape,
-                                                     const char* sheet_caption) {
+absl::StatusOr<GeneratorsTrainResult> StoreGenerator(
+    const GeneratorsTrainOptions& o, const std::string& name, const Trained& g,
+    const std::string& condition, const core::ImageScores& scores,
+    const std::vector<Eigen::MatrixXf>& rows, core::ImageShape shape, const char* sheet_caption) {
   ASSIGN_OR_RETURN(auto repo, core::OpenGeneratorRepository(o.repo, true));
   ASSIGN_OR_RETURN(const int64_t version,
                    repo->CommitVersion(name, [&](const std::string& dir) -> absl::Status {
@@ -145,9 +142,10 @@ absl::StatusOr<GeneratorsTrainResult> TrainGan(const GeneratorsTrainOptions& o,
   ASSIGN_OR_RETURN(const Eigen::MatrixXf rec, gan->Generate(z));
   ASSIGN_OR_RETURN(const core::ImageScores scores,
                    core::ScoreReconstructions(rec.cast<double>(), ds.test.stimuli, ds.image));
-  std::printf("%s test stimuli redrawn from their inverted latents: PCC %.3f ± %.3f, "
-              "SSIM %.3f, identification %.3f\n",
-              ds.name.c_str(), scores.pcc, scores.pcc_sd, scores.ssim, scores.identification_pcc);
+  std::printf(
+      "%s test stimuli redrawn from their inverted latents: PCC %.3f ± %.3f, "
+      "SSIM %.3f, identification %.3f\n",
+      ds.name.c_str(), scores.pcc, scores.pcc_sd, scores.ssim, scores.identification_pcc);
   return StoreGenerator(o, name, *gan, "unconditional GAN\n", scores, {test, rec}, ds.image,
                         "test stimuli above their inverted redraws");
 }
@@ -175,13 +173,12 @@ absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOp
   const core::Dataset& ds = src.scored;
   ASSIGN_OR_RETURN(const Eigen::MatrixXf conditions,
                    net->ExtractConcatenated(images, ds.image, layers));
-  std::printf("training %s on %lld %s, condition %s "
-              "of %s/%lld (%lld units), latent %d, %d epochs\n",
-              o.kind.c_str(), static_cast<long long>(images.rows()), src.source.c_str(),
-              o.layers.c_str(),
-              o.network.c_str(), static_cast<long long>(nv),
-              static_cast<long long>(conditions.cols()), o.kind == "DeCNN" ? 0 : o.latent_size,
-              o.epochs);
+  std::printf(
+      "training %s on %lld %s, condition %s "
+      "of %s/%lld (%lld units), latent %d, %d epochs\n",
+      o.kind.c_str(), static_cast<long long>(images.rows()), src.source.c_str(), o.layers.c_str(),
+      o.network.c_str(), static_cast<long long>(nv), static_cast<long long>(conditions.cols()),
+      o.kind == "DeCNN" ? 0 : o.latent_size, o.epochs);
   if (o.kind != "DeCNN") options.latent_size = o.latent_size;
   options.epochs = o.epochs;
   options.margin = o.margin;
@@ -189,8 +186,7 @@ absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOp
   const absl::Time start = absl::Now();
   options.on_epoch = [&](const core::IcgEpoch& e) {
     std::printf("  epoch %3d: reconstruction %.2f, KL real %.2f, KL fake %.2f (%.0f s)\n", e.epoch,
-                e.reconstruction, e.kl_real, e.kl_fake,
-                absl::ToDoubleSeconds(absl::Now() - start));
+                e.reconstruction, e.kl_real, e.kl_fake, absl::ToDoubleSeconds(absl::Now() - start));
     std::fflush(stdout);
   };
   ASSIGN_OR_RETURN(auto trainer, core::IcgTrainer::Create(images, conditions, ds.image, options));
@@ -208,10 +204,11 @@ absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOp
       const core::ImageScores base,
       core::ScoreReconstructions(core::MeanImageBaseline(ds.train.stimuli, test.rows()),
                                  ds.test.stimuli, ds.image));
-  std::printf("%s test stimuli from their true %s units: PCC %.3f ± %.3f, SSIM %.3f, "
-              "identification %.3f (mean training image: PCC %.3f, identification %.3f)\n",
-              ds.name.c_str(), o.layers.c_str(), scores.pcc, scores.pcc_sd, scores.ssim,
-              scores.identification_pcc, base.pcc, base.identification_pcc);
+  std::printf(
+      "%s test stimuli from their true %s units: PCC %.3f ± %.3f, SSIM %.3f, "
+      "identification %.3f (mean training image: PCC %.3f, identification %.3f)\n",
+      ds.name.c_str(), o.layers.c_str(), scores.pcc, scores.pcc_sd, scores.ssim,
+      scores.identification_pcc, base.pcc, base.identification_pcc);
 
   const std::string condition = core::GeneratorCondition(absl::StrCat(o.network, "/", nv), layers);
   ASSIGN_OR_RETURN(GeneratorsTrainResult r,
@@ -230,7 +227,8 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
   ASSIGN_OR_RETURN(const int64_t nv, nets->ResolveVersion(o.network, 0));
   ASSIGN_OR_RETURN(auto net, core::FeatureNetwork::Load(nets->VersionDir(o.network, nv)));
   const std::vector<std::string> layers = absl::StrSplit(o.layers, ',', absl::SkipEmpty());
-  ASSIGN_OR_RETURN(const core::Dataset ds, core::LoadDataset(core::Digit69DatasetOptions(o.data_root)));
+  ASSIGN_OR_RETURN(const core::Dataset ds,
+                   core::LoadDataset(core::Digit69DatasetOptions(o.data_root)));
   const Eigen::MatrixXf test = ds.test.stimuli.cast<float>();
   ASSIGN_OR_RETURN(const Eigen::MatrixXf true_units, net->ExtractConcatenated(test, layers));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf train_units,
@@ -251,9 +249,10 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
     return core::ScoreReconstructions(rec.cast<double>(), ds.test.stimuli, ds.image);
   };
   ASSIGN_OR_RETURN(const core::ImageScores ridge, score(ridge_pixels));
-  ASSIGN_OR_RETURN(const core::ImageScores mean,
-                   core::ScoreReconstructions(core::MeanImageBaseline(ds.train.stimuli, test.rows()),
-                                              ds.test.stimuli, ds.image));
+  ASSIGN_OR_RETURN(
+      const core::ImageScores mean,
+      core::ScoreReconstructions(core::MeanImageBaseline(ds.train.stimuli, test.rows()),
+                                 ds.test.stimuli, ds.image));
   auto pm = [](double m, double sd) { return absl::StrFormat("%.3f ± %.3f", m, sd); };
   std::string md = absl::StrCat(
       "# digit69: generators from CNN features, in the style of Du et al. (2020) Table 3\n\n",
@@ -270,13 +269,12 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
       "SSIM ratio | identification |\n|---|---|---|---|---|---|---|---|---|\n");
   auto add_rows = [&](const std::string& label, const core::Generator& g,
                       const Eigen::MatrixXf& truth, const Eigen::MatrixXf& ridge_h,
-                      const Eigen::MatrixXf& smr_h,
-                      const std::string& sheet) -> absl::Status {
+                      const Eigen::MatrixXf& smr_h, const std::string& sheet) -> absl::Status {
     ASSIGN_OR_RETURN(const Eigen::MatrixXf from_true, g.Generate(truth));
     ASSIGN_OR_RETURN(const core::ImageScores t, score(from_true));
     std::vector<Eigen::MatrixXf> rows = {test, from_true};
-    for (const auto& [decoder, h] : {std::pair<std::string, const Eigen::MatrixXf*>{"ridge", &ridge_h},
-                                     {"SMR", &smr_h}}) {
+    for (const auto& [decoder, h] :
+         {std::pair<std::string, const Eigen::MatrixXf*>{"ridge", &ridge_h}, {"SMR", &smr_h}}) {
       ASSIGN_OR_RETURN(const Eigen::MatrixXf from_decoded, g.Generate(*h));
       ASSIGN_OR_RETURN(const core::ImageScores d, score(from_decoded));
       absl::StrAppend(&md, "| ", label, " | ", decoder, " | ", pm(t.pcc, t.pcc_sd), " | ",
@@ -317,8 +315,8 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
       ASSIGN_OR_RETURN(const GeneratorsTrainResult r, RunGeneratorsTrain(t));
       ASSIGN_OR_RETURN(g, core::IcgGenerator::Load(r.dir));
     }
-    RETURN_IF_ERROR(add_rows(kind, *g, true_units, decoded_units, smr_units,
-                             absl::StrCat(kind, "_sheet.png")));
+    RETURN_IF_ERROR(
+        add_rows(kind, *g, true_units, decoded_units, smr_units, absl::StrCat(kind, "_sheet.png")));
   }
   // ICG on the best decodable units only (Du et al. condition on the top
   // 5,000 AlexNet units): ranked by held-out PCC over 5 folds of the
@@ -346,22 +344,23 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
       io.epochs = o.epochs;
       std::printf("training ICG on the top %d decodable units (%d epochs)\n", k, o.epochs);
       std::fflush(stdout);
-      ASSIGN_OR_RETURN(auto trainer, core::IcgTrainer::Create(images, pick(all_h),
-                                                              {28, 28, 1}, io));
+      ASSIGN_OR_RETURN(auto trainer,
+                       core::IcgTrainer::Create(images, pick(all_h), {28, 28, 1}, io));
       RETURN_IF_ERROR(trainer->Train());
       const std::unique_ptr<core::IcgGenerator> g = trainer->Finish();
       RETURN_IF_ERROR(add_rows(absl::StrCat("ICG, top ", units.size(), " units"), *g,
                                pick(true_units), pick(decoded_units), pick(smr_units), ""));
     }
   }
-  absl::StrAppend(&md, "| ridge betas → pixels (reference) | — | — | — | ", pm(ridge.pcc, ridge.pcc_sd),
-                  " | ", pm(ridge.ssim, ridge.ssim_sd), " | — | — | ",
+  absl::StrAppend(&md, "| ridge betas → pixels (reference) | — | — | — | ",
+                  pm(ridge.pcc, ridge.pcc_sd), " | ", pm(ridge.ssim, ridge.ssim_sd), " | — | — | ",
                   absl::StrFormat("%.3f", ridge.identification_pcc), " |\n");
   absl::StrAppend(&md, "| mean training image | — | — | — | ", pm(mean.pcc, mean.pcc_sd), " | ",
                   pm(mean.ssim, mean.ssim_sd), " | — | — | ",
                   absl::StrFormat("%.3f", mean.identification_pcc), " |\n");
-  absl::StrAppend(&md, "\nContact sheets `<kind>_sheet.png`: stimuli, then reconstructions from "
-                       "true features, from ridge-decoded and from SMR-decoded features.\n");
+  absl::StrAppend(&md,
+                  "\nContact sheets `<kind>_sheet.png`: stimuli, then reconstructions from "
+                  "true features, from ridge-decoded and from SMR-decoded features.\n");
   RETURN_IF_ERROR(core::WriteFile(o.out_dir + "/digit69_table3.md", md));
   std::printf("\n%s\nwrote %s/digit69_table3.md and the contact sheets\n", md.c_str(),
               o.out_dir.c_str());

@@ -37,8 +37,7 @@ core::TrainHooks LocalProgressHooks(const core::Stopwatch& watch) {
                                              "saving"};
     const int phase = static_cast<int>(p.phase);
     const bool last_step = p.total_steps > 0 && p.step == p.total_steps;
-    if (phase == state->phase && !last_step && absl::Now() - state->last < absl::Seconds(2))
-      return;
+    if (phase == state->phase && !last_step && absl::Now() - state->last < absl::Seconds(2)) return;
     state->phase = phase;
     state->last = absl::Now();
     std::string line = absl::StrFormat("progress: %s", kNames[phase]);
@@ -65,9 +64,8 @@ void PrintFeatureEvaluation(const core::ModelManifest& m) {
         "%s split (%d samples), layer %s (%lld units): feature PCC %.3f, "
         "NMSE %.3f, identification %.3f; mean features: PCC %.3f, NMSE %.3f\n",
         e.split.c_str(), e.num_samples, l.name.c_str(), static_cast<long long>(l.size),
-        get(e.metrics, "feature_pcc"), get(e.metrics, "nmse"),
-        get(e.metrics, "identification"), get(e.baseline_metrics, "feature_pcc"),
-        get(e.baseline_metrics, "nmse"));
+        get(e.metrics, "feature_pcc"), get(e.metrics, "nmse"), get(e.metrics, "identification"),
+        get(e.baseline_metrics, "feature_pcc"), get(e.baseline_metrics, "nmse"));
   }
   if (m.top_k_units > 0) {
     std::printf("unit decodability (held-out PCC, 5-fold CV on the training trials):");
@@ -91,9 +89,9 @@ void PrintImageEvaluation(const core::ModelManifest::Evaluation& e) {
       "%s split (%d samples): PCC %.3f, SSIM-11g %.3f, identification %.3f "
       "(PCC) %.3f "
       "(SSIM); mean image: PCC %.3f\n",
-      e.split.c_str(), e.num_samples, e.metrics.at("pcc"),
-      e.metrics.at("ssim"), e.metrics.at("identification_pcc"),
-      e.metrics.at("identification_ssim"), e.baseline_metrics.at("pcc"));
+      e.split.c_str(), e.num_samples, e.metrics.at("pcc"), e.metrics.at("ssim"),
+      e.metrics.at("identification_pcc"), e.metrics.at("identification_ssim"),
+      e.baseline_metrics.at("pcc"));
   const core::ImageScores s = core::ImageScores::FromMap(e.metrics);
   if (!std::isnan(s.identification_pcc_within_class))
     std::printf("  within-class identification (pairs of stimuli with the same label): %.3f\n",
@@ -108,19 +106,18 @@ absl::Status RunTrain(const TrainOptions& o) {
   ASSIGN_OR_RETURN(const std::string spec_text, worker::PipelineSpecText(o.spec));
   ASSIGN_OR_RETURN(const auto spec, worker::ParsePipelineSpec(spec_text));
   if (o.spec.empty())
-    std::printf("no --spec: the default pipeline (ridge to pixels, z-scored voxels, alpha by "
-                "5-fold cross-validation)\n");
-  ASSIGN_OR_RETURN(const core::DatasetOptions dataset_options,
-                   worker::ToDatasetOptions(description,
-                                             worker::DescriptionDataRoot(o.dataset, o.data_root)));
+    std::printf(
+        "no --spec: the default pipeline (ridge to pixels, z-scored voxels, alpha by "
+        "5-fold cross-validation)\n");
+  ASSIGN_OR_RETURN(
+      const core::DatasetOptions dataset_options,
+      worker::ToDatasetOptions(description, worker::DescriptionDataRoot(o.dataset, o.data_root)));
   core::TrainRequest request;
   request.model_name = o.model.empty() ? "cv" : o.model;
   request.spec_text = spec_text;
   RETURN_IF_ERROR(worker::ToTrainRequest(spec, &request));
-  std::printf("loading %s from %s\n", description.name().c_str(),
-              dataset_options.file.c_str());
-  ASSIGN_OR_RETURN(const core::Dataset dataset,
-                   core::LoadDataset(dataset_options));
+  std::printf("loading %s from %s\n", description.name().c_str(), dataset_options.file.c_str());
+  ASSIGN_OR_RETURN(const core::Dataset dataset, core::LoadDataset(dataset_options));
   // The rules the service applies (betas stored voxels x samples were
   // already named by LoadDataset).
   spec::DatasetFacts facts;
@@ -130,8 +127,7 @@ absl::Status RunTrain(const TrainOptions& o) {
   RETURN_IF_ERROR(spec::ValidateForDataset(spec, facts));
   RETURN_IF_ERROR(spec::ValidateStoredParts(spec, o.repo));
   if (o.cv != 0) return RunCrossValidation(dataset, request, o.repo, o.cv);
-  ASSIGN_OR_RETURN(auto repo,
-                   core::ModelRepository::Open({o.repo, /*create=*/true}));
+  ASSIGN_OR_RETURN(auto repo, core::ModelRepository::Open({o.repo, /*create=*/true}));
   core::Stopwatch watch;
   ASSIGN_OR_RETURN(const core::ModelManifest m,
                    core::TrainModel(dataset, request, *repo, LocalProgressHooks(watch)));

@@ -29,8 +29,7 @@ ABSL_FLAG(std::string, spec, "",
 ABSL_FLAG(int, cv, 0,
           "train (local): K > 0 reports K-fold cross-validated scores over every paired trial "
           "(train and test pooled) and commits nothing.");
-ABSL_FLAG(std::string, repo, "",
-          "train: model repository directory (created when missing).");
+ABSL_FLAG(std::string, repo, "", "train: model repository directory (created when missing).");
 ABSL_FLAG(std::string, data_root, "",
           "A dataset description's relative `file` is resolved against this when given, else "
           "against the description's own directory; features train, generators and gan "
@@ -44,18 +43,24 @@ ABSL_FLAG(int, epochs, 0,
 ABSL_FLAG(std::string, top_k, "",
           "generators evaluate: also ICG on the top-k decodable units, for each k of a list "
           "such as 64,128.");
-ABSL_FLAG(int, max_fashion_train, 20000, "features train: Fashion-MNIST training images used; 0 = all 60,000.");
-ABSL_FLAG(std::string, fashion_dir, "/usr/share/datasets/fashion-mnist", "features train: Debian dataset-fashion-mnist folder.");
+ABSL_FLAG(int, max_fashion_train, 20000,
+          "features train: Fashion-MNIST training images used; 0 = all 60,000.");
+ABSL_FLAG(std::string, fashion_dir, "/usr/share/datasets/fashion-mnist",
+          "features train: Debian dataset-fashion-mnist folder.");
 ABSL_FLAG(std::string, network, "alexnet28", "features compare: stored feature network.");
 ABSL_FLAG(std::string, layers, "fc6", "features compare: comma-separated layers to decode.");
 ABSL_FLAG(int, folds, 5, "features compare: outer cross-validation folds.");
 ABSL_FLAG(int, voxels, 200, "features compare: voxels selected for SMR.");
 ABSL_FLAG(int, iterations, 10, "features compare: SMR alternating iterations.");
-ABSL_FLAG(std::string, variants, "", "features compare: comma-separated SMR variants; empty = all, sparse and not.");
-ABSL_FLAG(std::string, kind, "ICG", "generators train: ICG, CVAE, CGAN, DeCNN, or GAN (HYPER's unconditional generator).");
+ABSL_FLAG(std::string, variants, "",
+          "features compare: comma-separated SMR variants; empty = all, sparse and not.");
+ABSL_FLAG(std::string, kind, "ICG",
+          "generators train: ICG, CVAE, CGAN, DeCNN, or GAN (HYPER's unconditional generator).");
 ABSL_FLAG(int, latent, 16, "generators train: latent size.");
-ABSL_FLAG(double, margin, 30, "generators train: IntroVAE hinge margin (nats); 0 = the paper's unbounded -alpha KL.");
-ABSL_FLAG(std::string, gan, "digit69_GAN", "gan evaluate: the stored digit69 GAN (v2p generators train --kind GAN).");
+ABSL_FLAG(double, margin, 30,
+          "generators train: IntroVAE hinge margin (nats); 0 = the paper's unbounded -alpha KL.");
+ABSL_FLAG(std::string, gan, "digit69_GAN",
+          "gan evaluate: the stored digit69 GAN (v2p generators train --kind GAN).");
 ABSL_FLAG(int, permutations, 200, "gan evaluate: random-latent sets in HYPER's permutation tests.");
 ABSL_FLAG(int, face_epochs, 60, "gan evaluate: epochs of the face GANs (64x64).");
 ABSL_FLAG(bool, faces, true, "gan evaluate: also the simulated face experiments (Olivetti).");
@@ -166,11 +171,13 @@ int GeneratorsEvaluate(const Invocation& c) {
   if (absl::GetFlag(FLAGS_epochs) > 0) o.epochs = absl::GetFlag(FLAGS_epochs);
   for (absl::string_view k : absl::StrSplit(absl::GetFlag(FLAGS_top_k), ',', absl::SkipEmpty())) {
     int v = 0;
-    if (!absl::SimpleAtoi(k, &v) || v <= 0) return Usage("--top_k takes positive counts, e.g. 64,128");
+    if (!absl::SimpleAtoi(k, &v) || v <= 0)
+      return Usage("--top_k takes positive counts, e.g. 64,128");
     o.top_k.push_back(v);
   }
   o.command = c.command_line;
-  if (o.repo.empty() || o.out_dir.empty()) return Usage("generators evaluate needs --repo and --out");
+  if (o.repo.empty() || o.out_dir.empty())
+    return Usage("generators evaluate needs --repo and --out");
   return Report(v2p::client::RunGeneratorsEvaluate(o));
 }
 
@@ -198,10 +205,9 @@ int Generators(const Invocation& c) {
 
 // train --repo: in this process, committed to the local repository.
 int LocalTrain(const Invocation&) {
-  v2p::client::TrainOptions o{
-      absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_spec),
-      absl::GetFlag(FLAGS_repo), absl::GetFlag(FLAGS_model),
-      DescriptionRootFlag()};
+  v2p::client::TrainOptions o{absl::GetFlag(FLAGS_dataset), absl::GetFlag(FLAGS_spec),
+                              absl::GetFlag(FLAGS_repo), absl::GetFlag(FLAGS_model),
+                              DescriptionRootFlag()};
   o.cv = absl::GetFlag(FLAGS_cv);
   if (o.dataset.empty() || o.repo.empty() || (o.model.empty() && o.cv == 0)) {
     return Usage("train needs --dataset, --repo and --model (or --cv K)");

@@ -60,8 +60,8 @@ std::string CodeName(int code) {
 
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   static const auto* buckets = new prometheus::Histogram::BucketBoundaries{
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-      5, 10};
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   return *buckets;
 }
 
@@ -104,7 +104,7 @@ void RpcMetrics::Record(const char* method, grpc::StatusCode code, double second
 }
 
 absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::string& host,
-                                                                         int port) {
+                                                                        int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError("metrics endpoint: socket() failed");
   const int one = 1;
@@ -169,7 +169,8 @@ void MetricsEndpoint::Serve() {
       if (n <= 0) break;
       request.append(buf, static_cast<size_t>(n));
     }
-    const bool metrics = request.rfind("GET /metrics ", 0) == 0 || request.rfind("GET /metrics?", 0) == 0;
+    const bool metrics =
+        request.rfind("GET /metrics ", 0) == 0 || request.rfind("GET /metrics?", 0) == 0;
     const std::string body = metrics ? Render() : "only /metrics is served here\n";
     const std::string response = absl::StrCat(
         metrics ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 404 Not Found\r\n",

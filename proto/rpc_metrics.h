@@ -15,8 +15,8 @@
 #include <vector>
 
 #include <grpcpp/support/server_interceptor.h>
-#include <prometheus/counter.h>
 #include <prometheus/collectable.h>
+#include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>

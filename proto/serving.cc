@@ -79,8 +79,7 @@ absl::Status ServeUntilSignalled(ServeOptions options) {
     char sig = 0;
     while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
-    std::fprintf(stderr, "%s: signal %d, shutting down\n", options.name.c_str(),
-                 sig);
+    std::fprintf(stderr, "%s: signal %d, shutting down\n", options.name.c_str(), sig);
     // Every health status turns NOT_SERVING (and stays so) and watchers
     // hear it at once: a gateway stops sending here and closes its Watch
     // stream, and a readiness probe fails while calls in flight finish.
@@ -113,8 +112,9 @@ absl::Status CheckFlagRanges(const std::vector<FlagRange>& flags) {
   for (const FlagRange& f : flags) {
     if (f.value < f.min || f.value > f.max) {
       return absl::InvalidArgumentError(
-          f.max >= INT32_MAX ? absl::StrCat("--", f.name, "=", f.value, ": must be at least ", f.min)
-                             : absl::StrCat("--", f.name, "=", f.value, ": must be from ", f.min, " to ", f.max));
+          f.max >= INT32_MAX
+              ? absl::StrCat("--", f.name, "=", f.value, ": must be at least ", f.min)
+              : absl::StrCat("--", f.name, "=", f.value, ": must be from ", f.min, " to ", f.max));
     }
   }
   return absl::OkStatus();

@@ -30,7 +30,8 @@ absl::StatusOr<Message> ParseTextProto(const std::string& text, const std::strin
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&collector);
   if (!parser.ParseFromString(text, &message)) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ":", absl::StrJoin(collector.errors, "; ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ":", absl::StrJoin(collector.errors, "; ")));
   }
   return message;
 }

@@ -5,6 +5,8 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
+  # the format check (tests: style.clang_format); version 14 is the one .clang-format was set with
+  clang-format-14
   # gRPC 1.51 + Protobuf 3.21, health.proto / reflection.proto
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   # LibTorch 1.13 CPU; OpenBLAS so its matrix products do not run on the reference BLAS

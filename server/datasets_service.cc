@@ -51,7 +51,8 @@ absl::Status DatasetsService::Receive(grpc::ServerContext* context,
   store::Sha256 hash;
   int64_t received = 0;
   while (reader->Read(&msg)) {
-    if (!msg.has_chunk()) return absl::InvalidArgumentError("only the first message may carry a header");
+    if (!msg.has_chunk())
+      return absl::InvalidArgumentError("only the first message may carry a header");
     received += static_cast<int64_t>(msg.chunk().size());
     if (received > h.total_bytes()) {
       return absl::InvalidArgumentError(
@@ -64,13 +65,13 @@ absl::Status DatasetsService::Receive(grpc::ServerContext* context,
   if (context->IsCancelled()) return absl::CancelledError("upload cancelled by the client");
   if (!out) return absl::InternalError("cannot write the uploaded file");
   if (received != h.total_bytes()) {
-    return absl::InvalidArgumentError(absl::StrCat("upload ended after ", received, " of ",
-                                                   h.total_bytes(), " declared bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("upload ended after ", received, " of ", h.total_bytes(), " declared bytes"));
   }
   const std::string actual = hash.HexDigest();
   if (actual != declared) {
-    return absl::InvalidArgumentError(absl::StrCat("sha256 mismatch: declared ", declared,
-                                                   ", received bytes hash to ", actual));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sha256 mismatch: declared ", declared, ", received bytes hash to ", actual));
   }
   voxel2pixel::worker::v1::ValidateDatasetRequest check;
   check.set_directory(staging.relative);

@@ -28,8 +28,7 @@ class Dispatcher {
     absl::Duration default_deadline = absl::Seconds(60);
   };
   // `pool` must outlive the dispatcher.
-  Dispatcher(WorkerPool* pool, Options options)
-      : pool_(pool), options_(options) {}
+  Dispatcher(WorkerPool* pool, Options options) : pool_(pool), options_(options) {}
   ~Dispatcher();  // waits for RunAsync calls to finish and release their worker
 
   using Stub = voxel2pixel::worker::v1::Worker::Stub;

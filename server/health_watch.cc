@@ -44,9 +44,8 @@ class WatchCall final : public grpc::ClientReadReactor<HealthCheckResponse> {
   std::optional<bool> Next() {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
-        +[](WatchCall* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
-          return c->done_ || !c->answers_.empty();
-        },
+        +[](WatchCall* c)
+             ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) { return c->done_ || !c->answers_.empty(); },
         this));
     if (answers_.empty()) return std::nullopt;
     const bool serving = answers_.front();

@@ -25,29 +25,25 @@
 #include "server/training_service.h"
 #include "server/worker_pool.h"
 
-ABSL_FLAG(std::string, host, "127.0.0.1",
-          "Address to listen on (0.0.0.0 for all interfaces).");
-ABSL_FLAG(int, port, 8500,
-          "Port to listen on; 0 picks a free one (see --ready_fd).");
-ABSL_FLAG(std::string, repo, "",
-          "Model repository directory, shared with the workers (required).");
+ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on (0.0.0.0 for all interfaces).");
+ABSL_FLAG(int, port, 8500, "Port to listen on; 0 picks a free one (see --ready_fd).");
+ABSL_FLAG(std::string, repo, "", "Model repository directory, shared with the workers (required).");
 ABSL_FLAG(std::string, workers, "spawn:1",
           "spawn:N; dns:///NAME:PORT (every address NAME resolves to, re-resolved: a headless "
           "service); or host:port[,host:port...] of running workers.");
-ABSL_FLAG(std::string, worker_binary, "",
-          "v2p-worker to spawn; default: beside this binary.");
+ABSL_FLAG(std::string, worker_binary, "", "v2p-worker to spawn; default: beside this binary.");
 ABSL_FLAG(std::string, worker_device, "auto",
           "Device of spawned workers: auto (round the visible GPUs, else cpu), cpu or cuda:N.");
-ABSL_FLAG(int, ready_fd, -1,
-          "Write the bound port to this file descriptor, then close it.");
+ABSL_FLAG(int, ready_fd, -1, "Write the bound port to this file descriptor, then close it.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(int, shutdown_grace_s, 5,
           "On SIGTERM, how long calls in flight may finish before they are cancelled.");
 ABSL_FLAG(int, max_upload_mb, 512, "Largest dataset upload, in MiB.");
-ABSL_FLAG(int, max_batch_size, 32,
-          "Dynamic batching at the gateway: concurrent requests for one model go to a worker as one "
-          "call of at most this many samples; a lone request is sent at once. 1 sends every "
-          "request alone (bench/serving_bench measures both).");
+ABSL_FLAG(
+    int, max_batch_size, 32,
+    "Dynamic batching at the gateway: concurrent requests for one model go to a worker as one "
+    "call of at most this many samples; a lone request is sent at once. 1 sends every "
+    "request alone (bench/serving_bench measures both).");
 ABSL_FLAG(int, max_batches_in_flight, 1,
           "With --max_batch_size > 1: coalesced batches of one model in flight per ready worker. "
           "1 makes the largest batches (on a CPU worker sharing its cores, more throughput and a "
@@ -56,7 +52,8 @@ ABSL_FLAG(int, max_batches_in_flight, 1,
 ABSL_FLAG(int, stream_window, 8,
           "StreamReconstruct: samples of one stream in flight at once; beyond it the stream reads "
           "no further, so the client's sends wait (HTTP/2 flow control).");
-ABSL_FLAG(int, metrics_port, 8501, "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
+ABSL_FLAG(int, metrics_port, 8501,
+          "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
 ABSL_FLAG(std::vector<std::string>, worker_args, {},
           "Extra flags for spawned workers, comma-separated (e.g. --job_lease_s=3).");
 
@@ -152,8 +149,8 @@ v2p::server::RequestCoalescer::Options Coalescing(prometheus::Registry& registry
 absl::StatusOr<std::unique_ptr<v2p::MetricsEndpoint>> StartMetrics(
     const std::vector<std::shared_ptr<prometheus::Collectable>>& collectables) {
   if (absl::GetFlag(FLAGS_metrics_port) < 0) return nullptr;
-  auto metrics = v2p::MetricsEndpoint::Start(absl::GetFlag(FLAGS_host),
-                                             absl::GetFlag(FLAGS_metrics_port));
+  auto metrics =
+      v2p::MetricsEndpoint::Start(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_metrics_port));
   if (!metrics.ok()) return metrics.status();
   for (const auto& c : collectables) (*metrics)->RegisterCollectable(c);
   std::fprintf(stderr, "v2p-server metrics on http://%s:%d/metrics\n",
@@ -185,10 +182,9 @@ int Serve() {
       {static_cast<int64_t>(absl::GetFlag(FLAGS_max_upload_mb)) << 20});
   v2p::server::TrainingService training(datasets->get(), operations->get());
   v2p::server::OperationsService operations_service(operations->get(), {});
-  auto metrics = StartMetrics({registry,
-                               std::make_shared<v2p::server::WorkerPoolCollector>(pool->get()),
-                               std::make_shared<v2p::server::OperationsCollector>(
-                                   operations->get())});
+  auto metrics =
+      StartMetrics({registry, std::make_shared<v2p::server::WorkerPoolCollector>(pool->get()),
+                    std::make_shared<v2p::server::OperationsCollector>(operations->get())});
   if (!metrics.ok()) return Fail(metrics.status());
 
   v2p::ServeOptions serve;

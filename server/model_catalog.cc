@@ -19,8 +19,7 @@ void ModelCatalog::Remember(const Key& key, Model model, absl::Time when) {
 }
 
 void ModelCatalog::LookupAsync(const grpc::ServerContextBase* context, const std::string& name,
-                               int64_t version,
-                               std::function<void(absl::StatusOr<Model>)> done) {
+                               int64_t version, std::function<void(absl::StatusOr<Model>)> done) {
   const Key key(name, version);
   const absl::Time now = absl::Now();
   if (Model model = Remembered(key, now)) {
@@ -36,17 +35,20 @@ void ModelCatalog::LookupAsync(const grpc::ServerContextBase* context, const std
   call->request.set_version(version);
   dispatcher_->RunAsync(
       context, dispatcher_->DeadlineFor(context),
-      [call](Dispatcher::Stub& stub, grpc::ClientContext* ctx, std::function<void(grpc::Status)> cb) {
+      [call](Dispatcher::Stub& stub, grpc::ClientContext* ctx,
+             std::function<void(grpc::Status)> cb) {
         stub.async()->GetModel(ctx, &call->request, &call->model, std::move(cb));
       },
-      "", [this, key, now, call, done = std::move(done)](grpc::Status status) {
+      "",
+      [this, key, now, call, done = std::move(done)](grpc::Status status) {
         if (!status.ok()) {
           absl::Status s = FromGrpcStatus(status);
           // A worker's own answer (NOT_FOUND, a bad version) reads as it
           // is; a failure to reach one says where it happened.
           if (s.code() != absl::StatusCode::kNotFound &&
               s.code() != absl::StatusCode::kInvalidArgument) {
-            s = absl::Status(s.code(), absl::StrCat("looking up model ", key.first, ": ", s.message()));
+            s = absl::Status(s.code(),
+                             absl::StrCat("looking up model ", key.first, ": ", s.message()));
           }
           done(std::move(s));
           return;

@@ -34,8 +34,8 @@ class ModelCatalog {
   // null) must stay valid until then. The model is shared, not copied: a
   // lookup per request must not copy its description each time.
   using Model = std::shared_ptr<const voxel2pixel::v1::Model>;
-  void LookupAsync(const grpc::ServerContextBase* context, const std::string& name,
-                   int64_t version, std::function<void(absl::StatusOr<Model>)> done);
+  void LookupAsync(const grpc::ServerContextBase* context, const std::string& name, int64_t version,
+                   std::function<void(absl::StatusOr<Model>)> done);
 
  private:
   using Key = std::pair<std::string, int64_t>;

@@ -20,10 +20,8 @@ grpc::Status ModelsService::ListModels(grpc::ServerContext* context,
 }
 
 grpc::Status ModelsService::GetModel(grpc::ServerContext* context,
-                                     const v1::GetModelRequest* request,
-                                     v1::Model* response) {
-  if (absl::Status s = ValidateModelRef(request->name()); !s.ok())
-    return ToGrpcStatus(s);
+                                     const v1::GetModelRequest* request, v1::Model* response) {
+  if (absl::Status s = ValidateModelRef(request->name()); !s.ok()) return ToGrpcStatus(s);
   const grpc::Status status = dispatcher_->Run(context, [&](auto& stub, grpc::ClientContext& ctx) {
     response->Clear();
     return stub.GetModel(&ctx, *request, response);

@@ -15,10 +15,9 @@ class ModelsService final : public voxel2pixel::v1::Models::Service {
   ModelsService(const Dispatcher* dispatcher, const WorkerPool* pool)
       : dispatcher_(dispatcher), pool_(pool) {}
 
-  grpc::Status ListModels(
-      grpc::ServerContext* context,
-      const voxel2pixel::v1::ListModelsRequest* request,
-      voxel2pixel::v1::ListModelsResponse* response) override;
+  grpc::Status ListModels(grpc::ServerContext* context,
+                          const voxel2pixel::v1::ListModelsRequest* request,
+                          voxel2pixel::v1::ListModelsResponse* response) override;
   grpc::Status GetModel(grpc::ServerContext* context,
                         const voxel2pixel::v1::GetModelRequest* request,
                         voxel2pixel::v1::Model* response) override;

@@ -40,17 +40,17 @@ absl::StatusOr<bool> MatchesFilter(const Operation& op, const std::string& filte
       }
       match = meta.phase() == phase;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "filter: unknown key '", key, "' (done, model, dataset, phase)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("filter: unknown key '", key, "' (done, model, dataset, phase)"));
     }
     if (!match) return false;
   }
   return true;
 }
 
-grpc::Status OperationsService::ListOperations(grpc::ServerContext*,
-                                               const google::longrunning::ListOperationsRequest* request,
-                                               google::longrunning::ListOperationsResponse* response) {
+grpc::Status OperationsService::ListOperations(
+    grpc::ServerContext*, const google::longrunning::ListOperationsRequest* request,
+    google::longrunning::ListOperationsResponse* response) {
   if (request->page_size() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size must be >= 0");
   }
@@ -66,8 +66,8 @@ grpc::Status OperationsService::ListOperations(grpc::ServerContext*,
     if (!match.ok()) return ToGrpcStatus(match.status());
     if (!*match) continue;
     if (response->operations_size() == page_size) {
-      response->set_next_page_token(
-          std::string(absl::StripPrefix(response->operations().rbegin()->name(), store::kOperationPrefix)));
+      response->set_next_page_token(std::string(
+          absl::StripPrefix(response->operations().rbegin()->name(), store::kOperationPrefix)));
       break;
     }
     *response->add_operations() = *std::move(op);
@@ -75,9 +75,9 @@ grpc::Status OperationsService::ListOperations(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status OperationsService::GetOperation(grpc::ServerContext*,
-                                             const google::longrunning::GetOperationRequest* request,
-                                             Operation* response) {
+grpc::Status OperationsService::GetOperation(
+    grpc::ServerContext*, const google::longrunning::GetOperationRequest* request,
+    Operation* response) {
   auto id = operations_->IdFromName(request->name());
   if (!id.ok()) return ToGrpcStatus(id.status());
   auto op = operations_->Get(*id);
@@ -132,9 +132,9 @@ grpc::Status OperationsService::CancelOperation(
   return ToGrpcStatus(status);
 }
 
-grpc::Status OperationsService::WaitOperation(grpc::ServerContext* context,
-                                              const google::longrunning::WaitOperationRequest* request,
-                                              Operation* response) {
+grpc::Status OperationsService::WaitOperation(
+    grpc::ServerContext* context, const google::longrunning::WaitOperationRequest* request,
+    Operation* response) {
   auto id = operations_->IdFromName(request->name());
   if (!id.ok()) return ToGrpcStatus(id.status());
   absl::Time until = absl::FromChrono(context->deadline());

@@ -18,45 +18,43 @@ namespace v1 = voxel2pixel::v1;
 // Draws per sample one request may ask for (each is a generator pass).
 constexpr int kMaxSamplesPerRequest = 64;
 
-ReconstructionService::ReconstructionService(const Dispatcher* dispatcher,
-                                             ModelCatalog* catalog,
+ReconstructionService::ReconstructionService(const Dispatcher* dispatcher, ModelCatalog* catalog,
                                              prometheus::Gauge* streams_in_flight,
                                              RequestCoalescer::Options coalescing,
                                              int stream_window)
     : dispatcher_(dispatcher),
       catalog_(catalog),
       streams_in_flight_(streams_in_flight),
-      coalescer_(std::move(coalescing),
-                 [dispatcher](const grpc::ServerContextBase* context,
-                              const v1::ReconstructRequest* request, absl::Time deadline,
-                              v1::ReconstructResponse* response,
-                              std::function<void(grpc::Status)> done) {
-                   dispatcher->RunAsync(
-                       context, deadline,
-                       [request, response](Dispatcher::Stub& stub, grpc::ClientContext* ctx,
-                                           std::function<void(grpc::Status)> cb) {
-                         response->Clear();
-                         stub.async()->Reconstruct(ctx, request, response, std::move(cb));
-                       },
-                       request->model(), std::move(done));
-                 }),
+      coalescer_(
+          std::move(coalescing),
+          [dispatcher](const grpc::ServerContextBase* context,
+                       const v1::ReconstructRequest* request, absl::Time deadline,
+                       v1::ReconstructResponse* response, std::function<void(grpc::Status)> done) {
+            dispatcher->RunAsync(
+                context, deadline,
+                [request, response](Dispatcher::Stub& stub, grpc::ClientContext* ctx,
+                                    std::function<void(grpc::Status)> cb) {
+                  response->Clear();
+                  stub.async()->Reconstruct(ctx, request, response, std::move(cb));
+                },
+                request->model(), std::move(done));
+          }),
       stream_window_(std::max(1, stream_window)) {}
 
 absl::Status ReconstructionService::ValidateRequest(const v1::ReconstructRequest& request) {
   if (absl::Status s = ValidateModelRef(request.model()); !s.ok()) return s;
   if (absl::Status s = ValidateNotEmpty(request); !s.ok()) return s;
   if (request.num_samples() < 0 || request.num_samples() > kMaxSamplesPerRequest)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "num_samples is ", request.num_samples(), "; ask for 0 (no draws) to ",
-        kMaxSamplesPerRequest, " draws per sample"));
+    return absl::InvalidArgumentError(absl::StrCat("num_samples is ", request.num_samples(),
+                                                   "; ask for 0 (no draws) to ",
+                                                   kMaxSamplesPerRequest, " draws per sample"));
   return absl::OkStatus();
 }
 
 absl::Status ReconstructionService::ValidateSamples(const v1::ReconstructRequest& request,
                                                     const v1::Model& model) {
   for (int i = 0; i < request.samples_size(); ++i) {
-    if (absl::Status s = ValidateSample(request.samples(i), i, model); !s.ok())
-      return s;
+    if (absl::Status s = ValidateSample(request.samples(i), i, model); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -68,12 +66,13 @@ void ReconstructionService::ValidateAsync(const grpc::ServerContextBase* context
     done(std::move(s));
     return;
   }
-  catalog_->LookupAsync(context, request.model(), request.model_version(),
-                        [&request, done = std::move(done)](absl::StatusOr<ModelCatalog::Model> model) {
-                          absl::Status s = model.status();
-                          if (s.ok()) s = ValidateSamples(request, **model);
-                          done(std::move(s));
-                        });
+  catalog_->LookupAsync(
+      context, request.model(), request.model_version(),
+      [&request, done = std::move(done)](absl::StatusOr<ModelCatalog::Model> model) {
+        absl::Status s = model.status();
+        if (s.ok()) s = ValidateSamples(request, **model);
+        done(std::move(s));
+      });
 }
 
 // One unary Reconstruct: answered through its coalescer ticket, whichever
@@ -116,10 +115,10 @@ class ReconstructionService::UnaryCall final : public grpc::ServerUnaryReactor {
 
   void OnCancel() override {
     const bool expired = std::chrono::system_clock::now() >= context_->deadline();
-    coalescer_->Withdraw(ticket_, expired ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                                         "deadline passed while waiting for a worker")
-                                          : grpc::Status(grpc::StatusCode::CANCELLED,
-                                                         "the caller cancelled"));
+    coalescer_->Withdraw(
+        ticket_, expired ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                        "deadline passed while waiting for a worker")
+                         : grpc::Status(grpc::StatusCode::CANCELLED, "the caller cancelled"));
   }
   void OnDone() override { delete this; }
 
@@ -132,9 +131,9 @@ class ReconstructionService::UnaryCall final : public grpc::ServerUnaryReactor {
   std::optional<grpc::Status> held_ ABSL_GUARDED_BY(mu_);
 };
 
-grpc::ServerUnaryReactor* ReconstructionService::Reconstruct(
-    grpc::CallbackServerContext* context, const v1::ReconstructRequest* request,
-    v1::ReconstructResponse* response) {
+grpc::ServerUnaryReactor* ReconstructionService::Reconstruct(grpc::CallbackServerContext* context,
+                                                             const v1::ReconstructRequest* request,
+                                                             v1::ReconstructResponse* response) {
   auto* call = new UnaryCall(&coalescer_, context, response);
   call->Hold();
   ValidateAsync(context, *request, [this, call, context, request](absl::Status s) {
@@ -304,8 +303,8 @@ class ReconstructionService::StreamCall final
     }
     // Still counted in lookups_: the call cannot finish during Submit, even
     // if the sample is answered at once.
-    service_->coalescer_.Submit(sample->ticket, context_, service_->dispatcher_->DeadlineFor(context_),
-                                sample->request);
+    service_->coalescer_.Submit(sample->ticket, context_,
+                                service_->dispatcher_->DeadlineFor(context_), sample->request);
     {
       absl::MutexLock lock(&mu_);
       --lookups_;
@@ -337,8 +336,8 @@ class ReconstructionService::StreamCall final
       window_.pop_front();
       if (!error_.ok() && !keep_error_) continue;  // the stream failed: dropped with it
       if (!done->status.ok()) {
-        Fail(grpc::Status(done->status.error_code(),
-                          absl::StrCat("stream message ", done->n, ": ", done->status.error_message())));
+        Fail(grpc::Status(done->status.error_code(), absl::StrCat("stream message ", done->n, ": ",
+                                                                  done->status.error_message())));
         continue;
       }
       out_.Clear();
@@ -353,7 +352,8 @@ class ReconstructionService::StreamCall final
       reading_ = true;
       a.read = true;
     }
-    if (stopped && !finished_ && lookups_ == 0 && window_.empty() && !writing_ && a.withdraw.empty()) {
+    if (stopped && !finished_ && lookups_ == 0 && window_.empty() && !writing_ &&
+        a.withdraw.empty()) {
       finished_ = true;
       a.finish = true;
       a.status = error_;
@@ -365,8 +365,9 @@ class ReconstructionService::StreamCall final
   void Act(Actions a) ABSL_LOCKS_EXCLUDED(mu_) {
     for (const auto& t : a.withdraw) {
       // Answers the ticket, whose callback plans again.
-      service_->coalescer_.Withdraw(
-          t, grpc::Status(grpc::StatusCode::CANCELLED, "the stream ended before this sample was sent"));
+      service_->coalescer_.Withdraw(t,
+                                    grpc::Status(grpc::StatusCode::CANCELLED,
+                                                 "the stream ended before this sample was sent"));
     }
     if (a.write) StartWrite(&out_);
     if (a.read) StartRead(&in_);

@@ -23,8 +23,7 @@
 
 namespace v2p::server {
 
-class ReconstructionService final
-    : public voxel2pixel::v1::Reconstruction::CallbackService {
+class ReconstructionService final : public voxel2pixel::v1::Reconstruction::CallbackService {
  public:
   // Both must outlive the service.
   // `streams_in_flight` may be null.
@@ -38,10 +37,9 @@ class ReconstructionService final
     return o;
   }
 
-  grpc::ServerUnaryReactor* Reconstruct(
-      grpc::CallbackServerContext* context,
-      const voxel2pixel::v1::ReconstructRequest* request,
-      voxel2pixel::v1::ReconstructResponse* response) override;
+  grpc::ServerUnaryReactor* Reconstruct(grpc::CallbackServerContext* context,
+                                        const voxel2pixel::v1::ReconstructRequest* request,
+                                        voxel2pixel::v1::ReconstructResponse* response) override;
 
   grpc::ServerBidiReactor<voxel2pixel::v1::StreamReconstructRequest,
                           voxel2pixel::v1::StreamReconstructResponse>*

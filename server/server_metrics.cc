@@ -23,11 +23,14 @@ prometheus::ClientMetric Value(const std::string& label, const std::string& valu
 }  // namespace
 
 std::vector<prometheus::MetricFamily> WorkerPoolCollector::Collect() const {
-  prometheus::MetricFamily up{"v2p_worker_up", "1 when the worker slot has a serving worker.",
-                              prometheus::MetricType::Gauge, {}};
+  prometheus::MetricFamily up{"v2p_worker_up",
+                              "1 when the worker slot has a serving worker.",
+                              prometheus::MetricType::Gauge,
+                              {}};
   prometheus::MetricFamily restarts{"v2p_worker_restarts_total",
                                     "Times a supervised worker was restarted after dying.",
-                                    prometheus::MetricType::Counter, {}};
+                                    prometheus::MetricType::Counter,
+                                    {}};
   const auto slots = pool_->Slots();
   for (size_t i = 0; i < slots.size(); ++i) {
     const std::string w = std::to_string(i);
@@ -51,11 +54,13 @@ std::vector<prometheus::MetricFamily> OperationsCollector::Collect() const {
       ++counts["succeeded"];
     } else {
       ++counts[op->error().code() == static_cast<int>(grpc::StatusCode::CANCELLED) ? "cancelled"
-                                                                                     : "failed"];
+                                                                                   : "failed"];
     }
   }
-  prometheus::MetricFamily f{"v2p_operations", "Training operations in the repository, by state.",
-                             prometheus::MetricType::Gauge, {}};
+  prometheus::MetricFamily f{"v2p_operations",
+                             "Training operations in the repository, by state.",
+                             prometheus::MetricType::Gauge,
+                             {}};
   for (const auto& [state, n] : counts) {
     f.metric.push_back(Value("state", state, n, prometheus::MetricType::Gauge));
   }

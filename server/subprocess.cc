@@ -20,22 +20,18 @@
 namespace v2p::server {
 
 std::string DescribeExit(int wait_status) {
-  if (WIFEXITED(wait_status))
-    return absl::StrCat("exit code ", WEXITSTATUS(wait_status));
-  if (WIFSIGNALED(wait_status))
-    return absl::StrCat("killed by signal ", WTERMSIG(wait_status));
+  if (WIFEXITED(wait_status)) return absl::StrCat("exit code ", WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) return absl::StrCat("killed by signal ", WTERMSIG(wait_status));
   return absl::StrCat("wait status ", wait_status);
 }
 
 std::string ExecutableDir() {
   std::error_code ec;
-  return std::filesystem::read_symlink("/proc/self/exe", ec)
-      .parent_path()
-      .string();
+  return std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().string();
 }
 
-absl::StatusOr<ChildProcess> SpawnWithReadyFd(
-    const std::vector<std::string>& argv, absl::Duration timeout) {
+absl::StatusOr<ChildProcess> SpawnWithReadyFd(const std::vector<std::string>& argv,
+                                              absl::Duration timeout) {
   if (argv.empty()) return absl::InvalidArgumentError("no program to run");
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -80,8 +76,7 @@ absl::StatusOr<ChildProcess> SpawnWithReadyFd(
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
       return absl::DeadlineExceededError(
-          absl::StrCat(argv[0], " did not report a port within ",
-                       absl::FormatDuration(timeout)));
+          absl::StrCat(argv[0], " did not report a port within ", absl::FormatDuration(timeout)));
     }
     char buf[64];
     const ssize_t n = read(fds[0], buf, sizeof(buf));
@@ -93,8 +88,8 @@ absl::StatusOr<ChildProcess> SpawnWithReadyFd(
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    return absl::UnavailableError(absl::StrCat(
-        argv[0], " exited before serving (", DescribeExit(status), ")"));
+    return absl::UnavailableError(
+        absl::StrCat(argv[0], " exited before serving (", DescribeExit(status), ")"));
   }
   close(fds[0]);
   // "<grpc port> [<metrics port>]"
@@ -105,8 +100,7 @@ absl::StatusOr<ChildProcess> SpawnWithReadyFd(
   if (fields.empty() || !absl::SimpleAtoi(fields[0], &port) || port <= 0) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    return absl::InternalError(
-        absl::StrCat(argv[0], " reported a bad port: '", line, "'"));
+    return absl::InternalError(absl::StrCat(argv[0], " reported a bad port: '", line, "'"));
   }
   return ChildProcess{pid, port, metrics_port};
 }

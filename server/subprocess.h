@@ -23,8 +23,8 @@ struct ChildProcess {
 // "<port> [<metrics port>]".
 // The child gets SIGTERM when the calling thread's process dies. Errors:
 // the child exited (its status named) or timed out (it is killed).
-absl::StatusOr<ChildProcess> SpawnWithReadyFd(
-    const std::vector<std::string>& argv, absl::Duration timeout);
+absl::StatusOr<ChildProcess> SpawnWithReadyFd(const std::vector<std::string>& argv,
+                                              absl::Duration timeout);
 
 // Describes a waitpid() status: "exit code 3", "killed by signal 9".
 std::string DescribeExit(int wait_status);

@@ -23,7 +23,8 @@ bool AllFinite(const float* v, int n) {
   for (; i + kBlock <= n; i += kBlock) {
     uint32_t bits[kBlock];
     std::memcpy(bits, v + i, sizeof(bits));
-    for (int k = 0; k < kBlock; ++k) bad |= static_cast<uint32_t>((bits[k] & kExponent) == kExponent);
+    for (int k = 0; k < kBlock; ++k)
+      bad |= static_cast<uint32_t>((bits[k] & kExponent) == kExponent);
   }
   for (; i < n; ++i) bad |= static_cast<uint32_t>(!std::isfinite(v[i]));
   return bad == 0;
@@ -33,17 +34,14 @@ bool AllFinite(const float* v, int n) {
 
 absl::Status ValidateModelRef(const std::string& model) {
   if (model.empty()) {
-    return absl::InvalidArgumentError(
-        "no model named: set 'model' (see Models.ListModels)");
+    return absl::InvalidArgumentError("no model named: set 'model' (see Models.ListModels)");
   }
   return absl::OkStatus();
 }
 
-absl::Status ValidateNotEmpty(
-    const voxel2pixel::v1::ReconstructRequest& request) {
+absl::Status ValidateNotEmpty(const voxel2pixel::v1::ReconstructRequest& request) {
   if (request.samples().empty()) {
-    return absl::InvalidArgumentError(
-        "empty batch: expected at least one sample, received 0");
+    return absl::InvalidArgumentError("empty batch: expected at least one sample, received 0");
   }
   return absl::OkStatus();
 }
@@ -51,17 +49,17 @@ absl::Status ValidateNotEmpty(
 absl::Status ValidateSample(const voxel2pixel::v1::Sample& sample, int index,
                             const voxel2pixel::v1::Model& model) {
   if (sample.betas_size() != model.num_voxels()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sample '", sample.id(), "' (index ", index, "): model ", model.name(),
-        " v", model.version(), " expects ", model.num_voxels(),
-        " betas, received ", sample.betas_size()));
+    return absl::InvalidArgumentError(absl::StrCat("sample '", sample.id(), "' (index ", index,
+                                                   "): model ", model.name(), " v", model.version(),
+                                                   " expects ", model.num_voxels(),
+                                                   " betas, received ", sample.betas_size()));
   }
   if (AllFinite(sample.betas().data(), sample.betas_size())) return absl::OkStatus();
   for (int v = 0; v < sample.betas_size(); ++v) {
     if (!std::isfinite(sample.betas(v))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("sample '", sample.id(), "' (index ", index, "): beta ",
-                       v, " is ", sample.betas(v), "; expected finite values"));
+      return absl::InvalidArgumentError(absl::StrCat("sample '", sample.id(), "' (index ", index,
+                                                     "): beta ", v, " is ", sample.betas(v),
+                                                     "; expected finite values"));
     }
   }
   return absl::OkStatus();

@@ -13,8 +13,7 @@ namespace v2p::server {
 absl::Status ValidateModelRef(const std::string& model);
 
 // INVALID_ARGUMENT for an empty batch.
-absl::Status ValidateNotEmpty(
-    const voxel2pixel::v1::ReconstructRequest& request);
+absl::Status ValidateNotEmpty(const voxel2pixel::v1::ReconstructRequest& request);
 
 // INVALID_ARGUMENT when the sample's voxel count differs from the model's
 // or a beta is NaN/Inf; the message names the sample id, its index in the

@@ -1,15 +1,15 @@
 #include "server/worker_pool.h"
 
-#include <signal.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <cstdio>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -21,9 +21,7 @@
 namespace v2p::server {
 namespace {
 
-void Log(const std::string& msg) {
-  std::fprintf(stderr, "v2p-server: %s\n", msg.c_str());
-}
+void Log(const std::string& msg) { std::fprintf(stderr, "v2p-server: %s\n", msg.c_str()); }
 
 }  // namespace
 
@@ -52,8 +50,7 @@ int VisibleGpus() {
   return n;
 }
 
-absl::Status WorkerPool::ParseWorkersFlag(const std::string& flag,
-                                          Options* options) {
+absl::Status WorkerPool::ParseWorkersFlag(const std::string& flag, Options* options) {
   if (absl::StartsWith(flag, "dns:///")) {
     const std::string target = flag.substr(7);
     const size_t colon = target.rfind(':');
@@ -81,23 +78,20 @@ absl::Status WorkerPool::ParseWorkersFlag(const std::string& flag,
     options->spawn = n;
     return absl::OkStatus();
   }
-  for (absl::string_view a :
-       absl::StrSplit(flag, ',', absl::SkipWhitespace())) {
+  for (absl::string_view a : absl::StrSplit(flag, ',', absl::SkipWhitespace())) {
     if (a.find(':') == absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--workers: '", a, "' is not host:port"));
+      return absl::InvalidArgumentError(absl::StrCat("--workers: '", a, "' is not host:port"));
     }
     options->addresses.emplace_back(a);
   }
   if (options->addresses.empty()) {
-    return absl::InvalidArgumentError(
-        "--workers: expected spawn:N or host:port[,host:port...]");
+    return absl::InvalidArgumentError("--workers: expected spawn:N or host:port[,host:port...]");
   }
   return absl::OkStatus();
 }
 
-std::shared_ptr<WorkerHandle> WorkerPool::Connect(const std::string& address,
-                                                  pid_t pid, int slot) const {
+std::shared_ptr<WorkerHandle> WorkerPool::Connect(const std::string& address, pid_t pid,
+                                                  int slot) const {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options_.max_message_bytes);
   args.SetMaxSendMessageSize(options_.max_message_bytes);
@@ -108,14 +102,12 @@ std::shared_ptr<WorkerHandle> WorkerPool::Connect(const std::string& address,
   h->address = address;
   h->pid = pid;
   h->slot = slot;
-  h->channel = grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), args);
+  h->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   h->stub = voxel2pixel::worker::v1::Worker::NewStub(h->channel);
   return h;
 }
 
-absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(
-    Options options) {
+absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(Options options) {
   if (options.spawn == 0 && options.addresses.empty() && options.dns_name.empty()) {
     return absl::InvalidArgumentError("worker pool has no workers");
   }
@@ -129,7 +121,8 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(
       while (true) {
         {
           absl::MutexLock lock(&p->mu_);
-          if (p->mu_.AwaitWithTimeout(absl::Condition(&p->stopping_), p->options_.dns_refresh)) return;
+          if (p->mu_.AwaitWithTimeout(absl::Condition(&p->stopping_), p->options_.dns_refresh))
+            return;
         }
         p->Resolve();
       }
@@ -146,8 +139,7 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(
     pool->slots_.resize(o.spawn);
   }
   for (int i = 0; i < o.spawn; ++i) {
-    if (absl::Status s = pool->StartOne(i); !s.ok())
-      return s;  // ~WorkerPool cleans up
+    if (absl::Status s = pool->StartOne(i); !s.ok()) return s;  // ~WorkerPool cleans up
   }
   pool->NotifyChange();
   for (int i = 0; i < o.spawn; ++i)
@@ -156,10 +148,9 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(
 }
 
 absl::Status WorkerPool::StartOne(int slot) {
-  std::vector<std::string> argv = {options_.worker_binary,
-                                   "--repo=" + options_.repository, "--port=0"};
-    argv.insert(argv.end(), options_.worker_args.begin(),
-              options_.worker_args.end());
+  std::vector<std::string> argv = {options_.worker_binary, "--repo=" + options_.repository,
+                                   "--port=0"};
+  argv.insert(argv.end(), options_.worker_args.begin(), options_.worker_args.end());
   if (!options_.devices.empty()) {
     argv.push_back("--device=" + options_.devices[slot % options_.devices.size()]);
   }
@@ -176,8 +167,9 @@ absl::Status WorkerPool::StartOne(int slot) {
   s.handle = Connect(address, child->pid, slot);
   s.serving = true;  // it has just answered (SpawnWithReadyFd)
   s.watch = WatchHealth(s.handle);
-  Log(absl::StrCat("worker ", slot, " ready at ", address, " (pid ", child->pid, ")",
-                   child->metrics_port > 0 ? absl::StrCat(", metrics on port ", child->metrics_port) : ""));
+  Log(absl::StrCat(
+      "worker ", slot, " ready at ", address, " (pid ", child->pid, ")",
+      child->metrics_port > 0 ? absl::StrCat(", metrics on port ", child->metrics_port) : ""));
   return absl::OkStatus();
 }
 
@@ -210,8 +202,8 @@ void WorkerPool::Supervise(int slot) {
       backoff = absl::Milliseconds(100);
       continue;
     } else {
-      Log(absl::StrCat("worker ", slot, " failed to start: ", s.ToString(),
-                       "; retrying in ", absl::FormatDuration(backoff)));
+      Log(absl::StrCat("worker ", slot, " failed to start: ", s.ToString(), "; retrying in ",
+                       absl::FormatDuration(backoff)));
     }
     absl::MutexLock lock(&mu_);
     // Sleeps for the backoff unless the pool is stopping.
@@ -292,8 +284,9 @@ std::shared_ptr<WorkerHandle> WorkerPool::BestReady(const WorkerHandle* skip,
   return best;
 }
 
-absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(
-    absl::Time deadline, const WorkerHandle* avoid, const std::string& model) {
+absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(absl::Time deadline,
+                                                                  const WorkerHandle* avoid,
+                                                                  const std::string& model) {
   absl::MutexLock lock(&mu_);
   auto other_ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || BestReady(avoid, model) != nullptr;
@@ -302,15 +295,13 @@ absl::StatusOr<std::shared_ptr<WorkerHandle>> WorkerPool::Acquire(
     return stopping_ || BestReady(nullptr, model) != nullptr;
   };
   if (avoid != nullptr) {
-    mu_.AwaitWithDeadline(
-        absl::Condition(&other_ready),
-        std::min(deadline, absl::Now() + options_.avoid_grace));
+    mu_.AwaitWithDeadline(absl::Condition(&other_ready),
+                          std::min(deadline, absl::Now() + options_.avoid_grace));
     if (auto other = BestReady(avoid, model)) return other;
   }
   mu_.AwaitWithDeadline(absl::Condition(&any_ready), deadline);
   if (auto best = BestReady(nullptr, model)) return best;
-  return absl::UnavailableError(
-      "no worker is ready (all are starting or restarting)");
+  return absl::UnavailableError("no worker is ready (all are starting or restarting)");
 }
 
 std::shared_ptr<WorkerHandle> WorkerPool::TryAcquire(const WorkerHandle* avoid,
@@ -333,16 +324,19 @@ void WorkerPool::Resolve() {
       char ip[INET6_ADDRSTRLEN];
       std::string address;
       if (a->ai_family == AF_INET) {
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr, ip, sizeof(ip));
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr, ip,
+                  sizeof(ip));
         address = absl::StrCat(ip, ":", options_.dns_port);
       } else if (a->ai_family == AF_INET6) {
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr, ip, sizeof(ip));
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr, ip,
+                  sizeof(ip));
         address = absl::StrCat("[", ip, "]:", options_.dns_port);
       } else {
         continue;
       }
       std::vector<std::string>& family = a->ai_family == AF_INET ? v4 : v6;
-      if (std::find(family.begin(), family.end(), address) == family.end()) family.push_back(address);
+      if (std::find(family.begin(), family.end(), address) == family.end())
+        family.push_back(address);
     }
     freeaddrinfo(result);
   }
@@ -396,8 +390,7 @@ std::vector<WorkerPool::SlotState> WorkerPool::Slots() const {
   absl::MutexLock lock(&mu_);
   std::vector<SlotState> out;
   for (const Slot& s : slots_) {
-    out.push_back({s.handle ? s.handle->address : "", s.pid,
-                   s.ready(), s.restarts});
+    out.push_back({s.handle ? s.handle->address : "", s.pid, s.ready(), s.restarts});
   }
   return out;
 }

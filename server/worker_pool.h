@@ -95,8 +95,7 @@ class WorkerPool {
 
   // Parses "spawn:N", "dns:///NAME:PORT" or "host:port,host:port" into
   // `options`.
-  static absl::Status ParseWorkersFlag(const std::string& flag,
-                                       Options* options);
+  static absl::Status ParseWorkersFlag(const std::string& flag, Options* options);
 
   // Starts spawned workers and waits until each has served once.
   static absl::StatusOr<std::unique_ptr<WorkerPool>> Create(Options options);
@@ -110,12 +109,14 @@ class WorkerPool {
   // a call can be passed as `avoid`: another one (such as its restarted
   // replacement) is preferred, waited for up to `avoid_grace`, and `avoid`
   // is used only when nothing else is ready by then.
-  absl::StatusOr<std::shared_ptr<WorkerHandle>> Acquire(
-      absl::Time deadline, const WorkerHandle* avoid = nullptr, const std::string& model = "");
+  absl::StatusOr<std::shared_ptr<WorkerHandle>> Acquire(absl::Time deadline,
+                                                        const WorkerHandle* avoid = nullptr,
+                                                        const std::string& model = "");
 
   // Acquire's choice when it need not wait: null when no worker (other
   // than `avoid`) is ready now.
-  std::shared_ptr<WorkerHandle> TryAcquire(const WorkerHandle* avoid, const std::string& model) const;
+  std::shared_ptr<WorkerHandle> TryAcquire(const WorkerHandle* avoid,
+                                           const std::string& model) const;
 
   // Every worker ready now (for calls that go to all of them).
   std::vector<std::shared_ptr<WorkerHandle>> ReadyWorkers() const;
@@ -146,8 +147,7 @@ class WorkerPool {
   // The ready worker Acquire picks (see there), other than `skip`.
   std::shared_ptr<WorkerHandle> BestReady(const WorkerHandle* skip, const std::string& model) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::shared_ptr<WorkerHandle> Connect(const std::string& address, pid_t pid,
-                                        int slot) const;
+  std::shared_ptr<WorkerHandle> Connect(const std::string& address, pid_t pid, int slot) const;
   // Starts following `handle`'s health. Call with mu_ held and put the
   // result in `handle`'s slot before releasing it: the first report takes
   // mu_ and looks for that slot.

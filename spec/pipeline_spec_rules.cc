@@ -59,21 +59,21 @@ absl::Status CheckFeatureTargets(const v1::FeatureTargets& f, const char* target
 absl::Status CheckDand(const v1::PipelineSpec& spec) {
   const v1::MapDecoder& m = spec.decoder().map();
   if (!spec.decoder().has_map())
-    return Invalid("TARGET_SPACE_DAND takes features { network: ... layers: ... } and "
-                   "decoder { map { ... } }");
-  if (absl::Status s = CheckFeatureTargets(spec.features(), "TARGET_SPACE_DAND"); !s.ok())
-    return s;
+    return Invalid(
+        "TARGET_SPACE_DAND takes features { network: ... layers: ... } and "
+        "decoder { map { ... } }");
+  if (absl::Status s = CheckFeatureTargets(spec.features(), "TARGET_SPACE_DAND"); !s.ok()) return s;
   if (!NonNegative(m.explained_variance()) || m.explained_variance() > 1 || !NonNegative(m.ridge()))
     return Invalid("map explained_variance must be in [0, 1] and ridge >= 0");
   const v1::GeneratorSpec& g = spec.generator();
   if (g.kind_case() != v1::GeneratorSpec::KIND_NOT_SET &&
       !(g.has_train() && (g.train().kind().empty() || g.train().kind() == "DAND")))
-    return Invalid("TARGET_SPACE_DAND trains its own generator (generator { train { "
-                   "epochs: N } } or none)");
+    return Invalid(
+        "TARGET_SPACE_DAND trains its own generator (generator { train { "
+        "epochs: N } } or none)");
   if (!NonNegative(g.train().feature_loss()) || g.train().epochs() < 0)
     return Invalid("generator.train feature_loss and epochs must be >= 0");
-  if (spec.has_pixel_components())
-    return Invalid("pixel_components goes with TARGET_SPACE_PIXELS");
+  if (spec.has_pixel_components()) return Invalid("pixel_components goes with TARGET_SPACE_PIXELS");
   return absl::OkStatus();
 }
 
@@ -86,12 +86,11 @@ absl::Status CheckHyper(const v1::PipelineSpec& spec) {
         "TARGET_SPACE_GAN_LATENT takes decoder { ridge } and generator { stored { name: ... } } "
         "naming a GAN, or generator { train { kind: \"GAN\" } } to train one in the job");
   if (!trained && !IsPlainName(spec.generator().stored().name()))
-    return Invalid(absl::StrCat("invalid generator name '", Echo(spec.generator().stored().name()),
-                                "'"));
+    return Invalid(
+        absl::StrCat("invalid generator name '", Echo(spec.generator().stored().name()), "'"));
   if (trained && (g.latent_size() < 0 || g.epochs() < 0))
     return Invalid("generator.train latent_size and epochs must be >= 0");
-  if (spec.has_pixel_components())
-    return Invalid("pixel_components goes with TARGET_SPACE_PIXELS");
+  if (spec.has_pixel_components()) return Invalid("pixel_components goes with TARGET_SPACE_PIXELS");
   return CheckRidge(spec.decoder());
 }
 
@@ -138,8 +137,7 @@ absl::Status CheckFeatures(const v1::PipelineSpec& spec) {
   if (absl::Status s = CheckFeatureTargets(spec.features(), "TARGET_SPACE_FEATURES"); !s.ok())
     return s;
   if (absl::Status s = CheckFeaturesGenerator(spec.generator()); !s.ok()) return s;
-  if (spec.has_pixel_components())
-    return Invalid("pixel_components goes with TARGET_SPACE_PIXELS");
+  if (spec.has_pixel_components()) return Invalid("pixel_components goes with TARGET_SPACE_PIXELS");
   return CheckRidge(spec.decoder());
 }
 
@@ -214,8 +212,7 @@ absl::Status ValidateForDataset(const v1::PipelineSpec& spec, const DatasetFacts
   return absl::OkStatus();
 }
 
-absl::Status ValidateStoredParts(const v1::PipelineSpec& spec,
-                                 const std::string& repository_root) {
+absl::Status ValidateStoredParts(const v1::PipelineSpec& spec, const std::string& repository_root) {
   if (spec.target() != v1::TARGET_SPACE_FEATURES && spec.target() != v1::TARGET_SPACE_DAND)
     return absl::OkStatus();
   const v1::FeatureTargets& f = spec.features();
@@ -227,8 +224,8 @@ absl::Status ValidateStoredParts(const v1::PipelineSpec& spec,
   const int64_t version = f.network_version() == 0 ? versions.back() : f.network_version();
   if (std::find(versions.begin(), versions.end(), version) == versions.end())
     return absl::NotFoundError(absl::StrCat("pipeline spec: feature network '", f.network(),
-                                            "' has no version ", version, " (versions: ",
-                                            absl::StrJoin(versions, ", "), ")"));
+                                            "' has no version ", version,
+                                            " (versions: ", absl::StrJoin(versions, ", "), ")"));
   const std::vector<std::string> layers = StoredLayers(dir / std::to_string(version));
   if (layers.empty()) return absl::OkStatus();  // unreadable here: the worker finds out
   std::vector<std::string> wanted(f.layers().begin(), f.layers().end());
@@ -236,9 +233,8 @@ absl::Status ValidateStoredParts(const v1::PipelineSpec& spec,
     wanted.push_back(spec.generator().train().feature_layer());
   for (const std::string& layer : wanted)
     if (std::find(layers.begin(), layers.end(), layer) == layers.end())
-      return Invalid(absl::StrCat("feature network ", f.network(), "/", version,
-                                  " has no layer '", Echo(layer), "' (it has ",
-                                  absl::StrJoin(layers, ", "), ")"));
+      return Invalid(absl::StrCat("feature network ", f.network(), "/", version, " has no layer '",
+                                  Echo(layer), "' (it has ", absl::StrJoin(layers, ", "), ")"));
   return absl::OkStatus();
 }
 

@@ -43,8 +43,7 @@ absl::Status ValidateStoredParts(const voxel2pixel::v1::PipelineSpec& spec,
 
 // All three, in that order.
 absl::Status ValidateTrainingSpec(const voxel2pixel::v1::PipelineSpec& spec,
-                                  const DatasetFacts& dataset,
-                                  const std::string& repository_root);
+                                  const DatasetFacts& dataset, const std::string& repository_root);
 
 }  // namespace v2p::spec
 

@@ -46,8 +46,7 @@ absl::StatusOr<v1::DatasetDescription> ReadDatasetDescription(const std::string&
   return ReadTextProto<v1::DatasetDescription>(path);
 }
 
-std::string DescriptionDataRoot(const std::string& description_path,
-                                const std::string& data_root) {
+std::string DescriptionDataRoot(const std::string& description_path, const std::string& data_root) {
   if (!data_root.empty()) return data_root;
   const std::filesystem::path dir = std::filesystem::path(description_path).parent_path();
   return dir.empty() ? "." : dir.string();

@@ -33,13 +33,11 @@ absl::StatusOr<std::string> PipelineSpecText(const std::string& path);
 absl::StatusOr<voxel2pixel::v1::PipelineSpec> ReadPipelineSpec(const std::string& path);
 // Parses spec text as sent in CreateTrainingJobRequest.pipeline_spec.
 absl::StatusOr<voxel2pixel::v1::PipelineSpec> ParsePipelineSpec(const std::string& text);
-absl::StatusOr<voxel2pixel::v1::DatasetDescription> ReadDatasetDescription(
-    const std::string& path);
+absl::StatusOr<voxel2pixel::v1::DatasetDescription> ReadDatasetDescription(const std::string& path);
 
 // The folder a description's relative `file` is resolved against:
 // `data_root` when given, else the directory of the description file.
-std::string DescriptionDataRoot(const std::string& description_path,
-                                const std::string& data_root);
+std::string DescriptionDataRoot(const std::string& description_path, const std::string& data_root);
 
 }  // namespace v2p::spec
 

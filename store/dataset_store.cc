@@ -59,7 +59,8 @@ absl::StatusOr<voxel2pixel::v1::Dataset> DatasetStore::Get(const std::string& na
   if (absl::Status s = ValidateName(name, "dataset name"); !s.ok()) return s;
   voxel2pixel::v1::Dataset d;
   absl::Status s = ReadProto(root_ + "/" + RelativeDir(name) + "/" + kRecordFile, &d);
-  if (absl::IsNotFound(s)) return absl::NotFoundError(absl::StrCat("no dataset named '", name, "'"));
+  if (absl::IsNotFound(s))
+    return absl::NotFoundError(absl::StrCat("no dataset named '", name, "'"));
   if (!s.ok()) return s;
   return d;
 }

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/match.h"
@@ -78,7 +78,7 @@ std::string OperationStore::LeaseText(const std::string& owner, absl::Duration t
 std::string OperationStore::ThisProcessOwner() { return absl::StrCat(HostName(), ":", getpid()); }
 
 absl::StatusOr<std::unique_ptr<OperationStore>> OperationStore::Open(const std::string& root,
-                                                                    Clock clock) {
+                                                                     Clock clock) {
   const std::string dir = root + "/operations";
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -88,8 +88,7 @@ absl::StatusOr<std::unique_ptr<OperationStore>> OperationStore::Open(const std::
 
 absl::StatusOr<Operation> OperationStore::Create(const v1::CreateTrainingJobRequest& request,
                                                  const v1::TrainingJobMetadata& metadata) {
-  const std::string id =
-      absl::StrFormat("%013d-%s", absl::ToUnixMillis(absl::Now()), RandomHex(4));
+  const std::string id = absl::StrFormat("%013d-%s", absl::ToUnixMillis(absl::Now()), RandomHex(4));
   const std::string tmp = absl::StrCat(dir_, "/.tmp-", id);
   std::error_code ec;
   fs::create_directories(tmp, ec);
@@ -128,7 +127,8 @@ absl::StatusOr<Operation> OperationStore::Get(const std::string& id) const {
   return op;
 }
 
-absl::StatusOr<v1::CreateTrainingJobRequest> OperationStore::GetRequest(const std::string& id) const {
+absl::StatusOr<v1::CreateTrainingJobRequest> OperationStore::GetRequest(
+    const std::string& id) const {
   v1::CreateTrainingJobRequest r;
   if (absl::Status s = ReadProto(Dir(id) + "/" + kRequestFile, &r); !s.ok()) return s;
   return r;
@@ -207,8 +207,8 @@ absl::Status OperationStore::Release(const std::string& id, const std::string& o
   auto lease = ReadLease(path);
   if (!lease.ok() || lease->owner != owner) return absl::OkStatus();
   if (std::remove(path.c_str()) != 0 && errno != ENOENT)
-    return absl::InternalError(absl::StrCat("cannot remove the lease of operation ", id, ": ",
-                                            std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("cannot remove the lease of operation ", id, ": ", std::strerror(errno)));
   return absl::OkStatus();
 }
 

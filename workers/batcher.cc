@@ -78,10 +78,10 @@ void Batcher::Serve(Queue* q) {
     q->ready.wait(lock, [&] { return stopping_ || q->released || !q->items.empty(); });
     if (q->items.empty()) return;  // stopping or released, nothing left
     // The oldest sample waits at most max_queue_delay for company.
-    const auto deadline = q->items.front()->enqueued + absl::ToChronoNanoseconds(options_.max_queue_delay);
-    q->ready.wait_until(lock, deadline, [&] {
-      return stopping_ || q->rows >= options_.max_batch_size;
-    });
+    const auto deadline =
+        q->items.front()->enqueued + absl::ToChronoNanoseconds(options_.max_queue_delay);
+    q->ready.wait_until(lock, deadline,
+                        [&] { return stopping_ || q->rows >= options_.max_batch_size; });
     std::vector<std::unique_ptr<Item>> batch;
     int rows = 0;
     while (!q->items.empty()) {

@@ -9,18 +9,17 @@
 namespace v2p::worker {
 
 absl::StatusOr<Eigen::MatrixXf> SamplesToBetas(
-    const google::protobuf::RepeatedPtrField<voxel2pixel::v1::Sample>& samples,
-    int num_voxels, const std::string& model) {
+    const google::protobuf::RepeatedPtrField<voxel2pixel::v1::Sample>& samples, int num_voxels,
+    const std::string& model) {
   if (samples.empty()) {
-    return absl::InvalidArgumentError(
-        "empty batch: expected at least one sample");
+    return absl::InvalidArgumentError("empty batch: expected at least one sample");
   }
   for (int i = 0; i < samples.size(); ++i) {
     const auto& s = samples[i];
     if (s.betas_size() != num_voxels) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "sample '", s.id(), "' (index ", i, "): model ", model, " expects ",
-          num_voxels, " betas, received ", s.betas_size()));
+      return absl::InvalidArgumentError(absl::StrCat("sample '", s.id(), "' (index ", i,
+                                                     "): model ", model, " expects ", num_voxels,
+                                                     " betas, received ", s.betas_size()));
     }
   }
   // Each sample is a row of the column-major matrix, so a row's values land
@@ -38,9 +37,8 @@ absl::StatusOr<Eigen::MatrixXf> SamplesToBetas(
   return betas;
 }
 
-void ToResultProto(const core::Reconstruction& rec,
-                   const core::ModelManifest& manifest, bool include_pixels,
-                   voxel2pixel::v1::ReconstructionResult* out) {
+void ToResultProto(const core::Reconstruction& rec, const core::ModelManifest& manifest,
+                   bool include_pixels, voxel2pixel::v1::ReconstructionResult* out) {
   out->set_model(manifest.name);
   out->set_model_version(manifest.version);
   if (rec.features.size() > 0) {
@@ -97,8 +95,7 @@ void ToEvaluationProto(const core::ModelManifest::Evaluation& evaluation,
   }
 }
 
-void ToModelProto(const ModelRegistry::ModelInfo& info,
-                  voxel2pixel::v1::Model* out) {
+void ToModelProto(const ModelRegistry::ModelInfo& info, voxel2pixel::v1::Model* out) {
   const core::ModelManifest& m = info.manifest;
   out->set_name(m.name);
   out->set_version(m.version);
@@ -112,8 +109,7 @@ void ToModelProto(const ModelRegistry::ModelInfo& info,
   out->set_dataset(m.dataset);
   const int64_t ms = absl::ToUnixMillis(m.create_time);
   out->mutable_create_time()->set_seconds(ms / 1000);
-  out->mutable_create_time()->set_nanos(
-      static_cast<int32_t>((ms % 1000) * 1000000));
+  out->mutable_create_time()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
   for (int64_t v : info.versions) out->add_available_versions(v);
   if (!info.mean_image.empty()) {
     auto* mean = out->mutable_mean_training_image();

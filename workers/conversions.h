@@ -15,18 +15,16 @@ namespace v2p::worker {
 // Samples -> n x num_voxels betas. INVALID_ARGUMENT for an empty batch or a
 // sample whose voxel count differs, naming the sample id and both counts.
 absl::StatusOr<Eigen::MatrixXf> SamplesToBetas(
-    const google::protobuf::RepeatedPtrField<voxel2pixel::v1::Sample>& samples,
-    int num_voxels, const std::string& model);
+    const google::protobuf::RepeatedPtrField<voxel2pixel::v1::Sample>& samples, int num_voxels,
+    const std::string& model);
 
-void ToResultProto(const core::Reconstruction& rec,
-                   const core::ModelManifest& manifest, bool include_pixels,
-                   voxel2pixel::v1::ReconstructionResult* out);
+void ToResultProto(const core::Reconstruction& rec, const core::ModelManifest& manifest,
+                   bool include_pixels, voxel2pixel::v1::ReconstructionResult* out);
 
 void ToEvaluationProto(const core::ModelManifest::Evaluation& evaluation,
                        voxel2pixel::v1::Evaluation* out);
 
-void ToModelProto(const ModelRegistry::ModelInfo& info,
-                  voxel2pixel::v1::Model* out);
+void ToModelProto(const ModelRegistry::ModelInfo& info, voxel2pixel::v1::Model* out);
 
 }  // namespace v2p::worker
 

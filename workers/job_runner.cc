@@ -10,8 +10,8 @@
 #include "core/pipeline/model_repository.h"
 #include "core/pipeline/trainer.h"
 #include "proto/rpc_status.h"
-#include "workers/repository_paths.h"
 #include "workers/conversions.h"
+#include "workers/repository_paths.h"
 #include "workers/spec_files.h"
 
 namespace v2p::worker {
@@ -28,9 +28,9 @@ absl::StatusOr<core::Dataset> LoadUploadedDataset(const store::DatasetStore& dat
   ASSIGN_OR_RETURN(const v1::Dataset record, datasets.Get(name));
   v1::DatasetDescription description = record.description();
   description.set_file(store::kDatasetDataFile);
-  ASSIGN_OR_RETURN(const core::DatasetOptions options,
-                   ToDatasetOptions(description,
-                                    repository + "/" + store::DatasetStore::RelativeDir(name)));
+  ASSIGN_OR_RETURN(
+      const core::DatasetOptions options,
+      ToDatasetOptions(description, repository + "/" + store::DatasetStore::RelativeDir(name)));
   return core::LoadDataset(options);
 }
 
@@ -40,11 +40,14 @@ google::protobuf::Timestamp Now() {
 
 v1::TrainingJobMetadata::Phase ToPhase(core::TrainingProgress::Phase p) {
   switch (p) {
-    case core::TrainingProgress::Phase::kFitting: return v1::TrainingJobMetadata::FITTING;
+    case core::TrainingProgress::Phase::kFitting:
+      return v1::TrainingJobMetadata::FITTING;
     case core::TrainingProgress::Phase::kTrainingGenerator:
       return v1::TrainingJobMetadata::TRAINING_GENERATOR;
-    case core::TrainingProgress::Phase::kEvaluating: return v1::TrainingJobMetadata::EVALUATING;
-    case core::TrainingProgress::Phase::kSaving: return v1::TrainingJobMetadata::SAVING;
+    case core::TrainingProgress::Phase::kEvaluating:
+      return v1::TrainingJobMetadata::EVALUATING;
+    case core::TrainingProgress::Phase::kSaving:
+      return v1::TrainingJobMetadata::SAVING;
   }
   return v1::TrainingJobMetadata::PHASE_UNSPECIFIED;
 }
@@ -144,8 +147,7 @@ void JobRunner::RunJob(const std::string& id, Running* running) {
       op->mutable_error()->set_code(static_cast<int>(status.code()));
       // Paths as the repository names them: the client never sees where
       // the repository lies on this machine.
-      op->mutable_error()->set_message(
-          RelativeToRepository(status.message(), options_.repository));
+      op->mutable_error()->set_message(RelativeToRepository(status.message(), options_.repository));
     }
     if (absl::Status s = operations_->Write(id, *op); !s.ok()) {
       core::LogError("jobs", "cannot record the outcome of operations/", id, ": ", s.ToString());
@@ -193,9 +195,7 @@ absl::Status JobRunner::Train(const std::string& id, Running* running, Operation
   hooks.is_cancelled = [&] {
     return running->lost || stop_jobs_ || operations_->CancelRequested(id);
   };
-  hooks.before_commit = [&] {
-    return operations_->Renew(id, options_.owner, options_.lease_ttl);
-  };
+  hooks.before_commit = [&] { return operations_->Renew(id, options_.owner, options_.lease_ttl); };
   // Steps are counted per phase (the fit's targets, then the generator's
   // epochs), so the estimate uses the time since the phase began.
   absl::Time phase_start = attempt_start;

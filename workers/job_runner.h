@@ -48,8 +48,7 @@ class JobRunner {
   void RunJob(const std::string& id, Running* running);
   // Releases this worker's lease on the job, logging a failure.
   void ReleaseLease(const std::string& id);
-  absl::Status Train(const std::string& id, Running* running,
-                     google::longrunning::Operation* op);
+  absl::Status Train(const std::string& id, Running* running, google::longrunning::Operation* op);
 
   const Options options_;
   std::unique_ptr<store::OperationStore> operations_;

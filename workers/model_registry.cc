@@ -4,33 +4,28 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/methods/registry.h"
 #include "core/base/files.h"
 #include "core/base/log.h"
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
 #include "core/data/npy.h"
+#include "core/methods/registry.h"
 
 #include "workers/repository_paths.h"
 namespace v2p::worker {
 
-absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(
-    const Options& options) {
-  ASSIGN_OR_RETURN(auto repo,
-                   core::ModelRepository::Open({options.repository, false}));
-  return std::unique_ptr<ModelRegistry>(
-      new ModelRegistry(options, std::move(repo)));
+absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(const Options& options) {
+  ASSIGN_OR_RETURN(auto repo, core::ModelRepository::Open({options.repository, false}));
+  return std::unique_ptr<ModelRegistry>(new ModelRegistry(options, std::move(repo)));
 }
 
-absl::StatusOr<int64_t> ModelRegistry::ResolveVersion(const std::string& name,
-                                                      int64_t version) {
+absl::StatusOr<int64_t> ModelRegistry::ResolveVersion(const std::string& name, int64_t version) {
   if (version != 0) return repository_->ResolveVersion(name, version);
   const absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&mu_);
     auto it = latest_.find(name);
-    if (it != latest_.end() &&
-        now - it->second.second < options_.latest_refresh) {
+    if (it != latest_.end() && now - it->second.second < options_.latest_refresh) {
       return it->second.first;
     }
   }
@@ -50,8 +45,8 @@ std::shared_ptr<const core::Pipeline> ModelRegistry::GetIfLoaded(const std::stri
   return it == loaded_.end() ? nullptr : it->second;
 }
 
-absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(
-    const std::string& name, int64_t version) {
+absl::StatusOr<std::shared_ptr<const core::Pipeline>> ModelRegistry::Get(const std::string& name,
+                                                                         int64_t version) {
   RETURN_IF_ERROR(core::ValidateModelName(name));
   ASSIGN_OR_RETURN(const int64_t v, ResolveVersion(name, version));
   const auto key = std::make_pair(name, v);
@@ -93,8 +88,8 @@ absl::Status NotServable(const std::string& root, const std::string& name, int64
                          const absl::Status& s) {
   if (s.code() != absl::StatusCode::kDataLoss && s.code() != absl::StatusCode::kInternal) return s;
   return absl::FailedPreconditionError(
-      absl::StrCat("model ", name, " version ", v, " cannot be served: ",
-                   RelativeToRepository(s.message(), root)));
+      absl::StrCat("model ", name, " version ", v,
+                   " cannot be served: ", RelativeToRepository(s.message(), root)));
 }
 
 }  // namespace
@@ -105,7 +100,8 @@ ModelRegistry::LoadResult ModelRegistry::LoadAndWarmUp(const std::string& name, 
   // Warm-up: one batch of zeros through every stage before the model is
   // handed out, so that the first real sample does not pay for first-touch
   // page faults and lazy initialisation.
-  if (absl::Status s = (*pipeline)->Run(Eigen::MatrixXf::Zero(1, (*pipeline)->num_voxels())).status();
+  if (absl::Status s =
+          (*pipeline)->Run(Eigen::MatrixXf::Zero(1, (*pipeline)->num_voxels())).status();
       !s.ok())
     return NotServable(repository_->root(), name, v, s);
   const auto& loaded = *pipeline;
@@ -116,14 +112,13 @@ ModelRegistry::LoadResult ModelRegistry::LoadAndWarmUp(const std::string& name, 
   return loaded;
 }
 
-absl::StatusOr<ModelRegistry::ModelInfo> ModelRegistry::Describe(
-    const std::string& name, int64_t version) const {
+absl::StatusOr<ModelRegistry::ModelInfo> ModelRegistry::Describe(const std::string& name,
+                                                                 int64_t version) const {
   ModelInfo info;
   ASSIGN_OR_RETURN(info.versions, repository_->ListVersions(name));
   ASSIGN_OR_RETURN(const int64_t v, repository_->ResolveVersion(name, version));
   const std::string dir = repository_->VersionDir(name, v);
-  ASSIGN_OR_RETURN(info.manifest,
-                   core::ReadManifest(dir + "/" + core::kManifestFile));
+  ASSIGN_OR_RETURN(info.manifest, core::ReadManifest(dir + "/" + core::kManifestFile));
   info.manifest.version = v;
   auto spec = core::ReadFile(dir + "/" + core::kSpecFile);
   if (spec.ok()) info.spec_text = *std::move(spec);
@@ -140,8 +135,7 @@ std::vector<ModelRegistry::ModelInfo> ModelRegistry::DescribeAll() const {
     if (info.ok()) {
       out.push_back(*std::move(info));
     } else {
-      core::LogWarning("registry", "skipping model ", name, ": ",
-                       info.status().ToString());
+      core::LogWarning("registry", "skipping model ", name, ": ", info.status().ToString());
     }
   }
   return out;
@@ -175,8 +169,7 @@ void ModelRegistry::Unload(const std::string& name, int64_t version) {
 std::vector<std::string> ModelRegistry::Loaded() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> out;
-  for (const auto& [key, p] : loaded_)
-    out.push_back(key.first + "/" + std::to_string(key.second));
+  for (const auto& [key, p] : loaded_) out.push_back(key.first + "/" + std::to_string(key.second));
   return out;
 }
 

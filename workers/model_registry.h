@@ -38,17 +38,15 @@ class ModelRegistry {
     // (Batcher::Release, which waits for its queued requests).
     std::function<void(const std::shared_ptr<const core::Pipeline>&)> on_unload;
   };
-  static absl::StatusOr<std::unique_ptr<ModelRegistry>> Create(
-      const Options& options);
+  static absl::StatusOr<std::unique_ptr<ModelRegistry>> Create(const Options& options);
 
   // version 0 = latest. Loads on first use. NOT_FOUND for unknown models or
   // versions (naming what exists); DATA_LOSS for a corrupt artifact.
-  absl::StatusOr<std::shared_ptr<const core::Pipeline>> Get(
-      const std::string& name, int64_t version);
+  absl::StatusOr<std::shared_ptr<const core::Pipeline>> Get(const std::string& name,
+                                                            int64_t version);
   // The pipeline Get would return when it is loaded already (no load, no
   // wait for one), else null; for callers that must not block.
-  std::shared_ptr<const core::Pipeline> GetIfLoaded(const std::string& name,
-                                                    int64_t version);
+  std::shared_ptr<const core::Pipeline> GetIfLoaded(const std::string& name, int64_t version);
 
   struct ModelInfo {
     core::ModelManifest manifest;  // version filled in
@@ -57,8 +55,7 @@ class ModelRegistry {
     std::vector<float> mean_image;  // empty when the artifact has none
   };
   // Reads the manifest without loading weights.
-  absl::StatusOr<ModelInfo> Describe(const std::string& name,
-                                     int64_t version) const;
+  absl::StatusOr<ModelInfo> Describe(const std::string& name, int64_t version) const;
   // The latest version of every model; unreadable ones are skipped.
   std::vector<ModelInfo> DescribeAll() const;
   // Forgets loaded versions of `name` (version 0 = all), calling on_unload
@@ -71,22 +68,18 @@ class ModelRegistry {
   const core::ModelRepository& repository() const { return *repository_; }
 
  private:
-  ModelRegistry(Options options,
-                std::unique_ptr<core::ModelRepository> repository)
+  ModelRegistry(Options options, std::unique_ptr<core::ModelRepository> repository)
       : options_(std::move(options)), repository_(std::move(repository)) {}
-  absl::StatusOr<int64_t> ResolveVersion(const std::string& name,
-                                         int64_t version);
+  absl::StatusOr<int64_t> ResolveVersion(const std::string& name, int64_t version);
   using LoadResult = absl::StatusOr<std::shared_ptr<const core::Pipeline>>;
   LoadResult LoadAndWarmUp(const std::string& name, int64_t version) const;
 
   const Options options_;
   const std::unique_ptr<core::ModelRepository> repository_;
   mutable absl::Mutex mu_;
-  std::map<std::pair<std::string, int64_t>,
-           std::shared_ptr<const core::Pipeline>>
-      loaded_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::pair<int64_t, absl::Time>> latest_
+  std::map<std::pair<std::string, int64_t>, std::shared_ptr<const core::Pipeline>> loaded_
       ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::pair<int64_t, absl::Time>> latest_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<std::string, int64_t>, std::shared_future<LoadResult>> loading_
       ABSL_GUARDED_BY(mu_);
 };

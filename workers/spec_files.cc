@@ -127,10 +127,14 @@ absl::StatusOr<std::shared_ptr<const core::Method>> ToMethod(const v1::PipelineS
     return core::CreateMethod(spec.method().name(), core::MethodParameters(p.begin(), p.end()));
   }
   switch (spec.target()) {
-    case v1::TARGET_SPACE_DAND: return ToDand(spec);
-    case v1::TARGET_SPACE_GAN_LATENT: return ToHyper(spec);
-    case v1::TARGET_SPACE_FEATURES: return ToFeatures(spec);
-    default: return ToPixels(spec);
+    case v1::TARGET_SPACE_DAND:
+      return ToDand(spec);
+    case v1::TARGET_SPACE_GAN_LATENT:
+      return ToHyper(spec);
+    case v1::TARGET_SPACE_FEATURES:
+      return ToFeatures(spec);
+    default:
+      return ToPixels(spec);
   }
 }
 
@@ -143,16 +147,13 @@ absl::Status ToTrainRequest(const v1::PipelineSpec& spec, core::TrainRequest* re
   return absl::OkStatus();
 }
 
-absl::StatusOr<core::DatasetOptions> ToDatasetOptions(
-    const v1::DatasetDescription& d, const std::string& data_root) {
+absl::StatusOr<core::DatasetOptions> ToDatasetOptions(const v1::DatasetDescription& d,
+                                                      const std::string& data_root) {
   core::DatasetOptions o;
   o.name = d.name();
-  if (d.file().empty())
-    return absl::InvalidArgumentError("dataset description: 'file' is empty");
+  if (d.file().empty()) return absl::InvalidArgumentError("dataset description: 'file' is empty");
   std::filesystem::path file(d.file());
-  o.file = file.is_absolute()
-               ? file.string()
-               : (std::filesystem::path(data_root) / file).string();
+  o.file = file.is_absolute() ? file.string() : (std::filesystem::path(data_root) / file).string();
   o.train = {d.train().betas(), d.train().stimuli(), d.train().labels()};
   o.test = {d.test().betas(), d.test().stimuli(), d.test().labels()};
   o.image = {d.image().height(), d.image().width(),

@@ -26,13 +26,11 @@ using spec::ReadPipelineSpec;
 // supports (no decoder, negative alpha, a target space without generator).
 // Sets request's method (built from the spec), clip_output and note;
 // INVALID_ARGUMENT saying what the spec lacks or holds wrongly.
-absl::Status ToTrainRequest(const voxel2pixel::v1::PipelineSpec& spec,
-                            core::TrainRequest* request);
+absl::Status ToTrainRequest(const voxel2pixel::v1::PipelineSpec& spec, core::TrainRequest* request);
 
 // `data_root` resolves a relative `file`.
 absl::StatusOr<core::DatasetOptions> ToDatasetOptions(
-    const voxel2pixel::v1::DatasetDescription& description,
-    const std::string& data_root);
+    const voxel2pixel::v1::DatasetDescription& description, const std::string& data_root);
 
 }  // namespace v2p::worker
 

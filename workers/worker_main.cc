@@ -18,28 +18,29 @@
 #include "workers/worker_metrics.h"
 #include "workers/worker_service.h"
 
-ABSL_FLAG(std::string, host, "127.0.0.1",
-          "Address to listen on (0.0.0.0 for all interfaces).");
-ABSL_FLAG(int, port, 0,
-          "Port to listen on; 0 picks a free one (see --ready_fd).");
+ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on (0.0.0.0 for all interfaces).");
+ABSL_FLAG(int, port, 0, "Port to listen on; 0 picks a free one (see --ready_fd).");
 ABSL_FLAG(std::string, repo, "", "Model repository directory (required).");
 ABSL_FLAG(std::string, device, "auto", "auto, cpu or cuda:N.");
-ABSL_FLAG(int, ready_fd, -1,
-          "Write the bound port to this file descriptor, then close it.");
+ABSL_FLAG(int, ready_fd, -1, "Write the bound port to this file descriptor, then close it.");
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(int, shutdown_grace_s, 5,
           "On SIGTERM, how long calls in flight may finish before they are cancelled.");
-ABSL_FLAG(int, max_batch_size, 32, "Dynamic batching: most samples per batch; 0 turns batching off.");
+ABSL_FLAG(int, max_batch_size, 32,
+          "Dynamic batching: most samples per batch; 0 turns batching off.");
 ABSL_FLAG(int, threads_per_model, 2,
           "Threads running one model's batches: at most this many batches (or, with batching "
           "off, requests) of one model run at once.");
 ABSL_FLAG(int, max_queue_delay_us, 0,
-          "Dynamic batching: longest a sample waits for company. 0 batches only what queued while the previous batch ran.");
+          "Dynamic batching: longest a sample waits for company. 0 batches only what queued while "
+          "the previous batch ran.");
 ABSL_FLAG(int, metrics_port, -1, "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
 ABSL_FLAG(int, blas_threads, 1, "Threads per BLAS call (requests run in parallel already).");
 ABSL_FLAG(bool, run_jobs, true, "Run training jobs from the repository on this worker.");
 ABSL_FLAG(int, max_concurrent_jobs, 1, "Training jobs run at once (each on its own thread).");
-ABSL_FLAG(int, job_lease_s, 10, "Lease of a running job; another worker takes a job over this long after its worker died.");
+ABSL_FLAG(
+    int, job_lease_s, 10,
+    "Lease of a running job; another worker takes a job over this long after its worker died.");
 
 namespace v2p::worker {
 namespace {
@@ -114,8 +115,7 @@ absl::Status Run(bool* serving) {
   v2p::RpcMetrics rpc_metrics(*metrics_registry, "worker", V2P_VERSION);
   WorkerMetrics worker_metrics(*metrics_registry);
   Batcher batcher(BatcherOptions(worker_metrics));
-  ASSIGN_OR_RETURN(std::unique_ptr<ModelRegistry> registry,
-                   StartRegistry(batcher, worker_metrics));
+  ASSIGN_OR_RETURN(std::unique_ptr<ModelRegistry> registry, StartRegistry(batcher, worker_metrics));
   ASSIGN_OR_RETURN(std::unique_ptr<JobRunner> jobs, StartJobs());
   WorkerService service(registry.get(), &batcher, &worker_metrics, {device});
   v2p::ServeOptions serve;

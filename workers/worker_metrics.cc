@@ -10,11 +10,12 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                  .Name("v2p_stage_duration_seconds")
                  .Help("Wall time of each reconstruction stage per sample, by model and stage.")
                  .Register(registry)),
-      batch_size_(prometheus::BuildHistogram()
-                      .Name("v2p_batch_size")
-                      .Help("Samples per batch run through a pipeline.")
-                      .Register(registry)
-                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})),
+      batch_size_(
+          prometheus::BuildHistogram()
+              .Name("v2p_batch_size")
+              .Help("Samples per batch run through a pipeline.")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})),
       queued_rows_(prometheus::BuildGauge()
                        .Name("v2p_queue_depth")
                        .Help("Samples waiting to be batched.")

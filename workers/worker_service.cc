@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "core/base/stopwatch.h"
-#include "proto/rpc_status.h"
 #include "core/data/dataset.h"
+#include "proto/rpc_status.h"
 #include "store/dataset_store.h"
 #include "workers/conversions.h"
 #include "workers/spec_files.h"
@@ -50,10 +50,10 @@ void WorkerService::LoadThenSubmit(grpc::CallbackServerContext* context,
 }
 
 void WorkerService::Submit(grpc::CallbackServerContext* context,
-                           const v1::ReconstructRequest* request,
-                           v1::ReconstructResponse* response, grpc::ServerUnaryReactor* reactor,
-                           std::shared_ptr<const core::Pipeline> pipeline,
-                           core::Stopwatch received, bool is_retry) {
+                           const v1::ReconstructRequest* request, v1::ReconstructResponse* response,
+                           grpc::ServerUnaryReactor* reactor,
+                           std::shared_ptr<const core::Pipeline> pipeline, core::Stopwatch received,
+                           bool is_retry) {
   absl::StatusOr<Eigen::MatrixXf> betas =
       SamplesToBetas(request->samples(), pipeline->num_voxels(), request->model());
   // Checked here, per request: a bad sample must not fail the other
@@ -70,8 +70,8 @@ void WorkerService::Submit(grpc::CallbackServerContext* context,
   work.num_samples = request->num_samples();
   work.sample_seed = request->sample_seed();
   batcher_->Submit(pipeline, std::move(work),
-                   [this, context, request, response, reactor, pipeline, before_queue,
-                    received, is_retry](Batcher::Result recs) {
+                   [this, context, request, response, reactor, pipeline, before_queue, received,
+                    is_retry](Batcher::Result recs) {
                      if (recs.status().code() == absl::StatusCode::kAborted && !is_retry) {
                        // Raced UnloadModel: the model loads again.
                        LoadThenSubmit(context, request, response, reactor, received, true);
@@ -107,16 +107,13 @@ void WorkerService::Answer(const v1::ReconstructRequest& request, const core::Pi
   }
 }
 
-grpc::Status WorkerService::ListModels(grpc::ServerContext*,
-                                       const v1::ListModelsRequest*,
+grpc::Status WorkerService::ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
                                        v1::ListModelsResponse* response) {
-  for (const auto& info : registry_->DescribeAll())
-    ToModelProto(info, response->add_models());
+  for (const auto& info : registry_->DescribeAll()) ToModelProto(info, response->add_models());
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerService::GetModel(grpc::ServerContext*,
-                                     const v1::GetModelRequest* request,
+grpc::Status WorkerService::GetModel(grpc::ServerContext*, const v1::GetModelRequest* request,
                                      v1::Model* response) {
   auto info = registry_->Describe(request->name(), request->version());
   if (!info.ok()) return ToGrpcStatus(info.status());
@@ -152,8 +149,8 @@ grpc::Status WorkerService::ValidateDataset(
   }
   v1::DatasetDescription description = request->description();
   description.set_file(store::kDatasetDataFile);
-  auto options = ToDatasetOptions(
-      description, registry_->repository().root() + "/" + request->directory());
+  auto options =
+      ToDatasetOptions(description, registry_->repository().root() + "/" + request->directory());
   if (!options.ok()) return ToGrpcStatus(options.status());
   auto dataset = core::LoadDataset(*options);
   if (!dataset.ok()) {
@@ -168,9 +165,9 @@ grpc::Status WorkerService::ValidateDataset(
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerService::GetWorkerInfo(
-    grpc::ServerContext*, const voxel2pixel::worker::v1::GetWorkerInfoRequest*,
-    voxel2pixel::worker::v1::WorkerInfo* response) {
+grpc::Status WorkerService::GetWorkerInfo(grpc::ServerContext*,
+                                          const voxel2pixel::worker::v1::GetWorkerInfoRequest*,
+                                          voxel2pixel::worker::v1::WorkerInfo* response) {
   response->set_device(options_.device);
   response->set_pid(getpid());
   response->set_repository(registry_->repository().root());

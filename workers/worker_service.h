@@ -22,43 +22,37 @@
 
 namespace v2p::worker {
 
-class WorkerService final
-    : public voxel2pixel::worker::v1::Worker::WithCallbackMethod_Reconstruct<
-          voxel2pixel::worker::v1::Worker::Service> {
+class WorkerService final : public voxel2pixel::worker::v1::Worker::WithCallbackMethod_Reconstruct<
+                                voxel2pixel::worker::v1::Worker::Service> {
  public:
   struct Options {
     std::string device = "cpu";
   };
   // All three must outlive the service; `metrics` may be null.
-  WorkerService(ModelRegistry* registry, Batcher* batcher, WorkerMetrics* metrics,
-                Options options)
+  WorkerService(ModelRegistry* registry, Batcher* batcher, WorkerMetrics* metrics, Options options)
       : registry_(registry), batcher_(batcher), metrics_(metrics), options_(std::move(options)) {}
 
-  grpc::ServerUnaryReactor* Reconstruct(
-      grpc::CallbackServerContext* context,
-      const voxel2pixel::v1::ReconstructRequest* request,
-      voxel2pixel::v1::ReconstructResponse* response) override;
-  grpc::Status ListModels(
-      grpc::ServerContext* context,
-      const voxel2pixel::v1::ListModelsRequest* request,
-      voxel2pixel::v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* Reconstruct(grpc::CallbackServerContext* context,
+                                        const voxel2pixel::v1::ReconstructRequest* request,
+                                        voxel2pixel::v1::ReconstructResponse* response) override;
+  grpc::Status ListModels(grpc::ServerContext* context,
+                          const voxel2pixel::v1::ListModelsRequest* request,
+                          voxel2pixel::v1::ListModelsResponse* response) override;
   grpc::Status GetModel(grpc::ServerContext* context,
                         const voxel2pixel::v1::GetModelRequest* request,
                         voxel2pixel::v1::Model* response) override;
-  grpc::Status ValidateDataset(
-      grpc::ServerContext* context,
-      const voxel2pixel::worker::v1::ValidateDatasetRequest* request,
-      voxel2pixel::worker::v1::ValidateDatasetResponse* response) override;
-    grpc::Status LoadModel(grpc::ServerContext* context,
+  grpc::Status ValidateDataset(grpc::ServerContext* context,
+                               const voxel2pixel::worker::v1::ValidateDatasetRequest* request,
+                               voxel2pixel::worker::v1::ValidateDatasetResponse* response) override;
+  grpc::Status LoadModel(grpc::ServerContext* context,
                          const voxel2pixel::v1::LoadModelRequest* request,
                          voxel2pixel::v1::Model* response) override;
   grpc::Status UnloadModel(grpc::ServerContext* context,
                            const voxel2pixel::v1::UnloadModelRequest* request,
                            google::protobuf::Empty* response) override;
-  grpc::Status GetWorkerInfo(
-      grpc::ServerContext* context,
-      const voxel2pixel::worker::v1::GetWorkerInfoRequest* request,
-      voxel2pixel::worker::v1::WorkerInfo* response) override;
+  grpc::Status GetWorkerInfo(grpc::ServerContext* context,
+                             const voxel2pixel::worker::v1::GetWorkerInfoRequest* request,
+                             voxel2pixel::worker::v1::WorkerInfo* response) override;
 
  private:
   // Fetches the requested model (loading it on a thread of its own, never
@@ -67,8 +61,7 @@ class WorkerService final
   void LoadThenSubmit(grpc::CallbackServerContext* context,
                       const voxel2pixel::v1::ReconstructRequest* request,
                       voxel2pixel::v1::ReconstructResponse* response,
-                      grpc::ServerUnaryReactor* reactor, core::Stopwatch received,
-                      bool is_retry);
+                      grpc::ServerUnaryReactor* reactor, core::Stopwatch received, bool is_retry);
   // Validates the request and submits it to the batcher; `reactor` is
   // finished either way. `received` started when the call arrived. A
   // request that raced UnloadModel (the batcher answers ABORTED) fetches the
@@ -81,7 +74,8 @@ class WorkerService final
   // Fills `response` from the pipeline's results.
   void Answer(const voxel2pixel::v1::ReconstructRequest& request, const core::Pipeline& pipeline,
               std::vector<core::Reconstruction> recs, absl::Duration before_queue,
-              const core::Stopwatch& received, voxel2pixel::v1::ReconstructResponse* response) const;
+              const core::Stopwatch& received,
+              voxel2pixel::v1::ReconstructResponse* response) const;
 
   ModelRegistry* const registry_;
   Batcher* const batcher_;

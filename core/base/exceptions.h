@@ -16,8 +16,7 @@
 namespace v2p::core {
 
 template <typename Fn>
-auto CallGuarded(absl::string_view context, Fn&& fn)
-    -> absl::StatusOr<std::invoke_result_t<Fn>> {
+auto CallGuarded(absl::string_view context, Fn&& fn) -> absl::StatusOr<std::invoke_result_t<Fn>> {
   try {
     return std::forward<Fn>(fn)();
   } catch (const std::exception& e) {

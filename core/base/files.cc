@@ -9,9 +9,7 @@ namespace v2p::core {
 
 absl::Status WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f)
-    return absl::InternalError(
-        absl::StrCat("cannot open ", path, " for writing"));
+  if (!f) return absl::InternalError(absl::StrCat("cannot open ", path, " for writing"));
   f.write(bytes.data(), bytes.size());
   f.close();
   if (!f) return absl::InternalError(absl::StrCat("short write to ", path));

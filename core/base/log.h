@@ -11,8 +11,7 @@ namespace v2p::core {
 enum class LogSeverity { kInfo, kWarning, kError };
 
 // Writes "<time> <I|W|E> <tag>: <message>\n" to stderr.
-void LogLine(LogSeverity severity, absl::string_view tag,
-             absl::string_view message);
+void LogLine(LogSeverity severity, absl::string_view tag, absl::string_view message);
 
 template <typename... Args>
 void LogInfo(absl::string_view tag, const Args&... args) {

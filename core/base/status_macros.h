@@ -18,9 +18,8 @@
   } while (0)
 
 // `lhs` = the value of `rexpr` (an absl::StatusOr<T>), or returns its status.
-#define ASSIGN_OR_RETURN(lhs, rexpr)                                           \
-  V2P_ASSIGN_OR_RETURN_IMPL_(V2P_STATUS_CONCAT_(v2p_statusor_, __LINE__), lhs, \
-                             rexpr)
+#define ASSIGN_OR_RETURN(lhs, rexpr) \
+  V2P_ASSIGN_OR_RETURN_IMPL_(V2P_STATUS_CONCAT_(v2p_statusor_, __LINE__), lhs, rexpr)
 
 #define V2P_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                               \

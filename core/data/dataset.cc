@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 #include "core/base/status_macros.h"
 #include "core/data/mat_file.h"
 
@@ -16,8 +16,7 @@ namespace {
 
 absl::Status CheckFinite(const Eigen::MatrixXd& m, const std::string& what) {
   if (!m.allFinite()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " contains NaN or Inf"));
+    return absl::InvalidArgumentError(absl::StrCat(what, " contains NaN or Inf"));
   }
   return absl::OkStatus();
 }
@@ -44,34 +43,30 @@ absl::StatusOr<Eigen::MatrixXd> LoadImages(const MatFile& mat, const DatasetOpti
   RETURN_IF_ERROR(CheckFinite(raw, var));
   // options.pixel_max is resolved by now: this checks the range only.
   RETURN_IF_ERROR(ResolvePixelMax(raw, var, options.pixel_max).status());
-  return Eigen::MatrixXd(ToRowMajorImages(raw, options.image, options.layout) /
-                         options.pixel_max);
+  return Eigen::MatrixXd(ToRowMajorImages(raw, options.image, options.layout) / options.pixel_max);
 }
 
-absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat,
-                                       const DatasetOptions& options,
+absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat, const DatasetOptions& options,
                                        const DatasetOptions::Split& vars,
                                        const std::string& split_name) {
   DatasetSplit split;
   if (vars.betas.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(split_name, " split names no betas variable"));
+    return absl::InvalidArgumentError(absl::StrCat(split_name, " split names no betas variable"));
   }
   ASSIGN_OR_RETURN(split.betas, mat.ReadMatrix(vars.betas));
   RETURN_IF_ERROR(CheckFinite(split.betas, vars.betas));
   const Eigen::Index n = split.betas.rows();
   if (!vars.stimuli.empty()) {
-    ASSIGN_OR_RETURN(split.stimuli, LoadImages(mat, options, vars.stimuli, n,
-                                               split.betas.cols(), vars.betas));
+    ASSIGN_OR_RETURN(split.stimuli,
+                     LoadImages(mat, options, vars.stimuli, n, split.betas.cols(), vars.betas));
   }
   if (!vars.labels.empty()) {
     ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.ReadMatrix(vars.labels));
     if (raw.size() != n) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          vars.labels, " has ", raw.size(), " labels for ", n, " samples"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(vars.labels, " has ", raw.size(), " labels for ", n, " samples"));
     }
-    split.labels =
-        Eigen::Map<Eigen::VectorXd>(raw.data(), raw.size()).cast<int>();
+    split.labels = Eigen::Map<Eigen::VectorXd>(raw.data(), raw.size()).cast<int>();
   }
   return split;
 }
@@ -86,28 +81,27 @@ absl::StatusOr<std::vector<bool>> SelectTestTrials(const MatFile& mat,
   std::vector<bool> test(n, false);
   for (const auto& [first, last] : selection.ranges) {
     if (last > n)
-      return absl::InvalidArgumentError(absl::StrCat(
-          "test_trials range ", first, "-", last, " runs past the ", n, " trials"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("test_trials range ", first, "-", last, " runs past the ", n, " trials"));
     for (int64_t t = first; t <= last; ++t) test[t - 1] = true;
   }
   if (!selection.variable.empty()) {
     if (selection.values.empty())
-      return absl::InvalidArgumentError(absl::StrCat(
-          "test_trials names variable ", selection.variable, " but no values"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("test_trials names variable ", selection.variable, " but no values"));
     ASSIGN_OR_RETURN(const Eigen::MatrixXd v, mat.ReadMatrix(selection.variable));
     if (v.size() != n)
-      return absl::InvalidArgumentError(absl::StrCat(
-          selection.variable, " has ", v.size(), " values for ", n, " trials"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(selection.variable, " has ", v.size(), " values for ", n, " trials"));
     for (Eigen::Index i = 0; i < n; ++i)
       for (double value : selection.values)
         if (v(i) == value) test[i] = true;
   }
   const auto num_test = std::count(test.begin(), test.end(), true);
-  if (num_test == 0)
-    return absl::InvalidArgumentError("test_trials selects no trial");
+  if (num_test == 0) return absl::InvalidArgumentError("test_trials selects no trial");
   if (n - num_test < 2)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "test_trials selects ", num_test, " of ", n, " trials, leaving fewer than 2 to train"));
+    return absl::InvalidArgumentError(absl::StrCat("test_trials selects ", num_test, " of ", n,
+                                                   " trials, leaving fewer than 2 to train"));
   return test;
 }
 
@@ -129,10 +123,8 @@ DatasetSplit SplitRows(const DatasetSplit& split, const std::vector<Eigen::Index
   return out;
 }
 
-absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ParseTrialRanges(
-    absl::string_view text) {
-  const std::string quoted = absl::StrCat(
-      "'", text.substr(0, 64), text.size() > 64 ? "...'" : "'");
+absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ParseTrialRanges(absl::string_view text) {
+  const std::string quoted = absl::StrCat("'", text.substr(0, 64), text.size() > 64 ? "...'" : "'");
   if (text.size() > 4096)
     return absl::InvalidArgumentError(
         absl::StrCat("trial ranges ", quoted, " are longer than 4096 characters"));
@@ -145,9 +137,10 @@ absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ParseTrialRanges(
                     absl::SimpleAtoi(ends.front(), &first) &&
                     absl::SimpleAtoi(ends.back(), &last) && first >= 1 && last >= first;
     if (!ok)
-      return absl::InvalidArgumentError(absl::StrCat(
-          "trial ranges ", quoted, ": expected trial numbers from 1 or ranges first-last, "
-          "separated by commas (e.g. \"1-5,51-55\")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("trial ranges ", quoted,
+                       ": expected trial numbers from 1 or ranges first-last, "
+                       "separated by commas (e.g. \"1-5,51-55\")"));
     ranges.emplace_back(first, last);
   }
   return ranges;
@@ -164,8 +157,8 @@ absl::StatusOr<double> ResolvePixelMax(const Eigen::MatrixXd& raw, const std::st
   if (declared <= 0) {
     if (hi <= 1) return 1.0;
     if (hi <= 255) return 255.0;
-    return absl::InvalidArgumentError(absl::StrCat(
-        found, "; declare the stored value of white as image { pixel_max: ... }"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(found, "; declare the stored value of white as image { pixel_max: ... }"));
   }
   if (hi > declared * (1 + 1e-9))
     return absl::InvalidArgumentError(
@@ -223,9 +216,9 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
     return absl::InvalidArgumentError("train split names no stimuli variable");
   }
   if (ds.test.betas.cols() != ds.train.betas.cols()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("test betas have ", ds.test.betas.cols(),
-                     " voxels; train betas have ", ds.train.betas.cols()));
+    return absl::InvalidArgumentError(absl::StrCat("test betas have ", ds.test.betas.cols(),
+                                                   " voxels; train betas have ",
+                                                   ds.train.betas.cols()));
   }
   if (!options.unpaired_images.empty()) {
     ASSIGN_OR_RETURN(ds.unpaired, LoadImages(*mat, resolved, options.unpaired_images, -1));

@@ -65,10 +65,9 @@ struct DatasetOptions {
 };
 
 struct DatasetSplit {
-  Eigen::MatrixXd betas;  // n x voxels
-  Eigen::MatrixXd
-      stimuli;             // n x pixels, row-major HWC, in [0, 1]; may be empty
-  Eigen::VectorXi labels;  // n; may be empty
+  Eigen::MatrixXd betas;    // n x voxels
+  Eigen::MatrixXd stimuli;  // n x pixels, row-major HWC, in [0, 1]; may be empty
+  Eigen::VectorXi labels;   // n; may be empty
 };
 
 struct Dataset {
@@ -76,7 +75,7 @@ struct Dataset {
   ImageShape image;
   DatasetSplit train;
   DatasetSplit test;
-  Eigen::MatrixXd unpaired;  // n x pixels, row-major HWC in [0, 1]; may be empty
+  Eigen::MatrixXd unpaired;       // n x pixels, row-major HWC in [0, 1]; may be empty
   bool mirror_symmetric = false;  // see DatasetOptions
   // The stored value of white the images were divided by when loaded; 1 for
   // images made in memory (simulations), already in [0, 1].

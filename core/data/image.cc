@@ -15,16 +15,15 @@
 
 namespace v2p::core {
 
-Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images,
-                                 ImageShape shape, ImageLayout layout) {
+Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape,
+                                 ImageLayout layout) {
   if (layout == ImageLayout::kRowMajor) return images;
   const int h = shape.height, w = shape.width, ch = shape.channels;
   Eigen::MatrixXd out(images.rows(), images.cols());
   for (Eigen::Index n = 0; n < images.rows(); ++n) {
     for (int k = 0; k < ch; ++k)
       for (int r = 0; r < h; ++r)
-        for (int c = 0; c < w; ++c)
-          out(n, (r * w + c) * ch + k) = images(n, k * h * w + c * h + r);
+        for (int c = 0; c < w; ++c) out(n, (r * w + c) * ch + k) = images(n, k * h * w + c * h + r);
   }
   return out;
 }
@@ -58,8 +57,7 @@ absl::StatusOr<Eigen::MatrixXf> ResizeImages(const Eigen::MatrixXf& images, Imag
   Eigen::MatrixXf out(images.rows(), to.num_pixels());
   for (Eigen::Index i = 0; i < images.rows(); ++i) {
     cv::Mat dst;
-    cv::resize(RowToMat(images, i, from), dst, cv::Size(to.width, to.height), 0, 0,
-               interpolation);
+    cv::resize(RowToMat(images, i, from), dst, cv::Size(to.width, to.height), 0, 0, interpolation);
     MatToRow(dst, i, &out);
   }
   return out;
@@ -94,8 +92,8 @@ void AppendChunk(const char type[4], const std::string& data, std::string* out) 
   out->append(type, 4);
   out->append(data);
   const auto* crc_from = reinterpret_cast<const Bytef*>(out->data() + at);
-  AppendBigEndian(static_cast<uint32_t>(crc32(crc32(0, nullptr, 0), crc_from,
-                                              static_cast<uInt>(4 + data.size()))),
+  AppendBigEndian(static_cast<uint32_t>(
+                      crc32(crc32(0, nullptr, 0), crc_from, static_cast<uInt>(4 + data.size()))),
                   out);
 }
 
@@ -143,8 +141,8 @@ absl::StatusOr<std::string> Deflate(const std::string& raw, PngCompression compr
   }
   z_stream z{};
   const int level = compression == PngCompression::kStored ? Z_NO_COMPRESSION : Z_BEST_SPEED;
-  if (deflateInit2(&z, level, Z_DEFLATED, window_bits,
-                   std::clamp(window_bits - 7, 1, 8), Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&z, level, Z_DEFLATED, window_bits, std::clamp(window_bits - 7, 1, 8),
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
     return absl::ResourceExhaustedError("cannot start a deflate stream for a PNG");
   }
   std::string idat(deflateBound(&z, static_cast<uLong>(raw.size())), '\0');
@@ -166,13 +164,11 @@ absl::StatusOr<std::string> Deflate(const std::string& raw, PngCompression compr
 // full-size deflate state for it (cv::imencode took 60 us an image, more
 // than the decode). The deflate window and hash here are sized to the
 // image.
-absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
-                                      int scale, PngCompression compression) {
-  if (shape.height <= 0 || shape.width <= 0 ||
-      (shape.channels != 1 && shape.channels != 3)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot encode a ", shape.height, "x", shape.width, "x",
-                     shape.channels, " image"));
+absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape, int scale,
+                                      PngCompression compression) {
+  if (shape.height <= 0 || shape.width <= 0 || (shape.channels != 1 && shape.channels != 3)) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot encode a ", shape.height, "x",
+                                                   shape.width, "x", shape.channels, " image"));
   }
   scale = std::max(scale, 1);
   const int64_t height = int64_t{shape.height} * scale;

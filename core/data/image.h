@@ -27,8 +27,8 @@ enum class ImageLayout { kRowMajor, kColumnMajor };
 // Converts each row of `images` (one flattened image per row, stored in
 // `layout`) to row-major HWC. Column-major means MATLAB order: pixel (r, c)
 // of channel k at index k*H*W + c*H + r.
-Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images,
-                                 ImageShape shape, ImageLayout layout);
+Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape,
+                                 ImageLayout layout);
 
 // How a PNG's pixel data is deflated.
 enum class PngCompression {
@@ -47,8 +47,7 @@ enum class PngCompression {
 // >= 1 enlarges by nearest-neighbour repetition. Written with zlib directly
 // (Sub filter): a served reconstruction encodes one per sample.
 // INVALID_ARGUMENT for shapes a PNG cannot hold.
-absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape,
-                                      int scale = 1,
+absl::StatusOr<std::string> EncodePng(const float* pixels, ImageShape shape, int scale = 1,
                                       PngCompression compression = PngCompression::kFastest);
 
 // Every row of `images` (images of shape `from`) resized to to.height x

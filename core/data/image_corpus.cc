@@ -18,8 +18,7 @@ absl::StatusOr<std::string> ReadMaybeGzip(const std::string& path) {
   if (!std::filesystem::exists(path))
     return absl::NotFoundError(absl::StrCat("no such file: ", path));
   gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr)
-    return absl::UnavailableError(absl::StrCat("cannot open ", path));
+  if (f == nullptr) return absl::UnavailableError(absl::StrCat("cannot open ", path));
   std::string out;
   char buf[1 << 16];
   int n;
@@ -32,16 +31,13 @@ absl::StatusOr<std::string> ReadMaybeGzip(const std::string& path) {
 
 uint32_t BigEndian32(const std::string& s, size_t at) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data() + at);
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
-         (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
-LabeledImages FromColumnMajor(const Eigen::MatrixXd& rows, int h, int w,
-                              double max_value) {
+LabeledImages FromColumnMajor(const Eigen::MatrixXd& rows, int h, int w, double max_value) {
   LabeledImages out;
   out.shape = {h, w, 1};
-  const Eigen::MatrixXd row_major =
-      ToRowMajorImages(rows, out.shape, ImageLayout::kColumnMajor);
+  const Eigen::MatrixXd row_major = ToRowMajorImages(rows, out.shape, ImageLayout::kColumnMajor);
   out.images = (row_major / max_value).cast<float>();
   return out;
 }
@@ -52,14 +48,12 @@ absl::Status LabeledImages::Append(const LabeledImages& other) {
   if (size() > 0 && !(other.shape == shape))
     return absl::InvalidArgumentError("cannot append images of another size");
   if (size() == 0) shape = other.shape;
-  Eigen::MatrixXf joined(images.rows() + other.images.rows(),
-                         other.images.cols());
+  Eigen::MatrixXf joined(images.rows() + other.images.rows(), other.images.cols());
   if (images.rows() > 0) joined.topRows(images.rows()) = images;
   joined.bottomRows(other.images.rows()) = other.images;
   images = std::move(joined);
   for (int label : other.labels) labels.push_back(label + num_classes);
-  class_names.insert(class_names.end(), other.class_names.begin(),
-                     other.class_names.end());
+  class_names.insert(class_names.end(), other.class_names.begin(), other.class_names.end());
   num_classes += other.num_classes;
   return absl::OkStatus();
 }
@@ -80,29 +74,25 @@ absl::StatusOr<LabeledImages> ReadIdx(const std::string& images_path,
   ASSIGN_OR_RETURN(const std::string images, ReadMaybeGzip(images_path));
   ASSIGN_OR_RETURN(const std::string labels, ReadMaybeGzip(labels_path));
   if (images.size() < 16 || BigEndian32(images, 0) != 2051)
-    return absl::DataLossError(
-        absl::StrCat(images_path, ": not an IDX image file (magic 2051)"));
+    return absl::DataLossError(absl::StrCat(images_path, ": not an IDX image file (magic 2051)"));
   if (labels.size() < 8 || BigEndian32(labels, 0) != 2049)
-    return absl::DataLossError(
-        absl::StrCat(labels_path, ": not an IDX label file (magic 2049)"));
+    return absl::DataLossError(absl::StrCat(labels_path, ": not an IDX label file (magic 2049)"));
   const int64_t n = BigEndian32(images, 4);
   const int h = static_cast<int>(BigEndian32(images, 8));
   const int w = static_cast<int>(BigEndian32(images, 12));
   if (h <= 0 || w <= 0 || h > 4096 || w > 4096 ||
       images.size() != 16 + static_cast<size_t>(n) * h * w)
-    return absl::DataLossError(absl::StrCat(
-        images_path, ": size does not match its header (", n, " x ", h, " x ",
-        w, ")"));
+    return absl::DataLossError(absl::StrCat(images_path, ": size does not match its header (", n,
+                                            " x ", h, " x ", w, ")"));
   if (BigEndian32(labels, 4) != n || labels.size() != 8 + n)
-    return absl::DataLossError(absl::StrCat(
-        labels_path, ": label count differs from the ", n, " images"));
+    return absl::DataLossError(
+        absl::StrCat(labels_path, ": label count differs from the ", n, " images"));
   LabeledImages out;
   out.shape = {h, w, 1};
   out.images.resize(n, h * w);
   const auto* px = reinterpret_cast<const unsigned char*>(images.data() + 16);
   for (int64_t i = 0; i < n; ++i)
-    for (int j = 0; j < h * w; ++j)
-      out.images(i, j) = px[i * h * w + j] / 255.0f;
+    for (int j = 0; j < h * w; ++j) out.images(i, j) = px[i * h * w + j] / 255.0f;
   int max_label = -1;
   for (int64_t i = 0; i < n; ++i) {
     const int label = static_cast<unsigned char>(labels[8 + i]);
@@ -119,13 +109,12 @@ absl::StatusOr<LabeledImages> ReadOlivetti(const std::string& path) {
   ASSIGN_OR_RETURN(auto mat, MatFile::Open(path));
   ASSIGN_OR_RETURN(const Eigen::MatrixXd faces, mat->ReadMatrix("faces"));
   if (faces.rows() != 4096)
-    return absl::DataLossError(absl::StrCat(
-        path, ": `faces` has ", faces.rows(), " rows, expected 4096 (64x64)"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": `faces` has ", faces.rows(), " rows, expected 4096 (64x64)"));
   LabeledImages out = FromColumnMajor(faces.transpose(), 64, 64, 255.0);
   for (int i = 0; i < faces.cols(); ++i) out.labels.push_back(i / 10);
   out.num_classes = static_cast<int>((faces.cols() + 9) / 10);
-  for (int c = 0; c < out.num_classes; ++c)
-    out.class_names.push_back(absl::StrCat("olivetti:", c));
+  for (int c = 0; c < out.num_classes; ++c) out.class_names.push_back(absl::StrCat("olivetti:", c));
   return out;
 }
 
@@ -135,13 +124,11 @@ absl::StatusOr<LabeledImages> ReadBrainsCharacters(const std::string& path) {
   LabeledImages out;
   out.shape = {56, 56, 1};
   out.num_classes = 6;
-  for (const char* letter : kLetters)
-    out.class_names.push_back(absl::StrCat("brains:", letter));
+  for (const char* letter : kLetters) out.class_names.push_back(absl::StrCat("brains:", letter));
   for (const char* part : {"stimTrn", "stimVal"}) {
     ASSIGN_OR_RETURN(const Eigen::MatrixXd stim, mat->ReadMatrix(part));
     if (stim.cols() != 56 * 56 || stim.rows() % 6 != 0)
-      return absl::DataLossError(
-          absl::StrCat(path, ": `", part, "` is not n x 56 x 56"));
+      return absl::DataLossError(absl::StrCat(path, ": `", part, "` is not n x 56 x 56"));
     LabeledImages p = FromColumnMajor(stim, 56, 56, 255.0);
     p.num_classes = 6;
     p.class_names = out.class_names;
@@ -164,17 +151,14 @@ LabeledImages ResizeImages(const LabeledImages& in, int size) {
   return out;
 }
 
-void SplitEveryKth(const LabeledImages& all, int k, LabeledImages* train,
-                   LabeledImages* test) {
+void SplitEveryKth(const LabeledImages& all, int k, LabeledImages* train, LabeledImages* test) {
   std::vector<int> seen(all.num_classes, 0), tr, te;
-  for (int i = 0; i < all.size(); ++i)
-    (++seen[all.labels[i]] % k == 0 ? te : tr).push_back(i);
+  for (int i = 0; i < all.size(); ++i) (++seen[all.labels[i]] % k == 0 ? te : tr).push_back(i);
   for (auto [idx, out] : {std::pair{&tr, train}, std::pair{&te, test}}) {
     out->shape = all.shape;
     out->num_classes = all.num_classes;
     out->class_names = all.class_names;
-    out->images.resize(static_cast<Eigen::Index>(idx->size()),
-                       all.images.cols());
+    out->images.resize(static_cast<Eigen::Index>(idx->size()), all.images.cols());
     out->labels.clear();
     for (size_t r = 0; r < idx->size(); ++r) {
       out->images.row(static_cast<Eigen::Index>(r)) = all.images.row((*idx)[r]);
@@ -184,14 +168,12 @@ void SplitEveryKth(const LabeledImages& all, int k, LabeledImages* train,
 }
 
 absl::StatusOr<FeatureCorpus> LoadFeatureCorpus(const std::string& data_root,
-                                                const std::string& fashion_dir,
-                                                int size,
+                                                const std::string& fashion_dir, int size,
                                                 int max_fashion_train) {
   FeatureCorpus corpus;
   auto add = [&](const std::string& name, const LabeledImages& tr,
                  const LabeledImages& te) -> absl::Status {
-    FeatureCorpus::Source s{name, corpus.train.num_classes, 0, tr.size(),
-                            te.size()};
+    FeatureCorpus::Source s{name, corpus.train.num_classes, 0, tr.size(), te.size()};
     RETURN_IF_ERROR(corpus.train.Append(ResizeImages(tr, size)));
     RETURN_IF_ERROR(corpus.test.Append(ResizeImages(te, size)));
     s.end_class = corpus.train.num_classes;
@@ -202,8 +184,7 @@ absl::StatusOr<FeatureCorpus> LoadFeatureCorpus(const std::string& data_root,
   {
     ASSIGN_OR_RETURN(LabeledImages mnist,
                      ReadIdx(corpora + "/mnist/mnist-10k-images-idx3-ubyte",
-                             corpora + "/mnist/mnist-10k-labels-idx1-ubyte",
-                             "mnist"));
+                             corpora + "/mnist/mnist-10k-labels-idx1-ubyte", "mnist"));
     LabeledImages tr, te;
     SplitEveryKth(mnist, 5, &tr, &te);
     RETURN_IF_ERROR(add("mnist", tr, te));
@@ -211,22 +192,17 @@ absl::StatusOr<FeatureCorpus> LoadFeatureCorpus(const std::string& data_root,
   if (!fashion_dir.empty() && std::filesystem::exists(fashion_dir)) {
     ASSIGN_OR_RETURN(LabeledImages tr,
                      ReadIdx(fashion_dir + "/train-images-idx3-ubyte.gz",
-                             fashion_dir + "/train-labels-idx1-ubyte.gz",
-                             "fashion"));
+                             fashion_dir + "/train-labels-idx1-ubyte.gz", "fashion"));
     ASSIGN_OR_RETURN(LabeledImages te,
                      ReadIdx(fashion_dir + "/t10k-images-idx3-ubyte.gz",
-                             fashion_dir + "/t10k-labels-idx1-ubyte.gz",
-                             "fashion"));
-    if (max_fashion_train > 0 && tr.size() > max_fashion_train)
-      tr = tr.Slice(0, max_fashion_train);
+                             fashion_dir + "/t10k-labels-idx1-ubyte.gz", "fashion"));
+    if (max_fashion_train > 0 && tr.size() > max_fashion_train) tr = tr.Slice(0, max_fashion_train);
     RETURN_IF_ERROR(add("fashion-mnist", tr, te));
   }
   {
-    ASSIGN_OR_RETURN(
-        LabeledImages brains,
-        ReadBrainsCharacters(corpora + "/brains_characters/brains_stimuli.mat"));
-    RETURN_IF_ERROR(add("brains", brains.Slice(0, 288),
-                        brains.Slice(288, brains.size())));
+    ASSIGN_OR_RETURN(LabeledImages brains,
+                     ReadBrainsCharacters(corpora + "/brains_characters/brains_stimuli.mat"));
+    RETURN_IF_ERROR(add("brains", brains.Slice(0, 288), brains.Slice(288, brains.size())));
   }
   {
     ASSIGN_OR_RETURN(LabeledImages faces,

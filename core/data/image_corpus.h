@@ -49,8 +49,7 @@ LabeledImages ResizeImages(const LabeledImages& in, int size);
 
 // Splits each class deterministically: every `k`-th image of a class (the
 // (k-1)-th, 2k-1-th, ...) goes to test, so test gets ~1/k of each class.
-void SplitEveryKth(const LabeledImages& all, int k, LabeledImages* train,
-                   LabeledImages* test);
+void SplitEveryKth(const LabeledImages& all, int k, LabeledImages* train, LabeledImages* test);
 
 // The feature-network corpus: MNIST, Fashion-MNIST, BRAINS characters and
 // Olivetti faces at size x size, as one set of classes. `data_root` is
@@ -73,8 +72,7 @@ struct FeatureCorpus {
   std::vector<Source> sources;
 };
 absl::StatusOr<FeatureCorpus> LoadFeatureCorpus(const std::string& data_root,
-                                                const std::string& fashion_dir,
-                                                int size,
+                                                const std::string& fashion_dir, int size,
                                                 int max_fashion_train);
 
 }  // namespace v2p::core

@@ -18,21 +18,18 @@ template <typename T>
 void CopyColumnMajor(const void* data, Eigen::MatrixXd* out) {
   const T* src = static_cast<const T*>(data);
   double* dst = out->data();  // Eigen's default storage is column-major too.
-  for (Eigen::Index i = 0; i < out->size(); ++i)
-    dst[i] = static_cast<double>(src[i]);
+  for (Eigen::Index i = 0; i < out->size(); ++i) dst[i] = static_cast<double>(src[i]);
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MatFile>> MatFile::Open(
-    const std::string& path) {
+absl::StatusOr<std::unique_ptr<MatFile>> MatFile::Open(const std::string& path) {
   if (!std::filesystem::exists(path)) {
     return absl::NotFoundError(absl::StrCat("MATLAB file not found: ", path));
   }
   mat_t* mat = Mat_Open(path.c_str(), MAT_ACC_RDONLY);
   if (mat == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, " is not a readable MATLAB file"));
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not a readable MATLAB file"));
   }
   return std::unique_ptr<MatFile>(new MatFile(path, mat));
 }
@@ -50,24 +47,20 @@ std::vector<std::string> MatFile::VariableNames() const {
   return names;
 }
 
-absl::StatusOr<Eigen::MatrixXd> MatFile::ReadMatrix(
-    const std::string& name) const {
+absl::StatusOr<Eigen::MatrixXd> MatFile::ReadMatrix(const std::string& name) const {
   matvar_t* var = Mat_VarRead(M(mat_), name.c_str());
   if (var == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("variable '", name, "' not in ", path_,
-                     " (it has: ", absl::StrJoin(VariableNames(), ", "), ")"));
+    return absl::NotFoundError(absl::StrCat("variable '", name, "' not in ", path_, " (it has: ",
+                                            absl::StrJoin(VariableNames(), ", "), ")"));
   }
   std::unique_ptr<matvar_t, void (*)(matvar_t*)> guard(var, Mat_VarFree);
-  if (var->isComplex || var->class_type == MAT_C_SPARSE ||
-      var->data == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path_, ": variable '", name, "' is not a dense real array"));
+  if (var->isComplex || var->class_type == MAT_C_SPARSE || var->data == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path_, ": variable '", name, "' is not a dense real array"));
   }
   const int64_t rows = var->rank >= 1 ? static_cast<int64_t>(var->dims[0]) : 0;
   int64_t cols = 1;
-  for (int d = 1; d < var->rank; ++d)
-    cols *= static_cast<int64_t>(var->dims[d]);
+  for (int d = 1; d < var->rank; ++d) cols *= static_cast<int64_t>(var->dims[d]);
   Eigen::MatrixXd m(rows, cols);
   switch (var->class_type) {
     case MAT_C_DOUBLE:
@@ -101,16 +94,15 @@ absl::StatusOr<Eigen::MatrixXd> MatFile::ReadMatrix(
       CopyColumnMajor<int64_t>(var->data, &m);
       break;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat(path_, ": variable '", name, "' is not numeric (class ",
-                       static_cast<int>(var->class_type), ")"));
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": variable '", name,
+                                                     "' is not numeric (class ",
+                                                     static_cast<int>(var->class_type), ")"));
   }
   return m;
 }
 
-absl::Status WriteMatFile(
-    const std::string& path,
-    const std::vector<std::pair<std::string, Eigen::MatrixXd>>& variables) {
+absl::Status WriteMatFile(const std::string& path,
+                          const std::vector<std::pair<std::string, Eigen::MatrixXd>>& variables) {
   std::set<std::string> seen;
   for (const auto& [name, m] : variables) {
     if (name.empty() || !seen.insert(name).second)
@@ -120,20 +112,17 @@ absl::Status WriteMatFile(
   std::error_code ec;
   std::filesystem::remove(path, ec);
   mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
-  if (mat == nullptr)
-    return absl::InternalError(absl::StrCat("cannot create MATLAB file ", path));
+  if (mat == nullptr) return absl::InternalError(absl::StrCat("cannot create MATLAB file ", path));
   std::unique_ptr<mat_t, int (*)(mat_t*)> guard(mat, Mat_Close);
   for (const auto& [name, m] : variables) {
     size_t dims[2] = {static_cast<size_t>(m.rows()), static_cast<size_t>(m.cols())};
     // matio reads the data in place (column-major, as Eigen stores it).
     matvar_t* var = Mat_VarCreate(name.c_str(), MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims,
                                   const_cast<double*>(m.data()), MAT_F_DONT_COPY_DATA);
-    if (var == nullptr)
-      return absl::InternalError(absl::StrCat("cannot create variable ", name));
+    if (var == nullptr) return absl::InternalError(absl::StrCat("cannot create variable ", name));
     const int rc = Mat_VarWrite(mat, var, MAT_COMPRESSION_ZLIB);
     Mat_VarFree(var);
-    if (rc != 0)
-      return absl::InternalError(absl::StrCat("writing variable ", name, " to ", path));
+    if (rc != 0) return absl::InternalError(absl::StrCat("writing variable ", name, " to ", path));
   }
   return absl::OkStatus();
 }

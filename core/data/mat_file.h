@@ -42,9 +42,8 @@ class MatFile {
 // Writes `variables` (name, matrix) as double arrays to a new MATLAB v5
 // file at `path` (replaced if it exists), zlib-compressed. INVALID_ARGUMENT
 // for an empty or repeated name; INTERNAL when matio cannot write.
-absl::Status WriteMatFile(
-    const std::string& path,
-    const std::vector<std::pair<std::string, Eigen::MatrixXd>>& variables);
+absl::Status WriteMatFile(const std::string& path,
+                          const std::vector<std::pair<std::string, Eigen::MatrixXd>>& variables);
 
 }  // namespace v2p::core
 

@@ -19,8 +19,7 @@ namespace {
 // length, then a Python dict literal with descr, fortran_order, shape).
 constexpr char kMagic[] = "\x93NUMPY";
 
-absl::StatusOr<std::string> HeaderValue(const std::string& header,
-                                        const std::string& key) {
+absl::StatusOr<std::string> HeaderValue(const std::string& header, const std::string& key) {
   const std::string needle = absl::StrCat("'", key, "':");
   const size_t at = header.find(needle);
   if (at == std::string::npos) {
@@ -31,19 +30,16 @@ absl::StatusOr<std::string> HeaderValue(const std::string& header,
   size_t end = start;
   if (header[start] == '(') {
     end = header.find(')', start);
-    if (end == std::string::npos)
-      return absl::DataLossError("npy shape unterminated");
+    if (end == std::string::npos) return absl::DataLossError("npy shape unterminated");
     return header.substr(start + 1, end - start - 1);
   }
   if (header[start] == '\'') {
     end = header.find('\'', start + 1);
-    if (end == std::string::npos)
-      return absl::DataLossError("npy descr unterminated");
+    if (end == std::string::npos) return absl::DataLossError("npy descr unterminated");
     return header.substr(start + 1, end - start - 1);
   }
   end = header.find_first_of(",}", start);
-  return std::string(
-      absl::StripAsciiWhitespace(header.substr(start, end - start)));
+  return std::string(absl::StripAsciiWhitespace(header.substr(start, end - start)));
 }
 
 template <typename T>
@@ -57,8 +53,7 @@ void Convert(const char* src, int64_t n, std::vector<double>* out) {
 }
 
 // Reorders Fortran-order values into C order.
-std::vector<double> FortranToC(const std::vector<double>& f,
-                               const std::vector<int64_t>& shape) {
+std::vector<double> FortranToC(const std::vector<double>& f, const std::vector<int64_t>& shape) {
   std::vector<double> c(f.size());
   const size_t rank = shape.size();
   std::vector<int64_t> idx(rank, 0);
@@ -78,10 +73,8 @@ std::vector<double> FortranToC(const std::vector<double>& f,
 }
 
 template <typename Matrix>
-absl::Status WriteNpy(const std::string& path, const Matrix& m,
-                      const char* descr) {
-  std::string header = absl::StrCat("{'descr': '", descr,
-                                    "', 'fortran_order': False, 'shape': (",
+absl::Status WriteNpy(const std::string& path, const Matrix& m, const char* descr) {
+  std::string header = absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (",
                                     m.rows(), ", ", m.cols(), "), }");
   // Pad so that magic + version + length + header + '\n' is a multiple of 64.
   const size_t unpadded = 6 + 2 + 2 + header.size() + 1;
@@ -93,12 +86,10 @@ absl::Status WriteNpy(const std::string& path, const Matrix& m,
   const char version[2] = {1, 0};
   f.write(version, 2);
   const uint16_t len = static_cast<uint16_t>(header.size());
-  const char len_le[2] = {static_cast<char>(len & 0xFF),
-                          static_cast<char>(len >> 8)};
+  const char len_le[2] = {static_cast<char>(len & 0xFF), static_cast<char>(len >> 8)};
   f.write(len_le, 2);
   f.write(header.data(), header.size());
-  const Eigen::Matrix<typename Matrix::Scalar, Eigen::Dynamic, Eigen::Dynamic,
-                      Eigen::RowMajor>
+  const Eigen::Matrix<typename Matrix::Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>
       row_major = m;
   f.write(reinterpret_cast<const char*>(row_major.data()),
           sizeof(typename Matrix::Scalar) * row_major.size());
@@ -133,8 +124,7 @@ absl::StatusOr<NpyArray> ParseNpy(const std::string& bytes) {
   const uint8_t major = static_cast<uint8_t>(bytes[6]);
   size_t header_len, header_start;
   if (major == 1) {
-    header_len =
-        static_cast<uint8_t>(bytes[8]) | (static_cast<uint8_t>(bytes[9]) << 8);
+    header_len = static_cast<uint8_t>(bytes[8]) | (static_cast<uint8_t>(bytes[9]) << 8);
     header_start = 10;
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) return absl::DataLossError("npy header truncated");
@@ -145,22 +135,18 @@ absl::StatusOr<NpyArray> ParseNpy(const std::string& bytes) {
   } else {
     return absl::UnimplementedError(absl::StrCat("npy format version ", major));
   }
-  if (header_start + header_len > bytes.size())
-    return absl::DataLossError("npy header truncated");
+  if (header_start + header_len > bytes.size()) return absl::DataLossError("npy header truncated");
   const std::string header = bytes.substr(header_start, header_len);
   ASSIGN_OR_RETURN(const std::string descr, HeaderValue(header, "descr"));
-  ASSIGN_OR_RETURN(const std::string fortran,
-                   HeaderValue(header, "fortran_order"));
+  ASSIGN_OR_RETURN(const std::string fortran, HeaderValue(header, "fortran_order"));
   ASSIGN_OR_RETURN(const std::string shape_text, HeaderValue(header, "shape"));
 
   NpyArray array;
   int64_t count = 1;
-  for (absl::string_view part :
-       absl::StrSplit(shape_text, ',', absl::SkipWhitespace())) {
+  for (absl::string_view part : absl::StrSplit(shape_text, ',', absl::SkipWhitespace())) {
     int64_t dim;
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(part), &dim) || dim < 0) {
-      return absl::DataLossError(
-          absl::StrCat("bad npy shape (", shape_text, ")"));
+      return absl::DataLossError(absl::StrCat("bad npy shape (", shape_text, ")"));
     }
     array.shape.push_back(dim);
     count *= dim;
@@ -179,12 +165,10 @@ absl::StatusOr<NpyArray> ParseNpy(const std::string& bytes) {
   else if (descr == "<i8")
     item = 8;
   else
-    return absl::UnimplementedError(
-        absl::StrCat("npy dtype ", descr, " not supported"));
+    return absl::UnimplementedError(absl::StrCat("npy dtype ", descr, " not supported"));
   if (available < static_cast<size_t>(count) * item) {
-    return absl::DataLossError(absl::StrCat("npy payload truncated: need ",
-                                            count * item, " bytes, have ",
-                                            available));
+    return absl::DataLossError(
+        absl::StrCat("npy payload truncated: need ", count * item, " bytes, have ", available));
   }
   if (descr == "<f8")
     Convert<double>(payload, count, &array.values);
@@ -204,22 +188,19 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
   ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path));
   auto array = ParseNpy(bytes);
   if (!array.ok()) {
-    return absl::Status(array.status().code(),
-                        absl::StrCat(path, ": ", array.status().message()));
+    return absl::Status(array.status().code(), absl::StrCat(path, ": ", array.status().message()));
   }
   return array;
 }
 
-absl::StatusOr<std::map<std::string, NpyArray>> ReadNpz(
-    const std::string& path) {
+absl::StatusOr<std::map<std::string, NpyArray>> ReadNpz(const std::string& path) {
   ASSIGN_OR_RETURN(auto members, ReadZipArchive(path));
   std::map<std::string, NpyArray> arrays;
   for (const auto& [name, bytes] : members) {
     auto array = ParseNpy(bytes);
     if (!array.ok()) {
-      return absl::Status(
-          array.status().code(),
-          absl::StrCat(path, ":", name, ": ", array.status().message()));
+      return absl::Status(array.status().code(),
+                          absl::StrCat(path, ":", name, ": ", array.status().message()));
     }
     std::string key = name;
     if (absl::EndsWith(key, ".npy")) key.resize(key.size() - 4);
@@ -228,12 +209,10 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadNpz(
   return arrays;
 }
 
-absl::Status WriteNpyFloat32(const std::string& path,
-                             const Eigen::MatrixXf& m) {
+absl::Status WriteNpyFloat32(const std::string& path, const Eigen::MatrixXf& m) {
   return WriteNpy(path, m, "<f4");
 }
-absl::Status WriteNpyFloat64(const std::string& path,
-                             const Eigen::MatrixXd& m) {
+absl::Status WriteNpyFloat64(const std::string& path, const Eigen::MatrixXd& m) {
   return WriteNpy(path, m, "<f8");
 }
 

@@ -28,8 +28,7 @@ struct NpyArray {
 absl::StatusOr<NpyArray> ParseNpy(const std::string& bytes);
 absl::StatusOr<NpyArray> ReadNpy(const std::string& path);
 // Every member of an .npz archive, keyed by name without ".npy".
-absl::StatusOr<std::map<std::string, NpyArray>> ReadNpz(
-    const std::string& path);
+absl::StatusOr<std::map<std::string, NpyArray>> ReadNpz(const std::string& path);
 
 // Writes a matrix as a 2-d C-order array of float32 or float64.
 absl::Status WriteNpyFloat32(const std::string& path, const Eigen::MatrixXf& m);

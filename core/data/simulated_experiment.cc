@@ -48,20 +48,21 @@ absl::StatusOr<SimulatedResponses> SimulateResponses(const Eigen::MatrixXd& trai
     return Eigen::MatrixXd((f.rowwise() - mean).array().rowwise() / sd.array());
   };
   SimulatedResponses r;
-  r.weights = Normal(train.cols(), o.num_voxels, rng) / std::sqrt(static_cast<double>(train.cols()));
+  r.weights =
+      Normal(train.cols(), o.num_voxels, rng) / std::sqrt(static_cast<double>(train.cols()));
   r.train_signal = standardise(train) * r.weights;
   // Unit signal variance per voxel over the training stimuli.
   const Eigen::RowVectorXd s_mean = r.train_signal.colwise().mean();
   Eigen::RowVectorXd s_sd =
-      ((r.train_signal.rowwise() - s_mean).array().square().colwise().sum() /
-       (train.rows() - 1))
+      ((r.train_signal.rowwise() - s_mean).array().square().colwise().sum() / (train.rows() - 1))
           .sqrt();
   s_sd = (s_sd.array() > 0).select(s_sd, 1.0);
   for (Eigen::Index j = 0; j < o.num_voxels; ++j) r.weights.col(j) /= s_sd(j);
   r.train_signal = standardise(train) * r.weights;
   r.test_signal = standardise(test) * r.weights;
   const double noise_sd = 1 / std::sqrt(o.snr);
-  r.train = r.train_signal + noise_sd * Ar1Noise(train.rows(), o.num_voxels, o.noise_correlation, rng);
+  r.train =
+      r.train_signal + noise_sd * Ar1Noise(train.rows(), o.num_voxels, o.noise_correlation, rng);
   r.test = r.test_signal;
   Eigen::MatrixXd sum = Eigen::MatrixXd::Zero(test.rows(), o.num_voxels);
   for (int k = 0; k < o.test_repeats; ++k)
@@ -71,8 +72,8 @@ absl::StatusOr<SimulatedResponses> SimulateResponses(const Eigen::MatrixXd& trai
 }
 
 Dataset SimulatedDataset(const std::string& name, ImageShape image,
-                         const Eigen::MatrixXd& train_stimuli,
-                         const Eigen::MatrixXd& test_stimuli, const SimulatedResponses& r) {
+                         const Eigen::MatrixXd& train_stimuli, const Eigen::MatrixXd& test_stimuli,
+                         const SimulatedResponses& r) {
   Dataset ds;
   ds.name = absl::StrCat(name, " (simulated responses)");
   ds.image = image;

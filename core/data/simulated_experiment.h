@@ -34,9 +34,9 @@ struct SimulationOptions {
 };
 
 struct SimulatedResponses {
-  Eigen::MatrixXd train;   // n_train x voxels, single trials
-  Eigen::MatrixXd test;    // n_test x voxels, each the mean of the repeats
-  Eigen::MatrixXd weights; // features x voxels (after the per-voxel scaling)
+  Eigen::MatrixXd train;                      // n_train x voxels, single trials
+  Eigen::MatrixXd test;                       // n_test x voxels, each the mean of the repeats
+  Eigen::MatrixXd weights;                    // features x voxels (after the per-voxel scaling)
   Eigen::MatrixXd train_signal, test_signal;  // the noiseless responses
 };
 
@@ -50,8 +50,8 @@ absl::StatusOr<SimulatedResponses> SimulateResponses(const Eigen::MatrixXd& trai
 // A Dataset of simulated responses to the given stimuli (rows of pixels in
 // [0, 1]); its name says it is simulated.
 Dataset SimulatedDataset(const std::string& name, ImageShape image,
-                         const Eigen::MatrixXd& train_stimuli,
-                         const Eigen::MatrixXd& test_stimuli, const SimulatedResponses& responses);
+                         const Eigen::MatrixXd& train_stimuli, const Eigen::MatrixXd& test_stimuli,
+                         const SimulatedResponses& responses);
 
 }  // namespace v2p::core
 

@@ -26,8 +26,7 @@ uint16_t U16(const std::string& s, size_t at) {
                                (static_cast<uint8_t>(s[at + 1]) << 8));
 }
 uint32_t U32(const std::string& s, size_t at) {
-  return static_cast<uint32_t>(U16(s, at)) |
-         (static_cast<uint32_t>(U16(s, at + 2)) << 16);
+  return static_cast<uint32_t>(U16(s, at)) | (static_cast<uint32_t>(U16(s, at + 2)) << 16);
 }
 
 absl::StatusOr<std::string> Inflate(const std::string& in, size_t out_size) {
@@ -46,8 +45,7 @@ absl::StatusOr<std::string> Inflate(const std::string& in, size_t out_size) {
   const size_t produced = zs.total_out;
   inflateEnd(&zs);
   if (rc != Z_STREAM_END || produced != out_size) {
-    return absl::DataLossError(
-        absl::StrCat("deflate stream corrupt (zlib rc ", rc, ")"));
+    return absl::DataLossError(absl::StrCat("deflate stream corrupt (zlib rc ", rc, ")"));
   }
   return out;
 }
@@ -91,35 +89,30 @@ absl::StatusOr<std::string> ReadMember(const std::string& data, const Member& m,
     return absl::UnimplementedError(
         absl::StrCat(path, ": ", m.name, " uses compression method ", m.method));
   }
-  const uLong actual = crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()),
-                             static_cast<uInt>(bytes.size()));
+  const uLong actual =
+      crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size()));
   if (actual != m.crc) return absl::DataLossError(absl::StrCat(path, ": CRC mismatch in ", m.name));
   return bytes;
 }
 
 }  // namespace
 
-absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(
-    const std::string& path) {
+absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(const std::string& path) {
   ASSIGN_OR_RETURN(const std::string data, ReadFile(path));
   if (data.size() < kEndRecordSize) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": too short for a ZIP archive"));
+    return absl::DataLossError(absl::StrCat(path, ": too short for a ZIP archive"));
   }
   ASSIGN_OR_RETURN(const size_t end, FindEndRecord(data, path));
   const uint16_t entries = U16(data, end + 10);
   const uint32_t cd_offset = U32(data, end + 16);
   if (entries == 0xFFFF || cd_offset == 0xFFFFFFFF) {
-    return absl::UnimplementedError(
-        absl::StrCat(path, ": ZIP64 archives are not supported"));
+    return absl::UnimplementedError(absl::StrCat(path, ": ZIP64 archives are not supported"));
   }
   std::map<std::string, std::string> members;
   size_t at = cd_offset;
   for (uint16_t i = 0; i < entries; ++i) {
-    if (at + kCentralHeaderSize > data.size() ||
-        U32(data, at) != kCentralDirSig) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": corrupt central directory"));
+    if (at + kCentralHeaderSize > data.size() || U32(data, at) != kCentralDirSig) {
+      return absl::DataLossError(absl::StrCat(path, ": corrupt central directory"));
     }
     const uint16_t flags = U16(data, at + 8);
     const uint16_t method = U16(data, at + 10);
@@ -131,18 +124,15 @@ absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(
     const uint16_t comment_len = U16(data, at + 32);
     const uint32_t local = U32(data, at + 42);
     if (at + kCentralHeaderSize + name_len > data.size()) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": truncated central directory"));
+      return absl::DataLossError(absl::StrCat(path, ": truncated central directory"));
     }
     const std::string name = data.substr(at + kCentralHeaderSize, name_len);
     at += kCentralHeaderSize + name_len + extra_len + comment_len;
     if (flags & 0x1) {
-      return absl::UnimplementedError(
-          absl::StrCat(path, ": ", name, " is encrypted"));
+      return absl::UnimplementedError(absl::StrCat(path, ": ", name, " is encrypted"));
     }
     if (csize == 0xFFFFFFFF || usize == 0xFFFFFFFF || local == 0xFFFFFFFF) {
-      return absl::UnimplementedError(
-          absl::StrCat(path, ": ZIP64 member ", name));
+      return absl::UnimplementedError(absl::StrCat(path, ": ZIP64 member ", name));
     }
     ASSIGN_OR_RETURN(std::string bytes,
                      ReadMember(data, {name, method, crc, csize, usize, local}, path));

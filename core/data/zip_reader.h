@@ -13,8 +13,7 @@ namespace v2p::core {
 // Returns member name -> uncompressed bytes. CRC-32 of each member is
 // verified. Errors: NOT_FOUND (no file), DATA_LOSS (corrupt or truncated),
 // UNIMPLEMENTED (ZIP64, encryption, other compression methods).
-absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(
-    const std::string& path);
+absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(const std::string& path);
 
 }  // namespace v2p::core
 

@@ -26,8 +26,10 @@ Eigen::MatrixXd WithBiasColumn(const Eigen::MatrixXd& x) {
 // The lower triangle of gram[idx, idx] (m x m, column-major) into out: the
 // gather of a selected system. Indices ascending, so each column of `gram`
 // is read forwards. Built for the CPU it runs on (runtime dispatch).
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void GatherLower(
-    const double* gram, Eigen::Index ld, const int* idx, int m, double* out) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void GatherLower(const double* gram,
+                                                                             Eigen::Index ld,
+                                                                             const int* idx, int m,
+                                                                             double* out) {
   for (int j = 0; j < m; ++j) {
     const double* column = gram + static_cast<Eigen::Index>(idx[j]) * ld;
     double* dst = out + static_cast<Eigen::Index>(j) * m;
@@ -42,11 +44,10 @@ void SelectVoxels(const double* r, int d, int n_feat, std::vector<int>* order,
                   std::vector<int>* idx) {
   order->resize(d);
   std::iota(order->begin(), order->end(), 0);
-  std::nth_element(order->begin(), order->begin() + (n_feat - 1), order->end(),
-                   [r](int a, int b) {
-                     const double ra = std::abs(r[a]), rb = std::abs(r[b]);
-                     return ra != rb ? ra > rb : a > b;
-                   });
+  std::nth_element(order->begin(), order->begin() + (n_feat - 1), order->end(), [r](int a, int b) {
+    const double ra = std::abs(r[a]), rb = std::abs(r[b]);
+    return ra != rb ? ra > rb : a > b;
+  });
   idx->assign(order->begin(), order->begin() + n_feat);
   std::sort(idx->begin(), idx->end());
   idx->push_back(d);

@@ -65,8 +65,9 @@ class FastL2LiRFitter {
   // X: samples x voxels; Y: samples x targets. INVALID_ARGUMENT on
   // mismatched sample counts, empty inputs, negative alpha / n_feat /
   // chunk_size, or non-finite values. chunk_size 0 = one chunk.
-  static absl::StatusOr<std::unique_ptr<FastL2LiRFitter>> Create(
-      const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, const FastL2LiROptions& options);
+  static absl::StatusOr<std::unique_ptr<FastL2LiRFitter>> Create(const Eigen::MatrixXd& x,
+                                                                 const Eigen::MatrixXd& y,
+                                                                 const FastL2LiROptions& options);
 
   int num_chunks() const;
   // Targets [first, first + count) of chunk `chunk`.
@@ -105,8 +106,7 @@ class FastL2LiRFitter {
 };
 
 // The whole fit in one call (all chunks).
-absl::StatusOr<LinearFit> FitFastL2LiR(const Eigen::MatrixXd& x,
-                                       const Eigen::MatrixXd& y,
+absl::StatusOr<LinearFit> FitFastL2LiR(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y,
                                        const FastL2LiROptions& options);
 
 // X W + 1 b.

@@ -12,12 +12,12 @@
 #endif
 extern "C" {
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
-void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda,
-             double* w, double* work, const int* lwork, int* iwork, const int* liwork, int* info);
+void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
+             double* work, const int* lwork, int* iwork, const int* liwork, int* info);
 void dgeqrf_(const int* m, const int* n, double* a, const int* lda, double* tau, double* work,
              const int* lwork, int* info);
-void dorgqr_(const int* m, const int* n, const int* k, double* a, const int* lda,
-             const double* tau, double* work, const int* lwork, int* info);
+void dorgqr_(const int* m, const int* n, const int* k, double* a, const int* lda, const double* tau,
+             double* work, const int* lwork, int* info);
 }
 
 namespace v2p::core {
@@ -97,22 +97,21 @@ bool ThinQr(const Eigen::MatrixXd& a, Eigen::MatrixXd* q, Eigen::MatrixXd* r) {
   return Qr(a, false, q, r);
 }
 
-void SymmetricEigen(const Eigen::MatrixXd& a, Eigen::VectorXd* values,
-                    Eigen::MatrixXd* vectors) {
+void SymmetricEigen(const Eigen::MatrixXd& a, Eigen::VectorXd* values, Eigen::MatrixXd* vectors) {
   const int n = static_cast<int>(a.rows());
   *vectors = a;
   values->resize(n);
   if (n == 0) return;
   int info = 0, lwork = -1, liwork = -1, iwork_query = 0;
   double work_query = 0;
-  dsyevd_("V", "L", &n, vectors->data(), &n, values->data(), &work_query,
-          &lwork, &iwork_query, &liwork, &info);
+  dsyevd_("V", "L", &n, vectors->data(), &n, values->data(), &work_query, &lwork, &iwork_query,
+          &liwork, &info);
   lwork = static_cast<int>(work_query);
   liwork = iwork_query;
   std::vector<double> work(std::max(1, lwork));
   std::vector<int> iwork(std::max(1, liwork));
-  dsyevd_("V", "L", &n, vectors->data(), &n, values->data(), work.data(),
-          &lwork, iwork.data(), &liwork, &info);
+  dsyevd_("V", "L", &n, vectors->data(), &n, values->data(), work.data(), &lwork, iwork.data(),
+          &liwork, &info);
   if (info != 0) {  // fall back to Eigen's solver (not expected)
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(a);
     *values = es.eigenvalues();

@@ -19,22 +19,20 @@ Eigen::MatrixXd GramOfRows(const Eigen::MatrixXd& a);
 // was). False when `a` is not positive definite (dpotrf).
 bool CholeskyFactorLower(double* a, int n, int lda);
 inline bool CholeskyFactorLower(Eigen::MatrixXd* a) {
-  return CholeskyFactorLower(a->data(), static_cast<int>(a->rows()),
-                             static_cast<int>(a->rows()));
+  return CholeskyFactorLower(a->data(), static_cast<int>(a->rows()), static_cast<int>(a->rows()));
 }
 // In place: b (n x k, leading dimension ldb) becomes (L L')^-1 b for the
 // factor CholeskyFactorLower() left in `l` (two triangular solves, dtrsm).
 void CholeskySolveLower(const double* l, int n, int ldl, double* b, int k, int ldb);
 inline void CholeskySolveLower(const Eigen::MatrixXd& l, Eigen::MatrixXd* b) {
-  CholeskySolveLower(l.data(), static_cast<int>(l.rows()), static_cast<int>(l.rows()),
-                     b->data(), static_cast<int>(b->cols()), static_cast<int>(b->rows()));
+  CholeskySolveLower(l.data(), static_cast<int>(l.rows()), static_cast<int>(l.rows()), b->data(),
+                     static_cast<int>(b->cols()), static_cast<int>(b->rows()));
 }
 
 // Eigen-decomposition of a symmetric matrix (dsyevd; Eigen's solver if
 // LAPACK reports an error): a = vectors * diag(values) * vectors', values
 // ascending.
-void SymmetricEigen(const Eigen::MatrixXd& a, Eigen::VectorXd* values,
-                    Eigen::MatrixXd* vectors);
+void SymmetricEigen(const Eigen::MatrixXd& a, Eigen::VectorXd* values, Eigen::MatrixXd* vectors);
 // The same for S = a a' (a: m x k, k < m) without forming S, through the QR
 // of a: S = Q1 (R R') Q1', so S's eigenvectors are Q1 Z for R R' =
 // Z diag(s) Z', and the columns of Q2 (an orthonormal basis of the rest)

@@ -13,8 +13,8 @@ absl::StatusOr<std::unique_ptr<MapDecoder>> MapDecoder::Fit(const Eigen::MatrixX
                                                             const MapDecoderOptions& o) {
   const Eigen::Index n = z.rows(), k = z.cols(), v = y.cols();
   if (y.rows() != n || k < 1 || v < 1)
-    return absl::InvalidArgumentError(absl::StrCat("MAP decoder: ", n, "x", k, " latents and ",
-                                                   y.rows(), "x", v, " responses"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("MAP decoder: ", n, "x", k, " latents and ", y.rows(), "x", v, " responses"));
   if (!z.allFinite() || !y.allFinite())
     return absl::InvalidArgumentError("MAP decoder: latents or responses contain NaN or Inf");
   if (o.ridge < 0 || (o.ridge == 0 && n <= k + 1))
@@ -37,10 +37,10 @@ absl::StatusOr<std::unique_ptr<MapDecoder>> MapDecoder::Fit(const Eigen::MatrixX
   d->b_ = ldlt.solve(zc.transpose() * yc);  // k x v
   d->response_mean_ = y_mean - z_mean * d->b_;
   const Eigen::MatrixXd residual = yc - zc * d->b_;
-  const double floor =
-      o.min_noise_fraction * std::max(1e-300, yc.array().square().mean());
-  d->noise_variance_ =
-      (residual.array().square().colwise().sum() / static_cast<double>(n)).transpose().cwiseMax(floor);
+  const double floor = o.min_noise_fraction * std::max(1e-300, yc.array().square().mean());
+  d->noise_variance_ = (residual.array().square().colwise().sum() / static_cast<double>(n))
+                           .transpose()
+                           .cwiseMax(floor);
   RETURN_IF_ERROR(d->Finish());
   return d;
 }
@@ -87,8 +87,7 @@ absl::StatusOr<Eigen::MatrixXd> MapDecoder::PosteriorMean(const Eigen::MatrixXd&
 }
 
 absl::StatusOr<std::vector<Eigen::MatrixXd>> MapDecoder::Sample(const Eigen::MatrixXd& y,
-                                                                int samples,
-                                                                uint64_t seed) const {
+                                                                int samples, uint64_t seed) const {
   if (samples < 1) return absl::InvalidArgumentError("samples must be >= 1");
   ASSIGN_OR_RETURN(const Eigen::MatrixXd mean, PosteriorMean(y));
   std::mt19937_64 rng(seed);

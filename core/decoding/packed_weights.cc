@@ -77,12 +77,24 @@ void Product(const float* packed, int n, int m, const float* xt, int k, float* y
       for (int b = 0, row = 0; b < blocks; ++b) {
         const int rows = (k - row) / (blocks - b);
         switch (rows) {
-          case 6: Block<6>(panel, len, xt, n, row, v0, out); break;
-          case 5: Block<5>(panel, len, xt, n, row, v0, out); break;
-          case 4: Block<4>(panel, len, xt, n, row, v0, out); break;
-          case 3: Block<3>(panel, len, xt, n, row, v0, out); break;
-          case 2: Block<2>(panel, len, xt, n, row, v0, out); break;
-          default: Block<1>(panel, len, xt, n, row, v0, out); break;
+          case 6:
+            Block<6>(panel, len, xt, n, row, v0, out);
+            break;
+          case 5:
+            Block<5>(panel, len, xt, n, row, v0, out);
+            break;
+          case 4:
+            Block<4>(panel, len, xt, n, row, v0, out);
+            break;
+          case 3:
+            Block<3>(panel, len, xt, n, row, v0, out);
+            break;
+          case 2:
+            Block<2>(panel, len, xt, n, row, v0, out);
+            break;
+          default:
+            Block<1>(panel, len, xt, n, row, v0, out);
+            break;
         }
         for (int r = 0; r < rows; ++r) {
           for (int j = 0; j < width; ++j) {

@@ -9,8 +9,7 @@ namespace v2p::core {
 namespace {
 
 // Rows [begin, end) of m, or every other row.
-Eigen::MatrixXd Rows(const Eigen::MatrixXd& m, Eigen::Index begin, Eigen::Index end,
-                     bool inside) {
+Eigen::MatrixXd Rows(const Eigen::MatrixXd& m, Eigen::Index begin, Eigen::Index end, bool inside) {
   if (inside) return m.middleRows(begin, end - begin);
   Eigen::MatrixXd out(m.rows() - (end - begin), m.cols());
   out.topRows(begin) = m.topRows(begin);
@@ -66,8 +65,7 @@ absl::StatusOr<RidgeCvResult> ChooseRidgeAlpha(const Eigen::MatrixXd& betas,
   size_t best = 0;
   for (size_t g = 0; g < r.grid.size(); ++g) {
     r.error[g] /= static_cast<double>(n * targets.cols());
-    if (r.error[g] < r.error[best] ||
-        (r.error[g] == r.error[best] && r.grid[g] > r.grid[best]))
+    if (r.error[g] < r.error[best] || (r.error[g] == r.error[best] && r.grid[g] > r.grid[best]))
       best = g;
   }
   r.alpha = r.grid[best];

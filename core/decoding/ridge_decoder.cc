@@ -11,19 +11,18 @@ namespace {
 absl::StatusOr<Eigen::RowVectorXf> ReadRow(const std::string& path) {
   ASSIGN_OR_RETURN(NpyArray a, ReadNpy(path));
   ASSIGN_OR_RETURN(Eigen::MatrixXd m, a.AsMatrix());
-  if (m.rows() != 1)
-    return absl::DataLossError(absl::StrCat(path, ": expected one row"));
+  if (m.rows() != 1) return absl::DataLossError(absl::StrCat(path, ": expected one row"));
   return Eigen::RowVectorXf(m.row(0).cast<float>());
 }
 
 }  // namespace
 
-std::unique_ptr<RidgeDecoder> RidgeDecoder::FromLinearMap(
-    const Eigen::MatrixXd& weights, const Eigen::RowVectorXd& bias) {
+std::unique_ptr<RidgeDecoder> RidgeDecoder::FromLinearMap(const Eigen::MatrixXd& weights,
+                                                          const Eigen::RowVectorXd& bias) {
   const Eigen::Index d = weights.rows();
-  return std::unique_ptr<RidgeDecoder>(new RidgeDecoder(
-      weights.cast<float>(), bias.cast<float>(), Eigen::RowVectorXf::Zero(d),
-      Eigen::RowVectorXf::Ones(d)));
+  return std::unique_ptr<RidgeDecoder>(new RidgeDecoder(weights.cast<float>(), bias.cast<float>(),
+                                                        Eigen::RowVectorXf::Zero(d),
+                                                        Eigen::RowVectorXf::Ones(d)));
 }
 
 std::unique_ptr<RidgeDecoder> RidgeDecoder::ThenLinear(const Eigen::MatrixXd& map,
@@ -36,10 +35,7 @@ std::unique_ptr<RidgeDecoder> RidgeDecoder::ThenLinear(const Eigen::MatrixXd& ma
 
 RidgeDecoder::RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,
                            Eigen::RowVectorXf mean, Eigen::RowVectorXf sd)
-    : weights_(weights),
-      bias_(std::move(bias)),
-      mean_(std::move(mean)),
-      sd_(std::move(sd)) {
+    : weights_(weights), bias_(std::move(bias)), mean_(std::move(mean)), sd_(std::move(sd)) {
   inv_sd_ = sd_.unaryExpr([](float s) { return s > 0 ? 1.0f / s : 1.0f; });
   if (std::optional<LowRankFactors> f = FactorLowRank(weights)) {
     factored_ = Factored{PackedWeights(f->a), PackedWeights(f->b)};
@@ -65,11 +61,10 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder::Fitter>> RidgeDecoder::Fitter::Crea
                                                : Eigen::RowVectorXd(targets.colwise().mean());
   FastL2LiROptions regression = options.regression;
   if (regression.chunk_size == 0) {
-    regression.chunk_size =
-        static_cast<int>((targets.cols() + kDefaultSteps - 1) / kDefaultSteps);
+    regression.chunk_size = static_cast<int>((targets.cols() + kDefaultSteps - 1) / kDefaultSteps);
   }
-  ASSIGN_OR_RETURN(f->fitter_, FastL2LiRFitter::Create(x, targets.rowwise() - f->target_mean_,
-                                                       regression));
+  ASSIGN_OR_RETURN(f->fitter_,
+                   FastL2LiRFitter::Create(x, targets.rowwise() - f->target_mean_, regression));
   return f;
 }
 
@@ -93,8 +88,7 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Fit(const Eigen::Mat
   return fitter->Finish(steps);
 }
 
-absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Load(
-    const std::string& dir) {
+absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Load(const std::string& dir) {
   ASSIGN_OR_RETURN(NpyArray w, ReadNpy(dir + "/ridge_weights.npy"));
   ASSIGN_OR_RETURN(Eigen::MatrixXd weights, w.AsMatrix());
   ASSIGN_OR_RETURN(Eigen::RowVectorXf bias, ReadRow(dir + "/ridge_bias.npy"));
@@ -102,18 +96,15 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> RidgeDecoder::Load(
   ASSIGN_OR_RETURN(Eigen::RowVectorXf sd, ReadRow(dir + "/voxel_sd.npy"));
   if (bias.size() != weights.cols() || mean.size() != weights.rows() ||
       sd.size() != weights.rows()) {
-    return absl::DataLossError(
-        absl::StrCat(dir, ": ridge files disagree: weights ", weights.rows(),
-                     "x", weights.cols(), ", bias ", bias.size(),
-                     ", voxel mean ", mean.size(), ", voxel sd ", sd.size()));
+    return absl::DataLossError(absl::StrCat(
+        dir, ": ridge files disagree: weights ", weights.rows(), "x", weights.cols(), ", bias ",
+        bias.size(), ", voxel mean ", mean.size(), ", voxel sd ", sd.size()));
   }
-  if (!weights.allFinite() || !bias.allFinite() || !mean.allFinite() ||
-      !sd.allFinite()) {
-    return absl::DataLossError(
-        absl::StrCat(dir, ": ridge files contain NaN or Inf"));
+  if (!weights.allFinite() || !bias.allFinite() || !mean.allFinite() || !sd.allFinite()) {
+    return absl::DataLossError(absl::StrCat(dir, ": ridge files contain NaN or Inf"));
   }
-  return std::unique_ptr<RidgeDecoder>(new RidgeDecoder(
-      weights.cast<float>(), std::move(bias), std::move(mean), std::move(sd)));
+  return std::unique_ptr<RidgeDecoder>(
+      new RidgeDecoder(weights.cast<float>(), std::move(bias), std::move(mean), std::move(sd)));
 }
 
 absl::Status RidgeDecoder::Save(const std::string& dir) const {
@@ -128,14 +119,14 @@ void RidgeDecoder::Standardize(Eigen::MatrixXf* betas) const {
   betas->array().rowwise() *= inv_sd_.array();
 }
 
-Eigen::MatrixXf RidgeDecoder::Decode(
-    const Eigen::MatrixXf& standardized) const {
+Eigen::MatrixXf RidgeDecoder::Decode(const Eigen::MatrixXf& standardized) const {
   // One product for every batch size: W (or its factors) is read once per
   // call and never repacked (PackedWeights; bench/batch_throughput_bench
   // prints it beside the BLAS products it replaced, and the factored
   // product beside the whole one).
-  Eigen::MatrixXf out = factored_ ? factored_->b.LeftMultiply(factored_->a.LeftMultiply(standardized))
-                                  : weights_.LeftMultiply(standardized);
+  Eigen::MatrixXf out = factored_
+                            ? factored_->b.LeftMultiply(factored_->a.LeftMultiply(standardized))
+                            : weights_.LeftMultiply(standardized);
   out.rowwise() += bias_;
   return out;
 }

@@ -42,20 +42,17 @@ class RidgeDecoder : public Decoder {
    public:
     static constexpr int kDefaultSteps = 16;
     // betas: samples x voxels; targets: samples x outputs.
-    static absl::StatusOr<std::unique_ptr<Fitter>> Create(
-        const Eigen::MatrixXd& betas, const Eigen::MatrixXd& targets,
-        const Options& options);
+    static absl::StatusOr<std::unique_ptr<Fitter>> Create(const Eigen::MatrixXd& betas,
+                                                          const Eigen::MatrixXd& targets,
+                                                          const Options& options);
     int num_steps() const { return fitter_->num_chunks(); }
     // [W; b] of step `step`'s outputs; deterministic.
-    absl::StatusOr<Eigen::MatrixXd> FitStep(int step) const {
-      return fitter_->FitChunk(step);
-    }
+    absl::StatusOr<Eigen::MatrixXd> FitStep(int step) const { return fitter_->FitChunk(step); }
     double StepObjective(int step, const Eigen::MatrixXd& wb) const {
       return fitter_->ChunkObjective(step, wb);
     }
     // From all steps' results, in order.
-    std::unique_ptr<RidgeDecoder> Finish(
-        const std::vector<Eigen::MatrixXd>& steps) const;
+    std::unique_ptr<RidgeDecoder> Finish(const std::vector<Eigen::MatrixXd>& steps) const;
 
    private:
     Fitter() = default;
@@ -65,13 +62,13 @@ class RidgeDecoder : public Decoder {
 
   // The whole fit at once. betas: samples x voxels; targets: samples x
   // outputs.
-  static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Fit(
-      const Eigen::MatrixXd& betas, const Eigen::MatrixXd& targets,
-      const Options& options);
+  static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Fit(const Eigen::MatrixXd& betas,
+                                                           const Eigen::MatrixXd& targets,
+                                                           const Options& options);
   // A fitted linear map in original voxel units (prediction = betas *
   // weights + bias), e.g. from SMR: served exactly like a ridge fit.
-  static std::unique_ptr<RidgeDecoder> FromLinearMap(
-      const Eigen::MatrixXd& weights, const Eigen::RowVectorXd& bias);
+  static std::unique_ptr<RidgeDecoder> FromLinearMap(const Eigen::MatrixXd& weights,
+                                                     const Eigen::RowVectorXd& bias);
   // This decoder followed by a linear map of its outputs: decodes to
   // Decode(x) * map + offset (map: num_outputs() x m), with the same voxel
   // standardisation. E.g. ridge to principal components, then back to
@@ -79,8 +76,7 @@ class RidgeDecoder : public Decoder {
   std::unique_ptr<RidgeDecoder> ThenLinear(const Eigen::MatrixXd& map,
                                            const Eigen::RowVectorXd& offset) const;
   // Reads the files Save() writes; DATA_LOSS when they disagree in shape.
-  static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Load(
-      const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<RidgeDecoder>> Load(const std::string& dir);
   // Writes ridge_weights.npy (voxels x outputs, float32), ridge_bias.npy,
   // voxel_mean.npy and voxel_sd.npy into `dir`.
   absl::Status Save(const std::string& dir) const override;
@@ -97,8 +93,8 @@ class RidgeDecoder : public Decoder {
   Eigen::MatrixXf Decode(const Eigen::MatrixXf& standardized) const override;
 
  private:
-  RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias,
-               Eigen::RowVectorXf mean, Eigen::RowVectorXf sd);
+  RidgeDecoder(Eigen::MatrixXf weights, Eigen::RowVectorXf bias, Eigen::RowVectorXf mean,
+               Eigen::RowVectorXf sd);
 
   // Kept only in the layout Decode reads (W is the bulk of a decoder's
   // memory); Save and ThenLinear unpack it.

@@ -29,16 +29,14 @@ double LogDet(const MatrixXd& a) {
 // Soft-thresholds every entry, the diagonal included: the paper's
 // ||.||_1 is the sum over all entries.
 MatrixXd SoftThreshold(const MatrixXd& a, double kappa) {
-  return a.unaryExpr([kappa](double v) {
-    return v > kappa ? v - kappa : (v < -kappa ? v + kappa : 0.0);
-  });
+  return a.unaryExpr(
+      [kappa](double v) { return v > kappa ? v - kappa : (v < -kappa ? v + kappa : 0.0); });
 }
 
 // Sum of |entries|, the diagonal included.
 double L1Norm(const MatrixXd& a) { return a.cwiseAbs().sum(); }
 
-void ZScore(const MatrixXd& a, MatrixXd* out, RowVectorXd* mean,
-            RowVectorXd* sd) {
+void ZScore(const MatrixXd& a, MatrixXd* out, RowVectorXd* mean, RowVectorXd* sd) {
   *mean = a.colwise().mean();
   *out = a.rowwise() - *mean;
   *sd = (out->array().square().colwise().mean()).sqrt().matrix();
@@ -72,9 +70,8 @@ MatrixXd PackedBlocks(const MatrixXd& xt, const MatrixXd& inv_pg) {
 // diagonal, i.e. exact but for the tiny lambda term. Jacobi when N is large.
 class WPreconditioner {
  public:
-  WPreconditioner(const MatrixXd& xt, const MatrixXd& bt, const MatrixXd& g,
-                  const VectorXd& dp, const VectorXd& dq, double lambda, double lambda1,
-                  bool packed_blocks)
+  WPreconditioner(const MatrixXd& xt, const MatrixXd& bt, const MatrixXd& g, const VectorXd& dp,
+                  const VectorXd& dq, double lambda, double lambda1, bool packed_blocks)
       : xt_(xt), woodbury_(xt.rows() <= 256), generalized_(woodbury_ && bt.size() > 0) {
     const Eigen::Index k = g.cols();
     MatrixXd pg = g;  // per-column diagonal terms
@@ -122,8 +119,7 @@ class WPreconditioner {
         for (Eigen::Index b = 0; b < n; ++b)
           for (Eigen::Index a = b; a < n; ++a) m(a, b) = packed(at++, j);
       } else {
-        m = (xt_.array().rowwise() * inv_pg_.col(j).transpose().array()).matrix() *
-            xt_.transpose();
+        m = (xt_.array().rowwise() * inv_pg_.col(j).transpose().array()).matrix() * xt_.transpose();
       }
       m.diagonal().array() += 1.0 / std::max(pb(j), 1e-300);
       factors_.emplace_back(m);
@@ -140,8 +136,8 @@ class WPreconditioner {
 // Preconditioned conjugate gradients on apply(v) = c from v (a warm start,
 // so the objective cannot rise); returns the iterations run.
 template <typename Apply>
-int ConjugateGradients(const Apply& apply, const WPreconditioner& preconditioner,
-                       const MatrixXd& c, double tolerance, int max_iterations, MatrixXd* v) {
+int ConjugateGradients(const Apply& apply, const WPreconditioner& preconditioner, const MatrixXd& c,
+                       double tolerance, int max_iterations, MatrixXd* v) {
   MatrixXd res = c - apply(*v);
   const double stop = tolerance * std::max(c.norm(), 1e-300);
   if (res.norm() <= stop) return 0;
@@ -167,8 +163,7 @@ int ConjugateGradients(const Apply& apply, const WPreconditioner& preconditioner
 
 }  // namespace
 
-double PrecisionObjective(const MatrixXd& t, const MatrixXd& s, double n,
-                          double rho) {
+double PrecisionObjective(const MatrixXd& t, const MatrixXd& s, double n, double rho) {
   const double logdet = LogDet(t);
   if (!std::isfinite(logdet)) return std::numeric_limits<double>::infinity();
   return n * ((t.cwiseProduct(s)).sum() - logdet) + rho * L1Norm(t);
@@ -189,9 +184,8 @@ double TraceShift(const VectorXd& values, double trace) {
   return nu;
 }
 
-MatrixXd PrecisionStep(const MatrixXd& s, double n, double rho,
-                       int max_iterations, double tolerance,
-                       const MatrixXd* start, double trace, VectorXd* out_values,
+MatrixXd PrecisionStep(const MatrixXd& s, double n, double rho, int max_iterations,
+                       double tolerance, const MatrixXd* start, double trace, VectorXd* out_values,
                        MatrixXd* out_vectors) {
   VectorXd values;
   MatrixXd vectors;
@@ -219,8 +213,7 @@ MatrixXd PrecisionStep(const MatrixXd& s, double n, double rho,
     }
     MatrixXd shifted = s;
     shifted.diagonal().array() += nu;
-    MatrixXd sparse = PrecisionStep(shifted, n, rho, max_iterations, tolerance,
-                                    start, 0);
+    MatrixXd sparse = PrecisionStep(shifted, n, rho, max_iterations, tolerance, start, 0);
     sparse *= trace / sparse.trace();
     const MatrixXd* best = &sparse;
     if (start != nullptr && start->rows() == s.rows() &&
@@ -246,9 +239,7 @@ MatrixXd PrecisionStep(const MatrixXd& s, double n, double rho,
   MatrixXd u = MatrixXd::Zero(k, k), t(k, k);
   for (int it = 0; it < max_iterations; ++it) {
     SymmetricEigen(mu * (z - u) - s, &values, &vectors);
-    const VectorXd theta =
-        (values.array() + (values.array().square() + 4 * mu).sqrt()) /
-        (2 * mu);
+    const VectorXd theta = (values.array() + (values.array().square() + 4 * mu).sqrt()) / (2 * mu);
     t = vectors * theta.asDiagonal() * vectors.transpose();
     const MatrixXd z_old = z;
     z = SoftThreshold(t + u, kappa);
@@ -261,21 +252,19 @@ MatrixXd PrecisionStep(const MatrixXd& s, double n, double rho,
   MatrixXd result = z;
   if (!std::isfinite(PrecisionObjective(z, s, n, rho))) result = t;
   if (start != nullptr && start->rows() == k &&
-      PrecisionObjective(*start, s, n, rho) <
-          PrecisionObjective(result, s, n, rho))
+      PrecisionObjective(*start, s, n, rho) < PrecisionObjective(result, s, n, rho))
     return *start;
   return result;
 }
 
-absl::StatusOr<SmrOptions> SmrOptions::Variant(const std::string& name,
-                                               double sparse_l1) {
+absl::StatusOr<SmrOptions> SmrOptions::Variant(const std::string& name, double sparse_l1) {
   const bool sparse = absl::StartsWith(name, "sparse-");
   const std::string base = sparse ? name.substr(7) : name;
   const std::vector<std::string> names = VariantNames();
   if (std::find(names.begin(), names.end(), base) == names.end())
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown SMR variant '", name, "'; variants: ", absl::StrJoin(names, ", "),
-        " (optionally prefixed sparse-)"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown SMR variant '", name,
+                                                   "'; variants: ", absl::StrJoin(names, ", "),
+                                                   " (optionally prefixed sparse-)"));
   // As Du et al. name them, the letters after "SMR-" name the precisions
   // that are learned ("SMR-O: only output structure, fixing Sr^-1 = Sc^-1 =
   // I"); the others are fixed to I. Plain "SMR" learns all three.
@@ -294,16 +283,16 @@ std::vector<std::string> SmrOptions::VariantNames() {
   return {"SMR", "SMR-O", "SMR-I", "SMR-T", "SMR-IT", "SMR-OT", "SMR-IO"};
 }
 
-absl::StatusOr<std::unique_ptr<SmrSolver>> SmrSolver::Create(
-    const MatrixXd& x, const MatrixXd& h, const SmrOptions& options) {
+absl::StatusOr<std::unique_ptr<SmrSolver>> SmrSolver::Create(const MatrixXd& x, const MatrixXd& h,
+                                                             const SmrOptions& options) {
   if (x.rows() < 2 || x.rows() != h.rows() || x.cols() == 0 || h.cols() == 0)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "SMR needs N >= 2 matching rows; got x ", x.rows(), " x ", x.cols(),
-        ", h ", h.rows(), " x ", h.cols()));
+    return absl::InvalidArgumentError(absl::StrCat("SMR needs N >= 2 matching rows; got x ",
+                                                   x.rows(), " x ", x.cols(), ", h ", h.rows(),
+                                                   " x ", h.cols()));
   if (!x.allFinite() || !h.allFinite())
     return absl::InvalidArgumentError("SMR inputs contain NaN or Inf");
-  if (options.lambda < 0 || options.lambda1 <= 0 || options.lambda2 < 0 ||
-      options.lambda3 < 0 || options.precision_shrinkage <= 0)
+  if (options.lambda < 0 || options.lambda1 <= 0 || options.lambda2 < 0 || options.lambda3 < 0 ||
+      options.precision_shrinkage <= 0)
     return absl::InvalidArgumentError(
         "SMR needs lambda >= 0, lambda1 > 0, lambda2, lambda3 >= 0 and "
         "precision_shrinkage > 0");
@@ -386,9 +375,8 @@ double SmrSolver::Objective() const {
   if (options_.learn_output) {
     if (b_low_.valid) {
       const MatrixXd ru = r * b_low_.u;
-      const double logdet =
-          (b_low_.delta.array() + b_low_.base).log().sum() +
-          static_cast<double>(k - b_low_.delta.size()) * std::log(b_low_.base);
+      const double logdet = (b_low_.delta.array() + b_low_.base).log().sum() +
+                            static_cast<double>(k - b_low_.delta.size()) * std::log(b_low_.base);
       j += b_low_.base * r.squaredNorm() +
            (ru.colwise().squaredNorm().transpose().array() * b_low_.delta.array()).sum() -
            n * logdet + g_b_ * (k * b_low_.base + b_low_.delta.sum());
@@ -400,8 +388,7 @@ double SmrSolver::Objective() const {
     j += r.squaredNorm();
   }
   j += options_.lambda * w_.squaredNorm();
-  if (options_.reuse_decompositions && wpw_valid_ && options_.learn_input &&
-      options_.learn_task) {
+  if (options_.reuse_decompositions && wpw_valid_ && options_.learn_input && options_.learn_task) {
     // tr(P W Q W') = sum(Q o W'PW), W'PW kept by the Q step.
     j += options_.lambda1 * q_.cwiseProduct(wpw_).sum();
   } else {
@@ -464,8 +451,7 @@ void SmrSolver::StepW() {
   MatrixXd v = w_;
   if (rot_p) v = rotated_w_valid_ ? rotated_w_ : MatrixXd(up.transpose() * v);
   if (rot_q) v = v * uq;
-  const MatrixXd g =
-      (options_.lambda + options_.lambda1 * (dp * dq.transpose()).array()).matrix();
+  const MatrixXd g = (options_.lambda + options_.lambda1 * (dp * dq.transpose()).array()).matrix();
   auto apply = [&](const MatrixXd& m) -> MatrixXd {
     MatrixXd xm = xt * m;  // N x K
     if (bt.size() > 0) xm = xm * bt;
@@ -512,11 +498,10 @@ void SmrSolver::StepOutput() {
   MatrixXd s = r.transpose() * r;
   s.diagonal().array() += g_b_;
   s /= n;
-  b_prec_ = PrecisionStep(s, n, rho_b_, options_.glasso_max_iterations,
-                          options_.glasso_tolerance, &b_prec_, 0, &b_eigen_.values,
-                          &b_eigen_.vectors);
-  b_eigen_.state = b_eigen_.values.size() > 0 ? Eigenbasis::State::kKnown
-                                              : Eigenbasis::State::kUnknown;
+  b_prec_ = PrecisionStep(s, n, rho_b_, options_.glasso_max_iterations, options_.glasso_tolerance,
+                          &b_prec_, 0, &b_eigen_.values, &b_eigen_.vectors);
+  b_eigen_.state =
+      b_eigen_.values.size() > 0 ? Eigenbasis::State::kKnown : Eigenbasis::State::kUnknown;
 }
 
 void SmrSolver::StepInput() {
@@ -560,11 +545,11 @@ void SmrSolver::StepInput() {
     return;
   }
   FormInputPrecision();  // the graphical lasso starts from it
-  p_ = PrecisionStep(scatter(), k, rho_p_, options_.glasso_max_iterations,
-                     options_.glasso_tolerance, &p_, static_cast<double>(p_.rows()),
-                     &p_eigen_.values, &p_eigen_.vectors);
-  p_eigen_.state = p_eigen_.values.size() > 0 ? Eigenbasis::State::kKnown
-                                              : Eigenbasis::State::kUnknown;
+  p_ =
+      PrecisionStep(scatter(), k, rho_p_, options_.glasso_max_iterations, options_.glasso_tolerance,
+                    &p_, static_cast<double>(p_.rows()), &p_eigen_.values, &p_eigen_.vectors);
+  p_eigen_.state =
+      p_eigen_.values.size() > 0 ? Eigenbasis::State::kKnown : Eigenbasis::State::kUnknown;
 }
 
 void SmrSolver::StepTask() {
@@ -589,11 +574,10 @@ void SmrSolver::StepTask() {
   s *= options_.lambda1;
   s = 0.5 * (s + s.transpose());
   s /= d;
-  q_ = PrecisionStep(s, d, rho_q_, options_.glasso_max_iterations,
-                     options_.glasso_tolerance, &q_, static_cast<double>(q_.rows()),
-                     &q_eigen_.values, &q_eigen_.vectors);
-  q_eigen_.state = q_eigen_.values.size() > 0 ? Eigenbasis::State::kKnown
-                                              : Eigenbasis::State::kUnknown;
+  q_ = PrecisionStep(s, d, rho_q_, options_.glasso_max_iterations, options_.glasso_tolerance, &q_,
+                     static_cast<double>(q_.rows()), &q_eigen_.values, &q_eigen_.vectors);
+  q_eigen_.state =
+      q_eigen_.values.size() > 0 ? Eigenbasis::State::kKnown : Eigenbasis::State::kUnknown;
   w_uq_valid_ = false;
 }
 
@@ -616,14 +600,11 @@ absl::Status SmrSolver::Fit() {
 }
 
 MatrixXd SmrSolver::weights() const {
-  return (w_.array().colwise() / x_sd_.transpose().array()).rowwise() *
-         h_sd_.array();
+  return (w_.array().colwise() / x_sd_.transpose().array()).rowwise() * h_sd_.array();
 }
 
 RowVectorXd SmrSolver::bias() const { return h_mean_ - x_mean_ * weights(); }
 
-MatrixXd SmrSolver::Predict(const MatrixXd& x) const {
-  return (x * weights()).rowwise() + bias();
-}
+MatrixXd SmrSolver::Predict(const MatrixXd& x) const { return (x * weights()).rowwise() + bias(); }
 
 }  // namespace v2p::core

@@ -131,8 +131,7 @@ struct SmrOptions {
   // Sigma_c^-1; the rest are fixed to I; "SMR" learns all three, as Du et
   // al. name them), optionally prefixed "sparse-" for lambda2 = lambda3 =
   // `sparse_l1`. INVALID_ARGUMENT otherwise.
-  static absl::StatusOr<SmrOptions> Variant(const std::string& name,
-                                            double sparse_l1 = 0.05);
+  static absl::StatusOr<SmrOptions> Variant(const std::string& name, double sparse_l1 = 0.05);
   static std::vector<std::string> VariantNames();
 };
 
@@ -144,9 +143,9 @@ class SmrSolver {
  public:
   // x: N x D voxels, h: N x K targets, N >= 2. Starts from the ridge
   // solution (all precisions I).
-  static absl::StatusOr<std::unique_ptr<SmrSolver>> Create(
-      const Eigen::MatrixXd& x, const Eigen::MatrixXd& h,
-      const SmrOptions& options);
+  static absl::StatusOr<std::unique_ptr<SmrSolver>> Create(const Eigen::MatrixXd& x,
+                                                           const Eigen::MatrixXd& h,
+                                                           const SmrOptions& options);
 
   // Runs outer iterations until converged or max_iterations; returns the
   // objective after each (objectives()[0] is the start).
@@ -261,14 +260,12 @@ class SmrSolver {
 // kept only if it lowers the objective below `start`'s.
 // When `values` and `vectors` are given they receive T's eigendecomposition
 // if T came out of the closed form, and are emptied otherwise.
-Eigen::MatrixXd PrecisionStep(const Eigen::MatrixXd& s, double n, double rho,
-                              int max_iterations, double tolerance,
-                              const Eigen::MatrixXd* start = nullptr,
+Eigen::MatrixXd PrecisionStep(const Eigen::MatrixXd& s, double n, double rho, int max_iterations,
+                              double tolerance, const Eigen::MatrixXd* start = nullptr,
                               double trace = 0, Eigen::VectorXd* values = nullptr,
                               Eigen::MatrixXd* vectors = nullptr);
 // n [tr(T S) - log|T|] + rho ||T||_1 (inf when T is not positive definite).
-double PrecisionObjective(const Eigen::MatrixXd& t, const Eigen::MatrixXd& s,
-                          double n, double rho);
+double PrecisionObjective(const Eigen::MatrixXd& t, const Eigen::MatrixXd& s, double n, double rho);
 
 }  // namespace v2p::core
 

@@ -25,8 +25,7 @@ namespace v2p::core {
 // Fits on (x_train, h_train) and returns predictions for x_test
 // (rows of x_test x columns of h_train).
 using FoldDecoder = std::function<absl::StatusOr<Eigen::MatrixXd>(
-    const Eigen::MatrixXd& x_train, const Eigen::MatrixXd& h_train,
-    const Eigen::MatrixXd& x_test)>;
+    const Eigen::MatrixXd& x_train, const Eigen::MatrixXd& h_train, const Eigen::MatrixXd& x_test)>;
 
 struct DecodabilityOptions {
   int folds = 5;
@@ -39,9 +38,9 @@ struct DecodabilityOptions {
 // x: N x D voxels, h: N x K units. INVALID_ARGUMENT unless 2 <= folds <= N
 // and the shapes agree; CANCELLED when is_cancelled fires between folds;
 // a decoder error is returned as is.
-absl::StatusOr<Eigen::VectorXd> UnitDecodability(
-    const Eigen::MatrixXd& x, const Eigen::MatrixXd& h,
-    const FoldDecoder& decoder, const DecodabilityOptions& options);
+absl::StatusOr<Eigen::VectorXd> UnitDecodability(const Eigen::MatrixXd& x, const Eigen::MatrixXd& h,
+                                                 const FoldDecoder& decoder,
+                                                 const DecodabilityOptions& options);
 
 // Indices of the k most decodable units, best first (ties by lower index;
 // non-finite scores rank last). k <= 0 or k > size gives every unit.

@@ -15,9 +15,8 @@ namespace v2p::core {
 
 // Each matrix: n x pixels (row-major HWC, [0, 1]); all with the same n.
 // `scale` enlarges each pixel; `gap` is in output pixels.
-absl::StatusOr<std::string> ContactSheetPng(
-    const std::vector<Eigen::MatrixXf>& rows, ImageShape shape, int scale = 4,
-    int gap = 4);
+absl::StatusOr<std::string> ContactSheetPng(const std::vector<Eigen::MatrixXf>& rows,
+                                            ImageShape shape, int scale = 4, int gap = 4);
 
 }  // namespace v2p::core
 

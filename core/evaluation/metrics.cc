@@ -74,8 +74,7 @@ absl::StatusOr<Eigen::MatrixXf> HyperSmoothedImages(const Eigen::MatrixXf& image
                                                     ImageShape shape) {
   if (shape.channels != 1)
     return absl::InvalidArgumentError("HYPER's smoothed SSIM takes grayscale images");
-  ASSIGN_OR_RETURN(const Eigen::MatrixXf resized,
-                   ResizeImages(images, shape, kHyperSmoothedShape));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf resized, ResizeImages(images, shape, kHyperSmoothedShape));
   return SmoothImages(resized, kHyperSmoothedShape, 0.8, /*kernel=*/3);
 }
 
@@ -98,18 +97,17 @@ std::string SsimDefinition(ImageShape shape) {
                       "[0,1]), mean over windows inside the image (Wang et al. 2004)");
 }
 
-absl::StatusOr<double> Ssim(const Eigen::VectorXd& a, const Eigen::VectorXd& b,
-                            ImageShape shape, const SsimOptions& options) {
+absl::StatusOr<double> Ssim(const Eigen::VectorXd& a, const Eigen::VectorXd& b, ImageShape shape,
+                            const SsimOptions& options) {
   const int h = shape.height, w = shape.width, ch = shape.channels;
   if (a.size() != shape.num_pixels() || b.size() != shape.num_pixels()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("SSIM: images have ", a.size(), " and ", b.size(),
-                     " values; shape needs ", shape.num_pixels()));
+    return absl::InvalidArgumentError(absl::StrCat("SSIM: images have ", a.size(), " and ",
+                                                   b.size(), " values; shape needs ",
+                                                   shape.num_pixels()));
   }
   if (h < options.window || w < options.window) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("SSIM: image ", h, "x", w, " is smaller than the ",
-                     options.window, "-pixel window"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SSIM: image ", h, "x", w, " is smaller than the ", options.window, "-pixel window"));
   }
   const std::vector<double> k = GaussianKernel(options.window, options.sigma);
   const double c1 = std::pow(options.k1 * options.data_range, 2);

@@ -57,8 +57,8 @@ std::string SsimDefinition(ImageShape shape);
 // window that lies wholly inside the image (MATLAB ssim_index 'valid'),
 // then over channels. INVALID_ARGUMENT when the image is smaller than the
 // window or the sizes disagree.
-absl::StatusOr<double> Ssim(const Eigen::VectorXd& a, const Eigen::VectorXd& b,
-                            ImageShape shape, const SsimOptions& options = {});
+absl::StatusOr<double> Ssim(const Eigen::VectorXd& a, const Eigen::VectorXd& b, ImageShape shape,
+                            const SsimOptions& options = {});
 
 }  // namespace v2p::core
 

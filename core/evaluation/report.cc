@@ -21,7 +21,6 @@ void MeanAndSd(const std::vector<double>& v, double* mean, double* sd) {
   *sd = std::sqrt(ss / v.size());
 }
 
-
 // Mean of the off-diagonal entries of a square matrix, over the pairs with
 // the same label when `labels` is not empty (0 without such pairs).
 double OffDiagonalMean(const Eigen::MatrixXd& m, const Eigen::VectorXi& labels) {
@@ -42,16 +41,16 @@ bool ImageScores::Collapsed() const {
 
 std::string ImageScores::CollapseWarning() const {
   if (!Collapsed()) return "";
-  return absl::StrCat(
-      "reconstructions of different trials", similarity_within_class ? " of one class" : "",
-      " are much closer to each other (mean PCC ",
-      absl::StrFormat("%.3f", reconstruction_similarity), ") than their stimuli are (",
-      absl::StrFormat("%.3f", stimulus_similarity),
-      "): 2-way identification may reflect class templates more than each trial",
-      std::isnan(identification_pcc_within_class)
-          ? ""
-          : absl::StrFormat(" (within-class identification %.3f)",
-                            identification_pcc_within_class));
+  return absl::StrCat("reconstructions of different trials",
+                      similarity_within_class ? " of one class" : "",
+                      " are much closer to each other (mean PCC ",
+                      absl::StrFormat("%.3f", reconstruction_similarity),
+                      ") than their stimuli are (", absl::StrFormat("%.3f", stimulus_similarity),
+                      "): 2-way identification may reflect class templates more than each trial",
+                      std::isnan(identification_pcc_within_class)
+                          ? ""
+                          : absl::StrFormat(" (within-class identification %.3f)",
+                                            identification_pcc_within_class));
 }
 
 std::map<std::string, double> ImageScores::ToMap() const {
@@ -97,17 +96,16 @@ ImageScores ImageScores::FromMap(const std::map<std::string, double>& map) {
   return s;
 }
 
-absl::StatusOr<ImageScores> ScoreReconstructions(
-    const Eigen::MatrixXd& reconstructions, const Eigen::MatrixXd& stimuli,
-    ImageShape shape, const Eigen::VectorXi& labels) {
+absl::StatusOr<ImageScores> ScoreReconstructions(const Eigen::MatrixXd& reconstructions,
+                                                 const Eigen::MatrixXd& stimuli, ImageShape shape,
+                                                 const Eigen::VectorXi& labels) {
   const Eigen::Index n = reconstructions.rows();
-  if (n == 0 || stimuli.rows() != n ||
-      reconstructions.cols() != shape.num_pixels() ||
+  if (n == 0 || stimuli.rows() != n || reconstructions.cols() != shape.num_pixels() ||
       stimuli.cols() != shape.num_pixels()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot score ", reconstructions.rows(), "x", reconstructions.cols(),
-        " reconstructions against ", stimuli.rows(), "x", stimuli.cols(),
-        " stimuli of ", shape.num_pixels(), " pixels"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot score ", reconstructions.rows(), "x", reconstructions.cols(),
+                     " reconstructions against ", stimuli.rows(), "x", stimuli.cols(),
+                     " stimuli of ", shape.num_pixels(), " pixels"));
   }
   Eigen::MatrixXd pcc(n, n), ssim(n, n);
   std::vector<double> own_pcc(n), own_mse(n), own_ssim(n);
@@ -129,8 +127,8 @@ absl::StatusOr<ImageScores> ScoreReconstructions(
   MeanAndSd(own_ssim, &s.ssim, &s.ssim_sd);
   s.identification_pcc = PairwiseIdentification(pcc);
   s.identification_ssim = PairwiseIdentification(ssim);
-  if (labels.size() == n) s.identification_pcc_within_class =
-      PairwiseIdentificationWithinClass(pcc, labels);
+  if (labels.size() == n)
+    s.identification_pcc_within_class = PairwiseIdentificationWithinClass(pcc, labels);
   Eigen::MatrixXd among_rec(n, n), among_stim(n, n);
   for (Eigen::Index i = 0; i < n; ++i)
     for (Eigen::Index j = i; j < n; ++j) {
@@ -140,16 +138,14 @@ absl::StatusOr<ImageScores> ScoreReconstructions(
           PixelPcc(stimuli.row(i).transpose(), stimuli.row(j).transpose());
     }
   // Within classes when labels give any same-label pair, else over all.
-  s.similarity_within_class =
-      labels.size() == n && !std::isnan(s.identification_pcc_within_class);
+  s.similarity_within_class = labels.size() == n && !std::isnan(s.identification_pcc_within_class);
   const Eigen::VectorXi& pairs = s.similarity_within_class ? labels : Eigen::VectorXi();
   s.reconstruction_similarity = OffDiagonalMean(among_rec, pairs);
   s.stimulus_similarity = OffDiagonalMean(among_stim, pairs);
   return s;
 }
 
-Eigen::MatrixXd MeanImageBaseline(const Eigen::MatrixXd& train_stimuli,
-                                  Eigen::Index n) {
+Eigen::MatrixXd MeanImageBaseline(const Eigen::MatrixXd& train_stimuli, Eigen::Index n) {
   return train_stimuli.colwise().mean().replicate(n, 1);
 }
 

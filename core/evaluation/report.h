@@ -54,14 +54,13 @@ struct ImageScores {
 
 // reconstructions, stimuli: n x pixels (row-major HWC, [0, 1]); labels:
 // one per stimulus, or empty. Errors when shapes disagree or n == 0.
-absl::StatusOr<ImageScores> ScoreReconstructions(
-    const Eigen::MatrixXd& reconstructions, const Eigen::MatrixXd& stimuli,
-    ImageShape shape, const Eigen::VectorXi& labels = Eigen::VectorXi());
+absl::StatusOr<ImageScores> ScoreReconstructions(const Eigen::MatrixXd& reconstructions,
+                                                 const Eigen::MatrixXd& stimuli, ImageShape shape,
+                                                 const Eigen::VectorXi& labels = Eigen::VectorXi());
 
 // The "no brain data" reference: the mean training stimulus, repeated for
 // each of n test samples.
-Eigen::MatrixXd MeanImageBaseline(const Eigen::MatrixXd& train_stimuli,
-                                  Eigen::Index n);
+Eigen::MatrixXd MeanImageBaseline(const Eigen::MatrixXd& train_stimuli, Eigen::Index n);
 
 }  // namespace v2p::core
 

@@ -79,8 +79,7 @@ struct FeatureNetworkTrainOptions {
   int64_t fc_units = 256;
   // Called after every `progress_every` batches with the running loss.
   int progress_every = 50;
-  std::function<void(int epoch, int64_t batch, int64_t batches, double loss)>
-      on_progress;
+  std::function<void(int epoch, int64_t batch, int64_t batches, double loss)> on_progress;
   std::function<bool()> is_cancelled;
 };
 
@@ -91,15 +90,13 @@ class FeatureNetwork {
   static absl::StatusOr<std::unique_ptr<FeatureNetwork>> Train(
       const LabeledImages& train, const FeatureNetworkTrainOptions& options);
   // Reads a directory written by Save() (either kind).
-  static absl::StatusOr<std::unique_ptr<FeatureNetwork>> Load(
-      const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<FeatureNetwork>> Load(const std::string& dir);
   // A lab's TorchScript file: `forward` takes n x C x H x W float images in
   // [0, 1]. `layers` names the children whose outputs are exposed, checked
   // by running one blank image (INVALID_ARGUMENT names the children that
   // exist).
   static absl::StatusOr<std::unique_ptr<FeatureNetwork>> LoadTorchScript(
-      const std::string& path, ImageShape input,
-      const std::vector<std::string>& layers);
+      const std::string& path, ImageShape input, const std::vector<std::string>& layers);
 
   ~FeatureNetwork();
   FeatureNetwork(const FeatureNetwork&) = delete;
@@ -121,14 +118,12 @@ class FeatureNetwork {
   // n x layer-size matrix per requested layer. INVALID_ARGUMENT for an
   // unknown layer (listing the known ones) or a wrong image size.
   absl::StatusOr<std::map<std::string, Eigen::MatrixXf>> Extract(
-      const Eigen::MatrixXf& images,
-      const std::vector<std::string>& layer_names,
+      const Eigen::MatrixXf& images, const std::vector<std::string>& layer_names,
       int batch_size = 256) const;
   // The same layers side by side, in the order given: n x (sum of their
   // sizes), e.g. the targets of a feature decoder.
   absl::StatusOr<Eigen::MatrixXf> ExtractConcatenated(
-      const Eigen::MatrixXf& images,
-      const std::vector<std::string>& layer_names) const;
+      const Eigen::MatrixXf& images, const std::vector<std::string>& layer_names) const;
   // As ExtractConcatenated, for images of `shape` with the network's
   // channel count: each is resized to input_shape() first (area averaging
   // when shrinking), e.g. 64x64 faces through a 28x28 network.

@@ -27,8 +27,7 @@ absl::StatusOr<std::unique_ptr<PcaLayer>> PcaLayer::Fit(const Eigen::MatrixXd& x
   const Eigen::Index max_k = std::min<Eigen::Index>(n - 1, d);
   if (o.components < 0 || o.components > max_k)
     return absl::InvalidArgumentError(absl::StrCat("PCA of ", n, "x", d, " data has at most ",
-                                                   max_k, " components; asked for ",
-                                                   o.components));
+                                                   max_k, " components; asked for ", o.components));
   if (o.components == 0 && !(o.explained_variance > 0 && o.explained_variance <= 1))
     return absl::InvalidArgumentError(
         absl::StrCat("explained_variance ", o.explained_variance, " is outside (0, 1]"));
@@ -41,7 +40,8 @@ absl::StatusOr<std::unique_ptr<PcaLayer>> PcaLayer::Fit(const Eigen::MatrixXd& x
   Eigen::Index k = o.components;
   if (k == 0) {
     double kept = 0;
-    while (k < max_k && (total <= 0 || kept / total < o.explained_variance - 1e-12)) kept += var(k++);
+    while (k < max_k && (total <= 0 || kept / total < o.explained_variance - 1e-12))
+      kept += var(k++);
     k = std::max<Eigen::Index>(k, 1);
   }
   layer->components_ = svd.matrixV().leftCols(k);
@@ -66,18 +66,16 @@ absl::StatusOr<Eigen::MatrixXd> PcaLayer::Transform(const Eigen::MatrixXd& x) co
   if (x.cols() != input_size())
     return absl::InvalidArgumentError(
         absl::StrCat("PCA layer takes ", input_size(), " features; got ", x.cols()));
-  return Eigen::MatrixXd(((x.rowwise() - mean_) * components_).array().rowwise() /
-                         scale_.array());
+  return Eigen::MatrixXd(((x.rowwise() - mean_) * components_).array().rowwise() / scale_.array());
 }
 
 absl::StatusOr<Eigen::MatrixXd> PcaLayer::Inverse(const Eigen::MatrixXd& z) const {
   if (z.cols() != num_components())
     return absl::InvalidArgumentError(
         absl::StrCat("PCA layer has ", num_components(), " components; got ", z.cols()));
-  return Eigen::MatrixXd(((z.array().rowwise() * scale_.array()).matrix() *
-                          components_.transpose())
-                             .rowwise() +
-                         mean_);
+  return Eigen::MatrixXd(
+      ((z.array().rowwise() * scale_.array()).matrix() * components_.transpose()).rowwise() +
+      mean_);
 }
 
 absl::Status PcaLayer::Save(const std::string& dir) const {

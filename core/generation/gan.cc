@@ -85,8 +85,7 @@ struct DiscriminatorNetImpl : torch::nn::Module {
     }
     register_module("convs", convs);
     register_module("norms", norms);
-    logit = register_module("logit",
-                            torch::nn::Linear(a.top_channels() * a.base() * a.base(), 1));
+    logit = register_module("logit", torch::nn::Linear(a.top_channels() * a.base() * a.base(), 1));
   }
   torch::Tensor forward(const torch::Tensor& y) {
     torch::Tensor x = y.view({y.size(0), 1, arch.side, arch.side});
@@ -108,9 +107,9 @@ absl::Status CheckImages(const Eigen::MatrixXf& images, ImageShape shape) {
       (shape.height != 28 && shape.height != 64))
     return absl::InvalidArgumentError("GAN images must be 28x28 or 64x64 grey");
   if (images.rows() < 2 || images.cols() != shape.num_pixels())
-    return absl::InvalidArgumentError(absl::StrCat("GAN needs >= 2 images of ",
-                                                   shape.num_pixels(), " pixels; got ",
-                                                   images.rows(), "x", images.cols()));
+    return absl::InvalidArgumentError(absl::StrCat("GAN needs >= 2 images of ", shape.num_pixels(),
+                                                   " pixels; got ", images.rows(), "x",
+                                                   images.cols()));
   if (!images.allFinite()) return absl::InvalidArgumentError("GAN images contain NaN or Inf");
   return absl::OkStatus();
 }
@@ -243,9 +242,10 @@ absl::StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::Create(const Eigen::Matr
   return t;
 }
 
-absl::StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::CreatePaired(
-    const Eigen::MatrixXf& images, const Eigen::MatrixXf& inputs, ImageShape shape,
-    const GanOptions& options) {
+absl::StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::CreatePaired(const Eigen::MatrixXf& images,
+                                                                     const Eigen::MatrixXf& inputs,
+                                                                     ImageShape shape,
+                                                                     const GanOptions& options) {
   if (inputs.rows() != images.rows() || inputs.cols() < 1 || !inputs.allFinite())
     return absl::InvalidArgumentError(absl::StrCat("paired GAN: ", inputs.rows(), "x",
                                                    inputs.cols(), " finite inputs for ",
@@ -298,9 +298,9 @@ absl::Status GanTrainer::Train() {
           sti = l_sti.item<double>();
           if (m.options.lambda_fea > 0 && m.options.feature_network != nullptr) {
             const FeatureNetwork& net = *m.options.feature_network;
-            ASSIGN_OR_RETURN(const torch::Tensor f_fake,
-                             internal::DifferentiableLayer(net, fake, m.shape,
-                                                           m.options.feature_layer));
+            ASSIGN_OR_RETURN(
+                const torch::Tensor f_fake,
+                internal::DifferentiableLayer(net, fake, m.shape, m.options.feature_layer));
             torch::Tensor f_real;
             {
               torch::NoGradGuard no_grad;
@@ -359,23 +359,24 @@ std::string PosteriorGanGenerator::Describe() const {
 
 absl::StatusOr<std::vector<Eigen::MatrixXf>> PosteriorGanGenerator::Sample(
     const Eigen::MatrixXf& mean, int samples, uint64_t seed) const {
-  return GuardedCall("DAND posterior sampling", [&]() -> absl::StatusOr<std::vector<Eigen::MatrixXf>> {
-    if (mean.cols() != input_size())
-      return absl::InvalidArgumentError(
-          absl::StrCat("DAND generator takes ", input_size(), " latents; got ", mean.cols()));
-    if (samples < 1) return absl::InvalidArgumentError("samples must be >= 1");
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> normal(0, 1);
-    std::vector<Eigen::MatrixXf> out;
-    for (int s = 0; s < samples; ++s) {
-      Eigen::MatrixXd eps(mean.rows(), mean.cols());
-      for (Eigen::Index i = 0; i < eps.size(); ++i) eps.data()[i] = normal(rng);
-      const Eigen::MatrixXf z = mean + (eps * chol_.transpose()).cast<float>();
-      ASSIGN_OR_RETURN(Eigen::MatrixXf image, gan_->Generate(z));
-      out.push_back(std::move(image));
-    }
-    return out;
-  });
+  return GuardedCall(
+      "DAND posterior sampling", [&]() -> absl::StatusOr<std::vector<Eigen::MatrixXf>> {
+        if (mean.cols() != input_size())
+          return absl::InvalidArgumentError(
+              absl::StrCat("DAND generator takes ", input_size(), " latents; got ", mean.cols()));
+        if (samples < 1) return absl::InvalidArgumentError("samples must be >= 1");
+        std::mt19937_64 rng(seed);
+        std::normal_distribution<double> normal(0, 1);
+        std::vector<Eigen::MatrixXf> out;
+        for (int s = 0; s < samples; ++s) {
+          Eigen::MatrixXd eps(mean.rows(), mean.cols());
+          for (Eigen::Index i = 0; i < eps.size(); ++i) eps.data()[i] = normal(rng);
+          const Eigen::MatrixXf z = mean + (eps * chol_.transpose()).cast<float>();
+          ASSIGN_OR_RETURN(Eigen::MatrixXf image, gan_->Generate(z));
+          out.push_back(std::move(image));
+        }
+        return out;
+      });
 }
 
 absl::Status PosteriorGanGenerator::Save(const std::string& dir) const {

@@ -42,7 +42,7 @@ namespace v2p::core {
 class FeatureNetwork;
 
 struct GanEpoch {
-  int epoch = 0;  // 1-based
+  int epoch = 0;             // 1-based
   double discriminator = 0;  // mean L_dis per batch
   double adversarial = 0;    // mean L_adv of the generator
   double stimulus = 0;       // mean per-image squared error (paired only)
@@ -115,8 +115,7 @@ class GanGenerator : public Generator {
   // Adam minimises ||G(z) - y||^2 + prior ||z||^2 per image for `steps`
   // steps (HYPER needs latents for real stimuli that no GAN drew).
   absl::StatusOr<Eigen::MatrixXf> Invert(const Eigen::MatrixXf& images, int steps = 300,
-                                         double learning_rate = 0.05,
-                                         double prior = 1e-2) const;
+                                         double learning_rate = 0.05, double prior = 1e-2) const;
 
  private:
   friend class GanTrainer;

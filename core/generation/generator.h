@@ -25,16 +25,15 @@ class Generator {
   // A short description, e.g. "identity".
   virtual std::string Describe() const = 0;
   // targets: n x input_size() -> n x image_shape().num_pixels().
-  virtual absl::StatusOr<Eigen::MatrixXf> Generate(
-      const Eigen::MatrixXf& targets) const = 0;
+  virtual absl::StatusOr<Eigen::MatrixXf> Generate(const Eigen::MatrixXf& targets) const = 0;
 
   // Whether Sample() draws different images for one target row (a latent
   // variable besides the target).
   virtual bool stochastic() const { return false; }
   // `samples` draws per row, seeded: result[s] is n x pixels.
   // INVALID_ARGUMENT unless stochastic().
-  virtual absl::StatusOr<std::vector<Eigen::MatrixXf>> Sample(
-      const Eigen::MatrixXf& targets, int samples, uint64_t seed) const {
+  virtual absl::StatusOr<std::vector<Eigen::MatrixXf>> Sample(const Eigen::MatrixXf& targets,
+                                                              int samples, uint64_t seed) const {
     (void)targets, (void)samples, (void)seed;
     return absl::InvalidArgumentError(
         absl::StrCat("generator ", Describe(), " is deterministic: it has nothing to sample"));

@@ -200,8 +200,7 @@ absl::StatusOr<std::vector<Eigen::MatrixXf>> IcgGenerator::Sample(const Eigen::M
     auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
     std::vector<Eigen::MatrixXf> out;
     for (int s = 0; s < samples; ++s) {
-      const torch::Tensor z =
-          at::normal(0.0, 1.0, {h.size(0), impl_->arch.latent_size}, gen);
+      const torch::Tensor z = at::normal(0.0, 1.0, {h.size(0), impl_->arch.latent_size}, gen);
       out.push_back(FromTensor(impl_->decoder->forward(z, h)));
     }
     return out;
@@ -212,12 +211,11 @@ absl::Status IcgGenerator::Save(const std::string& dir) const {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   const Architecture& a = impl_->arch;
-  RETURN_IF_ERROR(WriteFile(
-      dir + "/" + kConfigFile,
-      absl::StrCat("kind: ", impl_->kind, "\nside: ", a.side, "\ncondition_size: ",
-                   a.condition_size, "\nlatent_size: ", a.latent_size,
-                   "\nembedding_size: ", a.embedding_size, "\nbase_channels: ", a.base_channels,
-                   "\n")));
+  RETURN_IF_ERROR(WriteFile(dir + "/" + kConfigFile,
+                            absl::StrCat("kind: ", impl_->kind, "\nside: ", a.side,
+                                         "\ncondition_size: ", a.condition_size, "\nlatent_size: ",
+                                         a.latent_size, "\nembedding_size: ", a.embedding_size,
+                                         "\nbase_channels: ", a.base_channels, "\n")));
   RETURN_IF_ERROR(WriteNpyFloat32(dir + "/" + kMeanFile, impl_->mean));
   RETURN_IF_ERROR(WriteNpyFloat32(dir + "/" + kSdFile, impl_->sd));
   return internal::SaveModule(impl_->decoder, dir + "/" + kDecoderFile);
@@ -230,7 +228,8 @@ absl::StatusOr<std::unique_ptr<IcgGenerator>> IcgGenerator::Load(const std::stri
     const size_t colon = line.find(':');
     if (colon == absl::string_view::npos)
       return absl::DataLossError(absl::StrCat(dir, "/", kConfigFile, ": bad line '", line, "'"));
-    kv[std::string(line.substr(0, colon))] = std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+    kv[std::string(line.substr(0, colon))] =
+        std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
   }
   auto number = [&](const std::string& key, int* out) -> absl::Status {
     if (!kv.count(key) || !absl::SimpleAtoi(kv[key], out) || *out < 0)
@@ -251,9 +250,10 @@ absl::StatusOr<std::unique_ptr<IcgGenerator>> IcgGenerator::Load(const std::stri
   ASSIGN_OR_RETURN(NpyArray mean, ReadNpy(dir + "/" + kMeanFile));
   ASSIGN_OR_RETURN(NpyArray sd, ReadNpy(dir + "/" + kSdFile));
   if (mean.size() != a.condition_size || sd.size() != a.condition_size)
-    return absl::DataLossError(absl::StrCat(dir, ": condition statistics do not match ",
-                                            a.condition_size, " units"));
-  g->impl_->mean = Eigen::Map<const Eigen::RowVectorXd>(mean.values.data(), mean.size()).cast<float>();
+    return absl::DataLossError(
+        absl::StrCat(dir, ": condition statistics do not match ", a.condition_size, " units"));
+  g->impl_->mean =
+      Eigen::Map<const Eigen::RowVectorXd>(mean.values.data(), mean.size()).cast<float>();
   g->impl_->sd = Eigen::Map<const Eigen::RowVectorXd>(sd.values.data(), sd.size()).cast<float>();
   g->impl_->decoder = Decoder(a);
   RETURN_IF_ERROR(internal::LoadModule(g->impl_->decoder, dir + "/" + kDecoderFile));
@@ -274,9 +274,7 @@ struct IcgTrainer::Impl {
 
   bool introspective() const { return arch.latent_size > 0; }
 
-  torch::Tensor Normal(int64_t n) {
-    return at::normal(0.0, 1.0, {n, arch.latent_size}, gen);
-  }
+  torch::Tensor Normal(int64_t n) { return at::normal(0.0, 1.0, {n, arch.latent_size}, gen); }
 
   // Reconstruction loss and the pieces both steps need.
   struct Pass {
@@ -355,15 +353,15 @@ absl::StatusOr<std::unique_ptr<IcgTrainer>> IcgTrainer::Create(const Eigen::Matr
                                                                const IcgOptions& options) {
   if (!(shape.channels == 1 && shape.height == shape.width &&
         (shape.height == 28 || shape.height == 64)))
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ICG generators take 28x28 or 64x64 grey images; got ", shape.height, "x", shape.width,
-        "x", shape.channels));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ICG generators take 28x28 or 64x64 grey images; got ", shape.height, "x",
+                     shape.width, "x", shape.channels));
   if (images.rows() < 2 || images.rows() != conditions.rows() ||
       images.cols() != shape.num_pixels() || conditions.cols() == 0)
     return absl::InvalidArgumentError(absl::StrCat(
-        "ICG needs >= 2 images of ", shape.num_pixels(), " pixels with one condition row each; got ",
-        images.rows(), " x ", images.cols(), " images and ", conditions.rows(), " x ",
-        conditions.cols(), " conditions"));
+        "ICG needs >= 2 images of ", shape.num_pixels(),
+        " pixels with one condition row each; got ", images.rows(), " x ", images.cols(),
+        " images and ", conditions.rows(), " x ", conditions.cols(), " conditions"));
   if (!images.allFinite() || !conditions.allFinite())
     return absl::InvalidArgumentError("ICG training data contain NaN or Inf");
   RETURN_IF_ERROR(IcgOptions::Preset(options.kind).status());  // a known kind
@@ -391,7 +389,8 @@ absl::StatusOr<std::unique_ptr<IcgTrainer>> IcgTrainer::Create(const Eigen::Matr
   m.gen = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   m.decoder = Decoder(m.arch);
   m.dec_opt = std::make_unique<torch::optim::Adam>(
-      m.decoder->parameters(), torch::optim::AdamOptions(options.learning_rate).betas({0.5, 0.999}));
+      m.decoder->parameters(),
+      torch::optim::AdamOptions(options.learning_rate).betas({0.5, 0.999}));
   if (m.introspective()) {
     m.encoder = Encoder(m.arch);
     m.enc_opt = std::make_unique<torch::optim::Adam>(

@@ -66,7 +66,7 @@
 namespace v2p::core {
 
 struct IcgEpoch {
-  int epoch = 0;  // 1-based
+  int epoch = 0;              // 1-based
   double reconstruction = 0;  // mean L_AE per image
   double kl_real = 0;
   double kl_fake = 0;  // mean of reconstructed and sampled fakes
@@ -77,7 +77,7 @@ struct IcgOptions {
   int latent_size = 16;
   double alpha = 0.5;
   double beta = 1.0;
-  double margin = 30;  // 0: the paper's -alpha KL; > 0: IntroVAE's hinge
+  double margin = 30;        // 0: the paper's -alpha KL; > 0: IntroVAE's hinge
   int embedding_size = 128;  // linear embedding of h
   int base_channels = 32;
   int epochs = 20;
@@ -108,9 +108,10 @@ class IcgTrainer {
  public:
   // INVALID_ARGUMENT for a shape other than 28x28 or 64x64 grey, sizes <= 0,
   // mismatched rows, non-finite values or an unknown kind.
-  static absl::StatusOr<std::unique_ptr<IcgTrainer>> Create(
-      const Eigen::MatrixXf& images, const Eigen::MatrixXf& conditions, ImageShape shape,
-      const IcgOptions& options);
+  static absl::StatusOr<std::unique_ptr<IcgTrainer>> Create(const Eigen::MatrixXf& images,
+                                                            const Eigen::MatrixXf& conditions,
+                                                            ImageShape shape,
+                                                            const IcgOptions& options);
   ~IcgTrainer();
 
   // All epochs over the images given to Create(); CANCELLED when

@@ -15,8 +15,7 @@ class IdentityGenerator final : public Generator {
   int input_size() const override { return shape_.num_pixels(); }
   std::string Describe() const override { return "identity"; }
   // INVALID_ARGUMENT when targets do not have num_pixels() columns.
-  absl::StatusOr<Eigen::MatrixXf> Generate(
-      const Eigen::MatrixXf& targets) const override;
+  absl::StatusOr<Eigen::MatrixXf> Generate(const Eigen::MatrixXf& targets) const override;
 
  private:
   ImageShape shape_;

@@ -35,8 +35,7 @@ inline Eigen::MatrixXf FromTensor(const torch::Tensor& t) {
 // One epoch's batches: row indices 0..n-1 shuffled by `rng`, cut into
 // batches of batch_size; a last batch of one row is dropped (batch norm
 // needs two).
-inline std::vector<torch::Tensor> ShuffledBatches(int64_t n, int batch_size,
-                                                  std::mt19937_64& rng) {
+inline std::vector<torch::Tensor> ShuffledBatches(int64_t n, int batch_size, std::mt19937_64& rng) {
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);

@@ -9,10 +9,11 @@ namespace v2p::core {
 
 void RegisterBuiltinMethods(MethodRegistry& r) {
   (void)r.Register({PixelsMethod::kName, "ridge to pixels (eigenimages)", PixelsMethod::Load, {}});
-  (void)r.Register({FeaturesMethod::kName, "ridge/SMR to CNN features (+ generator)",
-                    FeaturesMethod::Load, {}});
+  (void)r.Register(
+      {FeaturesMethod::kName, "ridge/SMR to CNN features (+ generator)", FeaturesMethod::Load, {}});
   (void)r.Register({HyperMethod::kName, "HYPER: ridge to GAN latents", HyperMethod::Load, {}});
-  (void)r.Register({DandMethod::kName, "DAND: MAP to components, paired GAN", DandMethod::Load, {}});
+  (void)r.Register(
+      {DandMethod::kName, "DAND: MAP to components, paired GAN", DandMethod::Load, {}});
 }
 
 }  // namespace v2p::core

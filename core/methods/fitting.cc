@@ -44,9 +44,9 @@ absl::Status SaveCheckpoint(const std::string& dir, int step, const Eigen::Matri
 }
 
 absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitWithSteps(const DatasetSplit& fit,
-                                                          const Eigen::MatrixXd& targets,
-                                                          const RidgeDecoder::Options& ridge,
-                                                          const TrainHooks& hooks) {
+                                                           const Eigen::MatrixXd& targets,
+                                                           const RidgeDecoder::Options& ridge,
+                                                           const TrainHooks& hooks) {
   ASSIGN_OR_RETURN(auto fitter, RidgeDecoder::Fitter::Create(fit.betas, targets, ridge));
   const int n = fitter->num_steps();
   if (!hooks.checkpoint_dir.empty()) fs::create_directories(hooks.checkpoint_dir);
@@ -118,9 +118,9 @@ std::string RidgeText(const RidgeFitOptions& o, bool with_preprocessing) {
 }
 
 absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitRidge(const DatasetSplit& fit,
-                                                      const Eigen::MatrixXd& targets,
-                                                      RidgeFitOptions* o, const TrainHooks& hooks,
-                                                      std::vector<Hyperparameter>* chosen) {
+                                                       const Eigen::MatrixXd& targets,
+                                                       RidgeFitOptions* o, const TrainHooks& hooks,
+                                                       std::vector<Hyperparameter>* chosen) {
   if (o->choose_alpha) {
     ASSIGN_OR_RETURN(Hyperparameter h, ChooseAlpha(fit, targets, *o, hooks));
     o->ridge.regression.alpha = h.chosen;
@@ -130,9 +130,9 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitRidge(const DatasetSplit& fit,
 }
 
 absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitSmr(const DatasetSplit& fit,
-                                                    const Eigen::MatrixXd& targets,
-                                                    const SmrFitOptions& p,
-                                                    const TrainHooks& hooks) {
+                                                     const Eigen::MatrixXd& targets,
+                                                     const SmrFitOptions& p,
+                                                     const TrainHooks& hooks) {
   const std::vector<int> voxels = SelectVoxelsByCorrelation(fit.betas, targets, p.voxels);
   Eigen::MatrixXd x(fit.betas.rows(), voxels.size());
   for (size_t j = 0; j < voxels.size(); ++j) x.col(j) = fit.betas.col(voxels[j]);
@@ -168,10 +168,10 @@ absl::StatusOr<StoredFeatureNetwork> LoadStoredFeatureNetwork(
   ASSIGN_OR_RETURN(s.network, FeatureNetwork::Load(s.dir));
   // Stimuli of another size are resized to the network's input.
   if (s.network->input_shape().channels != dataset.image.channels)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "feature network ", s.id, " takes ", s.network->input_shape().channels,
-        "-channel images; dataset ", dataset.name, " has ", dataset.image.channels,
-        "-channel ones"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("feature network ", s.id, " takes ", s.network->input_shape().channels,
+                     "-channel images; dataset ", dataset.name, " has ", dataset.image.channels,
+                     "-channel ones"));
   if (layers.empty())
     return absl::InvalidArgumentError("a features pipeline names at least one layer");
   for (const auto& layer : layers) {

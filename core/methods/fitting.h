@@ -39,9 +39,9 @@ std::string RidgeText(const RidgeFitOptions& o, bool with_preprocessing);
 // step each; when o->choose_alpha, alpha is chosen first (one progress step
 // per CV fit), written into *o and appended to *chosen.
 absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitRidge(const DatasetSplit& fit,
-                                                      const Eigen::MatrixXd& targets,
-                                                      RidgeFitOptions* o, const TrainHooks& hooks,
-                                                      std::vector<Hyperparameter>* chosen);
+                                                       const Eigen::MatrixXd& targets,
+                                                       RidgeFitOptions* o, const TrainHooks& hooks,
+                                                       std::vector<Hyperparameter>* chosen);
 
 struct SmrFitOptions {
   SmrOptions smr;
@@ -52,9 +52,9 @@ struct SmrFitOptions {
 // SMR (Du et al. 2020) on the voxels most correlated with the targets; the
 // other voxels get weight 0. One progress step per outer iteration.
 absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitSmr(const DatasetSplit& fit,
-                                                    const Eigen::MatrixXd& targets,
-                                                    const SmrFitOptions& o,
-                                                    const TrainHooks& hooks);
+                                                     const Eigen::MatrixXd& targets,
+                                                     const SmrFitOptions& o,
+                                                     const TrainHooks& hooks);
 
 // A network of <root>/feature_networks (version 0 = latest) checked against
 // the dataset's channels, with the named layers' shapes.

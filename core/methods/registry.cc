@@ -40,8 +40,8 @@ absl::StatusOr<MethodEntry> MethodRegistry::Find(const std::string& name) const 
   std::vector<std::string> known;
   for (const auto& [n, entry] : entries_) known.push_back(n);
   return absl::NotFoundError(absl::StrCat("no method '", name.substr(0, 64),
-                                          "' in this process (it has ",
-                                          absl::StrJoin(known, ", "), ")"));
+                                          "' in this process (it has ", absl::StrJoin(known, ", "),
+                                          ")"));
 }
 
 absl::StatusOr<std::shared_ptr<const Method>> CreateMethod(const std::string& name,

@@ -163,8 +163,8 @@ class Fold {
     std::vector<int> itrain, itest;
     for (int g = 0; g < folds; ++g) {
       Split(assignment, g, &itrain, &itest);
-      ASSIGN_OR_RETURN(const MatrixXd pred, FitPredict(d, p, Rows(xtr_, itrain),
-                                                       Rows(htr_, itrain), Rows(xtr_, itest), o_));
+      ASSIGN_OR_RETURN(const MatrixXd pred, FitPredict(d, p, Rows(xtr_, itrain), Rows(htr_, itrain),
+                                                       Rows(xtr_, itest), o_));
       err += (pred - Rows(htr_, itest)).squaredNorm();
     }
     return err;

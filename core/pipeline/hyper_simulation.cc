@@ -137,7 +137,8 @@ absl::StatusOr<HyperSimulationResult> SimulateHyper(const GanGenerator& gan,
   ASSIGN_OR_RETURN(r.stimuli, gan.Generate(z_test));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf f_train,
                    network.ExtractConcatenated(train_images, shape, o.layers));
-  ASSIGN_OR_RETURN(const Eigen::MatrixXf f_test, network.ExtractConcatenated(r.stimuli, shape, o.layers));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf f_test,
+                   network.ExtractConcatenated(r.stimuli, shape, o.layers));
   SimulationOptions so = o.responses;
   so.seed = o.seed + 1;
   ASSIGN_OR_RETURN(r.responses,
@@ -160,9 +161,9 @@ absl::StatusOr<HyperSimulationResult> SimulateHyper(const GanGenerator& gan,
                       r.stimuli.row(i).transpose().cast<double>()) /
              r.stimuli.rows();
   r.latent_euclidean = MeanRowEuclidean(decoded, z_test);
-  ASSIGN_OR_RETURN(const FeatureSimilarity features,
-                   FeatureSimilarity::Create(network, o.feature_layer, train_images, r.stimuli,
-                                             shape));
+  ASSIGN_OR_RETURN(
+      const FeatureSimilarity features,
+      FeatureSimilarity::Create(network, o.feature_layer, train_images, r.stimuli, shape));
   ASSIGN_OR_RETURN(const FeatureSimilarity::Scores f, features.Score(r.reconstructions));
   for (double v : f.correlation) r.feature += v / f.correlation.size();
   const HyperObserved observed{r.latent_cosine, r.latent_euclidean, r.ssim, r.feature};

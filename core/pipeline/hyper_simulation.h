@@ -7,13 +7,11 @@
 // and averaged). We cannot scan anyone, so the responses are simulated
 // (core/data/simulated_experiment.h) from the feature network's features
 // of each drawn stimulus (resized to the network's input when the GAN draws
-// another size, e.g. 64x64 faces through a 28x28 network). The latents are then decoded from the responses
-// by ridge, redrawn by the GAN, and scored against the true latents (cosine
-// similarity) and stimuli (SSIM, PCC). As in the paper, each score is set
-// against a null distribution of random latents (z ~ N(0, I) for every
-// test stimulus, --permutations sets): p = (1 + #null >= observed) / (1 +
-// permutations), for latent similarity (cosine and Euclidean), SSIM and
-// feature similarity.
+// another size, e.g. 64x64 faces through a 28x28 network). The latents are then decoded from the
+// responses by ridge, redrawn by the GAN, and scored against the true latents (cosine similarity)
+// and stimuli (SSIM, PCC). As in the paper, each score is set against a null distribution of random
+// latents (z ~ N(0, I) for every test stimulus, --permutations sets): p = (1 + #null >= observed) /
+// (1 + permutations), for latent similarity (cosine and Euclidean), SSIM and feature similarity.
 //
 // Feature similarity (FeatureSimilarity): the paper compares VGG-Face
 // activations of reconstruction and stimulus by Euclidean similarity
@@ -57,8 +55,7 @@ class FeatureSimilarity {
   static absl::StatusOr<FeatureSimilarity> Create(const FeatureNetwork& network,
                                                   const std::string& layer,
                                                   const Eigen::MatrixXf& train_stimuli,
-                                                  const Eigen::MatrixXf& stimuli,
-                                                  ImageShape shape);
+                                                  const Eigen::MatrixXf& stimuli, ImageShape shape);
   struct Scores {
     std::vector<double> correlation, euclidean;  // per image
   };
@@ -100,8 +97,8 @@ struct HyperSimulationResult {
   // Means over the null sets, and the permutation p-values.
   double null_latent_cosine = 0, null_ssim = 0, null_feature = 0;
   double p_latent = 1, p_ssim = 1, p_feature = 1;
-  LatentNull null;  // all of the permutation test
-  Eigen::MatrixXf stimuli, reconstructions;  // test: drawn from true / decoded latents
+  LatentNull null;                                // all of the permutation test
+  Eigen::MatrixXf stimuli, reconstructions;       // test: drawn from true / decoded latents
   Eigen::MatrixXf true_latents, decoded_latents;  // test
   // The experiment itself, for scoring other decoders on it.
   Eigen::MatrixXf train_stimuli;

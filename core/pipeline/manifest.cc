@@ -1,5 +1,5 @@
-#include "core/base/files.h"
 #include "core/pipeline/manifest.h"
+#include "core/base/files.h"
 
 #include <fstream>
 #include <sstream>
@@ -31,8 +31,7 @@ class Fields {
 
   absl::StatusOr<std::string> Str(const std::string& key) const {
     auto it = kv_.find(key);
-    if (it == kv_.end())
-      return absl::DataLossError(absl::StrCat(path_, ": missing '", key, "'"));
+    if (it == kv_.end()) return absl::DataLossError(absl::StrCat(path_, ": missing '", key, "'"));
     return it->second;
   }
   absl::StatusOr<int64_t> Int(const std::string& key) const {
@@ -41,15 +40,13 @@ class Fields {
     if (!absl::SimpleAtoi(s, &v)) return Bad(key, s);
     return v;
   }
-  absl::StatusOr<double> Double(const std::string& s,
-                                const std::string& key) const {
+  absl::StatusOr<double> Double(const std::string& s, const std::string& key) const {
     double v;
     if (!absl::SimpleAtod(s, &v)) return Bad(key, s);
     return v;
   }
   absl::Status Bad(const std::string& key, const std::string& value) const {
-    return absl::DataLossError(
-        absl::StrCat(path_, ": bad value '", value, "' for '", key, "'"));
+    return absl::DataLossError(absl::StrCat(path_, ": bad value '", value, "' for '", key, "'"));
   }
   const std::map<std::string, std::string>& all() const { return kv_; }
 
@@ -88,15 +85,13 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
       << "fit_seconds: " << m.fit_seconds << "\n"
       << "eval.split: " << m.evaluation.split << "\n"
       << "eval.num_samples: " << m.evaluation.num_samples << "\n"
-      << "eval.ssim_definition: " << OneLine(m.evaluation.ssim_definition)
-      << "\n";
+      << "eval.ssim_definition: " << OneLine(m.evaluation.ssim_definition) << "\n";
   if (m.target != "pixels") {
     out << "feature_network: " << m.feature_network << "\n"
         << "top_k_units: " << m.top_k_units << "\n"
         << "generator_condition_units: " << m.generator_condition_units << "\n";
     for (const auto& l : m.feature_layers)
-      out << "feature_layer." << l.name << ": " << absl::StrJoin(l.shape, "x")
-          << "\n";
+      out << "feature_layer." << l.name << ": " << absl::StrJoin(l.shape, "x") << "\n";
   }
   out.precision(17);
   for (const auto& h : m.evaluation.hyperparameters) {
@@ -105,8 +100,7 @@ absl::Status WriteManifest(const std::string& path, const ModelManifest& m) {
     for (size_t i = 0; i < h.grid.size(); ++i) out << " " << h.grid[i] << ":" << h.error[i];
     out << "\n";
   }
-  for (const auto& [k, v] : m.evaluation.metrics)
-    out << kMetricPrefix << k << ": " << v << "\n";
+  for (const auto& [k, v] : m.evaluation.metrics) out << kMetricPrefix << k << ": " << v << "\n";
   for (const auto& [k, v] : m.evaluation.baseline_metrics) {
     out << kBaselinePrefix << k << ": " << v << "\n";
   }
@@ -126,8 +120,7 @@ absl::StatusOr<std::map<std::string, std::string>> ParseKeyValues(const std::str
     if (line.empty() || line[0] == '#') continue;
     const size_t colon = line.find(':');
     if (colon == absl::string_view::npos) {
-      return absl::DataLossError(
-          absl::StrCat(path, ":", line_no, ": expected 'key: value'"));
+      return absl::DataLossError(absl::StrCat(path, ":", line_no, ": expected 'key: value'"));
     }
     kv[std::string(absl::StripAsciiWhitespace(line.substr(0, colon)))] =
         std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
@@ -157,8 +150,8 @@ absl::Status ReadTargetFields(const Fields& f, const std::string& text, const st
     ModelManifest::FeatureLayer l;
     l.name = std::string(line.substr(0, colon));
     l.size = 1;
-    for (absl::string_view d : absl::StrSplit(
-             absl::StripAsciiWhitespace(line.substr(colon + 1)), 'x')) {
+    for (absl::string_view d :
+         absl::StrSplit(absl::StripAsciiWhitespace(line.substr(colon + 1)), 'x')) {
       int64_t v = 0;
       if (!absl::SimpleAtoi(d, &v) || v <= 0)
         return f.Bad("feature_layer." + l.name, std::string(line));
@@ -168,8 +161,7 @@ absl::Status ReadTargetFields(const Fields& f, const std::string& text, const st
     m->feature_layers.push_back(std::move(l));
   }
   if (m->feature_layers.empty())
-    return absl::DataLossError(
-        absl::StrCat(path, ": a features model names no feature_layer"));
+    return absl::DataLossError(absl::StrCat(path, ": a features model names no feature_layer"));
   return absl::OkStatus();
 }
 
@@ -196,8 +188,7 @@ absl::Status ReadHyperparameters(const Fields& f, ModelManifest* m) {
     if (!absl::ConsumePrefix(&k, kHyperparameterPrefix)) continue;
     ModelManifest::Evaluation::Hyperparameter h;
     h.name = std::string(k);
-    const std::vector<absl::string_view> words =
-        absl::StrSplit(value, ' ', absl::SkipEmpty());
+    const std::vector<absl::string_view> words = absl::StrSplit(value, ' ', absl::SkipEmpty());
     int64_t folds = 0;
     if (words.size() < 6 || words[0] != "chosen" || words[2] != "folds" || words[4] != "grid" ||
         !absl::SimpleAtod(words[1], &h.chosen) || !absl::SimpleAtoi(words[3], &folds))
@@ -231,10 +222,9 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
   const Fields f(std::move(kv), path);
   ASSIGN_OR_RETURN(const int64_t format, f.Int("format_version"));
   if (format != ModelManifest::kFormatVersion) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": manifest format ", format,
-                     " is not supported (this build reads ",
-                     ModelManifest::kFormatVersion, ")"));
+    return absl::DataLossError(absl::StrCat(path, ": manifest format ", format,
+                                            " is not supported (this build reads ",
+                                            ModelManifest::kFormatVersion, ")"));
   }
   ModelManifest m;
   ASSIGN_OR_RETURN(m.name, f.Str("name"));
@@ -248,8 +238,7 @@ absl::StatusOr<ModelManifest> ReadManifest(const std::string& path) {
   m.num_voxels = static_cast<int>(voxels);
   m.image = {static_cast<int>(h), static_cast<int>(w), static_cast<int>(c)};
   if (m.num_voxels <= 0 || m.image.num_pixels() <= 0) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": voxel count and image shape must be > 0"));
+    return absl::DataLossError(absl::StrCat(path, ": voxel count and image shape must be > 0"));
   }
   ASSIGN_OR_RETURN(m.decoder, f.Str("decoder"));
   ASSIGN_OR_RETURN(m.generator, f.Str("generator"));

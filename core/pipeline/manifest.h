@@ -32,7 +32,7 @@ struct ModelManifest {
   // The method that fitted it and loads its stages (core/methods), e.g.
   // "pixels", "features", "hyper", "dand".
   std::string method;
-  std::string decoder;    // "ridge" or "smr" (both served as a linear map)
+  std::string decoder;  // "ridge" or "smr" (both served as a linear map)
   // "identity"; for a features target "none", or "stored" for a generator
   // from <repo>/generators copied into kGeneratorDir; "gan" for the GAN
   // of a latent target, kept there too.
@@ -101,8 +101,7 @@ inline constexpr char kTopUnitsFile[] = "top_units.npy";
 // the units the generator takes, in its input order.
 inline constexpr char kConditionUnitsFile[] = "condition_units.npy";
 
-absl::Status WriteManifest(const std::string& path,
-                           const ModelManifest& manifest);
+absl::Status WriteManifest(const std::string& path, const ModelManifest& manifest);
 // The method of a manifest written before methods were recorded, from its
 // target and generator.
 std::string LegacyMethodName(const ModelManifest& manifest);

@@ -24,8 +24,7 @@ absl::Status ValidateModelName(const std::string& name) {
   const bool ok_chars = std::all_of(name.begin(), name.end(), [](char c) {
     return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.';
   });
-  if (name.empty() || name.size() > 64 || !ok_chars || name[0] == '.' ||
-      name[0] == '-') {
+  if (name.empty() || name.size() > 64 || !ok_chars || name[0] == '.' || name[0] == '-') {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid model name '", name,
                      "': expected 1-64 characters of [A-Za-z0-9_.-] not "
@@ -34,10 +33,8 @@ absl::Status ValidateModelName(const std::string& name) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<ModelRepository>> ModelRepository::Open(
-    const Options& options) {
-  if (options.root.empty())
-    return absl::InvalidArgumentError("model repository path is empty");
+absl::StatusOr<std::unique_ptr<ModelRepository>> ModelRepository::Open(const Options& options) {
+  if (options.root.empty()) return absl::InvalidArgumentError("model repository path is empty");
   std::error_code ec;
   const fs::path root = fs::absolute(options.root, ec);
   if (options.collection.empty() || options.collection.find('/') != std::string::npos ||
@@ -45,8 +42,7 @@ absl::StatusOr<std::unique_ptr<ModelRepository>> ModelRepository::Open(
     return absl::InvalidArgumentError("collection must be a plain folder name");
   if (options.create) fs::create_directories(root / options.collection, ec);
   if (!fs::is_directory(root, ec)) {
-    return absl::NotFoundError(
-        absl::StrCat("model repository ", options.root, " does not exist"));
+    return absl::NotFoundError(absl::StrCat("model repository ", options.root, " does not exist"));
   }
   return std::unique_ptr<ModelRepository>(
       new ModelRepository(root.lexically_normal().string(), options));
@@ -57,19 +53,16 @@ std::vector<std::string> ModelRepository::ListModels() const {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(ModelsDir(), ec)) {
     const std::string name = entry.path().filename().string();
-    if (ValidateModelName(name).ok() && !CommittedVersions(name).empty())
-      names.push_back(name);
+    if (ValidateModelName(name).ok() && !CommittedVersions(name).empty()) names.push_back(name);
   }
   std::sort(names.begin(), names.end());
   return names;
 }
 
-std::vector<int64_t> ModelRepository::CommittedVersions(
-    const std::string& name) const {
+std::vector<int64_t> ModelRepository::CommittedVersions(const std::string& name) const {
   std::vector<int64_t> versions;
   std::error_code ec;
-  for (const auto& entry :
-       fs::directory_iterator(fs::path(ModelsDir()) / name, ec)) {
+  for (const auto& entry : fs::directory_iterator(fs::path(ModelsDir()) / name, ec)) {
     int64_t v;
     if (absl::SimpleAtoi(entry.path().filename().string(), &v) && v > 0 &&
         fs::exists(entry.path() / marker_file_)) {
@@ -80,17 +73,15 @@ std::vector<int64_t> ModelRepository::CommittedVersions(
   return versions;
 }
 
-absl::StatusOr<std::vector<int64_t>> ModelRepository::ListVersions(
-    const std::string& name) const {
+absl::StatusOr<std::vector<int64_t>> ModelRepository::ListVersions(const std::string& name) const {
   RETURN_IF_ERROR(ValidateModelName(name));
   std::vector<int64_t> versions = CommittedVersions(name);
   if (versions.empty()) {
     const std::vector<std::string> names = ListModels();
-    return absl::NotFoundError(
-        absl::StrCat("no ", collection_ == "models" ? "model" : collection_,
-                     " named '", name, "' in ", root_,
-                     names.empty() ? absl::StrCat(" (it holds no ", collection_, ")")
-                                   : absl::StrCat(" (", collection_, ": ", absl::StrJoin(names, ", "), ")")));
+    return absl::NotFoundError(absl::StrCat(
+        "no ", collection_ == "models" ? "model" : collection_, " named '", name, "' in ", root_,
+        names.empty() ? absl::StrCat(" (it holds no ", collection_, ")")
+                      : absl::StrCat(" (", collection_, ": ", absl::StrJoin(names, ", "), ")")));
   }
   return versions;
 }
@@ -100,21 +91,18 @@ absl::StatusOr<int64_t> ModelRepository::ResolveVersion(const std::string& name,
   ASSIGN_OR_RETURN(const std::vector<int64_t> versions, ListVersions(name));
   if (version == 0) return versions.back();
   if (std::find(versions.begin(), versions.end(), version) == versions.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("model '", name, "' has no version ", version,
-                     " (versions: ", absl::StrJoin(versions, ", "), ")"));
+    return absl::NotFoundError(absl::StrCat("model '", name, "' has no version ", version,
+                                            " (versions: ", absl::StrJoin(versions, ", "), ")"));
   }
   return version;
 }
 
-std::string ModelRepository::VersionDir(const std::string& name,
-                                        int64_t version) const {
+std::string ModelRepository::VersionDir(const std::string& name, int64_t version) const {
   return absl::StrCat(ModelsDir(), "/", name, "/", version);
 }
 
 absl::StatusOr<int64_t> ModelRepository::CommitVersion(
-    const std::string& name,
-    const std::function<absl::Status(const std::string& dir)>& write) {
+    const std::string& name, const std::function<absl::Status(const std::string& dir)>& write) {
   RETURN_IF_ERROR(ValidateModelName(name));
   static std::atomic<uint64_t> counter{0};
   const fs::path model_dir = fs::path(ModelsDir()) / name;
@@ -123,13 +111,11 @@ absl::StatusOr<int64_t> ModelRepository::CommitVersion(
   if (ec)
     return absl::InternalError(
         absl::StrCat("cannot create ", model_dir.string(), ": ", ec.message()));
-  const fs::path tmp =
-      model_dir / absl::StrCat(".tmp-", getpid(), "-", counter++, "-",
-                               absl::ToUnixNanos(absl::Now()));
+  const fs::path tmp = model_dir / absl::StrCat(".tmp-", getpid(), "-", counter++, "-",
+                                                absl::ToUnixNanos(absl::Now()));
   fs::create_directory(tmp, ec);
   if (ec)
-    return absl::InternalError(
-        absl::StrCat("cannot create ", tmp.string(), ": ", ec.message()));
+    return absl::InternalError(absl::StrCat("cannot create ", tmp.string(), ": ", ec.message()));
   if (absl::Status s = write(tmp.string()); !s.ok()) {
     fs::remove_all(tmp, ec);
     return s;
@@ -144,13 +130,11 @@ absl::StatusOr<int64_t> ModelRepository::CommitVersion(
     if (errno != EEXIST && errno != ENOTEMPTY) {
       const std::string why = std::strerror(errno);
       fs::remove_all(tmp, ec);
-      return absl::InternalError(
-          absl::StrCat("cannot commit ", target.string(), ": ", why));
+      return absl::InternalError(absl::StrCat("cannot commit ", target.string(), ": ", why));
     }
   }
   fs::remove_all(tmp, ec);
-  return absl::AbortedError(
-      absl::StrCat("could not find a free version for model ", name));
+  return absl::AbortedError(absl::StrCat("could not find a free version for model ", name));
 }
 
 absl::StatusOr<std::unique_ptr<ModelRepository>> OpenFeatureNetworkRepository(

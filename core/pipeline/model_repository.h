@@ -36,27 +36,23 @@ class ModelRepository {
     std::string collection = "models";
     std::string marker_file = "manifest.txt";
   };
-  static absl::StatusOr<std::unique_ptr<ModelRepository>> Open(
-      const Options& options);
+  static absl::StatusOr<std::unique_ptr<ModelRepository>> Open(const Options& options);
 
   const std::string& root() const { return root_; }
 
   // Names of models with at least one committed version, sorted.
   std::vector<std::string> ListModels() const;
   // Committed versions of `name`, ascending; NOT_FOUND when there are none.
-  absl::StatusOr<std::vector<int64_t>> ListVersions(
-      const std::string& name) const;
+  absl::StatusOr<std::vector<int64_t>> ListVersions(const std::string& name) const;
   // version 0 means the latest. NOT_FOUND names what exists.
-  absl::StatusOr<int64_t> ResolveVersion(const std::string& name,
-                                         int64_t version) const;
+  absl::StatusOr<int64_t> ResolveVersion(const std::string& name, int64_t version) const;
   std::string VersionDir(const std::string& name, int64_t version) const;
 
   // Creates the next version of `name`: `write` fills an empty temporary
   // directory; when it succeeds the directory becomes <name>/<version>.
   // On failure nothing is left behind. Returns the new version.
   absl::StatusOr<int64_t> CommitVersion(
-      const std::string& name,
-      const std::function<absl::Status(const std::string& dir)>& write);
+      const std::string& name, const std::function<absl::Status(const std::string& dir)>& write);
 
  private:
   ModelRepository(std::string root, const Options& options)

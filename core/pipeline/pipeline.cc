@@ -13,12 +13,10 @@ namespace {
 
 absl::Status CheckCancelled(const RunOptions& options, const char* before) {
   if (options.is_cancelled && options.is_cancelled()) {
-    return absl::CancelledError(
-        absl::StrCat("reconstruction cancelled before ", before));
+    return absl::CancelledError(absl::StrCat("reconstruction cancelled before ", before));
   }
   return absl::OkStatus();
 }
-
 
 // One result per row of images: its pixels (and decoded targets when
 // given), the draws and their per-pixel population SD, PNGs when asked.
@@ -87,9 +85,8 @@ absl::Status CheckFiniteRows(const Eigen::MatrixXf& betas) {
     if (betas.row(r).allFinite()) continue;
     for (Eigen::Index c = 0; c < betas.cols(); ++c) {
       if (!std::isfinite(betas(r, c))) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("sample ", r, ": voxel ", c, " is ", betas(r, c),
-                         "; betas must be finite"));
+        return absl::InvalidArgumentError(absl::StrCat("sample ", r, ": voxel ", c, " is ",
+                                                       betas(r, c), "; betas must be finite"));
       }
     }
   }
@@ -100,20 +97,19 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
     ModelManifest manifest, std::unique_ptr<const Decoder> decoder,
     std::unique_ptr<const Generator> generator, std::vector<int> condition_units) {
   if (decoder->num_voxels() != manifest.num_voxels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("decoder takes ", decoder->num_voxels(),
-                     " voxels; manifest says ", manifest.num_voxels));
+    return absl::InvalidArgumentError(absl::StrCat("decoder takes ", decoder->num_voxels(),
+                                                   " voxels; manifest says ", manifest.num_voxels));
   }
   if (manifest.target != "pixels") {
     if (decoder->num_outputs() != manifest.num_outputs())
-      return absl::InvalidArgumentError(absl::StrCat(
-          manifest.target, " pipeline: decoder gives ", decoder->num_outputs(),
-          " values, the manifest's layers hold ", manifest.num_outputs()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(manifest.target, " pipeline: decoder gives ", decoder->num_outputs(),
+                       " values, the manifest's layers hold ", manifest.num_outputs()));
     if (generator == nullptr && manifest.target == "latent")
       return absl::InvalidArgumentError("a latent pipeline needs its GAN");
     if (generator == nullptr)
-      return std::shared_ptr<const Pipeline>(new Pipeline(
-          std::move(manifest), std::move(decoder), nullptr, {}));
+      return std::shared_ptr<const Pipeline>(
+          new Pipeline(std::move(manifest), std::move(decoder), nullptr, {}));
   }
   for (int u : condition_units) {
     if (u < 0 || u >= decoder->num_outputs())
@@ -123,36 +119,32 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
   const int generator_input =
       condition_units.empty() ? decoder->num_outputs() : static_cast<int>(condition_units.size());
   if (generator_input != generator->input_size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("decoder gives ", generator_input,
-                     " values; generator takes ", generator->input_size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "decoder gives ", generator_input, " values; generator takes ", generator->input_size()));
   }
   if (!(generator->image_shape() == manifest.image)) {
-    return absl::InvalidArgumentError(
-        "generator image shape disagrees with the manifest");
+    return absl::InvalidArgumentError("generator image shape disagrees with the manifest");
   }
   return std::shared_ptr<const Pipeline>(new Pipeline(
-      std::move(manifest), std::move(decoder), std::move(generator),
-      std::move(condition_units)));
+      std::move(manifest), std::move(decoder), std::move(generator), std::move(condition_units)));
 }
 
-absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
-    const Eigen::MatrixXf& betas, const RunOptions& options) const {
+absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf& betas,
+                                                          const RunOptions& options) const {
   Stopwatch total, stage;
   StageTimings t;
-  if (betas.rows() == 0)
-    return absl::InvalidArgumentError("no samples to reconstruct");
+  if (betas.rows() == 0) return absl::InvalidArgumentError("no samples to reconstruct");
   if (betas.cols() != num_voxels()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model ", manifest_.name, " expects ", num_voxels(),
-                     " voxels per sample, got ", betas.cols()));
+    return absl::InvalidArgumentError(absl::StrCat("model ", manifest_.name, " expects ",
+                                                   num_voxels(), " voxels per sample, got ",
+                                                   betas.cols()));
   }
   RETURN_IF_ERROR(CheckFiniteRows(betas));
   if (options.samples > 0 && !can_sample()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model ", manifest_.name, " cannot draw samples: its generator (",
-        generator_ == nullptr ? "none" : generator_->Describe(),
-        ") is deterministic; ask for samples from an ICG, CVAE or CGAN pipeline"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model ", manifest_.name, " cannot draw samples: its generator (",
+                     generator_ == nullptr ? "none" : generator_->Describe(),
+                     ") is deterministic; ask for samples from an ICG, CVAE or CGAN pipeline"));
   }
   Eigen::MatrixXf x = betas;
   decoder_->Standardize(&x);
@@ -164,8 +156,7 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(
 
   if (generator_ == nullptr) {  // features pipeline: decode is the result
     std::vector<Reconstruction> out(betas.rows());
-    for (Eigen::Index i = 0; i < betas.rows(); ++i)
-      out[i].features = targets.row(i).transpose();
+    for (Eigen::Index i = 0; i < betas.rows(); ++i) out[i].features = targets.row(i).transpose();
     t.total = total.Elapsed();
     for (auto& r : out) r.timings = t;
     return out;

@@ -37,7 +37,7 @@ struct Reconstruction {
   // feature_layers, concatenated in order (pixels and png stay empty
   // unless it has a generator).
   Eigen::VectorXf features;
-  std::string png;         // empty unless RunOptions::encode_png
+  std::string png;  // empty unless RunOptions::encode_png
   // RunOptions::samples draws (clipped like pixels) and the per-pixel
   // standard deviation over them (population SD); PNGs as for png, the SD
   // map scaled by 2 (0.5, the largest SD of values in [0, 1], is white).
@@ -79,8 +79,8 @@ class Pipeline {
   // betas: n x num_voxels(), n >= 1. INVALID_ARGUMENT (naming the sample
   // row) for a wrong voxel count or a NaN/Inf value; CANCELLED if
   // options.is_cancelled fires. One result per row, in order.
-  absl::StatusOr<std::vector<Reconstruction>> Run(
-      const Eigen::MatrixXf& betas, const RunOptions& options = {}) const;
+  absl::StatusOr<std::vector<Reconstruction>> Run(const Eigen::MatrixXf& betas,
+                                                  const RunOptions& options = {}) const;
 
  private:
   Pipeline(ModelManifest manifest, std::unique_ptr<const Decoder> decoder,

@@ -21,9 +21,8 @@ namespace {
 
 // Decoded features or latents against their truth, with the training mean
 // as the baseline, plus the method's own scores.
-absl::Status ScoreTargets(const Pipeline& pipeline, const FittedMethod& f,
-                          const DatasetSplit& eval, const std::string& eval_name,
-                          ModelManifest* m) {
+absl::Status ScoreTargets(const Pipeline& pipeline, const FittedMethod& f, const DatasetSplit& eval,
+                          const std::string& eval_name, ModelManifest* m) {
   ASSIGN_OR_RETURN(auto recs, pipeline.Run(eval.betas.cast<float>()));
   Eigen::MatrixXd pred(recs.size(), f.eval_targets.cols());
   for (size_t i = 0; i < recs.size(); ++i)
@@ -31,8 +30,8 @@ absl::Status ScoreTargets(const Pipeline& pipeline, const FittedMethod& f,
   const Eigen::RowVectorXd train_mean = f.fit_targets.colwise().mean();
   ModelManifest::Evaluation& e = m->evaluation;
   e.metrics = ScoreFeatures(pred, f.eval_targets, train_mean, m->feature_layers);
-  e.baseline_metrics = ScoreFeatures(train_mean.replicate(f.eval_targets.rows(), 1),
-                                     f.eval_targets, train_mean, m->feature_layers);
+  e.baseline_metrics = ScoreFeatures(train_mean.replicate(f.eval_targets.rows(), 1), f.eval_targets,
+                                     train_mean, m->feature_layers);
   if (f.add_scores) f.add_scores(pred, f.eval_targets, train_mean, &e);
   LogInfo("train", eval_name, " split: feature pcc ", e.metrics["feature_pcc"], ", nmse ",
           e.metrics["nmse"], " (mean features: pcc ", e.baseline_metrics["feature_pcc"], ")");
@@ -41,9 +40,8 @@ absl::Status ScoreTargets(const Pipeline& pipeline, const FittedMethod& f,
 
 // Images against the stimuli, with the mean fitted stimulus as the
 // baseline; added to any feature scores.
-absl::Status ScoreImages(const Pipeline& pipeline, const Dataset& dataset,
-                         const DatasetSplit& fit, const DatasetSplit& eval,
-                         const std::string& eval_name, ModelManifest* m) {
+absl::Status ScoreImages(const Pipeline& pipeline, const Dataset& dataset, const DatasetSplit& fit,
+                         const DatasetSplit& eval, const std::string& eval_name, ModelManifest* m) {
   RunOptions no_png;
   no_png.encode_png = false;
   ASSIGN_OR_RETURN(auto recs, pipeline.Run(eval.betas.cast<float>(), no_png));
@@ -57,8 +55,7 @@ absl::Status ScoreImages(const Pipeline& pipeline, const Dataset& dataset,
   for (const auto& [k, v] : scores.ToMap()) m->evaluation.metrics[k] = v;
   for (const auto& [k, v] : base.ToMap()) m->evaluation.baseline_metrics[k] = v;
   LogInfo("train", eval_name, " split: pcc ", scores.pcc, ", ssim ", scores.ssim,
-          ", identification(pcc) ", scores.identification_pcc, " (mean image: pcc ", base.pcc,
-          ")");
+          ", identification(pcc) ", scores.identification_pcc, " (mean image: pcc ", base.pcc, ")");
   if (scores.Collapsed()) LogWarning("train", eval_name, " split: ", scores.CollapseWarning());
   return absl::OkStatus();
 }
@@ -98,8 +95,7 @@ absl::StatusOr<int64_t> Commit(const TrainRequest& request, const FittedMethod& 
 
 std::map<std::string, double> ScoreFeatures(
     const Eigen::MatrixXd& predicted, const Eigen::MatrixXd& truth,
-    const Eigen::RowVectorXd& train_mean,
-    const std::vector<ModelManifest::FeatureLayer>& layers) {
+    const Eigen::RowVectorXd& train_mean, const std::vector<ModelManifest::FeatureLayer>& layers) {
   std::map<std::string, double> m;
   double err = 0, var = 0, pcc_sum = 0;
   Eigen::Index at = 0;
@@ -120,8 +116,7 @@ std::map<std::string, double> ScoreFeatures(
     }
     pcc_sum += pcc;
     const double le = (p - t).squaredNorm();
-    const double lv =
-        (t.rowwise() - train_mean.middleCols(at, l.size)).squaredNorm();
+    const double lv = (t.rowwise() - train_mean.middleCols(at, l.size)).squaredNorm();
     m["nmse." + l.name] = lv > 0 ? le / lv : 0;
     err += le;
     var += lv;
@@ -132,8 +127,8 @@ std::map<std::string, double> ScoreFeatures(
   return m;
 }
 
-std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x,
-                                           const Eigen::MatrixXd& h, int n) {
+std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x, const Eigen::MatrixXd& h,
+                                           int n) {
   std::vector<int> all(x.cols());
   for (int j = 0; j < x.cols(); ++j) all[j] = j;
   if (n <= 0 || n >= x.cols()) return all;
@@ -142,9 +137,7 @@ std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x,
   const Eigen::RowVectorXd xs = xc.colwise().norm().cwiseMax(1e-12);
   const Eigen::RowVectorXd hs = hc.colwise().norm().cwiseMax(1e-12);
   const Eigen::MatrixXd corr =
-      ((xc.transpose() * hc).array().colwise() / xs.transpose().array())
-          .rowwise() /
-      hs.array();
+      ((xc.transpose() * hc).array().colwise() / xs.transpose().array()).rowwise() / hs.array();
   const Eigen::VectorXd score = corr.cwiseAbs2().rowwise().mean();
   std::partial_sort(all.begin(), all.begin() + n, all.end(),
                     [&](int a, int b) { return score(a) > score(b); });
@@ -167,20 +160,21 @@ absl::StatusOr<GeneratorImages> GeneratorTrainingImages(const Dataset& dataset,
                             n_fit > 0 ? absl::StrCat(" + ", n_fit, " training stimuli") : "");
   } else if (n_fit > 0) {
     const int shift = std::max(1, std::min(dataset.image.height, dataset.image.width) / 14);
-    g.images = ShiftedCopies(fit.stimuli.cast<float>(), dataset.image, shift,
-                             dataset.mirror_symmetric);
-    g.source = absl::StrCat(n_fit, " training stimuli x ", g.images.rows() / n_fit,
-                            " (shifted by 0 or +-", shift, " px",
-                            dataset.mirror_symmetric ? ", and mirrored" : "",
-                            "; the dataset names no unpaired_images)");
+    g.images =
+        ShiftedCopies(fit.stimuli.cast<float>(), dataset.image, shift, dataset.mirror_symmetric);
+    g.source =
+        absl::StrCat(n_fit, " training stimuli x ", g.images.rows() / n_fit, " (shifted by 0 or +-",
+                     shift, " px", dataset.mirror_symmetric ? ", and mirrored" : "",
+                     "; the dataset names no unpaired_images)");
   }
   if (g.images.rows() < min_images)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "training a generator needs at least ", min_images, " images; dataset ", dataset.name,
-        " has ", n_unpaired, " unpaired images (name them with unpaired_images in the dataset "
-        "description)",
-        with_fit ? absl::StrCat(" and ", fit.stimuli.rows(), " training stimuli")
-                 : " and the training stimuli are excluded"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("training a generator needs at least ", min_images, " images; dataset ",
+                     dataset.name, " has ", n_unpaired,
+                     " unpaired images (name them with unpaired_images in the dataset "
+                     "description)",
+                     with_fit ? absl::StrCat(" and ", fit.stimuli.rows(), " training stimuli")
+                              : " and the training stimuli are excluded"));
   return g;
 }
 
@@ -197,20 +191,17 @@ std::vector<int> ContiguousFolds(const DatasetSplit& trials, int k) {
   return fold;
 }
 
-void SplitForValidation(const DatasetSplit& train, double fraction,
-                        uint64_t seed, DatasetSplit* fit,
-                        DatasetSplit* validation) {
+void SplitForValidation(const DatasetSplit& train, double fraction, uint64_t seed,
+                        DatasetSplit* fit, DatasetSplit* validation) {
   const Eigen::Index n = train.betas.rows();
   std::vector<Eigen::Index> order(n);
   for (Eigen::Index i = 0; i < n; ++i) order[i] = i;
   std::mt19937_64 rng(seed);
   for (Eigen::Index i = n - 1; i > 0; --i) {
-    const Eigen::Index j =
-        static_cast<Eigen::Index>(rng() % static_cast<uint64_t>(i + 1));
+    const Eigen::Index j = static_cast<Eigen::Index>(rng() % static_cast<uint64_t>(i + 1));
     std::swap(order[i], order[j]);
   }
-  const Eigen::Index held =
-      static_cast<Eigen::Index>(std::llround(fraction * n));
+  const Eigen::Index held = static_cast<Eigen::Index>(std::llround(fraction * n));
   std::vector<Eigen::Index> val(order.begin(), order.begin() + held);
   std::vector<Eigen::Index> rest(order.begin() + held, order.end());
   std::sort(val.begin(), val.end());
@@ -227,15 +218,13 @@ std::string DescribeTraining(const TrainRequest& request, ImageShape image,
   return text;
 }
 
-absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
-                                         const TrainRequest& request,
-                                         ModelRepository& repository,
-                                         const TrainHooks& hooks) {
+absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequest& request,
+                                         ModelRepository& repository, const TrainHooks& hooks) {
   RETURN_IF_ERROR(ValidateModelName(request.model_name));
   if (request.method == nullptr) return absl::InvalidArgumentError("no method to train");
   if (!(request.validation_split >= 0 && request.validation_split <= 0.5)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "validation_split ", request.validation_split, " is outside [0, 0.5]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("validation_split ", request.validation_split, " is outside [0, 0.5]"));
   }
   DatasetSplit fit = dataset.train, eval = dataset.test;
   std::string eval_name = "test";
@@ -243,8 +232,8 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
     SplitForValidation(dataset.train, request.validation_split, request.seed, &fit, &eval);
     eval_name = "validation";
   }
-  LogInfo("train", "fitting ", DescribeTraining(request, dataset.image), " on ",
-          fit.betas.rows(), " samples x ", fit.betas.cols(), " voxels");
+  LogInfo("train", "fitting ", DescribeTraining(request, dataset.image), " on ", fit.betas.rows(),
+          " samples x ", fit.betas.cols(), " voxels");
   FitContext context{&dataset, &fit, &eval, repository.root(), &hooks, request.seed};
   ASSIGN_OR_RETURN(FittedMethod f, request.method->Fit(context));
   LogInfo("train", "fit in ", f.manifest.fit_seconds, " s");
@@ -260,8 +249,7 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
   const Decoder& decoder = *f.stages.decoder;
   const bool with_images = f.stages.generator != nullptr;
   ASSIGN_OR_RETURN(auto pipeline, Pipeline::Create(m, std::move(f.stages)));
-  if (m.target != "pixels" && eval.betas.rows() > 0 &&
-      f.eval_targets.rows() == eval.betas.rows()) {
+  if (m.target != "pixels" && eval.betas.rows() > 0 && f.eval_targets.rows() == eval.betas.rows()) {
     RETURN_IF_ERROR(ScoreTargets(*pipeline, f, eval, eval_name, &m));
   }
   if (with_images && eval.betas.rows() > 0 && eval.stimuli.rows() == eval.betas.rows()) {

@@ -49,10 +49,8 @@ std::string DescribeTraining(const TrainRequest& request, ImageShape image,
 // image. Returns the committed manifest (with its new version).
 // INVALID_ARGUMENT for a bad name, split or a dataset the method cannot
 // use; CANCELLED when hooks.is_cancelled fired (nothing is committed).
-absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
-                                         const TrainRequest& request,
-                                         ModelRepository& repository,
-                                         const TrainHooks& hooks = {});
+absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequest& request,
+                                         ModelRepository& repository, const TrainHooks& hooks = {});
 
 // Feature-decoding scores: per layer the mean over samples of the Pearson
 // correlation between decoded and true feature vectors ("feature_pcc.L")
@@ -60,15 +58,15 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset,
 // ("nmse.L"), and 2-way identification by that correlation
 // ("identification.L"); "feature_pcc" averages the layers, "nmse" pools
 // them.
-std::map<std::string, double> ScoreFeatures(
-    const Eigen::MatrixXd& predicted, const Eigen::MatrixXd& truth,
-    const Eigen::RowVectorXd& train_mean,
-    const std::vector<ModelManifest::FeatureLayer>& layers);
+std::map<std::string, double> ScoreFeatures(const Eigen::MatrixXd& predicted,
+                                            const Eigen::MatrixXd& truth,
+                                            const Eigen::RowVectorXd& train_mean,
+                                            const std::vector<ModelManifest::FeatureLayer>& layers);
 
 // Indices (ascending) of the n voxels with the largest mean squared
 // correlation with the targets; all voxels when n <= 0 or n >= D.
-std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x,
-                                           const Eigen::MatrixXd& h, int n);
+std::vector<int> SelectVoxelsByCorrelation(const Eigen::MatrixXd& x, const Eigen::MatrixXd& h,
+                                           int n);
 
 // A generator's training images (rows of pixels in [0, 1]) and where they
 // came from, in words: the dataset's unpaired images plus, with with_fit,
@@ -93,9 +91,8 @@ std::vector<int> ContiguousFolds(const DatasetSplit& trials, int k);
 // Splits `train` into (fit, validation) with `fraction` of the trials in
 // validation, chosen by a Fisher-Yates shuffle seeded with `seed`
 // (std::mt19937_64, fully specified, so the same on every platform).
-void SplitForValidation(const DatasetSplit& train, double fraction,
-                        uint64_t seed, DatasetSplit* fit,
-                        DatasetSplit* validation);
+void SplitForValidation(const DatasetSplit& train, double fraction, uint64_t seed,
+                        DatasetSplit* fit, DatasetSplit* validation);
 
 }  // namespace v2p::core
 

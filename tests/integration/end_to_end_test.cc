@@ -45,10 +45,10 @@ class EndToEnd : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     repo_ = new std::string(testing::MakeTempDir("e2e"));
-    const auto train = testing::RunCommand(absl::StrCat(
-        testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-        "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
-        "/examples/digit69_ridge.pbtxt --repo ", *repo_, " --model ", kModel));
+    const auto train = testing::RunCommand(
+        absl::StrCat(testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+                     "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
+                     "/examples/digit69_ridge.pbtxt --repo ", *repo_, " --model ", kModel));
     ASSERT_EQ(train.exit_code, 0) << train.output;
     auto ds = core::LoadDataset(testing::Digit69Options());
     ASSERT_TRUE(ds.ok()) << ds.status();
@@ -60,8 +60,8 @@ class EndToEnd : public ::testing::Test {
     delete dataset_;
   }
   void SetUp() override {
-    auto server = testing::ServerProcess::Start(
-        *repo_, {"--workers=spawn:1", "--worker_device=cpu"});
+    auto server =
+        testing::ServerProcess::Start(*repo_, {"--workers=spawn:1", "--worker_device=cpu"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     stub_ = v1::Reconstruction::NewStub(server_->channel());
@@ -77,15 +77,12 @@ class EndToEnd : public ::testing::Test {
     for (int i : samples) *r.add_samples() = TestSample(i);
     return r;
   }
-  grpc::Status Call(const v1::ReconstructRequest& req,
-                    v1::ReconstructResponse* resp) {
+  grpc::Status Call(const v1::ReconstructRequest& req, v1::ReconstructResponse* resp) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::seconds(30));
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     return stub_->Reconstruct(&ctx, req, resp);
   }
-  static Eigen::MatrixXd Pixels(
-      const std::vector<v1::ReconstructionResult>& results) {
+  static Eigen::MatrixXd Pixels(const std::vector<v1::ReconstructionResult>& results) {
     Eigen::MatrixXd m(results.size(), 784);
     for (size_t i = 0; i < results.size(); ++i) {
       EXPECT_EQ(results[i].image().pixels_size(), 784);
@@ -103,28 +100,25 @@ std::string* EndToEnd::repo_;
 core::Dataset* EndToEnd::dataset_;
 
 void ExpectStageTimings(const v1::StageTimings& t) {
-  for (const auto* d : {&t.queue(), &t.preprocess(), &t.decode(), &t.generate(),
-                        &t.encode(), &t.total()}) {
+  for (const auto* d :
+       {&t.queue(), &t.preprocess(), &t.decode(), &t.generate(), &t.encode(), &t.total()}) {
     EXPECT_GE(FromDurationProto(*d), absl::ZeroDuration());
   }
-  EXPECT_TRUE(t.has_queue() && t.has_preprocess() && t.has_decode() &&
-              t.has_generate() && t.has_encode() && t.has_total());
+  EXPECT_TRUE(t.has_queue() && t.has_preprocess() && t.has_decode() && t.has_generate() &&
+              t.has_encode() && t.has_total());
   EXPECT_GT(FromDurationProto(t.decode()), absl::ZeroDuration());
-  const absl::Duration sum =
-      FromDurationProto(t.queue()) + FromDurationProto(t.preprocess()) +
-      FromDurationProto(t.decode()) + FromDurationProto(t.generate()) +
-      FromDurationProto(t.refine()) + FromDurationProto(t.encode());
+  const absl::Duration sum = FromDurationProto(t.queue()) + FromDurationProto(t.preprocess()) +
+                             FromDurationProto(t.decode()) + FromDurationProto(t.generate()) +
+                             FromDurationProto(t.refine()) + FromDurationProto(t.encode());
   EXPECT_GE(FromDurationProto(t.total()), sum);
 }
 
 TEST_F(EndToEnd, ReconstructsDigit69TestBetasAboveQualityBar) {
   v1::ReconstructResponse resp;
-  const grpc::Status status =
-      Call(Request({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}), &resp);
+  const grpc::Status status = Call(Request({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}), &resp);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(resp.results_size(), 10);
-  std::vector<v1::ReconstructionResult> results(resp.results().begin(),
-                                                resp.results().end());
+  std::vector<v1::ReconstructionResult> results(resp.results().begin(), resp.results().end());
   for (int i = 0; i < 10; ++i) {
     const auto& r = results[i];
     EXPECT_EQ(r.sample_id(), absl::StrCat("test-", i));
@@ -135,14 +129,13 @@ TEST_F(EndToEnd, ReconstructsDigit69TestBetasAboveQualityBar) {
     EXPECT_EQ(r.image().png().substr(1, 3), "PNG");
     ExpectStageTimings(r.timings());
   }
-  auto scores = core::ScoreReconstructions(
-      Pixels(results), dataset_->test.stimuli, dataset_->image);
+  auto scores =
+      core::ScoreReconstructions(Pixels(results), dataset_->test.stimuli, dataset_->image);
   ASSERT_TRUE(scores.ok()) << scores.status();
   EXPECT_GE(scores->pcc, 0.75);
   EXPECT_GE(scores->identification_pcc, 0.85);
-  std::printf(
-      "digit69 over gRPC: pcc %.4f identification(pcc) %.4f ssim-11g %.4f\n",
-      scores->pcc, scores->identification_pcc, scores->ssim);
+  std::printf("digit69 over gRPC: pcc %.4f identification(pcc) %.4f ssim-11g %.4f\n", scores->pcc,
+              scores->identification_pcc, scores->ssim);
 }
 
 TEST_F(EndToEnd, SingleSampleRequestsCarryAllTimings) {
@@ -192,13 +185,11 @@ TEST_F(EndToEnd, BadInputGetsPreciseErrorsAndServerKeepsServing) {
   wrong.mutable_samples(0)->mutable_betas()->RemoveLast();
   grpc::Status s = Call(wrong, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(s.error_message(),
-              HasSubstr("expects 3092 betas, received 3091"));
+  EXPECT_THAT(s.error_message(), HasSubstr("expects 3092 betas, received 3091"));
   EXPECT_THAT(s.error_message(), HasSubstr("test-0"));
 
   auto nan = Request({0, 1});
-  nan.mutable_samples(1)->set_betas(100,
-                                    std::numeric_limits<float>::quiet_NaN());
+  nan.mutable_samples(1)->set_betas(100, std::numeric_limits<float>::quiet_NaN());
   s = Call(nan, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("'test-1'"));
@@ -210,8 +201,7 @@ TEST_F(EndToEnd, BadInputGetsPreciseErrorsAndServerKeepsServing) {
 
   s = Call(Request({}), &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(s.error_message(),
-              HasSubstr("expected at least one sample, received 0"));
+  EXPECT_THAT(s.error_message(), HasSubstr("expected at least one sample, received 0"));
 
   auto unknown = Request({0});
   unknown.set_model("no_such_model");
@@ -222,13 +212,11 @@ TEST_F(EndToEnd, BadInputGetsPreciseErrorsAndServerKeepsServing) {
 
   auto escape = Request({0});
   escape.set_model("../models");
-  EXPECT_EQ(Call(escape, &resp).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(escape, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   auto no_model = Request({0});
   no_model.clear_model();
-  EXPECT_EQ(Call(no_model, &resp).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(no_model, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   auto bad_version = Request({0});
   bad_version.set_model_version(99);
@@ -238,8 +226,7 @@ TEST_F(EndToEnd, BadInputGetsPreciseErrorsAndServerKeepsServing) {
   v1::ReconstructRequest huge = Request({});
   auto* big = huge.add_samples();
   big->mutable_betas()->Resize(17 << 20, 0.0f);
-  EXPECT_EQ(Call(huge, &resp).error_code(),
-            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Call(huge, &resp).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 
   // A bad sample in a stream ends it with the sample named.
   {
@@ -414,8 +401,7 @@ TEST_F(EndToEnd, ModelsServiceDescribesTheTrainedModel) {
   EXPECT_THAT(m.pipeline_description(), HasSubstr("ridge"));
   EXPECT_THAT(m.pipeline_spec(), HasSubstr("TARGET_SPACE_PIXELS"));
   EXPECT_GE(m.evaluation().metrics().at("pcc"), 0.75);
-  EXPECT_LT(m.evaluation().baseline_metrics().at("pcc"),
-            m.evaluation().metrics().at("pcc"));
+  EXPECT_LT(m.evaluation().baseline_metrics().at("pcc"), m.evaluation().metrics().at("pcc"));
   EXPECT_EQ(m.mean_training_image().pixels_size(), 784);
 
   grpc::ClientContext list_ctx;
@@ -439,8 +425,7 @@ grpc::health::v1::HealthCheckResponse::ServingStatus Health(
 }
 
 // Service names listed through server reflection, as grpcurl would.
-std::vector<std::string> ReflectedServices(
-    const std::shared_ptr<grpc::Channel>& ch) {
+std::vector<std::string> ReflectedServices(const std::shared_ptr<grpc::Channel>& ch) {
   namespace refl = grpc::reflection::v1alpha;
   auto stub = refl::ServerReflection::NewStub(ch);
   grpc::ClientContext ctx;
@@ -453,65 +438,56 @@ std::vector<std::string> ReflectedServices(
   std::vector<std::string> names;
   refl::ServerReflectionResponse resp;
   while (stream->Read(&resp)) {
-    for (const auto& s : resp.list_services_response().service())
-      names.push_back(s.name());
+    for (const auto& s : resp.list_services_response().service()) names.push_back(s.name());
   }
   EXPECT_TRUE(stream->Finish().ok());
   return names;
 }
 
 TEST_F(EndToEnd, ServerHasHealthAndReflection) {
-  EXPECT_EQ(Health(server_->channel()),
-            grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(server_->channel()), grpc::health::v1::HealthCheckResponse::SERVING);
   // Readiness: serving because its worker is.
   EXPECT_EQ(Health(server_->channel(), "voxel2pixel.v1.Reconstruction"),
             grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_THAT(ReflectedServices(server_->channel()),
-              ::testing::IsSupersetOf({"voxel2pixel.v1.Reconstruction",
-                                       "voxel2pixel.v1.Models",
+              ::testing::IsSupersetOf({"voxel2pixel.v1.Reconstruction", "voxel2pixel.v1.Models",
                                        "grpc.health.v1.Health"}));
 }
 
 TEST_F(EndToEnd, WorkerHasHealthAndReflection) {
-  auto worker =
-      server::SpawnWithReadyFd({testing::BinDir() + "/v2p-worker",
-                                "--repo=" + *repo_, "--port=0", "--device=cpu"},
-                               absl::Seconds(60));
+  auto worker = server::SpawnWithReadyFd(
+      {testing::BinDir() + "/v2p-worker", "--repo=" + *repo_, "--port=0", "--device=cpu"},
+      absl::Seconds(60));
   ASSERT_TRUE(worker.ok()) << worker.status();
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", worker->port),
                                      grpc::InsecureChannelCredentials());
   EXPECT_EQ(Health(channel), grpc::health::v1::HealthCheckResponse::SERVING);
-  EXPECT_THAT(ReflectedServices(channel),
-              ::testing::Contains("voxel2pixel.worker.v1.Worker"));
+  EXPECT_THAT(ReflectedServices(channel), ::testing::Contains("voxel2pixel.worker.v1.Worker"));
   kill(worker->pid, SIGTERM);
   int status = 0;
   waitpid(worker->pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << server::DescribeExit(status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server::DescribeExit(status);
 }
 
 TEST_F(EndToEnd, CliReconstructWritesImagesSheetTimingsAndMetrics) {
   const std::string out = testing::MakeTempDir("cli-out");
-  const auto r = testing::RunCommand(absl::StrCat(
-      testing::BinDir(), "/v2p reconstruct --server ", server_->address(),
-      " --model ", kModel, " --betas ", testing::DataDir(),
-      "/digit69/digit69_28x28.mat --var fmriTest --stimuli-var stimTest --out ",
-      out));
+  const auto r = testing::RunCommand(
+      absl::StrCat(testing::BinDir(), "/v2p reconstruct --server ", server_->address(), " --model ",
+                   kModel, " --betas ", testing::DataDir(),
+                   "/digit69/digit69_28x28.mat --var fmriTest --stimuli-var stimTest --out ", out));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const char* f : {"contact_sheet.png", "timings.json", "metrics.json",
-                        "sample_000.png", "sample_009.png"}) {
+  for (const char* f :
+       {"contact_sheet.png", "timings.json", "metrics.json", "sample_000.png", "sample_009.png"}) {
     EXPECT_TRUE(std::filesystem::exists(out + "/" + f)) << f;
   }
   const auto metrics = testing::RunCommand("cat " + out + "/metrics.json");
-  for (const char* key :
-       {"\"pcc\"", "\"mse\"", "\"ssim\"", "\"identification_pcc\"",
-        "\"identification_ssim\"", "\"baseline\""}) {
+  for (const char* key : {"\"pcc\"", "\"mse\"", "\"ssim\"", "\"identification_pcc\"",
+                          "\"identification_ssim\"", "\"baseline\""}) {
     EXPECT_THAT(metrics.output, HasSubstr(key));
   }
   const auto bad = testing::RunCommand(absl::StrCat(
-      testing::BinDir(), "/v2p reconstruct --server ", server_->address(),
-      " --model ", kModel, " --betas ", testing::DataDir(),
-      "/digit69/digit69_28x28.mat --var stimTest --out ", out));
+      testing::BinDir(), "/v2p reconstruct --server ", server_->address(), " --model ", kModel,
+      " --betas ", testing::DataDir(), "/digit69/digit69_28x28.mat --var stimTest --out ", out));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_THAT(bad.output, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_THAT(bad.output, HasSubstr("stimTest is 10 x 784; " + std::string(kModel) +
@@ -525,9 +501,8 @@ TEST_F(EndToEnd, CliReconstructWritesImagesSheetTimingsAndMetrics) {
                                  {{"fmriTest", Eigen::MatrixXd(betas->transpose())}})
                   .ok());
   const auto transposed = testing::RunCommand(
-      absl::StrCat(testing::BinDir(), "/v2p reconstruct --server ", server_->address(),
-                   " --model ", kModel, " --betas ", out, "/transposed.mat --var fmriTest --out ",
-                   out));
+      absl::StrCat(testing::BinDir(), "/v2p reconstruct --server ", server_->address(), " --model ",
+                   kModel, " --betas ", out, "/transposed.mat --var fmriTest --out ", out));
   EXPECT_NE(transposed.exit_code, 0);
   EXPECT_THAT(transposed.output, HasSubstr("fmriTest is 3092 x 10"));
   EXPECT_THAT(transposed.output, HasSubstr("stored voxels x samples: transpose it"));
@@ -556,10 +531,10 @@ TEST_F(EndToEnd, CliModelsShowPutsEachScoreBesideItsSdInTheReadmeOrder) {
 }
 
 TEST_F(EndToEnd, CliBenchStreamsWithTheWindowAskedFor) {
-  const std::string bench = absl::StrCat(
-      testing::BinDir(), "/v2p bench --server ", server_->address(), " --model ", kModel,
-      " --clients 2 --duration 1 --stream --betas ", testing::DataDir(),
-      "/digit69/digit69_28x28.mat --var fmriTest");
+  const std::string bench =
+      absl::StrCat(testing::BinDir(), "/v2p bench --server ", server_->address(), " --model ",
+                   kModel, " --clients 2 --duration 1 --stream --betas ", testing::DataDir(),
+                   "/digit69/digit69_28x28.mat --var fmriTest");
   const auto one = testing::RunCommand(bench + " --window 1");
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_THAT(one.output, HasSubstr("2 streaming clients, 1 sample(s) in flight per stream"));

@@ -10,17 +10,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "experiments/feature_commands.h"
-#include "experiments/generator_commands.h"
-#include "core/data/dataset.h"
 #include "core/base/files.h"
+#include "core/data/dataset.h"
 #include "core/data/npy.h"
 #include "core/decoding/ridge_decoder.h"
-#include "core/pipeline/manifest.h"
 #include "core/evaluation/identification.h"
 #include "core/evaluation/metrics.h"
 #include "core/evaluation/report.h"
 #include "core/features/feature_network.h"
+#include "core/pipeline/manifest.h"
+#include "experiments/feature_commands.h"
+#include "experiments/generator_commands.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
 #include "tests/testing/reconstruct.h"
@@ -48,11 +48,11 @@ class FeatureDecoding : public ::testing::Test {
     mnist_accuracy_ = trained->mnist_accuracy;
     network_dir_ = new std::string(trained->dir);
     for (const char* spec : {"ridge", "smr"}) {
-      const auto train = testing::RunCommand(absl::StrCat(
-          testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-          "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
-          "/examples/digit69_features_", spec, ".pbtxt --repo ", *repo_,
-          " --model features_", spec));
+      const auto train = testing::RunCommand(
+          absl::StrCat(testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+                       "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
+                       "/examples/digit69_features_", spec, ".pbtxt --repo ", *repo_,
+                       " --model features_", spec));
       ASSERT_EQ(train.exit_code, 0) << train.output;
     }
   }
@@ -78,8 +78,8 @@ TEST_F(FeatureDecoding, NetworkClassifiesHeldOutMnist) {
   ASSERT_TRUE(net.ok()) << net.status();
   std::vector<std::string> names;
   for (const auto& l : (*net)->layers()) names.push_back(l.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"conv1", "conv2", "conv3", "conv4",
-                                             "conv5", "fc6", "fc7", "fc8"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"conv1", "conv2", "conv3", "conv4", "conv5", "fc6",
+                                             "fc7", "fc8"}));
   const auto* stats = (*net)->statistics("fc6");
   ASSERT_NE(stats, nullptr);
   EXPECT_EQ(stats->mean.size(), 256);
@@ -190,8 +190,10 @@ TEST_F(FeatureDecoding, ServedFeaturesHaveLayerShapesAndTrackTrueFeatures) {
         sim(i, j) = core::PixelPcc(decoded.row(i).transpose(),
                                    (*truth)["fc6"].row(j).cast<double>().transpose());
     const double ident = core::PairwiseIdentification(sim);
-    std::printf("%s: fc6 PCC with true features %.3f (mean training features %.3f), "
-                "identification %.3f\n", model.c_str(), pcc, pcc_mean, ident);
+    std::printf(
+        "%s: fc6 PCC with true features %.3f (mean training features %.3f), "
+        "identification %.3f\n",
+        model.c_str(), pcc, pcc_mean, ident);
     EXPECT_GT(pcc, pcc_mean + 0.1);
     EXPECT_GE(ident, 0.7);
   }
@@ -254,8 +256,7 @@ TEST_F(FeatureDecoding, UnitRankingFromTrainingFoldsHoldsOnTestTrials) {
     top_test += core::PixelPcc(pred.col(best), t.col(best)) / 500;
     bottom_test += core::PixelPcc(pred.col(worst), t.col(worst)) / 500;
   }
-  std::printf("test-split unit PCC: top 500 by CV %.3f, bottom 500 %.3f\n", top_test,
-              bottom_test);
+  std::printf("test-split unit PCC: top 500 by CV %.3f, bottom 500 %.3f\n", top_test, bottom_test);
   EXPECT_GT(top_test, bottom_test + 0.2);
 }
 
@@ -294,10 +295,11 @@ void ExpectQualityFloor(v1::Reconstruction::Stub& stub, const std::string& model
   auto scores = core::ScoreReconstructions(rec, ds.test.stimuli, ds.image);
   auto base = core::ScoreReconstructions(mean_image.replicate(n, 1), ds.test.stimuli, ds.image);
   ASSERT_TRUE(scores.ok() && base.ok());
-  std::printf("%s over gRPC: PCC %.3f, SSIM %.3f, identification %.3f (mean image PCC %.3f, "
-              "identification %.3f)\n",
-              model.c_str(), scores->pcc, scores->ssim, scores->identification_pcc, base->pcc,
-              base->identification_pcc);
+  std::printf(
+      "%s over gRPC: PCC %.3f, SSIM %.3f, identification %.3f (mean image PCC %.3f, "
+      "identification %.3f)\n",
+      model.c_str(), scores->pcc, scores->ssim, scores->identification_pcc, base->pcc,
+      base->identification_pcc);
   EXPECT_GT(scores->pcc, base->pcc);
   EXPECT_GT(scores->identification_pcc, base->identification_pcc);
   EXPECT_GE(scores->identification_pcc, 0.7);
@@ -325,8 +327,7 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
         core::WriteFile(spec, absl::StrReplaceAll(*text, {{"digit69_ICG", "digit69_DeCNN"}})).ok());
     const auto train = testing::RunCommand(absl::StrCat(
         testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-        "/examples/digit69_dataset.pbtxt --spec ", spec, " --repo ", *repo_,
-        " --model gen_DeCNN"));
+        "/examples/digit69_dataset.pbtxt --spec ", spec, " --repo ", *repo_, " --model gen_DeCNN"));
     ASSERT_EQ(train.exit_code, 0) << train.output;
   }
 
@@ -344,8 +345,8 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
   auto description = core::ReadFile(testing::SourceDir() + "/examples/digit69_dataset.pbtxt");
   ASSERT_TRUE(description.ok());
   ASSERT_TRUE(core::WriteFile(scratch + "/description.pbtxt",
-                              absl::StrReplaceAll(*description, {{testing::kExampleDigit69File,
-                                                                  written->file}}) +
+                              absl::StrReplaceAll(*description,
+                                                  {{testing::kExampleDigit69File, written->file}}) +
                                   "unpaired_images: \"X_prior\"\n")
                   .ok());
   const auto up = testing::RunCommand(cli + "datasets upload --name digit69_prior --description " +
@@ -357,9 +358,9 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
   ASSERT_TRUE(core::WriteFile(scratch + "/spec.pbtxt",
                               absl::StrReplaceAll(*spec, {{"epochs: 10", "epochs: 4"}}))
                   .ok());
-  const auto train = testing::RunCommand(
-      cli + "train --dataset digit69_prior --model gen_ICG --wait --spec " + scratch +
-      "/spec.pbtxt" + at);
+  const auto train =
+      testing::RunCommand(cli + "train --dataset digit69_prior --model gen_ICG --wait --spec " +
+                          scratch + "/spec.pbtxt" + at);
   ASSERT_EQ(train.exit_code, 0) << train.output;
   EXPECT_NE(train.output.find("TRAINING_GENERATOR"), std::string::npos) << train.output;
   std::filesystem::remove_all(scratch);
@@ -403,8 +404,8 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
       const double sd = std::sqrt(std::max(0.0, sq / 8 - (sum / 8) * (sum / 8)));
       max_err = std::max(max_err, std::abs(sd - r.pixel_sd().pixels(p)));
       max_sd = std::max(max_sd, sd);
-      max_between = std::max<double>(
-          max_between, std::abs(r.samples(0).pixels(p) - r.samples(1).pixels(p)));
+      max_between =
+          std::max<double>(max_between, std::abs(r.samples(0).pixels(p) - r.samples(1).pixels(p)));
     }
     EXPECT_LT(max_err, 1e-4);
     EXPECT_GT(max_sd, 0.01) << "draws with different z should differ somewhere";

@@ -10,10 +10,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_cat.h"
-#include "experiments/feature_commands.h"
-#include "experiments/generator_commands.h"
+#include "absl/strings/str_replace.h"
 #include "core/base/files.h"
 #include "core/data/dataset.h"
 #include "core/decoding/ridge_decoder.h"
@@ -23,6 +21,8 @@
 #include "core/generation/gan.h"
 #include "core/pipeline/hyper_simulation.h"
 #include "core/pipeline/model_repository.h"
+#include "experiments/feature_commands.h"
+#include "experiments/generator_commands.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
 #include "tests/testing/reconstruct.h"
@@ -82,12 +82,13 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
   const std::string at = " --server " + (*server)->address();
-  const auto up = testing::RunCommand(cli + "datasets upload --name digit69 --description " +
-                                      testing::SourceDir() +
-                                      "/examples/digit69_dataset.pbtxt" + at);
+  const auto up =
+      testing::RunCommand(cli + "datasets upload --name digit69 --description " +
+                          testing::SourceDir() + "/examples/digit69_dataset.pbtxt" + at);
   ASSERT_EQ(up.exit_code, 0) << up.output;
-  const auto train = testing::RunCommand(cli + "train --dataset digit69 --model hyper --wait --spec " +
-                                         testing::SourceDir() + "/examples/digit69_hyper.pbtxt" + at);
+  const auto train =
+      testing::RunCommand(cli + "train --dataset digit69 --model hyper --wait --spec " +
+                          testing::SourceDir() + "/examples/digit69_hyper.pbtxt" + at);
   ASSERT_EQ(train.exit_code, 0) << train.output;
 
   auto ds = core::LoadDataset(testing::Digit69Options());
@@ -125,9 +126,9 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
 
   // The eigenface baseline both papers compare against, served the same
   // way; its spec's pixel_components cannot go with another target.
-  const auto eigen_job = testing::RunCommand(
-      cli + "train --dataset digit69 --model eigenface --wait --spec " + testing::SourceDir() +
-      "/examples/digit69_eigenface.pbtxt" + at);
+  const auto eigen_job =
+      testing::RunCommand(cli + "train --dataset digit69 --model eigenface --wait --spec " +
+                          testing::SourceDir() + "/examples/digit69_eigenface.pbtxt" + at);
   ASSERT_EQ(eigen_job.exit_code, 0) << eigen_job.output;
   auto eigen = core::ScoreReconstructions(ServedImages(*stub, "eigenface", *ds), ds->test.stimuli,
                                           ds->image);
@@ -139,7 +140,8 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
   auto spec = core::ReadFile(testing::SourceDir() + "/examples/digit69_hyper.pbtxt");
   ASSERT_TRUE(spec.ok());
   ASSERT_TRUE(core::WriteFile(repo + "/bad.pbtxt",
-                              *spec + "\npixel_components { explained_variance: 0.9 }\n").ok());
+                              *spec + "\npixel_components { explained_variance: 0.9 }\n")
+                  .ok());
   const auto bad = testing::RunCommand(cli + "train --dataset digit69 --model bad --spec " + repo +
                                        "/bad.pbtxt" + at);
   EXPECT_NE(bad.exit_code, 0);
@@ -152,15 +154,16 @@ TEST(Hyper, GanLatentPipelineReconstructsDigit69OverGrpc) {
   const auto net_trained = TrainQuickNetwork(repo);
   ASSERT_TRUE(net_trained.ok()) << net_trained.status();
   const std::string out = repo + "/tables";
-  const auto tables = testing::RunCommand(
-      cli + "gan evaluate --repo " + repo + " --out " + out + " --faces=false --epochs 1 " +
-      "--permutations 20 --data_root " + testing::DataDir());
+  const auto tables = testing::RunCommand(cli + "gan evaluate --repo " + repo + " --out " + out +
+                                          " --faces=false --epochs 1 " +
+                                          "--permutations 20 --data_root " + testing::DataDir());
   ASSERT_EQ(tables.exit_code, 0) << tables.output;
   auto md = core::ReadFile(out + "/gan_tables.md");
   ASSERT_TRUE(md.ok()) << md.status();
-  for (const char* row : {"| HYPER (GAN latent) |", "| DAND (", "| eigenface (90% pixel variance) |",
-                          "| identity (ridge betas → pixels) |", "| random GAN latents",
-                          "| mean training image |", "Permutation test of HYPER"})
+  for (const char* row :
+       {"| HYPER (GAN latent) |", "| DAND (", "| eigenface (90% pixel variance) |",
+        "| identity (ridge betas → pixels) |", "| random GAN latents", "| mean training image |",
+        "Permutation test of HYPER"})
     EXPECT_NE(md->find(row), std::string::npos) << row << "\n" << *md;
   EXPECT_TRUE(std::filesystem::exists(out + "/digit69_gan_sheet.png"));
   std::filesystem::remove_all(repo);
@@ -181,8 +184,8 @@ TEST(Dand, MapPosteriorPipelineReconstructsDigit69WithDrawsOverGrpc) {
   ASSERT_TRUE(description.ok() && spec.ok());
   ASSERT_NE(spec->find("epochs: 20"), std::string::npos);
   ASSERT_TRUE(core::WriteFile(repo + "/description.pbtxt",
-                              absl::StrReplaceAll(*description, {{testing::kExampleDigit69File,
-                                                                  written->file}}) +
+                              absl::StrReplaceAll(*description,
+                                                  {{testing::kExampleDigit69File, written->file}}) +
                                   "unpaired_images: \"X_prior\"\n")
                   .ok());
   ASSERT_TRUE(core::WriteFile(repo + "/spec.pbtxt",
@@ -197,8 +200,9 @@ TEST(Dand, MapPosteriorPipelineReconstructsDigit69WithDrawsOverGrpc) {
   const auto up = testing::RunCommand(cli + "datasets upload --name digit69_prior --description " +
                                       repo + "/description.pbtxt" + at);
   ASSERT_EQ(up.exit_code, 0) << up.output;
-  const auto train = testing::RunCommand(
-      cli + "train --dataset digit69_prior --model dand --wait --spec " + repo + "/spec.pbtxt" + at);
+  const auto train =
+      testing::RunCommand(cli + "train --dataset digit69_prior --model dand --wait --spec " + repo +
+                          "/spec.pbtxt" + at);
   ASSERT_EQ(train.exit_code, 0) << train.output;
   EXPECT_NE(train.output.find("TRAINING_GENERATOR"), std::string::npos) << train.output;
 
@@ -222,7 +226,8 @@ TEST(Dand, MapPosteriorPipelineReconstructsDigit69WithDrawsOverGrpc) {
     for (int p = 0; p < 784; ++p) {
       rec(i, p) = r.image().pixels(p);
       max_sd = std::max(max_sd, r.pixel_sd().pixels(p));
-      max_between = std::max(max_between, std::abs(r.samples(0).pixels(p) - r.samples(1).pixels(p)));
+      max_between =
+          std::max(max_between, std::abs(r.samples(0).pixels(p) - r.samples(1).pixels(p)));
     }
     EXPECT_GT(max_sd, 0.01f) << "posterior draws should differ";
     EXPECT_GT(max_between, 0.01f);
@@ -259,10 +264,11 @@ TEST(HyperSimulation, DecodedLatentsBeatRandomLatents) {
   o.permutations = 200;
   auto r = core::SimulateHyper(**gan, **net, o);
   ASSERT_TRUE(r.ok()) << r.status();
-  std::printf("simulated HYPER: latent cosine %.3f (random %.3f, p %.4f), SSIM %.3f (random %.3f, "
-              "p %.4f), PCC %.3f\n",
-              r->latent_cosine, r->null_latent_cosine, r->p_latent, r->ssim, r->null_ssim,
-              r->p_ssim, r->pcc);
+  std::printf(
+      "simulated HYPER: latent cosine %.3f (random %.3f, p %.4f), SSIM %.3f (random %.3f, "
+      "p %.4f), PCC %.3f\n",
+      r->latent_cosine, r->null_latent_cosine, r->p_latent, r->ssim, r->null_ssim, r->p_ssim,
+      r->pcc);
   EXPECT_LT(r->p_latent, 0.01);
   EXPECT_LT(r->p_ssim, 0.01);
   // The null's mean cosine of 36 random 32-d pairs has SD about

@@ -4,8 +4,8 @@
 // worker and served over gRPC, through the unmodified gateway and CLI.
 #include <cstdio>
 #include <filesystem>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/files.h"
@@ -46,10 +46,11 @@ double Identification(const std::string& output) {
 
 // `v2p datasets upload` of examples/digit69_dataset.pbtxt as "digit69".
 testing::CommandResult UploadDigit69(const testing::ServerProcess& server) {
-  return testing::RunCommand(absl::StrCat(testing::BinDir(), "/v2p datasets upload --name digit69 "
-                                          "--description ", testing::SourceDir(),
-                                          "/examples/digit69_dataset.pbtxt --server ",
-                                          server.address()));
+  return testing::RunCommand(absl::StrCat(
+      testing::BinDir(),
+      "/v2p datasets upload --name digit69 "
+      "--description ",
+      testing::SourceDir(), "/examples/digit69_dataset.pbtxt --server ", server.address()));
 }
 
 TEST(MethodSeam, ATestOnlyMethodTrainsAsAJobAndServesOverGrpc) {
@@ -66,8 +67,8 @@ TEST(MethodSeam, ATestOnlyMethodTrainsAsAJobAndServesOverGrpc) {
   auto train = [&](const std::string& model, const std::string& spec) {
     const std::string path = absl::StrCat(dir, "/", model, ".pbtxt");
     EXPECT_TRUE(core::WriteFile(path, spec).ok());
-    return testing::RunCommand(absl::StrCat(cli, "train --dataset digit69 --model ", model,
-                                            " --wait --spec ", path, at));
+    return testing::RunCommand(
+        absl::StrCat(cli, "train --dataset digit69 --model ", model, " --wait --spec ", path, at));
   };
 
   const auto trained = train("nearest", kSpec);
@@ -105,8 +106,9 @@ TEST(MethodSeam, ATestOnlyMethodTrainsAsAJobAndServesOverGrpc) {
 
   // The method's own rules reach the caller through the job; the generic
   // form's bounds are checked by the gateway before any job exists.
-  const auto bad_parameter = train(
-      "bad_parameter", "method { name: \"nearest_stimulus\" parameters { key: \"k\" value: \"3\" } }");
+  const auto bad_parameter =
+      train("bad_parameter",
+            "method { name: \"nearest_stimulus\" parameters { key: \"k\" value: \"3\" } }");
   EXPECT_NE(bad_parameter.exit_code, 0);
   EXPECT_THAT(bad_parameter.output, HasSubstr("unknown parameter 'k'"));
   const auto unknown = train("unknown", "method { name: \"no_such_method\" }");
@@ -228,8 +230,9 @@ TEST(LibraryErrors, ACorruptGeneratorFailsItsRequestAndItsJobNotTheWorker) {
   const auto up = UploadDigit69(**server);
   ASSERT_EQ(up.exit_code, 0) << up.output;
   const std::string spec = dir + "/hyper.pbtxt";
-  ASSERT_TRUE(core::WriteFile(spec, "target: TARGET_SPACE_GAN_LATENT decoder { ridge { alpha: 1000 "
-                                    "} } generator { stored { name: \"badgan\" } }")
+  ASSERT_TRUE(core::WriteFile(spec,
+                              "target: TARGET_SPACE_GAN_LATENT decoder { ridge { alpha: 1000 "
+                              "} } generator { stored { name: \"badgan\" } }")
                   .ok());
   const auto job = testing::RunCommand(
       absl::StrCat(cli, "train --dataset digit69 --model from_badgan --wait --spec ", spec, at));

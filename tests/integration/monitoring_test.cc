@@ -5,11 +5,11 @@
 // Prometheus evaluates the alert rules and every query of the Grafana
 // dashboard, and each metric they name is one the processes export, so a
 // renamed metric cannot leave an alert silent or a panel empty.
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -55,9 +55,9 @@ int FreePort() {
 // GET of Prometheus' HTTP API at `path` with form-encoded `query`, parsed;
 // nullopt when no JSON came back (Prometheus still starting).
 std::optional<Struct> Fetch(int port, const std::string& path, const std::string& query = "") {
-  const auto r = testing::RunCommand(absl::StrCat(
-      "curl -s --max-time 5 -G http://127.0.0.1:", port, path,
-      query.empty() ? "" : absl::StrCat(" --data-urlencode 'query=", query, "'")));
+  const auto r = testing::RunCommand(
+      absl::StrCat("curl -s --max-time 5 -G http://127.0.0.1:", port, path,
+                   query.empty() ? "" : absl::StrCat(" --data-urlencode 'query=", query, "'")));
   Struct body;
   if (!google::protobuf::util::JsonStringToMessage(r.output, &body).ok()) return std::nullopt;
   return body;
@@ -116,8 +116,8 @@ double Query(int port, const std::string& promql) {
 std::set<std::string> MetricsIn(const std::string& promql) {
   std::set<std::string> names;
   const std::regex name("v2p_[a-z0-9_]+");
-  for (auto it = std::sregex_iterator(promql.begin(), promql.end(), name); it != std::sregex_iterator();
-       ++it) {
+  for (auto it = std::sregex_iterator(promql.begin(), promql.end(), name);
+       it != std::sregex_iterator(); ++it) {
     names.insert(it->str());
   }
   return names;
@@ -127,20 +127,21 @@ TEST(Monitoring, PrometheusScrapesServerAndWorker) {
   ASSERT_TRUE(fs::exists("/usr/bin/prometheus") && fs::exists("/usr/bin/promtool"))
       << "install Debian's prometheus (scripts/install_deps.sh)";
   const std::string dir = testing::MakeTempDir("monitoring");
-  const auto train = testing::RunCommand(absl::StrCat(
-      testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-      "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
-      "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo --model m"));
+  const auto train = testing::RunCommand(
+      absl::StrCat(testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+                   "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
+                   "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo --model m"));
   ASSERT_EQ(train.exit_code, 0) << train.output;
 
   // A worker of our own (to know its metrics port) behind a server.
-  auto worker = server::SpawnWithReadyFd({testing::BinDir() + "/v2p-worker", "--repo=" + dir + "/repo",
-                                          "--port=0", "--device=cpu", "--metrics_port=0"},
-                                         absl::Seconds(60));
+  auto worker =
+      server::SpawnWithReadyFd({testing::BinDir() + "/v2p-worker", "--repo=" + dir + "/repo",
+                                "--port=0", "--device=cpu", "--metrics_port=0"},
+                               absl::Seconds(60));
   ASSERT_TRUE(worker.ok()) << worker.status();
   ASSERT_GT(worker->metrics_port, 0);
-  auto server = testing::ServerProcess::Start(
-      dir + "/repo", {absl::StrCat("--workers=127.0.0.1:", worker->port)});
+  auto server = testing::ServerProcess::Start(dir + "/repo",
+                                              {absl::StrCat("--workers=127.0.0.1:", worker->port)});
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_GT((*server)->metrics_port(), 0);
 
@@ -197,7 +198,8 @@ TEST(Monitoring, PrometheusScrapesServerAndWorker) {
       "sum(v2p_grpc_requests_total{job=\"v2p-server\",method=\"/voxel2pixel.v1.Reconstruction/"
       "Reconstruct\",code=\"OK\"})";
   const char* kWorkerRequests = "sum(v2p_grpc_requests_total{job=\"v2p-worker\",code=\"OK\"})";
-  const char* kRejected = "sum(v2p_grpc_requests_total{job=\"v2p-server\",code=\"INVALID_ARGUMENT\"})";
+  const char* kRejected =
+      "sum(v2p_grpc_requests_total{job=\"v2p-server\",code=\"INVALID_ARGUMENT\"})";
   const char* kWorkerUp = "sum(v2p_worker_up{job=\"v2p-server\"})";
   double stage = -1, server_requests = -1, worker_requests = -1, rejected = -1, up = -1;
   const absl::Time until = absl::Now() + absl::Seconds(60);
@@ -230,8 +232,8 @@ TEST(Monitoring, PrometheusScrapesServerAndWorker) {
     const Struct answer = Api(prom_port, "/api/v1/query", promql);
     EXPECT_EQ(Text(answer, "status"), "success") << promql << ": " << Text(answer, "error");
     for (const std::string& m : MetricsIn(promql)) {
-      EXPECT_TRUE(exported.count(m)) << "dashboard query " << promql << " reads " << m
-                                     << ", which neither process exports";
+      EXPECT_TRUE(exported.count(m))
+          << "dashboard query " << promql << " reads " << m << ", which neither process exports";
     }
   }
 
@@ -255,13 +257,14 @@ TEST(Monitoring, PrometheusScrapesServerAndWorker) {
     EXPECT_EQ(Text(rule, "health"), "ok") << name << ": " << Text(rule, "lastError");
     EXPECT_EQ(Text(rule, "state"), "inactive") << name << " fires on a healthy server and worker";
     for (const std::string& m : MetricsIn(Text(rule, "query"))) {
-      EXPECT_TRUE(exported.count(m)) << "alert " << name << " reads " << m
-                                     << ", which neither process exports";
+      EXPECT_TRUE(exported.count(m))
+          << "alert " << name << " reads " << m << ", which neither process exports";
     }
   }
 
-  std::printf("Prometheus evaluated %zu dashboard queries and %zu alert rules; %zu v2p series names\n",
-              exprs.size(), alert_rules.size(), exported.size());
+  std::printf(
+      "Prometheus evaluated %zu dashboard queries and %zu alert rules; %zu v2p series names\n",
+      exprs.size(), alert_rules.size(), exported.size());
 
   kill(prom, SIGTERM);
   waitpid(prom, nullptr, 0);

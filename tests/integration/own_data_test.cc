@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "experiments/feature_commands.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/image_corpus.h"
 #include "core/data/mat_file.h"
 #include "core/data/simulated_experiment.h"
+#include "experiments/feature_commands.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_process.h"
@@ -27,17 +27,19 @@ using ::testing::HasSubstr;
 
 // 120 threes and 120 eights train, 10 of each test; 400 simulated voxels.
 absl::Status WriteOwnDataset(const std::string& dir) {
-  ASSIGN_OR_RETURN(const core::LabeledImages mnist,
-                   core::ReadIdx(testing::DataDir() + "/corpora/mnist/mnist-10k-images-idx3-ubyte",
-                                 testing::DataDir() + "/corpora/mnist/mnist-10k-labels-idx1-ubyte",
-                                 "mnist"));
+  ASSIGN_OR_RETURN(
+      const core::LabeledImages mnist,
+      core::ReadIdx(testing::DataDir() + "/corpora/mnist/mnist-10k-images-idx3-ubyte",
+                    testing::DataDir() + "/corpora/mnist/mnist-10k-labels-idx1-ubyte", "mnist"));
   std::vector<int> train_rows, test_rows;
   int seen[10] = {};
   for (int i = 0; i < mnist.size(); ++i) {
     const int d = mnist.labels[i];
     if (d != 3 && d != 8) continue;
-    if (seen[d] < 120) train_rows.push_back(i);
-    else if (seen[d] < 130) test_rows.push_back(i);
+    if (seen[d] < 120)
+      train_rows.push_back(i);
+    else if (seen[d] < 130)
+      test_rows.push_back(i);
     ++seen[d];
   }
   auto take = [&](const std::vector<int>& rows, Eigen::MatrixXd* images, Eigen::MatrixXd* labels) {
@@ -56,13 +58,12 @@ absl::Status WriteOwnDataset(const std::string& dir) {
   so.snr = 1;
   so.test_repeats = 4;
   ASSIGN_OR_RETURN(const core::SimulatedResponses r, core::SimulateResponses(train, test, so));
-  RETURN_IF_ERROR(core::WriteMatFile(
-      dir + "/threes_eights.mat", {{"betas_train", r.train},
-                                   {"stimuli_train", train * 255.0},
-                                   {"labels_train", train_labels},
-                                   {"betas_test", r.test},
-                                   {"stimuli_test", test * 255.0},
-                                   {"labels_test", test_labels}}));
+  RETURN_IF_ERROR(core::WriteMatFile(dir + "/threes_eights.mat", {{"betas_train", r.train},
+                                                                  {"stimuli_train", train * 255.0},
+                                                                  {"labels_train", train_labels},
+                                                                  {"betas_test", r.test},
+                                                                  {"stimuli_test", test * 255.0},
+                                                                  {"labels_test", test_labels}}));
   return core::WriteFile(dir + "/threes_eights.pbtxt",
                          absl::StrCat("name: \"threes_eights\"\nfile: \"", dir,
                                       "/threes_eights.mat\"\n"
@@ -152,20 +153,20 @@ TEST_F(OwnData, GeneratorMethodsTrainLocallyOnTheDatasetsOwnStimuli) {
 }
 
 TEST_F(OwnData, GeneratorMethodsTrainThroughTheService) {
-  auto server = testing::ServerProcess::Start(*dir_ + "/repo",
-                                              {"--workers=spawn:1", "--worker_device=cpu"});
+  auto server =
+      testing::ServerProcess::Start(*dir_ + "/repo", {"--workers=spawn:1", "--worker_device=cpu"});
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
   const std::string at = " --server " + (*server)->address();
-  const auto up = testing::RunCommand(absl::StrCat(
-      cli, "datasets upload --name threes_eights --description ", *dir_, "/threes_eights.pbtxt",
-      at));
+  const auto up =
+      testing::RunCommand(absl::StrCat(cli, "datasets upload --name threes_eights --description ",
+                                       *dir_, "/threes_eights.pbtxt", at));
   ASSERT_EQ(up.exit_code, 0) << up.output;
   for (const Method& m : kMethods) {
     SCOPED_TRACE(m.name);
-    const auto train = testing::RunCommand(absl::StrCat(
-        cli, "train --dataset threes_eights --model served_", m.name, " --wait --spec ", *dir_,
-        "/", m.name, ".pbtxt", at));
+    const auto train = testing::RunCommand(
+        absl::StrCat(cli, "train --dataset threes_eights --model served_", m.name,
+                     " --wait --spec ", *dir_, "/", m.name, ".pbtxt", at));
     ASSERT_EQ(train.exit_code, 0) << train.output;
     EXPECT_THAT(train.output, HasSubstr(absl::StrCat("trained served_", m.name, " version 1")));
     // The penalty chosen in the job comes back with its result.
@@ -175,8 +176,7 @@ TEST_F(OwnData, GeneratorMethodsTrainThroughTheService) {
     std::printf("served %s: 2-way identification %.3f\n", m.name, Identification(train.output));
   }
   // The choice stays with the model: `models show` prints it.
-  const auto show =
-      testing::RunCommand(absl::StrCat(cli, "models show --model served_hyper", at));
+  const auto show = testing::RunCommand(absl::StrCat(cli, "models show --model served_hyper", at));
   ASSERT_EQ(show.exit_code, 0) << show.output;
   EXPECT_THAT(show.output, HasSubstr("ridge.alpha chosen by 5-fold cross-validation"));
   EXPECT_THAT(show.output, HasSubstr("<- chosen"));

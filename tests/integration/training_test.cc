@@ -193,7 +193,8 @@ class TrainingTest : public ::testing::Test {
     ASSERT_FALSE(WaitDone(op.name()).has_error());
   }
   Eigen::MatrixXd Weights(const std::string& model, int64_t version) {
-    auto a = core::ReadNpy(absl::StrCat(repo_, "/models/", model, "/", version, "/ridge_weights.npy"));
+    auto a =
+        core::ReadNpy(absl::StrCat(repo_, "/models/", model, "/", version, "/ridge_weights.npy"));
     EXPECT_TRUE(a.ok()) << a.status();
     return a.ok() ? *a->AsMatrix() : Eigen::MatrixXd();
   }
@@ -246,7 +247,8 @@ TEST_F(TrainingTest, UploadTrainWaitThenReconstructNewVersion) {
   const core::ImageScores s = Score(resp);
   EXPECT_GE(s.pcc, 0.75);
   EXPECT_GE(s.identification_pcc, 0.85);
-  std::printf("remote-trained digit69: pcc %.4f identification %.4f\n", s.pcc, s.identification_pcc);
+  std::printf("remote-trained digit69: pcc %.4f identification %.4f\n", s.pcc,
+              s.identification_pcc);
 }
 
 // A lab's stimuli stored in [0, 1]: digit69 written again by the test with
@@ -262,7 +264,7 @@ TEST(PixelRange, StimuliStoredInZeroToOneTrainToTheSameScores) {
   ASSERT_TRUE(mat.ok()) << mat.status();
   std::vector<std::pair<std::string, Eigen::MatrixXd>> vars;
   for (const std::string& name : {shipped.train.betas, shipped.train.stimuli, shipped.train.labels,
-                                   shipped.test.betas, shipped.test.stimuli, shipped.test.labels}) {
+                                  shipped.test.betas, shipped.test.stimuli, shipped.test.labels}) {
     auto m = (*mat)->ReadMatrix(name);
     ASSERT_TRUE(m.ok()) << m.status();
     const bool image = name == shipped.train.stimuli || name == shipped.test.stimuli;
@@ -276,8 +278,8 @@ TEST(PixelRange, StimuliStoredInZeroToOneTrainToTheSameScores) {
       *example, {{testing::kExampleDigit69File, "unit.mat"}, {" pixel_max: 255", ""}});
   ASSERT_TRUE(core::WriteFile(dir + "/unit.pbtxt", unit_description).ok());
   ASSERT_TRUE(core::WriteFile(dir + "/contradicting.pbtxt",
-                              absl::StrReplaceAll(*example, {{testing::kExampleDigit69File,
-                                                              dir + "/unit.mat"}}))
+                              absl::StrReplaceAll(
+                                  *example, {{testing::kExampleDigit69File, dir + "/unit.mat"}}))
                   .ok());
   const std::string train =
       absl::StrCat(testing::BinDir(), "/v2p train --spec ", testing::SourceDir(),
@@ -338,13 +340,14 @@ TEST(Hyperparameters, DefaultSpecChoosesTheAlphaASyntheticDatasetWasDrawnWith) {
                                            "image { height: 8 width: 8 layout: "
                                            "IMAGE_LAYOUT_ROW_MAJOR }\n"))
                   .ok());
-  const auto run = testing::RunCommand(absl::StrCat(testing::BinDir(), "/v2p train --dataset ",
-                                                    dir, "/synthetic.pbtxt --repo ", dir,
-                                                    "/repo --model synthetic"));
+  const auto run =
+      testing::RunCommand(absl::StrCat(testing::BinDir(), "/v2p train --dataset ", dir,
+                                       "/synthetic.pbtxt --repo ", dir, "/repo --model synthetic"));
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("no --spec: the default pipeline"));
-  EXPECT_THAT(run.output,
-              HasSubstr("ridge.alpha chosen by 5-fold cross-validation on the fitted trials: 10\n"));
+  EXPECT_THAT(
+      run.output,
+      HasSubstr("ridge.alpha chosen by 5-fold cross-validation on the fitted trials: 10\n"));
   EXPECT_THAT(run.output, HasSubstr("1000         "));  // the curve lists every candidate
   EXPECT_THAT(run.output, HasSubstr("test split (20 samples)"));
   auto manifest = core::ReadFile(dir + "/repo/models/synthetic/1/manifest.txt");
@@ -367,10 +370,10 @@ TEST(Hyperparameters, DefaultSpecChoosesTheAlphaASyntheticDatasetWasDrawnWith) {
 // mean ± SD, above the mean image, committing nothing.
 TEST(Splits, IndexRangesAndCrossValidationFromOneFile) {
   const std::string dir = testing::MakeTempDir("splits");
-  const std::string train = absl::StrCat(
-      testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-      "/examples/digit69_index_split.pbtxt --spec ",
-      testing::SourceDir(), "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo");
+  const std::string train =
+      absl::StrCat(testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+                   "/examples/digit69_index_split.pbtxt --spec ", testing::SourceDir(),
+                   "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo");
   const auto split = testing::RunCommand(train + " --model by_index");
   ASSERT_EQ(split.exit_code, 0) << split.output;
   EXPECT_THAT(split.output, HasSubstr("test split (10 samples)"));
@@ -510,7 +513,8 @@ TEST_F(TrainingTest, WaitReturnsAtTheEarlierOfTimeoutAndDeadline) {
   lro::GetOperationRequest get;
   get.set_name(op.name());
   grpc::ClientContext get_ctx;
-  EXPECT_EQ(operations_->GetOperation(&get_ctx, get, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(operations_->GetOperation(&get_ctx, get, &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(TrainingTest, KilledWorkerJobResumesFromCheckpointWithIdenticalWeights) {
@@ -610,7 +614,8 @@ TEST_F(TrainingTest, BadInputIsRejectedAndNothingHalfWrittenStays) {
   lro::GetOperationRequest get;
   get.set_name("operations/../../etc");
   grpc::ClientContext ctx;
-  EXPECT_EQ(operations_->GetOperation(&ctx, get, &op).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(operations_->GetOperation(&ctx, get, &op).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(TrainingTest, ThreeJobsAtOnceCompleteWhileServing) {

@@ -79,8 +79,8 @@ absl::StatusOr<std::shared_ptr<const core::Method>> Create(
   bool standardize = true;
   for (const auto& [key, value] : parameters) {
     if (key != "standardize_voxels")
-      return absl::InvalidArgumentError(absl::StrCat(
-          "method nearest_stimulus: unknown parameter '", key, "' (it takes standardize_voxels)"));
+      return absl::InvalidArgumentError(absl::StrCat("method nearest_stimulus: unknown parameter '",
+                                                     key, "' (it takes standardize_voxels)"));
     if (value != "true" && value != "false")
       return absl::InvalidArgumentError(
           "method nearest_stimulus: standardize_voxels is \"true\" or \"false\"");
@@ -93,12 +93,11 @@ absl::StatusOr<std::shared_ptr<const core::Method>> Create(
 
 std::string NearestStimulusMethod::Describe(core::ImageShape image) const {
   return absl::StrCat("nearest training trial by correlation",
-                      standardize_ ? " of z-scored voxels" : "", " -> its stimulus ",
-                      image.height, "x", image.width);
+                      standardize_ ? " of z-scored voxels" : "", " -> its stimulus ", image.height,
+                      "x", image.width);
 }
 
-absl::StatusOr<core::FittedMethod> NearestStimulusMethod::Fit(
-    const core::FitContext& c) const {
+absl::StatusOr<core::FittedMethod> NearestStimulusMethod::Fit(const core::FitContext& c) const {
   const Eigen::MatrixXf x = c.fit->betas.cast<float>();
   Eigen::MatrixXf stats(2, x.cols());
   stats.row(0).setZero();

@@ -40,8 +40,7 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
                       absl::Duration delay = absl::ZeroDuration())
       : fail_with_(fail_with), delay_(delay) {}
 
-  grpc::Status Reconstruct(grpc::ServerContext* ctx,
-                           const v1::ReconstructRequest* req,
+  grpc::Status Reconstruct(grpc::ServerContext* ctx, const v1::ReconstructRequest* req,
                            v1::ReconstructResponse* resp) override {
     ++calls;
     {
@@ -50,8 +49,7 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
       batch_sizes_.push_back(req->samples_size());
     }
     absl::SleepFor(delay_);
-    if (fail_with_ != grpc::StatusCode::OK)
-      return grpc::Status(fail_with_, "fake failure");
+    if (fail_with_ != grpc::StatusCode::OK) return grpc::Status(fail_with_, "fake failure");
     for (const auto& s : req->samples()) {
       auto* r = resp->add_results();
       r->set_sample_id(s.id());
@@ -63,8 +61,7 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
                         v1::Model* resp) override {
     absl::SleepFor(get_model_delay());
     if (req->name() != "fake")
-      return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                          "no model " + req->name());
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model " + req->name());
     resp->set_name("fake");
     resp->set_version(1);
     resp->set_num_voxels(kVoxels);
@@ -108,8 +105,8 @@ struct RunningWorker {
                          const std::string& host = "127.0.0.1")
       : service(fail_with, delay) {
     grpc::ServerBuilder b;
-    b.AddListeningPort(host + ":" + std::to_string(listen_port),
-                       grpc::InsecureServerCredentials(), &port);
+    b.AddListeningPort(host + ":" + std::to_string(listen_port), grpc::InsecureServerCredentials(),
+                       &port);
     b.RegisterService(&service);
     server = b.BuildAndStart();
   }
@@ -137,7 +134,7 @@ inline int ReadyCount(const WorkerPool& pool) {
 }
 
 inline bool Eventually(const std::function<bool()>& condition,
-                absl::Duration timeout = absl::Seconds(5)) {
+                       absl::Duration timeout = absl::Seconds(5)) {
   const absl::Time deadline = absl::Now() + timeout;
   while (!condition()) {
     if (absl::Now() > deadline) return false;
@@ -148,34 +145,33 @@ inline bool Eventually(const std::function<bool()>& condition,
 
 // Workers become ready on their first health answer, a few ms after the
 // pool is created.
-inline bool WaitForReady(const WorkerPool& pool, int n, absl::Duration timeout = absl::Seconds(10)) {
+inline bool WaitForReady(const WorkerPool& pool, int n,
+                         absl::Duration timeout = absl::Seconds(10)) {
   return Eventually([&] { return ReadyCount(pool) == n; }, timeout);
 }
 
 class Gateway {
  public:
-  explicit Gateway(const std::vector<std::string>& addresses) : Gateway([&] {
-    WorkerPool::Options o;
-    o.addresses = addresses;
-    return o;
-  }()) {}
+  explicit Gateway(const std::vector<std::string>& addresses)
+      : Gateway([&] {
+          WorkerPool::Options o;
+          o.addresses = addresses;
+          return o;
+        }()) {}
   explicit Gateway(WorkerPool::Options o,
                    RequestCoalescer::Options coalescing = ReconstructionService::NoCoalescing(),
                    int stream_window = 8) {
     o.avoid_grace = absl::Milliseconds(200);
     pool_ = *WorkerPool::Create(o);
     EXPECT_TRUE(WaitForReady(*pool_, std::max<int>(1, o.addresses.size())));
-    dispatcher_ =
-        std::make_unique<Dispatcher>(pool_.get(), Dispatcher::Options{});
-    catalog_ = std::make_unique<ModelCatalog>(dispatcher_.get(),
-                                              ModelCatalog::Options{});
+    dispatcher_ = std::make_unique<Dispatcher>(pool_.get(), Dispatcher::Options{});
+    catalog_ = std::make_unique<ModelCatalog>(dispatcher_.get(), ModelCatalog::Options{});
     reconstruction_ = std::make_unique<ReconstructionService>(
         dispatcher_.get(), catalog_.get(), nullptr, std::move(coalescing), stream_window);
     grpc::ServerBuilder b;
     b.RegisterService(reconstruction_.get());
     server_ = b.BuildAndStart();
-    stub_ = v1::Reconstruction::NewStub(
-        server_->InProcessChannel(grpc::ChannelArguments()));
+    stub_ = v1::Reconstruction::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
   }
   ~Gateway() { server_->Shutdown(); }
   v1::Reconstruction::Stub& stub() { return *stub_; }
@@ -201,13 +197,12 @@ inline v1::ReconstructRequest Request(int samples, int voxels = kVoxels) {
 }
 
 inline grpc::Status Call(Gateway& g, const v1::ReconstructRequest& req,
-                  v1::ReconstructResponse* resp,
-                  std::chrono::seconds timeout = std::chrono::seconds(10)) {
+                         v1::ReconstructResponse* resp,
+                         std::chrono::seconds timeout = std::chrono::seconds(10)) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);
   return g.stub().Reconstruct(&ctx, req, resp);
 }
-
 
 inline WorkerPool::Options Addresses(const std::vector<std::string>& addresses) {
   WorkerPool::Options o;

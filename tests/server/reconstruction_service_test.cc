@@ -26,10 +26,8 @@ TEST(Gateway, BadSamplesAreRefusedBeforeReachingAWorker) {
   EXPECT_THAT(s.error_message(), HasSubstr("expects 4 betas, received 5"));
   auto nan = Request(1);
   nan.mutable_samples(0)->set_betas(2, std::nanf(""));
-  EXPECT_EQ(Call(g, nan, &resp).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(Call(g, Request(0), &resp).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(g, nan, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(g, Request(0), &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   auto unknown = Request(1);
   unknown.set_model("other");
   EXPECT_EQ(Call(g, unknown, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
@@ -95,8 +93,7 @@ TEST(Gateway, OnlyUnavailableWorkersGiveUnavailable) {
   RunningWorker dead(grpc::StatusCode::UNAVAILABLE);
   Gateway g({dead.address()});
   v1::ReconstructResponse resp;
-  EXPECT_EQ(Call(g, Request(1), &resp).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(Call(g, Request(1), &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(dead.service.calls,
             2);  // first try, then the retry falls back to it
 }

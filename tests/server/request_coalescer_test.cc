@@ -81,7 +81,8 @@ TEST(GatewayBatching, ARequestWhoseDeadlinePassesInTheQueueLeavesIt) {
   RunningWorker w(grpc::StatusCode::OK, absl::Milliseconds(400));
   Gateway g(Addresses({w.address()}), Coalescing(8));
   const std::vector<Outcome> out = ConcurrentRequests(g, 6, std::chrono::milliseconds(150));
-  for (const Outcome& o : out) EXPECT_EQ(o.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  for (const Outcome& o : out)
+    EXPECT_EQ(o.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   v1::ReconstructResponse resp;
   const grpc::Status s = Call(g, Request(2), &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();

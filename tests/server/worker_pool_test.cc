@@ -52,7 +52,7 @@ TEST(WorkerRouting, PrefersAWorkerHoldingTheModelUntilItIsBusier) {
   auto second = *pool->Acquire(deadline);
   ASSERT_EQ(first.get(), second.get());  // idle ties go to the first slot
   auto other = first.get() == pool->ReadyWorkers()[0].get() ? pool->ReadyWorkers()[1]
-                                                             : pool->ReadyWorkers()[0];
+                                                            : pool->ReadyWorkers()[0];
   other->NoteHolds("m");
   EXPECT_EQ((*pool->Acquire(deadline, nullptr, "m")).get(), other.get());
   EXPECT_EQ((*pool->Acquire(deadline, nullptr, "n")).get(), first.get());

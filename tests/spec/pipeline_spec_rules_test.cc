@@ -40,9 +40,9 @@ TEST(PipelineSpecRules, TheShippedKindsOfSpecPass) {
 
 TEST(PipelineSpecRules, NumbersThatAreNotFiniteOrInRangeAreRefused) {
   for (const char* alpha : {"-1", "nan", "inf", "-inf"}) {
-    const auto s = ValidatePipelineSpec(Parse(absl::StrCat(
-        "target: TARGET_SPACE_PIXELS decoder { ridge { alpha: ", alpha,
-        " } } generator { identity {} }")));
+    const auto s = ValidatePipelineSpec(
+        Parse(absl::StrCat("target: TARGET_SPACE_PIXELS decoder { ridge { alpha: ", alpha,
+                           " } } generator { identity {} }")));
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << alpha;
     EXPECT_THAT(s.message(), HasSubstr("ridge alpha (finite)")) << alpha;
   }
@@ -50,9 +50,9 @@ TEST(PipelineSpecRules, NumbersThatAreNotFiniteOrInRangeAreRefused) {
       "target: TARGET_SPACE_FEATURES decoder { smr { lambda: nan } } features { network: \"n\" "
       "layers: \"fc6\" }"));
   EXPECT_THAT(lambda.message(), HasSubstr("smr lambda"));
-  const auto grid = ValidatePipelineSpec(Parse(
-      "target: TARGET_SPACE_PIXELS decoder { ridge { alpha_grid: [1, inf] } } generator { "
-      "identity {} }"));
+  const auto grid = ValidatePipelineSpec(
+      Parse("target: TARGET_SPACE_PIXELS decoder { ridge { alpha_grid: [1, inf] } } generator { "
+            "identity {} }"));
   EXPECT_THAT(grid.message(), HasSubstr("alpha_grid"));
   const auto components = ValidatePipelineSpec(
       Parse(absl::StrCat(kPixels, " pixel_components { explained_variance: 1.5 }")));
@@ -60,9 +60,9 @@ TEST(PipelineSpecRules, NumbersThatAreNotFiniteOrInRangeAreRefused) {
 }
 
 TEST(PipelineSpecRules, KindsAndVariantsThatDoNotExistAreNamed) {
-  const auto kind = ValidatePipelineSpec(Parse(
-      "target: TARGET_SPACE_FEATURES decoder { ridge {} } features { network: \"n\" layers: "
-      "\"fc6\" } generator { train { kind: \"VQGAN\" } }"));
+  const auto kind = ValidatePipelineSpec(
+      Parse("target: TARGET_SPACE_FEATURES decoder { ridge {} } features { network: \"n\" layers: "
+            "\"fc6\" } generator { train { kind: \"VQGAN\" } }"));
   EXPECT_EQ(kind.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(kind.message(), HasSubstr("'VQGAN' is not ICG, CVAE, CGAN or DeCNN"));
   const auto variant = ValidatePipelineSpec(Parse(
@@ -94,9 +94,10 @@ TEST(PipelineSpecRules, DatasetAndStoredNetworkAreChecked) {
   std::ofstream(root + "/feature_networks/net/2/network.txt")
       << "format: 1\nlayer: conv1 16x28x28\nlayer: fc6 256\n";
   const auto spec = [](const std::string& layer, int version) {
-    return Parse(absl::StrCat("target: TARGET_SPACE_FEATURES decoder { ridge {} } features { "
-                              "network: \"net\" network_version: ", version, " layers: \"", layer,
-                              "\" }"));
+    return Parse(
+        absl::StrCat("target: TARGET_SPACE_FEATURES decoder { ridge {} } features { "
+                     "network: \"net\" network_version: ",
+                     version, " layers: \"", layer, "\" }"));
   };
   EXPECT_TRUE(ValidateStoredParts(spec("fc6", 0), root).ok());
   EXPECT_TRUE(ValidateStoredParts(spec("fc6", 2), root).ok());
@@ -105,8 +106,7 @@ TEST(PipelineSpecRules, DatasetAndStoredNetworkAreChecked) {
   EXPECT_THAT(layer.message(), HasSubstr("net/2 has no layer 'fc9' (it has conv1, fc6)"));
   EXPECT_EQ(ValidateStoredParts(spec("fc6", 3), root).code(), absl::StatusCode::kNotFound);
   const auto missing = ValidateStoredParts(
-      Parse("target: TARGET_SPACE_FEATURES features { network: \"other\" layers: \"fc6\" }"),
-      root);
+      Parse("target: TARGET_SPACE_FEATURES features { network: \"other\" layers: \"fc6\" }"), root);
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
   std::filesystem::remove_all(root);
 }

@@ -106,7 +106,8 @@ TEST(OperationFilter, MatchesTermsAndRejectsUnknownOnes) {
   EXPECT_TRUE(*server::MatchesFilter(op, "done=false AND model=digit69_ridge phase=FITTING"));
   EXPECT_FALSE(*server::MatchesFilter(op, "done=true"));
   EXPECT_FALSE(*server::MatchesFilter(op, "dataset=other"));
-  EXPECT_EQ(server::MatchesFilter(op, "owner=me").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(server::MatchesFilter(op, "owner=me").status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(server::MatchesFilter(op, "phase=SLEEPING").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(server::MatchesFilter(op, "done").status().code(), absl::StatusCode::kInvalidArgument);

@@ -17,7 +17,7 @@ absl::StatusOr<core::DatasetOptions> WriteDigit69WithPrior(const std::string& pa
   ASSIGN_OR_RETURN(auto prior, core::MatFile::Open(DataDir() + "/digit69/69dataset2.mat"));
   std::vector<std::pair<std::string, Eigen::MatrixXd>> vars;
   for (const std::string& name : {o.train.betas, o.train.stimuli, o.train.labels, o.test.betas,
-                                   o.test.stimuli, o.test.labels}) {
+                                  o.test.stimuli, o.test.labels}) {
     ASSIGN_OR_RETURN(Eigen::MatrixXd m, split->ReadMatrix(name));
     vars.emplace_back(name, std::move(m));
   }

@@ -14,13 +14,15 @@
 namespace v2p::testing {
 
 // Row `i` of `betas` (one trial's betas) as a sample named `id`.
-voxel2pixel::v1::Sample BetasSample(const Eigen::MatrixXd& betas, Eigen::Index i, const std::string& id);
+voxel2pixel::v1::Sample BetasSample(const Eigen::MatrixXd& betas, Eigen::Index i,
+                                    const std::string& id);
 
 // Every test trial of `ds` in one Reconstruct call to `model` (ids "t0",
 // "t1", ...), with `num_samples` draws each (0: none), under a 60 s
 // deadline.
-grpc::Status ReconstructTestTrials(voxel2pixel::v1::Reconstruction::Stub& stub, const std::string& model,
-                                   const core::Dataset& ds, bool include_pixels, int num_samples,
+grpc::Status ReconstructTestTrials(voxel2pixel::v1::Reconstruction::Stub& stub,
+                                   const std::string& model, const core::Dataset& ds,
+                                   bool include_pixels, int num_samples,
                                    voxel2pixel::v1::ReconstructResponse* response);
 
 }  // namespace v2p::testing

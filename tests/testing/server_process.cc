@@ -20,9 +20,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const std::string& repo, const std::vector<std::string>& extra_args) {
   // Test clients keep their connections open while the server stops, which
   // makes it wait out its whole grace period.
-  std::vector<std::string> argv = {BinDir() + "/v2p-server", "--repo=" + repo,
-                                   "--port=0", "--shutdown_grace_s=1",
-                                   "--metrics_port=0"};
+  std::vector<std::string> argv = {BinDir() + "/v2p-server", "--repo=" + repo, "--port=0",
+                                   "--shutdown_grace_s=1", "--metrics_port=0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto child = server::SpawnWithReadyFd(argv, absl::Seconds(90));
   if (!child.ok()) return child.status();
@@ -34,28 +33,24 @@ ServerProcess::ServerProcess(pid_t pid, int port, int metrics_port)
     : pid_(pid),
       port_(port),
       metrics_port_(metrics_port),
-      channel_(
-          grpc::CreateChannel(address(), grpc::InsecureChannelCredentials())) {}
+      channel_(grpc::CreateChannel(address(), grpc::InsecureChannelCredentials())) {}
 
 ServerProcess::~ServerProcess() {
   kill(pid_, SIGTERM);
   waitpid(pid_, nullptr, 0);
 }
 
-std::string ServerProcess::address() const {
-  return absl::StrCat("127.0.0.1:", port_);
-}
+std::string ServerProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
 
 std::vector<pid_t> ServerProcess::Children() const {
   std::vector<pid_t> out;
   std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator(
-           absl::StrCat("/proc/", pid_, "/task"), ec)) {
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid_, "/task"), ec)) {
     std::ifstream f(task.path() / "children");
     std::stringstream ss;
     ss << f.rdbuf();
-    for (absl::string_view p :
-         absl::StrSplit(ss.str(), ' ', absl::SkipWhitespace())) {
+    for (absl::string_view p : absl::StrSplit(ss.str(), ' ', absl::SkipWhitespace())) {
       pid_t pid;
       if (absl::SimpleAtoi(p, &pid)) out.push_back(pid);
     }

@@ -19,10 +19,8 @@ std::string SourceDir() { return V2P_SOURCE_DIR; }
 
 std::string MakeTempDir(const std::string& prefix) {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl =
-      absl::StrCat(base ? base : "/tmp", "/v2p-", prefix, "-XXXXXX");
-  if (mkdtemp(tmpl.data()) == nullptr)
-    throw std::runtime_error("mkdtemp failed: " + tmpl);
+  std::string tmpl = absl::StrCat(base ? base : "/tmp", "/v2p-", prefix, "-XXXXXX");
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + tmpl);
   return tmpl;
 }
 

@@ -6,8 +6,8 @@
 #include <mutex>
 #include <thread>
 
-#include "core/methods/registry.h"
 #include "core/methods/pixels/pixels_method.h"
+#include "core/methods/registry.h"
 #include "core/pipeline/trainer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
@@ -41,7 +41,8 @@ class BatcherTest : public ::testing::Test {
     pixels.ridge.ridge = {{1e3, 0, 0}, true, false};
     req.method = std::make_shared<core::PixelsMethod>(pixels);
     ASSERT_TRUE(core::TrainModel(*dataset_, req, *repo).ok());
-    pipeline_ = new std::shared_ptr<const core::Pipeline>(*core::LoadPipeline(*root_ + "/models/m/1", 1));
+    pipeline_ =
+        new std::shared_ptr<const core::Pipeline>(*core::LoadPipeline(*root_ + "/models/m/1", 1));
   }
   static void TearDownTestSuite() {
     std::filesystem::remove_all(*root_);
@@ -78,7 +79,8 @@ TEST_F(BatcherTest, ConcurrentRequestsShareBatchesAndGetTheirOwnRows) {
   std::vector<std::thread> clients;
   std::vector<absl::StatusOr<std::vector<core::Reconstruction>>> got(10);
   for (int i = 0; i < 10; ++i) {
-    clients.emplace_back([&, i] { got[i] = SubmitAndWait(batcher, *pipeline_, Rows({i}), nullptr); });
+    clients.emplace_back(
+        [&, i] { got[i] = SubmitAndWait(batcher, *pipeline_, Rows({i}), nullptr); });
   }
   for (auto& t : clients) t.join();
   int total = 0;
@@ -181,7 +183,8 @@ TEST_F(BatcherTest, ServesAPipelineFromStartToRelease) {
   Batcher::Options o;
   o.max_queue_delay = absl::Milliseconds(50);  // so the release finds a request queued
   Batcher batcher(o);
-  auto pipeline = std::shared_ptr<const core::Pipeline>(*core::LoadPipeline(*root_ + "/models/m/1", 1));
+  auto pipeline =
+      std::shared_ptr<const core::Pipeline>(*core::LoadPipeline(*root_ + "/models/m/1", 1));
   auto early = SubmitAndWait(batcher, pipeline, Rows({0}), nullptr);
   EXPECT_EQ(early.status().code(), absl::StatusCode::kAborted) << early.status();
   EXPECT_EQ(pipeline.use_count(), 1) << "a refused request must not start the pipeline";
@@ -213,7 +216,8 @@ TEST_F(BatcherTest, ServesAPipelineFromStartToRelease) {
   EXPECT_EQ(straggler.status().code(), absl::StatusCode::kAborted) << straggler.status();
   EXPECT_EQ(pipeline.use_count(), 1) << "a straggler must not start the released pipeline again";
 
-  auto reloaded = std::shared_ptr<const core::Pipeline>(*core::LoadPipeline(*root_ + "/models/m/1", 1));
+  auto reloaded =
+      std::shared_ptr<const core::Pipeline>(*core::LoadPipeline(*root_ + "/models/m/1", 1));
   batcher.Start(reloaded);
   auto again = SubmitAndWait(batcher, reloaded, Rows({1}), nullptr);
   ASSERT_TRUE(again.ok()) << again.status();

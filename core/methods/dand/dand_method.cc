@@ -46,13 +46,12 @@ absl::StatusOr<std::unique_ptr<GanGenerator>> TrainPairedGan(const DandOptions& 
 
 std::string DandMethod::Describe(ImageShape) const {
   const DandOptions& o = options_;
-  return absl::StrCat("MAP posterior -> ", absl::StrJoin(o.layers, "+"), " of ", o.network,
-                      " as whitened components (", o.explained_variance * 100,
-                      "% variance) -> DAND GAN",
-                      o.generator.lambda_fea > 0
-                          ? absl::StrCat(" (feature loss ", o.generator.lambda_fea, " on ",
-                                         o.generator.feature_layer, ")")
-                          : "");
+  return absl::StrCat(
+      "MAP posterior -> ", absl::StrJoin(o.layers, "+"), " of ", o.network,
+      " as whitened components (", o.explained_variance * 100, "% variance) -> DAND GAN",
+      o.generator.lambda_fea > 0 ? absl::StrCat(" (feature loss ", o.generator.lambda_fea, " on ",
+                                                o.generator.feature_layer, ")")
+                                 : "");
 }
 
 // PCA of the layers over the generator's images (unpaired + fitted
@@ -76,9 +75,9 @@ absl::StatusOr<FittedMethod> DandMethod::Fit(const FitContext& c) const {
   po.explained_variance = p.explained_variance;
   po.whiten = true;
   ASSIGN_OR_RETURN(auto pca, PcaLayer::Fit(all_features.cast<double>(), po));
-  LogInfo("train", "DAND: ", pca->num_components(), " components of ",
-          absl::StrJoin(p.layers, "+"), " explain ", pca->explained_fraction(),
-          " of the variance over ", images.rows(), " images (", g.source, ")");
+  LogInfo("train", "DAND: ", pca->num_components(), " components of ", absl::StrJoin(p.layers, "+"),
+          " explain ", pca->explained_fraction(), " of the variance over ", images.rows(),
+          " images (", g.source, ")");
   auto components = [&](const Eigen::MatrixXd& stimuli) -> absl::StatusOr<Eigen::MatrixXd> {
     ASSIGN_OR_RETURN(const Eigen::MatrixXd f,
                      LayerTargets(network, stimuli, dataset.image, p.layers));

@@ -30,9 +30,11 @@ std::string DecoderText(const Options& o) {
 
 // The stored generator, which must have been trained on the same network's
 // same layers.
-absl::StatusOr<std::unique_ptr<IcgGenerator>> LoadStoredGenerator(
-    const Options& o, const FitContext& c, const std::string& network_id, Eigen::Index outputs,
-    std::string* dir) {
+absl::StatusOr<std::unique_ptr<IcgGenerator>> LoadStoredGenerator(const Options& o,
+                                                                  const FitContext& c,
+                                                                  const std::string& network_id,
+                                                                  Eigen::Index outputs,
+                                                                  std::string* dir) {
   ASSIGN_OR_RETURN(auto gens, OpenGeneratorRepository(c.repository_root, false));
   ASSIGN_OR_RETURN(const int64_t gv, gens->ResolveVersion(o.generator_name, o.generator_version));
   *dir = gens->VersionDir(o.generator_name, gv);
@@ -50,10 +52,10 @@ absl::StatusOr<std::unique_ptr<IcgGenerator>> LoadStoredGenerator(
 }
 
 absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitDecoder(const Options& o, RidgeFitOptions* ridge,
-                                                        const DatasetSplit& fit,
-                                                        const Eigen::MatrixXd& targets,
-                                                        const TrainHooks& hooks,
-                                                        std::vector<Hyperparameter>* chosen) {
+                                                         const DatasetSplit& fit,
+                                                         const Eigen::MatrixXd& targets,
+                                                         const TrainHooks& hooks,
+                                                         std::vector<Hyperparameter>* chosen) {
   if (o.decoder == Options::Decoder::kSmr) return FitSmr(fit, targets, o.smr, hooks);
   return FitRidge(fit, targets, ridge, hooks, chosen);
 }
@@ -62,8 +64,7 @@ absl::StatusOr<std::unique_ptr<RidgeDecoder>> FitDecoder(const Options& o, Ridge
 // same decoder (alpha as chosen for the whole fit).
 absl::StatusOr<Eigen::VectorXd> Decodability(const Options& o, const RidgeFitOptions& ridge,
                                              const DatasetSplit& fit,
-                                             const Eigen::MatrixXd& targets,
-                                             const FitContext& c) {
+                                             const Eigen::MatrixXd& targets, const FitContext& c) {
   const TrainHooks& hooks = *c.hooks;
   TrainingProgress progress;
   progress.phase = TrainingProgress::Phase::kEvaluating;
@@ -97,9 +98,10 @@ absl::StatusOr<Eigen::VectorXd> Decodability(const Options& o, const RidgeFitOpt
 // The job's generator: images are the dataset's unpaired images and the
 // fitted trials' stimuli, conditions their features (the top-k decodable
 // units when generator_top_k > 0, whose indices go to *units).
-absl::StatusOr<std::unique_ptr<IcgGenerator>> TrainGenerator(
-    const Options& o, const FitContext& c, const FeatureNetwork& network,
-    const Eigen::VectorXd& decodability, std::vector<int>* units) {
+absl::StatusOr<std::unique_ptr<IcgGenerator>> TrainGenerator(const Options& o, const FitContext& c,
+                                                             const FeatureNetwork& network,
+                                                             const Eigen::VectorXd& decodability,
+                                                             std::vector<int>* units) {
   const Dataset& dataset = *c.dataset;
   ASSIGN_OR_RETURN(const GeneratorImages g,
                    GeneratorTrainingImages(dataset, *c.fit, o.generator_uses_training_stimuli,
@@ -178,8 +180,8 @@ absl::StatusOr<FittedMethod> FeaturesMethod::Fit(const FitContext& c) const {
   std::unique_ptr<IcgGenerator> generator;
   std::string stored_dir;
   if (!o.generator_name.empty()) {
-    ASSIGN_OR_RETURN(generator, LoadStoredGenerator(o, c, net.id, f.fit_targets.cols(),
-                                                    &stored_dir));
+    ASSIGN_OR_RETURN(generator,
+                     LoadStoredGenerator(o, c, net.id, f.fit_targets.cols(), &stored_dir));
   }
   Stopwatch watch;
   RidgeFitOptions ridge = o.ridge;

@@ -15,18 +15,16 @@ namespace v2p::core {
 namespace {
 
 // One progress step per epoch.
-absl::StatusOr<std::unique_ptr<GanGenerator>> TrainGan(const HyperOptions& p,
-                                                       const FitContext& c) {
-  ASSIGN_OR_RETURN(const GeneratorImages g,
-                   GeneratorTrainingImages(*c.dataset, *c.fit, true,
-                                           2 * p.gan_training.batch_size));
-  LogInfo("train", "training GAN (latent ", p.gan_training.latent_size, ", ",
-          p.gan_training.epochs, " epochs) on ", g.images.rows(), " images (", g.source, ")");
+absl::StatusOr<std::unique_ptr<GanGenerator>> TrainGan(const HyperOptions& p, const FitContext& c) {
+  ASSIGN_OR_RETURN(const GeneratorImages g, GeneratorTrainingImages(*c.dataset, *c.fit, true,
+                                                                    2 * p.gan_training.batch_size));
+  LogInfo("train", "training GAN (latent ", p.gan_training.latent_size, ", ", p.gan_training.epochs,
+          " epochs) on ", g.images.rows(), " images (", g.source, ")");
   GanOptions o = p.gan_training;
   auto report = GeneratorProgress(*c.hooks, o.epochs);
   o.on_epoch = [&](const GanEpoch& e) {
-    LogInfo("train", "GAN epoch ", e.epoch, "/", o.epochs, ": L_dis ", e.discriminator,
-            ", L_adv ", e.adversarial);
+    LogInfo("train", "GAN epoch ", e.epoch, "/", o.epochs, ": L_dis ", e.discriminator, ", L_adv ",
+            e.adversarial);
     report(e.epoch, e.adversarial);
   };
   o.is_cancelled = c.hooks->is_cancelled;
@@ -70,8 +68,7 @@ absl::Status InvertStimuli(const GanGenerator& gan, const std::string& id, const
   ASSIGN_OR_RETURN(const ImageScores inv,
                    ScoreReconstructions(redrawn.cast<double>(), fit.stimuli, c.dataset->image));
   *inversion_pcc = inv.pcc;
-  LogInfo("train", "inversion redraws the training stimuli at PCC ", inv.pcc, ", SSIM ",
-          inv.ssim);
+  LogInfo("train", "inversion redraws the training stimuli at PCC ", inv.pcc, ", SSIM ", inv.ssim);
   f->fit_targets = z_fit.cast<double>();
   progress.step = 1;
   c.hooks->Report(progress);

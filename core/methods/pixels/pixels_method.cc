@@ -12,12 +12,10 @@ namespace v2p::core {
 
 std::string PixelsMethod::Describe(ImageShape image) const {
   const double v = options_.components_variance;
-  return absl::StrCat(RidgeText(options_.ridge, true), ") -> ",
-                      v > 0 ? absl::StrCat("eigenimages (", v * 100,
-                                           "% variance) -> inverse PCA -> ")
-                            : "",
-                      "pixels ", image.height, "x", image.width, "x", image.channels,
-                      " -> identity");
+  return absl::StrCat(
+      RidgeText(options_.ridge, true), ") -> ",
+      v > 0 ? absl::StrCat("eigenimages (", v * 100, "% variance) -> inverse PCA -> ") : "",
+      "pixels ", image.height, "x", image.width, "x", image.channels, " -> identity");
 }
 
 absl::StatusOr<FittedMethod> PixelsMethod::Fit(const FitContext& c) const {

@@ -34,15 +34,13 @@ TEST(Dataset, ColumnMajorStimuliComeOutUpright) {
   for (Eigen::Index i = 0; i < ds->train.stimuli.rows(); ++i) {
     double upper = 0, lower = 0;
     for (int r = 0; r < 28; ++r)
-      for (int c = 0; c < 28; ++c)
-        (r < 14 ? upper : lower) += ds->train.stimuli(i, r * 28 + c);
+      for (int c = 0; c < 28; ++c) (r < 14 ? upper : lower) += ds->train.stimuli(i, r * 28 + c);
     bottom_heaviness[ds->train.labels(i)] += lower - upper;
     ++count[ds->train.labels(i)];
   }
   ASSERT_EQ(count[1], 45);
   ASSERT_EQ(count[2], 45);
-  const double six = bottom_heaviness[1] / count[1],
-               nine = bottom_heaviness[2] / count[2];
+  const double six = bottom_heaviness[1] / count[1], nine = bottom_heaviness[2] / count[2];
   EXPECT_GT(six, 0) << "sixes should carry more ink in their lower half";
   EXPECT_GT(six - nine, 5.0) << "six " << six << ", nine " << nine;
 }
@@ -62,8 +60,7 @@ TEST(Dataset, ErrorsNameTheProblem) {
   o.train.betas = "noSuchVar";
   auto ds = LoadDataset(o);
   EXPECT_EQ(ds.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_NE(ds.status().message().find("fmriTrn"), std::string::npos)
-      << ds.status();
+  EXPECT_NE(ds.status().message().find("fmriTrn"), std::string::npos) << ds.status();
 
   o = Digit69();
   o.image = {32, 32, 1};
@@ -122,8 +119,8 @@ TEST(Dataset, PixelRangeIsInferredOrCheckedAgainstTheStimuli) {
   ASSERT_TRUE(mat.ok());
   auto write = [&](const std::string& path, double scale, double shift) {
     std::vector<std::pair<std::string, Eigen::MatrixXd>> vars;
-    for (const std::string& name : {shipped.train.betas, shipped.train.stimuli,
-                                     shipped.test.betas, shipped.test.stimuli}) {
+    for (const std::string& name :
+         {shipped.train.betas, shipped.train.stimuli, shipped.test.betas, shipped.test.stimuli}) {
       Eigen::MatrixXd m = *(*mat)->ReadMatrix(name);
       if (name == shipped.train.stimuli || name == shipped.test.stimuli)
         m = (m * scale).array() + shift;
@@ -173,8 +170,7 @@ TEST(Dataset, PixelRangeIsInferredOrCheckedAgainstTheStimuli) {
   DatasetOptions wide = write(::testing::TempDir() + "/digit69_wide.mat", 4, 0);  // 0..1020
   refused = LoadDataset(wide);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(refused.status().message().find("declare the stored value of white"),
-            std::string::npos)
+  EXPECT_NE(refused.status().message().find("declare the stored value of white"), std::string::npos)
       << refused.status();
   wide.pixel_max = 1020;
   EXPECT_TRUE(LoadDataset(wide).ok());
@@ -187,8 +183,8 @@ TEST(Dataset, TransposedBetasAreNamedAsSuch) {
   auto mat = MatFile::Open(shipped.file);
   ASSERT_TRUE(mat.ok());
   std::vector<std::pair<std::string, Eigen::MatrixXd>> vars;
-  for (const std::string& name : {shipped.train.betas, shipped.train.stimuli, shipped.test.betas,
-                                   shipped.test.stimuli}) {
+  for (const std::string& name :
+       {shipped.train.betas, shipped.train.stimuli, shipped.test.betas, shipped.test.stimuli}) {
     const Eigen::MatrixXd m = *(*mat)->ReadMatrix(name);
     vars.emplace_back(name, name == shipped.train.betas ? Eigen::MatrixXd(m.transpose()) : m);
   }
@@ -202,7 +198,6 @@ TEST(Dataset, TransposedBetasAreNamedAsSuch) {
   EXPECT_NE(ds.status().message().find("looks stored voxels x samples"), std::string::npos)
       << ds.status();
 }
-
 
 // 69dataset2.mat holds all 100 trials in presentation order (X, Y,
 // stimulus_label; sixes in rows 1-50). Test trials named by ranges are

@@ -34,10 +34,10 @@ TEST(ResizeImages, ShrinkingByTwoAveragesEachBlock) {
   for (int n = 0; n < 3; ++n)
     for (int r = 0; r < 2; ++r)
       for (int c = 0; c < 3; ++c) {
-        const float block = (images(n, (2 * r) * 6 + 2 * c) + images(n, (2 * r) * 6 + 2 * c + 1) +
-                             images(n, (2 * r + 1) * 6 + 2 * c) +
-                             images(n, (2 * r + 1) * 6 + 2 * c + 1)) /
-                            4;
+        const float block =
+            (images(n, (2 * r) * 6 + 2 * c) + images(n, (2 * r) * 6 + 2 * c + 1) +
+             images(n, (2 * r + 1) * 6 + 2 * c) + images(n, (2 * r + 1) * 6 + 2 * c + 1)) /
+            4;
         EXPECT_NEAR((*out)(n, r * 3 + c), block, 1e-5) << n << " " << r << " " << c;
       }
 }
@@ -76,9 +76,7 @@ TEST(SmoothImages, PreservesConstantsLowersVarianceAndSigmaZeroIsIdentity) {
   EXPECT_NEAR((smoothed_flat.array() - 0.7f).abs().maxCoeff(), 0.0f, 1e-5);
   const Eigen::MatrixXf noise = RandomImages(1, shape, 4);
   const Eigen::MatrixXf smoothed = SmoothImages(noise, shape, 1.0);
-  auto var = [](const Eigen::MatrixXf& m) {
-    return (m.array() - m.mean()).square().mean();
-  };
+  auto var = [](const Eigen::MatrixXf& m) { return (m.array() - m.mean()).square().mean(); };
   EXPECT_LT(var(smoothed), 0.5f * var(noise));
   EXPECT_NEAR(smoothed.mean(), noise.mean(), 0.02);
   EXPECT_EQ(SmoothImages(noise, shape, 0), noise);

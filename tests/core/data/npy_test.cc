@@ -27,8 +27,7 @@ TEST(Npy, RoundTripsFloat32AndFloat64) {
 }
 
 TEST(Npy, ParsesFortranOrder) {
-  std::string header =
-      "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }";
+  std::string header = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }";
   header.append(64 - (10 + header.size() + 1) % 64, ' ');
   header.push_back('\n');
   std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
@@ -36,8 +35,7 @@ TEST(Npy, ParsesFortranOrder) {
   bytes.push_back(0);
   bytes += header;
   // Column-major payload of [[1,2,3],[4,5,6]].
-  for (double v : {1.0, 4.0, 2.0, 5.0, 3.0, 6.0})
-    bytes.append(reinterpret_cast<char*>(&v), 8);
+  for (double v : {1.0, 4.0, 2.0, 5.0, 3.0, 6.0}) bytes.append(reinterpret_cast<char*>(&v), 8);
   auto a = ParseNpy(bytes);
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->values, (std::vector<double>{1, 2, 3, 4, 5, 6}));
@@ -46,19 +44,15 @@ TEST(Npy, ParsesFortranOrder) {
 TEST(Npy, RejectsTruncatedAndForeignData) {
   EXPECT_EQ(ParseNpy("not numpy").status().code(), absl::StatusCode::kDataLoss);
   const std::string dir = testing::MakeTempDir("npy");
-  ASSERT_TRUE(
-      WriteNpyFloat64(dir + "/d.npy", Eigen::MatrixXd::Ones(4, 4)).ok());
+  ASSERT_TRUE(WriteNpyFloat64(dir + "/d.npy", Eigen::MatrixXd::Ones(4, 4)).ok());
   std::filesystem::resize_file(dir + "/d.npy", 100);
-  EXPECT_EQ(ReadNpy(dir + "/d.npy").status().code(),
-            absl::StatusCode::kDataLoss);
-  EXPECT_EQ(ReadNpy(dir + "/missing.npy").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadNpy(dir + "/d.npy").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ReadNpy(dir + "/missing.npy").status().code(), absl::StatusCode::kNotFound);
   std::filesystem::remove_all(dir);
 }
 
 TEST(Npz, ReadsDeflatedNumpyArchive) {
-  auto arrays =
-      ReadNpz(testing::DataDir() + "/fastl2lir_vectors/testdata_basic.npz");
+  auto arrays = ReadNpz(testing::DataDir() + "/fastl2lir_vectors/testdata_basic.npz");
   ASSERT_TRUE(arrays.ok()) << arrays.status();
   EXPECT_EQ(arrays->at("x_tr").shape, (std::vector<int64_t>{100, 50}));
   EXPECT_EQ(arrays->at("y_2d").shape, (std::vector<int64_t>{100, 10, 10}));
@@ -66,10 +60,8 @@ TEST(Npz, ReadsDeflatedNumpyArchive) {
 
 TEST(Zip, RejectsNonZip) {
   const std::string dir = testing::MakeTempDir("zip");
-  ASSERT_TRUE(
-      WriteNpyFloat64(dir + "/d.npy", Eigen::MatrixXd::Ones(2, 2)).ok());
-  EXPECT_EQ(ReadZipArchive(dir + "/d.npy").status().code(),
-            absl::StatusCode::kDataLoss);
+  ASSERT_TRUE(WriteNpyFloat64(dir + "/d.npy", Eigen::MatrixXd::Ones(2, 2)).ok());
+  EXPECT_EQ(ReadZipArchive(dir + "/d.npy").status().code(), absl::StatusCode::kDataLoss);
   std::filesystem::remove_all(dir);
 }
 

@@ -58,8 +58,7 @@ Eigen::MatrixXd FlattenFortran(const NpyArray& a) {
   return out;
 }
 
-void ExpectNear(const Eigen::MatrixXd& got, const Eigen::MatrixXd& want,
-                const std::string& what) {
+void ExpectNear(const Eigen::MatrixXd& got, const Eigen::MatrixXd& want, const std::string& what) {
   ASSERT_EQ(got.rows(), want.rows()) << what;
   ASSERT_EQ(got.cols(), want.cols()) << what;
   const double err = (got - want).cwiseAbs().maxCoeff();
@@ -74,8 +73,8 @@ struct Case {
 
 // Readable parameter names in test output and CTest.
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.file << " alpha=" << c.options.alpha
-      << " n_feat=" << c.options.n_feat << " chunk=" << c.options.chunk_size;
+  *os << c.file << " alpha=" << c.options.alpha << " n_feat=" << c.options.n_feat
+      << " chunk=" << c.options.chunk_size;
 }
 
 class GoldenVectors : public ::testing::TestWithParam<Case> {};
@@ -90,34 +89,31 @@ TEST_P(GoldenVectors, MatchesFastL2LiR) {
     ASSERT_TRUE(fit.ok()) << fit.status();
     ExpectNear(fit->weights, Matrix(a, "w_1d"), c.file + " w_1d");
     ExpectNear(fit->bias, Matrix(a, "b_1d"), c.file + " b_1d");
-    ExpectNear(PredictLinear(x_te, *fit), Matrix(a, "yp_1d"),
-               c.file + " yp_1d");
+    ExpectNear(PredictLinear(x_te, *fit), Matrix(a, "yp_1d"), c.file + " yp_1d");
   }
   auto fit = FitFastL2LiR(x_tr, FlattenFortran(a.at("y_2d")), c.options);
   ASSERT_TRUE(fit.ok()) << fit.status();
   // w_2d is (voxels, 10, 10): its trailing dims flatten the same way.
   ExpectNear(fit->weights, FlattenFortran(a.at("w_2d")), c.file + " w_2d");
   ExpectNear(fit->bias, FlattenFortran(a.at("b_2d")), c.file + " b_2d");
-  ExpectNear(PredictLinear(x_te, *fit), FlattenFortran(a.at("yp_2d")),
-             c.file + " yp_2d");
+  ExpectNear(PredictLinear(x_te, *fit), FlattenFortran(a.at("yp_2d")), c.file + " yp_2d");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    FastL2LiR, GoldenVectors,
-    ::testing::Values(Case{"testdata_basic.npz", {1.0, 0, 0}, true},
-                      Case{"testdata_basic.npz", {1.0, 500, 0}, true},
-                      Case{"testdata_alpha01.npz", {0.1, 0, 0}, true},
-                      Case{"testdata_nfeat.npz", {1.0, 20, 0}, true},
-                      Case{"testdata_chunk.npz", {1.0, 0, 10}, false},
-                      Case{"testdata_wide.npz", {1.0, 500, 0}, true}),
-    [](const auto& info) {
-      std::string name = info.param.file.substr(9, info.param.file.size() - 13);
-      return name + "_nfeat" + std::to_string(info.param.options.n_feat);
-    });
+INSTANTIATE_TEST_SUITE_P(FastL2LiR, GoldenVectors,
+                         ::testing::Values(Case{"testdata_basic.npz", {1.0, 0, 0}, true},
+                                           Case{"testdata_basic.npz", {1.0, 500, 0}, true},
+                                           Case{"testdata_alpha01.npz", {0.1, 0, 0}, true},
+                                           Case{"testdata_nfeat.npz", {1.0, 20, 0}, true},
+                                           Case{"testdata_chunk.npz", {1.0, 0, 10}, false},
+                                           Case{"testdata_wide.npz", {1.0, 500, 0}, true}),
+                         [](const auto& info) {
+                           std::string name =
+                               info.param.file.substr(9, info.param.file.size() - 13);
+                           return name + "_nfeat" + std::to_string(info.param.options.n_feat);
+                         });
 
 TEST(FastL2LiR, RejectsMismatchedSamples) {
-  auto fit = FitFastL2LiR(Eigen::MatrixXd::Ones(5, 3),
-                          Eigen::MatrixXd::Ones(4, 2), {});
+  auto fit = FitFastL2LiR(Eigen::MatrixXd::Ones(5, 3), Eigen::MatrixXd::Ones(4, 2), {});
   EXPECT_EQ(fit.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -194,8 +190,7 @@ TEST(FastL2LiR, SelectionEqualsThePlainPerTargetFitWhateverTheThreadsAndChunks) 
     for (int chunk : {0, 4}) {
       auto fit = FitFastL2LiR(x, y, {3.0, 12, chunk, threads});
       ASSERT_TRUE(fit.ok()) << fit.status();
-      EXPECT_LT(MaxRelativeDifference(*fit, plain), 1e-9)
-          << threads << " threads, chunk " << chunk;
+      EXPECT_LT(MaxRelativeDifference(*fit, plain), 1e-9) << threads << " threads, chunk " << chunk;
     }
   }
 }

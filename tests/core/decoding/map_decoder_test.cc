@@ -41,8 +41,7 @@ TEST(MapDecoder, PosteriorEqualsGaussianConditioning) {
     cov_y.diagonal() += p.noise;
     const Eigen::MatrixXd gain = p.b * cov_y.inverse();  // k x v
     const Eigen::MatrixXd want_mean = ((y.rowwise() - p.mean) * gain.transpose());
-    const Eigen::MatrixXd want_cov =
-        Eigen::MatrixXd::Identity(k, k) - gain * p.b.transpose();
+    const Eigen::MatrixXd want_cov = Eigen::MatrixXd::Identity(k, k) - gain * p.b.transpose();
     auto mean = (*d)->PosteriorMean(y);
     ASSERT_TRUE(mean.ok());
     EXPECT_LT((*mean - want_mean).cwiseAbs().maxCoeff(), 1e-9);

@@ -55,8 +55,7 @@ TEST_P(SmrWStep, EqualsKroneckerClosedForm) {
   options->lambda1 = 0.7;
   options->cg_tolerance = 1e-13;
   options->cg_max_iterations = 5000;
-  auto solver = SmrSolver::Create(Gaussian(c.n, c.d, rng),
-                                  Gaussian(c.n, c.k, rng), *options);
+  auto solver = SmrSolver::Create(Gaussian(c.n, c.d, rng), Gaussian(c.n, c.k, rng), *options);
   ASSERT_TRUE(solver.ok()) << solver.status();
   SmrSolver& s = **solver;
   const MatrixXd b = options->learn_output ? RandomSpd(c.k, rng) : MatrixXd::Identity(c.k, c.k);
@@ -79,19 +78,19 @@ TEST_P(SmrWStep, EqualsKroneckerClosedForm) {
       << "CG iterations " << s.last_cg_iterations();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Variants, SmrWStep,
-    ::testing::Values(Case{"SMR", 12, 6, 4}, Case{"SMR", 8, 15, 7},
-                      Case{"SMR-O", 10, 9, 5}, Case{"SMR-I", 10, 9, 5},
-                      Case{"SMR-T", 10, 9, 5}, Case{"SMR-IT", 10, 9, 5},
-                      Case{"SMR-OT", 10, 9, 5}, Case{"SMR-IO", 10, 9, 5}),
-    [](const auto& info) {
-      std::string name = info.param.variant + "_" + std::to_string(info.param.n) +
-                         "x" + std::to_string(info.param.d) + "x" +
-                         std::to_string(info.param.k);
-      for (char& ch : name) if (ch == '-') ch = '_';
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Variants, SmrWStep,
+                         ::testing::Values(Case{"SMR", 12, 6, 4}, Case{"SMR", 8, 15, 7},
+                                           Case{"SMR-O", 10, 9, 5}, Case{"SMR-I", 10, 9, 5},
+                                           Case{"SMR-T", 10, 9, 5}, Case{"SMR-IT", 10, 9, 5},
+                                           Case{"SMR-OT", 10, 9, 5}, Case{"SMR-IO", 10, 9, 5}),
+                         [](const auto& info) {
+                           std::string name =
+                               info.param.variant + "_" + std::to_string(info.param.n) + "x" +
+                               std::to_string(info.param.d) + "x" + std::to_string(info.param.k);
+                           for (char& ch : name)
+                             if (ch == '-') ch = '_';
+                           return name;
+                         });
 
 TEST(SmrPrecisionSteps, NonSparseUpdatesEqualTheirClosedForms) {
   std::mt19937_64 rng(3);
@@ -176,8 +175,7 @@ TEST(SmrPrecisionSteps, SparseUpdateSatisfiesGraphicalLassoOptimality) {
         ++zeros;
         EXPECT_LE(std::abs(grad(i, j)), kappa + 1e-5) << i << "," << j;
       } else {
-        EXPECT_NEAR(grad(i, j), -kappa * (t(i, j) > 0 ? 1 : -1), 1e-5)
-            << i << "," << j;
+        EXPECT_NEAR(grad(i, j), -kappa * (t(i, j) > 0 ? 1 : -1), 1e-5) << i << "," << j;
       }
     }
   }
@@ -250,40 +248,40 @@ TEST(SmrOptionsTest, SparseVariantsSetBothL1Weights) {
 TEST(SmrSolverTest, ReusingDecompositionsGivesTheSameFitAsRecomputingThem) {
   // More trials than units, and fewer (then B is kept in low-rank form).
   for (const auto [n, d, k] : {std::array<int, 3>{14, 20, 9}, std::array<int, 3>{8, 20, 12}}) {
-  std::mt19937_64 rng(21 + n);
-  const MatrixXd x = Gaussian(n, d, rng);
-  const MatrixXd h = x * Gaussian(d, k, rng) + 0.5 * Gaussian(n, k, rng);
-  for (const std::string variant : {"SMR", "SMR-O", "SMR-I", "SMR-T", "SMR-IT", "SMR-OT",
-                                    "SMR-IO", "sparse-SMR"}) {
-    auto options = SmrOptions::Variant(variant);
-    ASSERT_TRUE(options.ok());
-    options->max_iterations = 4;
-    options->tolerance = 0;
-    options->cg_tolerance = 1e-13;
-    options->cg_max_iterations = 2000;
-    MatrixXd weights[2];
-    std::vector<double> objectives[2];
-    for (int reuse : {0, 1}) {
-      SmrOptions o = *options;
-      o.reuse_decompositions = reuse == 1;
-      auto s = SmrSolver::Create(x, h, o);
-      ASSERT_TRUE(s.ok()) << s.status();
-      ASSERT_TRUE((*s)->Fit().ok());
-      weights[reuse] = (*s)->weights();
-      objectives[reuse] = (*s)->objectives();
+    std::mt19937_64 rng(21 + n);
+    const MatrixXd x = Gaussian(n, d, rng);
+    const MatrixXd h = x * Gaussian(d, k, rng) + 0.5 * Gaussian(n, k, rng);
+    for (const std::string variant :
+         {"SMR", "SMR-O", "SMR-I", "SMR-T", "SMR-IT", "SMR-OT", "SMR-IO", "sparse-SMR"}) {
+      auto options = SmrOptions::Variant(variant);
+      ASSERT_TRUE(options.ok());
+      options->max_iterations = 4;
+      options->tolerance = 0;
+      options->cg_tolerance = 1e-13;
+      options->cg_max_iterations = 2000;
+      MatrixXd weights[2];
+      std::vector<double> objectives[2];
+      for (int reuse : {0, 1}) {
+        SmrOptions o = *options;
+        o.reuse_decompositions = reuse == 1;
+        auto s = SmrSolver::Create(x, h, o);
+        ASSERT_TRUE(s.ok()) << s.status();
+        ASSERT_TRUE((*s)->Fit().ok());
+        weights[reuse] = (*s)->weights();
+        objectives[reuse] = (*s)->objectives();
+      }
+      ASSERT_EQ(objectives[0].size(), objectives[1].size()) << variant;
+      for (size_t i = 0; i < objectives[0].size(); ++i) {
+        EXPECT_NEAR(objectives[1][i], objectives[0][i], 1e-9 * std::abs(objectives[0][i]))
+            << variant << " objective " << i;
+        if (i > 0)  // never increasing
+          EXPECT_LE(objectives[1][i], objectives[1][i - 1] + 1e-12 * std::abs(objectives[1][i - 1]))
+              << variant;
+      }
+      EXPECT_LT((weights[1] - weights[0]).cwiseAbs().maxCoeff(),
+                1e-9 * weights[0].cwiseAbs().maxCoeff())
+          << variant << " " << n << "x" << d << "x" << k;
     }
-    ASSERT_EQ(objectives[0].size(), objectives[1].size()) << variant;
-    for (size_t i = 0; i < objectives[0].size(); ++i) {
-      EXPECT_NEAR(objectives[1][i], objectives[0][i], 1e-9 * std::abs(objectives[0][i]))
-          << variant << " objective " << i;
-      if (i > 0)  // never increasing
-        EXPECT_LE(objectives[1][i], objectives[1][i - 1] + 1e-12 * std::abs(objectives[1][i - 1]))
-            << variant;
-    }
-    EXPECT_LT((weights[1] - weights[0]).cwiseAbs().maxCoeff(),
-              1e-9 * weights[0].cwiseAbs().maxCoeff())
-        << variant << " " << n << "x" << d << "x" << k;
-  }
   }
 }
 
@@ -411,11 +409,12 @@ TEST(SmrSynthetic, RecoversKnownStructureAndBeatsRidge) {
   const double f1_q = F1OfSupport((*sparse)->task_precision(), q_true, 0.05);
   // Chance: a random support of the same density has F1 = density.
   const double chance_b = 2.0 / k, chance_p = 2.0 / d;
-  std::printf("synthetic (penalties by 5-fold CV): NMSE ridge %.4f (alpha %g), SMR %.4f "
-              "(lambda1 %g), sparse SMR %.4f; sparse SMR support F1: Omega^-1 %.2f, "
-              "Sigma_r^-1 %.2f, Sigma_c^-1 %.2f (chance %.2f, %.2f, %.2f)\n",
-              ridge, alpha, smr, options->lambda1, sparse_nmse, f1_b, f1_p, f1_q, chance_b,
-              chance_p, chance_b);
+  std::printf(
+      "synthetic (penalties by 5-fold CV): NMSE ridge %.4f (alpha %g), SMR %.4f "
+      "(lambda1 %g), sparse SMR %.4f; sparse SMR support F1: Omega^-1 %.2f, "
+      "Sigma_r^-1 %.2f, Sigma_c^-1 %.2f (chance %.2f, %.2f, %.2f)\n",
+      ridge, alpha, smr, options->lambda1, sparse_nmse, f1_b, f1_p, f1_q, chance_b, chance_p,
+      chance_b);
   EXPECT_LT(smr, ridge);
   EXPECT_GT(f1_b, 2.5 * chance_b);
   EXPECT_GT(f1_p, 2.5 * chance_p);

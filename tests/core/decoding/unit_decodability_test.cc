@@ -42,8 +42,7 @@ TEST(UnitDecodability, SeparatesDecodableUnitsFromNoise) {
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 20);
   for (int j = 0; j < 10; ++j) EXPECT_GT((*r)(j), 0.9) << "unit " << j;
-  for (int j = 10; j < 20; ++j)
-    EXPECT_LT(std::abs((*r)(j)), 0.35) << "unit " << j;
+  for (int j = 10; j < 20; ++j) EXPECT_LT(std::abs((*r)(j)), 0.35) << "unit " << j;
   std::vector<int> top = TopDecodableUnits(*r, 10);
   std::sort(top.begin(), top.end());
   EXPECT_EQ(top, std::vector<int>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
@@ -91,22 +90,19 @@ TEST(UnitDecodability, RejectsBadInputAndStopsWhenCancelled) {
   o.folds = 11;
   EXPECT_EQ(UnitDecodability(x, h, Ridge(1), o).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      UnitDecodability(x, Gaussian(9, 2, rng), Ridge(1), {}).status().code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(UnitDecodability(x, Gaussian(9, 2, rng), Ridge(1), {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
   o.folds = 5;
   o.is_cancelled = [] { return true; };
-  EXPECT_EQ(UnitDecodability(x, h, Ridge(1), o).status().code(),
-            absl::StatusCode::kCancelled);
+  EXPECT_EQ(UnitDecodability(x, h, Ridge(1), o).status().code(), absl::StatusCode::kCancelled);
   FoldDecoder failing = [](const MatrixXd&, const MatrixXd&,
                            const MatrixXd&) -> absl::StatusOr<MatrixXd> {
     return absl::FailedPreconditionError("singular");
   };
   EXPECT_EQ(UnitDecodability(x, h, failing, {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  FoldDecoder wrong_shape =
-      [](const MatrixXd&, const MatrixXd&,
-         const MatrixXd& xte) -> absl::StatusOr<MatrixXd> {
+  FoldDecoder wrong_shape = [](const MatrixXd&, const MatrixXd&,
+                               const MatrixXd& xte) -> absl::StatusOr<MatrixXd> {
     return MatrixXd::Zero(xte.rows(), 7);
   };
   EXPECT_FALSE(UnitDecodability(x, h, wrong_shape, {}).ok());

@@ -35,8 +35,7 @@ double DirectSsim(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y) {
   Eigen::MatrixXd w(n, n);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < n; ++j)
-      w(i, j) = std::exp(-((i - 5.0) * (i - 5.0) + (j - 5.0) * (j - 5.0)) /
-                         (2 * 1.5 * 1.5));
+      w(i, j) = std::exp(-((i - 5.0) * (i - 5.0) + (j - 5.0) * (j - 5.0)) / (2 * 1.5 * 1.5));
   w /= w.sum();
   const double c1 = 1e-4, c2 = 9e-4;
   double total = 0;
@@ -44,14 +43,11 @@ double DirectSsim(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y) {
   for (int r = 0; r + n <= x.rows(); ++r) {
     for (int c = 0; c + n <= x.cols(); ++c) {
       const Eigen::MatrixXd px = x.block(r, c, n, n), py = y.block(r, c, n, n);
-      const double mx = (w.array() * px.array()).sum(),
-                   my = (w.array() * py.array()).sum();
+      const double mx = (w.array() * px.array()).sum(), my = (w.array() * py.array()).sum();
       const double vx = (w.array() * (px.array() - mx).square()).sum();
       const double vy = (w.array() * (py.array() - my).square()).sum();
-      const double cxy =
-          (w.array() * (px.array() - mx) * (py.array() - my)).sum();
-      total += (2 * mx * my + c1) * (2 * cxy + c2) /
-               ((mx * mx + my * my + c1) * (vx + vy + c2));
+      const double cxy = (w.array() * (px.array() - mx) * (py.array() - my)).sum();
+      total += (2 * mx * my + c1) * (2 * cxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2));
       ++count;
     }
   }
@@ -68,8 +64,7 @@ Eigen::VectorXd Flatten(const Eigen::MatrixXd& img) {
 TEST(Ssim, MatchesDirectDefinition) {
   std::srand(7);
   const Eigen::MatrixXd x = (Eigen::MatrixXd::Random(13, 17).array() + 1) / 2;
-  const Eigen::MatrixXd y =
-      (x + 0.2 * Eigen::MatrixXd::Random(13, 17)).cwiseMax(0).cwiseMin(1);
+  const Eigen::MatrixXd y = (x + 0.2 * Eigen::MatrixXd::Random(13, 17)).cwiseMax(0).cwiseMin(1);
   auto got = Ssim(Flatten(x), Flatten(y), {13, 17, 1});
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_NEAR(*got, DirectSsim(x, y), 1e-12);
@@ -90,8 +85,7 @@ TEST(Ssim, ConstantImagesHandValue) {
 
 TEST(Ssim, RejectsImagesSmallerThanWindow) {
   const Eigen::VectorXd x = Eigen::VectorXd::Zero(100);
-  EXPECT_EQ(Ssim(x, x, {10, 10, 1}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Ssim(x, x, {10, 10, 1}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Ssim(x, Eigen::VectorXd::Zero(99), {10, 10, 1}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -17,8 +17,8 @@ namespace {
 TEST(Report, MeanImageBaselineMatchesIndependentReference) {
   auto ds = LoadDataset(testing::Digit69Options());
   ASSERT_TRUE(ds.ok()) << ds.status();
-  auto s = ScoreReconstructions(MeanImageBaseline(ds->train.stimuli, 10),
-                                ds->test.stimuli, ds->image);
+  auto s =
+      ScoreReconstructions(MeanImageBaseline(ds->train.stimuli, 10), ds->test.stimuli, ds->image);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_NEAR(s->pcc, 0.655, 0.005);
   EXPECT_NEAR(s->mse, 0.055, 0.0015);
@@ -28,8 +28,7 @@ TEST(Report, MeanImageBaselineMatchesIndependentReference) {
 }
 
 TEST(Report, PerfectReconstructionScoresOne) {
-  const Eigen::MatrixXd stim =
-      (Eigen::MatrixXd::Random(4, 144).array() + 1) / 2;
+  const Eigen::MatrixXd stim = (Eigen::MatrixXd::Random(4, 144).array() + 1) / 2;
   auto s = ScoreReconstructions(stim, stim, {12, 12, 1});
   ASSERT_TRUE(s.ok());
   EXPECT_NEAR(s->pcc, 1.0, 1e-12);
@@ -112,11 +111,11 @@ TEST(Report, FromMapInvertsToMap) {
 }
 
 TEST(Report, RejectsMismatchedShapes) {
-  EXPECT_FALSE(ScoreReconstructions(Eigen::MatrixXd::Zero(3, 144),
-                                    Eigen::MatrixXd::Zero(2, 144), {12, 12, 1})
+  EXPECT_FALSE(ScoreReconstructions(Eigen::MatrixXd::Zero(3, 144), Eigen::MatrixXd::Zero(2, 144),
+                                    {12, 12, 1})
                    .ok());
-  EXPECT_FALSE(ScoreReconstructions(Eigen::MatrixXd::Zero(0, 144),
-                                    Eigen::MatrixXd::Zero(0, 144), {12, 12, 1})
+  EXPECT_FALSE(ScoreReconstructions(Eigen::MatrixXd::Zero(0, 144), Eigen::MatrixXd::Zero(0, 144),
+                                    {12, 12, 1})
                    .ok());
 }
 

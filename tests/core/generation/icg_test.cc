@@ -6,8 +6,8 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <string>
 #include <random>
+#include <string>
 
 #include "core/data/image_corpus.h"
 #include "core/evaluation/metrics.h"
@@ -231,8 +231,7 @@ TEST(IcgTraining, DrawsHeldOutOlivettiFacesAt64x64) {
   options->epochs = 3;
   options->batch_size = 32;
   options->learning_rate = 1e-3;
-  auto trainer =
-      IcgTrainer::Create(train_images, thumbnail(train_images), {64, 64, 1}, *options);
+  auto trainer = IcgTrainer::Create(train_images, thumbnail(train_images), {64, 64, 1}, *options);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
   ASSERT_TRUE((*trainer)->Train().ok());
   auto g = (*trainer)->Finish();

@@ -1,5 +1,5 @@
-#include "core/base/files.h"
 #include "core/pipeline/model_repository.h"
+#include "core/base/files.h"
 #include "core/pipeline/manifest.h"
 
 #include <filesystem>
@@ -13,10 +13,8 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(ModelName, RejectsNamesThatEscapeTheRepository) {
-  for (const char* bad :
-       {"", "..", ".hidden", "../etc", "a/b", "-rf", "a b", "x\\y"}) {
-    EXPECT_EQ(ValidateModelName(bad).code(), absl::StatusCode::kInvalidArgument)
-        << bad;
+  for (const char* bad : {"", "..", ".hidden", "../etc", "a/b", "-rf", "a b", "x\\y"}) {
+    EXPECT_EQ(ValidateModelName(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
   }
   for (const char* good : {"digit69_ridge", "m1", "v1.2-b"})
     EXPECT_TRUE(ValidateModelName(good).ok());
@@ -52,18 +50,14 @@ TEST_F(RepositoryTest, FailedWriteLeavesNothingBehind) {
     return absl::InternalError("disk full");
   });
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInternal);
-  EXPECT_EQ(repo_->ListVersions("m").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(repo_->ListVersions("m").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(fs::is_empty(root_ + "/models/m"));
 }
 
 TEST_F(RepositoryTest, NotFoundNamesWhatExists) {
-  ASSERT_TRUE(repo_
-                  ->CommitVersion("present",
-                                  [&](const std::string& d) {
-                                    return WriteManifestStub(d);
-                                  })
-                  .ok());
+  ASSERT_TRUE(
+      repo_->CommitVersion("present", [&](const std::string& d) { return WriteManifestStub(d); })
+          .ok());
   auto missing = repo_->ResolveVersion("absent", 0);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("present"), std::string::npos);
@@ -81,9 +75,8 @@ TEST_F(RepositoryTest, NotFoundInAnEmptyRepositorySaysItHoldsNone) {
 }
 
 TEST(Repository, OpenFailsForMissingRootUnlessCreating) {
-  EXPECT_EQ(
-      ModelRepository::Open({"/nonexistent/v2p-repo", false}).status().code(),
-      absl::StatusCode::kNotFound);
+  EXPECT_EQ(ModelRepository::Open({"/nonexistent/v2p-repo", false}).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 // A penalty chosen by cross-validation survives the manifest exactly (grid,
@@ -96,8 +89,8 @@ TEST(Manifest, HyperparametersRoundTripAndMalformedOnesAreRefused) {
   m.image = {2, 2, 1};
   m.decoder = "ridge";
   m.generator = "identity";
-  m.evaluation.hyperparameters.push_back({"ridge.alpha", 1000, 5, {0.1, 1000, 1e6},
-                                          {0.0502614, 0.0490063, 1.0 / 3}});
+  m.evaluation.hyperparameters.push_back(
+      {"ridge.alpha", 1000, 5, {0.1, 1000, 1e6}, {0.0502614, 0.0490063, 1.0 / 3}});
   ASSERT_TRUE(WriteManifest(dir + "/manifest.txt", m).ok());
   auto read = ReadManifest(dir + "/manifest.txt");
   ASSERT_TRUE(read.ok()) << read.status();
@@ -110,9 +103,9 @@ TEST(Manifest, HyperparametersRoundTripAndMalformedOnesAreRefused) {
   EXPECT_EQ(h.error, m.evaluation.hyperparameters[0].error);
   auto text = ReadFile(dir + "/manifest.txt");
   ASSERT_TRUE(text.ok());
-  ASSERT_TRUE(WriteFile(dir + "/bad.txt",
-                        *text + "hyperparameter.smr.lambda: chosen x folds 5 grid 1:2\n")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFile(dir + "/bad.txt", *text + "hyperparameter.smr.lambda: chosen x folds 5 grid 1:2\n")
+          .ok());
   auto bad = ReadManifest(dir + "/bad.txt");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(bad.status().message().find("bad.txt"), std::string::npos) << bad.status();

@@ -1,7 +1,7 @@
-#include "core/methods/registry.h"
-#include "core/methods/pixels/pixels_method.h"
-#include "core/base/files.h"
 #include "core/pipeline/pipeline.h"
+#include "core/base/files.h"
+#include "core/methods/pixels/pixels_method.h"
+#include "core/methods/registry.h"
 
 #include <filesystem>
 #include <limits>
@@ -90,11 +90,9 @@ TEST_F(PipelineTest, RejectsBadBetasNamingTheProblem) {
   nan(2, 17) = std::numeric_limits<float>::infinity();
   auto bad = p->Run(nan);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("sample 2"), std::string::npos)
-      << bad.status();
+  EXPECT_NE(bad.status().message().find("sample 2"), std::string::npos) << bad.status();
 
-  EXPECT_EQ(p->Run(Eigen::MatrixXf(0, 3092)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(p->Run(Eigen::MatrixXf(0, 3092)).status().code(), absl::StatusCode::kInvalidArgument);
 
   // Every kind of non-finite value, anywhere (the first value, inside a
   // block of the vectorised check, the tail after the last block, the last
@@ -129,10 +127,8 @@ TEST_F(PipelineTest, CorruptArtifactIsReportedNotServed) {
   const std::string dir = testing::MakeTempDir("corrupt");
   std::filesystem::copy(*root_ + "/models/digit69_ridge/1", dir,
                         std::filesystem::copy_options::recursive);
-  ASSERT_TRUE(
-      WriteFile(dir + "/manifest.txt", "format_version: 1\nname: x\n").ok());
-  EXPECT_EQ(LoadPipeline(dir, 1).status().code(),
-            absl::StatusCode::kDataLoss);
+  ASSERT_TRUE(WriteFile(dir + "/manifest.txt", "format_version: 1\nname: x\n").ok());
+  EXPECT_EQ(LoadPipeline(dir, 1).status().code(), absl::StatusCode::kDataLoss);
   std::filesystem::remove_all(dir);
 }
 

@@ -35,12 +35,11 @@ TEST(SmrDigit69, ObjectiveNeverIncreases) {
     for (size_t i = 1; i < obj.size(); ++i)
       EXPECT_LE(obj[i], obj[i - 1] + 1e-9 * std::abs(obj[i - 1])) << "iteration " << i;
     EXPECT_LT(obj.back(), obj.front());
-    const Eigen::MatrixXd pred = (*solver)->Predict(
-        [&] {
-          Eigen::MatrixXd t(ds->test.betas.rows(), voxels.size());
-          for (size_t j = 0; j < voxels.size(); ++j) t.col(j) = ds->test.betas.col(voxels[j]);
-          return t;
-        }());
+    const Eigen::MatrixXd pred = (*solver)->Predict([&] {
+      Eigen::MatrixXd t(ds->test.betas.rows(), voxels.size());
+      for (size_t j = 0; j < voxels.size(); ++j) t.col(j) = ds->test.betas.col(voxels[j]);
+      return t;
+    }());
     EXPECT_EQ(pred.rows(), 10);
     EXPECT_EQ(pred.cols(), 98);
     EXPECT_TRUE(pred.allFinite());

@@ -1,6 +1,6 @@
+#include "core/pipeline/trainer.h"
 #include "core/methods/pixels/pixels_method.h"
 #include "core/methods/registry.h"
-#include "core/pipeline/trainer.h"
 
 #include <filesystem>
 
@@ -112,8 +112,7 @@ TEST_F(TrainerTest, EigenimagesServeRidgeToComponentsThenInversePca) {
   request_.method = std::make_shared<PixelsMethod>(pixels_);
   auto m = TrainModel(dataset_, request_, *repo_);
   ASSERT_TRUE(m.ok()) << m.status();
-  EXPECT_NE(m->description.find("eigenimages (90% variance)"), std::string::npos)
-      << m->description;
+  EXPECT_NE(m->description.find("eigenimages (90% variance)"), std::string::npos) << m->description;
   auto pipeline = LoadPipeline(repo_->VersionDir("m", m->version), m->version);
   ASSERT_TRUE(pipeline.ok()) << pipeline.status();
   auto recs = (*pipeline)->Run(dataset_.test.betas.cast<float>());
@@ -122,8 +121,7 @@ TEST_F(TrainerTest, EigenimagesServeRidgeToComponentsThenInversePca) {
   auto pca = PcaLayer::Fit(dataset_.train.stimuli, {.explained_variance = 0.9});
   ASSERT_TRUE(pca.ok());
   EXPECT_LT((*pca)->num_components(), 90);
-  auto ridge = RidgeDecoder::Fit(dataset_.train.betas,
-                                 *(*pca)->Transform(dataset_.train.stimuli),
+  auto ridge = RidgeDecoder::Fit(dataset_.train.betas, *(*pca)->Transform(dataset_.train.stimuli),
                                  pixels_.ridge.ridge);
   ASSERT_TRUE(ridge.ok());
   Eigen::MatrixXf z = dataset_.test.betas.cast<float>();
