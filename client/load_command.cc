@@ -58,6 +58,12 @@ struct Shared {
   std::map<std::string, int64_t> errors;
   std::map<std::string, std::string> first_error;
   std::atomic<int64_t> sent{0}, received{0};
+  std::atomic<int64_t>* received_so_far = nullptr;  // LoadOptions', may be null
+
+  void Received(int64_t n) {
+    received += n;
+    if (received_so_far != nullptr) *received_so_far += n;
+  }
 };
 
 // Counts `n` errors of `s`'s code, keeping the first message of each code.
@@ -129,7 +135,7 @@ class UnaryLoop {
   void Answered(const grpc::Status& s) {
     if (s.ok()) {
       mine_.push_back(watch_.Elapsed());
-      out_->received += resp_.results_size();
+      out_->Received(resp_.results_size());
     } else {
       // Every sample of a failed request counts as an error of its code.
       CountError(s, o_.samples_per_request, out_);
@@ -207,7 +213,7 @@ void StreamClient(v1::Reconstruction::Stub& stub, const LoadOptions& o,
     }
     room.notify_one();
     mine.push_back(absl::FromChrono(std::chrono::steady_clock::now() - t));
-    ++out->received;
+    out->Received(1);
   }
   writer.join();
   const grpc::Status s = stream->Finish();
@@ -233,6 +239,7 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
 
   // One channel per client: separate HTTP/2 connections, as separate labs.
   Shared shared;
+  shared.received_so_far = o.received_so_far;
   std::vector<std::thread> threads;
   const absl::Time start = absl::Now(), until = start + absl::Seconds(o.duration_s);
   for (int c = 0; c < o.clients; ++c) {

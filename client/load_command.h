@@ -5,6 +5,7 @@
 #ifndef V2P_CLIENT_LOAD_COMMAND_H_
 #define V2P_CLIENT_LOAD_COMMAND_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -27,6 +28,9 @@ struct LoadOptions {
   // of the model's voxel count.
   std::string betas;
   std::string var;
+  // When set, results received are added to it as they arrive (to watch a
+  // run from another thread).
+  std::atomic<int64_t>* received_so_far = nullptr;
 };
 
 struct LoadReport {

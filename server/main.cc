@@ -142,6 +142,8 @@ v2p::server::RequestCoalescer::Options Coalescing(prometheus::Registry& registry
   };
   auto* gateway_batches = &v2p::server::GatewayBatchSizeHistogram(registry);
   o.on_batch = [gateway_batches](int samples) { gateway_batches->Observe(samples); };
+  auto* queued = &v2p::server::GatewayQueuedSamplesGauge(registry);
+  o.on_queued = [queued](int delta) { queued->Increment(delta); };
   return o;
 }
 

@@ -81,12 +81,14 @@ void RequestCoalescer::Submit(const Ticket& ticket, const grpc::ServerContextBas
   }
   if (!queues) {
     SendAlone(ticket);
-  } else if (batch != nullptr) {
-    SendBatch(std::move(batch));
+    return;
   }
+  ReportQueued(request.samples_size());
+  if (batch != nullptr) SendBatch(std::move(batch));
 }
 
 void RequestCoalescer::Withdraw(const Ticket& ticket, grpc::Status status) {
+  int dequeued = 0;
   {
     absl::MutexLock lock(&mu_);
     switch (ticket->state) {
@@ -95,6 +97,7 @@ void RequestCoalescer::Withdraw(const Ticket& ticket, grpc::Status status) {
       case Entry::State::kQueued: {
         auto& q = ticket->group->queue;
         q.erase(std::find(q.begin(), q.end(), ticket));
+        dequeued = ticket->samples;
         break;
       }
       case Entry::State::kSent:
@@ -103,6 +106,7 @@ void RequestCoalescer::Withdraw(const Ticket& ticket, grpc::Status status) {
     }
     ticket->state = Entry::State::kAnswered;
   }
+  ReportQueued(-dequeued);
   Done done = std::move(ticket->done);
   done(std::move(status), v1::ReconstructResponse());
 }
@@ -137,6 +141,7 @@ void RequestCoalescer::SendBatch(std::unique_ptr<Batch> batch) {
   for (const Ticket& m : batch->members) {
     for (const v1::Sample& s : m->request->samples()) *merged.add_samples() = s;
   }
+  ReportQueued(-merged.samples_size());
   if (options_.on_batch) options_.on_batch(merged.samples_size());
   Batch* raw = batch.release();  // owned by the call until it is answered
   send_(nullptr, &raw->merged, raw->deadline, &raw->response,

@@ -41,6 +41,10 @@ class RequestCoalescer {
     std::function<int()> max_calls = [] { return 2; };
     // Called with each sent batch's sample count; may be empty.
     std::function<void(int samples)> on_batch;
+    // Called, without the lock, with the change in samples queued (waiting
+    // for a batch): +n when a request queues, -n when it is sent or its
+    // caller withdraws it. Deltas, so calls may interleave. May be empty.
+    std::function<void(int delta)> on_queued;
   };
   // Sends `request` to a worker and calls `done` once when answered (the
   // Dispatcher's job). `context` is the caller's for a request sent alone,
@@ -99,6 +103,9 @@ class RequestCoalescer {
   void SendBatch(std::unique_ptr<Batch> batch) ABSL_LOCKS_EXCLUDED(mu_);
   void BatchAnswered(Batch* batch, grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
   void SendAlone(const Ticket& ticket) ABSL_LOCKS_EXCLUDED(mu_);
+  void ReportQueued(int delta) const ABSL_LOCKS_EXCLUDED(mu_) {
+    if (delta != 0 && options_.on_queued) options_.on_queued(delta);
+  }
 
   const Options options_;
   const Send send_;

@@ -83,4 +83,12 @@ prometheus::Histogram& GatewayBatchSizeHistogram(prometheus::Registry& registry)
       .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128});
 }
 
+prometheus::Gauge& GatewayQueuedSamplesGauge(prometheus::Registry& registry) {
+  return prometheus::BuildGauge()
+      .Name("v2p_gateway_queued_samples")
+      .Help("Samples waiting in the gateway for a worker batch (coalescing queue).")
+      .Register(registry)
+      .Add({});
+}
+
 }  // namespace v2p::server

@@ -43,6 +43,9 @@ prometheus::Gauge& StreamsInFlightGauge(prometheus::Registry& registry);
 // v2p_gateway_batch_size: samples per coalesced worker call.
 prometheus::Histogram& GatewayBatchSizeHistogram(prometheus::Registry& registry);
 
+// v2p_gateway_queued_samples: samples waiting in the gateway for a batch.
+prometheus::Gauge& GatewayQueuedSamplesGauge(prometheus::Registry& registry);
+
 }  // namespace v2p::server
 
 #endif  // V2P_SERVER_SERVER_METRICS_H_

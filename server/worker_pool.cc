@@ -158,14 +158,13 @@ absl::Status WorkerPool::StartOne(int slot) {
   if (!child.ok()) return child.status();
   const std::string address = absl::StrCat("127.0.0.1:", child->port);
   absl::MutexLock lock(&mu_);
-  if (stopping_) {
-    kill(child->pid,
-         SIGTERM);  // the destructor has already signalled the others
-  }
+  // The destructor has already signalled the others.
+  if (stopping_) kill(child->pid, SIGTERM);
   Slot& s = slots_[slot];
   s.pid = child->pid;
   s.handle = Connect(address, child->pid, slot);
   s.serving = true;  // it has just answered (SpawnWithReadyFd)
+  s.health_reports = 0;
   s.watch = WatchHealth(s.handle);
   Log(absl::StrCat(
       "worker ", slot, " ready at ", address, " (pid ", child->pid, ")",
@@ -190,6 +189,7 @@ void WorkerPool::Supervise(int slot) {
       dead_watch = std::move(slots_[slot].watch);
       slots_[slot].handle.reset();
       slots_[slot].serving = false;
+      slots_[slot].health_reports = 0;
       slots_[slot].pid = 0;
       if (stopping_) return;
       ++slots_[slot].restarts;
@@ -258,7 +258,9 @@ void WorkerPool::SetServing(const WorkerHandle* handle, bool serving) {
   {
     absl::MutexLock lock(&mu_);
     for (Slot& s : slots_) {
-      if (s.handle.get() != handle || s.serving == serving) continue;
+      if (s.handle.get() != handle) continue;
+      ++s.health_reports;
+      if (s.serving == serving) continue;
       s.serving = serving;
       changed = true;
     }
@@ -390,7 +392,8 @@ std::vector<WorkerPool::SlotState> WorkerPool::Slots() const {
   absl::MutexLock lock(&mu_);
   std::vector<SlotState> out;
   for (const Slot& s : slots_) {
-    out.push_back({s.handle ? s.handle->address : "", s.pid, s.ready(), s.restarts});
+    out.push_back(
+        {s.handle ? s.handle->address : "", s.pid, s.ready(), s.restarts, s.health_reports});
   }
   return out;
 }

@@ -126,6 +126,9 @@ class WorkerPool {
     pid_t pid = 0;
     bool ready = false;
     int restarts = 0;
+    // Health answers (or failures to reach it) reported for the current
+    // worker: 0 while the first is awaited.
+    int health_reports = 0;
   };
   std::vector<SlotState> Slots() const;
 
@@ -134,8 +137,9 @@ class WorkerPool {
     std::shared_ptr<WorkerHandle> handle;  // null while (re)starting
     pid_t pid = 0;
     int restarts = 0;
-    // The worker's last health status.
+    // The worker's last health status, and how many were reported.
     bool serving = false;
+    int health_reports = 0;
     // Follows `handle`'s health. Destroyed only without mu_ held (its
     // thread takes mu_ to report).
     std::unique_ptr<HealthWatch> watch;

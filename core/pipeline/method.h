@@ -20,17 +20,23 @@
 #include "core/decoding/decoder.h"
 #include "core/generation/generator.h"
 #include "core/pipeline/manifest.h"
+#include "core/pipeline/refiner.h"
 #include "core/pipeline/train_hooks.h"
 
 namespace v2p::core {
 
-// The stages a Pipeline runs: betas -> decoder -> (generator) -> image.
+// The stages a Pipeline runs: betas -> decoder -> (generator) ->
+// (refiner) -> image.
 struct PipelineStages {
   std::unique_ptr<const Decoder> decoder;
-  // Null: the decoded targets are the result (a features pipeline).
+  // Null with no refiner: the decoded targets are the result (a features
+  // pipeline).
   std::unique_ptr<const Generator> generator;
   // When not empty, the decoded outputs the generator takes, in its order.
   std::vector<int> condition_units;
+  // Optional: refines the generator's images (or makes them, with no
+  // generator) given the decoded targets; timed as the "refine" stage.
+  std::unique_ptr<const Refiner> refiner;
 };
 
 struct FitContext {

@@ -93,9 +93,11 @@ absl::Status CheckFiniteRows(const Eigen::MatrixXf& betas) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
-    ModelManifest manifest, std::unique_ptr<const Decoder> decoder,
-    std::unique_ptr<const Generator> generator, std::vector<int> condition_units) {
+absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(ModelManifest manifest,
+                                                                 PipelineStages stages) {
+  const Decoder* decoder = stages.decoder.get();
+  const Generator* generator = stages.generator.get();
+  if (decoder == nullptr) return absl::InvalidArgumentError("a pipeline needs a decoder");
   if (decoder->num_voxels() != manifest.num_voxels) {
     return absl::InvalidArgumentError(absl::StrCat("decoder takes ", decoder->num_voxels(),
                                                    " voxels; manifest says ", manifest.num_voxels));
@@ -107,17 +109,22 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
                        " values, the manifest's layers hold ", manifest.num_outputs()));
     if (generator == nullptr && manifest.target == "latent")
       return absl::InvalidArgumentError("a latent pipeline needs its GAN");
-    if (generator == nullptr)
-      return std::shared_ptr<const Pipeline>(
-          new Pipeline(std::move(manifest), std::move(decoder), nullptr, {}));
+  } else if (generator == nullptr) {
+    return absl::InvalidArgumentError("a pixels pipeline needs its generator (the pixel map)");
   }
-  for (int u : condition_units) {
+  if (generator == nullptr) {
+    if (!stages.condition_units.empty())
+      return absl::InvalidArgumentError("condition units given without a generator");
+    return std::shared_ptr<const Pipeline>(new Pipeline(std::move(manifest), std::move(stages)));
+  }
+  for (int u : stages.condition_units) {
     if (u < 0 || u >= decoder->num_outputs())
       return absl::InvalidArgumentError(absl::StrCat(
           "condition unit ", u, " is outside the decoder's ", decoder->num_outputs(), " outputs"));
   }
-  const int generator_input =
-      condition_units.empty() ? decoder->num_outputs() : static_cast<int>(condition_units.size());
+  const int generator_input = stages.condition_units.empty()
+                                  ? decoder->num_outputs()
+                                  : static_cast<int>(stages.condition_units.size());
   if (generator_input != generator->input_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "decoder gives ", generator_input, " values; generator takes ", generator->input_size()));
@@ -125,8 +132,26 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(
   if (!(generator->image_shape() == manifest.image)) {
     return absl::InvalidArgumentError("generator image shape disagrees with the manifest");
   }
-  return std::shared_ptr<const Pipeline>(new Pipeline(
-      std::move(manifest), std::move(decoder), std::move(generator), std::move(condition_units)));
+  return std::shared_ptr<const Pipeline>(new Pipeline(std::move(manifest), std::move(stages)));
+}
+
+absl::Status Pipeline::Generate(const Eigen::MatrixXf& targets, const RunOptions& options,
+                                Eigen::MatrixXf* images,
+                                std::vector<Eigen::MatrixXf>* draws) const {
+  Eigen::MatrixXf condition;
+  if (!condition_units_.empty()) {
+    condition.resize(targets.rows(), static_cast<Eigen::Index>(condition_units_.size()));
+    for (size_t j = 0; j < condition_units_.size(); ++j)
+      condition.col(static_cast<Eigen::Index>(j)) = targets.col(condition_units_[j]);
+  }
+  const Eigen::MatrixXf& h = condition_units_.empty() ? targets : condition;
+  ASSIGN_OR_RETURN(*images, generator_->Generate(h));
+  Clip(images);
+  if (options.samples > 0) {
+    ASSIGN_OR_RETURN(*draws, generator_->Sample(h, options.samples, options.sample_seed));
+    for (auto& d : *draws) Clip(&d);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf& betas,
@@ -141,10 +166,13 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf&
   }
   RETURN_IF_ERROR(CheckFiniteRows(betas));
   if (options.samples > 0 && !can_sample()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model ", manifest_.name, " cannot draw samples: its generator (",
-                     generator_ == nullptr ? "none" : generator_->Describe(),
-                     ") is deterministic; ask for samples from an ICG, CVAE or CGAN pipeline"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model ", manifest_.name, " cannot draw samples: ",
+        refiner_ != nullptr ? "its images are refined (" + refiner_->Describe() + ")"
+                            : absl::StrCat("its generator (",
+                                           generator_ == nullptr ? "none" : generator_->Describe(),
+                                           ") is deterministic"),
+        "; ask for samples from an ICG, CVAE or CGAN pipeline"));
   }
   Eigen::MatrixXf x = betas;
   decoder_->Standardize(&x);
@@ -154,33 +182,32 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf&
   const Eigen::MatrixXf targets = decoder_->Decode(x);
   t.decode = stage.Lap();
 
-  if (generator_ == nullptr) {  // features pipeline: decode is the result
+  if (!makes_images()) {  // features pipeline: decode is the result
     std::vector<Reconstruction> out(betas.rows());
     for (Eigen::Index i = 0; i < betas.rows(); ++i) out[i].features = targets.row(i).transpose();
     t.total = total.Elapsed();
     for (auto& r : out) r.timings = t;
     return out;
   }
-  RETURN_IF_ERROR(CheckCancelled(options, "generate"));
-  Eigen::MatrixXf condition;
-  if (!condition_units_.empty()) {
-    condition.resize(targets.rows(), static_cast<Eigen::Index>(condition_units_.size()));
-    for (size_t j = 0; j < condition_units_.size(); ++j)
-      condition.col(static_cast<Eigen::Index>(j)) = targets.col(condition_units_[j]);
-  }
-  const Eigen::MatrixXf& h = condition_units_.empty() ? targets : condition;
-  ASSIGN_OR_RETURN(Eigen::MatrixXf images, generator_->Generate(h));
-  const bool keep_features = manifest_.target != "pixels";
-  auto clip = [&](Eigen::MatrixXf* m) {
-    if (manifest_.clip_output) *m = m->cwiseMax(0.0f).cwiseMin(1.0f);
-  };
-  clip(&images);
+  Eigen::MatrixXf images;
   std::vector<Eigen::MatrixXf> draws;
-  if (options.samples > 0) {
-    ASSIGN_OR_RETURN(draws, generator_->Sample(h, options.samples, options.sample_seed));
-    for (auto& d : draws) clip(&d);
+  if (generator_ != nullptr) {
+    RETURN_IF_ERROR(CheckCancelled(options, "generate"));
+    RETURN_IF_ERROR(Generate(targets, options, &images, &draws));
+    t.generate = stage.Lap();
   }
-  t.generate = stage.Lap();
+  if (refiner_ != nullptr) {
+    RETURN_IF_ERROR(CheckCancelled(options, "refine"));
+    ASSIGN_OR_RETURN(images, refiner_->Refine(targets, images, options.is_cancelled));
+    if (images.rows() != betas.rows() || images.cols() != image_shape().num_pixels()) {
+      return absl::InternalError(absl::StrCat(
+          "refiner ", refiner_->Describe(), " gave ", images.rows(), " x ", images.cols(),
+          " pixels for ", betas.rows(), " samples of ", image_shape().num_pixels()));
+    }
+    Clip(&images);
+    t.refine = stage.Lap();
+  }
+  const bool keep_features = manifest_.target != "pixels";
 
   RETURN_IF_ERROR(CheckCancelled(options, "encode"));
   ASSIGN_OR_RETURN(std::vector<Reconstruction> out,

@@ -1,6 +1,7 @@
 // A loaded, immutable reconstruction pipeline: betas -> preprocess
-// (e.g. voxel standardisation) -> decode -> generate -> encode (PNG); the
-// stages come from the method that fitted it (method.h).
+// (e.g. voxel standardisation) -> decode -> generate -> refine -> encode
+// (PNG); the stages come from the method that fitted it (method.h), and a
+// pipeline may lack the generator, the refiner or both.
 // Shared as std::shared_ptr<const Pipeline>; Run() is thread-safe.
 #ifndef V2P_CORE_PIPELINE_PIPELINE_H_
 #define V2P_CORE_PIPELINE_PIPELINE_H_
@@ -17,6 +18,7 @@
 #include "core/generation/generator.h"
 #include "core/pipeline/manifest.h"
 #include "core/pipeline/method.h"
+#include "core/pipeline/refiner.h"
 
 namespace v2p::core {
 
@@ -55,15 +57,19 @@ class Pipeline {
   // Takes ownership of the stages. INVALID_ARGUMENT when they disagree with
   // the manifest (voxel count, decoder outputs vs generator input, shape).
   // A features pipeline (manifest.target "features") may have no
-  // generator; condition_units, when given, are the decoded outputs the
-  // generator takes (in its input order).
+  // generator (and then, with a refiner, the refiner makes the images);
+  // condition_units, when given, are the decoded outputs the generator
+  // takes (in its input order).
+  static absl::StatusOr<std::shared_ptr<const Pipeline>> Create(ModelManifest manifest,
+                                                                PipelineStages stages);
   static absl::StatusOr<std::shared_ptr<const Pipeline>> Create(
       ModelManifest manifest, std::unique_ptr<const Decoder> decoder,
-      std::unique_ptr<const Generator> generator, std::vector<int> condition_units = {});
-  static absl::StatusOr<std::shared_ptr<const Pipeline>> Create(ModelManifest manifest,
-                                                                PipelineStages stages) {
-    return Create(std::move(manifest), std::move(stages.decoder), std::move(stages.generator),
-                  std::move(stages.condition_units));
+      std::unique_ptr<const Generator> generator, std::vector<int> condition_units = {}) {
+    PipelineStages stages;
+    stages.decoder = std::move(decoder);
+    stages.generator = std::move(generator);
+    stages.condition_units = std::move(condition_units);
+    return Create(std::move(manifest), std::move(stages));
   }
   // (A version directory is loaded by LoadPipeline, core/methods/registry.h.)
 
@@ -73,27 +79,40 @@ class Pipeline {
   // The rank of the decode's factored weights (Decoder::decode_rank),
   // 0 when W is used whole.
   int decode_rank() const { return decoder_->decode_rank(); }
-  // Whether RunOptions::samples can be asked of it.
-  bool can_sample() const { return generator_ != nullptr && generator_->stochastic(); }
+  // Whether RunOptions::samples can be asked of it (a stochastic generator
+  // and no refiner: draws are not refined).
+  bool can_sample() const {
+    return generator_ != nullptr && generator_->stochastic() && refiner_ == nullptr;
+  }
+  // Whether Run() gives images (a generator or a refiner) or only features.
+  bool makes_images() const { return generator_ != nullptr || refiner_ != nullptr; }
 
   // betas: n x num_voxels(), n >= 1. INVALID_ARGUMENT (naming the sample
   // row) for a wrong voxel count or a NaN/Inf value; CANCELLED if
-  // options.is_cancelled fires. One result per row, in order.
+  // options.is_cancelled fires (between stages, and within the refiner's
+  // iterations). One result per row, in order.
   absl::StatusOr<std::vector<Reconstruction>> Run(const Eigen::MatrixXf& betas,
                                                   const RunOptions& options = {}) const;
 
  private:
-  Pipeline(ModelManifest manifest, std::unique_ptr<const Decoder> decoder,
-           std::unique_ptr<const Generator> generator, std::vector<int> condition_units)
+  Pipeline(ModelManifest manifest, PipelineStages stages)
       : manifest_(std::move(manifest)),
-        decoder_(std::move(decoder)),
-        generator_(std::move(generator)),
-        condition_units_(std::move(condition_units)) {}
+        decoder_(std::move(stages.decoder)),
+        generator_(std::move(stages.generator)),
+        condition_units_(std::move(stages.condition_units)),
+        refiner_(std::move(stages.refiner)) {}
+  // The generator's images (and draws) for the decoded targets.
+  absl::Status Generate(const Eigen::MatrixXf& targets, const RunOptions& options,
+                        Eigen::MatrixXf* images, std::vector<Eigen::MatrixXf>* draws) const;
+  void Clip(Eigen::MatrixXf* m) const {
+    if (manifest_.clip_output) *m = m->cwiseMax(0.0f).cwiseMin(1.0f);
+  }
 
   ModelManifest manifest_;
   std::unique_ptr<const Decoder> decoder_;
   std::unique_ptr<const Generator> generator_;
   std::vector<int> condition_units_;
+  std::unique_ptr<const Refiner> refiner_;
 };
 
 // Returns INVALID_ARGUMENT naming the first sample (row) that is not finite,

@@ -247,8 +247,8 @@ absl::StatusOr<ModelManifest> TrainModel(const Dataset& dataset, const TrainRequ
   // Scored through the same Run() path the worker serves; the stages stay
   // alive in the pipeline until the commit has saved them.
   const Decoder& decoder = *f.stages.decoder;
-  const bool with_images = f.stages.generator != nullptr;
   ASSIGN_OR_RETURN(auto pipeline, Pipeline::Create(m, std::move(f.stages)));
+  const bool with_images = pipeline->makes_images();
   if (m.target != "pixels" && eval.betas.rows() > 0 && f.eval_targets.rows() == eval.betas.rows()) {
     RETURN_IF_ERROR(ScoreTargets(*pipeline, f, eval, eval_name, &m));
   }

@@ -347,7 +347,20 @@ TEST_F(EndToEnd, UnloadUnderLoadAnswersEveryRequestAndLeaksNoThreads) {
       }
     });
   }
-  absl::SleepFor(absl::Milliseconds(500));
+  const auto answered_so_far = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    int n = 0;
+    for (const auto& [code, k] : codes) n += k;
+    return n;
+  };
+  // Waits until `n` more requests have been answered (up to 30 s).
+  const auto await_answers = [&](int n) {
+    const int target = answered_so_far() + n;
+    const absl::Time until = absl::Now() + absl::Seconds(30);
+    while (answered_so_far() < target && absl::Now() < until) absl::SleepFor(absl::Milliseconds(2));
+    return answered_so_far() >= target;
+  };
+  ASSERT_TRUE(await_answers(20));
   const long before = ProcStatus(workers[0], "Threads:");
   const long rss_before = ProcStatus(workers[0], "VmRSS:");
   auto models = v1::Models::NewStub(server_->channel());
@@ -357,12 +370,18 @@ TEST_F(EndToEnd, UnloadUnderLoadAnswersEveryRequestAndLeaksNoThreads) {
     unload.set_name(kModel);
     google::protobuf::Empty empty;
     ASSERT_TRUE(models->UnloadModel(&ctx, unload, &empty).ok());
-    absl::SleepFor(absl::Milliseconds(100));
+    // Requests flow between unloads (they load the model again).
+    EXPECT_TRUE(await_answers(8)) << "after unload " << u;
   }
   stop = true;
   for (auto& t : clients) t.join();
-  absl::SleepFor(absl::Milliseconds(300));
-  const long after = ProcStatus(workers[0], "Threads:");
+  // An unloaded copy's batch threads end once its last request is answered.
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  long after = ProcStatus(workers[0], "Threads:");
+  while (after > before + 1 && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(10));
+    after = ProcStatus(workers[0], "Threads:");
+  }
   const long rss_after = ProcStatus(workers[0], "VmRSS:");
 
   int answered = 0;

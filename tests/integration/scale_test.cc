@@ -3,10 +3,12 @@
 // retryable code the load tool counts; every streamed sample is answered.
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "client/load_command.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_process.h"
@@ -41,9 +43,14 @@ class ScaleTest : public ::testing::Test {
     o.clients = stream ? 4 : 8;
     o.duration_s = 5;
     o.stream = stream;
+    std::atomic<int64_t> received{0};
+    o.received_so_far = &received;
     absl::StatusOr<client::LoadReport> report;
     std::thread load([&] { report = client::RunLoad(o); });
-    std::this_thread::sleep_for(std::chrono::seconds(2));
+    // The load is under way (results coming back) before a worker dies.
+    const absl::Time until = absl::Now() + absl::Seconds(o.duration_s / 2);
+    while (received < 200 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(5));
+    EXPECT_GE(received, 200) << "results before the kill";
     const auto workers = server_->Children();
     EXPECT_EQ(workers.size(), 2u);
     if (!workers.empty()) kill(workers[0], SIGKILL);

@@ -49,6 +49,11 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
       batch_sizes_.push_back(req->samples_size());
     }
     absl::SleepFor(delay_);
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](bool* held) { return !*held; }, &held_));
+    }
     if (fail_with_ != grpc::StatusCode::OK) return grpc::Status(fail_with_, "fake failure");
     for (const auto& s : req->samples()) {
       auto* r = resp->add_results();
@@ -82,6 +87,16 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
     return get_model_delay_;
   }
 
+  // While held, Reconstruct calls wait (counted in `calls`) until Release.
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    held_ = true;
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    held_ = false;
+  }
+
   std::vector<int> batch_sizes() {
     absl::MutexLock lock(&mu_);
     return batch_sizes_;
@@ -97,6 +112,7 @@ class FakeWorker final : public voxel2pixel::worker::v1::Worker::Service {
   absl::Mutex mu_;
   std::chrono::system_clock::time_point last_deadline_;
   absl::Duration get_model_delay_ = absl::ZeroDuration();
+  bool held_ = false;
 };
 
 struct RunningWorker {

@@ -115,7 +115,8 @@ TEST(WorkerHealth, AWorkerIsReadyOnlyWhileItCanBeReached) {
     port = probe.port;
   }
   auto pool = *WorkerPool::Create(Addresses({"127.0.0.1:" + std::to_string(port)}));
-  absl::SleepFor(absl::Milliseconds(300));
+  // Its first health check has failed: not ready, and Acquire gives up.
+  ASSERT_TRUE(Eventually([&] { return pool->Slots()[0].health_reports >= 1; }));
   EXPECT_EQ(ReadyCount(*pool), 0);
   EXPECT_EQ(pool->Acquire(absl::Now() + absl::Milliseconds(200)).status().code(),
             absl::StatusCode::kUnavailable);

@@ -3,11 +3,14 @@
 #include "core/methods/pixels/pixels_method.h"
 #include "core/methods/registry.h"
 
+#include <atomic>
 #include <filesystem>
 #include <limits>
 
 #include "core/data/dataset.h"
 #include "core/generation/icg.h"
+#include "core/generation/identity_generator.h"
+#include "core/pipeline/refiner.h"
 #include "core/pipeline/trainer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
@@ -219,6 +222,106 @@ TEST_F(PipelineTest, DeterministicGeneratorRefusesSamples) {
   auto recs = p->Run(dataset_->test.betas.topRows(1).cast<float>(), o);
   EXPECT_EQ(recs.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(recs.status().message().find("deterministic"), std::string::npos) << recs.status();
+}
+
+// A refine stage for the tests: `iterations` steps, each checking for
+// cancellation, that move every pixel halfway towards 1 - start (from 0.5
+// when it has no start), so after k steps p = t + (s - t) / 2^k.
+class StepRefiner final : public Refiner {
+ public:
+  StepRefiner(int iterations, int num_pixels, std::atomic<int>* steps)
+      : iterations_(iterations), num_pixels_(num_pixels), steps_(steps) {}
+  std::string Describe() const override { return "step refiner"; }
+  absl::StatusOr<Eigen::MatrixXf> Refine(const Eigen::MatrixXf& decoded,
+                                         const Eigen::MatrixXf& start,
+                                         const std::function<bool()>& is_cancelled) const override {
+    Eigen::MatrixXf x =
+        start.rows() > 0 ? start : Eigen::MatrixXf::Constant(decoded.rows(), num_pixels_, 0.5f);
+    const Eigen::MatrixXf target = 1.0f - x.array();
+    for (int k = 0; k < iterations_; ++k) {
+      if (is_cancelled && is_cancelled()) return absl::CancelledError("refine cancelled");
+      ++*steps_;
+      x += 0.5f * (target - x);
+    }
+    return x;
+  }
+
+ private:
+  const int iterations_, num_pixels_;
+  std::atomic<int>* steps_;
+};
+
+TEST(RefineStage, RunsAfterTheGeneratorOrAloneIsTimedAndStopsWhenCancelled) {
+  std::mt19937_64 rng(5);
+  const Eigen::MatrixXd x = testing::Gaussian(40, 12, rng);
+  const Eigen::MatrixXd y = (x * testing::Gaussian(12, 16, rng)).array() * 0.05 + 0.5;
+  RidgeDecoder::Options ro;
+  ro.regression.alpha = 1;
+  ModelManifest m;
+  m.name = "refined";
+  m.num_voxels = 12;
+  m.image = {4, 4, 1};
+  m.target = "pixels";
+  std::atomic<int> steps{0};
+  auto stages = [&](int iterations, int pixels, bool with_generator) {
+    PipelineStages s;
+    s.decoder = *RidgeDecoder::Fit(x, y, ro);
+    if (with_generator) s.generator = std::make_unique<const IdentityGenerator>(m.image);
+    s.refiner = std::make_unique<const StepRefiner>(iterations, pixels, &steps);
+    return s;
+  };
+  const Eigen::MatrixXf betas = x.topRows(3).cast<float>();
+
+  // After the (identity) generator: 4 steps from the decoded image s give
+  // t + (s - t) / 16 with t = 1 - s.
+  auto refined = Pipeline::Create(m, stages(4, 16, true));
+  ASSERT_TRUE(refined.ok()) << refined.status();
+  EXPECT_TRUE((*refined)->makes_images());
+  EXPECT_FALSE((*refined)->can_sample());
+  auto plain = Pipeline::Create(m, *RidgeDecoder::Fit(x, y, ro),
+                                std::make_unique<const IdentityGenerator>(m.image));
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  auto recs = (*refined)->Run(betas);
+  auto base = (*plain)->Run(betas);
+  ASSERT_TRUE(recs.ok() && base.ok()) << recs.status() << base.status();
+  EXPECT_EQ(steps, 4);
+  for (int i = 0; i < 3; ++i) {
+    const Eigen::VectorXf s = (*base)[i].pixels;
+    const Eigen::VectorXf want = (1.0f - s.array()) + (2.0f * s.array() - 1.0f) / 16.0f;
+    EXPECT_LT(((*recs)[i].pixels - want).cwiseAbs().maxCoeff(), 1e-6);
+    EXPECT_FALSE((*recs)[i].png.empty());
+    EXPECT_GT((*recs)[i].timings.refine, absl::ZeroDuration());
+    EXPECT_EQ((*base)[i].timings.refine, absl::ZeroDuration());
+  }
+
+  // Alone, on a features pipeline: the refiner makes the images.
+  m.target = "features";
+  m.feature_layers = {{"fc", {16}, 16}};
+  EXPECT_EQ(Pipeline::Create(m, stages(1, 16, false)).ok(), true);
+  auto alone = Pipeline::Create(m, stages(1, 16, false));
+  auto out = (*alone)->Run(betas);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((*out)[0].pixels.size(), 16);
+  EXPECT_EQ((*out)[0].features.size(), 16);
+  EXPECT_FLOAT_EQ((*out)[0].pixels(0), 0.5f);  // halfway from 0.5 to 0.5
+
+  // A refiner giving the wrong shape is an INTERNAL error naming it.
+  auto wrong = Pipeline::Create(m, stages(1, 15, false));
+  EXPECT_EQ((*wrong)->Run(betas).status().code(), absl::StatusCode::kInternal);
+  EXPECT_NE((*wrong)->Run(betas).status().message().find("step refiner"), std::string::npos);
+
+  // A cancel inside the refiner's iterations stops it there.
+  steps = 0;
+  auto long_run = Pipeline::Create(m, stages(1000, 16, false));
+  RunOptions o;
+  o.is_cancelled = [&] { return steps >= 3; };
+  EXPECT_EQ((*long_run)->Run(betas, o).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(steps, 3);
+
+  // A pixels pipeline needs its generator; a refiner does not replace it.
+  m.target = "pixels";
+  EXPECT_EQ(Pipeline::Create(m, stages(1, 16, false)).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
