@@ -1,5 +1,6 @@
 // The built-in methods, one registration line each.
 #include "core/methods/dand/dand_method.h"
+#include "core/methods/fattention/fattention_method.h"
 #include "core/methods/features/features_method.h"
 #include "core/methods/hyper/hyper_method.h"
 #include "core/methods/pixels/pixels_method.h"
@@ -14,6 +15,8 @@ void RegisterBuiltinMethods(MethodRegistry& r) {
   (void)r.Register({HyperMethod::kName, "HYPER: ridge to GAN latents", HyperMethod::Load, {}});
   (void)r.Register(
       {DandMethod::kName, "DAND: MAP to components, paired GAN", DandMethod::Load, {}});
+  (void)r.Register({FAttentionMethod::kName, "foreground attention + Loop-Enc-Dec",
+                    FAttentionMethod::Load, FAttentionMethod::Create});
 }
 
 }  // namespace v2p::core
