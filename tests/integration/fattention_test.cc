@@ -1,0 +1,105 @@
+// Foreground attention with Loop-Enc-Dec end to end: a quick feature
+// network, then a training job of v2p-server for the generic
+// `method { name: "fattention" }` spec (examples/digit69_fattention.pbtxt) on
+// an uploaded digit69 with X_prior as the unpaired images; the model's
+// decoded attention maps are scored against the test stimuli's foreground,
+// and the test trials are reconstructed over gRPC and scored.
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "core/base/files.h"
+#include "core/data/dataset.h"
+#include "core/evaluation/report.h"
+#include "experiments/feature_commands.h"
+#include "gtest/gtest.h"
+#include "tests/testing/digit69.h"
+#include "tests/testing/reconstruct.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/test_paths.h"
+#include "voxel2pixel/v1/models_service.grpc.pb.h"
+#include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
+
+namespace v2p {
+namespace {
+
+namespace v1 = voxel2pixel::v1;
+
+TEST(FAttentionService, TrainedAsAJobItsMapsBeatTheMeanMapAndItsImagesTheMeanImage) {
+  const std::string repo = testing::MakeTempDir("fattention_e2e");
+  client::FeaturesTrainOptions f;  // a quick network: MNIST, BRAINS, Olivetti
+  f.repo = repo;
+  f.data_root = testing::DataDir();
+  f.fashion_dir = "";
+  f.epochs = 2;
+  f.statistics_images = 300;
+  ASSERT_TRUE(client::RunFeaturesTrain(f).ok());
+  auto written = testing::WriteDigit69WithPrior(repo + "/digit69_prior.mat");
+  ASSERT_TRUE(written.ok()) << written.status();
+  auto description = core::ReadFile(testing::SourceDir() + "/examples/digit69_dataset.pbtxt");
+  ASSERT_TRUE(description.ok());
+  ASSERT_TRUE(core::WriteFile(repo + "/description.pbtxt",
+                              absl::StrReplaceAll(*description,
+                                                  {{testing::kExampleDigit69File, written->file}}) +
+                                  "unpaired_images: \"X_prior\"\n")
+                  .ok());
+  auto server = testing::ServerProcess::Start(repo, {"--workers=spawn:1", "--worker_device=cpu"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
+  const std::string at = " --server " + (*server)->address();
+  const auto up = testing::RunCommand(cli + "datasets upload --name digit69_prior --description " +
+                                      repo + "/description.pbtxt" + at);
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  const auto train =
+      testing::RunCommand(cli + "train --dataset digit69_prior --model fa --wait --spec " +
+                          testing::SourceDir() + "/examples/digit69_fattention.pbtxt" + at);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("TRAINING_GENERATOR"), std::string::npos) << train.output;
+
+  // The decoded maps against the test stimuli's foreground.
+  auto models = v1::Models::NewStub((*server)->channel());
+  grpc::ClientContext ctx;
+  v1::GetModelRequest get;
+  get.set_name("fa");
+  v1::Model model;
+  ASSERT_TRUE(models->GetModel(&ctx, get, &model).ok());
+  const auto& e = model.evaluation();
+  ASSERT_TRUE(e.metrics().count("attention_iou") && e.baseline_metrics().count("attention_iou"));
+  std::printf("attention maps: IoU %.3f, PCC %.3f (mean training map: IoU %.3f, PCC %.3f)\n",
+              e.metrics().at("attention_iou"), e.metrics().at("attention_pcc"),
+              e.baseline_metrics().at("attention_iou"), e.baseline_metrics().at("attention_pcc"));
+  EXPECT_GT(e.metrics().at("attention_iou"), e.baseline_metrics().at("attention_iou"));
+  EXPECT_GT(e.metrics().at("attention_pcc"), e.baseline_metrics().at("attention_pcc"));
+
+  // The test trials over gRPC.
+  auto ds = core::LoadDataset(testing::Digit69Options());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  auto stub = v1::Reconstruction::NewStub((*server)->channel());
+  const int n = static_cast<int>(ds->test.betas.rows());
+  v1::ReconstructResponse resp;
+  const grpc::Status st = testing::ReconstructTestTrials(*stub, "fa", *ds, true, 0, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.results_size(), n);
+  Eigen::MatrixXd rec(n, 784);
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(resp.results(i).image().pixels_size(), 784);
+    for (int p = 0; p < 784; ++p) rec(i, p) = resp.results(i).image().pixels(p);
+  }
+  auto scores = core::ScoreReconstructions(rec, ds->test.stimuli, ds->image);
+  auto mean = core::ScoreReconstructions(core::MeanImageBaseline(ds->train.stimuli, n),
+                                         ds->test.stimuli, ds->image);
+  ASSERT_TRUE(scores.ok() && mean.ok());
+  std::printf(
+      "F-attention over gRPC: PCC %.3f, SSIM-11g %.3f, identification %.3f (PCC) %.3f (SSIM); "
+      "mean image PCC %.3f, SSIM-11g %.3f\n",
+      scores->pcc, scores->ssim, scores->identification_pcc, scores->identification_ssim, mean->pcc,
+      mean->ssim);
+  EXPECT_GE(scores->identification_ssim, 0.85);
+  EXPECT_GT(scores->pcc, mean->pcc);
+  EXPECT_GE(scores->ssim, 0.40);
+  std::filesystem::remove_all(repo);
+}
+
+}  // namespace
+}  // namespace v2p
