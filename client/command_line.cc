@@ -62,7 +62,9 @@ int ReportUsage(const char* program, const std::string& why, const char* usage) 
 bool RunsInLab(int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') return false;
   const std::string command = argv[1];
-  if (command == "features" || command == "generators" || command == "gan") return true;
+  if (command == "features" || command == "generators" || command == "gan" ||
+      command == "fattention")
+    return true;
   if (command != "train") return false;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];

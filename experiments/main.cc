@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/command_line.h"
+#include "experiments/fattention_commands.h"
 #include "experiments/feature_commands.h"
 #include "experiments/gan_commands.h"
 #include "experiments/generator_commands.h"
@@ -49,7 +50,9 @@ ABSL_FLAG(std::string, fashion_dir, "/usr/share/datasets/fashion-mnist",
           "features train: Debian dataset-fashion-mnist folder.");
 ABSL_FLAG(std::string, network, "alexnet28", "features compare: stored feature network.");
 ABSL_FLAG(std::string, layers, "fc6", "features compare: comma-separated layers to decode.");
-ABSL_FLAG(int, folds, 5, "features compare: outer cross-validation folds.");
+ABSL_FLAG(int, folds, 5,
+          "features compare: outer cross-validation folds; fattention evaluate: folds over "
+          "69dataset2.mat's 100 trials (0: the 90/10 split only).");
 ABSL_FLAG(int, voxels, 200, "features compare: voxels selected for SMR.");
 ABSL_FLAG(int, iterations, 10, "features compare: SMR alternating iterations.");
 ABSL_FLAG(std::string, variants, "",
@@ -94,7 +97,8 @@ constexpr char kUsage[] =
     "      [--dataset DESC: train on its images, not digit69's X_prior + MNIST]\n"
     "  generators evaluate --repo DIR --out DIR [--layers fc6] [--epochs 20] [--top_k 64,128]\n"
     "  gan evaluate --repo DIR --out DIR [--gan digit69_GAN] [--epochs 20] [--permutations 200]\n"
-    "      [--face_epochs 60] [--faces=false]";
+    "      [--face_epochs 60] [--faces=false]\n"
+    "  fattention evaluate --repo DIR --out DIR [--network alexnet28] [--folds 5 (0: split only)]";
 
 int Report(const absl::Status& s) { return v2p::client::ReportStatus("v2p", s); }
 int Usage(const std::string& why) { return v2p::client::ReportUsage("v2p", why, kUsage); }
@@ -158,6 +162,22 @@ int Gan(const Invocation& c) {
   o.command = c.command_line;
   if (o.repo.empty() || o.out_dir.empty()) return Usage("gan evaluate needs --repo and --out");
   return Report(v2p::client::RunGanEvaluate(o));
+}
+
+// fattention evaluate: the foreground-attention tables.
+int FAttention(const Invocation& c) {
+  if (c.sub != "evaluate") return Usage("fattention takes evaluate");
+  v2p::client::FAttentionEvaluateOptions o;
+  o.repo = absl::GetFlag(FLAGS_repo);
+  o.network = absl::GetFlag(FLAGS_network);
+  o.data_root = SharedDataRoot();
+  o.out_dir = absl::GetFlag(FLAGS_out);
+  o.folds = absl::GetFlag(FLAGS_folds);
+  if (absl::GetFlag(FLAGS_seed) > 0) o.seed = absl::GetFlag(FLAGS_seed);
+  o.command = c.command_line;
+  if (o.repo.empty() || o.out_dir.empty())
+    return Usage("fattention evaluate needs --repo and --out");
+  return Report(v2p::client::RunFAttentionEvaluate(o));
 }
 
 // generators evaluate: the generator table.
@@ -226,10 +246,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   v2p::DisableMutexDeadlockDetection();
   static const v2p::client::CommandTable kCommands = {
-      {"features", Features},
-      {"gan", Gan},
-      {"generators", GeneratorsCommand},
-      {"train", LocalTrain},
+      {"fattention", FAttention},        {"features", Features}, {"gan", Gan},
+      {"generators", GeneratorsCommand}, {"train", LocalTrain},
   };
   return v2p::client::RunCommandTable(argc, argv, kCommands, Usage);
 }
