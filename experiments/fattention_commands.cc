@@ -8,12 +8,14 @@
 #include <map>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
+#include "core/data/regions.h"
 #include "core/evaluation/contact_sheet.h"
 #include "core/evaluation/report.h"
 #include "core/methods/fattention/fattention_method.h"
@@ -178,6 +180,55 @@ absl::StatusOr<std::string> CvSection(const FAttentionEvaluateOptions& o,
   return md;
 }
 
+// The dataset with only `columns` of its betas.
+core::Dataset WithColumns(const core::Dataset& d, const std::vector<int>& columns) {
+  core::Dataset out = d;
+  const Eigen::VectorXi idx = Eigen::Map<const Eigen::VectorXi>(columns.data(), columns.size());
+  out.train.betas = d.train.betas(Eigen::all, idx);
+  out.test.betas = d.test.betas(Eigen::all, idx);
+  return out;
+}
+
+// The region study: the full method and ridge from V1's voxels only and
+// from V2-V3's only (the masks that ship with 69dataset2.mat).
+absl::StatusOr<std::string> RegionSection(const FAttentionEvaluateOptions& o,
+                                          const core::Dataset& d) {
+  ASSIGN_OR_RETURN(const auto regions, core::ReadRegionsOfInterest(
+                                           o.data_root + "/digit69/69dataset2.mat",
+                                           "region_of_interest_label", "region_of_interest_mask"));
+  if (regions.empty() || static_cast<int>(regions[0].columns.size()) != d.train.betas.cols())
+    return absl::FailedPreconditionError(
+        "69dataset2.mat's primary region is not the betas' voxels");
+  std::string md =
+      "## Region study (90/10 split): V1 voxels only against V2-V3 only\n\n"
+      "| voxels | count | method | PCC | SSIM-11g | identification (PCC) | "
+      "identification (SSIM, pairwise) | attention IoU |\n|---|---|---|---|---|---|---|---|\n";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> sets = {
+      {"V1", {"V1"}}, {"V2-V3", {"V2", "V3"}}};
+  for (const auto& [label, parts] : sets) {
+    const std::vector<int> columns = core::RegionColumns(regions, parts);
+    const core::Dataset sub = WithColumns(d, columns);
+    ASSIGN_OR_RETURN(const core::TrainRequest full, Request(o, Variants()[0]));
+    for (const auto& [name, request] :
+         {std::pair<std::string, core::TrainRequest>{"F-attention (full)", full},
+          {"ridge to pixels", RidgeRequest()}}) {
+      ASSIGN_OR_RETURN(const Row r,
+                       TrainAndScore(o, sub, request, name, absl::StrCat("fa-roi-", getpid())));
+      absl::StrAppend(&md, "| ", label, " | ", columns.size(), " | ", name, " | ",
+                      Cell(r.scores.pcc), " | ", Cell(r.scores.ssim), " | ",
+                      Cell(r.scores.identification_pcc), " | ", Cell(r.scores.identification_ssim),
+                      " | ", Cell(r.attention_iou), " |\n");
+      std::printf("%s (%zu voxels), %s: PCC %.3f, SSIM-11g %.3f, identification (SSIM) %.3f\n",
+                  label.c_str(), columns.size(), name.c_str(), r.scores.pcc, r.scores.ssim,
+                  r.scores.identification_ssim);
+      std::fflush(stdout);
+    }
+  }
+  return absl::StrCat(md,
+                      "\nThe betas' columns are taken as the primary mask's voxels in MATLAB's "
+                      "column-major order (core/data/regions.h).\n");
+}
+
 core::DatasetOptions AllTrials(const std::string& data_root) {
   core::DatasetOptions o;
   o.name = "digit69 (all 100 trials)";
@@ -205,17 +256,28 @@ absl::Status RunFAttentionEvaluate(const FAttentionEvaluateOptions& o) {
       "); unpaired images: X_prior (2000 sixes and nines never shown in the scanner). "
       "Identification is 2-way; the SSIM one compares each reconstruction with its own and "
       "another test stimulus by SSIM-11g, as the paper's pairwise-SSIM identification.\n\n");
-  ASSIGN_OR_RETURN(const std::string split_md, SplitSection(o, d));
-  absl::StrAppend(&md, split_md);
-  RETURN_IF_ERROR(core::WriteFile(o.out_dir + "/fattention_tables.md", md));
-  if (o.folds > 0) {
+  if (absl::StrContains(o.sections, "split")) {
+    ASSIGN_OR_RETURN(const std::string split_md, SplitSection(o, d));
+    absl::StrAppend(&md, split_md);
+    RETURN_IF_ERROR(core::WriteFile(o.out_dir + "/fattention_tables.md", md));
+  }
+  if (absl::StrContains(o.sections, "cv") && o.folds > 0) {
     ASSIGN_OR_RETURN(const core::Dataset all, core::LoadDataset(AllTrials(o.data_root)));
     ASSIGN_OR_RETURN(const std::string cv_md, CvSection(o, all));
     absl::StrAppend(&md, "\n", cv_md);
+    RETURN_IF_ERROR(core::WriteFile(o.out_dir + "/fattention_tables.md", md));
   }
-  RETURN_IF_ERROR(core::WriteFile(o.out_dir + "/fattention_tables.md", md));
-  std::printf("\n%s\nwrote %s/fattention_tables.md and fattention_digit69.png\n", md.c_str(),
-              o.out_dir.c_str());
+  if (absl::StrContains(o.sections, "regions")) {
+    ASSIGN_OR_RETURN(const std::string region_md, RegionSection(o, d));
+    RETURN_IF_ERROR(core::WriteFile(o.out_dir + "/fattention_regions.md",
+                                    absl::StrCat("# Foreground attention: the region study\n\n",
+                                                 "Produced by `", o.command, "`.\n\n", region_md)));
+    absl::StrAppend(&md, "\n", region_md);
+  }
+  std::printf(
+      "\n%s\nwrote under %s: fattention_tables.md, fattention_regions.md, "
+      "fattention_digit69.png (as the sections asked)\n",
+      md.c_str(), o.out_dir.c_str());
   return absl::OkStatus();
 }
 

@@ -4,7 +4,8 @@
 // neither) beside ridge and the mean image, with the paper's pairwise-SSIM
 // identification and a contact sheet per row; then a k-fold
 // cross-validation of the four over all 100 trials of 69dataset2.mat, so
-// the ranking rests on more than 10 test images.
+// the ranking rests on more than 10 test images; and the region study,
+// decoding from V1's voxels only against V2-V3's only.
 #ifndef V2P_EXPERIMENTS_FATTENTION_COMMANDS_H_
 #define V2P_EXPERIMENTS_FATTENTION_COMMANDS_H_
 
@@ -22,7 +23,11 @@ struct FAttentionEvaluateOptions {
   std::string data_root = "../shared/data";
   std::string out_dir;  // fattention_tables.md and the contact sheets
   std::string command;  // as typed, recorded in the tables
-  int folds = 5;        // 0: the split table only
+  int folds = 5;        // 0: no cross-validation
+  // Which of "split", "cv" and "regions" to run (comma-separated). The
+  // split and cross-validation tables go to fattention_tables.md, the
+  // region study to fattention_regions.md.
+  std::string sections = "split,cv,regions";
   uint64_t seed = 1;
 };
 

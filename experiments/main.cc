@@ -50,6 +50,8 @@ ABSL_FLAG(std::string, fashion_dir, "/usr/share/datasets/fashion-mnist",
           "features train: Debian dataset-fashion-mnist folder.");
 ABSL_FLAG(std::string, network, "alexnet28", "features compare: stored feature network.");
 ABSL_FLAG(std::string, layers, "fc6", "features compare: comma-separated layers to decode.");
+ABSL_FLAG(std::string, sections, "",
+          "fattention evaluate: which of split,cv,regions to run (default: all three).");
 ABSL_FLAG(int, folds, 5,
           "features compare: outer cross-validation folds; fattention evaluate: folds over "
           "69dataset2.mat's 100 trials (0: the 90/10 split only).");
@@ -98,7 +100,8 @@ constexpr char kUsage[] =
     "  generators evaluate --repo DIR --out DIR [--layers fc6] [--epochs 20] [--top_k 64,128]\n"
     "  gan evaluate --repo DIR --out DIR [--gan digit69_GAN] [--epochs 20] [--permutations 200]\n"
     "      [--face_epochs 60] [--faces=false]\n"
-    "  fattention evaluate --repo DIR --out DIR [--network alexnet28] [--folds 5 (0: split only)]";
+    "  fattention evaluate --repo DIR --out DIR [--network alexnet28] [--folds 5]\n"
+    "      [--sections split,cv,regions]";
 
 int Report(const absl::Status& s) { return v2p::client::ReportStatus("v2p", s); }
 int Usage(const std::string& why) { return v2p::client::ReportUsage("v2p", why, kUsage); }
@@ -173,6 +176,7 @@ int FAttention(const Invocation& c) {
   o.data_root = SharedDataRoot();
   o.out_dir = absl::GetFlag(FLAGS_out);
   o.folds = absl::GetFlag(FLAGS_folds);
+  if (!absl::GetFlag(FLAGS_sections).empty()) o.sections = absl::GetFlag(FLAGS_sections);
   if (absl::GetFlag(FLAGS_seed) > 0) o.seed = absl::GetFlag(FLAGS_seed);
   o.command = c.command_line;
   if (o.repo.empty() || o.out_dir.empty())
