@@ -24,9 +24,9 @@ struct FAttentionEvaluateOptions {
   std::string out_dir;  // fattention_tables.md and the contact sheets
   std::string command;  // as typed, recorded in the tables
   int folds = 5;        // 0: no cross-validation
-  // Which of "split", "cv" and "regions" to run (comma-separated). The
-  // split and cross-validation tables go to fattention_tables.md, the
-  // region study to fattention_regions.md.
+  // Which of "split", "cv" and "regions" to run (comma-separated), into
+  // fattention_tables.md (with fattention_digit69.png), fattention_cv.md
+  // and fattention_regions.md.
   std::string sections = "split,cv,regions";
   uint64_t seed = 1;
 };
