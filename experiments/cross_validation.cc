@@ -29,19 +29,8 @@ constexpr std::pair<const char*, const char*> kScores[] = {
 
 // Train and test of a dataset pooled: every trial with a stimulus.
 core::DatasetSplit PooledTrials(const core::Dataset& d) {
-  const auto& a = d.train;
-  const auto& b = d.test;
-  if (b.stimuli.rows() != b.betas.rows()) return a;  // a test split without stimuli
-  core::DatasetSplit all;
-  all.betas.resize(a.betas.rows() + b.betas.rows(), a.betas.cols());
-  all.betas << a.betas, b.betas;
-  all.stimuli.resize(all.betas.rows(), a.stimuli.cols());
-  all.stimuli << a.stimuli, b.stimuli;
-  if (a.labels.size() == a.betas.rows() && b.labels.size() == b.betas.rows()) {
-    all.labels.resize(all.betas.rows());
-    all.labels << a.labels, b.labels;
-  }
-  return all;
+  if (d.test.stimuli.rows() != d.test.betas.rows()) return d.train;  // a test split without stimuli
+  return core::ConcatenateSplits(d.train, d.test);
 }
 
 // Mean and sample SD of v (at least 2 values).

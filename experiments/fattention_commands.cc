@@ -242,20 +242,6 @@ core::DatasetOptions AllTrials(const std::string& data_root) {
   return o;
 }
 
-// Train and test rows together.
-core::DatasetSplit Pooled(const core::DatasetSplit& a, const core::DatasetSplit& b) {
-  core::DatasetSplit all;
-  all.betas.resize(a.betas.rows() + b.betas.rows(), a.betas.cols());
-  all.betas << a.betas, b.betas;
-  all.stimuli.resize(all.betas.rows(), a.stimuli.cols());
-  all.stimuli << a.stimuli, b.stimuli;
-  if (a.labels.size() == a.betas.rows() && b.labels.size() == b.betas.rows()) {
-    all.labels.resize(all.betas.rows());
-    all.labels << a.labels, b.labels;
-  }
-  return all;
-}
-
 }  // namespace
 
 absl::Status RunFAttentionEvaluate(const FAttentionEvaluateOptions& o) {
@@ -284,7 +270,7 @@ absl::Status RunFAttentionEvaluate(const FAttentionEvaluateOptions& o) {
   }
   if (absl::StrContains(o.sections, "cv") && o.folds > 0) {
     ASSIGN_OR_RETURN(core::Dataset all, core::LoadDataset(AllTrials(o.data_root)));
-    all.train = Pooled(all.train, all.test);
+    all.train = core::ConcatenateSplits(all.train, all.test);
     all.test = core::DatasetSplit();
     ASSIGN_OR_RETURN(const std::string cv_md, CvSection(o, all));
     RETURN_IF_ERROR(

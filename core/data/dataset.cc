@@ -107,6 +107,22 @@ absl::StatusOr<std::vector<bool>> SelectTestTrials(const MatFile& mat,
 
 }  // namespace
 
+DatasetSplit ConcatenateSplits(const DatasetSplit& a, const DatasetSplit& b) {
+  DatasetSplit all;
+  all.betas.resize(a.betas.rows() + b.betas.rows(), a.betas.cols());
+  all.betas << a.betas, b.betas;
+  if (a.stimuli.rows() == a.betas.rows() && b.stimuli.rows() == b.betas.rows() &&
+      a.stimuli.cols() == b.stimuli.cols()) {
+    all.stimuli.resize(all.betas.rows(), a.stimuli.cols());
+    all.stimuli << a.stimuli, b.stimuli;
+  }
+  if (a.labels.size() == a.betas.rows() && b.labels.size() == b.betas.rows()) {
+    all.labels.resize(all.betas.rows());
+    all.labels << a.labels, b.labels;
+  }
+  return all;
+}
+
 DatasetSplit SplitRows(const DatasetSplit& split, const std::vector<Eigen::Index>& rows) {
   DatasetSplit out;
   auto take = [&](const Eigen::MatrixXd& m) {

@@ -86,6 +86,11 @@ struct Dataset {
 // in that order.
 DatasetSplit SplitRows(const DatasetSplit& split, const std::vector<Eigen::Index>& rows);
 
+// The trials of `a` then those of `b` (a dataset's train and test pooled,
+// for cross-validation over every trial). Stimuli are kept only when both
+// have them, labels likewise.
+DatasetSplit ConcatenateSplits(const DatasetSplit& a, const DatasetSplit& b);
+
 // pixel_max for images `raw` stored in variable `var`: `declared` when it
 // is > 0 and the values agree with it, else inferred (1 when every value is
 // <= 1, else 255 when every value is <= 255). INVALID_ARGUMENT, saying
