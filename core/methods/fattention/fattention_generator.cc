@@ -65,27 +65,29 @@ std::string FAttentionGenerator::Describe() const {
   return absl::StrCat("F-attention map -> image decoder (", a.lambda, " A.F + ", a.mu, " F)");
 }
 
-absl::StatusOr<Eigen::MatrixXf> FAttentionGenerator::Generate(const Eigen::MatrixXf& betas) const {
-  return GuardedCall("F-attention image decoder", [&]() -> absl::StatusOr<Eigen::MatrixXf> {
+// One guarded, gradient-free, serialised pass of `net` over checked betas.
+absl::StatusOr<Eigen::MatrixXf> FAttentionGenerator::Run(
+    const char* what, const Eigen::MatrixXf& betas,
+    const std::function<torch::Tensor(const torch::Tensor&)>& net) const {
+  return GuardedCall(what, [&]() -> absl::StatusOr<Eigen::MatrixXf> {
     if (betas.cols() != input_size())
       return absl::InvalidArgumentError(
           absl::StrCat("F-attention decoder takes ", input_size(), " voxels; got ", betas.cols()));
     torch::NoGradGuard no_grad;
     std::lock_guard<std::mutex> lock(nets_->mu);
-    const torch::Tensor x = internal::ToTensor(betas);
-    return internal::FromTensor(nets_->decoder->forward(x, nets_->attention->forward(x)));
+    return internal::FromTensor(net(internal::ToTensor(betas)));
+  });
+}
+
+absl::StatusOr<Eigen::MatrixXf> FAttentionGenerator::Generate(const Eigen::MatrixXf& betas) const {
+  return Run("F-attention image decoder", betas, [&](const torch::Tensor& x) {
+    return nets_->decoder->forward(x, nets_->attention->forward(x));
   });
 }
 
 absl::StatusOr<Eigen::MatrixXf> FAttentionGenerator::Attention(const Eigen::MatrixXf& betas) const {
-  return GuardedCall("F-attention map", [&]() -> absl::StatusOr<Eigen::MatrixXf> {
-    if (betas.cols() != input_size())
-      return absl::InvalidArgumentError(
-          absl::StrCat("F-attention decoder takes ", input_size(), " voxels; got ", betas.cols()));
-    torch::NoGradGuard no_grad;
-    std::lock_guard<std::mutex> lock(nets_->mu);
-    return internal::FromTensor(nets_->attention->forward(internal::ToTensor(betas)));
-  });
+  return Run("F-attention map", betas,
+             [&](const torch::Tensor& x) { return nets_->attention->forward(x); });
 }
 
 absl::Status FAttentionGenerator::Save(const std::string& dir) const {

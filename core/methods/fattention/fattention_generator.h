@@ -4,12 +4,17 @@
 #ifndef V2P_CORE_METHODS_FATTENTION_FATTENTION_GENERATOR_H_
 #define V2P_CORE_METHODS_FATTENTION_FATTENTION_GENERATOR_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "Eigen/Core"
 #include "absl/status/statusor.h"
 #include "core/generation/generator.h"
+
+namespace at {
+class Tensor;  // LibTorch's, declared only: this header stays free of torch
+}
 
 namespace v2p::core {
 
@@ -35,6 +40,9 @@ class FAttentionGenerator final : public Generator {
   absl::StatusOr<Eigen::MatrixXf> Attention(const Eigen::MatrixXf& betas) const;
 
  private:
+  absl::StatusOr<Eigen::MatrixXf> Run(
+      const char* what, const Eigen::MatrixXf& betas,
+      const std::function<at::Tensor(const at::Tensor&)>& net) const;
   std::unique_ptr<internal::FAttentionNets> nets_;
 };
 
