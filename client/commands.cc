@@ -102,6 +102,7 @@ absl::Status SendUnary(v1::Reconstruction::Stub& stub, const ReconstructOptions&
     req.set_model(o.model);
     req.set_model_version(o.version);
     req.set_include_pixels(true);
+    req.set_include_attention(o.attention);
     req.set_num_samples(o.samples);
     const Eigen::Index end = std::min<Eigen::Index>(betas.rows(), start + o.batch_size);
     for (Eigen::Index i = start; i < end; ++i) {
@@ -144,6 +145,7 @@ absl::Status SendStream(v1::Reconstruction::Stub& stub, const ReconstructOptions
         req.set_model_version(o.version);
       }
       req.set_include_pixels(true);
+      req.set_include_attention(o.attention);
       req.set_num_samples(o.samples);
       req.mutable_sample()->set_id(absl::StrFormat("sample_%03d", i));
       for (Eigen::Index v = 0; v < betas.cols(); ++v) {
@@ -202,6 +204,30 @@ absl::Status WriteDraws(const ReconstructOptions& o,
   return absl::OkStatus();
 }
 
+// Each result's attention map as <id>_attention.png, and attention_sheet.png:
+// one column per sample, the maps in the last row (below the stimuli and
+// reconstructions in `rows` when the images have one channel, as the maps do).
+absl::Status WriteAttention(const ReconstructOptions& o,
+                            const std::vector<v1::ReconstructionResult>& results,
+                            core::ImageShape shape, std::vector<Eigen::MatrixXf> rows) {
+  const core::ImageShape map_shape{shape.height, shape.width, 1};
+  Eigen::MatrixXf maps(results.size(), map_shape.num_pixels());
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& a = results[i].attention();
+    if (a.pixels_size() != map_shape.num_pixels())
+      return absl::DataLossError(absl::StrCat("result ", results[i].sample_id(), " has ",
+                                              a.pixels_size(), " attention values; expected ",
+                                              map_shape.num_pixels()));
+    RETURN_IF_ERROR(core::WriteFile(
+        absl::StrCat(o.out, "/", results[i].sample_id(), "_attention.png"), a.png()));
+    maps.row(i) = Eigen::Map<const Eigen::RowVectorXf>(a.pixels().data(), map_shape.num_pixels());
+  }
+  if (shape.channels != 1) rows.clear();
+  rows.push_back(std::move(maps));
+  ASSIGN_OR_RETURN(const std::string sheet, core::ContactSheetPng(rows, map_shape));
+  return core::WriteFile(o.out + "/attention_sheet.png", sheet);
+}
+
 // metrics.json and the printed table: the reconstructions against the
 // stimuli, beside the model's mean training image.
 absl::Status WriteMetrics(const ReconstructOptions& o, const v1::Model& model,
@@ -248,6 +274,7 @@ absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
   rows.push_back(recon);
   ASSIGN_OR_RETURN(const std::string sheet, core::ContactSheetPng(rows, shape));
   RETURN_IF_ERROR(core::WriteFile(o.out + "/contact_sheet.png", sheet));
+  if (o.attention) RETURN_IF_ERROR(WriteAttention(o, results, shape, rows));
   if (o.samples > 0) RETURN_IF_ERROR(WriteDraws(o, results, shape, std::move(rows)));
   RETURN_IF_ERROR(core::WriteFile(
       o.out + "/timings.json",

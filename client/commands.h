@@ -37,6 +37,9 @@ struct ReconstructOptions {
   // > 0: also that many draws per sample from a stochastic generator, with
   // their per-pixel SD (<id>_sample<k>.png, <id>_sd.png, samples_sheet.png).
   int samples = 0;
+  // Also the decoded attention map of each sample (a foreground-attention
+  // model): <id>_attention.png and attention_sheet.png.
+  bool attention = false;
 };
 absl::Status RunReconstruct(const ReconstructOptions& options);
 

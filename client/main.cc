@@ -49,6 +49,9 @@ ABSL_FLAG(int, batch_size, 1, "reconstruct, bench: samples per Reconstruct reque
 ABSL_FLAG(int, samples, 0,
           "reconstruct: also draw this many images per sample (ICG, CVAE, CGAN models) and "
           "write them with a per-pixel SD map.");
+ABSL_FLAG(bool, attention, false,
+          "reconstruct: also get each sample's decoded attention map (fattention models) and "
+          "write it (<id>_attention.png, attention_sheet.png).");
 ABSL_FLAG(bool, stream, false, "reconstruct: use StreamReconstruct.");
 ABSL_FLAG(int, deadline_s, 60, "reconstruct: deadline per request, seconds.");
 ABSL_FLAG(std::string, name, "", "datasets: dataset name.");
@@ -93,7 +96,8 @@ constexpr char kUsage[] =
     "  models show  --server ADDR --model NAME [--version N]\n"
     "  models load|unload --server ADDR --model NAME [--version N]\n"
     "  reconstruct  --server ADDR --model NAME --betas FILE.mat --var VAR\n"
-    "               [--stimuli-var VAR] --out DIR [--batch_size N | --stream] [--samples N]";
+    "               [--stimuli-var VAR] --out DIR [--batch_size N | --stream] [--samples N]\n"
+    "               [--attention]";
 
 int Report(const absl::Status& s) { return v2p::client::ReportStatus("v2p", s); }
 int Usage(const std::string& why) { return v2p::client::ReportUsage("v2p", why, kUsage); }
@@ -207,6 +211,7 @@ int Reconstruct(const Invocation&) {
   o.batch_size = absl::GetFlag(FLAGS_batch_size);
   o.stream = absl::GetFlag(FLAGS_stream);
   o.samples = absl::GetFlag(FLAGS_samples);
+  o.attention = absl::GetFlag(FLAGS_attention);
   o.deadline_s = absl::GetFlag(FLAGS_deadline_s);
   if (o.model.empty() || o.betas.empty() || o.var.empty() || o.out.empty()) {
     return Usage("reconstruct needs --model, --betas, --var and --out");

@@ -215,6 +215,7 @@ class ReconstructionService::StreamCall final
     request.set_model(model_);
     request.set_model_version(version_);
     request.set_include_pixels(in_.include_pixels());
+    request.set_include_attention(in_.include_attention());
     request.set_num_samples(in_.num_samples());
     request.set_sample_seed(in_.sample_seed());
     *request.add_samples() = std::move(*in_.mutable_sample());

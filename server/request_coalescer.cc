@@ -68,7 +68,8 @@ void RequestCoalescer::Submit(const Ticket& ticket, const grpc::ServerContextBas
       ticket->sent = now;
     } else {
       std::unique_ptr<Group>& g =
-          groups_[Key{request.model(), request.model_version(), request.include_pixels()}];
+          groups_[Key{request.model(), request.model_version(), request.include_pixels(),
+                      request.include_attention()}];
       if (g == nullptr) g = std::make_unique<Group>();
       ticket->group = g.get();
       ticket->state = Entry::State::kQueued;
@@ -138,6 +139,7 @@ void RequestCoalescer::SendBatch(std::unique_ptr<Batch> batch) {
   merged.set_model(first.model());
   merged.set_model_version(first.model_version());
   merged.set_include_pixels(first.include_pixels());
+  merged.set_include_attention(first.include_attention());
   for (const Ticket& m : batch->members) {
     for (const v1::Sample& s : m->request->samples()) *merged.add_samples() = s;
   }

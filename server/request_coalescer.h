@@ -83,9 +83,10 @@ class RequestCoalescer {
     std::string model;
     int64_t version;
     bool include_pixels;
+    bool include_attention;
     bool operator<(const Key& o) const {
-      return std::tie(model, version, include_pixels) <
-             std::tie(o.model, o.version, o.include_pixels);
+      return std::tie(model, version, include_pixels, include_attention) <
+             std::tie(o.model, o.version, o.include_pixels, o.include_attention);
     }
   };
   struct Group {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <algorithm>
+
 namespace v2p::worker {
 
 Batcher::~Batcher() {
@@ -121,6 +123,8 @@ void Batcher::RunBatch(const core::Pipeline& pipeline, std::vector<std::unique_p
   if (live.empty()) return;
   if (options_.on_batch) options_.on_batch(static_cast<int>(rows));
   core::RunOptions options;
+  options.attention =
+      std::any_of(live.begin(), live.end(), [](const Item* item) { return item->work.attention; });
   Result results;
   if (live.size() == 1) {
     // Alone (as every request with draws is): no copy.
@@ -152,6 +156,10 @@ void Batcher::RunBatch(const core::Pipeline& pipeline, std::vector<std::unique_p
     for (auto& r : mine) {
       r.timings.queue = queued;
       r.timings.total += queued;
+      if (!item->work.attention) {
+        r.attention.resize(0);
+        r.attention_png.clear();
+      }
     }
     item->done(std::move(mine));
   }

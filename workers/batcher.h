@@ -52,6 +52,11 @@ class Batcher {
     // hold up the samples it shared a batch with.
     int num_samples = 0;
     uint64_t sample_seed = 0;
+    // The decoded attention maps (RunOptions::attention), for a pipeline
+    // that gives them (checked by the caller): a batch holding such a
+    // request decodes the maps for all its rows and hands them only to the
+    // requests that asked.
+    bool attention = false;
   };
 
   // Starts serving `pipeline` (a model version just loaded): its queue and

@@ -66,6 +66,10 @@ void ToResultProto(const core::Reconstruction& rec, const core::ModelManifest& m
     fill(rec.samples[s], s < rec.sample_pngs.size() ? rec.sample_pngs[s] : std::string(),
          out->add_samples());
   if (rec.pixel_sd.size() > 0) fill(rec.pixel_sd, rec.pixel_sd_png, out->mutable_pixel_sd());
+  if (rec.attention.size() > 0) {
+    fill(rec.attention, rec.attention_png, out->mutable_attention());
+    out->mutable_attention()->set_channels(1);
+  }
   auto* t = out->mutable_timings();
   ToDurationProto(rec.timings.queue, t->mutable_queue());
   ToDurationProto(rec.timings.preprocess, t->mutable_preprocess());

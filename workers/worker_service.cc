@@ -59,6 +59,11 @@ void WorkerService::Submit(grpc::CallbackServerContext* context,
   // Checked here, per request: a bad sample must not fail the other
   // requests it would share a batch with.
   absl::Status valid = betas.ok() ? core::CheckFiniteRows(*betas) : betas.status();
+  if (valid.ok() && request->include_attention() && !pipeline->gives_attention()) {
+    valid = absl::InvalidArgumentError(absl::StrCat(
+        "model ", request->model(), " decodes no attention map (only ",
+        "foreground-attention models, method fattention, do); leave ", "include_attention unset"));
+  }
   if (!valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return;
@@ -69,6 +74,7 @@ void WorkerService::Submit(grpc::CallbackServerContext* context,
   work.is_cancelled = [context] { return context->IsCancelled(); };
   work.num_samples = request->num_samples();
   work.sample_seed = request->sample_seed();
+  work.attention = request->include_attention();
   batcher_->Submit(pipeline, std::move(work),
                    [this, context, request, response, reactor, pipeline, before_queue, received,
                     is_retry](Batcher::Result recs) {

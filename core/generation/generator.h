@@ -38,6 +38,17 @@ class Generator {
     return absl::InvalidArgumentError(
         absl::StrCat("generator ", Describe(), " is deterministic: it has nothing to sample"));
   }
+
+  // Whether Attention() gives the map of where the generator puts the
+  // image's foreground (the foreground-attention method decodes one).
+  virtual bool gives_attention() const { return false; }
+  // targets: n x input_size() -> n x (height * width) of image_shape(),
+  // one channel, in [0, 1]. INVALID_ARGUMENT unless gives_attention().
+  virtual absl::StatusOr<Eigen::MatrixXf> Attention(const Eigen::MatrixXf& targets) const {
+    (void)targets;
+    return absl::InvalidArgumentError(
+        absl::StrCat("generator ", Describe(), " decodes no attention map"));
+  }
 };
 
 }  // namespace v2p::core

@@ -189,10 +189,12 @@ absl::StatusOr<Eigen::MatrixXd> LayerTargets(const FeatureNetwork& network,
   return Eigen::MatrixXd(f.cast<double>());
 }
 
-std::function<void(int, double)> GeneratorProgress(const TrainHooks& hooks, int epochs) {
+std::function<void(int, double)> GeneratorProgress(const TrainHooks& hooks, int epochs,
+                                                   int resumed_from) {
   TrainingProgress progress;
   progress.phase = TrainingProgress::Phase::kTrainingGenerator;
   progress.total_steps = epochs;
+  progress.step = progress.resumed_from_step = resumed_from;
   hooks.Report(progress);
   return [&hooks, progress](int epoch, double loss) mutable {
     progress.step = epoch;

@@ -74,9 +74,11 @@ absl::StatusOr<Eigen::MatrixXd> LayerTargets(const FeatureNetwork& network,
                                              const Eigen::MatrixXd& stimuli, ImageShape shape,
                                              const std::vector<std::string>& layers);
 
-// Reports the start of the kTrainingGenerator phase and returns the
-// per-epoch reporter (epoch, loss) for the generator's on_epoch.
-std::function<void(int, double)> GeneratorProgress(const TrainHooks& hooks, int epochs);
+// Reports the start of the kTrainingGenerator phase (at `resumed_from`
+// epochs, those a checkpoint holds) and returns the per-epoch reporter
+// (epoch, loss) for the generator's on_epoch.
+std::function<void(int, double)> GeneratorProgress(const TrainHooks& hooks, int epochs,
+                                                   int resumed_from = 0);
 
 // Copies a directory tree (a stored network or generator) into a model
 // version; INTERNAL naming `what` on failure.

@@ -20,9 +20,12 @@ absl::Status CheckCancelled(const RunOptions& options, const char* before) {
 
 // One result per row of images: its pixels (and decoded targets when
 // given), the draws and their per-pixel population SD, PNGs when asked.
+// The attention maps (when not empty) are one-channel maps of the image's
+// height and width.
 absl::StatusOr<std::vector<Reconstruction>> Assemble(const Eigen::MatrixXf& images,
                                                      const Eigen::MatrixXf* targets,
                                                      const std::vector<Eigen::MatrixXf>& draws,
+                                                     const Eigen::MatrixXf& attention,
                                                      ImageShape shape, bool encode_png) {
   std::vector<Reconstruction> out(images.rows());
   // Served images: stored, not deflated (see PngCompression::kStored).
@@ -34,6 +37,14 @@ absl::StatusOr<std::vector<Reconstruction>> Assemble(const Eigen::MatrixXf& imag
     if (targets != nullptr) out[i].features = targets->row(i).transpose();
     if (encode_png) {
       ASSIGN_OR_RETURN(out[i].png, encode(out[i].pixels.data()));
+    }
+    if (attention.size() > 0) {
+      out[i].attention = attention.row(i).transpose();
+      if (encode_png) {
+        ASSIGN_OR_RETURN(out[i].attention_png, EncodePng(out[i].attention.data(),
+                                                         ImageShape{shape.height, shape.width, 1},
+                                                         1, PngCompression::kStored));
+      }
     }
     if (draws.empty()) continue;
     Eigen::VectorXd sum = Eigen::VectorXd::Zero(images.cols()), sq = sum;
@@ -136,8 +147,8 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Create(ModelManifest m
 }
 
 absl::Status Pipeline::Generate(const Eigen::MatrixXf& targets, const RunOptions& options,
-                                Eigen::MatrixXf* images,
-                                std::vector<Eigen::MatrixXf>* draws) const {
+                                Eigen::MatrixXf* images, std::vector<Eigen::MatrixXf>* draws,
+                                Eigen::MatrixXf* attention) const {
   Eigen::MatrixXf condition;
   if (!condition_units_.empty()) {
     condition.resize(targets.rows(), static_cast<Eigen::Index>(condition_units_.size()));
@@ -150,6 +161,16 @@ absl::Status Pipeline::Generate(const Eigen::MatrixXf& targets, const RunOptions
   if (options.samples > 0) {
     ASSIGN_OR_RETURN(*draws, generator_->Sample(h, options.samples, options.sample_seed));
     for (auto& d : *draws) Clip(&d);
+  }
+  if (options.attention) {
+    ASSIGN_OR_RETURN(*attention, generator_->Attention(h));
+    const int size = manifest_.image.height * manifest_.image.width;
+    if (attention->rows() != targets.rows() || attention->cols() != size) {
+      return absl::InternalError(absl::StrCat(
+          "generator ", generator_->Describe(), " gave ", attention->rows(), " x ",
+          attention->cols(), " attention values for ", targets.rows(), " samples of ", size));
+    }
+    *attention = attention->cwiseMax(0.0f).cwiseMin(1.0f);
   }
   return absl::OkStatus();
 }
@@ -174,6 +195,12 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf&
                                            ") is deterministic"),
         "; ask for samples from an ICG, CVAE or CGAN pipeline"));
   }
+  if (options.attention && !gives_attention()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model ", manifest_.name, " decodes no attention map: its generator is ",
+                     generator_ == nullptr ? "none" : generator_->Describe(),
+                     "; attention maps come from foreground-attention (fattention) models"));
+  }
   Eigen::MatrixXf x = betas;
   decoder_->Standardize(&x);
   t.preprocess = stage.Lap();
@@ -189,11 +216,11 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf&
     for (auto& r : out) r.timings = t;
     return out;
   }
-  Eigen::MatrixXf images;
+  Eigen::MatrixXf images, attention;
   std::vector<Eigen::MatrixXf> draws;
   if (generator_ != nullptr) {
     RETURN_IF_ERROR(CheckCancelled(options, "generate"));
-    RETURN_IF_ERROR(Generate(targets, options, &images, &draws));
+    RETURN_IF_ERROR(Generate(targets, options, &images, &draws, &attention));
     t.generate = stage.Lap();
   }
   if (refiner_ != nullptr) {
@@ -211,8 +238,8 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf&
 
   RETURN_IF_ERROR(CheckCancelled(options, "encode"));
   ASSIGN_OR_RETURN(std::vector<Reconstruction> out,
-                   Assemble(images, keep_features ? &targets : nullptr, draws, image_shape(),
-                            options.encode_png));
+                   Assemble(images, keep_features ? &targets : nullptr, draws, attention,
+                            image_shape(), options.encode_png));
   t.encode = stage.Lap();
   t.total = total.Elapsed();
   for (auto& r : out) r.timings = t;

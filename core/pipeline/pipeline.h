@@ -29,6 +29,9 @@ struct RunOptions {
   // pipeline without one.
   int samples = 0;
   uint64_t sample_seed = 0;
+  // Also return the generator's decoded attention map per sample
+  // (Generator::Attention). INVALID_ARGUMENT for a pipeline without one.
+  bool attention = false;
   // Checked between stages; when it returns true Run() stops with CANCELLED.
   std::function<bool()> is_cancelled;
 };
@@ -47,6 +50,10 @@ struct Reconstruction {
   Eigen::VectorXf pixel_sd;
   std::vector<std::string> sample_pngs;
   std::string pixel_sd_png;
+  // RunOptions::attention: the decoded attention map, height x width of the
+  // image, one channel in [0, 1], row-major; its PNG as for png.
+  Eigen::VectorXf attention;
+  std::string attention_png;
   // Stages this pipeline ran (the batch's duration for each); total = the
   // whole Run() call. queue is left for the caller to fill.
   StageTimings timings;
@@ -84,6 +91,8 @@ class Pipeline {
   bool can_sample() const {
     return generator_ != nullptr && generator_->stochastic() && refiner_ == nullptr;
   }
+  // Whether RunOptions::attention can be asked of it.
+  bool gives_attention() const { return generator_ != nullptr && generator_->gives_attention(); }
   // Whether Run() gives images (a generator or a refiner) or only features.
   bool makes_images() const { return generator_ != nullptr || refiner_ != nullptr; }
 
@@ -101,9 +110,11 @@ class Pipeline {
         generator_(std::move(stages.generator)),
         condition_units_(std::move(stages.condition_units)),
         refiner_(std::move(stages.refiner)) {}
-  // The generator's images (and draws) for the decoded targets.
+  // The generator's images (and draws, and attention maps when asked) for
+  // the decoded targets.
   absl::Status Generate(const Eigen::MatrixXf& targets, const RunOptions& options,
-                        Eigen::MatrixXf* images, std::vector<Eigen::MatrixXf>* draws) const;
+                        Eigen::MatrixXf* images, std::vector<Eigen::MatrixXf>* draws,
+                        Eigen::MatrixXf* attention) const;
   void Clip(Eigen::MatrixXf* m) const {
     if (manifest_.clip_output) *m = m->cwiseMax(0.0f).cwiseMin(1.0f);
   }

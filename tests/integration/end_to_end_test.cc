@@ -218,6 +218,13 @@ TEST_F(EndToEnd, BadInputGetsPreciseErrorsAndServerKeepsServing) {
   no_model.clear_model();
   EXPECT_EQ(Call(no_model, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
+  // Attention maps from a model that decodes none (a ridge pixel map).
+  auto attention = Request({0});
+  attention.set_include_attention(true);
+  s = Call(attention, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("decodes no attention map"));
+
   auto bad_version = Request({0});
   bad_version.set_model_version(99);
   EXPECT_EQ(Call(bad_version, &resp).error_code(), grpc::StatusCode::NOT_FOUND);

@@ -6,12 +6,14 @@
 // and the test trials are reconstructed over gRPC and scored.
 #include <cstdio>
 #include <filesystem>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "core/base/files.h"
 #include "core/data/dataset.h"
 #include "core/evaluation/report.h"
+#include "core/methods/fattention/attention_labels.h"
 #include "experiments/feature_commands.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
@@ -98,6 +100,75 @@ TEST(FAttentionService, TrainedAsAJobItsMapsBeatTheMeanMapAndItsImagesTheMeanIma
   EXPECT_GE(scores->identification_ssim, 0.85);
   EXPECT_GT(scores->pcc, mean->pcc);
   EXPECT_GE(scores->ssim, 0.40);
+  EXPECT_EQ(resp.results(0).attention().pixels_size(), 0) << "maps sent when not asked for";
+
+  // The maps on request, unary and streamed: one grey 28 x 28 channel per
+  // sample, the same either way, scoring against the test stimuli's
+  // foreground as the model's evaluation recorded at training.
+  v1::ReconstructRequest asked;
+  asked.set_model("fa");
+  asked.set_include_pixels(true);
+  asked.set_include_attention(true);
+  for (int i = 0; i < n; ++i)
+    *asked.add_samples() = testing::BetasSample(ds->test.betas, i, absl::StrCat("t", i));
+  v1::ReconstructResponse with_maps;
+  grpc::ClientContext unary_ctx;
+  const grpc::Status mapped = stub->Reconstruct(&unary_ctx, asked, &with_maps);
+  ASSERT_TRUE(mapped.ok()) << mapped.error_message();
+  ASSERT_EQ(with_maps.results_size(), n);
+  Eigen::MatrixXd maps(n, 784);
+  for (int i = 0; i < n; ++i) {
+    const v1::Image& a = with_maps.results(i).attention();
+    ASSERT_EQ(a.pixels_size(), 784);
+    EXPECT_EQ(a.height(), 28);
+    EXPECT_EQ(a.width(), 28);
+    EXPECT_EQ(a.channels(), 1);
+    EXPECT_FALSE(a.png().empty());
+    for (int p = 0; p < 784; ++p) maps(i, p) = a.pixels(p);
+    EXPECT_EQ(with_maps.results(i).image().pixels(400), resp.results(i).image().pixels(400));
+  }
+  EXPECT_GE(maps.minCoeff(), 0.0);
+  EXPECT_LE(maps.maxCoeff(), 1.0);
+  auto labels = core::ForegroundLabels(ds->test.stimuli.cast<float>(), ds->image);
+  ASSERT_TRUE(labels.ok()) << labels.status();
+  const core::AttentionMapScores served = core::ScoreAttentionMaps(maps, labels->cast<double>());
+  std::printf("served attention maps: IoU %.3f, PCC %.3f\n", served.iou, served.pcc);
+  EXPECT_NEAR(served.iou, e.metrics().at("attention_iou"), 1e-3);
+  EXPECT_NEAR(served.pcc, e.metrics().at("attention_pcc"), 1e-3);
+  {
+    grpc::ClientContext ctx;
+    auto stream = stub->StreamReconstruct(&ctx);
+    for (int i : {3, 7}) {
+      v1::StreamReconstructRequest req;
+      req.set_model("fa");
+      req.set_include_pixels(true);
+      req.set_include_attention(true);
+      *req.mutable_sample() = testing::BetasSample(ds->test.betas, i, absl::StrCat("t", i));
+      ASSERT_TRUE(stream->Write(req));
+    }
+    stream->WritesDone();
+    v1::StreamReconstructResponse out;
+    std::vector<Eigen::VectorXf> streamed;
+    while (stream->Read(&out)) {
+      const auto& px = out.result().attention().pixels();
+      streamed.push_back(Eigen::Map<const Eigen::VectorXf>(px.data(), px.size()));
+    }
+    ASSERT_TRUE(stream->Finish().ok());
+    ASSERT_EQ(streamed.size(), 2u);
+    EXPECT_LT((streamed[0] - maps.row(3).transpose().cast<float>()).cwiseAbs().maxCoeff(), 1e-6);
+    EXPECT_LT((streamed[1] - maps.row(7).transpose().cast<float>()).cwiseAbs().maxCoeff(), 1e-6);
+  }
+
+  // The CLI writes each map and a sheet of stimuli, reconstructions and maps.
+  const std::string out_dir = repo + "/attention_out";
+  const auto cli_run = testing::RunCommand(
+      cli + "reconstruct --model fa --attention --betas " + testing::DataDir() +
+      "/digit69/digit69_28x28.mat --var fmriTest --stimuli-var stimTest --out " + out_dir +
+      " --batch_size 10" + at);
+  ASSERT_EQ(cli_run.exit_code, 0) << cli_run.output;
+  EXPECT_TRUE(std::filesystem::exists(out_dir + "/attention_sheet.png")) << cli_run.output;
+  EXPECT_TRUE(std::filesystem::exists(out_dir + "/sample_000_attention.png"));
+  EXPECT_GT(std::filesystem::file_size(out_dir + "/attention_sheet.png"), 100u);
   std::filesystem::remove_all(repo);
 }
 

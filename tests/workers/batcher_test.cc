@@ -4,12 +4,15 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <random>
 #include <thread>
 
+#include "core/decoding/ridge_decoder.h"
 #include "core/methods/pixels/pixels_method.h"
 #include "core/methods/registry.h"
 #include "core/pipeline/trainer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/attention_generator.h"
 #include "tests/testing/digit69.h"
 #include "tests/testing/test_paths.h"
 
@@ -224,6 +227,73 @@ TEST_F(BatcherTest, ServesAPipelineFromStartToRelease) {
   EXPECT_EQ(again->size(), 1u);
   batcher.Release(reloaded);
   EXPECT_EQ(reloaded.use_count(), 1);
+}
+
+// Requests that ask for attention maps share a batch with requests that do
+// not: the batch decodes the maps once, and only the askers get them.
+TEST(BatcherAttention, OnlyTheRequestsThatAskGetTheMapsOfTheirOwnRows) {
+  std::mt19937_64 rng(11);
+  const core::ImageShape shape{3, 4, 1};
+  Eigen::MatrixXd x =
+      Eigen::MatrixXd::NullaryExpr(30, 9, [&] { return std::normal_distribution<double>()(rng); });
+  const Eigen::MatrixXd y = (x * Eigen::MatrixXd::Random(9, 12)).array() * 0.1 + 0.5;
+  core::RidgeDecoder::Options ro;
+  ro.regression.alpha = 1;
+  core::ModelManifest m;
+  m.name = "attending";
+  m.num_voxels = 9;
+  m.image = shape;
+  m.target = "pixels";
+  std::shared_ptr<const core::Pipeline> pipeline = *core::Pipeline::Create(
+      m, *core::RidgeDecoder::Fit(x, y, ro),
+      std::make_unique<const testing::ChannelMeanAttention>(shape, 1.0f, 12));
+  std::mutex mu;
+  std::condition_variable all_done;
+  std::vector<int> sizes;
+  std::vector<Batcher::Result> got(4);
+  int answered = 0;
+  Batcher::Options o;
+  o.max_batch_size = 8;
+  o.max_queue_delay = absl::Milliseconds(200);
+  o.on_batch = [&](int rows) {
+    std::lock_guard<std::mutex> lock(mu);
+    sizes.push_back(rows);
+  };
+  {
+    Batcher batcher(o);
+    batcher.Start(pipeline);
+    for (int i = 0; i < 4; ++i) {
+      Batcher::Work work;
+      work.betas = x.middleRows(i, 1).cast<float>();
+      work.attention = i % 2 == 1;
+      batcher.Submit(pipeline, std::move(work), [&, i](Batcher::Result r) {
+        std::lock_guard<std::mutex> lock(mu);
+        got[i] = std::move(r);
+        if (++answered == 4) all_done.notify_all();
+      });
+    }
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(all_done.wait_for(lock, std::chrono::seconds(30), [&] { return answered == 4; }));
+    batcher.Release(pipeline);
+  }
+  EXPECT_LT(sizes.size(), 4u) << "the requests did not share a batch";
+  core::RunOptions with_maps;
+  with_maps.attention = true;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(got[i].ok()) << "request " << i << ": " << got[i].status();
+    const core::Reconstruction& r = (*got[i])[0];
+    auto alone = pipeline->Run(x.middleRows(i, 1).cast<float>(), with_maps);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    EXPECT_LT((r.pixels - (*alone)[0].pixels).cwiseAbs().maxCoeff(), 1e-5);
+    if (i % 2 == 1) {
+      ASSERT_EQ(r.attention.size(), 12) << "request " << i;
+      EXPECT_LT((r.attention - (*alone)[0].attention).cwiseAbs().maxCoeff(), 1e-5);
+      EXPECT_FALSE(r.attention_png.empty());
+    } else {
+      EXPECT_EQ(r.attention.size(), 0) << "request " << i << " did not ask for a map";
+      EXPECT_TRUE(r.attention_png.empty());
+    }
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "core/evaluation/metrics.h"
 
 namespace v2p::core {
 namespace {
@@ -73,6 +74,21 @@ absl::StatusOr<Eigen::MatrixXf> ForegroundLabels(const Eigen::MatrixXf& images, 
     out.row(i) = map.transpose();
   }
   return out;
+}
+
+AttentionMapScores ScoreAttentionMaps(const Eigen::MatrixXd& maps, const Eigen::MatrixXd& labels) {
+  AttentionMapScores s;
+  for (Eigen::Index i = 0; i < maps.rows(); ++i) {
+    const Eigen::ArrayXd m = (maps.row(i).array() > 0.5).cast<double>();
+    const Eigen::ArrayXd l = (labels.row(i).array() > 0.5).cast<double>();
+    const double uni = (m + l).cwiseMin(1.0).sum();
+    s.iou += uni > 0 ? (m * l).sum() / uni : 1.0;
+    s.pcc += PixelPcc(maps.row(i).transpose(), labels.row(i).transpose());
+  }
+  const double n = static_cast<double>(std::max<Eigen::Index>(1, maps.rows()));
+  s.iou /= n;
+  s.pcc /= n;
+  return s;
 }
 
 }  // namespace v2p::core

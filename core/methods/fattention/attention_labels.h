@@ -36,6 +36,15 @@ double OtsuThreshold(const Eigen::VectorXf& grey);
 absl::StatusOr<Eigen::MatrixXf> ForegroundLabels(const Eigen::MatrixXf& images, ImageShape shape,
                                                  const AttentionLabelOptions& options = {});
 
+struct AttentionMapScores {
+  double iou = 0;  // of the maps and labels binarised at 0.5
+  double pcc = 0;  // per-pixel Pearson correlation
+};
+// The mean over rows of each score of decoded `maps` (n x pixels, values in
+// [0, 1]) against `labels` (the same size, 0 or 1): how the method and its
+// mean-map baseline are scored. An empty union counts as IoU 1.
+AttentionMapScores ScoreAttentionMaps(const Eigen::MatrixXd& maps, const Eigen::MatrixXd& labels);
+
 }  // namespace v2p::core
 
 #endif  // V2P_CORE_METHODS_FATTENTION_ATTENTION_LABELS_H_

@@ -36,8 +36,9 @@ class FAttentionGenerator final : public Generator {
   std::string Describe() const override;
   // Standardised betas (n x voxels) -> n x pixels.
   absl::StatusOr<Eigen::MatrixXf> Generate(const Eigen::MatrixXf& betas) const override;
+  bool gives_attention() const override { return true; }
   // The decoded attention maps: n x (height * width) in (0, 1).
-  absl::StatusOr<Eigen::MatrixXf> Attention(const Eigen::MatrixXf& betas) const;
+  absl::StatusOr<Eigen::MatrixXf> Attention(const Eigen::MatrixXf& betas) const override;
 
  private:
   absl::StatusOr<Eigen::MatrixXf> Run(

@@ -14,9 +14,9 @@
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
 #include "core/decoding/standardizing_decoder.h"
-#include "core/evaluation/metrics.h"
 #include "core/features/feature_network_torch.h"
 #include "core/generation/tensor_convert.h"
+#include "core/methods/fattention/epoch_checkpoints.h"
 #include "core/methods/fattention/fattention_generator.h"
 #include "core/methods/fattention/networks.h"
 #include "core/methods/fitting.h"
@@ -47,7 +47,11 @@ struct Training {
   std::function<void(int, double)> report;
   int epochs_done = 0;
   std::mt19937_64 rng;
+  internal::EpochCheckpoints* checkpoints = nullptr;
 };
+
+// The training's stages, as its checkpoints number them.
+enum Stage { kAttentionStage = 0, kEncoderStage = 1, kDecoderStage = 2 };
 
 absl::StatusOr<torch::Tensor> EncoderInput(const Training& t, const torch::Tensor& images) {
   if (t.network == nullptr) return images;
@@ -88,13 +92,22 @@ SgdrSchedule Schedule(SgdrSchedule s, int epochs, int64_t batches) {
 
 using BatchLoss = std::function<absl::StatusOr<torch::Tensor>(const torch::Tensor& idx)>;
 
-// `epochs` epochs over n rows in shuffled batches, the rate set per step.
-absl::Status RunEpochs(Training& t, const char* what, int64_t n, int epochs, SgdrSchedule schedule,
-                       torch::optim::Optimizer& opt, const BatchLoss& loss_of) {
+// `epochs` epochs of `net` over n rows in shuffled batches, the rate set
+// per step; from the stage's checkpoint when there is one, saving one after
+// an epoch when checkpoint_seconds have passed since the last, and at the
+// end.
+absl::Status RunEpochs(Training& t, Stage stage, const char* what, torch::nn::Module& net,
+                       int64_t n, int epochs, SgdrSchedule schedule, torch::optim::Optimizer& opt,
+                       const BatchLoss& loss_of) {
   const int64_t per_epoch = (n + t.o->batch_size - 1) / t.o->batch_size;
   schedule = Schedule(schedule, epochs, per_epoch);
-  int step = 0;
-  for (int e = 1; e <= epochs; ++e) {
+  ASSIGN_OR_RETURN(const int done, t.checkpoints->Resume(stage, net, opt));
+  t.epochs_done += done;
+  // The batches each epoch runs (ShuffledBatches drops a last one of one row).
+  const int64_t batches_run = n / t.o->batch_size + (n % t.o->batch_size >= 2 ? 1 : 0);
+  int step = static_cast<int>(done * batches_run);
+  Stopwatch since_saved;
+  for (int e = done + 1; e <= epochs; ++e) {
     double sum = 0;
     int batches = 0;
     for (const torch::Tensor& idx : internal::ShuffledBatches(n, t.o->batch_size, t.rng)) {
@@ -110,6 +123,10 @@ absl::Status RunEpochs(Training& t, const char* what, int64_t n, int epochs, Sgd
       ++batches;
     }
     const double mean = sum / std::max(1, batches);
+    if (e == epochs || absl::ToDoubleSeconds(since_saved.Elapsed()) >= t.o->checkpoint_seconds) {
+      RETURN_IF_ERROR(t.checkpoints->Save(stage, e, net, opt, t.rng));
+      since_saved = Stopwatch();
+    }
     t.report(++t.epochs_done, mean);
     if (e == epochs || e % 10 == 0)
       LogInfo("train", "F-attention ", what, " epoch ", e, "/", epochs, ": loss ", mean);
@@ -131,11 +148,11 @@ absl::StatusOr<internal::AttentionDecoderNet> TrainAttention(Training& t) {
   a->train();
   torch::optim::SGD opt(a->parameters(),
                         torch::optim::SGDOptions(t.o->attention_schedule.peak).momentum(0.9));
-  RETURN_IF_ERROR(RunEpochs(t, "attention decoder", t.x.size(0), t.o->attention_epochs,
-                            t.o->attention_schedule, opt, [&](const torch::Tensor& idx) {
-                              return torch::mse_loss(a->forward(t.x.index_select(0, idx)),
-                                                     t.labels.index_select(0, idx));
-                            }));
+  RETURN_IF_ERROR(RunEpochs(
+      t, kAttentionStage, "attention decoder", *a, t.x.size(0), t.o->attention_epochs,
+      t.o->attention_schedule, opt, [&](const torch::Tensor& idx) {
+        return torch::mse_loss(a->forward(t.x.index_select(0, idx)), t.labels.index_select(0, idx));
+      }));
   a->eval();
   return a;
 }
@@ -150,11 +167,11 @@ absl::StatusOr<internal::FmriEncoderNet> TrainEncoder(Training& t) {
   internal::FmriEncoderNet e(t.arch, t.encoder_shape);
   e->train();
   torch::optim::Adam opt(e->parameters(), torch::optim::AdamOptions(t.o->learning_rate));
-  RETURN_IF_ERROR(RunEpochs(t, "fMRI encoder", t.x.size(0), t.o->encoder_epochs, AdamSchedule(*t.o),
-                            opt, [&](const torch::Tensor& idx) -> absl::StatusOr<torch::Tensor> {
-                              return EncoderLoss(e->forward(features.index_select(0, idx)),
-                                                 t.x.index_select(0, idx));
-                            }));
+  RETURN_IF_ERROR(RunEpochs(
+      t, kEncoderStage, "fMRI encoder", *e, t.x.size(0), t.o->encoder_epochs, AdamSchedule(*t.o),
+      opt, [&](const torch::Tensor& idx) -> absl::StatusOr<torch::Tensor> {
+        return EncoderLoss(e->forward(features.index_select(0, idx)), t.x.index_select(0, idx));
+      }));
   e->eval();
   for (auto& p : e->parameters()) p.set_requires_grad(false);
   return e;
@@ -215,30 +232,12 @@ absl::StatusOr<internal::ImageDecoderNet> TrainDecoder(Training& t, internal::Fm
   d->prior.copy_(internal::MeanLogit(t.s, t.arch.height, t.arch.width, t.arch.image_channels));
   d->train();
   torch::optim::Adam opt(d->parameters(), torch::optim::AdamOptions(t.o->learning_rate));
-  RETURN_IF_ERROR(
-      RunEpochs(t, "image decoder", t.x.size(0), t.o->decoder_epochs, AdamSchedule(*t.o), opt,
-                [&](const torch::Tensor& idx) { return DecoderLoss(t, d, e, a, idx); }));
+  RETURN_IF_ERROR(RunEpochs(
+      t, kDecoderStage, "image decoder", *d, t.x.size(0), t.o->decoder_epochs, AdamSchedule(*t.o),
+      opt, [&](const torch::Tensor& idx) { return DecoderLoss(t, d, e, a, idx); }));
   d->eval();
   return d;
 }
-
-// Mean over images of the IoU of maps binarised at 0.5, and of the PCC.
-std::pair<double, double> MapScores(const Eigen::MatrixXd& maps, const Eigen::MatrixXd& labels) {
-  double iou = 0, pcc = 0;
-  for (Eigen::Index i = 0; i < maps.rows(); ++i) {
-    const Eigen::ArrayXd m = (maps.row(i).array() > 0.5).cast<double>();
-    const Eigen::ArrayXd l = (labels.row(i).array() > 0.5).cast<double>();
-    const double uni = (m + l).cwiseMin(1.0).sum();
-    iou += uni > 0 ? (m * l).sum() / uni : 1.0;
-    pcc += PixelPcc(maps.row(i).transpose(), labels.row(i).transpose());
-  }
-  const double n = static_cast<double>(std::max<Eigen::Index>(1, maps.rows()));
-  return {iou / n, pcc / n};
-}
-
-}  // namespace
-
-namespace {
 
 absl::Status CheckOptions(const FAttentionOptions& o, ImageShape image) {
   if (image.height % 4 != 0 || image.width % 4 != 0 || image.height < 4 || image.width < 4)
@@ -249,6 +248,8 @@ absl::Status CheckOptions(const FAttentionOptions& o, ImageShape image) {
     return absl::InvalidArgumentError("fattention: channels is a multiple of 4 from 4 to 512");
   if (o.batch_size < 2 || o.attention_epochs < 0 || o.encoder_epochs < 0 || o.decoder_epochs < 0)
     return absl::InvalidArgumentError("fattention: batch_size >= 2 and epochs >= 0");
+  if (!(o.checkpoint_seconds >= 0))
+    return absl::InvalidArgumentError("fattention: checkpoint_seconds >= 0");
   for (double v : {o.lambda, o.mu, o.loop_weight, o.unpaired_weight, o.feature_weight})
     if (!(v >= 0) || !std::isfinite(v))
       return absl::InvalidArgumentError(
@@ -314,8 +315,8 @@ absl::Status ScoreAttention(const FitContext& c, const FAttentionOptions& o,
                    ForegroundLabels(c.fit->stimuli.cast<float>(), image, o.labels));
   const Eigen::MatrixXd mean_map =
       fit_labels.colwise().mean().cast<double>().replicate(truth.rows(), 1);
-  const auto [iou, pcc] = MapScores(maps.cast<double>(), truth.cast<double>());
-  const auto [base_iou, base_pcc] = MapScores(mean_map, truth.cast<double>());
+  const auto [iou, pcc] = ScoreAttentionMaps(maps.cast<double>(), truth.cast<double>());
+  const auto [base_iou, base_pcc] = ScoreAttentionMaps(mean_map, truth.cast<double>());
   m->evaluation.metrics["attention_iou"] = iou;
   m->evaluation.metrics["attention_pcc"] = pcc;
   m->evaluation.baseline_metrics["attention_iou"] = base_iou;
@@ -353,13 +354,19 @@ absl::StatusOr<FittedMethod> FAttentionMethod::Fit(const FitContext& c) const {
                    StandardizingDecoder::Fit(c.fit->betas));
   Eigen::MatrixXf x = c.fit->betas.cast<float>();
   standardize->Standardize(&x);
+  internal::EpochCheckpoints checkpoints(
+      c.hooks->checkpoint_dir.empty() ? "" : c.hooks->checkpoint_dir + "/" + kFAttentionDir,
+      {o.attention_epochs, o.encoder_epochs, o.decoder_epochs});
   Training t;
   t.o = &o;
   t.c = &c;
-  t.report = GeneratorProgress(*c.hooks, o.attention_epochs + o.encoder_epochs + o.decoder_epochs);
+  t.checkpoints = &checkpoints;
+  t.report = GeneratorProgress(*c.hooks, o.attention_epochs + o.encoder_epochs + o.decoder_epochs,
+                               checkpoints.resumed_epochs());
   std::unique_ptr<internal::FAttentionNets> nets;
   RETURN_IF_ERROR(GuardedCall("F-attention training", [&]() -> absl::Status {
     RETURN_IF_ERROR(Prepare(c, x, net ? &*net : nullptr, &t));
+    checkpoints.RestoreShuffler(&t.rng);
     ASSIGN_OR_RETURN(internal::AttentionDecoderNet a, TrainAttention(t));
     ASSIGN_OR_RETURN(internal::FmriEncoderNet e, TrainEncoder(t));
     ASSIGN_OR_RETURN(internal::ImageDecoderNet d, TrainDecoder(t, e, a));
@@ -462,6 +469,8 @@ absl::StatusOr<std::shared_ptr<const Method>> FAttentionMethod::Create(
           {"batch_size", [&](auto& k, auto& v) { return ParseNumber(k, v, &o.batch_size); }},
           {"learning_rate", [&](auto& k, auto& v) { return ParseNumber(k, v, &o.learning_rate); }},
           {"seed", [&](auto& k, auto& v) { return ParseNumber(k, v, &o.seed); }},
+          {"checkpoint_seconds",
+           [&](auto& k, auto& v) { return ParseNumber(k, v, &o.checkpoint_seconds); }},
       };
   for (const auto& [key, value] : parameters) {
     auto it = setters.find(key);

@@ -60,6 +60,10 @@ struct FAttentionOptions {
   double learning_rate = 1e-3;      // E's and D's peak (Adam)
   SgdrSchedule attention_schedule;  // the paper's; periods set from the epochs
   uint64_t seed = 1;
+  // In a job (TrainHooks::checkpoint_dir): an epoch's checkpoint is saved
+  // when this long has passed since the last (and at each stage's end); a
+  // resumed job goes on from it (epoch_checkpoints.h).
+  double checkpoint_seconds = 30;
 };
 
 class FAttentionMethod : public Method {

@@ -4,7 +4,10 @@
 
 #include <cmath>
 #include <filesystem>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "core/base/files.h"
 #include "core/data/dataset.h"
 #include "core/methods/fattention/attention_labels.h"
 #include "core/methods/fattention/fattention_method.h"
@@ -144,6 +147,94 @@ TEST(FAttention, TrainingIsDeterministicForAFixedSeed) {
   ASSERT_EQ(a.rows(), 10);
   EXPECT_EQ(a, b);
   EXPECT_GT((a - c).cwiseAbs().maxCoeff(), 1e-4);
+  std::filesystem::remove_all(root);
+}
+
+// A training cancelled in each of its three stages and resumed from its
+// epoch checkpoints (as a job is after its worker is lost) reports where it
+// resumed and ends with the same images as one never interrupted; a
+// checkpoint that does not read is set aside and the training starts over.
+TEST(FAttention, ResumedFromItsEpochCheckpointsItEndsAsAnUninterruptedRun) {
+  auto dataset = LoadDataset(testing::Digit69Options());
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  const std::string root = testing::MakeTempDir("fattention_resume");
+  auto repo = ModelRepository::Open({root, true});
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  auto method = FAttentionMethod::Create({{"attention_epochs", "3"},
+                                          {"encoder_epochs", "2"},
+                                          {"decoder_epochs", "2"},
+                                          {"channels", "16"},
+                                          {"checkpoint_seconds", "0"}});
+  ASSERT_TRUE(method.ok()) << method.status();
+  // Trains with `hooks`; the served images of the test trials, or an empty
+  // matrix with the status.
+  auto train = [&](const TrainHooks& hooks, absl::Status* status) -> Eigen::MatrixXf {
+    TrainRequest req;
+    req.model_name = "fa";
+    req.method = *method;
+    auto m = TrainModel(*dataset, req, **repo, hooks);
+    *status = m.status();
+    if (!m.ok()) return {};
+    auto pipeline = LoadPipeline(root + "/models/fa/" + std::to_string(m->version), m->version);
+    EXPECT_TRUE(pipeline.ok()) << pipeline.status();
+    RunOptions o;
+    o.encode_png = false;
+    auto recs = (*pipeline)->Run(dataset->test.betas.cast<float>(), o);
+    EXPECT_TRUE(recs.ok()) << recs.status();
+    Eigen::MatrixXf out(recs->size(), 784);
+    for (size_t i = 0; i < recs->size(); ++i) out.row(i) = (*recs)[i].pixels.transpose();
+    return out;
+  };
+  absl::Status status;
+  const Eigen::MatrixXf reference = train({}, &status);
+  ASSERT_TRUE(status.ok()) << status;
+
+  for (int cut : {2, 4, 6}) {  // epochs done: in the attention, encoder and decoder stages
+    SCOPED_TRACE(cut);
+    const std::string dir = absl::StrCat(root, "/checkpoints_", cut);
+    int64_t epochs_done = 0;
+    TrainHooks first;
+    first.checkpoint_dir = dir;
+    first.on_progress = [&](const TrainingProgress& p) {
+      if (p.phase == TrainingProgress::Phase::kTrainingGenerator) epochs_done = p.step;
+    };
+    first.is_cancelled = [&] { return epochs_done >= cut; };
+    train(first, &status);
+    ASSERT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
+    ASSERT_EQ(epochs_done, cut);
+
+    std::vector<TrainingProgress> reports;
+    TrainHooks resumed;
+    resumed.checkpoint_dir = dir;
+    resumed.on_progress = [&](const TrainingProgress& p) {
+      if (p.phase == TrainingProgress::Phase::kTrainingGenerator) reports.push_back(p);
+    };
+    const Eigen::MatrixXf images = train(resumed, &status);
+    ASSERT_TRUE(status.ok()) << status;
+    ASSERT_FALSE(reports.empty());
+    EXPECT_EQ(reports.front().resumed_from_step, cut);
+    EXPECT_EQ(reports.front().step, cut);
+    EXPECT_EQ(reports.back().step, 7);
+    EXPECT_EQ(reports.size(), 1u + 7 - cut) << "each epoch left, once";
+    ASSERT_EQ(images.rows(), reference.rows());
+    EXPECT_LT((images - reference).cwiseAbs().maxCoeff(), 1e-6);
+  }
+
+  // A damaged checkpoint: the training starts over, and still ends the same.
+  const std::string damaged = root + "/checkpoints_4/fattention";
+  ASSERT_TRUE(std::filesystem::exists(damaged + "/progress.txt"));
+  ASSERT_TRUE(WriteFile(damaged + "/progress.txt", "stage 1\nepochs 99\nshuffler x\n").ok());
+  TrainHooks again;
+  again.checkpoint_dir = root + "/checkpoints_4";
+  int64_t resumed_from = -1;
+  again.on_progress = [&](const TrainingProgress& p) {
+    if (p.phase == TrainingProgress::Phase::kTrainingGenerator && resumed_from < 0)
+      resumed_from = p.resumed_from_step;
+  };
+  const Eigen::MatrixXf over = train(again, &status);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(resumed_from, 0);
+  EXPECT_LT((over - reference).cwiseAbs().maxCoeff(), 1e-6);
   std::filesystem::remove_all(root);
 }
 

@@ -3,6 +3,7 @@
 #include "core/methods/pixels/pixels_method.h"
 #include "core/methods/registry.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <limits>
@@ -13,6 +14,7 @@
 #include "core/pipeline/refiner.h"
 #include "core/pipeline/trainer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/attention_generator.h"
 #include "tests/testing/digit69.h"
 #include "tests/testing/random_matrix.h"
 #include "tests/testing/test_paths.h"
@@ -322,6 +324,70 @@ TEST(RefineStage, RunsAfterTheGeneratorOrAloneIsTimedAndStopsWhenCancelled) {
   m.target = "pixels";
   EXPECT_EQ(Pipeline::Create(m, stages(1, 16, false)).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AttentionMaps, ComeOnlyWhenAskedOneChannelClippedAndOnlyFromAGeneratorThatHasThem) {
+  std::mt19937_64 rng(7);
+  const ImageShape shape{4, 5, 3};
+  const Eigen::MatrixXd x = testing::Gaussian(40, 12, rng);
+  const Eigen::MatrixXd y =
+      (x * testing::Gaussian(12, shape.num_pixels(), rng)).array() * 0.2 + 0.5;
+  RidgeDecoder::Options ro;
+  ro.regression.alpha = 1;
+  ModelManifest m;
+  m.name = "attending";
+  m.num_voxels = 12;
+  m.image = shape;
+  m.target = "pixels";
+  auto make = [&](std::unique_ptr<const Generator> g) {
+    return Pipeline::Create(m, *RidgeDecoder::Fit(x, y, ro), std::move(g));
+  };
+  auto attending = make(std::make_unique<const testing::ChannelMeanAttention>(shape, 1.5f, 20));
+  ASSERT_TRUE(attending.ok()) << attending.status();
+  EXPECT_TRUE((*attending)->gives_attention());
+  const Eigen::MatrixXf betas = x.topRows(3).cast<float>();
+
+  auto plain_run = (*attending)->Run(betas);
+  ASSERT_TRUE(plain_run.ok()) << plain_run.status();
+  EXPECT_EQ((*plain_run)[0].attention.size(), 0);
+  EXPECT_TRUE((*plain_run)[0].attention_png.empty());
+
+  RunOptions o;
+  o.attention = true;
+  auto recs = (*attending)->Run(betas, o);
+  ASSERT_TRUE(recs.ok()) << recs.status();
+  // The decoded pixels before clipping are the generator's input.
+  Eigen::MatrixXf decoded = betas;
+  auto decoder = *RidgeDecoder::Fit(x, y, ro);
+  decoder->Standardize(&decoded);
+  decoded = decoder->Decode(decoded);
+  bool clipped_any = false;
+  for (int i = 0; i < 3; ++i) {
+    const Reconstruction& r = (*recs)[i];
+    EXPECT_EQ(r.pixels, (*plain_run)[i].pixels);
+    ASSERT_EQ(r.attention.size(), 20);
+    for (int p = 0; p < 20; ++p) {
+      const float raw = 1.5f * decoded.row(i).segment(p * 3, 3).mean();
+      clipped_any |= raw > 1.0f || raw < 0.0f;
+      EXPECT_NEAR(r.attention(p), std::clamp(raw, 0.0f, 1.0f), 1e-5) << "sample " << i;
+    }
+    EXPECT_EQ(testing::PngHeader(r.attention_png), std::make_tuple(4, 5, 0));  // grey
+    EXPECT_EQ(std::get<2>(testing::PngHeader(r.png)), 2);                      // RGB
+  }
+  EXPECT_TRUE(clipped_any) << "the test's gain should push some values out of [0, 1]";
+
+  // A generator with no attention map: INVALID_ARGUMENT saying so.
+  auto identity = make(std::make_unique<const IdentityGenerator>(shape));
+  ASSERT_TRUE(identity.ok());
+  EXPECT_FALSE((*identity)->gives_attention());
+  const absl::Status refused = (*identity)->Run(betas, o).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("no attention map"), std::string::npos) << refused;
+  // Maps of the wrong size are the generator's fault: INTERNAL naming it.
+  auto wrong = make(std::make_unique<const testing::ChannelMeanAttention>(shape, 1.0f, 19));
+  const absl::Status internal = (*wrong)->Run(betas, o).status();
+  EXPECT_EQ(internal.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(internal.message().find("channel-mean attention"), std::string::npos) << internal;
 }
 
 }  // namespace
