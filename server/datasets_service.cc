@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "proto/rpc_status.h"
+#include "spec/dataset_rules.h"
 #include "store/names.h"
 #include "store/sha256.h"
 
@@ -33,6 +34,7 @@ absl::Status DatasetsService::Receive(grpc::ServerContext* context,
   }
   const v1::UploadDatasetRequest::Header h = msg.header();  // msg is reused for chunks
   if (absl::Status s = store::ValidateName(h.name(), "dataset name"); !s.ok()) return s;
+  if (absl::Status s = spec::ValidateDatasetDescription(h.description()); !s.ok()) return s;
   if (datasets_->Exists(h.name())) {
     return absl::AlreadyExistsError(
         absl::StrCat("dataset '", h.name(), "' already exists; delete it first"));

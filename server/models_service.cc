@@ -21,7 +21,8 @@ grpc::Status ModelsService::ListModels(grpc::ServerContext* context,
 
 grpc::Status ModelsService::GetModel(grpc::ServerContext* context,
                                      const v1::GetModelRequest* request, v1::Model* response) {
-  if (absl::Status s = ValidateModelRef(request->name()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = ValidateModelRef(request->name(), request->version()); !s.ok())
+    return ToGrpcStatus(s);
   const grpc::Status status = dispatcher_->Run(context, [&](auto& stub, grpc::ClientContext& ctx) {
     response->Clear();
     return stub.GetModel(&ctx, *request, response);
@@ -51,7 +52,8 @@ void ModelsService::AddPlacement(const grpc::ServerContext* context, v1::Model* 
 
 grpc::Status ModelsService::LoadModel(grpc::ServerContext* context,
                                       const v1::LoadModelRequest* request, v1::Model* response) {
-  if (absl::Status s = ValidateModelRef(request->name()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = ValidateModelRef(request->name(), request->version()); !s.ok())
+    return ToGrpcStatus(s);
   const auto workers = pool_->ReadyWorkers();
   if (workers.empty()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no worker is ready");
   for (const auto& worker : workers) {
@@ -72,7 +74,8 @@ grpc::Status ModelsService::LoadModel(grpc::ServerContext* context,
 grpc::Status ModelsService::UnloadModel(grpc::ServerContext* context,
                                         const v1::UnloadModelRequest* request,
                                         google::protobuf::Empty*) {
-  if (absl::Status s = ValidateModelRef(request->name()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = ValidateModelRef(request->name(), request->version()); !s.ok())
+    return ToGrpcStatus(s);
   for (const auto& worker : pool_->ReadyWorkers()) {
     auto ctx = grpc::ClientContext::FromServerContext(*context);
     google::protobuf::Empty empty;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "proto/client_text.h"
 #include "proto/rpc_status.h"
 
 namespace v2p::server {
@@ -15,12 +16,16 @@ namespace v1 = voxel2pixel::v1;
 using google::longrunning::Operation;
 
 absl::StatusOr<bool> MatchesFilter(const Operation& op, const std::string& filter) {
+  if (filter.size() > 1024)
+    return absl::InvalidArgumentError(
+        absl::StrCat("filter is ", filter.size(), " bytes; at most 1024"));
   const v1::TrainingJobMetadata meta = store::GetMetadata(op);
   for (absl::string_view term : absl::StrSplit(filter, ' ', absl::SkipWhitespace())) {
     if (term == "AND") continue;
     const size_t eq = term.find('=');
     if (eq == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("filter term '", term, "' is not key=value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("filter term '", ClientText(term), "' is not key=value"));
     }
     const absl::string_view key = term.substr(0, eq), value = term.substr(eq + 1);
     bool match;
@@ -36,12 +41,13 @@ absl::StatusOr<bool> MatchesFilter(const Operation& op, const std::string& filte
     } else if (key == "phase") {
       v1::TrainingJobMetadata::Phase phase;
       if (!v1::TrainingJobMetadata::Phase_Parse(std::string(value), &phase)) {
-        return absl::InvalidArgumentError(absl::StrCat("filter: unknown phase '", value, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("filter: unknown phase '", ClientText(value), "'"));
       }
       match = meta.phase() == phase;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("filter: unknown key '", key, "' (done, model, dataset, phase)"));
+      return absl::InvalidArgumentError(absl::StrCat("filter: unknown key '", ClientText(key),
+                                                     "' (done, model, dataset, phase)"));
     }
     if (!match) return false;
   }
@@ -53,6 +59,16 @@ grpc::Status OperationsService::ListOperations(
     google::longrunning::ListOperationsResponse* response) {
   if (request->page_size() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size must be >= 0");
+  }
+  // Checked before any operation is read, so that a malformed filter or
+  // token is refused whether or not operations exist.
+  if (absl::StatusOr<bool> s = MatchesFilter(Operation(), request->filter()); !s.ok())
+    return ToGrpcStatus(s.status());
+  if (!request->page_token().empty() &&
+      !store::OperationStore::IsOperationId(request->page_token())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("page_token '", ClientText(request->page_token()),
+                                     "' is not one ListOperations returned"));
   }
   const int page_size = request->page_size() == 0
                             ? options_.default_page_size

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "proto/client_text.h"
 #include "proto/rpc_status.h"
 #include "server/validation.h"
 
@@ -42,7 +43,8 @@ ReconstructionService::ReconstructionService(const Dispatcher* dispatcher, Model
       stream_window_(std::max(1, stream_window)) {}
 
 absl::Status ReconstructionService::ValidateRequest(const v1::ReconstructRequest& request) {
-  if (absl::Status s = ValidateModelRef(request.model()); !s.ok()) return s;
+  if (absl::Status s = ValidateModelRef(request.model(), request.model_version()); !s.ok())
+    return s;
   if (absl::Status s = ValidateNotEmpty(request); !s.ok()) return s;
   if (request.num_samples() < 0 || request.num_samples() > kMaxSamplesPerRequest)
     return absl::InvalidArgumentError(absl::StrCat("num_samples is ", request.num_samples(),
@@ -194,9 +196,9 @@ class ReconstructionService::StreamCall final
         } else if ((!in_.model().empty() && in_.model() != model_) ||
                    (in_.model_version() != 0 && in_.model_version() != version_)) {
           Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            absl::StrCat("stream message ", sample->n, " names model ", in_.model(),
-                                         " v", in_.model_version(), "; this stream serves ", model_,
-                                         " v", version_)),
+                            absl::StrCat("stream message ", sample->n, " names model ",
+                                         ClientText(in_.model()), " v", in_.model_version(),
+                                         "; this stream serves ", model_, " v", version_)),
                /*keep_earlier=*/true);
           stopped = true;
         }

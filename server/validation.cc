@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "proto/client_text.h"
+#include "store/names.h"
 
 namespace v2p::server {
 
@@ -32,9 +34,14 @@ bool AllFinite(const float* v, int n) {
 
 }  // namespace
 
-absl::Status ValidateModelRef(const std::string& model) {
+absl::Status ValidateModelRef(const std::string& model, int64_t version) {
   if (model.empty()) {
     return absl::InvalidArgumentError("no model named: set 'model' (see Models.ListModels)");
+  }
+  if (absl::Status s = store::ValidateName(model, "model name"); !s.ok()) return s;
+  if (version < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model version is ", version, "; give 0 for the latest, or a version >= 1"));
   }
   return absl::OkStatus();
 }
@@ -49,17 +56,17 @@ absl::Status ValidateNotEmpty(const voxel2pixel::v1::ReconstructRequest& request
 absl::Status ValidateSample(const voxel2pixel::v1::Sample& sample, int index,
                             const voxel2pixel::v1::Model& model) {
   if (sample.betas_size() != model.num_voxels()) {
-    return absl::InvalidArgumentError(absl::StrCat("sample '", sample.id(), "' (index ", index,
-                                                   "): model ", model.name(), " v", model.version(),
-                                                   " expects ", model.num_voxels(),
+    return absl::InvalidArgumentError(absl::StrCat("sample '", ClientText(sample.id()), "' (index ",
+                                                   index, "): model ", model.name(), " v",
+                                                   model.version(), " expects ", model.num_voxels(),
                                                    " betas, received ", sample.betas_size()));
   }
   if (AllFinite(sample.betas().data(), sample.betas_size())) return absl::OkStatus();
   for (int v = 0; v < sample.betas_size(); ++v) {
     if (!std::isfinite(sample.betas(v))) {
-      return absl::InvalidArgumentError(absl::StrCat("sample '", sample.id(), "' (index ", index,
-                                                     "): beta ", v, " is ", sample.betas(v),
-                                                     "; expected finite values"));
+      return absl::InvalidArgumentError(absl::StrCat("sample '", ClientText(sample.id()),
+                                                     "' (index ", index, "): beta ", v, " is ",
+                                                     sample.betas(v), "; expected finite values"));
     }
   }
   return absl::OkStatus();

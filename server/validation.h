@@ -3,14 +3,19 @@
 #ifndef V2P_SERVER_VALIDATION_H_
 #define V2P_SERVER_VALIDATION_H_
 
+#include <cstdint>
+#include <string>
+
 #include "absl/status/status.h"
 #include "voxel2pixel/v1/models.pb.h"
 #include "voxel2pixel/v1/reconstruction.pb.h"
 
 namespace v2p::server {
 
-// INVALID_ARGUMENT for an empty model name.
-absl::Status ValidateModelRef(const std::string& model);
+// INVALID_ARGUMENT for a model name that no model can have (the rules of
+// store::ValidateName: 1-64 characters of [A-Za-z0-9_.-]) or a negative
+// version (0 is the latest).
+absl::Status ValidateModelRef(const std::string& model, int64_t version);
 
 // INVALID_ARGUMENT for an empty batch.
 absl::Status ValidateNotEmpty(const voxel2pixel::v1::ReconstructRequest& request);

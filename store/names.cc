@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "proto/client_text.h"
 
 namespace v2p::store {
 
@@ -13,7 +14,7 @@ absl::Status ValidateName(const std::string& name, const std::string& what) {
   });
   if (name.empty() || name.size() > 64 || !ok_chars || name[0] == '.' || name[0] == '-') {
     return absl::InvalidArgumentError(
-        absl::StrCat("invalid ", what, " '", name,
+        absl::StrCat("invalid ", what, " '", ClientText(name),
                      "': expected 1-64 characters of [A-Za-z0-9_.-] not starting with '.' or '-'"));
   }
   return absl::OkStatus();

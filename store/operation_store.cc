@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "proto/client_text.h"
 #include "store/files.h"
 
 namespace v2p::store {
@@ -108,14 +109,20 @@ absl::StatusOr<Operation> OperationStore::Create(const v1::CreateTrainingJobRequ
   return op;
 }
 
+bool OperationStore::IsOperationId(absl::string_view id) {
+  return !id.empty() && id.size() <= 64 &&
+         id.find_first_not_of("0123456789abcdef-") == absl::string_view::npos;
+}
+
 absl::StatusOr<std::string> OperationStore::IdFromName(const std::string& name) const {
   absl::string_view id = name;
-  if (!absl::ConsumePrefix(&id, kOperationPrefix) || id.empty() ||
-      id.find_first_not_of("0123456789abcdef-") != absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", name, "' is not an operation name (operations/<id>)"));
+  if (!absl::ConsumePrefix(&id, kOperationPrefix) || !IsOperationId(id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", ClientText(name), "' is not an operation name (operations/<id>, as CreateTrainingJob ",
+        "returned it)"));
   }
-  if (!fs::exists(Dir(std::string(id)) + "/" + kOperationFile)) {
+  std::error_code ec;
+  if (!fs::exists(Dir(std::string(id)) + "/" + kOperationFile, ec)) {
     return absl::NotFoundError(absl::StrCat("no operation ", name));
   }
   return std::string(id);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/longrunning/operations.pb.h"
@@ -37,6 +38,9 @@ class OperationStore {
       const voxel2pixel::v1::CreateTrainingJobRequest& request,
       const voxel2pixel::v1::TrainingJobMetadata& metadata);
 
+  // Whether `id` has the shape of the ids Create gives: 1-64 characters of
+  // [0-9a-f-] (so a client's id is checked before it touches the disk).
+  static bool IsOperationId(absl::string_view id);
   // `name` is "operations/<id>"; INVALID_ARGUMENT for other shapes,
   // NOT_FOUND for an unknown id.
   absl::StatusOr<std::string> IdFromName(const std::string& name) const;

@@ -12,6 +12,7 @@
 #include "core/methods/hyper/hyper_method.h"
 #include "core/methods/pixels/pixels_method.h"
 #include "core/methods/registry.h"
+#include "spec/dataset_rules.h"
 #include "spec/pipeline_spec_rules.h"
 
 namespace v2p::worker {
@@ -149,6 +150,7 @@ absl::Status ToTrainRequest(const v1::PipelineSpec& spec, core::TrainRequest* re
 
 absl::StatusOr<core::DatasetOptions> ToDatasetOptions(const v1::DatasetDescription& d,
                                                       const std::string& data_root) {
+  RETURN_IF_ERROR(spec::ValidateDatasetDescription(d));
   core::DatasetOptions o;
   o.name = d.name();
   if (d.file().empty()) return absl::InvalidArgumentError("dataset description: 'file' is empty");
@@ -170,9 +172,6 @@ absl::StatusOr<core::DatasetOptions> ToDatasetOptions(const v1::DatasetDescripti
           "dataset description: image.layout must be IMAGE_LAYOUT_ROW_MAJOR or "
           "IMAGE_LAYOUT_COLUMN_MAJOR");
   }
-  if (d.image().pixel_max() < 0 || !std::isfinite(d.image().pixel_max()))
-    return absl::InvalidArgumentError(
-        "dataset description: image.pixel_max must be > 0 (or left out to infer it)");
   o.pixel_max = d.image().pixel_max();  // 0: inferred from the training stimuli
   o.unpaired_images = d.unpaired_images();
   o.mirror_symmetric = d.mirror_symmetric();

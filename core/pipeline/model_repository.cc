@@ -79,7 +79,8 @@ absl::StatusOr<std::vector<int64_t>> ModelRepository::ListVersions(const std::st
   if (versions.empty()) {
     const std::vector<std::string> names = ListModels();
     return absl::NotFoundError(absl::StrCat(
-        "no ", collection_ == "models" ? "model" : collection_, " named '", name, "' in ", root_,
+        "no ", collection_ == "models" ? "model" : collection_, " named '", name,
+        "' in the repository",
         names.empty() ? absl::StrCat(" (it holds no ", collection_, ")")
                       : absl::StrCat(" (", collection_, ": ", absl::StrJoin(names, ", "), ")")));
   }

@@ -14,7 +14,10 @@ std::string DataDir() {
   return V2P_DATA_DIR;
 }
 
-std::string BinDir() { return V2P_BIN_DIR; }
+std::string BinDir() {
+  if (const char* env = std::getenv("V2P_BIN_DIR")) return env;
+  return V2P_BIN_DIR;
+}
 std::string SourceDir() { return V2P_SOURCE_DIR; }
 
 std::string MakeTempDir(const std::string& prefix) {
