@@ -1,12 +1,20 @@
 #include "proto/rpc_status.h"
 
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
 namespace v2p {
 
 // absl::StatusCode and grpc::StatusCode share numeric values 0..16 by
 // design (both follow google.rpc.Code), so the cast is exact.
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  absl::string_view message = status.message();
+  std::string bounded(message.substr(0, kMaxStatusMessage));
+  if (message.size() > kMaxStatusMessage)
+    absl::StrAppend(&bounded, "... (", message.size(), " bytes)");
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::move(bounded));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

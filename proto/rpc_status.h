@@ -1,5 +1,8 @@
 // The one mapping between absl::Status (inside every process) and
-// grpc::Status (on the wire). Codes map 1:1; messages pass through.
+// grpc::Status (on the wire). Codes map 1:1; messages pass through, cut to
+// kMaxStatusMessage bytes on the way out: a status message travels as a
+// header, and one over the peer's header limit would fail the call with a
+// confusing error (and tear down a connection other calls share).
 #ifndef V2P_PROTO_RPC_STATUS_H_
 #define V2P_PROTO_RPC_STATUS_H_
 
@@ -10,6 +13,8 @@
 #include "google/protobuf/duration.pb.h"
 
 namespace v2p {
+
+inline constexpr size_t kMaxStatusMessage = 2048;
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);

@@ -53,6 +53,7 @@ absl::Status DatasetsService::Receive(grpc::ServerContext* context,
   store::Sha256 hash;
   int64_t received = 0;
   while (reader->Read(&msg)) {
+    Touch(context);
     if (!msg.has_chunk())
       return absl::InvalidArgumentError("only the first message may carry a header");
     received += static_cast<int64_t>(msg.chunk().size());
@@ -63,7 +64,12 @@ absl::Status DatasetsService::Receive(grpc::ServerContext* context,
     hash.Update(msg.chunk());
     out.write(msg.chunk().data(), static_cast<std::streamsize>(msg.chunk().size()));
   }
+  Touch(context, /*reading=*/false);
   out.close();
+  if (TimedOut(context))
+    return absl::DeadlineExceededError(
+        absl::StrCat("upload sent nothing for ", absl::FormatDuration(options_.upload_idle_timeout),
+                     "; cancelled (--upload_idle_timeout_s)"));
   if (context->IsCancelled()) return absl::CancelledError("upload cancelled by the client");
   if (!out) return absl::InternalError("cannot write the uploaded file");
   if (received != h.total_bytes()) {
@@ -97,16 +103,86 @@ absl::Status DatasetsService::Receive(grpc::ServerContext* context,
   return absl::OkStatus();
 }
 
+DatasetsService::DatasetsService(store::DatasetStore* datasets, const Dispatcher* dispatcher,
+                                 Options options)
+    : datasets_(datasets), dispatcher_(dispatcher), options_(options) {
+  watchdog_ = std::thread([this] { Watch(); });
+}
+
+DatasetsService::~DatasetsService() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  watchdog_.join();
+}
+
+bool DatasetsService::Admit(grpc::ServerContext* context) {
+  absl::MutexLock lock(&mu_);
+  if (static_cast<int>(active_.size()) >= options_.max_concurrent_uploads) return false;
+  active_[context] = Active{absl::Now()};
+  return true;
+}
+
+void DatasetsService::Forget(grpc::ServerContext* context) {
+  absl::MutexLock lock(&mu_);
+  active_.erase(context);
+}
+
+void DatasetsService::Touch(grpc::ServerContext* context, bool reading) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = active_.find(context); it != active_.end()) {
+    it->second.last_message = absl::Now();
+    it->second.reading = reading;
+  }
+}
+
+bool DatasetsService::TimedOut(grpc::ServerContext* context) {
+  absl::MutexLock lock(&mu_);
+  auto it = active_.find(context);
+  return it != active_.end() && it->second.timed_out;
+}
+
+void DatasetsService::Watch() {
+  const absl::Duration tick = std::min(
+      absl::Seconds(1), std::max(absl::Milliseconds(10), options_.upload_idle_timeout / 4));
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), tick);
+    const absl::Time now = absl::Now();
+    for (auto& [context, upload] : active_) {
+      if (!upload.reading || upload.timed_out ||
+          now - upload.last_message < options_.upload_idle_timeout)
+        continue;
+      upload.timed_out = true;
+      context->TryCancel();  // the blocked Read returns; the staging is removed
+    }
+  }
+}
+
 grpc::Status DatasetsService::UploadDataset(grpc::ServerContext* context,
                                             grpc::ServerReader<v1::UploadDatasetRequest>* reader,
                                             v1::Dataset* response) {
-  auto staging = datasets_->BeginUpload();
-  if (!staging.ok()) return ToGrpcStatus(staging.status());
-  if (absl::Status s = Receive(context, reader, *staging, response); !s.ok()) {
-    datasets_->Abort(*staging);
-    return ToGrpcStatus(s);
+  if (!Admit(context)) {
+    // gRPC's retry pushback: a client with retries configured waits this long.
+    context->AddTrailingMetadata("grpc-retry-pushback-ms", "1000");
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat(options_.max_concurrent_uploads,
+                                     " uploads are in progress, the server's limit "
+                                     "(--max_concurrent_uploads); retry when one ends"));
   }
-  return ToGrpcStatus(datasets_->Commit(*staging, *response));
+  auto staging = datasets_->BeginUpload();
+  absl::Status s = staging.status();
+  if (s.ok()) {
+    s = Receive(context, reader, *staging, response);
+    if (!s.ok()) {
+      datasets_->Abort(*staging);
+    } else {
+      s = datasets_->Commit(*staging, *response);
+    }
+  }
+  Forget(context);
+  return ToGrpcStatus(s);
 }
 
 grpc::Status DatasetsService::ListDatasets(grpc::ServerContext*, const v1::ListDatasetsRequest*,

@@ -39,6 +39,10 @@ ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(int, shutdown_grace_s, 5,
           "On SIGTERM, how long calls in flight may finish before they are cancelled.");
 ABSL_FLAG(int, max_upload_mb, 512, "Largest dataset upload, in MiB.");
+ABSL_FLAG(int, max_concurrent_uploads, 8,
+          "Dataset uploads received at once; more get RESOURCE_EXHAUSTED with a retry pushback.");
+ABSL_FLAG(int, upload_idle_timeout_s, 60,
+          "An upload that sends nothing for this long is cancelled and its staging removed.");
 ABSL_FLAG(
     int, max_batch_size, 32,
     "Dynamic batching at the gateway: concurrent requests for one model go to a worker as one "
@@ -70,6 +74,8 @@ absl::Status CheckFlags() {
           {"metrics_port", absl::GetFlag(FLAGS_metrics_port), -1, 65535},
           {"max_message_mb", absl::GetFlag(FLAGS_max_message_mb), 1, 2047},
           {"max_upload_mb", absl::GetFlag(FLAGS_max_upload_mb), 1, INT32_MAX},
+          {"max_concurrent_uploads", absl::GetFlag(FLAGS_max_concurrent_uploads), 1, 4096},
+          {"upload_idle_timeout_s", absl::GetFlag(FLAGS_upload_idle_timeout_s), 1, 86400},
           {"max_batch_size", absl::GetFlag(FLAGS_max_batch_size), 1, INT32_MAX},
           {"max_batches_in_flight", absl::GetFlag(FLAGS_max_batches_in_flight), 1, INT32_MAX},
           {"stream_window", absl::GetFlag(FLAGS_stream_window), 1, INT32_MAX},
@@ -179,9 +185,11 @@ int Serve() {
   if (!operations.ok()) return Fail(operations.status());
   auto datasets = v2p::store::DatasetStore::Open(repo);
   if (!datasets.ok()) return Fail(datasets.status());
-  v2p::server::DatasetsService datasets_service(
-      datasets->get(), &dispatcher,
-      {static_cast<int64_t>(absl::GetFlag(FLAGS_max_upload_mb)) << 20});
+  v2p::server::DatasetsService::Options upload_options;
+  upload_options.max_upload_bytes = static_cast<int64_t>(absl::GetFlag(FLAGS_max_upload_mb)) << 20;
+  upload_options.max_concurrent_uploads = absl::GetFlag(FLAGS_max_concurrent_uploads);
+  upload_options.upload_idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_upload_idle_timeout_s));
+  v2p::server::DatasetsService datasets_service(datasets->get(), &dispatcher, upload_options);
   v2p::server::TrainingService training(datasets->get(), operations->get());
   v2p::server::OperationsService operations_service(operations->get(), {});
   auto metrics =

@@ -59,8 +59,9 @@ class HostileRequests : public ::testing::Test {
     delete betas_;
   }
   void SetUp() override {
-    auto server =
-        testing::ServerProcess::Start(*repo_, {"--workers=spawn:1", "--worker_device=cpu"});
+    auto server = testing::ServerProcess::Start(
+        *repo_, {"--workers=spawn:1", "--worker_device=cpu", "--max_concurrent_uploads=2",
+                 "--upload_idle_timeout_s=2"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }
@@ -381,6 +382,83 @@ TEST_F(HostileRequests, ReflectionDescribesEveryPublicService) {
   const auto* request = pool.FindMessageTypeByName("voxel2pixel.v1.ReconstructRequest");
   ASSERT_NE(request, nullptr);
   EXPECT_NE(request->FindFieldByName("include_attention"), nullptr);
+}
+
+// An upload that has sent its header and then nothing.
+struct IdleUpload {
+  grpc::ClientContext context;
+  v1::Dataset record;
+  std::unique_ptr<grpc::ClientWriter<v1::UploadDatasetRequest>> writer;
+};
+v1::UploadDatasetRequest ValidHeader(const std::string& name) {
+  v1::UploadDatasetRequest msg;
+  auto* h = msg.mutable_header();
+  h->set_name(name);
+  h->mutable_description()->mutable_train()->set_betas("fmriTrain");
+  h->mutable_description()->mutable_image()->set_height(28);
+  h->mutable_description()->mutable_image()->set_width(28);
+  h->mutable_description()->mutable_image()->set_layout(v1::IMAGE_LAYOUT_COLUMN_MAJOR);
+  h->set_total_bytes(100);
+  h->set_sha256(std::string(64, '0'));
+  return msg;
+}
+
+TEST_F(HostileRequests, IdleUploadsAreCancelledAndOnlySoManyRunAtOnce) {
+  auto stub = v1::Datasets::NewStub(server_->channel());
+  std::vector<std::unique_ptr<IdleUpload>> idle;
+  for (int i = 0; i < 2; ++i) {
+    idle.push_back(std::make_unique<IdleUpload>());
+    idle.back()->writer = stub->UploadDataset(&idle.back()->context, &idle.back()->record);
+    ASSERT_TRUE(idle.back()->writer->Write(ValidHeader(absl::StrCat("idle", i))));
+  }
+  // A third is refused once the server holds both (until then it is
+  // admitted and ends at once: its header promised bytes it never sends).
+  grpc::Status third;
+  std::string pushback;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    grpc::ClientContext ctx;
+    v1::Dataset record;
+    auto writer = stub->UploadDataset(&ctx, &record);
+    writer->Write(ValidHeader("third"));
+    writer->WritesDone();
+    third = writer->Finish();
+    if (third.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      const auto& trailers = ctx.GetServerTrailingMetadata();
+      if (auto it = trailers.find("grpc-retry-pushback-ms"); it != trailers.end())
+        pushback = std::string(it->second.data(), it->second.size());
+      break;
+    }
+    ASSERT_EQ(third.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << third.error_message();
+  }
+  ASSERT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << third.error_message();
+  EXPECT_THAT(third.error_message(), HasSubstr("--max_concurrent_uploads"));
+  EXPECT_EQ(pushback, "1000");
+  // The idle ones are ended by the server, not left holding its threads.
+  const auto start = std::chrono::steady_clock::now();
+  for (auto& u : idle) {
+    const grpc::Status s = u->writer->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  // Their places are free again, and nothing they sent was kept.
+  grpc::Status next;
+  const auto free_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < free_by) {
+    grpc::ClientContext ctx;
+    v1::Dataset record;
+    auto writer = stub->UploadDataset(&ctx, &record);
+    writer->Write(ValidHeader("next"));
+    writer->WritesDone();
+    next = writer->Finish();
+    if (next.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) break;
+  }
+  EXPECT_EQ(next.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << next.error_message();
+  EXPECT_THAT(next.error_message(), HasSubstr("upload ended after 0 of 100"));
+  grpc::ClientContext ctx;
+  v1::ListDatasetsResponse list;
+  ASSERT_TRUE(stub->ListDatasets(&ctx, v1::ListDatasetsRequest(), &list).ok());
+  EXPECT_EQ(list.datasets_size(), 0);
 }
 
 }  // namespace
