@@ -72,6 +72,12 @@ TEST(FAttentionService, TrainedAsAJobItsMapsBeatTheMeanMapAndItsImagesTheMeanIma
               e.metrics().at("attention_iou"), e.metrics().at("attention_pcc"),
               e.baseline_metrics().at("attention_iou"), e.baseline_metrics().at("attention_pcc"));
   EXPECT_GT(e.metrics().at("attention_iou"), e.baseline_metrics().at("attention_iou"));
+  // E, image -> betas, on trials it never saw.
+  ASSERT_TRUE(e.metrics().count("encoder_voxel_r") && e.metrics().count("encoder_pattern_r"));
+  std::printf("encoder E on the test trials: voxel r %.3f, pattern r %.3f\n",
+              e.metrics().at("encoder_voxel_r"), e.metrics().at("encoder_pattern_r"));
+  EXPECT_GT(e.metrics().at("encoder_voxel_r"), 0.0);
+  EXPECT_GT(e.metrics().at("encoder_pattern_r"), 0.0);
   EXPECT_GT(e.metrics().at("attention_pcc"), e.baseline_metrics().at("attention_pcc"));
 
   // The test trials over gRPC.

@@ -14,6 +14,7 @@
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
 #include "core/decoding/standardizing_decoder.h"
+#include "core/evaluation/metrics.h"
 #include "core/features/feature_network_torch.h"
 #include "core/generation/tensor_convert.h"
 #include "core/methods/fattention/epoch_checkpoints.h"
@@ -298,6 +299,45 @@ absl::Status Prepare(const FitContext& c, const Eigen::MatrixXf& standardized,
   return absl::OkStatus();
 }
 
+// How well E predicts the scored trials' betas (standardised as the fitted
+// ones) from their stimuli, trials it never saw: the mean over voxels of
+// each voxel's correlation across the trials ("encoder_voxel_r", voxels
+// that do not vary left out), and the mean over trials of the correlation
+// across voxels ("encoder_pattern_r").
+absl::Status ScoreEncoder(const Training& t, internal::FmriEncoderNet& e,
+                          const Decoder& standardize, ModelManifest* m) {
+  const DatasetSplit& eval = *t.c->eval;
+  if (eval.betas.rows() < 3 || eval.stimuli.rows() != eval.betas.rows()) return absl::OkStatus();
+  Eigen::MatrixXf measured = eval.betas.cast<float>();
+  standardize.Standardize(&measured);
+  Eigen::MatrixXd predicted;
+  {
+    torch::NoGradGuard no_grad;
+    ASSIGN_OR_RETURN(const torch::Tensor f, EncoderInput(t, ToTensor(eval.stimuli.cast<float>())));
+    predicted = FromTensor(e->forward(f)).cast<double>();
+  }
+  const Eigen::MatrixXd y = measured.cast<double>();
+  double voxel_r = 0;
+  int voxels = 0;
+  for (Eigen::Index v = 0; v < y.cols(); ++v) {
+    const Eigen::ArrayXd a = predicted.col(v).array() - predicted.col(v).mean();
+    const Eigen::ArrayXd b = y.col(v).array() - y.col(v).mean();
+    const double den = std::sqrt((a * a).sum() * (b * b).sum());
+    if (den <= 0) continue;
+    voxel_r += (a * b).sum() / den;
+    ++voxels;
+  }
+  double pattern_r = 0;
+  for (Eigen::Index i = 0; i < y.rows(); ++i)
+    pattern_r += PixelPcc(predicted.row(i).transpose(), y.row(i).transpose());
+  m->evaluation.metrics["encoder_voxel_r"] = voxel_r / std::max(1, voxels);
+  m->evaluation.metrics["encoder_pattern_r"] = pattern_r / static_cast<double>(y.rows());
+  LogInfo("train", "F-attention encoder E on the scored trials: voxel r ",
+          m->evaluation.metrics["encoder_voxel_r"], " (", voxels, " voxels), pattern r ",
+          m->evaluation.metrics["encoder_pattern_r"]);
+  return absl::OkStatus();
+}
+
 // The attention maps of the scored trials against their labels, with the
 // mean training map as the baseline, into the manifest's evaluation.
 absl::Status ScoreAttention(const FitContext& c, const FAttentionOptions& o,
@@ -364,20 +404,21 @@ absl::StatusOr<FittedMethod> FAttentionMethod::Fit(const FitContext& c) const {
   t.report = GeneratorProgress(*c.hooks, o.attention_epochs + o.encoder_epochs + o.decoder_epochs,
                                checkpoints.resumed_epochs());
   std::unique_ptr<internal::FAttentionNets> nets;
+  FittedMethod f;
+  ModelManifest& m = f.manifest;
   RETURN_IF_ERROR(GuardedCall("F-attention training", [&]() -> absl::Status {
     RETURN_IF_ERROR(Prepare(c, x, net ? &*net : nullptr, &t));
     checkpoints.RestoreShuffler(&t.rng);
     ASSIGN_OR_RETURN(internal::AttentionDecoderNet a, TrainAttention(t));
     ASSIGN_OR_RETURN(internal::FmriEncoderNet e, TrainEncoder(t));
     ASSIGN_OR_RETURN(internal::ImageDecoderNet d, TrainDecoder(t, e, a));
+    RETURN_IF_ERROR(ScoreEncoder(t, e, *standardize, &m));
     nets = std::make_unique<internal::FAttentionNets>(t.arch);
     nets->attention = a;
     nets->decoder = d;
     return absl::OkStatus();
   }));
   auto generator = std::make_unique<FAttentionGenerator>(std::move(nets));
-  FittedMethod f;
-  ModelManifest& m = f.manifest;
   m.fit_seconds = absl::ToDoubleSeconds(watch.Elapsed());
   m.decoder = "standardize";
   m.generator = kName;

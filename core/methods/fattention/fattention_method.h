@@ -25,6 +25,10 @@
 //     pixels only, and E learns its own convolutions.
 // The ablations: no attention (lambda = 0, mu = 1), no loop loss
 // (loop_weight = 0), neither. Manifest name "fattention".
+// Recorded with the model, on the scored (held-out) trials: the maps'
+// attention_iou / attention_pcc beside the mean training map's, and E's
+// encoder_voxel_r (each voxel's correlation across trials, averaged) and
+// encoder_pattern_r (each trial's correlation across voxels).
 #ifndef V2P_CORE_METHODS_FATTENTION_FATTENTION_METHOD_H_
 #define V2P_CORE_METHODS_FATTENTION_FATTENTION_METHOD_H_
 
