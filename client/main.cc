@@ -21,6 +21,7 @@
 #include "client/commands.h"
 #include "client/load_command.h"
 #include "client/remote_commands.h"
+#include "client/rpc_helpers.h"
 #include "proto/serving.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:8500", "v2p-server address (host:port).");
@@ -228,6 +229,7 @@ int main(int argc, char** argv) {
   v2p::ListFlagsOfFileInHelp(__FILE__);
   absl::SetProgramUsageMessage(kUsage);
   v2p::DisableMutexDeadlockDetection();
+  if (auto tls = v2p::client::ClientCredentials(); !tls.ok()) return Report(tls.status());
   static const v2p::client::CommandTable kCommands = {
       {"bench", Bench},   {"datasets", Datasets},       {"jobs", Jobs},
       {"models", Models}, {"reconstruct", Reconstruct}, {"train", RemoteTrain},

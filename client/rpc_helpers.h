@@ -10,11 +10,20 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace v2p::client {
 
+// The channels' credentials, read once from the environment: TLS trusting
+// the CA in V2P_TLS_CA (a PEM file), presenting V2P_TLS_CERT and
+// V2P_TLS_KEY when set (a server that requires client certificates);
+// plaintext when V2P_TLS_CA is unset. `v2p` checks it at start, so that a
+// missing file is reported before any command runs.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials();
+
 // `args` may carry more channel options; the message bounds are added.
+// Uses ClientCredentials() (plaintext if they failed to load).
 std::shared_ptr<grpc::Channel> Connect(const std::string& server, grpc::ChannelArguments args = {});
 void SetDeadline(grpc::ClientContext* context, int seconds);
 // OK stays OK; otherwise the same code with "<what>: " before the message.

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct ServeOptions {
   // a child started with port 0.
   int ready_fd = -1;
   int max_message_bytes = 64 << 20;
+  // The listener's credentials (proto/tls.h); null: plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
   std::vector<grpc::Service*> services;
   // Interceptors for every RPC (e.g. RpcMetrics::InterceptorFactory()).
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;

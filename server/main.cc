@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "proto/rpc_metrics.h"
 #include "proto/serving.h"
+#include "proto/tls.h"
 #include "server/datasets_service.h"
 #include "server/dispatcher.h"
 #include "server/model_catalog.h"
@@ -38,6 +39,17 @@ ABSL_FLAG(int, ready_fd, -1, "Write the bound port to this file descriptor, then
 ABSL_FLAG(int, max_message_mb, 64, "Largest request or response, in MiB.");
 ABSL_FLAG(int, shutdown_grace_s, 5,
           "On SIGTERM, how long calls in flight may finish before they are cancelled.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate to serve clients TLS with (with --tls_key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA: only clients with a certificate it signed are accepted (mutual TLS).");
+ABSL_FLAG(std::string, worker_tls_ca, "",
+          "PEM CA the workers' certificates are signed by: the gateway talks TLS to them.");
+ABSL_FLAG(std::string, worker_tls_cert, "",
+          "PEM certificate the gateway presents to workers (mutual TLS; with --worker_tls_key).");
+ABSL_FLAG(std::string, worker_tls_key, "", "PEM private key of --worker_tls_cert.");
+ABSL_FLAG(std::string, worker_tls_server_name, "",
+          "Name the workers' certificates carry, when not their address (e.g. v2p-worker).");
 ABSL_FLAG(int, max_upload_mb, 512, "Largest dataset upload, in MiB.");
 ABSL_FLAG(int, max_concurrent_uploads, 8,
           "Dataset uploads received at once; more get RESOURCE_EXHAUSTED with a retry pushback.");
@@ -132,6 +144,12 @@ absl::StatusOr<v2p::server::WorkerPool::Options> PoolOptions(Readiness* readines
                    "--max_message_mb=" + std::to_string(absl::GetFlag(FLAGS_max_message_mb))};
   o.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   for (const std::string& a : absl::GetFlag(FLAGS_worker_args)) o.worker_args.push_back(a);
+  auto credentials = v2p::ChannelCredentials({absl::GetFlag(FLAGS_worker_tls_cert),
+                                              absl::GetFlag(FLAGS_worker_tls_key),
+                                              absl::GetFlag(FLAGS_worker_tls_ca)});
+  if (!credentials.ok()) return credentials.status();
+  o.credentials = *std::move(credentials);
+  o.tls_server_name = absl::GetFlag(FLAGS_worker_tls_server_name);
   o.on_change = [readiness](int ready) { readiness->SetReadyWorkers(ready); };
   o.devices =
       v2p::server::AssignDevices(absl::GetFlag(FLAGS_worker_device), v2p::server::VisibleGpus());
@@ -198,6 +216,11 @@ int Serve() {
   if (!metrics.ok()) return Fail(metrics.status());
 
   v2p::ServeOptions serve;
+  auto credentials =
+      v2p::ServerCredentials({absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+                              absl::GetFlag(FLAGS_tls_client_ca)});
+  if (!credentials.ok()) return Fail(credentials.status());
+  serve.credentials = *std::move(credentials);
   serve.name = "v2p-server";
   serve.host = absl::GetFlag(FLAGS_host);
   serve.port = absl::GetFlag(FLAGS_port);

@@ -102,7 +102,10 @@ std::shared_ptr<WorkerHandle> WorkerPool::Connect(const std::string& address, pi
   h->address = address;
   h->pid = pid;
   h->slot = slot;
-  h->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (!options_.tls_server_name.empty()) args.SetSslTargetNameOverride(options_.tls_server_name);
+  h->channel = grpc::CreateCustomChannel(
+      address, options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
+      args);
   h->stub = voxel2pixel::worker::v1::Worker::NewStub(h->channel);
   return h;
 }

@@ -86,6 +86,10 @@ class WorkerPool {
     absl::Duration start_timeout = absl::Seconds(60);
     absl::Duration max_restart_backoff = absl::Seconds(5);
     int max_message_bytes = 64 << 20;
+    // The channels' credentials (proto/tls.h; null: plaintext), and the
+    // name the workers' certificates carry when it is not their address.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    std::string tls_server_name;
     // Called (without the pool's lock, one call at a time) with the number
     // of ready workers when Create has started the spawned workers and
     // whenever a worker becomes ready or is lost.

@@ -13,6 +13,7 @@
 #include "core/pipeline/device.h"
 #include "proto/rpc_metrics.h"
 #include "proto/serving.h"
+#include "proto/tls.h"
 #include "workers/job_runner.h"
 #include "workers/model_registry.h"
 #include "workers/worker_metrics.h"
@@ -34,6 +35,10 @@ ABSL_FLAG(int, threads_per_model, 2,
 ABSL_FLAG(int, max_queue_delay_us, 0,
           "Dynamic batching: longest a sample waits for company. 0 batches only what queued while "
           "the previous batch ran.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate to serve TLS with (with --tls_key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA: only clients (the gateway) with a certificate it signed are accepted.");
 ABSL_FLAG(int, metrics_port, -1, "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
 ABSL_FLAG(int, blas_threads, 1, "Threads per BLAS call (requests run in parallel already).");
 ABSL_FLAG(bool, run_jobs, true, "Run training jobs from the repository on this worker.");
@@ -119,6 +124,9 @@ absl::Status Run(bool* serving) {
   ASSIGN_OR_RETURN(std::unique_ptr<JobRunner> jobs, StartJobs());
   WorkerService service(registry.get(), &batcher, &worker_metrics, {device});
   v2p::ServeOptions serve;
+  ASSIGN_OR_RETURN(serve.credentials, v2p::ServerCredentials({absl::GetFlag(FLAGS_tls_cert),
+                                                              absl::GetFlag(FLAGS_tls_key),
+                                                              absl::GetFlag(FLAGS_tls_client_ca)}));
   serve.name = "v2p-worker[" + device + "]";
   serve.host = absl::GetFlag(FLAGS_host);
   serve.port = absl::GetFlag(FLAGS_port);
