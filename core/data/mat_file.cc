@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -21,11 +22,30 @@ void CopyColumnMajor(const void* data, Eigen::MatrixXd* out) {
   for (Eigen::Index i = 0; i < out->size(); ++i) dst[i] = static_cast<double>(src[i]);
 }
 
+// Whether the file starts with the 128-byte header of MATLAB's v5 or v7.3
+// format: version 0x0100 or 0x0200 and the endian indicator "IM" or "MI"
+// at bytes 124-127. Without one, matio tries the headerless v4 format,
+// where a crafted file kept it filling memory for over 10 s (found by
+// tests/fuzz/fuzz_mat.cc): files without the header are refused first.
+bool HasMatlabHeader(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char header[128];
+  if (!in.read(header, sizeof(header))) return false;
+  const std::string endian(header + 126, 2);
+  const uint8_t a = static_cast<uint8_t>(header[124]), b = static_cast<uint8_t>(header[125]);
+  const int version = endian == "IM" ? (b << 8 | a) : endian == "MI" ? (a << 8 | b) : -1;
+  return version == 0x0100 || version == 0x0200;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MatFile>> MatFile::Open(const std::string& path) {
   if (!std::filesystem::exists(path)) {
     return absl::NotFoundError(absl::StrCat("MATLAB file not found: ", path));
+  }
+  if (!HasMatlabHeader(path)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " is not a MATLAB v5 or v7.3 file (no MATLAB header; save with -v7 or -v7.3)"));
   }
   mat_t* mat = Mat_Open(path.c_str(), MAT_ACC_RDONLY);
   if (mat == nullptr) {
@@ -60,7 +80,18 @@ absl::StatusOr<Eigen::MatrixXd> MatFile::ReadMatrix(const std::string& name) con
   }
   const int64_t rows = var->rank >= 1 ? static_cast<int64_t>(var->dims[0]) : 0;
   int64_t cols = 1;
-  for (int d = 1; d < var->rank; ++d) cols *= static_cast<int64_t>(var->dims[d]);
+  for (int d = 1; d < var->rank; ++d) {
+    const int64_t dim = static_cast<int64_t>(var->dims[d]);
+    if (dim != 0 && cols > (int64_t{1} << 40) / dim) cols = -1;  // overflow: refused below
+    if (cols >= 0) cols *= dim;
+  }
+  // The values read must cover the shape declared (a damaged file may
+  // declare more than it holds).
+  if (rows < 0 || cols < 0 || var->data_size <= 0 ||
+      (rows > 0 && cols > static_cast<int64_t>(var->nbytes / var->data_size) / rows)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path_, ": variable '", name, "' declares more values than the file holds for it"));
+  }
   Eigen::MatrixXd m(rows, cols);
   switch (var->class_type) {
     case MAT_C_DOUBLE:

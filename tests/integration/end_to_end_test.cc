@@ -45,10 +45,7 @@ class EndToEnd : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     repo_ = new std::string(testing::MakeTempDir("e2e"));
-    const auto train = testing::RunCommand(
-        absl::StrCat(testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-                     "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
-                     "/examples/digit69_ridge.pbtxt --repo ", *repo_, " --model ", kModel));
+    const auto train = testing::TrainDigit69Ridge(*repo_, kModel);
     ASSERT_EQ(train.exit_code, 0) << train.output;
     auto ds = core::LoadDataset(testing::Digit69Options());
     ASSERT_TRUE(ds.ok()) << ds.status();

@@ -127,10 +127,7 @@ TEST(Monitoring, PrometheusScrapesServerAndWorker) {
   ASSERT_TRUE(fs::exists("/usr/bin/prometheus") && fs::exists("/usr/bin/promtool"))
       << "install Debian's prometheus (scripts/install_deps.sh)";
   const std::string dir = testing::MakeTempDir("monitoring");
-  const auto train = testing::RunCommand(
-      absl::StrCat(testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-                   "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
-                   "/examples/digit69_ridge.pbtxt --repo ", dir, "/repo --model m"));
+  const auto train = testing::TrainDigit69Ridge(dir + "/repo", "m");
   ASSERT_EQ(train.exit_code, 0) << train.output;
 
   // A worker of our own (to know its metrics port) behind a server.

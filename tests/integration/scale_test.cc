@@ -21,10 +21,7 @@ class ScaleTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = testing::MakeTempDir("scale");
-    const auto train = testing::RunCommand(
-        absl::StrCat(testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-                     "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
-                     "/examples/digit69_ridge.pbtxt --repo ", dir_, " --model m"));
+    const auto train = testing::TrainDigit69Ridge(dir_, "m");
     ASSERT_EQ(train.exit_code, 0) << train.output;
     auto s = testing::ServerProcess::Start(dir_, {"--workers=spawn:2", "--worker_device=cpu"});
     ASSERT_TRUE(s.ok()) << s.status();

@@ -70,10 +70,7 @@ TEST(Tls, ClientsNeedTheCaAndWorkersAcceptOnlyTheGateway) {
   const std::string certs = repo + "/certs";
   std::filesystem::create_directories(certs);
   MakeCertificates(certs);
-  const auto train = testing::RunCommand(
-      absl::StrCat(testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-                   "/examples/digit69_dataset.pbtxt --spec ", testing::SourceDir(),
-                   "/examples/digit69_ridge.pbtxt --repo ", repo, " --model ridge"));
+  const auto train = testing::TrainDigit69Ridge(repo, "ridge");
   ASSERT_EQ(train.exit_code, 0) << train.output;
   const std::string c = certs + "/";
   auto server = testing::ServerProcess::Start(

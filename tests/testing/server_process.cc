@@ -70,4 +70,10 @@ CommandResult RunCommand(const std::string& command_line) {
   return r;
 }
 
+CommandResult TrainDigit69Ridge(const std::string& repo, const std::string& model) {
+  return RunCommand(absl::StrCat(
+      BinDir(), "/v2p train --dataset ", SourceDir(), "/examples/digit69_dataset.pbtxt --spec ",
+      SourceDir(), "/examples/digit69_ridge.pbtxt --repo ", repo, " --model ", model));
+}
+
 }  // namespace v2p::testing

@@ -43,6 +43,10 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::string& command_line);
 
+// `v2p train` of examples/digit69_ridge.pbtxt on examples/digit69_dataset.pbtxt
+// into `repo` as `model`: the served model most end-to-end tests start from.
+CommandResult TrainDigit69Ridge(const std::string& repo, const std::string& model);
+
 }  // namespace v2p::testing
 
 #endif  // V2P_TESTS_TESTING_SERVER_PROCESS_H_
