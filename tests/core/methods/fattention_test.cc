@@ -111,6 +111,24 @@ TEST(FAttention, ParametersAreCheckedByName) {
   EXPECT_TRUE(MethodRegistry::Global().Find("fattention").ok());
 }
 
+// The served images of the test trials for a model version just trained
+// in `root` (one row per trial), or an empty matrix (with a failure).
+Eigen::MatrixXf ServedTestImages(const std::string& root, const ModelManifest& m,
+                                 const Dataset& dataset) {
+  auto pipeline =
+      LoadPipeline(root + "/models/" + m.name + "/" + std::to_string(m.version), m.version);
+  EXPECT_TRUE(pipeline.ok()) << pipeline.status();
+  if (!pipeline.ok()) return {};
+  RunOptions o;
+  o.encode_png = false;
+  auto recs = (*pipeline)->Run(dataset.test.betas.cast<float>(), o);
+  EXPECT_TRUE(recs.ok()) << recs.status();
+  if (!recs.ok()) return {};
+  Eigen::MatrixXf out(recs->size(), dataset.image.num_pixels());
+  for (size_t i = 0; i < recs->size(); ++i) out.row(i) = (*recs)[i].pixels.transpose();
+  return out;
+}
+
 // Two trainings with one seed give the same served images; another seed
 // does not.
 TEST(FAttention, TrainingIsDeterministicForAFixedSeed) {
@@ -132,16 +150,8 @@ TEST(FAttention, TrainingIsDeterministicForAFixedSeed) {
     auto m = TrainModel(*dataset, req, **repo);
     EXPECT_TRUE(m.ok()) << m.status();
     if (!m.ok()) return {};
-    auto pipeline = LoadPipeline(root + "/models/fa/" + std::to_string(m->version), m->version);
-    EXPECT_TRUE(pipeline.ok()) << pipeline.status();
-    RunOptions o;
-    o.encode_png = false;
-    auto recs = (*pipeline)->Run(dataset->test.betas.cast<float>(), o);
-    EXPECT_TRUE(recs.ok()) << recs.status();
-    Eigen::MatrixXf out(recs->size(), 784);
-    for (size_t i = 0; i < recs->size(); ++i) out.row(i) = (*recs)[i].pixels.transpose();
     EXPECT_GT(m->evaluation.metrics.count("attention_iou"), 0u);
-    return out;
+    return ServedTestImages(root, *m, *dataset);
   };
   const Eigen::MatrixXf a = train("7"), b = train("7"), c = train("8");
   ASSERT_EQ(a.rows(), 10);
@@ -175,15 +185,7 @@ TEST(FAttention, ResumedFromItsEpochCheckpointsItEndsAsAnUninterruptedRun) {
     auto m = TrainModel(*dataset, req, **repo, hooks);
     *status = m.status();
     if (!m.ok()) return {};
-    auto pipeline = LoadPipeline(root + "/models/fa/" + std::to_string(m->version), m->version);
-    EXPECT_TRUE(pipeline.ok()) << pipeline.status();
-    RunOptions o;
-    o.encode_png = false;
-    auto recs = (*pipeline)->Run(dataset->test.betas.cast<float>(), o);
-    EXPECT_TRUE(recs.ok()) << recs.status();
-    Eigen::MatrixXf out(recs->size(), 784);
-    for (size_t i = 0; i < recs->size(); ++i) out.row(i) = (*recs)[i].pixels.transpose();
-    return out;
+    return ServedTestImages(root, *m, *dataset);
   };
   absl::Status status;
   const Eigen::MatrixXf reference = train({}, &status);
