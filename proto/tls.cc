@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -15,6 +16,15 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
   if (!in || bytes.str().empty())
     return absl::NotFoundError(absl::StrCat("cannot read the ", what, " ", path));
   return bytes.str();
+}
+
+// The certificate chain and private key files.
+absl::StatusOr<std::pair<std::string, std::string>> ReadPair(const TlsFiles& files) {
+  absl::StatusOr<std::string> cert = ReadPem(files.cert, "certificate");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPem(files.key, "private key");
+  if (!key.ok()) return key.status();
+  return std::make_pair(*std::move(cert), *std::move(key));
 }
 
 absl::Status CheckPair(const TlsFiles& files) {
@@ -33,14 +43,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
     return grpc::InsecureServerCredentials();
   }
   grpc::SslServerCredentialsOptions options;
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  absl::StatusOr<std::string> cert = ReadPem(files.cert, "certificate");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPem(files.key, "private key");
-  if (!key.ok()) return key.status();
-  pair.cert_chain = *std::move(cert);
-  pair.private_key = *std::move(key);
-  options.pem_key_cert_pairs.push_back(std::move(pair));
+  auto pem = ReadPair(files);
+  if (!pem.ok()) return pem.status();
+  options.pem_key_cert_pairs.push_back({pem->second, pem->first});  // {private_key, cert_chain}
   if (!files.ca.empty()) {
     absl::StatusOr<std::string> ca = ReadPem(files.ca, "client CA");
     if (!ca.ok()) return ca.status();
@@ -63,12 +68,10 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
   if (!ca.ok()) return ca.status();
   options.pem_root_certs = *std::move(ca);
   if (!files.cert.empty()) {
-    absl::StatusOr<std::string> cert = ReadPem(files.cert, "certificate");
-    if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadPem(files.key, "private key");
-    if (!key.ok()) return key.status();
-    options.pem_cert_chain = *std::move(cert);
-    options.pem_private_key = *std::move(key);
+    auto pem = ReadPair(files);
+    if (!pem.ok()) return pem.status();
+    options.pem_cert_chain = pem->first;
+    options.pem_private_key = pem->second;
   }
   return grpc::SslCredentials(options);
 }

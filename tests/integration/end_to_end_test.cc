@@ -79,6 +79,21 @@ class EndToEnd : public ::testing::Test {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     return stub_->Reconstruct(&ctx, req, resp);
   }
+  // Streams test trial i one beta short; the stream's final status.
+  grpc::Status StreamOneShortSample(int i) {
+    grpc::ClientContext ctx;
+    auto stream = stub_->StreamReconstruct(&ctx);
+    v1::StreamReconstructRequest req;
+    req.set_model(kModel);
+    *req.mutable_sample() = TestSample(i);
+    req.mutable_sample()->mutable_betas()->RemoveLast();
+    stream->Write(req);
+    stream->WritesDone();
+    v1::StreamReconstructResponse ignored;
+    while (stream->Read(&ignored)) {
+    }
+    return stream->Finish();
+  }
   static Eigen::MatrixXd Pixels(const std::vector<v1::ReconstructionResult>& results) {
     Eigen::MatrixXd m(results.size(), 784);
     for (size_t i = 0; i < results.size(); ++i) {
@@ -233,22 +248,9 @@ TEST_F(EndToEnd, BadInputGetsPreciseErrorsAndServerKeepsServing) {
   EXPECT_EQ(Call(huge, &resp).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 
   // A bad sample in a stream ends it with the sample named.
-  {
-    grpc::ClientContext ctx;
-    auto stream = stub_->StreamReconstruct(&ctx);
-    v1::StreamReconstructRequest req;
-    req.set_model(kModel);
-    *req.mutable_sample() = TestSample(3);
-    req.mutable_sample()->mutable_betas()->RemoveLast();
-    stream->Write(req);
-    stream->WritesDone();
-    v1::StreamReconstructResponse ignored;
-    while (stream->Read(&ignored)) {
-    }
-    const grpc::Status st = stream->Finish();
-    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_THAT(st.error_message(), HasSubstr("test-3"));
-  }
+  const grpc::Status st = StreamOneShortSample(3);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("test-3"));
 
   ASSERT_TRUE(Call(Request({0, 1}), &resp).ok());
   EXPECT_EQ(resp.results_size(), 2);

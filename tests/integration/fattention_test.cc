@@ -28,9 +28,10 @@ namespace {
 
 namespace v1 = voxel2pixel::v1;
 
-TEST(FAttentionService, TrainedAsAJobItsMapsBeatTheMeanMapAndItsImagesTheMeanImage) {
-  const std::string repo = testing::MakeTempDir("fattention_e2e");
-  client::FeaturesTrainOptions f;  // a quick network: MNIST, BRAINS, Olivetti
+// Into `repo`: a quick feature network (MNIST, BRAINS, Olivetti, 2 epochs)
+// and description.pbtxt, digit69 with X_prior as its unpaired images.
+void PrepareRepository(const std::string& repo) {
+  client::FeaturesTrainOptions f;
   f.repo = repo;
   f.data_root = testing::DataDir();
   f.fashion_dir = "";
@@ -46,6 +47,71 @@ TEST(FAttentionService, TrainedAsAJobItsMapsBeatTheMeanMapAndItsImagesTheMeanIma
                                                   {{testing::kExampleDigit69File, written->file}}) +
                                   "unpaired_images: \"X_prior\"\n")
                   .ok());
+}
+
+// The test trials' attention maps from one unary Reconstruct of model fa
+// (rows of *maps), checked for shape and range, with the images of `plain`
+// (the call without maps) unchanged.
+void ExpectServedMaps(v1::Reconstruction::Stub& stub, const core::Dataset& ds,
+                      const v1::ReconstructResponse& plain, Eigen::MatrixXd* out) {
+  const int n = static_cast<int>(ds.test.betas.rows());
+  v1::ReconstructRequest asked;
+  asked.set_model("fa");
+  asked.set_include_pixels(true);
+  asked.set_include_attention(true);
+  for (int i = 0; i < n; ++i)
+    *asked.add_samples() = testing::BetasSample(ds.test.betas, i, absl::StrCat("t", i));
+  v1::ReconstructResponse with_maps;
+  grpc::ClientContext unary_ctx;
+  const grpc::Status mapped = stub.Reconstruct(&unary_ctx, asked, &with_maps);
+  ASSERT_TRUE(mapped.ok()) << mapped.error_message();
+  ASSERT_EQ(with_maps.results_size(), n);
+  Eigen::MatrixXd maps(n, 784);
+  for (int i = 0; i < n; ++i) {
+    const v1::Image& a = with_maps.results(i).attention();
+    ASSERT_EQ(a.pixels_size(), 784);
+    EXPECT_EQ(a.height(), 28);
+    EXPECT_EQ(a.width(), 28);
+    EXPECT_EQ(a.channels(), 1);
+    EXPECT_FALSE(a.png().empty());
+    for (int p = 0; p < 784; ++p) maps(i, p) = a.pixels(p);
+    EXPECT_EQ(with_maps.results(i).image().pixels(400), plain.results(i).image().pixels(400));
+  }
+  EXPECT_GE(maps.minCoeff(), 0.0);
+  EXPECT_LE(maps.maxCoeff(), 1.0);
+  *out = maps;
+}
+
+// Trials 3 and 7 streamed with include_attention get the unary maps.
+void ExpectStreamedMapsAsUnary(v1::Reconstruction::Stub& stub, const core::Dataset& ds,
+                               const Eigen::MatrixXd& maps) {
+  grpc::ClientContext ctx;
+  auto stream = stub.StreamReconstruct(&ctx);
+  for (int i : {3, 7}) {
+    v1::StreamReconstructRequest req;
+    req.set_model("fa");
+    req.set_include_pixels(true);
+    req.set_include_attention(true);
+    *req.mutable_sample() = testing::BetasSample(ds.test.betas, i, absl::StrCat("t", i));
+    ASSERT_TRUE(stream->Write(req));
+  }
+  stream->WritesDone();
+  v1::StreamReconstructResponse out;
+  std::vector<Eigen::VectorXf> streamed;
+  while (stream->Read(&out)) {
+    const auto& px = out.result().attention().pixels();
+    streamed.push_back(Eigen::Map<const Eigen::VectorXf>(px.data(), px.size()));
+  }
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(streamed.size(), 2u);
+  EXPECT_LT((streamed[0] - maps.row(3).transpose().cast<float>()).cwiseAbs().maxCoeff(), 1e-6);
+  EXPECT_LT((streamed[1] - maps.row(7).transpose().cast<float>()).cwiseAbs().maxCoeff(), 1e-6);
+}
+
+TEST(FAttentionService, TrainedAsAJobItsMapsBeatTheMeanMapAndItsImagesTheMeanImage) {
+  const std::string repo = testing::MakeTempDir("fattention_e2e");
+  PrepareRepository(repo);
+  if (HasFatalFailure()) return;
   auto server = testing::ServerProcess::Start(repo, {"--workers=spawn:1", "--worker_device=cpu"});
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
@@ -111,59 +177,16 @@ TEST(FAttentionService, TrainedAsAJobItsMapsBeatTheMeanMapAndItsImagesTheMeanIma
   // The maps on request, unary and streamed: one grey 28 x 28 channel per
   // sample, the same either way, scoring against the test stimuli's
   // foreground as the model's evaluation recorded at training.
-  v1::ReconstructRequest asked;
-  asked.set_model("fa");
-  asked.set_include_pixels(true);
-  asked.set_include_attention(true);
-  for (int i = 0; i < n; ++i)
-    *asked.add_samples() = testing::BetasSample(ds->test.betas, i, absl::StrCat("t", i));
-  v1::ReconstructResponse with_maps;
-  grpc::ClientContext unary_ctx;
-  const grpc::Status mapped = stub->Reconstruct(&unary_ctx, asked, &with_maps);
-  ASSERT_TRUE(mapped.ok()) << mapped.error_message();
-  ASSERT_EQ(with_maps.results_size(), n);
-  Eigen::MatrixXd maps(n, 784);
-  for (int i = 0; i < n; ++i) {
-    const v1::Image& a = with_maps.results(i).attention();
-    ASSERT_EQ(a.pixels_size(), 784);
-    EXPECT_EQ(a.height(), 28);
-    EXPECT_EQ(a.width(), 28);
-    EXPECT_EQ(a.channels(), 1);
-    EXPECT_FALSE(a.png().empty());
-    for (int p = 0; p < 784; ++p) maps(i, p) = a.pixels(p);
-    EXPECT_EQ(with_maps.results(i).image().pixels(400), resp.results(i).image().pixels(400));
-  }
-  EXPECT_GE(maps.minCoeff(), 0.0);
-  EXPECT_LE(maps.maxCoeff(), 1.0);
+  Eigen::MatrixXd maps;
+  ExpectServedMaps(*stub, *ds, resp, &maps);
+  ASSERT_EQ(maps.rows(), n);
   auto labels = core::ForegroundLabels(ds->test.stimuli.cast<float>(), ds->image);
   ASSERT_TRUE(labels.ok()) << labels.status();
   const core::AttentionMapScores served = core::ScoreAttentionMaps(maps, labels->cast<double>());
   std::printf("served attention maps: IoU %.3f, PCC %.3f\n", served.iou, served.pcc);
   EXPECT_NEAR(served.iou, e.metrics().at("attention_iou"), 1e-3);
   EXPECT_NEAR(served.pcc, e.metrics().at("attention_pcc"), 1e-3);
-  {
-    grpc::ClientContext ctx;
-    auto stream = stub->StreamReconstruct(&ctx);
-    for (int i : {3, 7}) {
-      v1::StreamReconstructRequest req;
-      req.set_model("fa");
-      req.set_include_pixels(true);
-      req.set_include_attention(true);
-      *req.mutable_sample() = testing::BetasSample(ds->test.betas, i, absl::StrCat("t", i));
-      ASSERT_TRUE(stream->Write(req));
-    }
-    stream->WritesDone();
-    v1::StreamReconstructResponse out;
-    std::vector<Eigen::VectorXf> streamed;
-    while (stream->Read(&out)) {
-      const auto& px = out.result().attention().pixels();
-      streamed.push_back(Eigen::Map<const Eigen::VectorXf>(px.data(), px.size()));
-    }
-    ASSERT_TRUE(stream->Finish().ok());
-    ASSERT_EQ(streamed.size(), 2u);
-    EXPECT_LT((streamed[0] - maps.row(3).transpose().cast<float>()).cwiseAbs().maxCoeff(), 1e-6);
-    EXPECT_LT((streamed[1] - maps.row(7).transpose().cast<float>()).cwiseAbs().maxCoeff(), 1e-6);
-  }
+  ExpectStreamedMapsAsUnary(*stub, *ds, maps);
 
   // The CLI writes each map and a sheet of stimuli, reconstructions and maps.
   const std::string out_dir = repo + "/attention_out";
