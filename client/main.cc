@@ -6,6 +6,7 @@
 //   v2p reconstruct --server ADDR --model NAME --betas FILE.mat --var VAR
 //                   [--stimuli-var VAR] --out DIR
 // Flags may be written with '-' or '_' (--stimuli-var = --stimuli_var).
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -57,6 +58,9 @@ ABSL_FLAG(bool, stream, false, "reconstruct: use StreamReconstruct.");
 ABSL_FLAG(int, deadline_s, 60, "reconstruct: deadline per request, seconds.");
 ABSL_FLAG(std::string, name, "", "datasets: dataset name.");
 ABSL_FLAG(std::string, description, "", "datasets upload: dataset description (.pbtxt).");
+ABSL_FLAG(std::string, service, "",
+          "health: the service whose status to ask (e.g. voxel2pixel.v1.Reconstruction, which "
+          "is SERVING while a worker is); empty: the process.");
 ABSL_FLAG(uint64_t, seed, 0, "train --server: seed of the job's random choices.");
 ABSL_FLAG(double, validation_split, 0,
           "train --server: fraction of trials held out; 0 = test split.");
@@ -98,10 +102,16 @@ constexpr char kUsage[] =
     "  models load|unload --server ADDR --model NAME [--version N]\n"
     "  reconstruct  --server ADDR --model NAME --betas FILE.mat --var VAR\n"
     "               [--stimuli-var VAR] --out DIR [--batch_size N | --stream] [--samples N]\n"
-    "               [--attention]";
+    "               [--attention]\n"
+    "  health       --server ADDR [--service NAME]   (exit 0 when SERVING)";
 
 int Report(const absl::Status& s) { return v2p::client::ReportStatus("v2p", s); }
 int Usage(const std::string& why) { return v2p::client::ReportUsage("v2p", why, kUsage); }
+
+int Health(const Invocation&) {
+  return Report(v2p::client::RunHealth(absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_service),
+                                       std::min(absl::GetFlag(FLAGS_deadline_s), 10)));
+}
 
 // train without --repo: a job on the service.
 int RemoteTrain(const Invocation&) {
@@ -231,7 +241,7 @@ int main(int argc, char** argv) {
   v2p::DisableMutexDeadlockDetection();
   if (auto tls = v2p::client::ClientCredentials(); !tls.ok()) return Report(tls.status());
   static const v2p::client::CommandTable kCommands = {
-      {"bench", Bench},   {"datasets", Datasets},       {"jobs", Jobs},
+      {"bench", Bench},   {"datasets", Datasets},       {"jobs", Jobs},         {"health", Health},
       {"models", Models}, {"reconstruct", Reconstruct}, {"train", RemoteTrain},
   };
   return v2p::client::RunCommandTable(argc, argv, kCommands, Usage);

@@ -19,6 +19,7 @@
 #include "core/base/status_macros.h"
 #include "core/data/image.h"
 #include "google/longrunning/operations.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/rpc_status.h"
 #include "spec/spec_files.h"
 #include "store/sha256.h"
@@ -325,6 +326,24 @@ absl::Status RunJobsDelete(const JobsOptions& o) {
   SetDeadline(&ctx, 30);
   RETURN_IF_ERROR(RpcStatus(stub->DeleteOperation(&ctx, req, &empty), "DeleteOperation"));
   std::printf("deleted %s\n", req.name().c_str());
+  return absl::OkStatus();
+}
+
+absl::Status RunHealth(const std::string& server, const std::string& service, int deadline_s) {
+  auto stub = grpc::health::v1::Health::NewStub(Connect(server));
+  grpc::ClientContext context;
+  SetDeadline(&context, deadline_s);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  if (absl::Status s = RpcStatus(stub->Check(&context, request, &response), "health check");
+      !s.ok())
+    return s;
+  const std::string status =
+      grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+  std::printf("%s %s\n", service.empty() ? "(process)" : service.c_str(), status.c_str());
+  if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING)
+    return absl::UnavailableError(absl::StrCat(server, " is ", status));
   return absl::OkStatus();
 }
 

@@ -45,6 +45,12 @@ absl::Status RunJobsWait(const JobsOptions& options);
 absl::Status RunJobsCancel(const JobsOptions& options);
 absl::Status RunJobsDelete(const JobsOptions& options);
 
+// `v2p health`: OK when `service` ("" = the process itself) of the server
+// answers SERVING within `deadline_s`; UNAVAILABLE otherwise. What a
+// Kubernetes exec probe runs where the listener speaks TLS (the kubelet's
+// own gRPC probe speaks only plaintext).
+absl::Status RunHealth(const std::string& server, const std::string& service, int deadline_s);
+
 }  // namespace v2p::client
 
 #endif  // V2P_CLIENT_REMOTE_COMMANDS_H_

@@ -23,8 +23,13 @@ namespace v2p::client {
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials();
 
 // `args` may carry more channel options; the message bounds are added.
-// Uses ClientCredentials() (plaintext if they failed to load).
+// Uses ClientCredentials() (plaintext if they failed to load). When
+// V2P_TOKEN is set, every call carries "authorization: Bearer <V2P_TOKEN>"
+// (a server started with --auth_tokens).
 std::shared_ptr<grpc::Channel> Connect(const std::string& server, grpc::ChannelArguments args = {});
+// The same with `token` as the bearer token ("" sends none).
+std::shared_ptr<grpc::Channel> ConnectAs(const std::string& server, const std::string& token,
+                                         grpc::ChannelArguments args = {});
 void SetDeadline(grpc::ClientContext* context, int seconds);
 // OK stays OK; otherwise the same code with "<what>: " before the message.
 absl::Status RpcStatus(const grpc::Status& status, absl::string_view what);

@@ -154,15 +154,28 @@ mapfile -t worker_args < <(manifest_args worker)
 [ ${#server_args[@]} -gt 0 ] && [ ${#worker_args[@]} -gt 0 ] || fail "no server or worker args in deploy/k8s/base"
 echo "  server: ${server_args[*]}"
 echo "  worker: ${worker_args[*]}"
+# The Secrets the manifests mount (TLS, tokens), as scripts/k8s_secrets.sh
+# makes them, laid out as Kubernetes mounts them; readable by uid 10001.
+scripts/k8s_secrets.sh "$work/secrets" >/dev/null
+mkdir -p "$work/mnt/server-tls" "$work/mnt/worker-tls" "$work/mnt/ca" "$work/mnt/tokens"
+for who in server worker; do
+  cp "$work/secrets/$who.crt" "$work/mnt/$who-tls/tls.crt"
+  cp "$work/secrets/$who.key" "$work/mnt/$who-tls/tls.key"
+done
+cp "$work/secrets/ca.crt" "$work/mnt/ca/"
+cp "$work/secrets/tokens" "$work/mnt/tokens/"
+chmod -R a+rX "$work/mnt"
 docker network create "$net" >/dev/null
 worker() {
   docker run -d --name "$name-w$1" --network "$net" --network-alias v2p-worker \
-    -v "$work/repo:/repo" --entrypoint v2p-worker "$image" "${worker_args[@]}" >/dev/null
+    -v "$work/repo:/repo" -v "$work/mnt/worker-tls:/tls:ro" -v "$work/mnt/ca:/ca:ro" \
+    --entrypoint v2p-worker "$image" "${worker_args[@]}" >/dev/null
 }
 worker 1
 worker 2
 docker run -d --name "$name-s" --network "$net" -p 127.0.0.1::8501 -v "$work/repo:/repo" \
-  -v "$data:/data:ro" "$image" "${server_args[@]}" >/dev/null
+  -v "$data:/data:ro" -v "$work/mnt/server-tls:/tls:ro" -v "$work/mnt/ca:/ca:ro" \
+  -v "$work/mnt/tokens:/tokens:ro" "$image" "${server_args[@]}" >/dev/null
 metrics_port=$(metrics_port_of "$name-s")
 workers_up() {
   curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -c '^v2p_worker_up{.*} 1$' || true
@@ -180,7 +193,8 @@ wait_up() {
   fail "$(workers_up) workers up, expected $1"
 }
 reconstruct() {
-  docker exec "$name-s" v2p reconstruct --server 127.0.0.1:8500 --model digit69 \
+  docker exec -e V2P_TLS_CA=/ca/ca.crt -e "V2P_TOKEN=$(cat "$work/secrets/admin.token")" \
+    "$name-s" v2p reconstruct --server 127.0.0.1:8500 --model digit69 \
     --betas /data/digit69/digit69_28x28.mat --var fmriTest --out "/repo/out-$1" >/dev/null ||
     fail "reconstruction with $1 workers"
 }

@@ -163,6 +163,8 @@ void DatasetsService::Watch() {
 grpc::Status DatasetsService::UploadDataset(grpc::ServerContext* context,
                                             grpc::ServerReader<v1::UploadDatasetRequest>* reader,
                                             v1::Dataset* response) {
+  auto caller = Identify(options_.auth, context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (!Admit(context)) {
     // gRPC's retry pushback: a client with retries configured waits this long.
     context->AddTrailingMetadata("grpc-retry-pushback-ms", "1000");
@@ -175,6 +177,7 @@ grpc::Status DatasetsService::UploadDataset(grpc::ServerContext* context,
   absl::Status s = staging.status();
   if (s.ok()) {
     s = Receive(context, reader, *staging, response);
+    response->set_owner(caller->lab);
     if (!s.ok()) {
       datasets_->Abort(*staging);
     } else {
@@ -185,26 +188,40 @@ grpc::Status DatasetsService::UploadDataset(grpc::ServerContext* context,
   return ToGrpcStatus(s);
 }
 
-grpc::Status DatasetsService::ListDatasets(grpc::ServerContext*, const v1::ListDatasetsRequest*,
+grpc::Status DatasetsService::ListDatasets(grpc::ServerContext* context,
+                                           const v1::ListDatasetsRequest*,
                                            v1::ListDatasetsResponse* response) {
+  if (auto caller = Identify(options_.auth, context); !caller.ok())
+    return ToGrpcStatus(caller.status());
   for (auto& d : datasets_->List()) *response->add_datasets() = std::move(d);
   return grpc::Status::OK;
 }
 
-grpc::Status DatasetsService::GetDataset(grpc::ServerContext*, const v1::GetDatasetRequest* request,
+grpc::Status DatasetsService::GetDataset(grpc::ServerContext* context,
+                                         const v1::GetDatasetRequest* request,
                                          v1::Dataset* response) {
+  if (auto caller = Identify(options_.auth, context); !caller.ok())
+    return ToGrpcStatus(caller.status());
   auto d = datasets_->Get(request->name());
   if (!d.ok()) return ToGrpcStatus(d.status());
   *response = *std::move(d);
   return grpc::Status::OK;
 }
 
-grpc::Status DatasetsService::DeleteDataset(grpc::ServerContext*,
+grpc::Status DatasetsService::DeleteDataset(grpc::ServerContext* context,
                                             const v1::DeleteDatasetRequest* request,
                                             google::protobuf::Empty*) {
+  auto caller = Identify(options_.auth, context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = store::ValidateName(request->name(), "dataset name"); !s.ok()) {
     return ToGrpcStatus(s);
   }
+  auto dataset = datasets_->Get(request->name());
+  if (!dataset.ok()) return ToGrpcStatus(dataset.status());
+  if (absl::Status s =
+          CheckOwner(*caller, dataset->owner(), absl::StrCat("dataset '", request->name(), "'"));
+      !s.ok())
+    return ToGrpcStatus(s);
   return ToGrpcStatus(datasets_->Delete(request->name()));
 }
 

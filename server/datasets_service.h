@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+#include "server/auth.h"
 #include "server/dispatcher.h"
 #include "store/dataset_store.h"
 #include "voxel2pixel/v1/datasets_service.grpc.pb.h"
@@ -27,6 +28,9 @@ class DatasetsService final : public voxel2pixel::v1::Datasets::Service {
     int64_t max_upload_bytes = int64_t{512} << 20;
     int max_concurrent_uploads = 8;
     absl::Duration upload_idle_timeout = absl::Seconds(60);
+    // With tokens (server/auth.h): every call needs `train`; an upload is
+    // owned by the caller's lab, and only it (or an admin) deletes it.
+    const Authorizer* auth = nullptr;
   };
   // Both must outlive the service.
   DatasetsService(store::DatasetStore* datasets, const Dispatcher* dispatcher, Options options);

@@ -15,6 +15,7 @@
 #include "proto/rpc_metrics.h"
 #include "proto/serving.h"
 #include "proto/tls.h"
+#include "server/auth.h"
 #include "server/datasets_service.h"
 #include "server/dispatcher.h"
 #include "server/model_catalog.h"
@@ -50,6 +51,12 @@ ABSL_FLAG(std::string, worker_tls_cert, "",
 ABSL_FLAG(std::string, worker_tls_key, "", "PEM private key of --worker_tls_cert.");
 ABSL_FLAG(std::string, worker_tls_server_name, "",
           "Name the workers' certificates carry, when not their address (e.g. v2p-worker).");
+ABSL_FLAG(std::string, auth_tokens, "",
+          "File of token hashes, labs and roles (README, Security): every call but health "
+          "checks then needs 'authorization: Bearer <token>'. Re-read when it changes. "
+          "Empty: no tokens (anyone who reaches the port may do anything).");
+ABSL_FLAG(bool, open_reflection, true,
+          "With --auth_tokens: gRPC reflection answers without a token (false: admins only).");
 ABSL_FLAG(int, max_upload_mb, 512, "Largest dataset upload, in MiB.");
 ABSL_FLAG(int, max_concurrent_uploads, 8,
           "Dataset uploads received at once; more get RESOURCE_EXHAUSTED with a retry pushback.");
@@ -184,7 +191,18 @@ absl::StatusOr<std::unique_ptr<v2p::MetricsEndpoint>> StartMetrics(
   return metrics;
 }
 
+// The token judge when --auth_tokens is set (null otherwise).
+absl::StatusOr<std::unique_ptr<v2p::server::Authorizer>> OpenAuthorizer() {
+  if (absl::GetFlag(FLAGS_auth_tokens).empty()) return nullptr;
+  v2p::server::Authorizer::Options o;
+  o.tokens_file = absl::GetFlag(FLAGS_auth_tokens);
+  o.open_reflection = absl::GetFlag(FLAGS_open_reflection);
+  return v2p::server::Authorizer::Open(std::move(o));
+}
+
 int Serve() {
+  auto auth = OpenAuthorizer();
+  if (!auth.ok()) return Fail(auth.status());
   Readiness readiness;
   auto pool_options = PoolOptions(&readiness);
   if (!pool_options.ok()) return Fail(pool_options.status());
@@ -207,9 +225,15 @@ int Serve() {
   upload_options.max_upload_bytes = static_cast<int64_t>(absl::GetFlag(FLAGS_max_upload_mb)) << 20;
   upload_options.max_concurrent_uploads = absl::GetFlag(FLAGS_max_concurrent_uploads);
   upload_options.upload_idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_upload_idle_timeout_s));
+  upload_options.auth = auth->get();
   v2p::server::DatasetsService datasets_service(datasets->get(), &dispatcher, upload_options);
   v2p::server::TrainingService training(datasets->get(), operations->get());
-  v2p::server::OperationsService operations_service(operations->get(), {});
+  v2p::server::OperationsService::Options operations_options;
+  operations_options.auth = auth->get();
+  v2p::server::OperationsService operations_service(operations->get(), operations_options);
+  reconstruction.set_authorizer(auth->get());
+  models.set_authorizer(auth->get(), repo);
+  training.set_authorizer(auth->get());
   auto metrics =
       StartMetrics({registry, std::make_shared<v2p::server::WorkerPoolCollector>(pool->get()),
                     std::make_shared<v2p::server::OperationsCollector>(operations->get())});
@@ -229,6 +253,7 @@ int Serve() {
   serve.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
   serve.on_started = [&readiness](grpc::Server* server, int) { readiness.Started(server); };
   serve.on_stopped = [&readiness] { readiness.Stopped(); };
+  if (*auth) serve.interceptors.push_back((*auth)->InterceptorFactory());
   serve.interceptors.push_back(rpc_metrics.InterceptorFactory());
   serve.metrics_port = *metrics ? (*metrics)->port() : 0;
   serve.services = {&reconstruction, &models, &datasets_service, &training, &operations_service};

@@ -3,6 +3,9 @@
 #ifndef V2P_SERVER_MODELS_SERVICE_H_
 #define V2P_SERVER_MODELS_SERVICE_H_
 
+#include <string>
+
+#include "server/auth.h"
 #include "server/dispatcher.h"
 #include "voxel2pixel/v1/models_service.grpc.pb.h"
 
@@ -14,6 +17,14 @@ class ModelsService final : public voxel2pixel::v1::Models::Service {
   // placement in GetModel go to every ready worker of `pool`.
   ModelsService(const Dispatcher* dispatcher, const WorkerPool* pool)
       : dispatcher_(dispatcher), pool_(pool) {}
+  // With tokens (server/auth.h): reads need `reconstruct`, UnloadModel
+  // `train` and ownership of the model; models carry their owner from
+  // `repository`; worker addresses are shown to admins only. Set before
+  // serving.
+  void set_authorizer(const Authorizer* auth, std::string repository) {
+    auth_ = auth;
+    repository_ = std::move(repository);
+  }
 
   grpc::Status ListModels(grpc::ServerContext* context,
                           const voxel2pixel::v1::ListModelsRequest* request,
@@ -31,10 +42,14 @@ class ModelsService final : public voxel2pixel::v1::Models::Service {
 
  private:
   // Fills model->placement from every ready worker's loaded models.
-  void AddPlacement(const grpc::ServerContext* context, voxel2pixel::v1::Model* model) const;
+  void AddPlacement(const grpc::ServerContext* context, const Caller& caller,
+                    voxel2pixel::v1::Model* model) const;
+  void AddOwner(voxel2pixel::v1::Model* model) const;
 
   const Dispatcher* const dispatcher_;
   const WorkerPool* const pool_;
+  const Authorizer* auth_ = nullptr;
+  std::string repository_;
 };
 
 }  // namespace v2p::server

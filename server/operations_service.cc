@@ -54,9 +54,27 @@ absl::StatusOr<bool> MatchesFilter(const Operation& op, const std::string& filte
   return true;
 }
 
+absl::StatusOr<Operation> OperationsService::Fetch(const grpc::ServerContext* context,
+                                                   const std::string& name, std::string* id) const {
+  auto caller = Identify(options_.auth, context);
+  if (!caller.ok()) return caller.status();
+  auto found = operations_->IdFromName(name);
+  if (!found.ok()) return found.status();
+  auto op = operations_->Get(*found);
+  if (!op.ok()) return op.status();
+  if (absl::Status s =
+          CheckOwner(*caller, store::GetMetadata(*op).owner(), absl::StrCat("operation ", name));
+      !s.ok())
+    return s;
+  *id = *std::move(found);
+  return op;
+}
+
 grpc::Status OperationsService::ListOperations(
-    grpc::ServerContext*, const google::longrunning::ListOperationsRequest* request,
+    grpc::ServerContext* context, const google::longrunning::ListOperationsRequest* request,
     google::longrunning::ListOperationsResponse* response) {
+  auto caller = Identify(options_.auth, context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (request->page_size() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size must be >= 0");
   }
@@ -77,7 +95,8 @@ grpc::Status OperationsService::ListOperations(
   for (const std::string& id : operations_->ListIds()) {
     if (!request->page_token().empty() && id <= request->page_token()) continue;
     auto op = operations_->Get(id);
-    if (!op.ok()) continue;  // deleted meanwhile
+    if (!op.ok()) continue;                                        // deleted meanwhile
+    if (!caller->Owns(store::GetMetadata(*op).owner())) continue;  // another lab's
     auto match = MatchesFilter(*op, request->filter());
     if (!match.ok()) return ToGrpcStatus(match.status());
     if (!*match) continue;
@@ -92,46 +111,43 @@ grpc::Status OperationsService::ListOperations(
 }
 
 grpc::Status OperationsService::GetOperation(
-    grpc::ServerContext*, const google::longrunning::GetOperationRequest* request,
+    grpc::ServerContext* context, const google::longrunning::GetOperationRequest* request,
     Operation* response) {
-  auto id = operations_->IdFromName(request->name());
-  if (!id.ok()) return ToGrpcStatus(id.status());
-  auto op = operations_->Get(*id);
+  std::string id;
+  auto op = Fetch(context, request->name(), &id);
   if (!op.ok()) return ToGrpcStatus(op.status());
   *response = *std::move(op);
   return grpc::Status::OK;
 }
 
 grpc::Status OperationsService::DeleteOperation(
-    grpc::ServerContext*, const google::longrunning::DeleteOperationRequest* request,
+    grpc::ServerContext* context, const google::longrunning::DeleteOperationRequest* request,
     google::protobuf::Empty*) {
-  auto id = operations_->IdFromName(request->name());
-  if (!id.ok()) return ToGrpcStatus(id.status());
-  auto op = operations_->Get(*id);
+  std::string id;
+  auto op = Fetch(context, request->name(), &id);
   if (!op.ok()) return ToGrpcStatus(op.status());
   if (!op->done()) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         absl::StrCat(request->name(), " is still running; cancel it first"));
   }
-  return ToGrpcStatus(operations_->Delete(*id));
+  return ToGrpcStatus(operations_->Delete(id));
 }
 
 grpc::Status OperationsService::CancelOperation(
-    grpc::ServerContext*, const google::longrunning::CancelOperationRequest* request,
+    grpc::ServerContext* context, const google::longrunning::CancelOperationRequest* request,
     google::protobuf::Empty*) {
-  auto id = operations_->IdFromName(request->name());
-  if (!id.ok()) return ToGrpcStatus(id.status());
-  auto op = operations_->Get(*id);
+  std::string id;
+  auto op = Fetch(context, request->name(), &id);
   if (!op.ok()) return ToGrpcStatus(op.status());
   if (op->done()) return grpc::Status::OK;
-  if (absl::Status s = operations_->RequestCancel(*id); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = operations_->RequestCancel(id); !s.ok()) return ToGrpcStatus(s);
   // A running job sees the request between two steps. A job no worker
   // holds is ended here, under its lease so that no worker starts it.
   const std::string me = store::OperationStore::ThisProcessOwner();
-  auto claimed = operations_->TryClaim(*id, me, absl::Seconds(30));
+  auto claimed = operations_->TryClaim(id, me, absl::Seconds(30));
   absl::Status status;
   if (claimed.ok() && *claimed) {
-    op = operations_->Get(*id);
+    op = operations_->Get(id);
     if (op.ok() && !op->done()) {
       v1::TrainingJobMetadata meta = store::GetMetadata(*op);
       meta.set_phase(v1::TrainingJobMetadata::DONE);
@@ -140,10 +156,10 @@ grpc::Status OperationsService::CancelOperation(
       op->set_done(true);
       op->mutable_error()->set_code(static_cast<int>(grpc::StatusCode::CANCELLED));
       op->mutable_error()->set_message("cancelled before a worker started it");
-      status = operations_->Write(*id, *op);
+      status = operations_->Write(id, *op);
     }
     // The cancel file stays: a worker that claims the job later ends it.
-    if (absl::Status released = operations_->Release(*id, me); status.ok()) status = released;
+    if (absl::Status released = operations_->Release(id, me); status.ok()) status = released;
   }
   return ToGrpcStatus(status);
 }
@@ -151,8 +167,8 @@ grpc::Status OperationsService::CancelOperation(
 grpc::Status OperationsService::WaitOperation(
     grpc::ServerContext* context, const google::longrunning::WaitOperationRequest* request,
     Operation* response) {
-  auto id = operations_->IdFromName(request->name());
-  if (!id.ok()) return ToGrpcStatus(id.status());
+  std::string id;
+  if (auto op = Fetch(context, request->name(), &id); !op.ok()) return ToGrpcStatus(op.status());
   // Answer before the caller's deadline so that the reply, not
   // DEADLINE_EXCEEDED, reaches it: a quarter of the time left, from 50 ms
   // to 500 ms, leaves room for a loaded machine (50 ms alone was missed in
@@ -167,7 +183,7 @@ grpc::Status OperationsService::WaitOperation(
     until = absl::Now() + options_.max_wait;
   }
   while (true) {
-    auto op = operations_->Get(*id);
+    auto op = operations_->Get(id);
     if (!op.ok()) return ToGrpcStatus(op.status());
     if (op->done() || absl::Now() >= until || context->IsCancelled()) {
       *response = *std::move(op);

@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "google/longrunning/operations.grpc.pb.h"
+#include "server/auth.h"
 #include "store/operation_store.h"
 
 namespace v2p::server {
@@ -20,6 +21,9 @@ class OperationsService final : public google::longrunning::Operations::Service 
     absl::Duration max_wait = absl::Minutes(1);
     int default_page_size = 50;
     int max_page_size = 1000;
+    // With tokens (server/auth.h): every call needs `train`, and a lab
+    // sees, waits on, cancels and deletes only its own jobs (admins: all).
+    const Authorizer* auth = nullptr;
   };
   OperationsService(store::OperationStore* operations, Options options)
       : operations_(operations), options_(options) {}
@@ -41,6 +45,13 @@ class OperationsService final : public google::longrunning::Operations::Service 
                              google::longrunning::Operation* response) override;
 
  private:
+  // The caller's operation `name` (its id in `id`): INVALID_ARGUMENT or
+  // NOT_FOUND for a bad name, the caller's refusal, or PERMISSION_DENIED
+  // when another lab owns the job.
+  absl::StatusOr<google::longrunning::Operation> Fetch(const grpc::ServerContext* context,
+                                                       const std::string& name,
+                                                       std::string* id) const;
+
   store::OperationStore* const operations_;
   const Options options_;
 };

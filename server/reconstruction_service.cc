@@ -136,6 +136,11 @@ class ReconstructionService::UnaryCall final : public grpc::ServerUnaryReactor {
 grpc::ServerUnaryReactor* ReconstructionService::Reconstruct(grpc::CallbackServerContext* context,
                                                              const v1::ReconstructRequest* request,
                                                              v1::ReconstructResponse* response) {
+  if (auto caller = Identify(auth_, context); !caller.ok()) {
+    grpc::ServerUnaryReactor* refused = context->DefaultReactor();
+    refused->Finish(ToGrpcStatus(caller.status()));
+    return refused;
+  }
   auto* call = new UnaryCall(&coalescer_, context, response);
   call->Hold();
   ValidateAsync(context, *request, [this, call, context, request](absl::Status s) {
@@ -398,8 +403,18 @@ class ReconstructionService::StreamCall final
   bool keep_error_ ABSL_GUARDED_BY(mu_) = false;  // error_ is a message's: answer earlier ones
 };
 
+// A stream refused before it starts (no token, or one without the role).
+class RefusedStream final
+    : public grpc::ServerBidiReactor<v1::StreamReconstructRequest, v1::StreamReconstructResponse> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 grpc::ServerBidiReactor<v1::StreamReconstructRequest, v1::StreamReconstructResponse>*
 ReconstructionService::StreamReconstruct(grpc::CallbackServerContext* context) {
+  if (auto caller = Identify(auth_, context); !caller.ok())
+    return new RefusedStream(ToGrpcStatus(caller.status()));
   return new StreamCall(this, context);
 }
 

@@ -16,6 +16,7 @@
 
 #include <prometheus/gauge.h>
 
+#include "server/auth.h"
 #include "server/dispatcher.h"
 #include "server/model_catalog.h"
 #include "server/request_coalescer.h"
@@ -36,6 +37,10 @@ class ReconstructionService final : public voxel2pixel::v1::Reconstruction::Call
     o.max_batch_size = 1;
     return o;
   }
+
+  // Calls need the `reconstruct` role (server/auth.h); null: no tokens.
+  // Set before serving.
+  void set_authorizer(const Authorizer* auth) { auth_ = auth; }
 
   grpc::ServerUnaryReactor* Reconstruct(grpc::CallbackServerContext* context,
                                         const voxel2pixel::v1::ReconstructRequest* request,
@@ -64,6 +69,7 @@ class ReconstructionService final : public voxel2pixel::v1::Reconstruction::Call
   prometheus::Gauge* const streams_in_flight_;
   RequestCoalescer coalescer_;
   const int stream_window_;
+  const Authorizer* auth_ = nullptr;
 };
 
 }  // namespace v2p::server

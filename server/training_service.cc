@@ -8,6 +8,7 @@
 #include "proto/text_proto.h"
 #include "spec/pipeline_spec_rules.h"
 #include "store/names.h"
+#include "store/owners.h"
 #include "voxel2pixel/v1/pipeline_spec.pb.h"
 
 namespace v2p::server {
@@ -35,14 +36,30 @@ absl::Status TrainingService::Validate(const v1::CreateTrainingJobRequest& reque
   return absl::OkStatus();
 }
 
-grpc::Status TrainingService::CreateTrainingJob(grpc::ServerContext*,
+absl::Status TrainingService::Permit(const Caller& caller,
+                                     const v1::CreateTrainingJobRequest& request) {
+  if (auth_ == nullptr || caller.admin()) return absl::OkStatus();
+  auto dataset = datasets_->Get(request.dataset());
+  if (!dataset.ok()) return dataset.status();
+  if (!dataset->owner().empty() && dataset->owner() != caller.lab) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("dataset '", request.dataset(), "' belongs to lab '", dataset->owner(), "'"));
+  }
+  return store::ClaimModel(datasets_->root(), request.model(), caller.lab);
+}
+
+grpc::Status TrainingService::CreateTrainingJob(grpc::ServerContext* context,
                                                 const v1::CreateTrainingJobRequest* request,
                                                 google::longrunning::Operation* response) {
+  auto caller = Identify(auth_, context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = Validate(*request); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = Permit(*caller, *request); !s.ok()) return ToGrpcStatus(s);
   v1::TrainingJobMetadata metadata;
   metadata.set_phase(v1::TrainingJobMetadata::QUEUED);
   metadata.set_dataset(request->dataset());
   metadata.set_model(request->model());
+  metadata.set_owner(caller->lab);
   *metadata.mutable_create_time() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
   *metadata.mutable_update_time() = metadata.create_time();
