@@ -54,6 +54,7 @@ absl::Status ServeUntilSignalled(ServeOptions options) {
       options.credentials ? options.credentials : grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  for (const auto& [name, value] : options.channel_args) builder.AddChannelArgument(name, value);
   for (grpc::Service* s : options.services) builder.RegisterService(s);
   if (!options.interceptors.empty()) {
     builder.experimental().SetInterceptorCreators(std::move(options.interceptors));
@@ -92,6 +93,11 @@ absl::Status ServeUntilSignalled(ServeOptions options) {
   waiter.join();
   if (options.on_stopped) options.on_stopped();
   return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, int>> KeepalivePingArgs() {
+  return {{GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000},
+          {GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0}};
 }
 
 void DisableMutexDeadlockDetection() {

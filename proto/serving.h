@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -28,6 +29,8 @@ struct ServeOptions {
   // a child started with port 0.
   int ready_fd = -1;
   int max_message_bytes = 64 << 20;
+  // More integer channel arguments for the listener (GRPC_ARG_...).
+  std::vector<std::pair<std::string, int>> channel_args;
   // The listener's credentials (proto/tls.h); null: plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
   std::vector<grpc::Service*> services;
@@ -41,6 +44,12 @@ struct ServeOptions {
   std::function<void()> on_stopped;
   absl::Duration shutdown_grace = absl::Seconds(5);
 };
+
+// The listener arguments a worker needs to take the gateway's keepalive
+// pings (every 2 s, server/worker_pool.cc) on a call that sends no data (a
+// health Watch): gRPC's defaults answer such pings with GOAWAY
+// "too_many_pings" after the third.
+std::vector<std::pair<std::string, int>> KeepalivePingArgs();
 
 // Installs SIGTERM/SIGINT handlers (whichever thread the kernel picks, the
 // signal only wakes the shutdown waiter), then serves until one arrives.

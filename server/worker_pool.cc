@@ -98,6 +98,15 @@ std::shared_ptr<WorkerHandle> WorkerPool::Connect(const std::string& address, pi
   // A worker that comes back (a restarted pod) is reconnected to within
   // 2 s, not gRPC's default of up to 2 minutes.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // A worker that stops answering (hung, SIGSTOPped, its host gone without
+  // a reset) misses a ping within 2 + 2 s: its connection is closed, its
+  // calls fail UNAVAILABLE and are retried on another worker, and it is
+  // not ready until it answers again. Pings go to gRPC's I/O threads, so a
+  // worker busy computing still answers them.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 2000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   auto h = std::make_shared<WorkerHandle>();
   h->address = address;
   h->pid = pid;

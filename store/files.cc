@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -29,8 +31,9 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& byt
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     f.close();
     if (!f) {
+      const int error = errno;
       std::remove(tmp.c_str());
-      return absl::InternalError(absl::StrCat("short write to ", tmp));
+      return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(error)));
     }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -1,6 +1,8 @@
 // v2p-worker's flags and start-up (see worker_main.h).
 #include "workers/worker_main.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -128,6 +130,8 @@ absl::Status Run(bool* serving) {
                                                               absl::GetFlag(FLAGS_tls_key),
                                                               absl::GetFlag(FLAGS_tls_client_ca)}));
   serve.name = "v2p-worker[" + device + "]";
+  // The gateway pings every 2 s to find a hung worker.
+  serve.channel_args = v2p::KeepalivePingArgs();
   serve.host = absl::GetFlag(FLAGS_host);
   serve.port = absl::GetFlag(FLAGS_port);
   serve.ready_fd = absl::GetFlag(FLAGS_ready_fd);
@@ -147,6 +151,10 @@ int WorkerMain(int argc, char** argv) {
   absl::SetProgramUsageMessage("v2p-worker --repo=DIR [--port=P] [--device=auto|cpu|cuda:N]");
   absl::ParseCommandLine(argc, argv);
   v2p::DisableMutexDeadlockDetection();
+  // A file-size limit (RLIMIT_FSIZE, a quota) then fails the write that
+  // crosses it, as a full disk does, instead of killing the worker: the
+  // job that wrote fails, nothing else.
+  signal(SIGXFSZ, SIG_IGN);
   // A flag out of range or missing is a usage error (exit 2); so is
   // anything that stops the worker before it serves.
   if (absl::Status s = CheckFlags(); !s.ok()) {

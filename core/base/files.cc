@@ -1,5 +1,7 @@
 #include "core/base/files.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -12,8 +14,15 @@ absl::Status WriteFile(const std::string& path, const std::string& bytes) {
   if (!f) return absl::InternalError(absl::StrCat("cannot open ", path, " for writing"));
   f.write(bytes.data(), bytes.size());
   f.close();
-  if (!f) return absl::InternalError(absl::StrCat("short write to ", path));
+  if (!f) return WriteError(path, errno);
   return absl::OkStatus();
+}
+
+absl::Status WriteError(const std::string& path, int error) {
+  const std::string message = absl::StrCat("cannot write ", path, ": ", std::strerror(error));
+  if (error == ENOSPC || error == EDQUOT || error == EFBIG)
+    return absl::ResourceExhaustedError(message);
+  return absl::InternalError(message);
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {

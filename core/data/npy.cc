@@ -1,5 +1,6 @@
 #include "core/data/npy.h"
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 
@@ -94,7 +95,7 @@ absl::Status WriteNpy(const std::string& path, const Matrix& m, const char* desc
   f.write(reinterpret_cast<const char*>(row_major.data()),
           sizeof(typename Matrix::Scalar) * row_major.size());
   f.close();
-  if (!f) return absl::InternalError(absl::StrCat("short write to ", path));
+  if (!f) return WriteError(path, errno);
   return absl::OkStatus();
 }
 

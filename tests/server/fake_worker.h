@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/serving.h"
 #include "server/dispatcher.h"
 #include "server/model_catalog.h"
 #include "server/models_service.h"
@@ -124,6 +125,8 @@ struct RunningWorker {
     b.AddListeningPort(host + ":" + std::to_string(listen_port), grpc::InsecureServerCredentials(),
                        &port);
     b.RegisterService(&service);
+    // As v2p-worker: the pool's keepalive pings are welcome.
+    for (const auto& [name, value] : KeepalivePingArgs()) b.AddChannelArgument(name, value);
     server = b.BuildAndStart();
   }
   ~RunningWorker() { server->Shutdown(); }
