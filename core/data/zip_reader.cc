@@ -79,6 +79,12 @@ absl::StatusOr<std::string> ReadMember(const std::string& data, const Member& m,
   if (payload + m.csize > data.size()) {
     return absl::DataLossError(absl::StrCat(path, ": truncated member ", m.name));
   }
+  // Deflate cannot expand more than 1032:1; stored members are as stored.
+  const uint64_t most = m.method == 0 ? m.csize : uint64_t{m.csize} * 1032 + 64;
+  if (m.usize > most) {
+    return absl::DataLossError(absl::StrCat(path, ": ", m.name, " declares ", m.usize,
+                                            " bytes from ", m.csize, " compressed"));
+  }
   const std::string raw = data.substr(payload, m.csize);
   std::string bytes;
   if (m.method == 0) {
@@ -99,6 +105,11 @@ absl::StatusOr<std::string> ReadMember(const std::string& data, const Member& m,
 
 absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(const std::string& path) {
   ASSIGN_OR_RETURN(const std::string data, ReadFile(path));
+  return ParseZipArchive(data, path);
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ParseZipArchive(const std::string& data,
+                                                                   const std::string& path) {
   if (data.size() < kEndRecordSize) {
     return absl::DataLossError(absl::StrCat(path, ": too short for a ZIP archive"));
   }

@@ -15,6 +15,12 @@ namespace v2p::core {
 // UNIMPLEMENTED (ZIP64, encryption, other compression methods).
 absl::StatusOr<std::map<std::string, std::string>> ReadZipArchive(const std::string& path);
 
+// The same for an archive in memory; `name` is what errors call it. A
+// member that declares more bytes than its compressed size can inflate to
+// (deflate's limit is 1032:1) is DATA_LOSS before anything is allocated.
+absl::StatusOr<std::map<std::string, std::string>> ParseZipArchive(const std::string& data,
+                                                                   const std::string& name);
+
 }  // namespace v2p::core
 
 #endif  // V2P_CORE_DATA_ZIP_READER_H_
