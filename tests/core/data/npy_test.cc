@@ -65,5 +65,48 @@ TEST(Zip, RejectsNonZip) {
   std::filesystem::remove_all(dir);
 }
 
+// A ZIP holding one deflated member of `csize` bytes that declares `usize`
+// bytes uncompressed (the local and central headers only; the payload is
+// zeros, not valid deflate data).
+std::string ZipDeclaring(uint32_t csize, uint32_t usize) {
+  auto u16 = [](std::string* s, uint16_t v) { s->append({char(v & 0xFF), char(v >> 8)}); };
+  auto u32 = [&](std::string* s, uint32_t v) {
+    u16(s, static_cast<uint16_t>(v & 0xFFFF));
+    u16(s, static_cast<uint16_t>(v >> 16));
+  };
+  const std::string name = "a.npy";
+  std::string zip;
+  u32(&zip, 0x04034b50);
+  u16(&zip, 20), u16(&zip, 0), u16(&zip, 8), u16(&zip, 0), u16(&zip, 0);
+  u32(&zip, 0), u32(&zip, csize), u32(&zip, usize);
+  u16(&zip, static_cast<uint16_t>(name.size())), u16(&zip, 0);
+  zip += name + std::string(csize, '\0');
+  const uint32_t central = static_cast<uint32_t>(zip.size());
+  u32(&zip, 0x02014b50);
+  u16(&zip, 20), u16(&zip, 20), u16(&zip, 0), u16(&zip, 8), u16(&zip, 0), u16(&zip, 0);
+  u32(&zip, 0), u32(&zip, csize), u32(&zip, usize);
+  u16(&zip, static_cast<uint16_t>(name.size())), u16(&zip, 0), u16(&zip, 0), u16(&zip, 0),
+      u16(&zip, 0);
+  u32(&zip, 0), u32(&zip, 0);
+  zip += name;
+  const uint32_t central_size = static_cast<uint32_t>(zip.size()) - central;
+  u32(&zip, 0x06054b50);
+  u16(&zip, 0), u16(&zip, 0), u16(&zip, 1), u16(&zip, 1);
+  u32(&zip, central_size), u32(&zip, central), u16(&zip, 0);
+  return zip;
+}
+
+TEST(Zip, AMemberDeclaringMoreThanDeflateCanMakeIsRefusedBeforeItIsAllocated) {
+  // 4 GB from 16 bytes: refused by its declaration, not by running out of memory.
+  auto bomb = ParseZipArchive(ZipDeclaring(16, 0xFFFFFF00u), "bomb.npz");
+  EXPECT_EQ(bomb.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(bomb.status().message().find("declares 4294967040 bytes from 16"), std::string::npos)
+      << bomb.status();
+  // Within deflate's ratio the data itself is checked (and is not deflate).
+  auto plausible = ParseZipArchive(ZipDeclaring(16, 1000), "plausible.npz");
+  EXPECT_EQ(plausible.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(plausible.status().message().find("deflate stream corrupt"), std::string::npos)
+      << plausible.status();
+}
 }  // namespace
 }  // namespace v2p::core
