@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "store/files.h"
 #include "store/names.h"
+#include "store/sha256.h"
 
 namespace v2p::store {
 namespace {
@@ -62,6 +63,20 @@ absl::StatusOr<voxel2pixel::v1::Dataset> DatasetStore::Get(const std::string& na
   if (absl::IsNotFound(s))
     return absl::NotFoundError(absl::StrCat("no dataset named '", name, "'"));
   if (!s.ok()) return s;
+  return d;
+}
+
+absl::StatusOr<voxel2pixel::v1::Dataset> DatasetStore::GetVerified(const std::string& name) const {
+  auto d = Get(name);
+  if (!d.ok() || d->sha256().empty()) return d;
+  const std::string file = RelativeDir(name) + "/" + kDatasetDataFile;
+  auto sum = Sha256OfFile(root_ + "/" + file);
+  if (!sum.ok()) return absl::FailedPreconditionError(absl::StrCat(file, " is missing"));
+  if (*sum != d->sha256()) {
+    return absl::FailedPreconditionError(absl::StrCat(file, " is damaged: its SHA-256 is ",
+                                                      sum->substr(0, 12), "…, the upload's was ",
+                                                      d->sha256().substr(0, 12), "…"));
+  }
   return d;
 }
 

@@ -35,6 +35,9 @@ class DatasetStore {
 
   bool Exists(const std::string& name) const;
   absl::StatusOr<voxel2pixel::v1::Dataset> Get(const std::string& name) const;
+  // Get, after checking that the stored file still has the SHA-256 its
+  // upload was received with: FAILED_PRECONDITION naming it otherwise.
+  absl::StatusOr<voxel2pixel::v1::Dataset> GetVerified(const std::string& name) const;
   std::vector<voxel2pixel::v1::Dataset> List() const;
   absl::Status Delete(const std::string& name);
   // The repository root.

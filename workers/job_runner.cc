@@ -25,7 +25,7 @@ using google::protobuf::util::TimeUtil;
 absl::StatusOr<core::Dataset> LoadUploadedDataset(const store::DatasetStore& datasets,
                                                   const std::string& repository,
                                                   const std::string& name) {
-  ASSIGN_OR_RETURN(const v1::Dataset record, datasets.Get(name));
+  ASSIGN_OR_RETURN(const v1::Dataset record, datasets.GetVerified(name));
   v1::DatasetDescription description = record.description();
   description.set_file(store::kDatasetDataFile);
   ASSIGN_OR_RETURN(

@@ -95,7 +95,9 @@ absl::Status NotServable(const std::string& root, const std::string& name, int64
 }  // namespace
 
 ModelRegistry::LoadResult ModelRegistry::LoadAndWarmUp(const std::string& name, int64_t v) const {
-  auto pipeline = core::LoadPipeline(repository_->VersionDir(name, v), v);
+  auto dir = repository_->VerifiedVersionDir(name, v);
+  if (!dir.ok()) return NotServable(repository_->root(), name, v, dir.status());
+  auto pipeline = core::LoadPipeline(*dir, v);
   if (!pipeline.ok()) return NotServable(repository_->root(), name, v, pipeline.status());
   // Warm-up: one batch of zeros through every stage before the model is
   // handed out, so that the first real sample does not pay for first-touch

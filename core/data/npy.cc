@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -149,6 +150,11 @@ absl::StatusOr<NpyArray> ParseNpy(const std::string& bytes) {
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(part), &dim) || dim < 0) {
       return absl::DataLossError(absl::StrCat("bad npy shape (", shape_text, ")"));
     }
+    // A shape whose size overflows is refused before it is multiplied
+    // (found by fuzz_npy: 3 x 3333333333333333333 wrapped around).
+    if (dim > 0 && count > std::numeric_limits<int64_t>::max() / dim) {
+      return absl::DataLossError(absl::StrCat("npy shape (", shape_text, ") is too large"));
+    }
     array.shape.push_back(dim);
     count *= dim;
   }
@@ -167,7 +173,7 @@ absl::StatusOr<NpyArray> ParseNpy(const std::string& bytes) {
     item = 8;
   else
     return absl::UnimplementedError(absl::StrCat("npy dtype ", descr, " not supported"));
-  if (available < static_cast<size_t>(count) * item) {
+  if (static_cast<uint64_t>(count) > available / item) {
     return absl::DataLossError(
         absl::StrCat("npy payload truncated: need ", count * item, " bytes, have ", available));
   }

@@ -163,7 +163,7 @@ absl::StatusOr<StoredFeatureNetwork> LoadStoredFeatureNetwork(
   StoredFeatureNetwork s;
   ASSIGN_OR_RETURN(auto nets, OpenFeatureNetworkRepository(root, false));
   ASSIGN_OR_RETURN(const int64_t nv, nets->ResolveVersion(name, version));
-  s.dir = nets->VersionDir(name, nv);
+  ASSIGN_OR_RETURN(s.dir, nets->VerifiedVersionDir(name, nv));
   s.id = absl::StrCat(name, "/", nv);
   ASSIGN_OR_RETURN(s.network, FeatureNetwork::Load(s.dir));
   // Stimuli of another size are resized to the network's input.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "core/base/checksums.h"
 #include "core/base/status_macros.h"
 #include "core/pipeline/manifest.h"
 
@@ -102,6 +103,14 @@ std::string ModelRepository::VersionDir(const std::string& name, int64_t version
   return absl::StrCat(ModelsDir(), "/", name, "/", version);
 }
 
+absl::StatusOr<std::string> ModelRepository::VerifiedVersionDir(const std::string& name,
+                                                                int64_t version) const {
+  RETURN_IF_ERROR(ValidateModelName(name));
+  const std::string dir = VersionDir(name, version);
+  RETURN_IF_ERROR(VerifyChecksums(dir, absl::StrCat(collection_, "/", name, "/", version)));
+  return dir;
+}
+
 absl::StatusOr<int64_t> ModelRepository::CommitVersion(
     const std::string& name, const std::function<absl::Status(const std::string& dir)>& write) {
   RETURN_IF_ERROR(ValidateModelName(name));
@@ -117,9 +126,11 @@ absl::StatusOr<int64_t> ModelRepository::CommitVersion(
   fs::create_directory(tmp, ec);
   if (ec)
     return absl::InternalError(absl::StrCat("cannot create ", tmp.string(), ": ", ec.message()));
-  if (absl::Status s = write(tmp.string()); !s.ok()) {
+  absl::Status written = write(tmp.string());
+  if (written.ok()) written = WriteChecksums(tmp.string());
+  if (!written.ok()) {
     fs::remove_all(tmp, ec);
-    return s;
+    return written;
   }
   // rename(2) of a directory onto an existing non-empty one fails, so a
   // concurrent writer that took this number first makes us try the next.

@@ -47,9 +47,15 @@ class ModelRepository {
   // version 0 means the latest. NOT_FOUND names what exists.
   absl::StatusOr<int64_t> ResolveVersion(const std::string& name, int64_t version) const;
   std::string VersionDir(const std::string& name, int64_t version) const;
+  // VersionDir after checking the SHA-256 of every file the version's
+  // checksums.txt lists (core/base/checksums.h): FAILED_PRECONDITION
+  // naming the damaged or missing file, relative to the repository.
+  // What a loader calls.
+  absl::StatusOr<std::string> VerifiedVersionDir(const std::string& name, int64_t version) const;
 
   // Creates the next version of `name`: `write` fills an empty temporary
-  // directory; when it succeeds the directory becomes <name>/<version>.
+  // directory; when it succeeds its files' checksums are written beside
+  // them (checksums.txt) and the directory becomes <name>/<version>.
   // On failure nothing is left behind. Returns the new version.
   absl::StatusOr<int64_t> CommitVersion(
       const std::string& name, const std::function<absl::Status(const std::string& dir)>& write);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/checksums.h"
 #include "core/base/files.h"
 #include "core/data/dataset.h"
 #include "core/methods/hyper/hyper_method.h"
@@ -193,6 +194,8 @@ TEST(LibraryErrors, ACorruptGeneratorFailsItsRequestAndItsJobNotTheWorker) {
     ridge.model_name = "ridge";
     ridge.method = std::make_shared<core::PixelsMethod>(core::PixelsOptions{});
     ASSERT_TRUE(core::TrainModel(*ds, ridge, **models).ok());
+    ridge.model_name = "damaged";
+    ASSERT_TRUE(core::TrainModel(*ds, ridge, **models).ok());
     core::HyperOptions hyper;
     hyper.train_gan = true;
     hyper.gan_training.epochs = 1;
@@ -206,6 +209,14 @@ TEST(LibraryErrors, ACorruptGeneratorFailsItsRequestAndItsJobNotTheWorker) {
   const std::string weights = repo + "/models/broken/1/generator/generator.pt";
   ASSERT_TRUE(std::filesystem::exists(weights));
   ASSERT_TRUE(core::WriteFile(weights, std::string(4096, 'x')).ok());
+  // Its checksums rewritten to match, so that LibTorch is what meets it.
+  ASSERT_TRUE(core::WriteChecksums(repo + "/models/broken/1").ok());
+  // Another model's weights damaged behind its checksums' back.
+  const std::string damaged = repo + "/models/damaged/1/ridge_weights.npy";
+  auto bytes = core::ReadFile(damaged);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  (*bytes)[bytes->size() / 2] ^= 1;
+  ASSERT_TRUE(core::WriteFile(damaged, *bytes).ok());
   std::filesystem::create_directories(repo + "/generators/badgan");
   std::filesystem::copy(repo + "/models/broken/1/generator", repo + "/generators/badgan/1",
                         std::filesystem::copy_options::recursive);
@@ -220,6 +231,12 @@ TEST(LibraryErrors, ACorruptGeneratorFailsItsRequestAndItsJobNotTheWorker) {
   grpc::Status s = testing::ReconstructTestTrials(*stub, "broken", *ds, false, 0, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("models/broken/1/generator/generator.pt"));
+  EXPECT_THAT(s.error_message(), HasSubstr("does not load"));
+  EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr(repo)));
+  // One flipped bit is found by its SHA-256 before anything reads it.
+  s = testing::ReconstructTestTrials(*stub, "damaged", *ds, false, 0, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("models/damaged/1/ridge_weights.npy is damaged"));
   EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr(repo)));
   s = testing::ReconstructTestTrials(*stub, "ridge", *ds, false, 0, &response);
   EXPECT_TRUE(s.ok()) << s.error_message();

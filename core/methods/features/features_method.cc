@@ -37,7 +37,7 @@ absl::StatusOr<std::unique_ptr<IcgGenerator>> LoadStoredGenerator(const Options&
                                                                   std::string* dir) {
   ASSIGN_OR_RETURN(auto gens, OpenGeneratorRepository(c.repository_root, false));
   ASSIGN_OR_RETURN(const int64_t gv, gens->ResolveVersion(o.generator_name, o.generator_version));
-  *dir = gens->VersionDir(o.generator_name, gv);
+  ASSIGN_OR_RETURN(*dir, gens->VerifiedVersionDir(o.generator_name, gv));
   const std::string id = absl::StrCat(o.generator_name, "/", gv);
   ASSIGN_OR_RETURN(auto stored, IcgGenerator::Load(*dir));
   ASSIGN_OR_RETURN(const std::string condition, ReadFile(*dir + "/" + kGeneratorConditionFile));

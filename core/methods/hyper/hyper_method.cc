@@ -40,7 +40,7 @@ absl::StatusOr<std::unique_ptr<GanGenerator>> LoadStoredGan(const HyperOptions& 
     return absl::InvalidArgumentError("a latent pipeline names its GAN (generator { stored })");
   ASSIGN_OR_RETURN(auto gens, OpenGeneratorRepository(c.repository_root, false));
   ASSIGN_OR_RETURN(const int64_t gv, gens->ResolveVersion(p.generator_name, p.generator_version));
-  *dir = gens->VersionDir(p.generator_name, gv);
+  ASSIGN_OR_RETURN(*dir, gens->VerifiedVersionDir(p.generator_name, gv));
   *id = absl::StrCat(p.generator_name, "/", gv);
   auto loaded = GanGenerator::Load(*dir);
   if (!loaded.ok())

@@ -51,6 +51,21 @@ TEST(Npy, RejectsTruncatedAndForeignData) {
   std::filesystem::remove_all(dir);
 }
 
+// Found by fuzz_npy (UBSan: signed overflow): a shape whose element count
+// overflows int64 must be refused, not wrapped into a small count.
+TEST(Npy, RefusesAShapeWhoseSizeOverflows) {
+  std::string header =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3333333333333333333), }";
+  header += std::string(63 - (10 + header.size()) % 64, ' ') + "\n";
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xFF);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header + std::string(64, '\0');
+  auto parsed = ParseNpy(bytes);
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(parsed.status().message().find("too large"), std::string::npos) << parsed.status();
+}
+
 TEST(Npz, ReadsDeflatedNumpyArchive) {
   auto arrays = ReadNpz(testing::DataDir() + "/fastl2lir_vectors/testdata_basic.npz");
   ASSERT_TRUE(arrays.ok()) << arrays.status();

@@ -3,6 +3,7 @@
 #include "core/pipeline/manifest.h"
 
 #include <filesystem>
+#include <fstream>
 
 #include "core/data/image.h"
 #include "gtest/gtest.h"
@@ -111,5 +112,34 @@ TEST(Manifest, HyperparametersRoundTripAndMalformedOnesAreRefused) {
   EXPECT_NE(bad.status().message().find("bad.txt"), std::string::npos) << bad.status();
 }
 
+TEST_F(RepositoryTest, AVersionCarriesChecksumsAndADamagedFileIsNamed) {
+  auto v = repo_->CommitVersion("m", [&](const std::string& dir) {
+    fs::create_directories(dir + "/sub");
+    std::ofstream(dir + "/sub/weights.bin") << std::string(5000, 'w');
+    return WriteManifestStub(dir);
+  });
+  ASSERT_TRUE(v.ok()) << v.status();
+  const std::string dir = repo_->VersionDir("m", *v);
+  std::ifstream listed(dir + "/checksums.txt");
+  std::string text((std::istreambuf_iterator<char>(listed)), {});
+  EXPECT_NE(text.find("  manifest.txt\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  sub/weights.bin\n"), std::string::npos) << text;
+  ASSERT_TRUE(repo_->VerifiedVersionDir("m", *v).ok());
+
+  // One byte changed: named relative to the repository, never absolute.
+  std::ofstream(dir + "/sub/weights.bin") << std::string(4999, 'w') << 'x';
+  auto damaged = repo_->VerifiedVersionDir("m", *v);
+  EXPECT_EQ(damaged.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(damaged.status().message().find("models/m/1/sub/weights.bin is damaged"),
+            std::string::npos)
+      << damaged.status();
+  EXPECT_EQ(damaged.status().message().find(root_), std::string::npos);
+  fs::remove(dir + "/sub/weights.bin");
+  EXPECT_NE(repo_->VerifiedVersionDir("m", *v).status().message().find("is missing"),
+            std::string::npos);
+  // A version from before checksums loads unchecked.
+  fs::remove(dir + "/checksums.txt");
+  EXPECT_TRUE(repo_->VerifiedVersionDir("m", *v).ok());
+}
 }  // namespace
 }  // namespace v2p::core
