@@ -165,6 +165,12 @@ grpc::Status DatasetsService::UploadDataset(grpc::ServerContext* context,
                                             v1::Dataset* response) {
   auto caller = Identify(options_.auth, context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  std::unique_ptr<CallerLimits::Place> place;
+  if (options_.limits != nullptr) {
+    auto taken = options_.limits->Take(CallerLimits::kUpload, *caller, context);
+    if (!taken.ok()) return ToGrpcStatus(taken.status());
+    place = *std::move(taken);
+  }
   if (!Admit(context)) {
     // gRPC's retry pushback: a client with retries configured waits this long.
     context->AddTrailingMetadata("grpc-retry-pushback-ms", "1000");

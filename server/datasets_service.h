@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 
 #include "server/auth.h"
+#include "server/caller_limits.h"
 #include "server/dispatcher.h"
 #include "store/dataset_store.h"
 #include "voxel2pixel/v1/datasets_service.grpc.pb.h"
@@ -31,6 +32,8 @@ class DatasetsService final : public voxel2pixel::v1::Datasets::Service {
     // With tokens (server/auth.h): every call needs `train`; an upload is
     // owned by the caller's lab, and only it (or an admin) deletes it.
     const Authorizer* auth = nullptr;
+    // Uploads beyond a caller's ceiling are refused; null: no ceiling.
+    CallerLimits* limits = nullptr;
   };
   // Both must outlive the service.
   DatasetsService(store::DatasetStore* datasets, const Dispatcher* dispatcher, Options options);

@@ -60,6 +60,12 @@ ABSL_FLAG(bool, open_reflection, true,
 ABSL_FLAG(int, max_upload_mb, 512, "Largest dataset upload, in MiB.");
 ABSL_FLAG(int, max_concurrent_uploads, 8,
           "Dataset uploads received at once; more get RESOURCE_EXHAUSTED with a retry pushback.");
+ABSL_FLAG(int, max_streams_per_caller, 64,
+          "StreamReconstruct streams one caller (its lab with --auth_tokens, else its address) "
+          "may hold open; more get RESOURCE_EXHAUSTED with a retry pushback. 0: no limit.");
+ABSL_FLAG(int, max_uploads_per_caller, 4,
+          "Dataset uploads one caller may run at once (within --max_concurrent_uploads). 0: no "
+          "limit.");
 ABSL_FLAG(int, upload_idle_timeout_s, 60,
           "An upload that sends nothing for this long is cancelled and its staging removed.");
 ABSL_FLAG(
@@ -95,6 +101,8 @@ absl::Status CheckFlags() {
           {"max_upload_mb", absl::GetFlag(FLAGS_max_upload_mb), 1, INT32_MAX},
           {"max_concurrent_uploads", absl::GetFlag(FLAGS_max_concurrent_uploads), 1, 4096},
           {"upload_idle_timeout_s", absl::GetFlag(FLAGS_upload_idle_timeout_s), 1, 86400},
+          {"max_streams_per_caller", absl::GetFlag(FLAGS_max_streams_per_caller), 0, 1 << 20},
+          {"max_uploads_per_caller", absl::GetFlag(FLAGS_max_uploads_per_caller), 0, 4096},
           {"max_batch_size", absl::GetFlag(FLAGS_max_batch_size), 1, INT32_MAX},
           {"max_batches_in_flight", absl::GetFlag(FLAGS_max_batches_in_flight), 1, INT32_MAX},
           {"stream_window", absl::GetFlag(FLAGS_stream_window), 1, INT32_MAX},
@@ -226,6 +234,10 @@ int Serve() {
   upload_options.max_concurrent_uploads = absl::GetFlag(FLAGS_max_concurrent_uploads);
   upload_options.upload_idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_upload_idle_timeout_s));
   upload_options.auth = auth->get();
+  v2p::server::CallerLimits limits(
+      {absl::GetFlag(FLAGS_max_streams_per_caller), absl::GetFlag(FLAGS_max_uploads_per_caller)});
+  upload_options.limits = &limits;
+  reconstruction.set_caller_limits(&limits);
   v2p::server::DatasetsService datasets_service(datasets->get(), &dispatcher, upload_options);
   v2p::server::TrainingService training(datasets->get(), operations->get());
   v2p::server::OperationsService::Options operations_options;

@@ -173,8 +173,9 @@ grpc::ServerUnaryReactor* ReconstructionService::Reconstruct(grpc::CallbackServe
 class ReconstructionService::StreamCall final
     : public grpc::ServerBidiReactor<v1::StreamReconstructRequest, v1::StreamReconstructResponse> {
  public:
-  StreamCall(ReconstructionService* service, grpc::CallbackServerContext* context)
-      : service_(service), context_(context) {
+  StreamCall(ReconstructionService* service, grpc::CallbackServerContext* context,
+             std::unique_ptr<CallerLimits::Place> place)
+      : service_(service), context_(context), place_(std::move(place)) {
     if (service_->streams_in_flight_ != nullptr) service_->streams_in_flight_->Increment();
     {
       absl::MutexLock lock(&mu_);
@@ -384,6 +385,8 @@ class ReconstructionService::StreamCall final
 
   ReconstructionService* const service_;
   grpc::CallbackServerContext* const context_;
+  // This caller's place among its streams (null: no ceiling); freed with the call.
+  const std::unique_ptr<CallerLimits::Place> place_;
   absl::Mutex mu_;
   // The read in progress, and what the first message set: touched only by
   // the reading, which is one message at a time.
@@ -413,9 +416,15 @@ class RefusedStream final
 
 grpc::ServerBidiReactor<v1::StreamReconstructRequest, v1::StreamReconstructResponse>*
 ReconstructionService::StreamReconstruct(grpc::CallbackServerContext* context) {
-  if (auto caller = Identify(auth_, context); !caller.ok())
-    return new RefusedStream(ToGrpcStatus(caller.status()));
-  return new StreamCall(this, context);
+  auto caller = Identify(auth_, context);
+  if (!caller.ok()) return new RefusedStream(ToGrpcStatus(caller.status()));
+  std::unique_ptr<CallerLimits::Place> place;
+  if (limits_ != nullptr) {
+    auto taken = limits_->Take(CallerLimits::kStream, *caller, context);
+    if (!taken.ok()) return new RefusedStream(ToGrpcStatus(taken.status()));
+    place = *std::move(taken);
+  }
+  return new StreamCall(this, context, std::move(place));
 }
 
 }  // namespace v2p::server

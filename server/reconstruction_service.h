@@ -17,6 +17,7 @@
 #include <prometheus/gauge.h>
 
 #include "server/auth.h"
+#include "server/caller_limits.h"
 #include "server/dispatcher.h"
 #include "server/model_catalog.h"
 #include "server/request_coalescer.h"
@@ -41,6 +42,8 @@ class ReconstructionService final : public voxel2pixel::v1::Reconstruction::Call
   // Calls need the `reconstruct` role (server/auth.h); null: no tokens.
   // Set before serving.
   void set_authorizer(const Authorizer* auth) { auth_ = auth; }
+  // Streams beyond a caller's ceiling are refused; null: no ceiling.
+  void set_caller_limits(CallerLimits* limits) { limits_ = limits; }
 
   grpc::ServerUnaryReactor* Reconstruct(grpc::CallbackServerContext* context,
                                         const voxel2pixel::v1::ReconstructRequest* request,
@@ -70,6 +73,7 @@ class ReconstructionService final : public voxel2pixel::v1::Reconstruction::Call
   RequestCoalescer coalescer_;
   const int stream_window_;
   const Authorizer* auth_ = nullptr;
+  CallerLimits* limits_ = nullptr;
 };
 
 }  // namespace v2p::server

@@ -342,5 +342,66 @@ TEST_F(Auth, TheTokensFileIsReReadWhileServing) {
                          absl::Seconds(10)));
 }
 
+// With --max_streams_per_caller=2 a lab's third stream is refused with a
+// retry pushback while another lab's is served, and a place freed is taken.
+TEST_F(Auth, EachLabHoldsAtMostItsShareOfStreams) {
+  server_.reset();
+  auto server = testing::ServerProcess::Start(
+      *repo_, {"--workers=spawn:1", "--worker_device=cpu", "--auth_tokens=" + tokens_,
+               "--max_streams_per_caller=2"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  auto ds = core::LoadDataset(testing::Digit69Options());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  struct Open {
+    std::unique_ptr<v1::Reconstruction::Stub> stub;
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<
+        grpc::ClientReaderWriter<v1::StreamReconstructRequest, v1::StreamReconstructResponse>>
+        stream;
+    bool answered = false;
+  };
+  // Opens a stream and sends one sample; `answered` when its result came.
+  auto open = [&](const std::string& token) {
+    Open o;
+    o.stub = v1::Reconstruction::NewStub(As(token));
+    o.ctx = Context();
+    o.stream = o.stub->StreamReconstruct(o.ctx.get());
+    v1::StreamReconstructRequest request;
+    request.set_model("shared_ridge");
+    *request.mutable_sample() = testing::BetasSample(ds->test.betas, 0, "s0");
+    v1::StreamReconstructResponse response;
+    o.answered = o.stream->Write(request) && o.stream->Read(&response);
+    return o;
+  };
+  auto close = [](Open& o) {
+    o.stream->WritesDone();
+    return o.stream->Finish();
+  };
+  Open a1 = open(kLabA), a2 = open(kLabA);
+  ASSERT_TRUE(a1.answered && a2.answered);
+  Open a3 = open(kLabA);
+  EXPECT_FALSE(a3.answered);
+  const grpc::Status refused = close(a3);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("lab 'lab-a' has 2 streams open"));
+  const auto& trailers = a3.ctx->GetServerTrailingMetadata();
+  EXPECT_NE(trailers.find("grpc-retry-pushback-ms"), trailers.end());
+  Open b1 = open(kLabB);
+  EXPECT_TRUE(b1.answered) << "another lab is not limited by lab A's streams";
+  EXPECT_TRUE(close(b1).ok());
+  EXPECT_TRUE(close(a1).ok());
+  // The freed place is taken (the server frees it once the call is done).
+  EXPECT_TRUE(Eventually(
+      [&] {
+        Open again = open(kLabA);
+        const bool answered = again.answered;
+        close(again);
+        return answered;
+      },
+      absl::Seconds(10)));
+  EXPECT_TRUE(close(a2).ok());
+}
+
 }  // namespace
 }  // namespace v2p
