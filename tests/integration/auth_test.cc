@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "store/sha256.h"
 #include "tests/testing/digit69.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/reconstruct.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_paths.h"
@@ -56,14 +57,7 @@ void WriteFile(const std::string& path, const std::string& text) {
   fs::rename(path + ".new", path);
 }
 
-bool Eventually(const std::function<bool()>& condition, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return true;
-}
+using testing::Eventually;
 
 std::unique_ptr<grpc::ClientContext> Context(int seconds = 30) {
   auto ctx = std::make_unique<grpc::ClientContext>();

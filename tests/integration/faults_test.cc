@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/digit69.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/reconstruct.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_paths.h"
@@ -35,14 +36,7 @@ namespace fs = std::filesystem;
 namespace v1 = voxel2pixel::v1;
 using ::testing::HasSubstr;
 
-bool Eventually(const std::function<bool()>& condition, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return true;
-}
+using testing::Eventually;
 
 class Faults : public ::testing::Test {
  protected:
