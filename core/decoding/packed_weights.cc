@@ -58,8 +58,10 @@ inline void Block(const float* panel, int len, const float* xt, int n, int row, 
 // the panels. The inputs are taken in slices of kSlice so that a slice of
 // a panel (kSlice x 16 floats) and of six rows of x stay in L1 together;
 // each panel slice is read from memory once. flatten inlines the helpers
-// into each clone, so they too are compiled for its instruction set.
-#if defined(__x86_64__) && defined(__GNUC__)
+// into each clone, so they too are compiled for its instruction set. GCC
+// only: clang (the sanitizer and fuzz builds) refuses target_clones with
+// flatten, and builds one default version.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v3", "default"), flatten))
 #endif
 void Product(const float* packed, int n, int m, const float* xt, int k, float* y) {
