@@ -71,7 +71,8 @@ absl::StatusOr<std::shared_ptr<const core::Pipeline>> ScratchRepository::Train(
     const core::Dataset& dataset, const core::TrainRequest& request) {
   ASSIGN_OR_RETURN(auto repo, core::ModelRepository::Open({root_, true}));
   ASSIGN_OR_RETURN(const core::ModelManifest m, core::TrainModel(dataset, request, *repo));
-  return core::LoadPipeline(repo->VersionDir(m.name, m.version), m.version);
+  ASSIGN_OR_RETURN(const std::string dir, repo->VerifiedVersionDir(m.name, m.version));
+  return core::LoadPipeline(dir, m.version);
 }
 
 absl::StatusOr<PipelineOutputs> RunPipeline(const core::Pipeline& pipeline,

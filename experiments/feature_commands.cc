@@ -116,7 +116,8 @@ absl::Status RunFeaturesShow(const std::string& repo_root, const std::string& na
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(const int64_t version, repo->ResolveVersion(name, 0));
-  ASSIGN_OR_RETURN(auto network, core::FeatureNetwork::Load(repo->VersionDir(name, version)));
+  ASSIGN_OR_RETURN(const std::string dir, repo->VerifiedVersionDir(name, version));
+  ASSIGN_OR_RETURN(auto network, core::FeatureNetwork::Load(dir));
   std::printf("%s version %lld: %s, input %dx%dx%d, %zu classes\n", name.c_str(),
               static_cast<long long>(version), network->architecture().c_str(),
               network->input_shape().height, network->input_shape().width,
@@ -210,7 +211,8 @@ absl::Status RunFeaturesCompare(const FeaturesCompareOptions& o) {
   ASSIGN_OR_RETURN(const core::Dataset dataset, core::LoadDataset(dataset_options));
   ASSIGN_OR_RETURN(auto nets, core::OpenFeatureNetworkRepository(o.repo, false));
   ASSIGN_OR_RETURN(const int64_t version, nets->ResolveVersion(o.network, 0));
-  ASSIGN_OR_RETURN(auto network, core::FeatureNetwork::Load(nets->VersionDir(o.network, version)));
+  ASSIGN_OR_RETURN(const std::string net_dir, nets->VerifiedVersionDir(o.network, version));
+  ASSIGN_OR_RETURN(auto network, core::FeatureNetwork::Load(net_dir));
   const std::vector<std::string> layers = absl::StrSplit(o.layers, ',', absl::SkipEmpty());
   if (layers.empty()) return absl::InvalidArgumentError("features compare needs --layers");
 

@@ -350,7 +350,8 @@ absl::StatusOr<Experiment> Digit69(const GanEvaluateOptions& o, const core::Feat
   std::rotate(e.rows.begin() + 2, e.rows.end() - 1, e.rows.end());
   ASSIGN_OR_RETURN(auto gens, core::OpenGeneratorRepository(o.repo, false));
   ASSIGN_OR_RETURN(const int64_t gv, gens->ResolveVersion(o.gan, 0));
-  ASSIGN_OR_RETURN(auto gan, core::GanGenerator::Load(gens->VersionDir(o.gan, gv)));
+  ASSIGN_OR_RETURN(const std::string gan_dir, gens->VerifiedVersionDir(o.gan, gv));
+  ASSIGN_OR_RETURN(auto gan, core::GanGenerator::Load(gan_dir));
   ASSIGN_OR_RETURN(const Eigen::MatrixXf z_true, gan->Invert(e.stimuli));
   const Row& hyper = e.rows.front();
   ASSIGN_OR_RETURN(e.null, core::RandomLatentNull(*gan, z_true, e.stimuli,
@@ -459,7 +460,8 @@ absl::Status RunGanEvaluate(const GanEvaluateOptions& o) {
   if (ec) return absl::InternalError(absl::StrCat("creating ", o.out_dir, ": ", ec.message()));
   ASSIGN_OR_RETURN(auto nets, core::OpenFeatureNetworkRepository(o.repo, false));
   ASSIGN_OR_RETURN(const int64_t nv, nets->ResolveVersion(o.network, 0));
-  ASSIGN_OR_RETURN(auto net, core::FeatureNetwork::Load(nets->VersionDir(o.network, nv)));
+  ASSIGN_OR_RETURN(const std::string net_dir, nets->VerifiedVersionDir(o.network, nv));
+  ASSIGN_OR_RETURN(auto net, core::FeatureNetwork::Load(net_dir));
   const absl::Time start = absl::Now();
   std::vector<Experiment> experiments;
   ASSIGN_OR_RETURN(Experiment digits, Digit69(o, *net));

@@ -164,7 +164,8 @@ absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOp
   ASSIGN_OR_RETURN(core::IcgOptions options, core::IcgOptions::Preset(o.kind));
   ASSIGN_OR_RETURN(auto nets, core::OpenFeatureNetworkRepository(o.repo, false));
   ASSIGN_OR_RETURN(const int64_t nv, nets->ResolveVersion(o.network, 0));
-  ASSIGN_OR_RETURN(auto net, core::FeatureNetwork::Load(nets->VersionDir(o.network, nv)));
+  ASSIGN_OR_RETURN(const std::string net_dir, nets->VerifiedVersionDir(o.network, nv));
+  ASSIGN_OR_RETURN(auto net, core::FeatureNetwork::Load(net_dir));
   const std::vector<std::string> layers = absl::StrSplit(o.layers, ',', absl::SkipEmpty());
   if (layers.empty()) return absl::InvalidArgumentError("generators train needs --layers");
 
@@ -225,7 +226,8 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
   std::filesystem::create_directories(o.out_dir, ec);
   ASSIGN_OR_RETURN(auto nets, core::OpenFeatureNetworkRepository(o.repo, false));
   ASSIGN_OR_RETURN(const int64_t nv, nets->ResolveVersion(o.network, 0));
-  ASSIGN_OR_RETURN(auto net, core::FeatureNetwork::Load(nets->VersionDir(o.network, nv)));
+  ASSIGN_OR_RETURN(const std::string net_dir, nets->VerifiedVersionDir(o.network, nv));
+  ASSIGN_OR_RETURN(auto net, core::FeatureNetwork::Load(net_dir));
   const std::vector<std::string> layers = absl::StrSplit(o.layers, ',', absl::SkipEmpty());
   ASSIGN_OR_RETURN(const core::Dataset ds,
                    core::LoadDataset(core::Digit69DatasetOptions(o.data_root)));
@@ -299,7 +301,8 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
       auto condition =
           core::ReadFile(gens->VersionDir(name, *version) + "/" + core::kGeneratorConditionFile);
       if (condition.ok() && *condition == expected) {
-        ASSIGN_OR_RETURN(g, core::IcgGenerator::Load(gens->VersionDir(name, *version)));
+        ASSIGN_OR_RETURN(const std::string dir, gens->VerifiedVersionDir(name, *version));
+        ASSIGN_OR_RETURN(g, core::IcgGenerator::Load(dir));
         std::printf("%s: using stored version %lld\n", name.c_str(),
                     static_cast<long long>(*version));
       }

@@ -47,6 +47,9 @@ struct Caller {
   bool admin() const { return (roles & kAdmin) != 0; }
   // Whether the caller may change a resource `owner` holds ("" = no lab).
   bool Owns(const std::string& owner) const { return admin() || (!lab.empty() && owner == lab); }
+  // Whether the caller may see and train on a dataset `owner` holds: its
+  // own, or one no lab holds (uploaded before tokens).
+  bool MayUseDataset(const std::string& owner) const { return owner.empty() || Owns(owner); }
 };
 
 // PERMISSION_DENIED "<what> belongs to lab '<owner>'" unless caller.Owns(owner).

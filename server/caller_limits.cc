@@ -4,7 +4,14 @@
 
 namespace v2p::server {
 
-CallerLimits::Place::~Place() { limits_->Release(key_, kind_); }
+namespace {
+
+// The flag that sets each kind's ceiling, and what it counts.
+constexpr const char* kWhat[] = {"streams", "uploads", "samples"};
+
+}  // namespace
+
+CallerLimits::Place::~Place() { limits_->Release(key_, kind_, count_); }
 
 std::string CallerLimits::Key(const Caller& caller, const std::string& peer) {
   if (!caller.lab.empty()) return "lab:" + caller.lab;
@@ -13,24 +20,51 @@ std::string CallerLimits::Key(const Caller& caller, const std::string& peer) {
   return "peer:" + (colon == std::string::npos ? peer : peer.substr(0, colon));
 }
 
+int CallerLimits::Most(Kind kind) const {
+  switch (kind) {
+    case kStream:
+      return options_.max_streams;
+    case kUpload:
+      return options_.max_uploads;
+    case kSample:
+      return options_.max_samples;
+  }
+  return 0;
+}
+
 absl::StatusOr<std::unique_ptr<CallerLimits::Place>> CallerLimits::Take(
-    Kind kind, const Caller& caller, grpc::ServerContextBase* context) {
-  const int most = kind == kStream ? options_.max_streams : options_.max_uploads;
+    Kind kind, const Caller& caller, grpc::ServerContextBase* context, int count) {
+  const int most = Most(kind);
   const std::string key = Key(caller, context->peer());
+  const char* what = kWhat[kind];
+  const std::string flag = absl::StrCat("--max_", what, "_per_caller");
+  if (most != 0 && count > most) {  // waiting cannot help
+    return absl::ResourceExhaustedError(absl::StrCat("one call carries ", count, " ", what,
+                                                     "; the server takes at most ", most,
+                                                     " per caller (", flag, "): split it"));
+  }
+  int held_now = 0;
   {
     absl::MutexLock lock(&mu_);
     int& held = held_[kind][key];
-    if (most == 0 || held < most) {
-      ++held;
-      return std::unique_ptr<Place>(new Place(this, key, kind));
+    if (most == 0 || held + count <= most) {
+      held += count;
+      return std::unique_ptr<Place>(new Place(this, key, kind, count));
     }
+    held_now = held;
   }
   context->AddTrailingMetadata("grpc-retry-pushback-ms", "1000");
-  const char* what = kind == kStream ? "streams" : "uploads";
-  return absl::ResourceExhaustedError(
-      absl::StrCat(caller.lab.empty() ? "this address" : absl::StrCat("lab '", caller.lab, "'"),
-                   " has ", most, " ", what, " open, the server's limit per caller (--max_", what,
-                   "_per_caller); retry when one ends"));
+  const std::string who =
+      caller.lab.empty() ? "this address" : absl::StrCat("lab '", caller.lab, "'");
+  if (kind == kSample) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(who, " has ", held_now, " samples in flight and this call adds ", count,
+                     "; the server's limit per caller is ", most, " (", flag,
+                     "); retry when some are answered"));
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(who, " has ", most, " ", what,
+                                                   " open, the server's limit per caller (", flag,
+                                                   "); retry when one ends"));
 }
 
 int CallerLimits::Held(const std::string& key, Kind kind) const {
@@ -39,10 +73,10 @@ int CallerLimits::Held(const std::string& key, Kind kind) const {
   return it == held_[kind].end() ? 0 : it->second;
 }
 
-void CallerLimits::Release(const std::string& key, Kind kind) {
+void CallerLimits::Release(const std::string& key, Kind kind, int count) {
   absl::MutexLock lock(&mu_);
   auto it = held_[kind].find(key);
-  if (it != held_[kind].end() && --it->second == 0) held_[kind].erase(it);
+  if (it != held_[kind].end() && (it->second -= count) <= 0) held_[kind].erase(it);
 }
 
 }  // namespace v2p::server

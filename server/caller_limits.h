@@ -1,4 +1,6 @@
-// What one caller may hold at once on the gateway: streams and uploads.
+// What one caller may hold at once on the gateway: streams, uploads and
+// the samples of unary Reconstruct calls in flight (a stream's samples are
+// bounded by its window, --stream_window).
 // The caller is its lab when tokens are required (server/auth.h), else its
 // peer's address without the port. Beyond a ceiling the call gets
 // RESOURCE_EXHAUSTED naming the flag, with gRPC's retry pushback
@@ -21,10 +23,11 @@ namespace v2p::server {
 
 class CallerLimits {
  public:
-  enum Kind { kStream = 0, kUpload = 1 };
+  enum Kind { kStream = 0, kUpload = 1, kSample = 2 };
   struct Options {
     int max_streams = 32;  // 0: no ceiling
     int max_uploads = 2;
+    int max_samples = 1024;
   };
   explicit CallerLimits(Options options) : options_(options) {}
 
@@ -37,27 +40,31 @@ class CallerLimits {
 
    private:
     friend class CallerLimits;
-    Place(CallerLimits* limits, std::string key, Kind kind)
-        : limits_(limits), key_(std::move(key)), kind_(kind) {}
+    Place(CallerLimits* limits, std::string key, Kind kind, int count)
+        : limits_(limits), key_(std::move(key)), kind_(kind), count_(count) {}
     CallerLimits* limits_;
     std::string key_;
     Kind kind_;
+    int count_;
   };
 
-  // A place for one more call of `kind` by the caller of `context`, or
-  // RESOURCE_EXHAUSTED (with the pushback added to `context`'s trailers).
+  // `count` more places of `kind` (calls, or samples for kSample) for the
+  // caller of `context`, or RESOURCE_EXHAUSTED: with the pushback added to
+  // `context`'s trailers when waiting can help, without it when `count`
+  // alone is over the ceiling.
   absl::StatusOr<std::unique_ptr<Place>> Take(Kind kind, const Caller& caller,
-                                              grpc::ServerContextBase* context);
+                                              grpc::ServerContextBase* context, int count = 1);
   int Held(const std::string& key, Kind kind) const;
 
   // The caller's key: "lab:<lab>", or "peer:<address>" without tokens.
   static std::string Key(const Caller& caller, const std::string& peer);
 
  private:
-  void Release(const std::string& key, Kind kind);
+  void Release(const std::string& key, Kind kind, int count);
+  int Most(Kind kind) const;
   const Options options_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, int> held_[2] ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> held_[3] ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace v2p::server

@@ -197,19 +197,26 @@ grpc::Status DatasetsService::UploadDataset(grpc::ServerContext* context,
 grpc::Status DatasetsService::ListDatasets(grpc::ServerContext* context,
                                            const v1::ListDatasetsRequest*,
                                            v1::ListDatasetsResponse* response) {
-  if (auto caller = Identify(options_.auth, context); !caller.ok())
-    return ToGrpcStatus(caller.status());
-  for (auto& d : datasets_->List()) *response->add_datasets() = std::move(d);
+  auto caller = Identify(options_.auth, context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  // A lab sees its own datasets (betas are its subjects' data) and those no
+  // lab holds; admins see all.
+  for (auto& d : datasets_->List()) {
+    if (caller->MayUseDataset(d.owner())) *response->add_datasets() = std::move(d);
+  }
   return grpc::Status::OK;
 }
 
 grpc::Status DatasetsService::GetDataset(grpc::ServerContext* context,
                                          const v1::GetDatasetRequest* request,
                                          v1::Dataset* response) {
-  if (auto caller = Identify(options_.auth, context); !caller.ok())
-    return ToGrpcStatus(caller.status());
+  auto caller = Identify(options_.auth, context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto d = datasets_->Get(request->name());
   if (!d.ok()) return ToGrpcStatus(d.status());
+  if (!caller->MayUseDataset(d->owner()))
+    return ToGrpcStatus(
+        CheckOwner(*caller, d->owner(), absl::StrCat("dataset '", request->name(), "'")));
   *response = *std::move(d);
   return grpc::Status::OK;
 }

@@ -66,6 +66,10 @@ ABSL_FLAG(int, max_streams_per_caller, 64,
 ABSL_FLAG(int, max_uploads_per_caller, 4,
           "Dataset uploads one caller may run at once (within --max_concurrent_uploads). 0: no "
           "limit.");
+ABSL_FLAG(int, max_samples_per_caller, 1024,
+          "Samples of unary Reconstruct calls one caller may have in flight; a call that would "
+          "pass it gets RESOURCE_EXHAUSTED with a retry pushback. 0: no limit. (A stream's "
+          "samples are bounded by --stream_window.)");
 ABSL_FLAG(int, upload_idle_timeout_s, 60,
           "An upload that sends nothing for this long is cancelled and its staging removed.");
 ABSL_FLAG(
@@ -103,6 +107,7 @@ absl::Status CheckFlags() {
           {"upload_idle_timeout_s", absl::GetFlag(FLAGS_upload_idle_timeout_s), 1, 86400},
           {"max_streams_per_caller", absl::GetFlag(FLAGS_max_streams_per_caller), 0, 1 << 20},
           {"max_uploads_per_caller", absl::GetFlag(FLAGS_max_uploads_per_caller), 0, 4096},
+          {"max_samples_per_caller", absl::GetFlag(FLAGS_max_samples_per_caller), 0, 1 << 24},
           {"max_batch_size", absl::GetFlag(FLAGS_max_batch_size), 1, INT32_MAX},
           {"max_batches_in_flight", absl::GetFlag(FLAGS_max_batches_in_flight), 1, INT32_MAX},
           {"stream_window", absl::GetFlag(FLAGS_stream_window), 1, INT32_MAX},
@@ -234,8 +239,9 @@ int Serve() {
   upload_options.max_concurrent_uploads = absl::GetFlag(FLAGS_max_concurrent_uploads);
   upload_options.upload_idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_upload_idle_timeout_s));
   upload_options.auth = auth->get();
-  v2p::server::CallerLimits limits(
-      {absl::GetFlag(FLAGS_max_streams_per_caller), absl::GetFlag(FLAGS_max_uploads_per_caller)});
+  v2p::server::CallerLimits limits({absl::GetFlag(FLAGS_max_streams_per_caller),
+                                    absl::GetFlag(FLAGS_max_uploads_per_caller),
+                                    absl::GetFlag(FLAGS_max_samples_per_caller)});
   upload_options.limits = &limits;
   reconstruction.set_caller_limits(&limits);
   v2p::server::DatasetsService datasets_service(datasets->get(), &dispatcher, upload_options);

@@ -100,6 +100,8 @@ class ReconstructionService::UnaryCall final : public grpc::ServerUnaryReactor {
     });
   }
   const RequestCoalescer::Ticket& ticket() const { return ticket_; }
+  // The caller's places for this call's samples, given back when it is done.
+  void Keep(std::unique_ptr<CallerLimits::Place> place) { place_ = std::move(place); }
 
   void Hold() {
     absl::MutexLock lock(&mu_);
@@ -128,6 +130,7 @@ class ReconstructionService::UnaryCall final : public grpc::ServerUnaryReactor {
   RequestCoalescer* const coalescer_;
   grpc::CallbackServerContext* const context_;
   RequestCoalescer::Ticket ticket_;
+  std::unique_ptr<CallerLimits::Place> place_;
   absl::Mutex mu_;
   int holds_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<grpc::Status> held_ ABSL_GUARDED_BY(mu_);
@@ -136,12 +139,21 @@ class ReconstructionService::UnaryCall final : public grpc::ServerUnaryReactor {
 grpc::ServerUnaryReactor* ReconstructionService::Reconstruct(grpc::CallbackServerContext* context,
                                                              const v1::ReconstructRequest* request,
                                                              v1::ReconstructResponse* response) {
-  if (auto caller = Identify(auth_, context); !caller.ok()) {
+  auto refuse = [context](const absl::Status& s) {
     grpc::ServerUnaryReactor* refused = context->DefaultReactor();
-    refused->Finish(ToGrpcStatus(caller.status()));
+    refused->Finish(ToGrpcStatus(s));
     return refused;
+  };
+  auto caller = Identify(auth_, context);
+  if (!caller.ok()) return refuse(caller.status());
+  std::unique_ptr<CallerLimits::Place> place;
+  if (limits_ != nullptr) {
+    auto taken = limits_->Take(CallerLimits::kSample, *caller, context, request->samples_size());
+    if (!taken.ok()) return refuse(taken.status());
+    place = *std::move(taken);
   }
   auto* call = new UnaryCall(&coalescer_, context, response);
+  call->Keep(std::move(place));
   call->Hold();
   ValidateAsync(context, *request, [this, call, context, request](absl::Status s) {
     if (s.ok()) {

@@ -41,10 +41,8 @@ absl::Status TrainingService::Permit(const Caller& caller,
   if (auth_ == nullptr || caller.admin()) return absl::OkStatus();
   auto dataset = datasets_->Get(request.dataset());
   if (!dataset.ok()) return dataset.status();
-  if (!dataset->owner().empty() && dataset->owner() != caller.lab) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("dataset '", request.dataset(), "' belongs to lab '", dataset->owner(), "'"));
-  }
+  if (!caller.MayUseDataset(dataset->owner()))
+    return CheckOwner(caller, dataset->owner(), absl::StrCat("dataset '", request.dataset(), "'"));
   return store::ClaimModel(datasets_->root(), request.model(), caller.lab);
 }
 

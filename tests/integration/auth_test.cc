@@ -225,13 +225,27 @@ TEST_F(Auth, ALabCannotUseCancelDeleteOrOverwriteAnothersWork) {
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   ASSERT_EQ(Cli(kLabB, "datasets upload --name b_data --description " + description).exit_code, 0);
 
-  // What each owns is recorded and shown.
+  // What each owns is recorded and shown to it; another lab neither reads
+  // nor lists it (an admin sees all).
   v1::Dataset dataset;
   v1::GetDatasetRequest get_dataset;
   get_dataset.set_name("a_data");
   ASSERT_TRUE(
-      v1::Datasets::NewStub(As(kLabB))->GetDataset(Context().get(), get_dataset, &dataset).ok());
+      v1::Datasets::NewStub(As(kLabA))->GetDataset(Context().get(), get_dataset, &dataset).ok());
   EXPECT_EQ(dataset.owner(), "lab-a");
+  const grpc::Status b_reads =
+      v1::Datasets::NewStub(As(kLabB))->GetDataset(Context().get(), get_dataset, &dataset);
+  EXPECT_EQ(b_reads.error_code(), grpc::StatusCode::PERMISSION_DENIED) << b_reads.error_message();
+  auto listed_by = [&](const std::string& token) {
+    v1::ListDatasetsResponse response;
+    EXPECT_TRUE(
+        v1::Datasets::NewStub(As(token))->ListDatasets(Context().get(), {}, &response).ok());
+    std::vector<std::string> names;
+    for (const auto& d : response.datasets()) names.push_back(d.name());
+    return names;
+  };
+  EXPECT_THAT(listed_by(kLabB), ::testing::ElementsAre("b_data"));
+  EXPECT_THAT(listed_by(kAdmin), ::testing::IsSupersetOf({"a_data", "b_data"}));
   lro::ListOperationsResponse a_ops;
   ASSERT_TRUE(
       lro::Operations::NewStub(As(kLabA))->ListOperations(Context().get(), {}, &a_ops).ok());
@@ -337,16 +351,23 @@ TEST_F(Auth, TheTokensFileIsReReadWhileServing) {
 }
 
 // With --max_streams_per_caller=2 a lab's third stream is refused with a
-// retry pushback while another lab's is served, and a place freed is taken.
+// retry pushback while another lab's is served, and a place freed is taken;
+// with --max_samples_per_caller=5 a unary call of 10 samples is refused.
 TEST_F(Auth, EachLabHoldsAtMostItsShareOfStreams) {
   server_.reset();
   auto server = testing::ServerProcess::Start(
       *repo_, {"--workers=spawn:1", "--worker_device=cpu", "--auth_tokens=" + tokens_,
-               "--max_streams_per_caller=2"});
+               "--max_streams_per_caller=2", "--max_samples_per_caller=5"});
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);
   auto ds = core::LoadDataset(testing::Digit69Options());
   ASSERT_TRUE(ds.ok()) << ds.status();
+  // A unary call of 10 samples is over the ceiling of 5 samples in flight.
+  v1::ReconstructResponse unary;
+  const grpc::Status too_many = testing::ReconstructTestTrials(
+      *v1::Reconstruction::NewStub(As(kLabA)), "shared_ridge", *ds, false, 0, &unary);
+  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(too_many.error_message(), HasSubstr("split it"));
   struct Open {
     std::unique_ptr<v1::Reconstruction::Stub> stub;
     std::unique_ptr<grpc::ClientContext> ctx;
