@@ -23,6 +23,8 @@ PACKAGES=(
   prometheus curl
   # the demo's JSON/table printing; numpy for bench/fastl2lir_bench's reference
   python3 python3-numpy
+  # the Python client (client/python) and its test
+  python3-grpcio python3-protobuf python3-tqdm
 )
 
 # kubectl renders deploy/k8s in a test; Debian's comes in kubernetes-client.

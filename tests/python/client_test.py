@@ -1,0 +1,159 @@
+"""The Python client (client/python/voxel2pixel) against a real v2p-server
+and worker over loopback gRPC: digit69 uploaded and trained through it,
+reconstructions byte-identical to the C++ CLI's, streams with a bounded
+window, and refusals raised with their gRPC code.
+
+  client_test.py BIN_DIR SOURCE_DIR DATA_DIR   (PYTHONPATH: build/python)
+"""
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import grpc
+import numpy as np
+
+import matv5
+import voxel2pixel
+
+BIN, SOURCE, DATA = sys.argv[1:4]
+DESCRIPTION = os.path.join(SOURCE, "examples", "digit69_dataset.pbtxt")
+SPEC = os.path.join(SOURCE, "examples", "digit69_ridge.pbtxt")
+MAT = os.path.join(DATA, "digit69", "digit69_28x28.mat")
+
+
+def start_server(work):
+    """v2p-server on an empty repository in `work`, with one spawned worker;
+    returns (process, address) once it has written its port to the ready
+    pipe. Its log is work/server.log."""
+    repo = os.path.join(work, "repo")
+    os.makedirs(repo)
+    read, write = os.pipe()
+    with open(os.path.join(work, "server.log"), "w") as log:
+        server = subprocess.Popen(
+            [os.path.join(BIN, "v2p-server"), "--repo=" + repo, "--port=0", "--metrics_port=-1",
+             "--workers=spawn:1", "--worker_device=cpu", "--shutdown_grace_s=1",
+             "--ready_fd=%d" % write], pass_fds=(write,), stderr=log)
+    os.close(write)
+    with os.fdopen(read) as ready:
+        line = ready.readline().split()
+    if not line:
+        server.kill()
+        with open(os.path.join(work, "server.log")) as log:
+            raise RuntimeError("v2p-server exited before it was ready (code %s):\n%s" %
+                               (server.wait(), log.read()[-2000:]))
+    return server, "127.0.0.1:" + line[0]
+
+
+class ClientTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="v2p_python_client_")
+        cls.server, cls.address = start_server(cls.work)
+        cls.client = voxel2pixel.Client(cls.address)
+        cls.mat = matv5.load(MAT)
+        cls.uploaded = cls.client.upload_dataset(DESCRIPTION, name="digit69")
+        cls.progress = io.StringIO()
+        cls.trained = cls.client.train("digit69", "digit69_ridge", spec=SPEC, wait=True,
+                                       progress=cls.progress)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.server.terminate()
+        cls.server.wait(timeout=60)
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def test_upload_and_train_report_what_they_made(self):
+        self.assertEqual(self.uploaded.num_voxels, 3092)
+        self.assertEqual((self.uploaded.num_train, self.uploaded.num_test), (90, 10))
+        self.assertEqual(self.trained.model, "digit69_ridge")
+        self.assertEqual(self.trained.version, 1)
+        self.assertGreater(self.trained.metrics["pcc"], self.trained.baseline_metrics["pcc"])
+        shown = self.progress.getvalue()
+        self.assertIn(self.trained.job, shown)
+        self.assertIn("DONE", shown)
+
+    def test_reconstruct_gives_the_images_the_cli_gives(self):
+        betas = self.mat["fmriTest"]
+        got = self.client.reconstruct(betas, model="digit69_ridge", batch_size=4)
+        self.assertEqual(got.images.shape, (10, 28, 28))
+        self.assertEqual(got.model_version, 1)
+        self.assertTrue(np.all(got.timings["total"] > 0))
+        self.assertTrue(np.all(got.timings["total"] >= got.timings["decode"]))
+        out = os.path.join(self.work, "cli")
+        subprocess.run([os.path.join(BIN, "v2p"), "reconstruct", "--server", self.address,
+                        "--model", "digit69_ridge", "--betas", MAT, "--var", "fmriTest",
+                        "--out", out], check=True, stdout=subprocess.DEVNULL)
+        for r in got.results:
+            with open(os.path.join(out, r.sample_id + ".png"), "rb") as f:
+                self.assertEqual(r.png, f.read(), r.sample_id)
+        # Arrays are row-major images: they correlate with the stimuli
+        # (stored column-major in the file) far above chance.
+        stimuli = self.mat["stimTest"].reshape(10, 28, 28).transpose(0, 2, 1) / 255
+        pcc = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(got.images, stimuli)]
+        self.assertGreater(np.mean(pcc), 0.5)
+
+    def test_a_stream_keeps_order_and_reads_no_further_than_its_window(self):
+        betas = self.mat["fmriTest"]
+        pulled = []
+
+        def trials():
+            for i, row in enumerate(betas):
+                pulled.append(i)
+                yield ("trial_%d" % i, row)
+
+        unary = self.client.reconstruct(betas, model="digit69_ridge")
+        taken = 0
+        for result in self.client.stream(trials(), model="digit69_ridge", window=3):
+            self.assertEqual(result.sample_id, "trial_%d" % taken)
+            np.testing.assert_array_equal(result.image, unary.results[taken].image)
+            taken += 1
+            self.assertLessEqual(len(pulled), taken + 3)
+        self.assertEqual(taken, 10)
+
+    def test_refusals_raise_with_their_grpc_code(self):
+        betas = self.mat["fmriTest"][:2]
+        cases = [
+            (betas[:, :100], "digit69_ridge", grpc.StatusCode.INVALID_ARGUMENT),
+            (np.where(np.arange(3092) == 7, np.nan, betas[0]), "digit69_ridge",
+             grpc.StatusCode.INVALID_ARGUMENT),
+            (betas, "no_such_model", grpc.StatusCode.NOT_FOUND),
+            (betas, "../escape", grpc.StatusCode.INVALID_ARGUMENT),
+        ]
+        for trial, model, code in cases:
+            with self.assertRaises(voxel2pixel.Error) as raised:
+                self.client.reconstruct(trial, model=model)
+            self.assertEqual(raised.exception.code, code, str(raised.exception))
+            self.assertEqual(raised.exception.call, "Reconstruct")
+        with self.assertRaises(voxel2pixel.Error) as raised:
+            list(self.client.stream([betas[0][:10]], model="digit69_ridge"))
+        self.assertEqual(raised.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        with self.assertRaises(voxel2pixel.Error) as raised:
+            self.client.train("digit69", "bad_alpha",
+                              spec="target: TARGET_SPACE_PIXELS generator { identity {} } "
+                                   "decoder { ridge { alpha: -1 } }")
+        self.assertEqual(raised.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        with self.assertRaises(ValueError):
+            self.client.reconstruct(np.zeros((2, 2, 2)), model="digit69_ridge")
+        # The server kept serving.
+        self.assertEqual(len(self.client.reconstruct(betas, model="digit69_ridge").results), 2)
+
+    def test_jobs_and_models_list_what_was_made(self):
+        jobs = self.client.jobs()
+        mine = [j for j in jobs if j.name == self.trained.job]
+        self.assertEqual(len(mine), 1)
+        self.assertTrue(mine[0].done)
+        self.assertEqual((mine[0].phase, mine[0].version, mine[0].error), ("DONE", 1, None))
+        self.assertEqual(self.client.job(self.trained.job).model, "digit69_ridge")
+        models = {m.name: m for m in self.client.models()}
+        self.assertIn("digit69_ridge", models)
+        self.assertEqual(models["digit69_ridge"].num_voxels, 3092)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1], verbosity=2)
