@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/output_files.h"
+#include "client/report_html.h"
 #include "client/rpc_helpers.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
@@ -230,9 +231,9 @@ absl::Status WriteAttention(const ReconstructOptions& o,
 
 // metrics.json and the printed table: the reconstructions against the
 // stimuli, beside the model's mean training image.
-absl::Status WriteMetrics(const ReconstructOptions& o, const v1::Model& model,
-                          const Eigen::MatrixXf& recon, const Eigen::MatrixXd& stimuli,
-                          core::ImageShape shape) {
+absl::StatusOr<MetricsReport> WriteMetrics(const ReconstructOptions& o, const v1::Model& model,
+                                           const Eigen::MatrixXf& recon,
+                                           const Eigen::MatrixXd& stimuli, core::ImageShape shape) {
   MetricsReport report;
   report.model = model.name();
   report.version = model.version();
@@ -249,6 +250,25 @@ absl::Status WriteMetrics(const ReconstructOptions& o, const v1::Model& model,
   RETURN_IF_ERROR(core::WriteFile(o.out + "/metrics.json", MetricsJson(report)));
   std::printf("\n%s\nSSIM: %s\nwrote metrics.json\n", MetricsTable(report).c_str(),
               report.ssim_definition.c_str());
+  return report;
+}
+
+// report.html: what the files above hold, on one page a person looks at.
+absl::Status WriteReport(const ReconstructOptions& o, const v1::Model& model,
+                         const std::vector<v1::ReconstructionResult>& results,
+                         ReportInputs inputs) {
+  inputs.model = model.name();
+  inputs.version = model.version();
+  inputs.description = model.pipeline_description();
+  inputs.dataset = model.dataset();
+  inputs.source = absl::StrCat(o.betas, " (", o.var, ")");
+  for (const auto& r : results) {
+    inputs.ids.push_back(r.sample_id());
+    if (o.samples > 0) inputs.sd_pngs.push_back(r.pixel_sd().png());
+  }
+  ASSIGN_OR_RETURN(const std::string html, ReportHtml(inputs));
+  RETURN_IF_ERROR(core::WriteFile(o.out + "/report.html", html));
+  std::printf("wrote report.html (open it in a browser)\n");
   return absl::OkStatus();
 }
 
@@ -288,8 +308,16 @@ absl::Status WriteOutputs(const ReconstructOptions& o, const v1::Model& model,
       "p90 %.3f ms\n",
       total.median_ms, total.p90_ms, rt.median_ms, rt.p90_ms);
   if (stimuli.size() == 0) return absl::OkStatus();
-
-  return WriteMetrics(o, model, recon, stimuli, shape);
+  ASSIGN_OR_RETURN(MetricsReport metrics, WriteMetrics(o, model, recon, stimuli, shape));
+  if (!o.report) return absl::OkStatus();
+  ReportInputs inputs;
+  inputs.shape = shape;
+  inputs.stimuli = stimuli.cast<float>();
+  inputs.recon = recon;
+  inputs.metrics = std::move(metrics);
+  inputs.timings = timings;
+  inputs.contact_sheet_png = sheet;
+  return WriteReport(o, model, results, std::move(inputs));
 }
 
 }  // namespace
@@ -386,6 +414,8 @@ absl::Status RunModelsUnload(const ModelsOptions& o) {
 
 absl::Status RunReconstruct(const ReconstructOptions& o) {
   if (o.batch_size < 1) return absl::InvalidArgumentError("--batch_size must be >= 1");
+  if (o.report && o.stimuli_var.empty())
+    return absl::InvalidArgumentError("evaluate needs --stimuli_var: the images to score against");
   auto channel = Connect(o.server);
   auto models = v1::Models::NewStub(channel);
   auto reconstruction = v1::Reconstruction::NewStub(channel);

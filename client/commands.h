@@ -40,6 +40,8 @@ struct ReconstructOptions {
   // Also the decoded attention map of each sample (a foreground-attention
   // model): <id>_attention.png and attention_sheet.png.
   bool attention = false;
+  // Also report.html (client/report_html.h); needs stimuli_var.
+  bool report = false;
 };
 absl::Status RunReconstruct(const ReconstructOptions& options);
 

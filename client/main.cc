@@ -16,6 +16,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/command_line.h"
@@ -103,6 +104,8 @@ constexpr char kUsage[] =
     "  reconstruct  --server ADDR --model NAME --betas FILE.mat --var VAR\n"
     "               [--stimuli-var VAR] --out DIR [--batch_size N | --stream] [--samples N]\n"
     "               [--attention]\n"
+    "  evaluate     the same, with --stimuli-var required: also report.html (scores, each\n"
+    "               trial, stage times, SD maps), a page to open in a browser\n"
     "  health       --server ADDR [--service NAME]   (exit 0 when SERVING)";
 
 int Report(const absl::Status& s) { return v2p::client::ReportStatus("v2p", s); }
@@ -203,9 +206,10 @@ int Models(const Invocation& c) {
   return Usage("models takes list, show, load or unload");
 }
 
-// reconstruct: betas from a file, images and metrics to --out.
-int Reconstruct(const Invocation&) {
+// reconstruct and evaluate: betas from a file, images and metrics to --out.
+int ReconstructWith(bool report) {
   v2p::client::ReconstructOptions o;
+  o.report = report;
   o.server = absl::GetFlag(FLAGS_server);
   o.model = absl::GetFlag(FLAGS_model);
   o.version = absl::GetFlag(FLAGS_version);
@@ -224,11 +228,16 @@ int Reconstruct(const Invocation&) {
   o.samples = absl::GetFlag(FLAGS_samples);
   o.attention = absl::GetFlag(FLAGS_attention);
   o.deadline_s = absl::GetFlag(FLAGS_deadline_s);
+  const char* command = report ? "evaluate" : "reconstruct";
   if (o.model.empty() || o.betas.empty() || o.var.empty() || o.out.empty()) {
-    return Usage("reconstruct needs --model, --betas, --var and --out");
+    return Usage(absl::StrCat(command, " needs --model, --betas, --var and --out"));
   }
+  if (report && o.stimuli_var.empty())
+    return Usage("evaluate needs --stimuli-var: the images the betas were recorded for");
   return Report(v2p::client::RunReconstruct(o));
 }
+int Reconstruct(const Invocation&) { return ReconstructWith(false); }
+int Evaluate(const Invocation&) { return ReconstructWith(true); }
 
 }  // namespace
 
@@ -241,8 +250,9 @@ int main(int argc, char** argv) {
   v2p::DisableMutexDeadlockDetection();
   if (auto tls = v2p::client::ClientCredentials(); !tls.ok()) return Report(tls.status());
   static const v2p::client::CommandTable kCommands = {
-      {"bench", Bench},   {"datasets", Datasets},       {"jobs", Jobs},         {"health", Health},
-      {"models", Models}, {"reconstruct", Reconstruct}, {"train", RemoteTrain},
+      {"bench", Bench},       {"datasets", Datasets}, {"jobs", Jobs},
+      {"health", Health},     {"models", Models},     {"reconstruct", Reconstruct},
+      {"train", RemoteTrain}, {"evaluate", Evaluate},
   };
   return v2p::client::RunCommandTable(argc, argv, kCommands, Usage);
 }

@@ -25,6 +25,8 @@ PACKAGES=(
   python3 python3-numpy
   # the Python client (client/python) and its test
   python3-grpcio python3-protobuf python3-tqdm
+  # a real browser loads v2p evaluate's report.html in a test (tests/python/report_test.py)
+  chromium
 )
 
 # kubectl renders deploy/k8s in a test; Debian's comes in kubernetes-client.

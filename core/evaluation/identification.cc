@@ -31,4 +31,21 @@ double PairwiseIdentificationWithinClass(const Eigen::MatrixXd& similarity,
   return pairs == 0 ? std::numeric_limits<double>::quiet_NaN() : wins / pairs;
 }
 
+Eigen::VectorXd IdentificationPerItem(const Eigen::MatrixXd& similarity) {
+  const Eigen::Index n = similarity.rows();
+  Eigen::VectorXd out = Eigen::VectorXd::Constant(n, std::numeric_limits<double>::quiet_NaN());
+  if (n < 2 || similarity.cols() != n) return out;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    double wins = 0;
+    for (Eigen::Index j = 0; j < n; ++j) {
+      if (j == i) continue;
+      wins += similarity(i, i) > similarity(i, j)    ? 1.0
+              : similarity(i, i) == similarity(i, j) ? 0.5
+                                                     : 0.0;
+    }
+    out(i) = wins / static_cast<double>(n - 1);
+  }
+  return out;
+}
+
 }  // namespace v2p::core

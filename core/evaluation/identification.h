@@ -13,6 +13,11 @@ namespace v2p::core {
 // similarity(i, j); ties count one half. NaN when n < 2.
 double PairwiseIdentification(const Eigen::MatrixXd& similarity);
 
+// Per reconstruction i: the fraction of the other stimuli j with
+// similarity(i, i) > similarity(i, j) (ties one half); its mean is
+// PairwiseIdentification. NaN entries when n < 2.
+Eigen::VectorXd IdentificationPerItem(const Eigen::MatrixXd& similarity);
+
 // The same over the pairs whose stimuli share a label (e.g. two different
 // sixes): can the reconstruction tell its own stimulus from another of its
 // class, or does it only draw the class? NaN without such pairs or when

@@ -18,6 +18,7 @@ import numpy as np
 
 import matv5
 import voxel2pixel
+from harness import start_server
 
 BIN, SOURCE, DATA = sys.argv[1:4]
 DESCRIPTION = os.path.join(SOURCE, "examples", "digit69_dataset.pbtxt")
@@ -25,35 +26,12 @@ SPEC = os.path.join(SOURCE, "examples", "digit69_ridge.pbtxt")
 MAT = os.path.join(DATA, "digit69", "digit69_28x28.mat")
 
 
-def start_server(work):
-    """v2p-server on an empty repository in `work`, with one spawned worker;
-    returns (process, address) once it has written its port to the ready
-    pipe. Its log is work/server.log."""
-    repo = os.path.join(work, "repo")
-    os.makedirs(repo)
-    read, write = os.pipe()
-    with open(os.path.join(work, "server.log"), "w") as log:
-        server = subprocess.Popen(
-            [os.path.join(BIN, "v2p-server"), "--repo=" + repo, "--port=0", "--metrics_port=-1",
-             "--workers=spawn:1", "--worker_device=cpu", "--shutdown_grace_s=1",
-             "--ready_fd=%d" % write], pass_fds=(write,), stderr=log)
-    os.close(write)
-    with os.fdopen(read) as ready:
-        line = ready.readline().split()
-    if not line:
-        server.kill()
-        with open(os.path.join(work, "server.log")) as log:
-            raise RuntimeError("v2p-server exited before it was ready (code %s):\n%s" %
-                               (server.wait(), log.read()[-2000:]))
-    return server, "127.0.0.1:" + line[0]
-
-
 class ClientTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="v2p_python_client_")
-        cls.server, cls.address = start_server(cls.work)
+        cls.server, cls.address = start_server(BIN, cls.work)
         cls.client = voxel2pixel.Client(cls.address)
         cls.mat = matv5.load(MAT)
         cls.uploaded = cls.client.upload_dataset(DESCRIPTION, name="digit69")

@@ -137,6 +137,14 @@ TEST(Identification, CountsWinsAndHalfTies) {
       0, 0, 1;
   EXPECT_DOUBLE_EQ(PairwiseIdentification(t), 5.5 / 6.0);
   EXPECT_TRUE(std::isnan(PairwiseIdentification(Eigen::MatrixXd::Ones(1, 1))));
+  // Per reconstruction: 1 (both others beaten), 0.75 (one beaten, one tie), 1.
+  const Eigen::VectorXd per_item = IdentificationPerItem(t);
+  ASSERT_EQ(per_item.size(), 3);
+  EXPECT_DOUBLE_EQ(per_item(0), 1.0);
+  EXPECT_DOUBLE_EQ(per_item(1), 0.75);
+  EXPECT_DOUBLE_EQ(per_item(2), 1.0);
+  EXPECT_DOUBLE_EQ(per_item.mean(), PairwiseIdentification(t));
+  EXPECT_TRUE(std::isnan(IdentificationPerItem(Eigen::MatrixXd::Ones(1, 1))(0)));
 }
 
 // SSIM-11g's window on images that hold it; on narrower ones the largest
