@@ -23,7 +23,7 @@
 #include "core/base/stopwatch.h"
 #include "core/data/dataset.h"
 #include "core/data/image.h"
-#include "core/data/mat_file.h"
+#include "core/data/matrix_file.h"
 #include "core/evaluation/contact_sheet.h"
 #include "core/evaluation/metrics.h"
 #include "core/evaluation/report.h"
@@ -420,7 +420,7 @@ absl::Status RunReconstruct(const ReconstructOptions& o) {
   auto models = v1::Models::NewStub(channel);
   auto reconstruction = v1::Reconstruction::NewStub(channel);
   ASSIGN_OR_RETURN(const v1::Model model, GetModel(*models, o.model, o.version));
-  ASSIGN_OR_RETURN(auto mat, core::MatFile::Open(o.betas));
+  ASSIGN_OR_RETURN(auto mat, core::OpenMatrixFile(o.betas, {o.mask}));
   ASSIGN_OR_RETURN(const Eigen::MatrixXd betas, mat->ReadMatrix(o.var));
   if (betas.cols() != model.num_voxels())
     return absl::InvalidArgumentError(absl::StrCat(

@@ -25,7 +25,8 @@ struct ReconstructOptions {
   std::string server;
   std::string model;
   int64_t version = 0;
-  std::string betas;                 // .mat file
+  std::string betas;                 // any core/data/matrix_file.h format
+  std::string mask;                  // NIfTI betas: the mask volume
   std::string var;                   // samples x voxels variable
   std::string stimuli_var;           // optional: samples x pixels, for metrics
   bool stimuli_column_major = true;  // MATLAB layout

@@ -16,7 +16,7 @@
 #include "client/rpc_helpers.h"
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
-#include "core/data/mat_file.h"
+#include "core/data/matrix_file.h"
 #include "voxel2pixel/v1/models_service.grpc.pb.h"
 #include "voxel2pixel/v1/reconstruction_service.grpc.pb.h"
 
@@ -32,7 +32,7 @@ std::string CodeName(grpc::StatusCode c) {
 absl::StatusOr<std::vector<v1::Sample>> MakeSamples(const LoadOptions& o, int voxels) {
   std::vector<v1::Sample> samples;
   if (!o.betas.empty()) {
-    ASSIGN_OR_RETURN(auto mat, core::MatFile::Open(o.betas));
+    ASSIGN_OR_RETURN(auto mat, core::OpenMatrixFile(o.betas, {o.mask}));
     ASSIGN_OR_RETURN(const Eigen::MatrixXd b, mat->ReadMatrix(o.var));
     for (Eigen::Index i = 0; i < b.rows(); ++i) {
       v1::Sample s;

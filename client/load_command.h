@@ -27,6 +27,7 @@ struct LoadOptions {
   // Betas to send, cycled: a .mat file and variable; empty = Gaussian noise
   // of the model's voxel count.
   std::string betas;
+  std::string mask;  // NIfTI betas: the mask volume (core/data/matrix_file.h)
   std::string var;
   // When set, results received are added to it as they arrive (to watch a
   // run from another thread).

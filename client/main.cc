@@ -39,8 +39,15 @@ ABSL_FLAG(std::string, data_root, "",
           "A dataset description's relative `file` is resolved against this when given, else "
           "against the description's own directory; features train, generators and gan "
           "evaluate read the shared data (corpora, digit69) from it (default ../shared/data).");
-ABSL_FLAG(std::string, betas, "", "reconstruct: MATLAB file holding the betas.");
-ABSL_FLAG(std::string, var, "", "reconstruct: variable of samples x voxels betas.");
+ABSL_FLAG(std::string, betas, "",
+          "reconstruct, evaluate, bench: file holding the betas: MATLAB v5 or v7.3 (.mat), NumPy "
+          "(.npy, .npz), bdpy BData (.h5) or NIfTI (.nii, .nii.gz; with --mask).");
+ABSL_FLAG(std::string, mask, "",
+          "NIfTI --betas: mask volume; its non-zero voxels are read, x fastest, then y, then z "
+          "(default: every voxel).");
+ABSL_FLAG(std::string, var, "",
+          "reconstruct: variable of samples x voxels betas (.npz member, .npy file stem, BData "
+          "metadata key such as ROI_V1, 'betas' for NIfTI).");
 ABSL_FLAG(std::string, stimuli_var, "", "reconstruct: variable of the seen images, for metrics.");
 ABSL_FLAG(std::string, stimuli_layout, "column_major",
           "reconstruct: column_major (MATLAB) or row_major.");
@@ -101,7 +108,7 @@ constexpr char kUsage[] =
     "  models list  --server ADDR\n"
     "  models show  --server ADDR --model NAME [--version N]\n"
     "  models load|unload --server ADDR --model NAME [--version N]\n"
-    "  reconstruct  --server ADDR --model NAME --betas FILE.mat --var VAR\n"
+    "  reconstruct  --server ADDR --model NAME --betas FILE --var VAR [--mask NII]\n"
     "               [--stimuli-var VAR] --out DIR [--batch_size N | --stream] [--samples N]\n"
     "               [--attention]\n"
     "  evaluate     the same, with --stimuli-var required: also report.html (scores, each\n"
@@ -145,6 +152,7 @@ int Bench(const Invocation&) {
   o.duration_s = absl::GetFlag(FLAGS_duration);
   o.stream = absl::GetFlag(FLAGS_stream);
   o.betas = absl::GetFlag(FLAGS_betas);
+  o.mask = absl::GetFlag(FLAGS_mask);
   o.var = absl::GetFlag(FLAGS_var);
   o.samples_per_request = absl::GetFlag(FLAGS_batch_size);
   o.window = absl::GetFlag(FLAGS_window);
@@ -214,6 +222,7 @@ int ReconstructWith(bool report) {
   o.model = absl::GetFlag(FLAGS_model);
   o.version = absl::GetFlag(FLAGS_version);
   o.betas = absl::GetFlag(FLAGS_betas);
+  o.mask = absl::GetFlag(FLAGS_mask);
   o.var = absl::GetFlag(FLAGS_var);
   o.stimuli_var = absl::GetFlag(FLAGS_stimuli_var);
   const std::string layout = absl::GetFlag(FLAGS_stimuli_layout);

@@ -9,7 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/base/status_macros.h"
-#include "core/data/mat_file.h"
+#include "core/data/matrix_file.h"
 
 namespace v2p::core {
 namespace {
@@ -24,7 +24,7 @@ absl::Status CheckFinite(const Eigen::MatrixXd& m, const std::string& what) {
 // An n x pixels image variable, checked and converted to row-major [0, 1].
 // With the betas' variable and voxel count, an image count equal to the
 // voxel count is reported as betas stored voxels x samples.
-absl::StatusOr<Eigen::MatrixXd> LoadImages(const MatFile& mat, const DatasetOptions& options,
+absl::StatusOr<Eigen::MatrixXd> LoadImages(const MatrixFile& mat, const DatasetOptions& options,
                                            const std::string& var, Eigen::Index n,
                                            Eigen::Index voxels = -1,
                                            const std::string& betas_var = "") {
@@ -46,7 +46,7 @@ absl::StatusOr<Eigen::MatrixXd> LoadImages(const MatFile& mat, const DatasetOpti
   return Eigen::MatrixXd(ToRowMajorImages(raw, options.image, options.layout) / options.pixel_max);
 }
 
-absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat, const DatasetOptions& options,
+absl::StatusOr<DatasetSplit> LoadSplit(const MatrixFile& mat, const DatasetOptions& options,
                                        const DatasetOptions::Split& vars,
                                        const std::string& split_name) {
   DatasetSplit split;
@@ -72,7 +72,7 @@ absl::StatusOr<DatasetSplit> LoadSplit(const MatFile& mat, const DatasetOptions&
 }
 
 // Which of the n trials `selection` names as test trials.
-absl::StatusOr<std::vector<bool>> SelectTestTrials(const MatFile& mat,
+absl::StatusOr<std::vector<bool>> SelectTestTrials(const MatrixFile& mat,
                                                    const TrialSelection& selection,
                                                    Eigen::Index n) {
   if (!selection.ranges.empty() && !selection.variable.empty())
@@ -194,7 +194,7 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
     return absl::InvalidArgumentError(
         "dataset description: pixel_max must be > 0 (or left out to infer it)");
   }
-  ASSIGN_OR_RETURN(auto mat, MatFile::Open(options.file));
+  ASSIGN_OR_RETURN(auto mat, OpenMatrixFile(options.file));
   if (options.train.stimuli.empty())
     return absl::InvalidArgumentError("train split names no stimuli variable");
   // The training stimuli decide an undeclared range; every image variable

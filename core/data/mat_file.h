@@ -10,28 +10,29 @@
 
 #include "Eigen/Core"
 #include "absl/status/statusor.h"
+#include "core/data/matrix_file.h"
 
 namespace v2p::core {
 
-class MatFile {
+class MatFile : public MatrixFile {
  public:
   // NOT_FOUND when the file is missing; INVALID_ARGUMENT when it is not a
   // MATLAB file.
   static absl::StatusOr<std::unique_ptr<MatFile>> Open(const std::string& path);
-  ~MatFile();
+  ~MatFile() override;
   MatFile(const MatFile&) = delete;
   MatFile& operator=(const MatFile&) = delete;
 
   // Names of the variables in the file, in file order.
-  std::vector<std::string> VariableNames() const;
+  std::vector<std::string> VariableNames() const override;
 
   // Reads a real numeric variable (double, single, any integer class) as a
   // rows x cols matrix of doubles, rows = the first MATLAB dimension. A
   // variable of rank > 2 is flattened to rows x prod(other dims) in MATLAB
   // (column-major) order. NOT_FOUND names the variables that do exist.
-  absl::StatusOr<Eigen::MatrixXd> ReadMatrix(const std::string& name) const;
+  absl::StatusOr<Eigen::MatrixXd> ReadMatrix(const std::string& name) const override;
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const override { return path_; }
 
  private:
   MatFile(std::string path, void* mat) : path_(std::move(path)), mat_(mat) {}

@@ -70,6 +70,19 @@ class ClientTest(unittest.TestCase):
         for r in got.results:
             with open(os.path.join(out, r.sample_id + ".png"), "rb") as f:
                 self.assertEqual(r.png, f.read(), r.sample_id)
+        # The same betas kept as NumPy files (.npz member, .npy named after
+        # its file) give the CLI the same images.
+        np.savez(os.path.join(self.work, "betas.npz"), fmriTest=betas)
+        np.save(os.path.join(self.work, "fmriTest.npy"), betas)
+        for kept in ("betas.npz", "fmriTest.npy"):
+            other = os.path.join(self.work, "cli_" + kept)
+            subprocess.run([os.path.join(BIN, "v2p"), "reconstruct", "--server", self.address,
+                            "--model", "digit69_ridge", "--betas",
+                            os.path.join(self.work, kept), "--var", "fmriTest", "--out", other],
+                           check=True, stdout=subprocess.DEVNULL)
+            for r in got.results:
+                with open(os.path.join(other, r.sample_id + ".png"), "rb") as f:
+                    self.assertEqual(r.png, f.read(), kept + " " + r.sample_id)
         # Arrays are row-major images: they correlate with the stimuli
         # (stored column-major in the file) far above chance.
         stimuli = self.mat["stimTest"].reshape(10, 28, 28).transpose(0, 2, 1) / 255

@@ -66,8 +66,15 @@ TEST(Dataset, ErrorsNameTheProblem) {
   o.image = {32, 32, 1};
   EXPECT_EQ(LoadDataset(o).status().code(), absl::StatusCode::kInvalidArgument);
 
+  // An .npz is read (core/data/matrix_file.h) and its arrays named when
+  // the description's variables are not among them; a text file is none
+  // of the formats.
   o = Digit69();
   o.file = testing::DataDir() + "/fastl2lir_vectors/testdata_basic.npz";
+  const absl::Status npz = LoadDataset(o).status();
+  EXPECT_EQ(npz.code(), absl::StatusCode::kNotFound) << npz;
+  EXPECT_NE(npz.message().find("(it has: b_1d, b_2d"), std::string::npos) << npz;
+  o.file = testing::DataDir() + "/fastl2lir_vectors/LICENSE";
   EXPECT_EQ(LoadDataset(o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
