@@ -15,6 +15,7 @@ FROM debian:12-slim AS runtime
 # Shared libraries only: no compilers, no -dev packages.
 RUN apt-get update && apt-get install -y --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libtorch1.13 libopenblas0-pthread libmatio11 \
+      libnifti2-2 libznz3 \
       libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 \
       libabsl20220623 libprometheus-cpp-core1.0 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
