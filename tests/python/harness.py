@@ -3,7 +3,7 @@ import os
 import subprocess
 
 
-def start_server(bin_dir, work):
+def start_server(bin_dir, work, extra_args=()):
     """v2p-server on an empty repository in `work`, with one spawned worker;
     returns (process, address) once it has written its port to the ready
     pipe. Its log is work/server.log."""
@@ -14,7 +14,7 @@ def start_server(bin_dir, work):
         server = subprocess.Popen(
             [os.path.join(bin_dir, "v2p-server"), "--repo=" + repo, "--port=0", "--metrics_port=-1",
              "--workers=spawn:1", "--worker_device=cpu", "--shutdown_grace_s=1",
-             "--ready_fd=%d" % write], pass_fds=(write,), stderr=log)
+             "--ready_fd=%d" % write] + list(extra_args), pass_fds=(write,), stderr=log)
     os.close(write)
     with os.fdopen(read) as ready:
         line = ready.readline().split()
