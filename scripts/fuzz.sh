@@ -16,17 +16,21 @@ if [ ! -f "$build/build.ninja" ]; then
     -DCMAKE_C_FLAGS="$sanitize" -DCMAKE_CXX_FLAGS="$sanitize" > "$build.configure.log" 2>&1 ||
     { tail -20 "$build.configure.log"; exit 1; }
 fi
-cmake --build "$build" -j2 --target fuzz_npy fuzz_mat fuzz_zip fuzz_image fuzz_spec fuzz_request
+cmake --build "$build" -j2 --target fuzz_npy fuzz_mat fuzz_zip fuzz_image fuzz_matrix fuzz_spec fuzz_request
 work=$(mktemp -d)
 status=0
 printf '%-14s %12s %8s  %s\n' harness executions seconds result
-for t in npy mat zip image spec request; do
+for t in npy mat zip image matrix spec request; do
   corpus="$work/$t"
   mkdir -p "$corpus"
   [ "$t" = spec ] && cp "$root"/examples/*.pbtxt "$corpus"/
   [ "$t" = zip ] && python3 "$root/tests/fuzz/make_seeds.py" "$corpus" zip
   [ "$t" = npy ] && python3 "$root/tests/fuzz/make_seeds.py" "$corpus" npy
   [ "$t" = image ] && python3 "$root/tests/fuzz/make_seeds.py" "$corpus" image
+  if [ "$t" = matrix ]; then
+    python3 "$root/tests/fuzz/make_seeds.py" "$corpus" npy
+    python3 "$root/tests/fuzz/make_seeds.py" "$corpus" zip
+  fi
   start=$(date +%s)
   if (cd "$work" && "$build/bin/fuzz_$t" -runs="$runs" -max_len=4096 -timeout=10 \
         -rss_limit_mb=4096 -print_final_stats=1 "$corpus" > "$work/$t.log" 2>&1); then

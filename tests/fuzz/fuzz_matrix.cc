@@ -1,0 +1,26 @@
+// libFuzzer harness: any bytes as an uploaded dataset file, stored as the
+// server stores it (datasets/<name>/data.mat) and opened as a dataset job
+// opens it (core/data/matrix_file.h, by content: MATLAB v5/v7.3, npy,
+// npz, BData HDF5), every variable read. Must return a status, never
+// crash.
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "core/data/matrix_file.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const std::string path = "/tmp/v2p-fuzz-matrix-" + std::to_string(getpid()) + ".mat";
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return 0;
+  std::fwrite(data, 1, size, f);
+  std::fclose(f);
+  auto file = v2p::core::OpenMatrixFile(path);
+  if (file.ok()) {
+    for (const std::string& name : (*file)->VariableNames()) (void)(*file)->ReadMatrix(name);
+  }
+  return 0;
+}
