@@ -32,7 +32,10 @@ for t in npy mat zip image matrix spec request; do
     python3 "$root/tests/fuzz/make_seeds.py" "$corpus" zip
   fi
   start=$(date +%s)
-  if (cd "$work" && "$build/bin/fuzz_$t" -runs="$runs" -max_len=4096 -timeout=10 \
+  max_len=4096
+  [ "$t" = matrix ] && max_len=16384 && cp "$root"/tests/fuzz/seeds/bdata.h5 "$corpus"/
+  if (cd "$work" && LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp" \
+        "$build/bin/fuzz_$t" -runs="$runs" -max_len="$max_len" -timeout=10 \
         -rss_limit_mb=4096 -print_final_stats=1 "$corpus" > "$work/$t.log" 2>&1); then
     result="no crash"
   else

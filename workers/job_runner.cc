@@ -29,8 +29,9 @@ absl::StatusOr<core::Dataset> LoadUploadedDataset(const store::DatasetStore& dat
   v1::DatasetDescription description = record.description();
   description.set_file(store::kDatasetDataFile);
   ASSIGN_OR_RETURN(
-      const core::DatasetOptions options,
+      core::DatasetOptions options,
       ToDatasetOptions(description, repository + "/" + store::DatasetStore::RelativeDir(name)));
+  options.uploaded = true;
   return core::LoadDataset(options);
 }
 

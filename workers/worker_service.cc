@@ -158,6 +158,7 @@ grpc::Status WorkerService::ValidateDataset(
   auto options =
       ToDatasetOptions(description, registry_->repository().root() + "/" + request->directory());
   if (!options.ok()) return ToGrpcStatus(options.status());
+  options->uploaded = true;
   auto dataset = core::LoadDataset(*options);
   if (!dataset.ok()) {
     // A variable the description names but the file lacks is the

@@ -194,7 +194,9 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
     return absl::InvalidArgumentError(
         "dataset description: pixel_max must be > 0 (or left out to infer it)");
   }
-  ASSIGN_OR_RETURN(auto mat, OpenMatrixFile(options.file));
+  MatrixFileOptions file_options;
+  file_options.uploaded = options.uploaded;
+  ASSIGN_OR_RETURN(auto mat, OpenMatrixFile(options.file, file_options));
   if (options.train.stimuli.empty())
     return absl::InvalidArgumentError("train split names no stimuli variable");
   // The training stimuli decide an undeclared range; every image variable

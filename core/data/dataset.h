@@ -42,7 +42,9 @@ struct DatasetOptions {
     std::string labels;   // variable: samples x 1 (optional)
   };
   std::string name;
-  std::string file;  // resolved path to the .mat file
+  std::string file;  // resolved path to the file (core/data/matrix_file.h)
+  // The file came from a client (an upload): see MatrixFileOptions::uploaded.
+  bool uploaded = false;
   Split train;
   Split test;
   ImageShape image;

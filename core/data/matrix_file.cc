@@ -107,10 +107,13 @@ absl::StatusOr<std::vector<std::string>> ReadHdf5Strings(hid_t file, const char*
   if (H5Tis_variable_str(type.get()) > 0) {
     H5Tset_size(memtype.get(), H5T_VARIABLE);
     std::vector<char*> text(n, nullptr);
-    if (H5Dread(dataset.get(), memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) < 0)
-      return absl::DataLossError(absl::StrCat(name, " does not read"));
-    for (char* t : text) out.emplace_back(t == nullptr ? "" : t);
+    const herr_t read =
+        H5Dread(dataset.get(), memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data());
+    if (read >= 0)
+      for (char* t : text) out.emplace_back(t == nullptr ? "" : t);
+    // Also after a failed read: the strings read before it are the caller's.
     H5Dvlen_reclaim(memtype.get(), space.get(), H5P_DEFAULT, text.data());
+    if (read < 0) return absl::DataLossError(absl::StrCat(name, " does not read"));
     return out;
   }
   const size_t size = H5Tget_size(type.get());
@@ -335,6 +338,12 @@ absl::StatusOr<std::unique_ptr<MatrixFile>> OpenMatrixFile(const std::string& pa
     return std::unique_ptr<MatrixFile>(new NpyFile(path, std::move(arrays)));
   }
   if (head == std::string(kHdf5, 8)) {
+    // Refused before libhdf5 parses anything a client sent.
+    if (options.uploaded)
+      return absl::InvalidArgumentError(
+          "an uploaded dataset may be MATLAB (.mat) or NumPy (.npz, .npy), not bdpy BData or "
+          "other HDF5: read BData locally (v2p reconstruct --betas FILE.h5 --var ROI_...) or "
+          "save the variables as .npz");
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors come back as statuses
     Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
     if (!file.ok()) return absl::DataLossError(absl::StrCat(path, " is not a readable HDF5 file"));

@@ -40,6 +40,11 @@ class MatrixFile {
 struct MatrixFileOptions {
   // NIfTI: a 3-d volume of the betas' grid; its non-zero voxels are read.
   std::string mask;
+  // A file a client sent (a dataset upload, read by a worker): BData is
+  // refused there, because libhdf5 can be made to spin for many seconds by
+  // a crafted file (found by tests/fuzz/fuzz_matrix.cc in its reading of
+  // variable-length strings); BData is for a lab's own files (--betas).
+  bool uploaded = false;
 };
 
 // NOT_FOUND when the file is missing; INVALID_ARGUMENT when it is none of

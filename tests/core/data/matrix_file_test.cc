@@ -178,6 +178,13 @@ TEST_F(MatrixFileTest, BDataSelectsTheColumnsOfARegionByItsName) {
   EXPECT_EQ(*all, data.leftCols(6));
   EXPECT_EQ(*label, data.rightCols(1));
   EXPECT_EQ((*file)->ReadMatrix("ROI_V4").status().code(), absl::StatusCode::kNotFound);
+  // Not from a client: an upload's HDF5 is not parsed (libhdf5 can be made
+  // to spin on a crafted file; see tests/fuzz/fuzz_matrix.cc).
+  MatrixFileOptions upload;
+  upload.uploaded = true;
+  const absl::Status refused = OpenMatrixFile(dir_ + "/subject1.h5", upload).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("not bdpy BData"));
 
   // Metadata that does not fit the data is named as such.
   WriteBData(dir_ + "/bad.h5", data, {"VoxelData"}, values.topRows(1).leftCols(5));
