@@ -141,6 +141,13 @@ absl::Status CheckOwner(const Caller& caller, const std::string& owner, const st
                     : absl::StrCat(what, " belongs to lab '", owner, "'"));
 }
 
+absl::Status CheckDatasetUse(const Caller& caller, const std::string& owner,
+                             const std::string& name) {
+  if (caller.MayUseDataset(owner)) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("dataset '", name, "' belongs to lab '", owner, "'"));
+}
+
 absl::StatusOr<absl::flat_hash_map<std::string, Caller>> ParseTokens(absl::string_view text) {
   absl::flat_hash_map<std::string, Caller> tokens;
   int line_number = 0;

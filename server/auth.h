@@ -54,6 +54,10 @@ struct Caller {
 
 // PERMISSION_DENIED "<what> belongs to lab '<owner>'" unless caller.Owns(owner).
 absl::Status CheckOwner(const Caller& caller, const std::string& owner, const std::string& what);
+// The same for seeing or training on dataset `name`: unless
+// caller.MayUseDataset(owner).
+absl::Status CheckDatasetUse(const Caller& caller, const std::string& owner,
+                             const std::string& name);
 
 // A parsed tokens file: SHA-256 (hex) of each token → its lab and roles.
 // INVALID_ARGUMENT naming the first bad line (never its hash).

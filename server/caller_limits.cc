@@ -6,8 +6,15 @@ namespace v2p::server {
 
 namespace {
 
-// The flag that sets each kind's ceiling, and what it counts.
-constexpr const char* kWhat[] = {"streams", "uploads", "samples"};
+// Per kind (indexed by Kind): what it counts, which names its flag
+// (--max_<what>_per_caller), and its ceiling among the options.
+struct KindInfo {
+  const char* what;
+  int CallerLimits::Options::*most;
+};
+constexpr KindInfo kKinds[] = {{"streams", &CallerLimits::Options::max_streams},
+                               {"uploads", &CallerLimits::Options::max_uploads},
+                               {"samples", &CallerLimits::Options::max_samples}};
 
 }  // namespace
 
@@ -20,23 +27,11 @@ std::string CallerLimits::Key(const Caller& caller, const std::string& peer) {
   return "peer:" + (colon == std::string::npos ? peer : peer.substr(0, colon));
 }
 
-int CallerLimits::Most(Kind kind) const {
-  switch (kind) {
-    case kStream:
-      return options_.max_streams;
-    case kUpload:
-      return options_.max_uploads;
-    case kSample:
-      return options_.max_samples;
-  }
-  return 0;
-}
-
 absl::StatusOr<std::unique_ptr<CallerLimits::Place>> CallerLimits::Take(
     Kind kind, const Caller& caller, grpc::ServerContextBase* context, int count) {
-  const int most = Most(kind);
+  const int most = options_.*kKinds[kind].most;
   const std::string key = Key(caller, context->peer());
-  const char* what = kWhat[kind];
+  const char* what = kKinds[kind].what;
   const std::string flag = absl::StrCat("--max_", what, "_per_caller");
   if (most != 0 && count > most) {  // waiting cannot help
     return absl::ResourceExhaustedError(absl::StrCat("one call carries ", count, " ", what,

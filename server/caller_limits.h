@@ -61,7 +61,6 @@ class CallerLimits {
 
  private:
   void Release(const std::string& key, Kind kind, int count);
-  int Most(Kind kind) const;
   const Options options_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, int> held_[3] ABSL_GUARDED_BY(mu_);

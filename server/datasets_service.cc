@@ -214,9 +214,8 @@ grpc::Status DatasetsService::GetDataset(grpc::ServerContext* context,
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto d = datasets_->Get(request->name());
   if (!d.ok()) return ToGrpcStatus(d.status());
-  if (!caller->MayUseDataset(d->owner()))
-    return ToGrpcStatus(
-        CheckOwner(*caller, d->owner(), absl::StrCat("dataset '", request->name(), "'")));
+  if (absl::Status s = CheckDatasetUse(*caller, d->owner(), request->name()); !s.ok())
+    return ToGrpcStatus(s);
   *response = *std::move(d);
   return grpc::Status::OK;
 }

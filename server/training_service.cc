@@ -41,8 +41,8 @@ absl::Status TrainingService::Permit(const Caller& caller,
   if (auth_ == nullptr || caller.admin()) return absl::OkStatus();
   auto dataset = datasets_->Get(request.dataset());
   if (!dataset.ok()) return dataset.status();
-  if (!caller.MayUseDataset(dataset->owner()))
-    return CheckOwner(caller, dataset->owner(), absl::StrCat("dataset '", request.dataset(), "'"));
+  if (absl::Status s = CheckDatasetUse(caller, dataset->owner(), request.dataset()); !s.ok())
+    return s;
   return store::ClaimModel(datasets_->root(), request.model(), caller.lab);
 }
 
