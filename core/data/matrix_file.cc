@@ -200,46 +200,31 @@ double At(const void* data, int64_t i) {
   return static_cast<double>(static_cast<const T*>(data)[i]);
 }
 
-// Value `i` of the volume, scaled by scl_slope and scl_inter when set.
+// The reader of one value of each NIfTI datatype that holds real numbers.
+struct NiftiType {
+  int datatype;
+  double (*at)(const void*, int64_t);
+};
+constexpr NiftiType kNiftiTypes[] = {
+    {NIFTI_TYPE_UINT8, At<uint8_t>},  {NIFTI_TYPE_INT8, At<int8_t>},
+    {NIFTI_TYPE_INT16, At<int16_t>},  {NIFTI_TYPE_UINT16, At<uint16_t>},
+    {NIFTI_TYPE_INT32, At<int32_t>},  {NIFTI_TYPE_UINT32, At<uint32_t>},
+    {NIFTI_TYPE_INT64, At<int64_t>},  {NIFTI_TYPE_FLOAT32, At<float>},
+    {NIFTI_TYPE_FLOAT64, At<double>},
+};
+
+// The volume's values, scaled by scl_slope and scl_inter when set.
 absl::StatusOr<std::vector<double>> NiftiValues(const nifti_image& image) {
-  double (*at)(const void*, int64_t) = nullptr;
-  switch (image.datatype) {
-    case NIFTI_TYPE_UINT8:
-      at = At<uint8_t>;
-      break;
-    case NIFTI_TYPE_INT8:
-      at = At<int8_t>;
-      break;
-    case NIFTI_TYPE_INT16:
-      at = At<int16_t>;
-      break;
-    case NIFTI_TYPE_UINT16:
-      at = At<uint16_t>;
-      break;
-    case NIFTI_TYPE_INT32:
-      at = At<int32_t>;
-      break;
-    case NIFTI_TYPE_UINT32:
-      at = At<uint32_t>;
-      break;
-    case NIFTI_TYPE_INT64:
-      at = At<int64_t>;
-      break;
-    case NIFTI_TYPE_FLOAT32:
-      at = At<float>;
-      break;
-    case NIFTI_TYPE_FLOAT64:
-      at = At<double>;
-      break;
-    default:
-      return absl::InvalidArgumentError(absl::StrCat("NIfTI datatype ", image.datatype, " (",
-                                                     nifti_datatype_string(image.datatype),
-                                                     ") is not a real number type"));
-  }
+  const auto* type = std::find_if(std::begin(kNiftiTypes), std::end(kNiftiTypes),
+                                  [&](const NiftiType& t) { return t.datatype == image.datatype; });
+  if (type == std::end(kNiftiTypes))
+    return absl::InvalidArgumentError(absl::StrCat("NIfTI datatype ", image.datatype, " (",
+                                                   nifti_datatype_string(image.datatype),
+                                                   ") is not a real number type"));
   const bool scaled = image.scl_slope != 0 && (image.scl_slope != 1 || image.scl_inter != 0);
   std::vector<double> values(static_cast<size_t>(image.nvox));
   for (int64_t i = 0; i < image.nvox; ++i) {
-    const double v = at(image.data, i);
+    const double v = type->at(image.data, i);
     values[i] = scaled ? image.scl_slope * v + image.scl_inter : v;
   }
   return values;
