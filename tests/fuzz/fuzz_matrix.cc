@@ -4,21 +4,17 @@
 // npz; BData refused), every variable read. Must return a status, never
 // crash or hang. (With BData allowed it found a file on which libhdf5
 // spent over 10 s reading variable-length strings: uploads refuse BData.)
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 
 #include "core/data/matrix_file.h"
+#include "tests/fuzz/input_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string path = "/tmp/v2p-fuzz-matrix-" + std::to_string(getpid()) + ".mat";
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return 0;
-  std::fwrite(data, 1, size, f);
-  std::fclose(f);
+  const std::string path = WriteFuzzInput(data, size, "data.mat");
+  if (path.empty()) return 0;
   v2p::core::MatrixFileOptions options;
   options.uploaded = true;  // as a worker opens an upload
   auto file = v2p::core::OpenMatrixFile(path, options);
