@@ -175,6 +175,97 @@ class Auth : public ::testing::Test {
     return s.error_code();
   }
 
+  // What each lab owns is shown to it; another lab neither reads nor lists it
+  // (an admin sees all).
+  void ExpectDatasetsShownOnlyToTheirLab() {
+    // nor lists it (an admin sees all).
+    v1::Dataset dataset;
+    v1::GetDatasetRequest get_dataset;
+    get_dataset.set_name("a_data");
+    ASSERT_TRUE(
+        v1::Datasets::NewStub(As(kLabA))->GetDataset(Context().get(), get_dataset, &dataset).ok());
+    EXPECT_EQ(dataset.owner(), "lab-a");
+    const grpc::Status b_reads =
+        v1::Datasets::NewStub(As(kLabB))->GetDataset(Context().get(), get_dataset, &dataset);
+    EXPECT_EQ(b_reads.error_code(), grpc::StatusCode::PERMISSION_DENIED) << b_reads.error_message();
+    auto listed_by = [&](const std::string& token) {
+      v1::ListDatasetsResponse response;
+      EXPECT_TRUE(
+          v1::Datasets::NewStub(As(token))->ListDatasets(Context().get(), {}, &response).ok());
+      std::vector<std::string> names;
+      for (const auto& d : response.datasets()) names.push_back(d.name());
+      return names;
+    };
+    EXPECT_THAT(listed_by(kLabB), ::testing::ElementsAre("b_data"));
+    EXPECT_THAT(listed_by(kAdmin), ::testing::IsSupersetOf({"a_data", "b_data"}));
+  }
+
+  // Lab B: A's job is neither listed, read, waited on, cancelled nor deleted.
+  void ExpectAnotherLabCannotTouchJob(const std::string& job) {
+    auto b_ops = lro::Operations::NewStub(As(kLabB));
+    lro::ListOperationsResponse listed;
+    ASSERT_TRUE(b_ops->ListOperations(Context().get(), {}, &listed).ok());
+    EXPECT_EQ(listed.operations_size(), 0);
+    lro::Operation op;
+    google::protobuf::Empty empty;
+    lro::GetOperationRequest get;
+    get.set_name(job);
+    EXPECT_EQ(b_ops->GetOperation(Context().get(), get, &op).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    lro::WaitOperationRequest wait;
+    wait.set_name(job);
+    EXPECT_EQ(b_ops->WaitOperation(Context().get(), wait, &op).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    lro::CancelOperationRequest cancel;
+    cancel.set_name(job);
+    EXPECT_EQ(b_ops->CancelOperation(Context().get(), cancel, &empty).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    lro::DeleteOperationRequest del;
+    del.set_name(job);
+    EXPECT_EQ(b_ops->DeleteOperation(Context().get(), del, &empty).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  // Lab B: A's dataset is not deleted, A's model not unloaded.
+  void ExpectAnotherLabCannotDeleteOrUnload() {
+    google::protobuf::Empty empty;
+    v1::DeleteDatasetRequest delete_dataset;
+    delete_dataset.set_name("a_data");
+    EXPECT_EQ(v1::Datasets::NewStub(As(kLabB))
+                  ->DeleteDataset(Context().get(), delete_dataset, &empty)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    v1::UnloadModelRequest unload;
+    unload.set_name("a_model");
+    EXPECT_EQ(
+        v1::Models::NewStub(As(kLabB))->UnloadModel(Context().get(), unload, &empty).error_code(),
+        grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  // Anyone with the reconstruct role is served A's model; only admins see
+  // where it is loaded.
+  void ExpectServedToReadersWithPlacementForAdmins() {
+    // where it is loaded.
+    auto ds = core::LoadDataset(testing::Digit69Options());
+    ASSERT_TRUE(ds.ok()) << ds.status();
+    v1::ReconstructResponse response;
+    auto reader = v1::Reconstruction::NewStub(As(kReader));
+    const grpc::Status served =
+        testing::ReconstructTestTrials(*reader, "a_model", *ds, true, 0, &response);
+    ASSERT_TRUE(served.ok()) << served.error_message();
+    EXPECT_EQ(response.results_size(), ds->test.betas.rows());
+    v1::GetModelRequest get_model;
+    get_model.set_name("a_model");
+    for (const auto& [token, sees_address] : {std::pair{kReader, false}, std::pair{kAdmin, true}}) {
+      v1::Model model;
+      ASSERT_TRUE(
+          v1::Models::NewStub(As(token))->GetModel(Context().get(), get_model, &model).ok());
+      EXPECT_EQ(model.owner(), "lab-a");
+      ASSERT_GT(model.placement_size(), 0) << token;
+      EXPECT_EQ(model.placement(0).worker().empty(), !sees_address) << token;
+    }
+  }
+
   static std::string* repo_;
   std::string tokens_;
   std::unique_ptr<testing::ServerProcess> server_;
@@ -225,27 +316,7 @@ TEST_F(Auth, ALabCannotUseCancelDeleteOrOverwriteAnothersWork) {
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   ASSERT_EQ(Cli(kLabB, "datasets upload --name b_data --description " + description).exit_code, 0);
 
-  // What each owns is recorded and shown to it; another lab neither reads
-  // nor lists it (an admin sees all).
-  v1::Dataset dataset;
-  v1::GetDatasetRequest get_dataset;
-  get_dataset.set_name("a_data");
-  ASSERT_TRUE(
-      v1::Datasets::NewStub(As(kLabA))->GetDataset(Context().get(), get_dataset, &dataset).ok());
-  EXPECT_EQ(dataset.owner(), "lab-a");
-  const grpc::Status b_reads =
-      v1::Datasets::NewStub(As(kLabB))->GetDataset(Context().get(), get_dataset, &dataset);
-  EXPECT_EQ(b_reads.error_code(), grpc::StatusCode::PERMISSION_DENIED) << b_reads.error_message();
-  auto listed_by = [&](const std::string& token) {
-    v1::ListDatasetsResponse response;
-    EXPECT_TRUE(
-        v1::Datasets::NewStub(As(token))->ListDatasets(Context().get(), {}, &response).ok());
-    std::vector<std::string> names;
-    for (const auto& d : response.datasets()) names.push_back(d.name());
-    return names;
-  };
-  EXPECT_THAT(listed_by(kLabB), ::testing::ElementsAre("b_data"));
-  EXPECT_THAT(listed_by(kAdmin), ::testing::IsSupersetOf({"a_data", "b_data"}));
+  ExpectDatasetsShownOnlyToTheirLab();
   lro::ListOperationsResponse a_ops;
   ASSERT_TRUE(
       lro::Operations::NewStub(As(kLabA))->ListOperations(Context().get(), {}, &a_ops).ok());
@@ -262,65 +333,19 @@ TEST_F(Auth, ALabCannotUseCancelDeleteOrOverwriteAnothersWork) {
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(message, HasSubstr("admin"));
 
-  // Lab B: A's job is neither listed, read, waited on, cancelled nor deleted.
-  auto b_ops = lro::Operations::NewStub(As(kLabB));
-  lro::ListOperationsResponse listed;
-  ASSERT_TRUE(b_ops->ListOperations(Context().get(), {}, &listed).ok());
-  EXPECT_EQ(listed.operations_size(), 0);
+  ExpectAnotherLabCannotTouchJob(job);
+  ExpectAnotherLabCannotDeleteOrUnload();
+  ExpectServedToReadersWithPlacementForAdmins();
+
+  // The owner and an admin may.
+  EXPECT_EQ(CreateJob(kLabA, "a_data", "a_model"), grpc::StatusCode::OK);
   lro::Operation op;
   google::protobuf::Empty empty;
   lro::GetOperationRequest get;
   get.set_name(job);
-  EXPECT_EQ(b_ops->GetOperation(Context().get(), get, &op).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
-  lro::WaitOperationRequest wait;
-  wait.set_name(job);
-  EXPECT_EQ(b_ops->WaitOperation(Context().get(), wait, &op).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
-  lro::CancelOperationRequest cancel;
-  cancel.set_name(job);
-  EXPECT_EQ(b_ops->CancelOperation(Context().get(), cancel, &empty).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
   lro::DeleteOperationRequest del;
   del.set_name(job);
-  EXPECT_EQ(b_ops->DeleteOperation(Context().get(), del, &empty).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
-
-  // Lab B: A's dataset is not deleted, A's model not unloaded.
   v1::DeleteDatasetRequest delete_dataset;
-  delete_dataset.set_name("a_data");
-  EXPECT_EQ(v1::Datasets::NewStub(As(kLabB))
-                ->DeleteDataset(Context().get(), delete_dataset, &empty)
-                .error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
-  v1::UnloadModelRequest unload;
-  unload.set_name("a_model");
-  EXPECT_EQ(
-      v1::Models::NewStub(As(kLabB))->UnloadModel(Context().get(), unload, &empty).error_code(),
-      grpc::StatusCode::PERMISSION_DENIED);
-
-  // Anyone with the reconstruct role is served A's model; only admins see
-  // where it is loaded.
-  auto ds = core::LoadDataset(testing::Digit69Options());
-  ASSERT_TRUE(ds.ok()) << ds.status();
-  v1::ReconstructResponse response;
-  auto reader = v1::Reconstruction::NewStub(As(kReader));
-  const grpc::Status served =
-      testing::ReconstructTestTrials(*reader, "a_model", *ds, true, 0, &response);
-  ASSERT_TRUE(served.ok()) << served.error_message();
-  EXPECT_EQ(response.results_size(), ds->test.betas.rows());
-  v1::GetModelRequest get_model;
-  get_model.set_name("a_model");
-  for (const auto& [token, sees_address] : {std::pair{kReader, false}, std::pair{kAdmin, true}}) {
-    v1::Model model;
-    ASSERT_TRUE(v1::Models::NewStub(As(token))->GetModel(Context().get(), get_model, &model).ok());
-    EXPECT_EQ(model.owner(), "lab-a");
-    ASSERT_GT(model.placement_size(), 0) << token;
-    EXPECT_EQ(model.placement(0).worker().empty(), !sees_address) << token;
-  }
-
-  // The owner and an admin may.
-  EXPECT_EQ(CreateJob(kLabA, "a_data", "a_model"), grpc::StatusCode::OK);
   auto a = lro::Operations::NewStub(As(kLabA));
   ASSERT_TRUE(a->GetOperation(Context().get(), get, &op).ok());
   EXPECT_TRUE(a->DeleteOperation(Context().get(), del, &empty).ok());
