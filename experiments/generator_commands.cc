@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -220,6 +221,126 @@ absl::StatusOr<GeneratorsTrainResult> RunGeneratorsTrain(const GeneratorsTrainOp
   return r;
 }
 
+namespace {
+
+// The digit69 generator table's title, method text and column heads.
+std::string Table3Header(const GeneratorsEvaluateOptions& o, int64_t network_version) {
+  return absl::StrCat(
+      "# digit69: generators from CNN features, in the style of Du et al. (2020) Table 3\n\n",
+      "Written by `", o.command, "`. Condition: ", o.layers, " of ", o.network, "/",
+      network_version,
+      ". Generators trained on unpaired images only (digit69 X_prior + MNIST 6s and 9s). "
+      "**True**: from the features of the 10 test stimuli (the generator's upper bound). "
+      "**Decoded**: from features decoded from the 10 test betas, fitted on the 90 training "
+      "trials, by ridge (alpha 1e3, z-scored voxels) or SMR (lambda1 30, 10 iterations, the 500 "
+      "voxels most correlated with the features: examples/digit69_features_smr.pbtxt). "
+      "PCC and SSIM-11g are mean ± sd over the test images; the ratio is decoded / true; "
+      "identification is 2-way by PCC, from decoded features. Reconstructions use z = 0 (the "
+      "prior mean).\n\n",
+      "| generator | decoder | PCC true | SSIM true | PCC decoded | SSIM decoded | PCC ratio | "
+      "SSIM ratio | identification |\n|---|---|---|---|---|---|---|---|---|\n");
+}
+
+// The table's reference rows (ridge to pixels, the mean training image)
+// and the note on the contact sheets.
+void AppendReferenceRows(const core::ImageScores& ridge, const core::ImageScores& mean,
+                         std::string* md) {
+  auto pm = [](double m, double sd) { return absl::StrFormat("%.3f ± %.3f", m, sd); };
+  absl::StrAppend(md, "| ridge betas → pixels (reference) | — | — | — | ",
+                  pm(ridge.pcc, ridge.pcc_sd), " | ", pm(ridge.ssim, ridge.ssim_sd), " | — | — | ",
+                  absl::StrFormat("%.3f", ridge.identification_pcc), " |\n");
+  absl::StrAppend(md, "| mean training image | — | — | — | ", pm(mean.pcc, mean.pcc_sd), " | ",
+                  pm(mean.ssim, mean.ssim_sd), " | — | — | ",
+                  absl::StrFormat("%.3f", mean.identification_pcc), " |\n");
+  absl::StrAppend(md,
+                  "\nContact sheets `<kind>_sheet.png`: stimuli, then reconstructions from "
+                  "true features, from ridge-decoded and from SMR-decoded features.\n");
+}
+
+// The stored digit69_<kind> generator when it was trained on the same
+// condition (network version and layers), else one trained now.
+absl::StatusOr<std::unique_ptr<core::IcgGenerator>> StoredOrTrainedGenerator(
+    const GeneratorsEvaluateOptions& o, const std::string& kind, int64_t network_version,
+    const std::vector<std::string>& layers) {
+  const std::string name = absl::StrCat("digit69_", kind);
+  ASSIGN_OR_RETURN(auto gens, core::OpenGeneratorRepository(o.repo, true));
+  const std::string expected =
+      core::GeneratorCondition(absl::StrCat(o.network, "/", network_version), layers);
+  auto version = gens->ResolveVersion(name, 0);
+  if (version.ok()) {
+    auto condition =
+        core::ReadFile(gens->VersionDir(name, *version) + "/" + core::kGeneratorConditionFile);
+    if (condition.ok() && *condition == expected) {
+      ASSIGN_OR_RETURN(const std::string dir, gens->VerifiedVersionDir(name, *version));
+      ASSIGN_OR_RETURN(auto stored, core::IcgGenerator::Load(dir));
+      std::printf("%s: using stored version %lld\n", name.c_str(),
+                  static_cast<long long>(*version));
+      return stored;
+    }
+  }
+  GeneratorsTrainOptions t;
+  t.repo = o.repo;
+  t.kind = kind;
+  t.network = o.network;
+  t.layers = o.layers;
+  t.data_root = o.data_root;
+  t.epochs = o.epochs;
+  ASSIGN_OR_RETURN(const GeneratorsTrainResult r, RunGeneratorsTrain(t));
+  return core::IcgGenerator::Load(r.dir);
+}
+
+// The feature sets of the evaluation: training stimuli's, test stimuli's
+// (true) and decoded from the test betas by ridge and by SMR.
+struct UnitSets {
+  const Eigen::MatrixXf* train;
+  const Eigen::MatrixXf* truth;
+  const Eigen::MatrixXf* decoded;
+  const Eigen::MatrixXf* smr;
+};
+using AddRows = std::function<absl::Status(
+    const std::string& label, const core::Generator& g, const Eigen::MatrixXf& truth,
+    const Eigen::MatrixXf& ridge_h, const Eigen::MatrixXf& smr_h, const std::string& sheet)>;
+
+// ICG on the best decodable units only (Du et al. condition on the top
+// 5,000 AlexNet units): ranked by held-out PCC over 5 folds of the
+// training trials, trained here on the same unpaired images.
+absl::Status AddTopUnitRows(const GeneratorsEvaluateOptions& o, const core::Dataset& ds,
+                            core::FeatureNetwork& net, const std::vector<std::string>& layers,
+                            const core::RidgeDecoder::Options& ro, const UnitSets& units,
+                            const AddRows& add_rows) {
+  core::FoldDecoder fold = [&](const Eigen::MatrixXd& xtr, const Eigen::MatrixXd& htr,
+                               const Eigen::MatrixXd& xte) -> absl::StatusOr<Eigen::MatrixXd> {
+    ASSIGN_OR_RETURN(auto d, core::RidgeDecoder::Fit(xtr, htr, ro));
+    Eigen::MatrixXf z = xte.cast<float>();
+    d->Standardize(&z);
+    return Eigen::MatrixXd(d->Decode(z).cast<double>());
+  };
+  ASSIGN_OR_RETURN(const Eigen::VectorXd decodability,
+                   core::UnitDecodability(ds.train.betas, units.train->cast<double>(), fold, {}));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf images, Digit69PriorImages(o.data_root));
+  ASSIGN_OR_RETURN(const Eigen::MatrixXf all_h, net.ExtractConcatenated(images, layers));
+  for (int k : o.top_k) {
+    const std::vector<int> top = core::TopDecodableUnits(decodability, k);
+    auto pick = [&](const Eigen::MatrixXf& m) {
+      Eigen::MatrixXf out(m.rows(), static_cast<Eigen::Index>(top.size()));
+      for (size_t j = 0; j < top.size(); ++j) out.col(j) = m.col(top[j]);
+      return out;
+    };
+    ASSIGN_OR_RETURN(core::IcgOptions io, core::IcgOptions::Preset("ICG"));
+    io.epochs = o.epochs;
+    std::printf("training ICG on the top %d decodable units (%d epochs)\n", k, o.epochs);
+    std::fflush(stdout);
+    ASSIGN_OR_RETURN(auto trainer, core::IcgTrainer::Create(images, pick(all_h), {28, 28, 1}, io));
+    RETURN_IF_ERROR(trainer->Train());
+    const std::unique_ptr<core::IcgGenerator> g = trainer->Finish();
+    RETURN_IF_ERROR(add_rows(absl::StrCat("ICG, top ", top.size(), " units"), *g,
+                             pick(*units.truth), pick(*units.decoded), pick(*units.smr), ""));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
   if (o.out_dir.empty()) return absl::InvalidArgumentError("generators evaluate needs --out");
   std::error_code ec;
@@ -256,19 +377,7 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
       core::ScoreReconstructions(core::MeanImageBaseline(ds.train.stimuli, test.rows()),
                                  ds.test.stimuli, ds.image));
   auto pm = [](double m, double sd) { return absl::StrFormat("%.3f ± %.3f", m, sd); };
-  std::string md = absl::StrCat(
-      "# digit69: generators from CNN features, in the style of Du et al. (2020) Table 3\n\n",
-      "Written by `", o.command, "`. Condition: ", o.layers, " of ", o.network, "/", nv,
-      ". Generators trained on unpaired images only (digit69 X_prior + MNIST 6s and 9s). "
-      "**True**: from the features of the 10 test stimuli (the generator's upper bound). "
-      "**Decoded**: from features decoded from the 10 test betas, fitted on the 90 training "
-      "trials, by ridge (alpha 1e3, z-scored voxels) or SMR (lambda1 30, 10 iterations, the 500 "
-      "voxels most correlated with the features: examples/digit69_features_smr.pbtxt). "
-      "PCC and SSIM-11g are mean ± sd over the test images; the ratio is decoded / true; "
-      "identification is 2-way by PCC, from decoded features. Reconstructions use z = 0 (the "
-      "prior mean).\n\n",
-      "| generator | decoder | PCC true | SSIM true | PCC decoded | SSIM decoded | PCC ratio | "
-      "SSIM ratio | identification |\n|---|---|---|---|---|---|---|---|---|\n");
+  std::string md = Table3Header(o, nv);
   auto add_rows = [&](const std::string& label, const core::Generator& g,
                       const Eigen::MatrixXf& truth, const Eigen::MatrixXf& ridge_h,
                       const Eigen::MatrixXf& smr_h, const std::string& sheet) -> absl::Status {
@@ -292,78 +401,16 @@ absl::Status RunGeneratorsEvaluate(const GeneratorsEvaluateOptions& o) {
   };
   for (absl::string_view kind_view : absl::StrSplit(o.kinds, ',', absl::SkipEmpty())) {
     const std::string kind(kind_view);
-    const std::string name = absl::StrCat("digit69_", kind);
-    std::unique_ptr<core::IcgGenerator> g;
-    ASSIGN_OR_RETURN(auto gens, core::OpenGeneratorRepository(o.repo, true));
-    const std::string expected = core::GeneratorCondition(absl::StrCat(o.network, "/", nv), layers);
-    auto version = gens->ResolveVersion(name, 0);
-    if (version.ok()) {
-      auto condition =
-          core::ReadFile(gens->VersionDir(name, *version) + "/" + core::kGeneratorConditionFile);
-      if (condition.ok() && *condition == expected) {
-        ASSIGN_OR_RETURN(const std::string dir, gens->VerifiedVersionDir(name, *version));
-        ASSIGN_OR_RETURN(g, core::IcgGenerator::Load(dir));
-        std::printf("%s: using stored version %lld\n", name.c_str(),
-                    static_cast<long long>(*version));
-      }
-    }
-    if (g == nullptr) {
-      GeneratorsTrainOptions t;
-      t.repo = o.repo;
-      t.kind = kind;
-      t.network = o.network;
-      t.layers = o.layers;
-      t.data_root = o.data_root;
-      t.epochs = o.epochs;
-      ASSIGN_OR_RETURN(const GeneratorsTrainResult r, RunGeneratorsTrain(t));
-      ASSIGN_OR_RETURN(g, core::IcgGenerator::Load(r.dir));
-    }
+    ASSIGN_OR_RETURN(const std::unique_ptr<core::IcgGenerator> g,
+                     StoredOrTrainedGenerator(o, kind, nv, layers));
     RETURN_IF_ERROR(
         add_rows(kind, *g, true_units, decoded_units, smr_units, absl::StrCat(kind, "_sheet.png")));
   }
-  // ICG on the best decodable units only (Du et al. condition on the top
-  // 5,000 AlexNet units): ranked by held-out PCC over 5 folds of the
-  // training trials, trained here on the same unpaired images.
-  if (!o.top_k.empty()) {
-    core::FoldDecoder fold = [&](const Eigen::MatrixXd& xtr, const Eigen::MatrixXd& htr,
-                                 const Eigen::MatrixXd& xte) -> absl::StatusOr<Eigen::MatrixXd> {
-      ASSIGN_OR_RETURN(auto d, core::RidgeDecoder::Fit(xtr, htr, ro));
-      Eigen::MatrixXf z = xte.cast<float>();
-      d->Standardize(&z);
-      return Eigen::MatrixXd(d->Decode(z).cast<double>());
-    };
-    ASSIGN_OR_RETURN(const Eigen::VectorXd decodability,
-                     core::UnitDecodability(ds.train.betas, train_units.cast<double>(), fold, {}));
-    ASSIGN_OR_RETURN(const Eigen::MatrixXf images, Digit69PriorImages(o.data_root));
-    ASSIGN_OR_RETURN(const Eigen::MatrixXf all_h, net->ExtractConcatenated(images, layers));
-    for (int k : o.top_k) {
-      const std::vector<int> units = core::TopDecodableUnits(decodability, k);
-      auto pick = [&](const Eigen::MatrixXf& m) {
-        Eigen::MatrixXf out(m.rows(), static_cast<Eigen::Index>(units.size()));
-        for (size_t j = 0; j < units.size(); ++j) out.col(j) = m.col(units[j]);
-        return out;
-      };
-      ASSIGN_OR_RETURN(core::IcgOptions io, core::IcgOptions::Preset("ICG"));
-      io.epochs = o.epochs;
-      std::printf("training ICG on the top %d decodable units (%d epochs)\n", k, o.epochs);
-      std::fflush(stdout);
-      ASSIGN_OR_RETURN(auto trainer,
-                       core::IcgTrainer::Create(images, pick(all_h), {28, 28, 1}, io));
-      RETURN_IF_ERROR(trainer->Train());
-      const std::unique_ptr<core::IcgGenerator> g = trainer->Finish();
-      RETURN_IF_ERROR(add_rows(absl::StrCat("ICG, top ", units.size(), " units"), *g,
-                               pick(true_units), pick(decoded_units), pick(smr_units), ""));
-    }
-  }
-  absl::StrAppend(&md, "| ridge betas → pixels (reference) | — | — | — | ",
-                  pm(ridge.pcc, ridge.pcc_sd), " | ", pm(ridge.ssim, ridge.ssim_sd), " | — | — | ",
-                  absl::StrFormat("%.3f", ridge.identification_pcc), " |\n");
-  absl::StrAppend(&md, "| mean training image | — | — | — | ", pm(mean.pcc, mean.pcc_sd), " | ",
-                  pm(mean.ssim, mean.ssim_sd), " | — | — | ",
-                  absl::StrFormat("%.3f", mean.identification_pcc), " |\n");
-  absl::StrAppend(&md,
-                  "\nContact sheets `<kind>_sheet.png`: stimuli, then reconstructions from "
-                  "true features, from ridge-decoded and from SMR-decoded features.\n");
+  if (!o.top_k.empty())
+    RETURN_IF_ERROR(AddTopUnitRows(o, ds, *net, layers, ro,
+                                   {&train_units, &true_units, &decoded_units, &smr_units},
+                                   add_rows));
+  AppendReferenceRows(ridge, mean, &md);
   RETURN_IF_ERROR(core::WriteFile(o.out_dir + "/digit69_table3.md", md));
   std::printf("\n%s\nwrote %s/digit69_table3.md and the contact sheets\n", md.c_str(),
               o.out_dir.c_str());
