@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "client/dataset_bundle.h"
 #include "client/output_files.h"
 #include "client/rpc_helpers.h"
 #include "core/base/status_macros.h"
@@ -155,15 +156,38 @@ void PrintDataset(const v1::Dataset& d) {
 
 }  // namespace
 
+// A temporary folder, removed with its contents when this goes.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "v2p-upload-XXXXXX").string();
+    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 absl::Status RunDatasetsUpload(const DatasetsOptions& o) {
   ASSIGN_OR_RETURN(const v1::DatasetDescription description,
                    spec::ReadDatasetDescription(o.description));
-  std::filesystem::path file(description.file());
-  if (!file.is_absolute())
-    file = std::filesystem::path(spec::DescriptionDataRoot(o.description, o.data_root)) / file;
+  const ScratchDir scratch;
+  if (scratch.path().empty()) return absl::InternalError("cannot make a temporary folder");
+  ASSIGN_OR_RETURN(const UploadFile upload,
+                   PrepareUpload(description, spec::DescriptionDataRoot(o.description, o.data_root),
+                                 scratch.path()));
+  const std::filesystem::path file(upload.path);
   std::error_code ec;
   const int64_t size = static_cast<int64_t>(std::filesystem::file_size(file, ec));
   if (ec) return absl::NotFoundError(absl::StrCat("cannot read ", file.string()));
+  if (upload.bundled)
+    std::printf("bundled %d variables from %d files into one MATLAB file (%lld bytes)\n",
+                upload.num_variables, upload.num_files, static_cast<long long>(size));
   ASSIGN_OR_RETURN(const std::string sha, store::Sha256OfFile(file.string()));
   auto stub = v1::Datasets::NewStub(Connect(o.server));
   grpc::ClientContext ctx;
@@ -173,7 +197,7 @@ absl::Status RunDatasetsUpload(const DatasetsOptions& o) {
   v1::UploadDatasetRequest req;
   auto* h = req.mutable_header();
   h->set_name(o.name.empty() ? description.name() : o.name);
-  *h->mutable_description() = description;
+  *h->mutable_description() = upload.description;
   h->set_total_bytes(size);
   h->set_sha256(sha);
   bool ok = writer->Write(req);
@@ -190,7 +214,8 @@ absl::Status RunDatasetsUpload(const DatasetsOptions& o) {
   }
   writer->WritesDone();
   RETURN_IF_ERROR(RpcStatus(writer->Finish(), "UploadDataset"));
-  std::printf("uploaded %s (%lld bytes)\n", file.string().c_str(), static_cast<long long>(sent));
+  std::printf("uploaded %s (%lld bytes)\n", upload.bundled ? "the bundle" : file.string().c_str(),
+              static_cast<long long>(sent));
   PrintDataset(result);
   return absl::OkStatus();
 }

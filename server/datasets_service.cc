@@ -34,7 +34,7 @@ absl::Status DatasetsService::Receive(grpc::ServerContext* context,
   }
   const v1::UploadDatasetRequest::Header h = msg.header();  // msg is reused for chunks
   if (absl::Status s = store::ValidateName(h.name(), "dataset name"); !s.ok()) return s;
-  if (absl::Status s = spec::ValidateDatasetDescription(h.description()); !s.ok()) return s;
+  if (absl::Status s = spec::ValidateUploadedDescription(h.description()); !s.ok()) return s;
   if (datasets_->Exists(h.name())) {
     return absl::AlreadyExistsError(
         absl::StrCat("dataset '", h.name(), "' already exists; delete it first"));

@@ -15,9 +15,19 @@ inline constexpr int kMaxImageSide = 4096;
 // 1..kMaxImageSide, channels other than 0 (= 1), 1 or 3, no layout, a
 // pixel_max that is negative or not finite, a variable name that is not
 // 1-63 characters of [A-Za-z0-9_] starting with a letter (MATLAB's rule)
-// where one is given, no training betas, or text fields over their bounds
-// (name, citation 4096 bytes, test_trials.ranges 4096 bytes).
+// where one is given (or "<source>:<variable>" for a source the
+// description names), no training betas, more than kMaxSources sources, a
+// source key that is not such a name, a source without a path, no `file`
+// while a plain variable name needs one, or text fields over their bounds
+// (name, citation, file, source paths and masks, test_trials.ranges 4096
+// bytes).
 absl::Status ValidateDatasetDescription(const voxel2pixel::v1::DatasetDescription& d);
+
+inline constexpr int kMaxSources = 64;
+
+// ValidateDatasetDescription, and no sources: an uploaded dataset is the
+// one file uploaded (`v2p datasets upload` bundles sources into it).
+absl::Status ValidateUploadedDescription(const voxel2pixel::v1::DatasetDescription& d);
 
 }  // namespace v2p::spec
 

@@ -34,6 +34,13 @@ ALLOWED = {
     'tests': {'tests', 'client', 'core', 'spec', 'store', 'workers', 'server', 'proto', 'bench',
               'experiments'},
 }
+# Single headers a folder may include from a folder its row leaves out:
+# the CLI bundles a dataset description's files for an upload with the
+# workers' description-to-options step, a library that links no LibTorch
+# (ldd of v2p below checks it).
+ALLOWED_HEADERS = {
+    'client': {'workers/dataset_options.h'},
+}
 # Folders the table does not cover: not C++ (or this test's own fixture).
 NOT_CODE = {'cmake', 'deploy', 'docs', 'examples', 'scripts', 'build', 'out', '.git', '.ci',
             'layering_fixture'}
@@ -80,7 +87,8 @@ def check_sources(root):
                 for inc in INCLUDE.findall(text):
                     rel = os.path.relpath(file, root)
                     target = folder_of(inc)
-                    if target is not None and target not in ALLOWED[folder]:
+                    if (target is not None and target not in ALLOWED[folder] and
+                            inc not in ALLOWED_HEADERS.get(folder, ())):
                         problems.append(f'{rel}: {folder}/ may not include {inc}')
                     for bad in FORBIDDEN.get(folder, ()):
                         if inc == bad or inc.startswith(bad + '/') or inc.startswith(bad + '.'):

@@ -12,7 +12,6 @@
 #include "core/methods/hyper/hyper_method.h"
 #include "core/methods/pixels/pixels_method.h"
 #include "core/methods/registry.h"
-#include "spec/dataset_rules.h"
 #include "spec/pipeline_spec_rules.h"
 
 namespace v2p::worker {
@@ -146,41 +145,6 @@ absl::Status ToTrainRequest(const v1::PipelineSpec& spec, core::TrainRequest* re
   request->clip_output = spec.clip_output();
   request->note = spec.description();
   return absl::OkStatus();
-}
-
-absl::StatusOr<core::DatasetOptions> ToDatasetOptions(const v1::DatasetDescription& d,
-                                                      const std::string& data_root) {
-  RETURN_IF_ERROR(spec::ValidateDatasetDescription(d));
-  core::DatasetOptions o;
-  o.name = d.name();
-  if (d.file().empty()) return absl::InvalidArgumentError("dataset description: 'file' is empty");
-  std::filesystem::path file(d.file());
-  o.file = file.is_absolute() ? file.string() : (std::filesystem::path(data_root) / file).string();
-  o.train = {d.train().betas(), d.train().stimuli(), d.train().labels()};
-  o.test = {d.test().betas(), d.test().stimuli(), d.test().labels()};
-  o.image = {d.image().height(), d.image().width(),
-             d.image().channels() > 0 ? d.image().channels() : 1};
-  switch (d.image().layout()) {
-    case v1::IMAGE_LAYOUT_ROW_MAJOR:
-      o.layout = core::ImageLayout::kRowMajor;
-      break;
-    case v1::IMAGE_LAYOUT_COLUMN_MAJOR:
-      o.layout = core::ImageLayout::kColumnMajor;
-      break;
-    default:
-      return absl::InvalidArgumentError(
-          "dataset description: image.layout must be IMAGE_LAYOUT_ROW_MAJOR or "
-          "IMAGE_LAYOUT_COLUMN_MAJOR");
-  }
-  o.pixel_max = d.image().pixel_max();  // 0: inferred from the training stimuli
-  o.unpaired_images = d.unpaired_images();
-  o.mirror_symmetric = d.mirror_symmetric();
-  if (!d.test_trials().ranges().empty()) {
-    ASSIGN_OR_RETURN(o.test_trials.ranges, core::ParseTrialRanges(d.test_trials().ranges()));
-  }
-  o.test_trials.variable = d.test_trials().variable();
-  o.test_trials.values.assign(d.test_trials().values().begin(), d.test_trials().values().end());
-  return o;
 }
 
 }  // namespace v2p::worker

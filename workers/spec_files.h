@@ -10,6 +10,7 @@
 #include "core/pipeline/trainer.h"
 #include "spec/spec_files.h"
 #include "voxel2pixel/v1/pipeline_spec.pb.h"
+#include "workers/dataset_options.h"
 
 namespace v2p::worker {
 
@@ -27,10 +28,6 @@ using spec::ReadPipelineSpec;
 // Sets request's method (built from the spec), clip_output and note;
 // INVALID_ARGUMENT saying what the spec lacks or holds wrongly.
 absl::Status ToTrainRequest(const voxel2pixel::v1::PipelineSpec& spec, core::TrainRequest* request);
-
-// `data_root` resolves a relative `file`.
-absl::StatusOr<core::DatasetOptions> ToDatasetOptions(
-    const voxel2pixel::v1::DatasetDescription& description, const std::string& data_root);
 
 }  // namespace v2p::worker
 

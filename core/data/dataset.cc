@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <memory>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -14,6 +16,48 @@
 namespace v2p::core {
 namespace {
 
+// `file` and each source, opened on first use.
+class DatasetFiles {
+ public:
+  explicit DatasetFiles(const DatasetOptions& options) : options_(options) {}
+
+  // A variable: "<source>:<name>" or a plain name, read from `file`.
+  absl::StatusOr<Eigen::MatrixXd> Read(const std::string& reference) const {
+    const size_t colon = reference.find(':');
+    const std::string source = colon == std::string::npos ? "" : reference.substr(0, colon);
+    ASSIGN_OR_RETURN(const MatrixFile* file, Open(source));
+    return file->ReadMatrix(colon == std::string::npos ? reference : reference.substr(colon + 1));
+  }
+
+ private:
+  absl::StatusOr<const MatrixFile*> Open(const std::string& source) const {
+    if (auto it = open_.find(source); it != open_.end()) return it->second.get();
+    MatrixFileOptions file_options;
+    file_options.uploaded = options_.uploaded;
+    file_options.image = options_.image;
+    file_options.layout = options_.layout;
+    std::string path = options_.file;
+    if (source.empty() && path.empty())
+      return absl::InvalidArgumentError(
+          "the dataset description names no file to read variables without a <source>: from");
+    if (!source.empty()) {
+      if (options_.uploaded)
+        return absl::InvalidArgumentError("an uploaded dataset is one file: it has no sources");
+      const auto it = options_.sources.find(source);
+      if (it == options_.sources.end())
+        return absl::InvalidArgumentError(
+            absl::StrCat("the dataset description names no source '", source, "'"));
+      path = it->second.path;
+      file_options.mask = it->second.mask;
+    }
+    ASSIGN_OR_RETURN(auto opened, OpenMatrixFile(path, file_options));
+    return (open_[source] = std::move(opened)).get();
+  }
+
+  const DatasetOptions& options_;
+  mutable std::map<std::string, std::unique_ptr<MatrixFile>> open_;
+};
+
 absl::Status CheckFinite(const Eigen::MatrixXd& m, const std::string& what) {
   if (!m.allFinite()) {
     return absl::InvalidArgumentError(absl::StrCat(what, " contains NaN or Inf"));
@@ -24,11 +68,11 @@ absl::Status CheckFinite(const Eigen::MatrixXd& m, const std::string& what) {
 // An n x pixels image variable, checked and converted to row-major [0, 1].
 // With the betas' variable and voxel count, an image count equal to the
 // voxel count is reported as betas stored voxels x samples.
-absl::StatusOr<Eigen::MatrixXd> LoadImages(const MatrixFile& mat, const DatasetOptions& options,
+absl::StatusOr<Eigen::MatrixXd> LoadImages(const DatasetFiles& mat, const DatasetOptions& options,
                                            const std::string& var, Eigen::Index n,
                                            Eigen::Index voxels = -1,
                                            const std::string& betas_var = "") {
-  ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.ReadMatrix(var));
+  ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.Read(var));
   if ((n >= 0 && raw.rows() != n) || raw.cols() != options.image.num_pixels()) {
     const std::string rows = n >= 0 ? absl::StrCat(n) : "n";
     const bool transposed = voxels >= 0 && raw.rows() == voxels && raw.rows() != n;
@@ -46,14 +90,14 @@ absl::StatusOr<Eigen::MatrixXd> LoadImages(const MatrixFile& mat, const DatasetO
   return Eigen::MatrixXd(ToRowMajorImages(raw, options.image, options.layout) / options.pixel_max);
 }
 
-absl::StatusOr<DatasetSplit> LoadSplit(const MatrixFile& mat, const DatasetOptions& options,
+absl::StatusOr<DatasetSplit> LoadSplit(const DatasetFiles& mat, const DatasetOptions& options,
                                        const DatasetOptions::Split& vars,
                                        const std::string& split_name) {
   DatasetSplit split;
   if (vars.betas.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(split_name, " split names no betas variable"));
   }
-  ASSIGN_OR_RETURN(split.betas, mat.ReadMatrix(vars.betas));
+  ASSIGN_OR_RETURN(split.betas, mat.Read(vars.betas));
   RETURN_IF_ERROR(CheckFinite(split.betas, vars.betas));
   const Eigen::Index n = split.betas.rows();
   if (!vars.stimuli.empty()) {
@@ -61,7 +105,7 @@ absl::StatusOr<DatasetSplit> LoadSplit(const MatrixFile& mat, const DatasetOptio
                      LoadImages(mat, options, vars.stimuli, n, split.betas.cols(), vars.betas));
   }
   if (!vars.labels.empty()) {
-    ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.ReadMatrix(vars.labels));
+    ASSIGN_OR_RETURN(Eigen::MatrixXd raw, mat.Read(vars.labels));
     if (raw.size() != n) {
       return absl::InvalidArgumentError(
           absl::StrCat(vars.labels, " has ", raw.size(), " labels for ", n, " samples"));
@@ -72,7 +116,7 @@ absl::StatusOr<DatasetSplit> LoadSplit(const MatrixFile& mat, const DatasetOptio
 }
 
 // Which of the n trials `selection` names as test trials.
-absl::StatusOr<std::vector<bool>> SelectTestTrials(const MatrixFile& mat,
+absl::StatusOr<std::vector<bool>> SelectTestTrials(const DatasetFiles& mat,
                                                    const TrialSelection& selection,
                                                    Eigen::Index n) {
   if (!selection.ranges.empty() && !selection.variable.empty())
@@ -89,7 +133,7 @@ absl::StatusOr<std::vector<bool>> SelectTestTrials(const MatrixFile& mat,
     if (selection.values.empty())
       return absl::InvalidArgumentError(
           absl::StrCat("test_trials names variable ", selection.variable, " but no values"));
-    ASSIGN_OR_RETURN(const Eigen::MatrixXd v, mat.ReadMatrix(selection.variable));
+    ASSIGN_OR_RETURN(const Eigen::MatrixXd v, mat.Read(selection.variable));
     if (v.size() != n)
       return absl::InvalidArgumentError(
           absl::StrCat(selection.variable, " has ", v.size(), " values for ", n, " trials"));
@@ -194,16 +238,16 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
     return absl::InvalidArgumentError(
         "dataset description: pixel_max must be > 0 (or left out to infer it)");
   }
-  MatrixFileOptions file_options;
-  file_options.uploaded = options.uploaded;
-  ASSIGN_OR_RETURN(auto mat, OpenMatrixFile(options.file, file_options));
+  if (options.uploaded && !options.sources.empty())
+    return absl::InvalidArgumentError("an uploaded dataset is one file: it has no sources");
+  const DatasetFiles mat(options);
   if (options.train.stimuli.empty())
     return absl::InvalidArgumentError("train split names no stimuli variable");
   // The training stimuli decide an undeclared range; every image variable
   // is then checked against it.
   DatasetOptions resolved = options;
   {
-    ASSIGN_OR_RETURN(const Eigen::MatrixXd raw, mat->ReadMatrix(options.train.stimuli));
+    ASSIGN_OR_RETURN(const Eigen::MatrixXd raw, mat.Read(options.train.stimuli));
     RETURN_IF_ERROR(CheckFinite(raw, options.train.stimuli));
     ASSIGN_OR_RETURN(resolved.pixel_max,
                      ResolvePixelMax(raw, options.train.stimuli, options.pixel_max));
@@ -213,14 +257,14 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
   ds.image = options.image;
   ds.pixel_max = resolved.pixel_max;
   ds.mirror_symmetric = options.mirror_symmetric;
-  ASSIGN_OR_RETURN(ds.train, LoadSplit(*mat, resolved, options.train, "train"));
+  ASSIGN_OR_RETURN(ds.train, LoadSplit(mat, resolved, options.train, "train"));
   if (!options.test_trials.empty()) {
     if (!options.test.betas.empty() || !options.test.stimuli.empty() ||
         !options.test.labels.empty())
       return absl::InvalidArgumentError(
           "name the test trials by test { ... } variables or by test_trials, not both");
     ASSIGN_OR_RETURN(const std::vector<bool> is_test,
-                     SelectTestTrials(*mat, options.test_trials, ds.train.betas.rows()));
+                     SelectTestTrials(mat, options.test_trials, ds.train.betas.rows()));
     std::vector<Eigen::Index> train_rows, test_rows;
     for (size_t i = 0; i < is_test.size(); ++i)
       (is_test[i] ? test_rows : train_rows).push_back(static_cast<Eigen::Index>(i));
@@ -228,7 +272,7 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
     ds.train = SplitRows(all, train_rows);
     ds.test = SplitRows(all, test_rows);
   } else {
-    ASSIGN_OR_RETURN(ds.test, LoadSplit(*mat, resolved, options.test, "test"));
+    ASSIGN_OR_RETURN(ds.test, LoadSplit(mat, resolved, options.test, "test"));
   }
   if (ds.train.stimuli.size() == 0) {
     return absl::InvalidArgumentError("train split names no stimuli variable");
@@ -239,9 +283,23 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options) {
                                                    ds.train.betas.cols()));
   }
   if (!options.unpaired_images.empty()) {
-    ASSIGN_OR_RETURN(ds.unpaired, LoadImages(*mat, resolved, options.unpaired_images, -1));
+    ASSIGN_OR_RETURN(ds.unpaired, LoadImages(mat, resolved, options.unpaired_images, -1));
   }
   return ds;
+}
+
+absl::StatusOr<std::map<std::string, Eigen::MatrixXd>> ReadDatasetVariables(
+    const DatasetOptions& options) {
+  const DatasetFiles files(options);
+  std::map<std::string, Eigen::MatrixXd> variables;
+  for (const std::string* name :
+       {&options.train.betas, &options.train.stimuli, &options.train.labels, &options.test.betas,
+        &options.test.stimuli, &options.test.labels, &options.unpaired_images,
+        &options.test_trials.variable}) {
+    if (name->empty() || variables.count(*name) > 0) continue;
+    ASSIGN_OR_RETURN(variables[*name], files.Read(*name));
+  }
+  return variables;
 }
 
 DatasetOptions Digit69DatasetOptions(const std::string& data_root) {

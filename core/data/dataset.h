@@ -1,10 +1,11 @@
 // A paired fMRI dataset (betas + stimuli) with a train and a test split,
-// loaded from one MATLAB file by a description of which variables hold
-// what. Samples are rows everywhere.
+// loaded by a description of which variables, in which files, hold what.
+// Samples are rows everywhere.
 #ifndef V2P_CORE_DATA_DATASET_H_
 #define V2P_CORE_DATA_DATASET_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,7 +43,17 @@ struct DatasetOptions {
     std::string labels;   // variable: samples x 1 (optional)
   };
   std::string name;
-  std::string file;  // resolved path to the file (core/data/matrix_file.h)
+  // Resolved path of the file plain variable names are read from
+  // (core/data/matrix_file.h); may be empty when every variable names a
+  // source.
+  std::string file;
+  // More files: a variable written "<source>:<name>" anywhere below is
+  // read from sources[source] (a folder of images gives "images").
+  struct Source {
+    std::string path;  // resolved
+    std::string mask;  // NIfTI: resolved path of the mask volume, or empty
+  };
+  std::map<std::string, Source> sources;
   // The file came from a client (an upload): see MatrixFileOptions::uploaded.
   bool uploaded = false;
   Split train;
@@ -108,6 +119,13 @@ absl::StatusOr<double> ResolvePixelMax(const Eigen::MatrixXd& raw, const std::st
 // the declared or inferred pixel_max (see DatasetOptions). Errors name the
 // variable, the offending shape or the range found.
 absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options);
+
+// Every variable `options` names (betas, stimuli, labels, unpaired images,
+// the test-trial variable), read raw as stored, keyed as named
+// ("bold:betas", "stimTrn"): what a bundle of the dataset into one file
+// holds. Errors as LoadDataset's for a missing file or variable.
+absl::StatusOr<std::map<std::string, Eigen::MatrixXd>> ReadDatasetVariables(
+    const DatasetOptions& options);
 
 // The shipped real dataset, `<data_root>/digit69/digit69_28x28.mat`: the
 // standard 90/10 split, 28x28 grey stimuli stored column-major (MATLAB),

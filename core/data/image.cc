@@ -28,6 +28,19 @@ Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape
   return out;
 }
 
+Eigen::MatrixXd FromRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape,
+                                   ImageLayout layout) {
+  if (layout == ImageLayout::kRowMajor) return images;
+  const int h = shape.height, w = shape.width, ch = shape.channels;
+  Eigen::MatrixXd out(images.rows(), images.cols());
+  for (Eigen::Index n = 0; n < images.rows(); ++n) {
+    for (int k = 0; k < ch; ++k)
+      for (int r = 0; r < h; ++r)
+        for (int c = 0; c < w; ++c) out(n, k * h * w + c * h + r) = images(n, (r * w + c) * ch + k);
+  }
+  return out;
+}
+
 namespace {
 
 // One image row as an OpenCV matrix (HWC float), and back.

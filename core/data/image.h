@@ -30,6 +30,10 @@ enum class ImageLayout { kRowMajor, kColumnMajor };
 Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape,
                                  ImageLayout layout);
 
+// The inverse: row-major HWC rows stored in `layout`.
+Eigen::MatrixXd FromRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape,
+                                   ImageLayout layout);
+
 // How a PNG's pixel data is deflated.
 enum class PngCompression {
   // zlib's fastest level: for files kept (contact sheets, figures).

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/status_macros.h"
+#include "core/data/image_files.h"
 #include "core/data/mat_file.h"
 #include "core/data/npy.h"
 
@@ -301,11 +302,42 @@ bool IsNiftiName(const std::string& path) {
   return absl::EndsWith(path, ".nii") || absl::EndsWith(path, ".nii.gz");
 }
 
+// A folder of images, read whole when opened: one variable.
+class ImageFolderFile final : public MatrixFile {
+ public:
+  ImageFolderFile(std::string path, Eigen::MatrixXd images)
+      : path_(std::move(path)), images_(std::move(images)) {}
+  std::vector<std::string> VariableNames() const override { return {kImageFolderVariable}; }
+  absl::StatusOr<Eigen::MatrixXd> ReadMatrix(const std::string& name) const override {
+    if (name != kImageFolderVariable) return MissingVariable(name, path_, VariableNames());
+    return images_;
+  }
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string path_;
+  Eigen::MatrixXd images_;
+};
+
+absl::StatusOr<std::unique_ptr<MatrixFile>> OpenImageFolder(const std::string& path,
+                                                            const MatrixFileOptions& options) {
+  if (options.image.num_pixels() <= 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     " is a folder of images, read only with an image shape to bring "
+                     "them to (a dataset description's image { ... })"));
+  ASSIGN_OR_RETURN(const ImageFolder folder, ReadImageFolder(path, options.image));
+  Eigen::MatrixXd stored = FromRowMajorImages((folder.images.cast<double>() * 255.0).eval(),
+                                              options.image, options.layout);
+  return std::unique_ptr<MatrixFile>(new ImageFolderFile(path, std::move(stored)));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MatrixFile>> OpenMatrixFile(const std::string& path,
                                                            const MatrixFileOptions& options) {
   std::error_code ec;
+  if (fs::is_directory(path, ec) && !options.uploaded) return OpenImageFolder(path, options);
   if (!fs::is_regular_file(path, ec)) return absl::NotFoundError(absl::StrCat("no file ", path));
   const std::string head = Head(path, 8);
   static constexpr char kHdf5[] = "\x89HDF\r\n\x1a\n";

@@ -12,7 +12,11 @@
 //     voxel of the mask volume (MatrixFileOptions::mask; every voxel
 //     without one) that is non-zero, in the file's storage order: x
 //     fastest, then y, then z. WriteNiftiBetas writes betas back the same
-//     way.
+//     way;
+//   - a folder of PNG/JPEG images (core/data/image_files.h): one variable,
+//     "images", an image per file in file-name order, brought to
+//     MatrixFileOptions::image and stored in its layout, as 8-bit values
+//     (0 to 255, white 255).
 // Matrices are trials (or images) x values, as doubles.
 #ifndef V2P_CORE_DATA_MATRIX_FILE_H_
 #define V2P_CORE_DATA_MATRIX_FILE_H_
@@ -24,6 +28,7 @@
 #include "Eigen/Core"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/data/image.h"
 
 namespace v2p::core {
 
@@ -45,7 +50,14 @@ struct MatrixFileOptions {
   // a crafted file (found by tests/fuzz/fuzz_matrix.cc in its reading of
   // variable-length strings); BData is for a lab's own files (--betas).
   bool uploaded = false;
+  // A folder of images: the shape each image is brought to and the layout
+  // its variable is stored in.
+  ImageShape image;
+  ImageLayout layout = ImageLayout::kRowMajor;
 };
+
+// The one variable of an image folder.
+inline constexpr char kImageFolderVariable[] = "images";
 
 // NOT_FOUND when the file is missing; INVALID_ARGUMENT when it is none of
 // the formats above; DATA_LOSS when it is one but damaged.

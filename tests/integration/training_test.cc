@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -27,8 +28,10 @@
 #include "gtest/gtest.h"
 #include "proto/rpc_status.h"
 #include "proto/text_proto.h"
+#include "spec/spec_files.h"
 #include "store/sha256.h"
 #include "tests/testing/digit69.h"
+#include "tests/testing/lab_files.h"
 #include "tests/testing/reconstruct.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_paths.h"
@@ -249,6 +252,45 @@ TEST_F(TrainingTest, UploadTrainWaitThenReconstructNewVersion) {
   EXPECT_GE(s.identification_pcc, 0.85);
   std::printf("remote-trained digit69: pcc %.4f identification %.4f\n", s.pcc,
               s.identification_pcc);
+}
+
+// A lab's own files (NIfTI betas with a mask, BData, PNG folders, .npy;
+// tests/testing/lab_files.h) uploaded with the CLI: bundled into one file,
+// stored, and trained as a job, to the scores the shipped .mat trains to.
+// A description that still names sources is refused before any byte.
+TEST_F(TrainingTest, ALabsFilesUploadAsOneBundleAndTrainAsTheMatFile) {
+  const std::string dir = testing::MakeTempDir("lab_files");
+  auto description = testing::WriteDigit69AsLabFiles(dir);
+  ASSERT_TRUE(description.ok()) << description.status();
+  const auto up = testing::RunCommand(
+      absl::StrCat(testing::BinDir(), "/v2p datasets upload --server ", server_->address(),
+                   " --name lab --description ", *description));
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  EXPECT_THAT(up.output, HasSubstr("bundled 6 variables from 5 files into one MATLAB file"));
+  EXPECT_THAT(up.output, HasSubstr("3092 voxels    90 train    10 test"));
+  UploadDigit69();
+
+  std::map<std::string, double> pcc;
+  for (const std::string dataset : {"lab", "digit69"}) {
+    lro::Operation op;
+    ASSERT_TRUE(Submit(dataset + "_ridge", Spec("digit69_ridge.pbtxt"), &op, dataset).ok());
+    op = WaitDone(op.name());
+    ASSERT_FALSE(op.has_error()) << dataset << ": " << op.error().message();
+    v1::TrainingJobResult result;
+    ASSERT_TRUE(op.response().UnpackTo(&result));
+    pcc[dataset] = result.evaluation().metrics().at("pcc");
+  }
+  EXPECT_GE(pcc["lab"], 0.75);
+  EXPECT_NEAR(pcc["lab"], pcc["digit69"], 1e-9);
+  std::printf("ridge test PCC: lab files %.6f, .mat %.6f\n", pcc["lab"], pcc["digit69"]);
+
+  auto raw = spec::ReadDatasetDescription(*description);
+  ASSERT_TRUE(raw.ok());
+  const grpc::Status refused = Upload("raw", *mat_, *raw);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("bundles them into one file"));
+  EXPECT_THAT(Leftovers("datasets"), ::testing::UnorderedElementsAre("lab", "digit69"));
+  fs::remove_all(dir);
 }
 
 // A lab's stimuli stored in [0, 1]: digit69 written again by the test with

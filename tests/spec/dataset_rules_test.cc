@@ -52,5 +52,51 @@ TEST(DatasetRules, TheExamplePassesAndEachMistakeIsNamed) {
   EXPECT_TRUE(ValidateDatasetDescription(d).ok());
 }
 
+// Sources: "<source>:<variable>" reads a named file; each mistake named.
+TEST(DatasetRules, SourcesAreNamedAndEveryReferenceResolves) {
+  v1::DatasetDescription d;
+  d.mutable_image()->set_height(28);
+  d.mutable_image()->set_width(28);
+  d.mutable_image()->set_layout(v1::IMAGE_LAYOUT_ROW_MAJOR);
+  (*d.mutable_sources())["bold"].set_path("sub01.nii.gz");
+  (*d.mutable_sources())["bold"].set_mask("mask.nii.gz");
+  (*d.mutable_sources())["pictures"].set_path("stimuli/");
+  d.mutable_train()->set_betas("bold:betas");
+  d.mutable_train()->set_stimuli("pictures:images");
+  ASSERT_TRUE(ValidateDatasetDescription(d).ok()) << ValidateDatasetDescription(d);
+  const absl::Status uploaded = ValidateUploadedDescription(d);
+  EXPECT_EQ(uploaded.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(uploaded.message(), HasSubstr("bundles them into one file"));
+  const std::vector<std::pair<std::string, std::function<void(v1::DatasetDescription*)>>> cases = {
+      {"names source 'rois', which `sources` does not hold",
+       [](auto* d) { d->mutable_test()->set_betas("rois:ROI_V1"); }},
+      {"nor <source>:<such a name>", [](auto* d) { d->mutable_test()->set_betas("bold:1x"); }},
+      {"nor <source>:<such a name>", [](auto* d) { d->mutable_test()->set_betas("a:b:c"); }},
+      {"nor <source>:<such a name>", [](auto* d) { d->mutable_test()->set_betas("../x:betas"); }},
+      {"'file' is empty", [](auto* d) { d->mutable_train()->set_labels("labelTrn"); }},
+      {"source 'x y' is not a name", [](auto* d) { (*d->mutable_sources())["x y"].set_path("f"); }},
+      {"source 'empty' has no path", [](auto* d) { (*d->mutable_sources())["empty"]; }},
+      {"path over 4096 bytes",
+       [](auto* d) { (*d->mutable_sources())["long"].set_path(std::string(5000, 'p')); }},
+      {"names 65 sources; at most 64",
+       [](auto* d) {
+         for (int i = 0; i < 63; ++i)
+           (*d->mutable_sources())["s" + std::to_string(i)].set_path("f");
+       }},
+  };
+  for (const auto& [expected, mistake] : cases) {
+    v1::DatasetDescription bad = d;
+    mistake(&bad);
+    const absl::Status s = ValidateDatasetDescription(bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << expected;
+    EXPECT_THAT(s.message(), HasSubstr(expected));
+    EXPECT_LE(s.message().size(), 300u) << expected;
+  }
+  // A plain name is read from `file`, once there is one.
+  d.set_file("labels.npz");
+  d.mutable_train()->set_labels("labelTrn");
+  EXPECT_TRUE(ValidateDatasetDescription(d).ok());
+}
+
 }  // namespace
 }  // namespace v2p::spec

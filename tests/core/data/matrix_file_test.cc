@@ -20,8 +20,11 @@
 #include "core/data/npy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "spec/spec_files.h"
 #include "tests/testing/digit69.h"
+#include "tests/testing/lab_files.h"
 #include "tests/testing/test_paths.h"
+#include "workers/dataset_options.h"
 
 namespace v2p::core {
 namespace {
@@ -124,37 +127,6 @@ TEST_F(MatrixFileTest, NpyNpzAndMatlab73ReadBackExactly) {
   EXPECT_EQ(*(*npy)->ReadMatrix("betas"), a);
 }
 
-// /dataSet, /metaData/key (variable-length strings, as h5py writes a list
-// of str), /metaData/description and /metaData/value (keys x columns).
-void WriteBData(const std::string& path, const Eigen::MatrixXd& data,
-                const std::vector<const char*>& keys, const Eigen::MatrixXd& values) {
-  hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  auto write_matrix = [&](const char* name, const Eigen::MatrixXd& m) {
-    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rm = m;
-    hsize_t dims[2] = {static_cast<hsize_t>(m.rows()), static_cast<hsize_t>(m.cols())};
-    hid_t space = H5Screate_simple(2, dims, nullptr);
-    hid_t set =
-        H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, rm.data());
-    H5Dclose(set), H5Sclose(space);
-  };
-  auto write_strings = [&](const char* name, std::vector<const char*> text) {
-    hsize_t n = text.size();
-    hid_t space = H5Screate_simple(1, &n, nullptr);
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    hid_t set = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dwrite(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data());
-    H5Dclose(set), H5Tclose(type), H5Sclose(space);
-  };
-  write_matrix("/dataSet", data);
-  H5Gclose(H5Gcreate2(file, "/metaData", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  write_strings("/metaData/key", keys);
-  write_strings("/metaData/description", std::vector<const char*>(keys.size(), "a key"));
-  write_matrix("/metaData/value", values);
-  H5Fclose(file);
-}
-
 TEST_F(MatrixFileTest, BDataSelectsTheColumnsOfARegionByItsName) {
   // Six voxels (V1: 0-2, V2: 3-5) and a label column, four trials.
   const Eigen::MatrixXd data = Values(4, 7);
@@ -164,7 +136,9 @@ TEST_F(MatrixFileTest, BDataSelectsTheColumnsOfARegionByItsName) {
       1, 1, 1, 0, 0, 0, nan,            // ROI_V1
       0, 0, 0, 1, 1, 1, nan,            // ROI_V2
       nan, nan, nan, nan, nan, nan, 1;  // Label
-  WriteBData(dir_ + "/subject1.h5", data, {"VoxelData", "ROI_V1", "ROI_V2", "Label"}, values);
+  ASSERT_TRUE(testing::WriteBData(dir_ + "/subject1.h5", data,
+                                  {"VoxelData", "ROI_V1", "ROI_V2", "Label"}, values)
+                  .ok());
   auto file = OpenMatrixFile(dir_ + "/subject1.h5");
   ASSERT_TRUE(file.ok()) << file.status();
   EXPECT_THAT((*file)->VariableNames(), ElementsAre("VoxelData", "ROI_V1", "ROI_V2", "Label"));
@@ -187,35 +161,24 @@ TEST_F(MatrixFileTest, BDataSelectsTheColumnsOfARegionByItsName) {
   EXPECT_THAT(refused.message(), HasSubstr("not bdpy BData"));
 
   // Metadata that does not fit the data is named as such.
-  WriteBData(dir_ + "/bad.h5", data, {"VoxelData"}, values.topRows(1).leftCols(5));
+  ASSERT_TRUE(
+      testing::WriteBData(dir_ + "/bad.h5", data, {"VoxelData"}, values.topRows(1).leftCols(5))
+          .ok());
   auto bad = OpenMatrixFile(dir_ + "/bad.h5");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(bad.status().message(), HasSubstr("/metaData/value is 1 x 5"));
-}
-
-// A NIfTI volume written by libnifti2 itself.
-void WriteNifti(const std::string& path, const std::vector<int64_t>& shape, int datatype,
-                const std::function<double(int64_t)>& value) {
-  int64_t dims[8] = {static_cast<int64_t>(shape.size()), 1, 1, 1, 1, 1, 1, 1};
-  for (size_t i = 0; i < shape.size(); ++i) dims[i + 1] = shape[i];
-  nifti_image* image = nifti_make_new_nim(dims, datatype, 1);
-  ASSERT_NE(image, nullptr);
-  for (int64_t i = 0; i < image->nvox; ++i) {
-    if (datatype == NIFTI_TYPE_FLOAT32) static_cast<float*>(image->data)[i] = value(i);
-    if (datatype == NIFTI_TYPE_UINT8) static_cast<uint8_t*>(image->data)[i] = value(i);
-  }
-  ASSERT_EQ(nifti_set_filenames(image, path.c_str(), 0, 1), 0);
-  nifti_image_write(image);
-  nifti_image_free(image);
 }
 
 TEST_F(MatrixFileTest, NiftiVolumeToBetasToVolumeIsExact) {
   const int64_t nx = 5, ny = 4, nz = 3, trials = 7, grid = nx * ny * nz;
   auto volume_value = [](int64_t i) { return static_cast<float>(i % 97) * 0.5f - 3.0f; };
   auto in_mask = [](int64_t v) { return v % 3 != 1; };  // 40 of the 60 voxels
-  WriteNifti(dir_ + "/betas.nii.gz", {nx, ny, nz, trials}, NIFTI_TYPE_FLOAT32, volume_value);
-  WriteNifti(dir_ + "/mask.nii.gz", {nx, ny, nz}, NIFTI_TYPE_UINT8,
-             [&](int64_t v) { return in_mask(v) ? 1 : 0; });
+  ASSERT_TRUE(testing::WriteNiftiVolume(dir_ + "/betas.nii.gz", {nx, ny, nz, trials},
+                                        NIFTI_TYPE_FLOAT32, volume_value)
+                  .ok());
+  ASSERT_TRUE(testing::WriteNiftiVolume(dir_ + "/mask.nii.gz", {nx, ny, nz}, NIFTI_TYPE_UINT8,
+                                        [&](int64_t v) { return in_mask(v) ? 1 : 0; })
+                  .ok());
 
   auto file = OpenMatrixFile(dir_ + "/betas.nii.gz", {dir_ + "/mask.nii.gz"});
   ASSERT_TRUE(file.ok()) << file.status();
@@ -248,7 +211,10 @@ TEST_F(MatrixFileTest, NiftiVolumeToBetasToVolumeIsExact) {
   EXPECT_EQ(*(*again)->ReadMatrix("betas"), *betas);
 
   // A mask of another grid, and betas that do not fit the mask, are refused.
-  WriteNifti(dir_ + "/small_mask.nii", {4, 4, 3}, NIFTI_TYPE_UINT8, [](int64_t) { return 1; });
+  ASSERT_TRUE(
+      testing::WriteNiftiVolume(dir_ + "/small_mask.nii", {4, 4, 3}, NIFTI_TYPE_UINT8, [](int64_t) {
+        return 1;
+      }).ok());
   EXPECT_EQ(OpenMatrixFile(dir_ + "/betas.nii.gz", {dir_ + "/small_mask.nii"}).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(WriteNiftiBetas(dir_ + "/x.nii", betas->leftCols(10), dir_ + "/mask.nii.gz").code(),
@@ -293,6 +259,51 @@ TEST_F(MatrixFileTest, Digit69AsNpzAndAsMatlab73LoadsAsTheSameDataset) {
     EXPECT_EQ(loaded->test.stimuli, original->test.stimuli) << file;
     EXPECT_EQ(loaded->test.labels, original->test.labels) << file;
   }
+}
+
+// digit69 as a lab's files, one per variable or two: NIfTI betas with a
+// mask, BData test betas and labels, PNG folders of stimuli, .npy labels,
+// named by a description's sources. It loads as the .mat does.
+TEST_F(MatrixFileTest, Digit69FromNiftiBDataPngFoldersAndNpyLoadsAsItsMatFile) {
+  auto original = LoadDataset(testing::Digit69Options());
+  ASSERT_TRUE(original.ok()) << original.status();
+  auto path = testing::WriteDigit69AsLabFiles(dir_);
+  ASSERT_TRUE(path.ok()) << path.status();
+  auto description = spec::ReadDatasetDescription(*path);
+  ASSERT_TRUE(description.ok()) << description.status();
+  auto options = worker::ToDatasetOptions(*description, spec::DescriptionDataRoot(*path, ""));
+  ASSERT_TRUE(options.ok()) << options.status();
+  auto loaded = LoadDataset(*options);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->pixel_max, 255);  // 8-bit PNGs: white is 255
+  EXPECT_EQ(loaded->train.betas, original->train.betas);
+  EXPECT_EQ(loaded->test.betas, original->test.betas);
+  EXPECT_EQ(loaded->train.labels, original->train.labels);
+  EXPECT_EQ(loaded->test.labels, original->test.labels);
+  ASSERT_EQ(loaded->train.stimuli.rows(), original->train.stimuli.rows());
+  EXPECT_LT((loaded->train.stimuli - original->train.stimuli).cwiseAbs().maxCoeff(), 1e-6);
+  EXPECT_LT((loaded->test.stimuli - original->test.stimuli).cwiseAbs().maxCoeff(), 1e-6);
+
+  // The same folders read in MATLAB's layout hold the same images.
+  DatasetOptions column_major = *options;
+  column_major.layout = ImageLayout::kColumnMajor;
+  auto transposed = LoadDataset(column_major);
+  ASSERT_TRUE(transposed.ok()) << transposed.status();
+  EXPECT_EQ(transposed->train.stimuli, loaded->train.stimuli);
+
+  // Errors name the source and what it lacks; an upload has no sources.
+  DatasetOptions missing = *options;
+  missing.test.betas = "held_out:ROI_V1";
+  EXPECT_THAT(LoadDataset(missing).status().message(), HasSubstr("variable 'ROI_V1' not in"));
+  missing = *options;
+  missing.sources.erase("labels");
+  EXPECT_THAT(LoadDataset(missing).status().message(), HasSubstr("names no source 'labels'"));
+  missing = *options;
+  missing.sources["bold"].mask.clear();  // every voxel of the grid
+  EXPECT_THAT(LoadDataset(missing).status().message(), HasSubstr("voxels"));
+  DatasetOptions uploaded = *options;
+  uploaded.uploaded = true;
+  EXPECT_EQ(LoadDataset(uploaded).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
