@@ -290,10 +290,10 @@ absl::StatusOr<Eigen::MatrixXf> FeatureNetwork::ExtractConcatenated(
 
 namespace internal {
 
-absl::StatusOr<torch::Tensor> DifferentiableLayer(const FeatureNetwork& network,
-                                                  const torch::Tensor& x, ImageShape shape,
-                                                  const std::string& layer) {
-  RETURN_IF_ERROR(network.Layer(layer).status());
+absl::StatusOr<std::map<std::string, torch::Tensor>> DifferentiableLayers(
+    const FeatureNetwork& network, const torch::Tensor& x, ImageShape shape,
+    const std::vector<std::string>& layers) {
+  for (const std::string& layer : layers) RETURN_IF_ERROR(network.Layer(layer).status());
   const FeatureNetwork::Impl& m = network.impl();
   if (shape.channels != m.input.channels || x.dim() != 2 || x.size(1) != shape.num_pixels())
     return absl::InvalidArgumentError(
@@ -312,7 +312,16 @@ absl::StatusOr<torch::Tensor> DifferentiableLayer(const FeatureNetwork& network,
     nchw = shape.height >= m.input.height && shape.width >= m.input.width
                ? torch::adaptive_avg_pool2d(nchw, {m.input.height, m.input.width})
                : torch::upsample_bilinear2d(nchw, {m.input.height, m.input.width}, false);
-  return m.Run(nchw.contiguous(), {layer}).at(layer).flatten(1);
+  std::map<std::string, torch::Tensor> out = m.Run(nchw.contiguous(), layers);
+  for (auto& [name, t] : out) t = t.flatten(1);
+  return out;
+}
+
+absl::StatusOr<torch::Tensor> DifferentiableLayer(const FeatureNetwork& network,
+                                                  const torch::Tensor& x, ImageShape shape,
+                                                  const std::string& layer) {
+  ASSIGN_OR_RETURN(auto out, DifferentiableLayers(network, x, shape, {layer}));
+  return out.at(layer);
 }
 
 }  // namespace internal

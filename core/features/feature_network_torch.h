@@ -8,7 +8,9 @@
 
 #include <torch/torch.h>
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/features/feature_network.h"
@@ -24,6 +26,12 @@ namespace v2p::core::internal {
 absl::StatusOr<torch::Tensor> DifferentiableLayer(const FeatureNetwork& network,
                                                   const torch::Tensor& x, ImageShape shape,
                                                   const std::string& layer);
+
+// As DifferentiableLayer, for several layers from one pass through the
+// network.
+absl::StatusOr<std::map<std::string, torch::Tensor>> DifferentiableLayers(
+    const FeatureNetwork& network, const torch::Tensor& x, ImageShape shape,
+    const std::vector<std::string>& layers);
 
 }  // namespace v2p::core::internal
 
