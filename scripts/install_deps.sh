@@ -23,6 +23,8 @@ PACKAGES=(
   prometheus curl
   # the demo's JSON/table printing; numpy for bench/fastl2lir_bench's reference
   python3 python3-numpy
+  # bench/shen_inversion_bench: the reference algorithm in Python PyTorch (shares libtorch1.13)
+  python3-torch
   # the Python client (client/python) and its test
   python3-grpcio python3-protobuf python3-tqdm
   # a real browser loads v2p evaluate's report.html in a test (tests/python/report_test.py)

@@ -5,6 +5,7 @@
 #include "core/methods/hyper/hyper_method.h"
 #include "core/methods/pixels/pixels_method.h"
 #include "core/methods/registry.h"
+#include "core/methods/shen/shen_method.h"
 
 namespace v2p::core {
 
@@ -17,6 +18,8 @@ void RegisterBuiltinMethods(MethodRegistry& r) {
       {DandMethod::kName, "DAND: MAP to components, paired GAN", DandMethod::Load, {}});
   (void)r.Register({FAttentionMethod::kName, "foreground attention + Loop-Enc-Dec",
                     FAttentionMethod::Load, FAttentionMethod::Create});
+  (void)r.Register({ShenMethod::kName, "Shen et al.: ridge to CNN layers, feature inversion",
+                    ShenMethod::Load, ShenMethod::Create});
 }
 
 }  // namespace v2p::core

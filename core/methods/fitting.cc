@@ -181,6 +181,18 @@ absl::StatusOr<StoredFeatureNetwork> LoadStoredFeatureNetwork(
   return s;
 }
 
+absl::StatusOr<std::vector<std::string>> StoredFeatureNetworkLayers(const std::string& root,
+                                                                    const std::string& name,
+                                                                    int64_t version) {
+  ASSIGN_OR_RETURN(auto nets, OpenFeatureNetworkRepository(root, false));
+  ASSIGN_OR_RETURN(const int64_t nv, nets->ResolveVersion(name, version));
+  ASSIGN_OR_RETURN(const std::string dir, nets->VerifiedVersionDir(name, nv));
+  ASSIGN_OR_RETURN(auto network, FeatureNetwork::Load(dir));
+  std::vector<std::string> names;
+  for (const auto& l : network->layers()) names.push_back(l.name);
+  return names;
+}
+
 absl::StatusOr<Eigen::MatrixXd> LayerTargets(const FeatureNetwork& network,
                                              const Eigen::MatrixXd& stimuli, ImageShape shape,
                                              const std::vector<std::string>& layers) {

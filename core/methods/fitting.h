@@ -68,6 +68,11 @@ absl::StatusOr<StoredFeatureNetwork> LoadStoredFeatureNetwork(
     const std::string& root, const std::string& name, int64_t version, const Dataset& dataset,
     const std::vector<std::string>& layers);
 
+// Every layer of a stored network, input to output.
+absl::StatusOr<std::vector<std::string>> StoredFeatureNetworkLayers(const std::string& root,
+                                                                    const std::string& name,
+                                                                    int64_t version);
+
 // Features of `layers` for each stimulus row (images of `shape`, resized to
 // the network's input), concatenated in order.
 absl::StatusOr<Eigen::MatrixXd> LayerTargets(const FeatureNetwork& network,

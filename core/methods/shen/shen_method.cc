@@ -1,0 +1,285 @@
+#include "core/methods/shen/shen_method.h"
+
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "core/base/files.h"
+#include "core/base/status_macros.h"
+#include "core/base/stopwatch.h"
+
+namespace v2p::core {
+namespace {
+
+constexpr char kSettingsFile[] = "shen.txt";
+
+const char* OptimizerName(InversionOptimizer o) {
+  return o == InversionOptimizer::kLbfgs ? "lbfgs" : "gd";
+}
+
+// The refine stage: decoded layers, norm-corrected, inverted.
+class ShenRefiner final : public Refiner {
+ public:
+  ShenRefiner(std::shared_ptr<const FeatureNetwork> network,
+              std::vector<ModelManifest::FeatureLayer> layers, bool norm_correction,
+              InversionOptions inversion, ImageShape image)
+      : network_(std::move(network)),
+        layers_(std::move(layers)),
+        norm_correction_(norm_correction),
+        inversion_(std::move(inversion)),
+        image_(image) {}
+
+  std::string Describe() const override {
+    return absl::StrCat("feature inversion (", OptimizerName(inversion_.optimizer), ", ",
+                        inversion_.iterations, " iterations",
+                        inversion_.tv_weight > 0 ? absl::StrCat(", TV ", inversion_.tv_weight) : "",
+                        norm_correction_ ? ", norm-corrected" : "", ")");
+  }
+
+  absl::StatusOr<Eigen::MatrixXf> Refine(const Eigen::MatrixXf& decoded, const Eigen::MatrixXf&,
+                                         const std::function<bool()>& is_cancelled) const override {
+    ASSIGN_OR_RETURN(const LayerFeatures targets, Split(decoded));
+    InversionOptions o = inversion_;
+    o.should_stop = is_cancelled;
+    ASSIGN_OR_RETURN(InversionResult r, InvertFeatures(*network_, targets, image_, o));
+    if (r.stopped_early)
+      return absl::CancelledError(
+          absl::StrCat("cancelled after ", r.iterations, " of ", o.iterations, " iterations"));
+    return std::move(r.images);
+  }
+
+ private:
+  // The decoded row's layers, norm-corrected when asked.
+  absl::StatusOr<LayerFeatures> Split(const Eigen::MatrixXf& decoded) const {
+    LayerFeatures out;
+    Eigen::Index at = 0;
+    for (const auto& l : layers_) {
+      if (at + l.size > decoded.cols())
+        return absl::InternalError("decoded features are narrower than the model's layers");
+      Eigen::MatrixXf y = decoded.middleCols(at, l.size);
+      at += l.size;
+      if (norm_correction_) {
+        const LayerStatistics* s = network_->statistics(l.name);
+        if (s == nullptr || !s->has_psi)
+          return absl::FailedPreconditionError(
+              absl::StrCat("norm correction needs the network's psi statistics of ", l.name));
+        y = CorrectFeatureNorm(y, l.shape, s->psi_mean);
+      }
+      out[l.name] = std::move(y);
+    }
+    return out;
+  }
+
+  std::shared_ptr<const FeatureNetwork> network_;
+  std::vector<ModelManifest::FeatureLayer> layers_;
+  bool norm_correction_;
+  InversionOptions inversion_;
+  ImageShape image_;
+};
+
+std::string SettingsText(const ShenOptions& o) {
+  const InversionOptions& i = o.inversion;
+  return absl::StrCat("optimizer: ", OptimizerName(i.optimizer), "\niterations: ", i.iterations,
+                      "\ntv_weight: ", i.tv_weight,
+                      "\nnorm_correction: ", o.norm_correction ? "true" : "false",
+                      "\nstart_value: ", i.start_value, "\nlr_start: ", i.lr_start,
+                      "\nlr_end: ", i.lr_end, "\nmomentum: ", i.momentum, "\n");
+}
+
+absl::Status BadSetting(const std::string& path, absl::string_view line) {
+  return absl::DataLossError(absl::StrCat(path, ": cannot read '", line.substr(0, 64), "'"));
+}
+
+absl::StatusOr<ShenOptions> ReadSettings(const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  ShenOptions o;
+  InversionOptions& i = o.inversion;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    const std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, ": ");
+    const std::string value(kv.second);
+    float start = 0;
+    bool ok = true;
+    if (kv.first == "optimizer") {
+      ok = value == "lbfgs" || value == "gd";
+      i.optimizer =
+          value == "gd" ? InversionOptimizer::kGradientDescent : InversionOptimizer::kLbfgs;
+    } else if (kv.first == "iterations") {
+      ok = absl::SimpleAtoi(value, &i.iterations) && i.iterations >= 0;
+    } else if (kv.first == "tv_weight") {
+      ok = absl::SimpleAtod(value, &i.tv_weight);
+    } else if (kv.first == "norm_correction") {
+      o.norm_correction = value == "true";
+    } else if (kv.first == "start_value") {
+      ok = absl::SimpleAtof(value, &start) && std::isfinite(start);
+      i.start_value = start;
+    } else if (kv.first == "lr_start") {
+      ok = absl::SimpleAtod(value, &i.lr_start);
+    } else if (kv.first == "lr_end") {
+      ok = absl::SimpleAtod(value, &i.lr_end);
+    } else if (kv.first == "momentum") {
+      ok = absl::SimpleAtod(value, &i.momentum);
+    }
+    if (!ok) return BadSetting(path, line);
+  }
+  return o;
+}
+
+template <typename T>
+absl::Status ParseValue(const std::string& key, const std::string& value, T* out) {
+  bool ok = false;
+  if constexpr (std::is_same_v<T, bool>) {
+    ok = value == "true" || value == "false";
+    *out = value == "true";
+  } else if constexpr (std::is_same_v<T, double>) {
+    ok = absl::SimpleAtod(value, out) && std::isfinite(*out);
+  } else {
+    ok = absl::SimpleAtoi(value, out);
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "method shen: ", key, " is not ", std::is_same_v<T, bool> ? "true or false" : "a number",
+      ": '", value.substr(0, 64), "'"));
+}
+
+absl::Status CheckOptions(const ShenOptions& o) {
+  const InversionOptions& i = o.inversion;
+  if (i.iterations < 1 || i.iterations > 100000)
+    return absl::InvalidArgumentError("method shen: iterations must be 1 to 100000");
+  if (i.tv_weight < 0) return absl::InvalidArgumentError("method shen: tv_weight must be >= 0");
+  const auto& r = o.ridge.ridge.regression;
+  if (r.alpha < 0) return absl::InvalidArgumentError("method shen: alpha must be >= 0");
+  if (r.n_feat < 0) return absl::InvalidArgumentError("method shen: n_feat must be >= 0");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+ShenOptions::ShenOptions() {
+  ridge.ridge.regression.alpha = 100;
+  ridge.ridge.regression.n_feat = 500;
+  ridge.ridge.standardize_voxels = true;
+}
+
+std::string ShenMethod::Describe(ImageShape) const {
+  const ShenOptions& o = options_;
+  return absl::StrCat(
+      RidgeText(o.ridge, true), ") -> features ",
+      o.layers.empty() ? "(every layer but the last)" : absl::StrJoin(o.layers, "+"), " of ",
+      o.network, o.norm_correction ? " -> norm correction" : "", " -> feature inversion (",
+      OptimizerName(o.inversion.optimizer), ", ", o.inversion.iterations, " iterations",
+      o.inversion.tv_weight > 0 ? absl::StrCat(", TV ", o.inversion.tv_weight) : "", ")");
+}
+
+absl::StatusOr<FittedMethod> ShenMethod::Fit(const FitContext& c) const {
+  ShenOptions o = options_;
+  const Dataset& dataset = *c.dataset;
+  if (o.layers.empty()) {
+    ASSIGN_OR_RETURN(o.layers,
+                     StoredFeatureNetworkLayers(c.repository_root, o.network, o.network_version));
+    if (o.layers.size() > 1) o.layers.pop_back();
+  }
+  ASSIGN_OR_RETURN(auto net, LoadStoredFeatureNetwork(c.repository_root, o.network,
+                                                      o.network_version, dataset, o.layers));
+  if (o.norm_correction)
+    for (const std::string& l : o.layers)
+      if (const LayerStatistics* s = net.network->statistics(l); s == nullptr || !s->has_psi)
+        return absl::InvalidArgumentError(
+            absl::StrCat("method shen: network ", net.id, " holds no psi statistics of ", l,
+                         " for norm correction; train it again with `v2p features train` or set "
+                         "norm_correction false"));
+  FittedMethod f;
+  ASSIGN_OR_RETURN(f.fit_targets,
+                   LayerTargets(*net.network, c.fit->stimuli, dataset.image, o.layers));
+  if (c.eval->stimuli.rows() > 0) {
+    ASSIGN_OR_RETURN(f.eval_targets,
+                     LayerTargets(*net.network, c.eval->stimuli, dataset.image, o.layers));
+  }
+  Stopwatch watch;
+  ASSIGN_OR_RETURN(std::unique_ptr<RidgeDecoder> decoder,
+                   FitRidge(*c.fit, f.fit_targets, &o.ridge, *c.hooks, &f.hyperparameters));
+  f.manifest.fit_seconds = absl::ToDoubleSeconds(watch.Elapsed());
+  o.inversion.start_value = static_cast<float>(c.fit->stimuli.mean());
+  ModelManifest& m = f.manifest;
+  m.description = ShenMethod(o).Describe(dataset.image);
+  m.decoder = "ridge";
+  m.generator = "none";
+  m.target = "features";
+  m.feature_network = net.id;
+  m.feature_layers = net.layers;
+  f.save = [network_dir = net.dir, settings = SettingsText(o)](const std::string& dir) {
+    RETURN_IF_ERROR(CopyTree(network_dir, dir + "/" + kFeatureNetworkDir, "feature network"));
+    return WriteFile(dir + "/" + kSettingsFile, settings);
+  };
+  f.stages.decoder = std::move(decoder);
+  f.stages.refiner = std::make_unique<const ShenRefiner>(
+      std::shared_ptr<const FeatureNetwork>(std::move(net.network)), net.layers, o.norm_correction,
+      o.inversion, dataset.image);
+  return f;
+}
+
+absl::StatusOr<std::shared_ptr<const Method>> ShenMethod::Create(
+    const MethodParameters& parameters) {
+  ShenOptions o;
+  auto& r = o.ridge.ridge;
+  const std::map<std::string, std::function<absl::Status(const std::string&, const std::string&)>>
+      setters = {
+          {"network", [&](auto&, auto& v) { return o.network = v, absl::OkStatus(); }},
+          {"network_version",
+           [&](auto& k, auto& v) { return ParseValue(k, v, &o.network_version); }},
+          {"layers",
+           [&](auto&, auto& v) {
+             o.layers = absl::StrSplit(v, ',', absl::SkipWhitespace());
+             for (auto& l : o.layers) l = std::string(absl::StripAsciiWhitespace(l));
+             return absl::OkStatus();
+           }},
+          {"alpha", [&](auto& k, auto& v) { return ParseValue(k, v, &r.regression.alpha); }},
+          {"n_feat", [&](auto& k, auto& v) { return ParseValue(k, v, &r.regression.n_feat); }},
+          {"standardize_voxels",
+           [&](auto& k, auto& v) { return ParseValue(k, v, &r.standardize_voxels); }},
+          {"norm_correction",
+           [&](auto& k, auto& v) { return ParseValue(k, v, &o.norm_correction); }},
+          {"optimizer",
+           [&](auto& k, auto& v) {
+             if (v != "lbfgs" && v != "gd")
+               return absl::InvalidArgumentError("method shen: optimizer is \"lbfgs\" or \"gd\"");
+             o.inversion.optimizer =
+                 v == "gd" ? InversionOptimizer::kGradientDescent : InversionOptimizer::kLbfgs;
+             return absl::OkStatus();
+           }},
+          {"iterations",
+           [&](auto& k, auto& v) { return ParseValue(k, v, &o.inversion.iterations); }},
+          {"tv_weight", [&](auto& k, auto& v) { return ParseValue(k, v, &o.inversion.tv_weight); }},
+      };
+  for (const auto& [key, value] : parameters) {
+    auto it = setters.find(key);
+    if (it == setters.end()) {
+      std::string known;
+      for (const auto& [name, unused] : setters)
+        absl::StrAppend(&known, known.empty() ? "" : ", ", name);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "method shen: unknown parameter '", key.substr(0, 64), "' (it takes ", known, ")"));
+    }
+    RETURN_IF_ERROR(it->second(key, value));
+  }
+  RETURN_IF_ERROR(CheckOptions(o));
+  return std::make_shared<const ShenMethod>(std::move(o));
+}
+
+absl::StatusOr<PipelineStages> ShenMethod::Load(const std::string& dir, const ModelManifest& m) {
+  PipelineStages s;
+  ASSIGN_OR_RETURN(s.decoder, RidgeDecoder::Load(dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<FeatureNetwork> network,
+                   FeatureNetwork::Load(dir + "/" + kFeatureNetworkDir));
+  ASSIGN_OR_RETURN(const ShenOptions o, ReadSettings(dir + "/" + kSettingsFile));
+  s.refiner = std::make_unique<const ShenRefiner>(
+      std::shared_ptr<const FeatureNetwork>(std::move(network)), m.feature_layers,
+      o.norm_correction, o.inversion, m.image);
+  return s;
+}
+
+}  // namespace v2p::core
