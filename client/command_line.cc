@@ -63,7 +63,7 @@ bool RunsInLab(int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') return false;
   const std::string command = argv[1];
   if (command == "features" || command == "generators" || command == "gan" ||
-      command == "fattention")
+      command == "fattention" || command == "shen")
     return true;
   if (command != "train") return false;
   for (int i = 2; i < argc; ++i) {

@@ -103,7 +103,7 @@ constexpr char kUsage[] =
     "--stream [--window N]]\n"
     "               [--betas FILE.mat --var VAR]\n"
     "  features train|list|show|compare, generators train|evaluate, gan evaluate,\n"
-    "  fattention evaluate --repo DIR ...\n"
+    "  fattention evaluate, shen evaluate --repo DIR ...\n"
     "               (with train --repo: run by v2p-lab, beside v2p; see v2p-lab --help)\n"
     "  models list  --server ADDR\n"
     "  models show  --server ADDR --model NAME [--version N]\n"

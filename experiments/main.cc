@@ -21,6 +21,7 @@
 #include "experiments/gan_commands.h"
 #include "experiments/generator_commands.h"
 #include "experiments/local_train.h"
+#include "experiments/shen_commands.h"
 #include "proto/serving.h"
 
 ABSL_FLAG(std::string, model, "", "Model name.");
@@ -57,6 +58,7 @@ ABSL_FLAG(int, folds, 5,
           "69dataset2.mat's 100 trials (0: the 90/10 split only).");
 ABSL_FLAG(int, voxels, 200, "features compare: voxels selected for SMR.");
 ABSL_FLAG(int, iterations, 10, "features compare: SMR alternating iterations.");
+ABSL_FLAG(int, inversion_iterations, 200, "shen evaluate: optimiser iterations per image.");
 ABSL_FLAG(std::string, variants, "",
           "features compare: comma-separated SMR variants; empty = all, sparse and not.");
 ABSL_FLAG(std::string, kind, "ICG",
@@ -101,7 +103,8 @@ constexpr char kUsage[] =
     "  gan evaluate --repo DIR --out DIR [--gan digit69_GAN] [--epochs 20] [--permutations 200]\n"
     "      [--face_epochs 60] [--faces=false]\n"
     "  fattention evaluate --repo DIR --out DIR [--network alexnet28] [--folds 5]\n"
-    "      [--sections split,cv,regions]";
+    "      [--sections split,cv,regions]\n"
+    "  shen evaluate --repo DIR --out DIR [--network alexnet28] [--inversion_iterations 200]";
 
 int Report(const absl::Status& s) { return v2p::client::ReportStatus("v2p", s); }
 int Usage(const std::string& why) { return v2p::client::ReportUsage("v2p", why, kUsage); }
@@ -184,6 +187,21 @@ int FAttention(const Invocation& c) {
   return Report(v2p::client::RunFAttentionEvaluate(o));
 }
 
+// shen evaluate: deep image reconstruction's table.
+int Shen(const Invocation& c) {
+  if (c.sub != "evaluate") return Usage("shen takes evaluate");
+  v2p::client::ShenEvaluateOptions o;
+  o.repo = absl::GetFlag(FLAGS_repo);
+  o.network = absl::GetFlag(FLAGS_network);
+  o.data_root = SharedDataRoot();
+  o.out_dir = absl::GetFlag(FLAGS_out);
+  o.iterations = absl::GetFlag(FLAGS_inversion_iterations);
+  o.command = c.command_line;
+  if (o.repo.empty() || o.out_dir.empty()) return Usage("shen evaluate needs --repo and --out");
+  if (o.iterations < 1) return Usage("--inversion_iterations must be >= 1");
+  return Report(v2p::client::RunShenEvaluate(o));
+}
+
 // generators evaluate: the generator table.
 int GeneratorsEvaluate(const Invocation& c) {
   v2p::client::GeneratorsEvaluateOptions o;
@@ -251,7 +269,7 @@ int main(int argc, char** argv) {
   v2p::DisableMutexDeadlockDetection();
   static const v2p::client::CommandTable kCommands = {
       {"fattention", FAttention},        {"features", Features}, {"gan", Gan},
-      {"generators", GeneratorsCommand}, {"train", LocalTrain},
+      {"generators", GeneratorsCommand}, {"shen", Shen},         {"train", LocalTrain},
   };
   return v2p::client::RunCommandTable(argc, argv, kCommands, Usage);
 }

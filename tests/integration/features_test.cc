@@ -167,6 +167,67 @@ TEST_F(FeatureDecoding, ShenInversionOfTrueFeaturesRecoversTheTestStimuli) {
   EXPECT_EQ(s->identification_pcc, 1.0);
 }
 
+// The "shen" method (examples/digit69_shen.pbtxt) trained as a job through
+// the service and served over gRPC: its images beat the mean image, the
+// refine stage is timed, the decoded layers come back; a deadline shorter
+// than the refinement ends that request with DEADLINE_EXCEEDED and the
+// worker serves the next one.
+TEST_F(FeatureDecoding, ShenModelTrainsAsAJobAndReconstructsOverGrpc) {
+  auto ds = core::LoadDataset(testing::Digit69Options());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  auto server = testing::ServerProcess::Start(*repo_, {"--workers=spawn:1", "--worker_device=cpu"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
+  const std::string at = " --server " + (*server)->address();
+  const auto up =
+      testing::RunCommand(cli + "datasets upload --name digit69 --description " +
+                          testing::SourceDir() + "/examples/digit69_dataset.pbtxt" + at);
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  const auto train =
+      testing::RunCommand(cli + "train --dataset digit69 --model shen --wait --spec " +
+                          testing::SourceDir() + "/examples/digit69_shen.pbtxt" + at);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+
+  auto stub = v1::Reconstruction::NewStub((*server)->channel());
+  const int n = static_cast<int>(ds->test.betas.rows());
+  v1::ReconstructResponse resp;
+  const grpc::Status st = testing::ReconstructTestTrials(*stub, "shen", *ds, true, 0, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.results_size(), n);
+  Eigen::MatrixXd rec(n, 784);
+  for (int i = 0; i < n; ++i) {
+    const auto& r = resp.results(i);
+    ASSERT_EQ(r.image().pixels_size(), 784);
+    EXPECT_EQ(r.features_size(), 7);  // conv1..fc7
+    EXPECT_TRUE(r.timings().has_refine());
+    for (int p = 0; p < 784; ++p) rec(i, p) = r.image().pixels(p);
+  }
+  const Eigen::RowVectorXd mean_image = ds->train.stimuli.colwise().mean();
+  auto scores = core::ScoreReconstructions(rec, ds->test.stimuli, ds->image);
+  auto base = core::ScoreReconstructions(mean_image.replicate(n, 1), ds->test.stimuli, ds->image);
+  ASSERT_TRUE(scores.ok() && base.ok());
+  std::printf(
+      "shen over gRPC: PCC %.3f, identification %.3f (mean image PCC %.3f); refine %.0f ms\n",
+      scores->pcc, scores->identification_pcc, base->pcc,
+      resp.results(0).timings().refine().nanos() / 1e6 +
+          resp.results(0).timings().refine().seconds() * 1e3);
+  EXPECT_GT(scores->pcc, base->pcc);
+  EXPECT_GE(scores->identification_pcc, 0.85);
+
+  v1::ReconstructRequest req;
+  req.set_model("shen");
+  for (int i = 0; i < n; ++i)
+    *req.add_samples() = testing::BetasSample(ds->test.betas, i, absl::StrCat("t", i));
+  grpc::ClientContext short_ctx;
+  short_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+  v1::ReconstructResponse cut;
+  EXPECT_EQ(stub->Reconstruct(&short_ctx, req, &cut).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  v1::ReconstructResponse again;
+  ASSERT_TRUE(testing::ReconstructTestTrials(*stub, "shen", *ds, true, 0, &again).ok());
+  EXPECT_EQ(again.results_size(), n);
+}
+
 TEST_F(FeatureDecoding, ServedFeaturesHaveLayerShapesAndTrackTrueFeatures) {
   auto ds = core::LoadDataset(testing::Digit69Options());
   ASSERT_TRUE(ds.ok()) << ds.status();
