@@ -19,6 +19,7 @@
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/data/npy.h"
+#include "core/generation/icg_torch.h"
 #include "core/generation/tensor_convert.h"
 
 namespace v2p::core {
@@ -184,6 +185,24 @@ absl::StatusOr<Eigen::MatrixXf> IcgGenerator::Generate(const Eigen::MatrixXf& co
     return FromTensor(impl_->decoder->forward(z, h));
   });
 }
+
+namespace internal {
+
+absl::StatusOr<torch::Tensor> DifferentiableGenerate(const IcgGenerator& generator,
+                                                     const torch::Tensor& h) {
+  const IcgGenerator::Impl& m = generator.impl();
+  if (h.dim() != 2 || h.size(1) != generator.input_size())
+    return absl::InvalidArgumentError(
+        absl::StrCat(m.kind, " takes ", generator.input_size(), " condition units"));
+  std::lock_guard<std::mutex> lock(m.mu);
+  for (auto& p : m.decoder->parameters()) p.requires_grad_(false);
+  const torch::Tensor mean = ToTensor(Eigen::MatrixXf(m.mean));
+  const torch::Tensor sd = ToTensor(Eigen::MatrixXf(m.sd));
+  const torch::Tensor z = torch::zeros({h.size(0), m.arch.latent_size});
+  return m.decoder->forward(z, (h - mean) / sd);
+}
+
+}  // namespace internal
 
 absl::StatusOr<std::vector<Eigen::MatrixXf>> IcgGenerator::Sample(const Eigen::MatrixXf& conditions,
                                                                   int samples,

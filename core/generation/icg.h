@@ -155,10 +155,13 @@ class IcgGenerator : public Generator {
                                                       int samples, uint64_t seed) const override;
   const std::string& kind() const;
 
+  struct Impl;
+  // For core/generation/icg_torch.h.
+  const Impl& impl() const { return *impl_; }
+
  private:
   friend class IcgTrainer;
   IcgGenerator();
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

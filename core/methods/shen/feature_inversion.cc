@@ -8,6 +8,7 @@
 #include "core/base/exceptions.h"
 #include "core/base/status_macros.h"
 #include "core/features/feature_network_torch.h"
+#include "core/generation/icg_torch.h"
 
 namespace v2p::core {
 namespace {
@@ -34,13 +35,15 @@ class InversionProblem {
  public:
   static absl::StatusOr<InversionProblem> Create(const FeatureNetwork& network,
                                                  const LayerFeatures& targets, ImageShape shape,
-                                                 Eigen::Index samples, double tv_weight) {
+                                                 Eigen::Index samples, double tv_weight,
+                                                 const GeneratorPrior* prior = nullptr) {
     if (targets.empty()) return absl::InvalidArgumentError("feature inversion: no target layer");
+    InversionProblem p(network, shape, tv_weight);
+    if (prior != nullptr) RETURN_IF_ERROR(p.SetPrior(*prior, shape));
     if (shape.channels != network.input_shape().channels)
       return absl::InvalidArgumentError(
           absl::StrCat("feature inversion: ", shape.channels, "-channel images for a network of ",
                        network.input_shape().channels, "-channel input"));
-    InversionProblem p(network, shape, tv_weight);
     for (const auto& [name, y] : targets) {
       ASSIGN_OR_RETURN(const FeatureLayerInfo info, network.Layer(name));
       if (y.cols() != info.size || y.rows() != samples)
@@ -69,13 +72,39 @@ class InversionProblem {
     return loss;
   }
 
-  // Loss and gradient at x, without keeping the graph.
-  std::pair<torch::Tensor, torch::Tensor> LossAndGradient(const torch::Tensor& x) const {
-    torch::Tensor leaf = x.detach().requires_grad_(true);
-    torch::Tensor loss = Loss(leaf);
+  // The images of the optimised variable v: v itself (pixels), or
+  // G(clamp(v)) under a generator prior.
+  torch::Tensor Image(const torch::Tensor& v) const {
+    if (prior_ == nullptr) return v;
+    auto x = internal::DifferentiableGenerate(*prior_->generator,
+                                              torch::max(torch::min(v, high_), low_));
+    if (!x.ok()) throw std::invalid_argument(std::string(x.status().message()));
+    return *x;
+  }
+  // Each sample's loss as a function of the optimised variable.
+  torch::Tensor VariableLoss(const torch::Tensor& v) const { return Loss(Image(v)); }
+
+  // Loss and gradient at v, without keeping the graph.
+  std::pair<torch::Tensor, torch::Tensor> LossAndGradient(const torch::Tensor& v) const {
+    torch::Tensor leaf = v.detach().requires_grad_(true);
+    torch::Tensor loss = VariableLoss(leaf);
     loss.sum().backward();
     return {loss.detach(), leaf.grad().detach()};
   }
+
+  // The variable every sample starts from.
+  torch::Tensor Start(Eigen::Index n, float start_value) const {
+    if (prior_ == nullptr) return torch::full({n, shape_.num_pixels()}, start_value);
+    return start_.expand({n, start_.size(1)}).clone();
+  }
+  // A gradient-descent step's scale per unit of the variable.
+  torch::Tensor StepScale() const { return prior_ == nullptr ? torch::ones({1}) : (high_ - low_); }
+  // What is reported: images in [0, 1].
+  torch::Tensor Images(const torch::Tensor& v) const {
+    torch::NoGradGuard no_grad;
+    return Image(v).clamp(0, 1);
+  }
+  bool has_prior() const { return prior_ != nullptr; }
 
  private:
   InversionProblem(const FeatureNetwork& network, ImageShape shape, double tv_weight)
@@ -93,12 +122,35 @@ class InversionProblem {
   }
   static constexpr auto None = torch::indexing::None;
 
+  absl::Status SetPrior(const GeneratorPrior& prior, ImageShape shape) {
+    if (prior.generator == nullptr)
+      return absl::InvalidArgumentError("generator prior: no generator");
+    const int k = prior.generator->input_size();
+    if (!(prior.generator->image_shape() == shape))
+      return absl::InvalidArgumentError(absl::StrCat(
+          "generator prior: ", prior.generator->Describe(), " draws ",
+          prior.generator->image_shape().height, "x", prior.generator->image_shape().width,
+          " images; the targets are of ", shape.height, "x", shape.width, " images"));
+    if (prior.low.size() != k || prior.high.size() != k || prior.start.size() != k)
+      return absl::InvalidArgumentError(
+          absl::StrCat("generator prior: low, high and start need ", k, " values each"));
+    if ((prior.high.array() < prior.low.array()).any())
+      return absl::InvalidArgumentError("generator prior: high is below low");
+    prior_ = &prior;
+    low_ = ToTensor(Eigen::MatrixXf(prior.low));
+    high_ = ToTensor(Eigen::MatrixXf(prior.high));
+    start_ = ToTensor(Eigen::MatrixXf(prior.start));
+    return absl::OkStatus();
+  }
+
   const FeatureNetwork& network_;
   ImageShape shape_;
   double tv_weight_;
   std::vector<std::string> layers_;
   std::map<std::string, torch::Tensor> targets_;
   std::map<std::string, torch::Tensor> beta_;
+  const GeneratorPrior* prior_ = nullptr;
+  torch::Tensor low_, high_, start_;  // 1 x condition units
 };
 
 void Report(const InversionOptions& o, int iteration, const torch::Tensor& loss,
@@ -118,8 +170,9 @@ int RunGradientDescent(const InversionProblem& problem, const InversionOptions& 
     const torch::Tensor scale = grad.abs().mean(1, /*keepdim=*/true);
     grad = grad / torch::where(scale > 0, scale, torch::ones_like(scale));
     delta = delta * o.momentum + grad;
-    *x = (*x - lr * delta).clamp(0, 1);
-    Report(o, t + 1, loss, *x);
+    *x = *x - lr * delta * problem.StepScale();
+    if (!problem.has_prior()) *x = x->clamp(0, 1);
+    Report(o, t + 1, loss, problem.Images(*x));
   }
   return o.iterations;
 }
@@ -139,7 +192,7 @@ int RunLbfgs(const InversionProblem& problem, const InversionOptions& o, torch::
   torch::Tensor last_loss;
   auto closure = [&] {
     optimizer.zero_grad();
-    last_loss = problem.Loss(param);
+    last_loss = problem.VariableLoss(param);
     torch::Tensor total = last_loss.sum();
     total.backward();
     return total;
@@ -151,9 +204,9 @@ int RunLbfgs(const InversionProblem& problem, const InversionOptions& o, torch::
       break;
     }
     optimizer.step(closure);
-    Report(o, t + 1, last_loss.detach(), param.detach().clamp(0, 1));
+    Report(o, t + 1, last_loss.detach(), problem.Images(param.detach()));
   }
-  *x = param.detach().clamp(0, 1);
+  *x = param.detach();
   return t;
 }
 
@@ -175,6 +228,19 @@ absl::StatusOr<Eigen::VectorXd> InversionLoss(const FeatureNetwork& network,
   });
 }
 
+absl::StatusOr<Eigen::VectorXd> InversionLossOverCondition(
+    const FeatureNetwork& network, const LayerFeatures& targets, const GeneratorPrior& prior,
+    const Eigen::MatrixXf& conditions, ImageShape shape, Eigen::MatrixXf* gradient) {
+  return GuardedCall("feature inversion loss", [&]() -> absl::StatusOr<Eigen::VectorXd> {
+    ASSIGN_OR_RETURN(
+        const InversionProblem problem,
+        InversionProblem::Create(network, targets, shape, conditions.rows(), 0, &prior));
+    const auto [loss, grad] = problem.LossAndGradient(ToTensor(conditions));
+    if (gradient != nullptr) *gradient = ToMatrix(grad);
+    return ToVector(loss);
+  });
+}
+
 absl::StatusOr<InversionResult> InvertFeatures(const FeatureNetwork& network,
                                                const LayerFeatures& targets, ImageShape shape,
                                                const InversionOptions& options) {
@@ -182,16 +248,17 @@ absl::StatusOr<InversionResult> InvertFeatures(const FeatureNetwork& network,
     return absl::InvalidArgumentError("feature inversion: iterations must be >= 0");
   const Eigen::Index n = targets.empty() ? 0 : targets.begin()->second.rows();
   return GuardedCall("feature inversion", [&]() -> absl::StatusOr<InversionResult> {
-    ASSIGN_OR_RETURN(const InversionProblem problem,
-                     InversionProblem::Create(network, targets, shape, n, options.tv_weight));
-    torch::Tensor x = torch::full({n, shape.num_pixels()}, options.start_value);
+    ASSIGN_OR_RETURN(
+        const InversionProblem problem,
+        InversionProblem::Create(network, targets, shape, n, options.tv_weight, options.prior));
+    torch::Tensor x = problem.Start(n, options.start_value);
     InversionResult result;
     result.initial_loss = ToVector(problem.LossAndGradient(x).first);
     result.iterations = options.optimizer == InversionOptimizer::kLbfgs
                             ? RunLbfgs(problem, options, &x, &result.stopped_early)
                             : RunGradientDescent(problem, options, &x, &result.stopped_early);
     result.final_loss = ToVector(problem.LossAndGradient(x).first);
-    result.images = ToMatrix(x);
+    result.images = ToMatrix(problem.Images(x));
     return result;
   });
 }

@@ -17,7 +17,10 @@
 //     here, where pixels are [0, 1]);
 //   - either, with a total-variation prior on pixels (Grad-TV: Mahendran &
 //     Vedaldi 2015, Understanding deep image representations by inverting
-//     them, CVPR), the baseline Du et al. (2020) compare against.
+//     them, CVPR), the baseline Du et al. (2020) compare against;
+//   - either, over the condition of a feature-conditioned generator instead
+//     of the pixels (the deep-generator-network prior, GeneratorPrior;
+//     icnn_dgn_lbfgs and icnn_dgn_gd).
 // Norm correction (Shen et al., Methods): decoded features are scaled per
 // sample so that their psi (ShenFeatureStd, core/features/feature_network.h)
 // equals the mean psi of the layer over the network's corpus.
@@ -40,6 +43,19 @@
 
 namespace v2p::core {
 
+class IcgGenerator;
+
+// Shen et al.'s deep-generator-network prior: the image is G(c), the image
+// a stored feature-conditioned generator (core/generation/icg.h: DeCNN,
+// ICG, ...) draws for condition c, and c is what is optimised, clamped
+// inside G to [low, high] (the range its conditions took in training),
+// from `start`. Gradient descent steps each unit by (high - low) times the
+// pixel step.
+struct GeneratorPrior {
+  const IcgGenerator* generator = nullptr;
+  Eigen::RowVectorXf low, high, start;  // each generator->input_size() long
+};
+
 // Per layer name: n x layer size targets (one row per sample).
 using LayerFeatures = std::map<std::string, Eigen::MatrixXf>;
 
@@ -59,6 +75,9 @@ struct InversionOptions {
   double tv_weight = 0;
   // Every pixel starts here (the corpus mean pixel).
   float start_value = 0.5f;
+  // When set, the optimisation is over the generator's condition instead
+  // of the pixels (start_value is then unused).
+  const GeneratorPrior* prior = nullptr;
   // Called every `progress_every` iterations (0: never) with the
   // iteration count, each sample's loss and the current images.
   int progress_every = 0;
@@ -85,6 +104,13 @@ absl::StatusOr<Eigen::VectorXd> InversionLoss(const FeatureNetwork& network,
                                               const Eigen::MatrixXf& images, ImageShape shape,
                                               Eigen::MatrixXf* gradient = nullptr,
                                               double tv_weight = 0);
+
+// As InversionLoss for images G(clamp(conditions)) drawn by prior's
+// generator, the gradient (n x condition units) with respect to the
+// conditions.
+absl::StatusOr<Eigen::VectorXd> InversionLossOverCondition(
+    const FeatureNetwork& network, const LayerFeatures& targets, const GeneratorPrior& prior,
+    const Eigen::MatrixXf& conditions, ImageShape shape, Eigen::MatrixXf* gradient = nullptr);
 
 // Optimises images of `shape` to match `targets`.
 absl::StatusOr<InversionResult> InvertFeatures(const FeatureNetwork& network,
