@@ -4,7 +4,9 @@
 // features (the "shen" method trained by the service's trainer, run as
 // served), for layer sets conv1; conv1-conv3; every layer but the last,
 // with L-BFGS, gradient descent and gradient descent with a TV prior
-// (Grad-TV), with norm correction on and off for decoded features;
+// (Grad-TV), and over the condition of a DeCNN generator trained here (the
+// deep-generator-network prior), with norm correction on and off for
+// decoded features;
 // PCC, SSIM-11g and identification by PCC and by SSIM; beside ridge to
 // pixels and the mean image (run here) and HYPER (quoted from
 // docs/results/gan, `v2p-lab gan evaluate`, which takes over half an hour);
@@ -25,6 +27,7 @@ struct ShenEvaluateOptions {
   std::string out_dir;  // shen_tables.md and sheets/
   std::string command;  // as typed, recorded in the tables
   int iterations = 200;
+  int prior_epochs = 20;  // the DGN prior's generator
 };
 
 absl::Status RunShenEvaluate(const ShenEvaluateOptions& options);

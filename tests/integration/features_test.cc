@@ -175,6 +175,27 @@ TEST_F(FeatureDecoding, ShenInversionOfTrueFeaturesRecoversTheTestStimuli) {
 TEST_F(FeatureDecoding, ShenModelTrainsAsAJobAndReconstructsOverGrpc) {
   auto ds = core::LoadDataset(testing::Digit69Options());
   ASSERT_TRUE(ds.ok()) << ds.status();
+  {  // The deep-generator-network prior: a DeCNN on fc6, trained locally.
+    client::GeneratorsTrainOptions o;
+    o.repo = *repo_;
+    o.kind = "DeCNN";
+    o.name = "prior_DeCNN";
+    o.data_root = testing::DataDir();
+    o.epochs = 3;
+    ASSERT_TRUE(client::RunGeneratorsTrain(o).ok());
+    const std::string spec = *repo_ + "/spec_shen_dgn.pbtxt";
+    ASSERT_TRUE(core::WriteFile(spec,
+                                "method { name: \"shen\" parameters { key: \"generator\" value: "
+                                "\"prior_DeCNN\" } parameters { key: \"optimizer\" value: "
+                                "\"gd\" } parameters { key: \"layers\" value: \"conv1\" } }")
+                    .ok());
+    const auto train = testing::RunCommand(absl::StrCat(
+        testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+        "/examples/digit69_dataset.pbtxt --spec ", spec, " --repo ", *repo_, " --model shen_dgn"));
+    ASSERT_EQ(train.exit_code, 0) << train.output;
+    EXPECT_NE(train.output.find("over generator prior_DeCNN's input"), std::string::npos)
+        << train.output;
+  }
   auto server = testing::ServerProcess::Start(*repo_, {"--workers=spawn:1", "--worker_device=cpu"});
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
@@ -226,6 +247,18 @@ TEST_F(FeatureDecoding, ShenModelTrainsAsAJobAndReconstructsOverGrpc) {
   v1::ReconstructResponse again;
   ASSERT_TRUE(testing::ReconstructTestTrials(*stub, "shen", *ds, true, 0, &again).ok());
   EXPECT_EQ(again.results_size(), n);
+
+  // The prior model, loaded by the worker from its version directory.
+  v1::ReconstructResponse dgn;
+  ASSERT_TRUE(testing::ReconstructTestTrials(*stub, "shen_dgn", *ds, true, 0, &dgn).ok());
+  ASSERT_EQ(dgn.results_size(), n);
+  for (int i = 0; i < n; ++i)
+    for (int p = 0; p < 784; ++p) rec(i, p) = dgn.results(i).image().pixels(p);
+  auto dgn_scores = core::ScoreReconstructions(rec, ds->test.stimuli, ds->image);
+  ASSERT_TRUE(dgn_scores.ok());
+  std::printf("shen with the DGN prior over gRPC: PCC %.3f, identification %.3f\n", dgn_scores->pcc,
+              dgn_scores->identification_pcc);
+  EXPECT_GT(dgn_scores->pcc, base->pcc);
 }
 
 TEST_F(FeatureDecoding, ServedFeaturesHaveLayerShapesAndTrackTrueFeatures) {

@@ -7,11 +7,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/base/files.h"
 #include "core/base/status_macros.h"
 #include "core/base/stopwatch.h"
+#include "core/data/npy.h"
+#include "core/generation/icg.h"
+#include "core/pipeline/model_repository.h"
 
 namespace v2p::core {
 namespace {
@@ -34,9 +38,17 @@ class ShenRefiner final : public Refiner {
         inversion_(std::move(inversion)),
         image_(image) {}
 
+  // Inverts over this generator's condition instead of the pixels.
+  void SetPrior(std::shared_ptr<const IcgGenerator> generator, GeneratorPrior prior) {
+    generator_ = std::move(generator);
+    prior_ = std::move(prior);
+    prior_.generator = generator_.get();
+  }
+
   std::string Describe() const override {
     return absl::StrCat("feature inversion (", OptimizerName(inversion_.optimizer), ", ",
                         inversion_.iterations, " iterations",
+                        generator_ ? ", over " + generator_->Describe() + "'s condition" : "",
                         inversion_.tv_weight > 0 ? absl::StrCat(", TV ", inversion_.tv_weight) : "",
                         norm_correction_ ? ", norm-corrected" : "", ")");
   }
@@ -46,6 +58,7 @@ class ShenRefiner final : public Refiner {
     ASSIGN_OR_RETURN(const LayerFeatures targets, Split(decoded));
     InversionOptions o = inversion_;
     o.should_stop = is_cancelled;
+    if (generator_) o.prior = &prior_;
     ASSIGN_OR_RETURN(InversionResult r, InvertFeatures(*network_, targets, image_, o));
     if (r.stopped_early)
       return absl::CancelledError(
@@ -80,7 +93,49 @@ class ShenRefiner final : public Refiner {
   bool norm_correction_;
   InversionOptions inversion_;
   ImageShape image_;
+  std::shared_ptr<const IcgGenerator> generator_;
+  GeneratorPrior prior_;
 };
+
+constexpr char kPriorFile[] = "prior.npy";  // 3 x condition units: low, high, start
+constexpr char kPriorLayer[] = "fc6";
+
+// The stored generator of the prior, which must take this network's fc6,
+// and the range and mean fc6 takes over the fitted trials' stimuli.
+struct StoredPrior {
+  std::shared_ptr<const IcgGenerator> generator;
+  std::string dir;
+  GeneratorPrior prior;
+};
+
+absl::StatusOr<StoredPrior> LoadPrior(const ShenOptions& o, const FitContext& c,
+                                      const FeatureNetwork& network,
+                                      const std::string& network_id) {
+  StoredPrior p;
+  ASSIGN_OR_RETURN(auto gens, OpenGeneratorRepository(c.repository_root, false));
+  ASSIGN_OR_RETURN(const int64_t gv, gens->ResolveVersion(o.generator, o.generator_version));
+  ASSIGN_OR_RETURN(p.dir, gens->VerifiedVersionDir(o.generator, gv));
+  ASSIGN_OR_RETURN(const std::string condition, ReadFile(p.dir + "/" + kGeneratorConditionFile));
+  const std::string expected = GeneratorCondition(network_id, {kPriorLayer});
+  if (condition != expected)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "method shen: generator ", o.generator, "/", gv, " was trained on '",
+        absl::StrReplaceAll(condition, {{"\n", "; "}}), "'; its prior needs '",
+        absl::StrReplaceAll(expected, {{"\n", "; "}}), "' (v2p generators train --layers fc6)"));
+  ASSIGN_OR_RETURN(std::unique_ptr<IcgGenerator> g, IcgGenerator::Load(p.dir));
+  if (!(g->image_shape() == c.dataset->image))
+    return absl::InvalidArgumentError(absl::StrCat("method shen: generator ", o.generator,
+                                                   " draws images of another size than ",
+                                                   c.dataset->name, "'s"));
+  ASSIGN_OR_RETURN(
+      const Eigen::MatrixXf fc6,
+      network.ExtractConcatenated(c.fit->stimuli.cast<float>(), c.dataset->image, {kPriorLayer}));
+  p.prior.low = fc6.colwise().minCoeff();
+  p.prior.high = fc6.colwise().maxCoeff();
+  p.prior.start = fc6.colwise().mean();
+  p.generator = std::move(g);
+  return p;
+}
 
 std::string SettingsText(const ShenOptions& o) {
   const InversionOptions& i = o.inversion;
@@ -88,7 +143,8 @@ std::string SettingsText(const ShenOptions& o) {
                       "\ntv_weight: ", i.tv_weight,
                       "\nnorm_correction: ", o.norm_correction ? "true" : "false",
                       "\nstart_value: ", i.start_value, "\nlr_start: ", i.lr_start,
-                      "\nlr_end: ", i.lr_end, "\nmomentum: ", i.momentum, "\n");
+                      "\nlr_end: ", i.lr_end, "\nmomentum: ", i.momentum,
+                      "\ngenerator_prior: ", o.generator.empty() ? "false" : "true", "\n");
 }
 
 absl::Status BadSetting(const std::string& path, absl::string_view line) {
@@ -123,6 +179,8 @@ absl::StatusOr<ShenOptions> ReadSettings(const std::string& path) {
       ok = absl::SimpleAtod(value, &i.lr_end);
     } else if (kv.first == "momentum") {
       ok = absl::SimpleAtod(value, &i.momentum);
+    } else if (kv.first == "generator_prior") {
+      o.generator = value == "true" ? kGeneratorDir : "";
     }
     if (!ok) return BadSetting(path, line);
   }
@@ -172,7 +230,13 @@ std::string ShenMethod::Describe(ImageShape) const {
       o.layers.empty() ? "(every layer but the last)" : absl::StrJoin(o.layers, "+"), " of ",
       o.network, o.norm_correction ? " -> norm correction" : "", " -> feature inversion (",
       OptimizerName(o.inversion.optimizer), ", ", o.inversion.iterations, " iterations",
+      o.generator.empty() ? "" : ", over generator " + o.generator + "'s input",
       o.inversion.tv_weight > 0 ? absl::StrCat(", TV ", o.inversion.tv_weight) : "", ")");
+}
+
+std::vector<std::string> ShenMethod::stored_generators() const {
+  if (options_.generator.empty()) return {};
+  return {options_.generator};
 }
 
 absl::StatusOr<FittedMethod> ShenMethod::Fit(const FitContext& c) const {
@@ -211,14 +275,26 @@ absl::StatusOr<FittedMethod> ShenMethod::Fit(const FitContext& c) const {
   m.target = "features";
   m.feature_network = net.id;
   m.feature_layers = net.layers;
-  f.save = [network_dir = net.dir, settings = SettingsText(o)](const std::string& dir) {
+  StoredPrior prior;
+  if (!o.generator.empty()) {
+    ASSIGN_OR_RETURN(prior, LoadPrior(o, c, *net.network, net.id));
+  }
+  f.save = [network_dir = net.dir, settings = SettingsText(o), prior](const std::string& dir) {
     RETURN_IF_ERROR(CopyTree(network_dir, dir + "/" + kFeatureNetworkDir, "feature network"));
+    if (prior.generator) {
+      RETURN_IF_ERROR(CopyTree(prior.dir, dir + "/" + kGeneratorDir, "generator"));
+      Eigen::MatrixXf ranges(3, prior.prior.low.size());
+      ranges << prior.prior.low, prior.prior.high, prior.prior.start;
+      RETURN_IF_ERROR(WriteNpyFloat32(dir + "/" + kPriorFile, ranges));
+    }
     return WriteFile(dir + "/" + kSettingsFile, settings);
   };
   f.stages.decoder = std::move(decoder);
-  f.stages.refiner = std::make_unique<const ShenRefiner>(
-      std::shared_ptr<const FeatureNetwork>(std::move(net.network)), net.layers, o.norm_correction,
-      o.inversion, dataset.image);
+  auto refiner =
+      std::make_unique<ShenRefiner>(std::shared_ptr<const FeatureNetwork>(std::move(net.network)),
+                                    net.layers, o.norm_correction, o.inversion, dataset.image);
+  if (prior.generator) refiner->SetPrior(prior.generator, prior.prior);
+  f.stages.refiner = std::move(refiner);
   return f;
 }
 
@@ -254,6 +330,9 @@ absl::StatusOr<std::shared_ptr<const Method>> ShenMethod::Create(
           {"iterations",
            [&](auto& k, auto& v) { return ParseValue(k, v, &o.inversion.iterations); }},
           {"tv_weight", [&](auto& k, auto& v) { return ParseValue(k, v, &o.inversion.tv_weight); }},
+          {"generator", [&](auto&, auto& v) { return o.generator = v, absl::OkStatus(); }},
+          {"generator_version",
+           [&](auto& k, auto& v) { return ParseValue(k, v, &o.generator_version); }},
       };
   for (const auto& [key, value] : parameters) {
     auto it = setters.find(key);
@@ -276,9 +355,24 @@ absl::StatusOr<PipelineStages> ShenMethod::Load(const std::string& dir, const Mo
   ASSIGN_OR_RETURN(std::unique_ptr<FeatureNetwork> network,
                    FeatureNetwork::Load(dir + "/" + kFeatureNetworkDir));
   ASSIGN_OR_RETURN(const ShenOptions o, ReadSettings(dir + "/" + kSettingsFile));
-  s.refiner = std::make_unique<const ShenRefiner>(
-      std::shared_ptr<const FeatureNetwork>(std::move(network)), m.feature_layers,
-      o.norm_correction, o.inversion, m.image);
+  auto refiner =
+      std::make_unique<ShenRefiner>(std::shared_ptr<const FeatureNetwork>(std::move(network)),
+                                    m.feature_layers, o.norm_correction, o.inversion, m.image);
+  if (!o.generator.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<IcgGenerator> g,
+                     IcgGenerator::Load(dir + "/" + kGeneratorDir));
+    ASSIGN_OR_RETURN(const NpyArray a, ReadNpy(dir + "/" + kPriorFile));
+    ASSIGN_OR_RETURN(const Eigen::MatrixXd ranges, a.AsMatrix());
+    if (ranges.rows() != 3 || ranges.cols() != g->input_size())
+      return absl::DataLossError(absl::StrCat(dir, "/", kPriorFile, " is ", ranges.rows(), "x",
+                                              ranges.cols(), "; expected 3x", g->input_size()));
+    GeneratorPrior prior;
+    prior.low = ranges.row(0).cast<float>();
+    prior.high = ranges.row(1).cast<float>();
+    prior.start = ranges.row(2).cast<float>();
+    refiner->SetPrior(std::move(g), std::move(prior));
+  }
+  s.refiner = std::move(refiner);
   return s;
 }
 

@@ -7,7 +7,8 @@
 //   (feature_inversion.h) in the refine stage -> image.
 // The model version keeps the decoder, a copy of the network and
 // shen.txt (the refiner's settings and the start pixel, the mean pixel of
-// the fitted trials' stimuli).
+// the fitted trials' stimuli); with a generator prior, a copy of the
+// generator and its condition's range and start (prior.npy).
 #ifndef V2P_CORE_METHODS_SHEN_SHEN_METHOD_H_
 #define V2P_CORE_METHODS_SHEN_SHEN_METHOD_H_
 
@@ -33,6 +34,13 @@ struct ShenOptions {
   RidgeFitOptions ridge;  // alpha 100, n_feat 500, z-scored voxels
   bool norm_correction = true;
   InversionOptions inversion;  // L-BFGS, 200 iterations
+  // The deep-generator-network prior: a generator in <repo>/generators
+  // (version 0 = latest) trained on this network's fc6 (`v2p generators
+  // train --layers fc6`); the inversion then optimises its condition,
+  // clamped to the range fc6 takes over the fitted trials' stimuli, from
+  // their mean. Empty: pixels.
+  std::string generator;
+  int64_t generator_version = 0;
   ShenOptions();
 };
 
@@ -44,10 +52,12 @@ class ShenMethod : public Method {
   std::string name() const override { return kName; }
   std::string Describe(ImageShape image) const override;
   absl::StatusOr<FittedMethod> Fit(const FitContext& context) const override;
+  std::vector<std::string> stored_generators() const override;
 
   // Parameters (all optional): network, network_version, layers
   // ("conv1,conv3,fc7"), alpha, n_feat, standardize_voxels, norm_correction,
-  // optimizer ("lbfgs", "gd"), iterations, tv_weight.
+  // optimizer ("lbfgs", "gd"), iterations, tv_weight, generator,
+  // generator_version.
   static absl::StatusOr<std::shared_ptr<const Method>> Create(const MethodParameters& parameters);
   static absl::StatusOr<PipelineStages> Load(const std::string& dir, const ModelManifest& m);
 
