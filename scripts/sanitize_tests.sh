@@ -23,7 +23,8 @@ if [ ${#targets[@]} -eq 0 ]; then
            server_reconstruction_service_test server_request_coalescer_test
            server_worker_pool_test core_data_test core_decoding_test core_evaluation_test
            core_pipeline_test core_features_test core_generation_test core_fattention_test
-           workers_batcher_test workers_registry_test client_report_test client_bundle_test)
+           workers_batcher_test workers_registry_test client_report_test client_bundle_test
+           core_shen_test)
 fi
 cmake --build "$build" -j2 --target "${targets[@]}" || exit 1
 [ $build_only -eq 1 ] && exit 0

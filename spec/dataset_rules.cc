@@ -106,7 +106,11 @@ absl::Status ValidateDatasetDescription(const v1::DatasetDescription& d) {
 }
 
 absl::Status ValidateUploadedDescription(const v1::DatasetDescription& d) {
-  if (absl::Status s = ValidateDatasetDescription(d); !s.ok()) return s;
+  // The upload is the file: `file` is whatever the client had it as, or
+  // nothing, and the service names the stored copy itself.
+  v1::DatasetDescription with_file = d;
+  if (with_file.file().empty()) with_file.set_file("uploaded");
+  if (absl::Status s = ValidateDatasetDescription(with_file); !s.ok()) return s;
   if (d.sources_size() > 0)
     return Bad(
         "an uploaded dataset is one file, but this description names sources; "

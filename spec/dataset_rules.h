@@ -26,7 +26,8 @@ absl::Status ValidateDatasetDescription(const voxel2pixel::v1::DatasetDescriptio
 inline constexpr int kMaxSources = 64;
 
 // ValidateDatasetDescription, and no sources: an uploaded dataset is the
-// one file uploaded (`v2p datasets upload` bundles sources into it).
+// one file uploaded (`v2p datasets upload` bundles sources into it), so
+// `file` may be empty.
 absl::Status ValidateUploadedDescription(const voxel2pixel::v1::DatasetDescription& d);
 
 }  // namespace v2p::spec

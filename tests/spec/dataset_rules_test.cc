@@ -92,6 +92,12 @@ TEST(DatasetRules, SourcesAreNamedAndEveryReferenceResolves) {
     EXPECT_THAT(s.message(), HasSubstr(expected));
     EXPECT_LE(s.message().size(), 300u) << expected;
   }
+  // An upload needs no `file`: the upload is the file.
+  v1::DatasetDescription upload;
+  upload.mutable_image()->CopyFrom(d.image());
+  upload.mutable_train()->set_betas("fmriTrn");
+  EXPECT_FALSE(ValidateDatasetDescription(upload).ok());
+  EXPECT_TRUE(ValidateUploadedDescription(upload).ok()) << ValidateUploadedDescription(upload);
   // A plain name is read from `file`, once there is one.
   d.set_file("labels.npz");
   d.mutable_train()->set_labels("labelTrn");

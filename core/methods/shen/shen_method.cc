@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -137,14 +138,16 @@ absl::StatusOr<StoredPrior> LoadPrior(const ShenOptions& o, const FitContext& c,
   return p;
 }
 
+// Numbers with every digit they hold (%.17g, %.9g for floats), so that a
+// loaded model starts and steps exactly as the one trained (six digits
+// moved the L-BFGS trajectory enough to flip an identification pair).
 std::string SettingsText(const ShenOptions& o) {
   const InversionOptions& i = o.inversion;
-  return absl::StrCat("optimizer: ", OptimizerName(i.optimizer), "\niterations: ", i.iterations,
-                      "\ntv_weight: ", i.tv_weight,
-                      "\nnorm_correction: ", o.norm_correction ? "true" : "false",
-                      "\nstart_value: ", i.start_value, "\nlr_start: ", i.lr_start,
-                      "\nlr_end: ", i.lr_end, "\nmomentum: ", i.momentum,
-                      "\ngenerator_prior: ", o.generator.empty() ? "false" : "true", "\n");
+  return absl::StrFormat(
+      "optimizer: %s\niterations: %d\ntv_weight: %.17g\nnorm_correction: %s\nstart_value: "
+      "%.9g\nlr_start: %.17g\nlr_end: %.17g\nmomentum: %.17g\ngenerator_prior: %s\n",
+      OptimizerName(i.optimizer), i.iterations, i.tv_weight, o.norm_correction ? "true" : "false",
+      i.start_value, i.lr_start, i.lr_end, i.momentum, o.generator.empty() ? "false" : "true");
 }
 
 absl::Status BadSetting(const std::string& path, absl::string_view line) {
