@@ -18,6 +18,7 @@ namespace v1 = voxel2pixel::v1;
 
 // Draws per sample one request may ask for (each is a generator pass).
 constexpr int kMaxSamplesPerRequest = 64;
+constexpr int kMaxRefineIterations = 10000;
 
 ReconstructionService::ReconstructionService(const Dispatcher* dispatcher, ModelCatalog* catalog,
                                              prometheus::Gauge* streams_in_flight,
@@ -50,6 +51,10 @@ absl::Status ReconstructionService::ValidateRequest(const v1::ReconstructRequest
     return absl::InvalidArgumentError(absl::StrCat("num_samples is ", request.num_samples(),
                                                    "; ask for 0 (no draws) to ",
                                                    kMaxSamplesPerRequest, " draws per sample"));
+  if (request.refine_iterations() < 0 || request.refine_iterations() > kMaxRefineIterations)
+    return absl::InvalidArgumentError(absl::StrCat("refine_iterations is ",
+                                                   request.refine_iterations(), "; ask for 0 (the ",
+                                                   "model's own) to ", kMaxRefineIterations));
   return absl::OkStatus();
 }
 

@@ -94,8 +94,11 @@ class RequestCoalescer {
     int in_flight = 0;  // batches sent and not yet answered
   };
 
+  // Requests with draws or with their own refine settings go alone: their
+  // fields are not the merged request's.
   bool Queues(const voxel2pixel::v1::ReconstructRequest& request) const {
     return options_.max_batch_size > 1 && request.num_samples() == 0 &&
+           request.refine_iterations() == 0 && !request.partial_results() &&
            request.samples_size() < options_.max_batch_size;
   }
   // The oldest queued requests of `group`, up to max_batch_size samples,

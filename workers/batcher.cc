@@ -89,8 +89,8 @@ void Batcher::Serve(Queue* q) {
     while (!q->items.empty()) {
       const Work& next = q->items.front()->work;
       const int n = static_cast<int>(next.betas.rows());
-      if (!batch.empty() && (rows + n > options_.max_batch_size || next.num_samples > 0 ||
-                             batch.front()->work.num_samples > 0)) {
+      if (!batch.empty() &&
+          (rows + n > options_.max_batch_size || next.alone() || batch.front()->work.alone())) {
         break;
       }
       rows += n;
@@ -132,6 +132,8 @@ void Batcher::RunBatch(const core::Pipeline& pipeline, std::vector<std::unique_p
     options.is_cancelled = work.is_cancelled;
     options.samples = work.num_samples;
     options.sample_seed = work.sample_seed;
+    options.refine_iterations = work.refine_iterations;
+    options.stop_refining = work.stop_refining;
     results = pipeline.Run(work.betas, options);
   } else {
     Eigen::MatrixXf all(rows, live.front()->work.betas.cols());

@@ -57,6 +57,11 @@ class Batcher {
     // request decodes the maps for all its rows and hands them only to the
     // requests that asked.
     bool attention = false;
+    // A refined pipeline (RunOptions::refine_iterations, stop_refining):
+    // a request that sets either runs as a batch of its own.
+    int refine_iterations = 0;
+    std::function<bool()> stop_refining;
+    bool alone() const { return num_samples > 0 || refine_iterations > 0 || stop_refining; }
   };
 
   // Starts serving `pipeline` (a model version just loaded): its queue and

@@ -41,6 +41,8 @@ void ToResultProto(const core::Reconstruction& rec, const core::ModelManifest& m
                    bool include_pixels, voxel2pixel::v1::ReconstructionResult* out) {
   out->set_model(manifest.name);
   out->set_model_version(manifest.version);
+  out->set_refine_iterations(rec.refine_iterations);
+  out->set_truncated(rec.truncated);
   if (rec.features.size() > 0) {
     Eigen::Index at = 0;
     for (const auto& layer : manifest.feature_layers) {

@@ -25,7 +25,13 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                          .Name("v2p_models_loaded")
                          .Help("Model versions loaded in this worker.")
                          .Register(registry)
-                         .Add({})) {}
+                         .Add({})),
+      refine_iterations_(prometheus::BuildCounter()
+                             .Name("v2p_refine_iterations_total")
+                             .Help("Refine-stage iterations (feature inversion) run for requests, "
+                                   "by model; a batch shared by several requests counts once per "
+                                   "request.")
+                             .Register(registry)) {}
 
 const StageHistograms& WorkerMetrics::ForModel(const std::string& model) {
   std::lock_guard<std::mutex> lock(mu_);

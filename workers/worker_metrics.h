@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -40,12 +41,17 @@ class WorkerMetrics {
   void RecordBatch(int rows) { batch_size_.Observe(rows); }
   void SetQueuedRows(int rows) { queued_rows_.Set(rows); }
   void SetModelsLoaded(int models) { models_loaded_.Set(models); }
+  // Refine-stage iterations run for one request of `model`.
+  void RecordRefineIterations(const std::string& model, int iterations) {
+    refine_iterations_.Add({{"model", model}}).Increment(iterations);
+  }
 
  private:
   prometheus::Family<prometheus::Histogram>& stage_;
   prometheus::Histogram& batch_size_;
   prometheus::Gauge& queued_rows_;
   prometheus::Gauge& models_loaded_;
+  prometheus::Family<prometheus::Counter>& refine_iterations_;
   std::mutex mu_;
   std::map<std::string, StageHistograms> per_model_;  // nodes stay put
 };

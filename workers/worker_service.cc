@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <functional>
 #include <thread>
 #include <utility>
 
@@ -13,6 +16,22 @@
 #include "workers/spec_files.h"
 
 namespace v2p::worker {
+namespace {
+
+// For partial results: fires once a quarter of the time left now (at most
+// 100 ms) remains before `deadline`, so that the images so far can still
+// reach the caller; never for a call without a deadline.
+std::function<bool()> StopBeforeDeadline(std::chrono::system_clock::time_point deadline) {
+  const auto now = std::chrono::system_clock::now();
+  if (deadline == std::chrono::system_clock::time_point::max()) return [] { return false; };
+  const auto left = deadline > now ? deadline - now : std::chrono::system_clock::duration::zero();
+  const auto margin =
+      std::min<std::chrono::system_clock::duration>(left / 4, std::chrono::milliseconds(100));
+  const auto stop_at = deadline - margin;
+  return [stop_at] { return std::chrono::system_clock::now() >= stop_at; };
+}
+
+}  // namespace
 
 namespace v1 = voxel2pixel::v1;
 
@@ -75,6 +94,8 @@ void WorkerService::Submit(grpc::CallbackServerContext* context,
   work.num_samples = request->num_samples();
   work.sample_seed = request->sample_seed();
   work.attention = request->include_attention();
+  work.refine_iterations = request->refine_iterations();
+  if (request->partial_results()) work.stop_refining = StopBeforeDeadline(context->deadline());
   batcher_->Submit(pipeline, std::move(work),
                    [this, context, request, response, reactor, pipeline, before_queue, received,
                     is_retry](Batcher::Result recs) {
@@ -105,6 +126,8 @@ void WorkerService::Answer(const v1::ReconstructRequest& request, const core::Pi
   for (auto& r : *response->mutable_results())
     ToDurationProto(elapsed, r.mutable_timings()->mutable_total());
   if (metrics_ != nullptr) {
+    if (!recs.empty() && recs.front().refine_iterations > 0)
+      metrics_->RecordRefineIterations(request.model(), recs.front().refine_iterations);
     const StageHistograms& stages = metrics_->ForModel(request.model());
     for (auto& r : recs) {
       r.timings.total = elapsed;

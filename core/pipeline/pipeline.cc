@@ -175,10 +175,7 @@ absl::Status Pipeline::Generate(const Eigen::MatrixXf& targets, const RunOptions
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf& betas,
-                                                          const RunOptions& options) const {
-  Stopwatch total, stage;
-  StageTimings t;
+absl::Status Pipeline::CheckRun(const Eigen::MatrixXf& betas, const RunOptions& options) const {
   if (betas.rows() == 0) return absl::InvalidArgumentError("no samples to reconstruct");
   if (betas.cols() != num_voxels()) {
     return absl::InvalidArgumentError(absl::StrCat("model ", manifest_.name, " expects ",
@@ -201,6 +198,18 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf&
                      generator_ == nullptr ? "none" : generator_->Describe(),
                      "; attention maps come from foreground-attention (fattention) models"));
   }
+  if (options.refine_iterations > 0 && refiner_ == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat("model ", manifest_.name,
+                                                   " has no refine stage to run ",
+                                                   options.refine_iterations, " iterations of"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf& betas,
+                                                          const RunOptions& options) const {
+  Stopwatch total, stage;
+  StageTimings t;
+  RETURN_IF_ERROR(CheckRun(betas, options));
   Eigen::MatrixXf x = betas;
   decoder_->Standardize(&x);
   t.preprocess = stage.Lap();
@@ -218,6 +227,8 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf&
   }
   Eigen::MatrixXf images, attention;
   std::vector<Eigen::MatrixXf> draws;
+  int refine_iterations = 0;
+  bool truncated = false;
   if (generator_ != nullptr) {
     RETURN_IF_ERROR(CheckCancelled(options, "generate"));
     RETURN_IF_ERROR(Generate(targets, options, &images, &draws, &attention));
@@ -225,7 +236,14 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf&
   }
   if (refiner_ != nullptr) {
     RETURN_IF_ERROR(CheckCancelled(options, "refine"));
-    ASSIGN_OR_RETURN(images, refiner_->Refine(targets, images, options.is_cancelled));
+    RefineControl control;
+    control.is_cancelled = options.is_cancelled;
+    control.iterations = options.refine_iterations;
+    control.stop_early = options.stop_refining;
+    ASSIGN_OR_RETURN(Refined refined, refiner_->Refine(targets, images, control));
+    images = std::move(refined.images);
+    refine_iterations = refined.iterations;
+    truncated = refined.truncated;
     if (images.rows() != betas.rows() || images.cols() != image_shape().num_pixels()) {
       return absl::InternalError(absl::StrCat(
           "refiner ", refiner_->Describe(), " gave ", images.rows(), " x ", images.cols(),
@@ -242,7 +260,11 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf&
                             image_shape(), options.encode_png));
   t.encode = stage.Lap();
   t.total = total.Elapsed();
-  for (auto& r : out) r.timings = t;
+  for (auto& r : out) {
+    r.timings = t;
+    r.refine_iterations = refine_iterations;
+    r.truncated = truncated;
+  }
   return out;
 }
 

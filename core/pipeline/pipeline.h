@@ -32,8 +32,14 @@ struct RunOptions {
   // Also return the generator's decoded attention map per sample
   // (Generator::Attention). INVALID_ARGUMENT for a pipeline without one.
   bool attention = false;
-  // Checked between stages; when it returns true Run() stops with CANCELLED.
+  // Checked between stages (and by a refiner every iteration); when it
+  // returns true Run() stops with CANCELLED.
   std::function<bool()> is_cancelled;
+  // A pipeline with a refine stage: the iterations to run (0: the model's
+  // own; INVALID_ARGUMENT for a pipeline without one), and a condition
+  // that stops the refiner early with the images so far, marked truncated.
+  int refine_iterations = 0;
+  std::function<bool()> stop_refining;
 };
 
 struct Reconstruction {
@@ -43,6 +49,10 @@ struct Reconstruction {
   // unless it has a generator).
   Eigen::VectorXf features;
   std::string png;  // empty unless RunOptions::encode_png
+  // A refined pipeline: the refiner's iterations for this sample's batch,
+  // and whether RunOptions::stop_refining cut them short.
+  int refine_iterations = 0;
+  bool truncated = false;
   // RunOptions::samples draws (clipped like pixels) and the per-pixel
   // standard deviation over them (population SD); PNGs as for png, the SD
   // map scaled by 2 (0.5, the largest SD of values in [0, 1], is white).
@@ -110,6 +120,9 @@ class Pipeline {
         generator_(std::move(stages.generator)),
         condition_units_(std::move(stages.condition_units)),
         refiner_(std::move(stages.refiner)) {}
+  // The samples and what `options` ask, against this pipeline: the errors
+  // Run() documents.
+  absl::Status CheckRun(const Eigen::MatrixXf& betas, const RunOptions& options) const;
   // The generator's images (and draws, and attention maps when asked) for
   // the decoded targets.
   absl::Status Generate(const Eigen::MatrixXf& targets, const RunOptions& options,

@@ -15,6 +15,30 @@
 
 namespace v2p::core {
 
+// What one request asks of the refine stage.
+struct RefineControl {
+  // Checked at least once per iteration; when it fires the refiner returns
+  // CANCELLED.
+  std::function<bool()> is_cancelled;
+  // The request's iteration count; 0: the model's own.
+  int iterations = 0;
+  // Checked at least once per iteration; when it fires the refiner stops
+  // and returns the images so far, marked truncated (a deadline the caller
+  // asked partial results for).
+  std::function<bool()> stop_early;
+  // Called every `progress_every` iterations (0: never) with the iteration
+  // count, each sample's loss and the images so far (n x pixels).
+  int progress_every = 0;
+  std::function<void(int iteration, const Eigen::VectorXd& loss, const Eigen::MatrixXf& images)>
+      on_progress;
+};
+
+struct Refined {
+  Eigen::MatrixXf images;  // n x pixels, row-major HWC
+  int iterations = 0;      // iterations run
+  bool truncated = false;  // stop_early fired before the last iteration
+};
+
 class Refiner {
  public:
   virtual ~Refiner() = default;
@@ -24,12 +48,11 @@ class Refiner {
 
   // decoded: n x the decoder's outputs. start: n x pixels, the generator's
   // images (clipped when the model clips), or 0 x 0 when the pipeline has
-  // no generator and the refiner starts on its own. Returns n x pixels,
-  // row-major HWC. `is_cancelled` may be empty; otherwise it is to be
-  // checked at least once per iteration, returning CANCELLED when it fires.
-  virtual absl::StatusOr<Eigen::MatrixXf> Refine(
-      const Eigen::MatrixXf& decoded, const Eigen::MatrixXf& start,
-      const std::function<bool()>& is_cancelled) const = 0;
+  // no generator and the refiner starts on its own. INVALID_ARGUMENT for an
+  // iteration count the refiner does not take.
+  virtual absl::StatusOr<Refined> Refine(const Eigen::MatrixXf& decoded,
+                                         const Eigen::MatrixXf& start,
+                                         const RefineControl& control) const = 0;
 };
 
 }  // namespace v2p::core

@@ -8,8 +8,11 @@
 #include <cmath>
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/base/files.h"
 #include "core/data/dataset.h"
 #include "core/data/npy.h"
@@ -23,6 +26,7 @@
 #include "experiments/feature_commands.h"
 #include "experiments/generator_commands.h"
 #include "gtest/gtest.h"
+#include "server/subprocess.h"
 #include "tests/testing/digit69.h"
 #include "tests/testing/reconstruct.h"
 #include "tests/testing/server_process.h"
@@ -196,7 +200,13 @@ TEST_F(FeatureDecoding, ShenModelTrainsAsAJobAndReconstructsOverGrpc) {
     EXPECT_NE(train.output.find("over generator prior_DeCNN's input"), std::string::npos)
         << train.output;
   }
-  auto server = testing::ServerProcess::Start(*repo_, {"--workers=spawn:1", "--worker_device=cpu"});
+  // A worker of our own, to read its metrics.
+  auto worker = server::SpawnWithReadyFd({testing::BinDir() + "/v2p-worker", "--repo=" + *repo_,
+                                          "--port=0", "--device=cpu", "--metrics_port=0"},
+                                         absl::Seconds(60));
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  auto server =
+      testing::ServerProcess::Start(*repo_, {absl::StrCat("--workers=127.0.0.1:", worker->port)});
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
   const std::string at = " --server " + (*server)->address();
@@ -247,6 +257,54 @@ TEST_F(FeatureDecoding, ShenModelTrainsAsAJobAndReconstructsOverGrpc) {
   v1::ReconstructResponse again;
   ASSERT_TRUE(testing::ReconstructTestTrials(*stub, "shen", *ds, true, 0, &again).ok());
   EXPECT_EQ(again.results_size(), n);
+
+  // The request's own iteration count, bounded by the service.
+  req.set_include_pixels(true);
+  req.set_refine_iterations(5);
+  v1::ReconstructResponse five;
+  grpc::ClientContext five_ctx;
+  ASSERT_TRUE(stub->Reconstruct(&five_ctx, req, &five).ok());
+  ASSERT_EQ(five.results_size(), n);
+  EXPECT_EQ(five.results(0).refine_iterations(), 5);
+  EXPECT_FALSE(five.results(0).truncated());
+  EXPECT_EQ(again.results(0).refine_iterations(), 200);  // the model's own
+  req.set_refine_iterations(20000);
+  grpc::ClientContext too_many_ctx;
+  const grpc::Status too_many = stub->Reconstruct(&too_many_ctx, req, &cut);
+  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(too_many.error_message().find("refine_iterations is 20000"), std::string::npos);
+  v1::ReconstructRequest plain = req;
+  plain.set_model("features_ridge");  // a features model: no refine stage
+  plain.set_refine_iterations(5);
+  grpc::ClientContext plain_ctx;
+  EXPECT_EQ(stub->Reconstruct(&plain_ctx, plain, &cut).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // At a short deadline, with partial results asked for: the images so far,
+  // marked truncated, before the deadline; without: DEADLINE_EXCEEDED (above).
+  req.set_refine_iterations(10000);
+  req.set_partial_results(true);
+  grpc::ClientContext partial_ctx;
+  partial_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1500));
+  v1::ReconstructResponse partial;
+  const grpc::Status partial_status = stub->Reconstruct(&partial_ctx, req, &partial);
+  ASSERT_TRUE(partial_status.ok()) << partial_status.error_message();
+  ASSERT_EQ(partial.results_size(), n);
+  EXPECT_TRUE(partial.results(0).truncated());
+  EXPECT_GT(partial.results(0).refine_iterations(), 0);
+  EXPECT_LT(partial.results(0).refine_iterations(), 10000);
+  EXPECT_EQ(partial.results(0).image().pixels_size(), 784);
+  std::printf("partial results at a 1.5 s deadline: %d of 10000 iterations\n",
+              partial.results(0).refine_iterations());
+
+  // Every iteration run is counted, by model.
+  const auto metrics = testing::RunCommand(
+      absl::StrCat("curl -s http://127.0.0.1:", worker->metrics_port, "/metrics"));
+  double counted = 0;
+  for (absl::string_view line : absl::StrSplit(metrics.output, '\n'))
+    if (absl::ConsumePrefix(&line, "v2p_refine_iterations_total{model=\"shen\"} "))
+      ASSERT_TRUE(absl::SimpleAtod(line, &counted)) << line;
+  EXPECT_GE(counted, 200 + 200 + 5 + partial.results(0).refine_iterations()) << metrics.output;
 
   // The prior model, loaded by the worker from its version directory.
   v1::ReconstructResponse dgn;

@@ -54,17 +54,28 @@ class ShenRefiner final : public Refiner {
                         norm_correction_ ? ", norm-corrected" : "", ")");
   }
 
-  absl::StatusOr<Eigen::MatrixXf> Refine(const Eigen::MatrixXf& decoded, const Eigen::MatrixXf&,
-                                         const std::function<bool()>& is_cancelled) const override {
+  absl::StatusOr<Refined> Refine(const Eigen::MatrixXf& decoded, const Eigen::MatrixXf&,
+                                 const RefineControl& control) const override {
     ASSIGN_OR_RETURN(const LayerFeatures targets, Split(decoded));
     InversionOptions o = inversion_;
-    o.should_stop = is_cancelled;
+    if (control.iterations > 0) o.iterations = control.iterations;
+    bool cancelled = false;
+    o.should_stop = [&] {
+      cancelled = control.is_cancelled && control.is_cancelled();
+      return cancelled || (control.stop_early && control.stop_early());
+    };
+    o.progress_every = control.progress_every;
+    o.on_progress = control.on_progress;
     if (generator_) o.prior = &prior_;
     ASSIGN_OR_RETURN(InversionResult r, InvertFeatures(*network_, targets, image_, o));
-    if (r.stopped_early)
+    if (cancelled)
       return absl::CancelledError(
           absl::StrCat("cancelled after ", r.iterations, " of ", o.iterations, " iterations"));
-    return std::move(r.images);
+    Refined out;
+    out.images = std::move(r.images);
+    out.iterations = r.iterations;
+    out.truncated = r.stopped_early;
+    return out;
   }
 
  private:

@@ -234,18 +234,21 @@ class StepRefiner final : public Refiner {
   StepRefiner(int iterations, int num_pixels, std::atomic<int>* steps)
       : iterations_(iterations), num_pixels_(num_pixels), steps_(steps) {}
   std::string Describe() const override { return "step refiner"; }
-  absl::StatusOr<Eigen::MatrixXf> Refine(const Eigen::MatrixXf& decoded,
-                                         const Eigen::MatrixXf& start,
-                                         const std::function<bool()>& is_cancelled) const override {
-    Eigen::MatrixXf x =
+  absl::StatusOr<Refined> Refine(const Eigen::MatrixXf& decoded, const Eigen::MatrixXf& start,
+                                 const RefineControl& control) const override {
+    Refined r;
+    r.images =
         start.rows() > 0 ? start : Eigen::MatrixXf::Constant(decoded.rows(), num_pixels_, 0.5f);
-    const Eigen::MatrixXf target = 1.0f - x.array();
-    for (int k = 0; k < iterations_; ++k) {
-      if (is_cancelled && is_cancelled()) return absl::CancelledError("refine cancelled");
+    const Eigen::MatrixXf target = 1.0f - r.images.array();
+    const int iterations = control.iterations > 0 ? control.iterations : iterations_;
+    for (; r.iterations < iterations; ++r.iterations) {
+      if (control.is_cancelled && control.is_cancelled())
+        return absl::CancelledError("refine cancelled");
+      if (control.stop_early && control.stop_early()) return r.truncated = true, r;
       ++*steps_;
-      x += 0.5f * (target - x);
+      r.images += 0.5f * (target - r.images);
     }
-    return x;
+    return r;
   }
 
  private:
