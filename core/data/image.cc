@@ -15,29 +15,40 @@
 
 namespace v2p::core {
 
+namespace {
+
+// Calls f(row-major HWC index, MATLAB column-major index) for every value
+// of an image of `shape`: pixel (r, c) of channel k at (r*W + c)*C + k and
+// at k*H*W + c*H + r.
+template <typename F>
+void ForEachLayoutIndex(ImageShape shape, F f) {
+  const int h = shape.height, w = shape.width, ch = shape.channels;
+  for (int k = 0; k < ch; ++k)
+    for (int r = 0; r < h; ++r)
+      for (int c = 0; c < w; ++c) f((r * w + c) * ch + k, k * h * w + c * h + r);
+}
+
+}  // namespace
+
 Eigen::MatrixXd ToRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape,
                                  ImageLayout layout) {
   if (layout == ImageLayout::kRowMajor) return images;
-  const int h = shape.height, w = shape.width, ch = shape.channels;
   Eigen::MatrixXd out(images.rows(), images.cols());
-  for (Eigen::Index n = 0; n < images.rows(); ++n) {
-    for (int k = 0; k < ch; ++k)
-      for (int r = 0; r < h; ++r)
-        for (int c = 0; c < w; ++c) out(n, (r * w + c) * ch + k) = images(n, k * h * w + c * h + r);
-  }
+  for (Eigen::Index n = 0; n < images.rows(); ++n)
+    ForEachLayoutIndex(shape, [&](int row_major, int column_major) {
+      out(n, row_major) = images(n, column_major);
+    });
   return out;
 }
 
 Eigen::MatrixXd FromRowMajorImages(const Eigen::MatrixXd& images, ImageShape shape,
                                    ImageLayout layout) {
   if (layout == ImageLayout::kRowMajor) return images;
-  const int h = shape.height, w = shape.width, ch = shape.channels;
   Eigen::MatrixXd out(images.rows(), images.cols());
-  for (Eigen::Index n = 0; n < images.rows(); ++n) {
-    for (int k = 0; k < ch; ++k)
-      for (int r = 0; r < h; ++r)
-        for (int c = 0; c < w; ++c) out(n, k * h * w + c * h + r) = images(n, (r * w + c) * ch + k);
-  }
+  for (Eigen::Index n = 0; n < images.rows(); ++n)
+    ForEachLayoutIndex(shape, [&](int row_major, int column_major) {
+      out(n, column_major) = images(n, row_major);
+    });
   return out;
 }
 
