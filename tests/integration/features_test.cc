@@ -171,35 +171,107 @@ TEST_F(FeatureDecoding, ShenInversionOfTrueFeaturesRecoversTheTestStimuli) {
   EXPECT_EQ(s->identification_pcc, 1.0);
 }
 
+// The deep-generator-network prior: a DeCNN on fc6, and a "shen" model
+// inverting over its input, trained locally into `repo`.
+void TrainShenPriorModel(const std::string& repo) {
+  client::GeneratorsTrainOptions o;
+  o.repo = repo;
+  o.kind = "DeCNN";
+  o.name = "prior_DeCNN";
+  o.data_root = testing::DataDir();
+  o.epochs = 3;
+  ASSERT_TRUE(client::RunGeneratorsTrain(o).ok());
+  const std::string spec = repo + "/spec_shen_dgn.pbtxt";
+  ASSERT_TRUE(core::WriteFile(spec,
+                              "method { name: \"shen\" parameters { key: \"generator\" value: "
+                              "\"prior_DeCNN\" } parameters { key: \"optimizer\" value: "
+                              "\"gd\" } parameters { key: \"layers\" value: \"conv1\" } }")
+                  .ok());
+  const auto train = testing::RunCommand(absl::StrCat(
+      testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+      "/examples/digit69_dataset.pbtxt --spec ", spec, " --repo ", repo, " --model shen_dgn"));
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("over generator prior_DeCNN's input"), std::string::npos)
+      << train.output;
+}
+
+// The images of a response, one row per result (28 x 28).
+Eigen::MatrixXd ImagesOf(const v1::ReconstructResponse& resp) {
+  Eigen::MatrixXd rec(resp.results_size(), 784);
+  for (int i = 0; i < resp.results_size(); ++i) {
+    EXPECT_EQ(resp.results(i).image().pixels_size(), 784);
+    for (int p = 0; p < 784 && p < resp.results(i).image().pixels_size(); ++p)
+      rec(i, p) = resp.results(i).image().pixels(p);
+  }
+  return rec;
+}
+
+// The request's own iteration count, bounded by the service, and partial
+// results at a short deadline (the images so far, marked truncated).
+// Returns the iterations the partial request ran.
+int ExpectRefineControls(v1::Reconstruction::Stub& stub, v1::ReconstructRequest req, int n) {
+  req.set_include_pixels(true);
+  req.set_refine_iterations(5);
+  v1::ReconstructResponse five, refused;
+  grpc::ClientContext five_ctx;
+  EXPECT_TRUE(stub.Reconstruct(&five_ctx, req, &five).ok());
+  EXPECT_EQ(five.results_size(), n);
+  if (five.results_size() > 0) {
+    EXPECT_EQ(five.results(0).refine_iterations(), 5);
+    EXPECT_FALSE(five.results(0).truncated());
+  }
+  req.set_refine_iterations(20000);
+  grpc::ClientContext too_many_ctx;
+  const grpc::Status too_many = stub.Reconstruct(&too_many_ctx, req, &refused);
+  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(too_many.error_message().find("refine_iterations is 20000"), std::string::npos);
+  v1::ReconstructRequest plain = req;
+  plain.set_model("features_ridge");  // a features model: no refine stage
+  plain.set_refine_iterations(5);
+  grpc::ClientContext plain_ctx;
+  EXPECT_EQ(stub.Reconstruct(&plain_ctx, plain, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  req.set_refine_iterations(10000);
+  req.set_partial_results(true);
+  grpc::ClientContext partial_ctx;
+  partial_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1500));
+  v1::ReconstructResponse partial;
+  const grpc::Status partial_status = stub.Reconstruct(&partial_ctx, req, &partial);
+  EXPECT_TRUE(partial_status.ok()) << partial_status.error_message();
+  EXPECT_EQ(partial.results_size(), n);
+  if (partial.results_size() == 0) return 0;
+  EXPECT_TRUE(partial.results(0).truncated());
+  EXPECT_GT(partial.results(0).refine_iterations(), 0);
+  EXPECT_LT(partial.results(0).refine_iterations(), 10000);
+  EXPECT_EQ(partial.results(0).image().pixels_size(), 784);
+  std::printf("partial results at a 1.5 s deadline: %d of 10000 iterations\n",
+              partial.results(0).refine_iterations());
+  return partial.results(0).refine_iterations();
+}
+
+// v2p_refine_iterations_total{model="shen"} on a worker's /metrics.
+double RefineIterationsCounted(int metrics_port) {
+  const auto metrics =
+      testing::RunCommand(absl::StrCat("curl -s http://127.0.0.1:", metrics_port, "/metrics"));
+  double counted = 0;
+  for (absl::string_view line : absl::StrSplit(metrics.output, '\n'))
+    if (absl::ConsumePrefix(&line, "v2p_refine_iterations_total{model=\"shen\"} "))
+      EXPECT_TRUE(absl::SimpleAtod(line, &counted)) << line;
+  return counted;
+}
+
 // The "shen" method (examples/digit69_shen.pbtxt) trained as a job through
 // the service and served over gRPC: its images beat the mean image, the
 // refine stage is timed, the decoded layers come back; a deadline shorter
 // than the refinement ends that request with DEADLINE_EXCEEDED and the
-// worker serves the next one.
+// worker serves the next one; the request's own iterations and partial
+// results (ExpectRefineControls); every iteration counted; and a model
+// with the generator prior, loaded by the worker.
 TEST_F(FeatureDecoding, ShenModelTrainsAsAJobAndReconstructsOverGrpc) {
   auto ds = core::LoadDataset(testing::Digit69Options());
   ASSERT_TRUE(ds.ok()) << ds.status();
-  {  // The deep-generator-network prior: a DeCNN on fc6, trained locally.
-    client::GeneratorsTrainOptions o;
-    o.repo = *repo_;
-    o.kind = "DeCNN";
-    o.name = "prior_DeCNN";
-    o.data_root = testing::DataDir();
-    o.epochs = 3;
-    ASSERT_TRUE(client::RunGeneratorsTrain(o).ok());
-    const std::string spec = *repo_ + "/spec_shen_dgn.pbtxt";
-    ASSERT_TRUE(core::WriteFile(spec,
-                                "method { name: \"shen\" parameters { key: \"generator\" value: "
-                                "\"prior_DeCNN\" } parameters { key: \"optimizer\" value: "
-                                "\"gd\" } parameters { key: \"layers\" value: \"conv1\" } }")
-                    .ok());
-    const auto train = testing::RunCommand(absl::StrCat(
-        testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-        "/examples/digit69_dataset.pbtxt --spec ", spec, " --repo ", *repo_, " --model shen_dgn"));
-    ASSERT_EQ(train.exit_code, 0) << train.output;
-    EXPECT_NE(train.output.find("over generator prior_DeCNN's input"), std::string::npos)
-        << train.output;
-  }
+  ASSERT_NO_FATAL_FAILURE(TrainShenPriorModel(*repo_));
   // A worker of our own, to read its metrics.
   auto worker = server::SpawnWithReadyFd({testing::BinDir() + "/v2p-worker", "--repo=" + *repo_,
                                           "--port=0", "--device=cpu", "--metrics_port=0"},
@@ -225,16 +297,12 @@ TEST_F(FeatureDecoding, ShenModelTrainsAsAJobAndReconstructsOverGrpc) {
   const grpc::Status st = testing::ReconstructTestTrials(*stub, "shen", *ds, true, 0, &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(resp.results_size(), n);
-  Eigen::MatrixXd rec(n, 784);
-  for (int i = 0; i < n; ++i) {
-    const auto& r = resp.results(i);
-    ASSERT_EQ(r.image().pixels_size(), 784);
+  for (const auto& r : resp.results()) {
     EXPECT_EQ(r.features_size(), 7);  // conv1..fc7
     EXPECT_TRUE(r.timings().has_refine());
-    for (int p = 0; p < 784; ++p) rec(i, p) = r.image().pixels(p);
   }
   const Eigen::RowVectorXd mean_image = ds->train.stimuli.colwise().mean();
-  auto scores = core::ScoreReconstructions(rec, ds->test.stimuli, ds->image);
+  auto scores = core::ScoreReconstructions(ImagesOf(resp), ds->test.stimuli, ds->image);
   auto base = core::ScoreReconstructions(mean_image.replicate(n, 1), ds->test.stimuli, ds->image);
   ASSERT_TRUE(scores.ok() && base.ok());
   std::printf(
@@ -256,63 +324,17 @@ TEST_F(FeatureDecoding, ShenModelTrainsAsAJobAndReconstructsOverGrpc) {
             grpc::StatusCode::DEADLINE_EXCEEDED);
   v1::ReconstructResponse again;
   ASSERT_TRUE(testing::ReconstructTestTrials(*stub, "shen", *ds, true, 0, &again).ok());
-  EXPECT_EQ(again.results_size(), n);
-
-  // The request's own iteration count, bounded by the service.
-  req.set_include_pixels(true);
-  req.set_refine_iterations(5);
-  v1::ReconstructResponse five;
-  grpc::ClientContext five_ctx;
-  ASSERT_TRUE(stub->Reconstruct(&five_ctx, req, &five).ok());
-  ASSERT_EQ(five.results_size(), n);
-  EXPECT_EQ(five.results(0).refine_iterations(), 5);
-  EXPECT_FALSE(five.results(0).truncated());
+  ASSERT_EQ(again.results_size(), n);
   EXPECT_EQ(again.results(0).refine_iterations(), 200);  // the model's own
-  req.set_refine_iterations(20000);
-  grpc::ClientContext too_many_ctx;
-  const grpc::Status too_many = stub->Reconstruct(&too_many_ctx, req, &cut);
-  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(too_many.error_message().find("refine_iterations is 20000"), std::string::npos);
-  v1::ReconstructRequest plain = req;
-  plain.set_model("features_ridge");  // a features model: no refine stage
-  plain.set_refine_iterations(5);
-  grpc::ClientContext plain_ctx;
-  EXPECT_EQ(stub->Reconstruct(&plain_ctx, plain, &cut).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
 
-  // At a short deadline, with partial results asked for: the images so far,
-  // marked truncated, before the deadline; without: DEADLINE_EXCEEDED (above).
-  req.set_refine_iterations(10000);
-  req.set_partial_results(true);
-  grpc::ClientContext partial_ctx;
-  partial_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1500));
-  v1::ReconstructResponse partial;
-  const grpc::Status partial_status = stub->Reconstruct(&partial_ctx, req, &partial);
-  ASSERT_TRUE(partial_status.ok()) << partial_status.error_message();
-  ASSERT_EQ(partial.results_size(), n);
-  EXPECT_TRUE(partial.results(0).truncated());
-  EXPECT_GT(partial.results(0).refine_iterations(), 0);
-  EXPECT_LT(partial.results(0).refine_iterations(), 10000);
-  EXPECT_EQ(partial.results(0).image().pixels_size(), 784);
-  std::printf("partial results at a 1.5 s deadline: %d of 10000 iterations\n",
-              partial.results(0).refine_iterations());
+  const int partial_iterations = ExpectRefineControls(*stub, req, n);
+  const double counted = RefineIterationsCounted(worker->metrics_port);
+  EXPECT_GE(counted, 200 + 200 + 5 + partial_iterations);
 
-  // Every iteration run is counted, by model.
-  const auto metrics = testing::RunCommand(
-      absl::StrCat("curl -s http://127.0.0.1:", worker->metrics_port, "/metrics"));
-  double counted = 0;
-  for (absl::string_view line : absl::StrSplit(metrics.output, '\n'))
-    if (absl::ConsumePrefix(&line, "v2p_refine_iterations_total{model=\"shen\"} "))
-      ASSERT_TRUE(absl::SimpleAtod(line, &counted)) << line;
-  EXPECT_GE(counted, 200 + 200 + 5 + partial.results(0).refine_iterations()) << metrics.output;
-
-  // The prior model, loaded by the worker from its version directory.
   v1::ReconstructResponse dgn;
   ASSERT_TRUE(testing::ReconstructTestTrials(*stub, "shen_dgn", *ds, true, 0, &dgn).ok());
   ASSERT_EQ(dgn.results_size(), n);
-  for (int i = 0; i < n; ++i)
-    for (int p = 0; p < 784; ++p) rec(i, p) = dgn.results(i).image().pixels(p);
-  auto dgn_scores = core::ScoreReconstructions(rec, ds->test.stimuli, ds->image);
+  auto dgn_scores = core::ScoreReconstructions(ImagesOf(dgn), ds->test.stimuli, ds->image);
   ASSERT_TRUE(dgn_scores.ok());
   std::printf("shen with the DGN prior over gRPC: PCC %.3f, identification %.3f\n", dgn_scores->pcc,
               dgn_scores->identification_pcc);
