@@ -510,40 +510,33 @@ void ExpectQualityFloor(v1::Reconstruction::Stub& stub, const std::string& model
   EXPECT_GE(scores->identification_pcc, 0.7);
 }
 
-// Two paths to a generator pipeline: DeCNN trained by `v2p generators
-// train` and referenced as stored; ICG trained by the service itself as a
-// long-running job from an uploaded dataset that carries unpaired images.
-TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
-  {
-    client::GeneratorsTrainOptions o;
-    o.repo = *repo_;
-    o.kind = "DeCNN";
-    o.data_root = testing::DataDir();
-    o.epochs = 4;
-    auto r = client::RunGeneratorsTrain(o);
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_TRUE(std::filesystem::exists(r->dir + "/generator.txt"));
-    EXPECT_GT(r->pcc, r->mean_pcc + 0.05);
-    EXPECT_GE(r->identification, 0.8);
-    const std::string spec = *repo_ + "/spec_DeCNN.pbtxt";
-    auto text = core::ReadFile(testing::SourceDir() + "/examples/digit69_features_icg.pbtxt");
-    ASSERT_TRUE(text.ok());
-    ASSERT_TRUE(
-        core::WriteFile(spec, absl::StrReplaceAll(*text, {{"digit69_ICG", "digit69_DeCNN"}})).ok());
-    const auto train = testing::RunCommand(absl::StrCat(
-        testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
-        "/examples/digit69_dataset.pbtxt --spec ", spec, " --repo ", *repo_, " --model gen_DeCNN"));
-    ASSERT_EQ(train.exit_code, 0) << train.output;
-  }
+// DeCNN trained by `v2p generators train` and referenced as stored by a
+// features pipeline, gen_DeCNN, trained locally into `repo`.
+void TrainStoredDeCNNModel(const std::string& repo) {
+  client::GeneratorsTrainOptions o;
+  o.repo = repo;
+  o.kind = "DeCNN";
+  o.data_root = testing::DataDir();
+  o.epochs = 4;
+  auto r = client::RunGeneratorsTrain(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(std::filesystem::exists(r->dir + "/generator.txt"));
+  EXPECT_GT(r->pcc, r->mean_pcc + 0.05);
+  EXPECT_GE(r->identification, 0.8);
+  const std::string spec = repo + "/spec_DeCNN.pbtxt";
+  auto text = core::ReadFile(testing::SourceDir() + "/examples/digit69_features_icg.pbtxt");
+  ASSERT_TRUE(text.ok());
+  ASSERT_TRUE(
+      core::WriteFile(spec, absl::StrReplaceAll(*text, {{"digit69_ICG", "digit69_DeCNN"}})).ok());
+  const auto train = testing::RunCommand(absl::StrCat(
+      testing::BinDir(), "/v2p train --dataset ", testing::SourceDir(),
+      "/examples/digit69_dataset.pbtxt --spec ", spec, " --repo ", repo, " --model gen_DeCNN"));
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+}
 
-  auto ds = core::LoadDataset(testing::Digit69Options());
-  ASSERT_TRUE(ds.ok()) << ds.status();
-  auto server = testing::ServerProcess::Start(*repo_, {"--workers=spawn:1", "--worker_device=cpu"});
-  ASSERT_TRUE(server.ok()) << server.status();
-  const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
-  const std::string at = " --server " + (*server)->address();
-
-  // The lab's upload: digit69 plus X_prior in one file, named as unpaired.
+// The lab's upload (digit69 plus X_prior in one file, named as unpaired)
+// and an ICG pipeline, gen_ICG, trained by the service as a job on it.
+void UploadAndTrainIcg(const std::string& cli, const std::string& at) {
   const std::string scratch = testing::MakeTempDir("features_upload");
   auto written = testing::WriteDigit69WithPrior(scratch + "/digit69_prior.mat");
   ASSERT_TRUE(written.ok()) << written.status();
@@ -569,28 +562,12 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
   ASSERT_EQ(train.exit_code, 0) << train.output;
   EXPECT_NE(train.output.find("TRAINING_GENERATOR"), std::string::npos) << train.output;
   std::filesystem::remove_all(scratch);
+}
 
-  auto stub = v1::Reconstruction::NewStub((*server)->channel());
-  ExpectQualityFloor(*stub, "gen_DeCNN", *ds);
-  ExpectQualityFloor(*stub, "gen_ICG", *ds);
-
-  // Several z per sample, with their per-pixel SD; seeded, so repeatable.
-  auto draw = [&](const std::string& model, int k, uint64_t seed, v1::ReconstructResponse* resp) {
-    v1::ReconstructRequest req;
-    req.set_model(model);
-    req.set_include_pixels(true);
-    req.set_num_samples(k);
-    req.set_sample_seed(seed);
-    for (int i = 0; i < 2; ++i)
-      *req.add_samples() = testing::BetasSample(ds->test.betas, i, absl::StrCat("t", i));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    return stub->Reconstruct(&ctx, req, resp);
-  };
-  v1::ReconstructResponse a, b;
-  ASSERT_TRUE(draw("gen_ICG", 8, 7, &a).ok());
-  ASSERT_TRUE(draw("gen_ICG", 8, 7, &b).ok());
-  ASSERT_EQ(a.results_size(), 2);
+// Two responses to one seeded request with 8 draws for 2 samples: the
+// same draws, whose per-pixel SD is the returned map, and which differ.
+void ExpectSeededDrawsWithTheirSd(const v1::ReconstructResponse& a,
+                                  const v1::ReconstructResponse& b) {
   for (int i = 0; i < 2; ++i) {
     const auto& r = a.results(i);
     ASSERT_EQ(r.samples_size(), 8);
@@ -616,6 +593,44 @@ TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
     EXPECT_GT(max_sd, 0.01) << "draws with different z should differ somewhere";
     EXPECT_GT(max_between, 0.01);
   }
+}
+
+// Two paths to a generator pipeline: DeCNN trained by `v2p generators
+// train` and referenced as stored; ICG trained by the service itself as a
+// long-running job from an uploaded dataset that carries unpaired images.
+TEST_F(FeatureDecoding, GeneratorPipelinesReconstructDigit69OverGrpc) {
+  ASSERT_NO_FATAL_FAILURE(TrainStoredDeCNNModel(*repo_));
+  auto ds = core::LoadDataset(testing::Digit69Options());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  auto server = testing::ServerProcess::Start(*repo_, {"--workers=spawn:1", "--worker_device=cpu"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string cli = absl::StrCat(testing::BinDir(), "/v2p ");
+  const std::string at = " --server " + (*server)->address();
+
+  ASSERT_NO_FATAL_FAILURE(UploadAndTrainIcg(cli, at));
+
+  auto stub = v1::Reconstruction::NewStub((*server)->channel());
+  ExpectQualityFloor(*stub, "gen_DeCNN", *ds);
+  ExpectQualityFloor(*stub, "gen_ICG", *ds);
+
+  // Several z per sample, with their per-pixel SD; seeded, so repeatable.
+  auto draw = [&](const std::string& model, int k, uint64_t seed, v1::ReconstructResponse* resp) {
+    v1::ReconstructRequest req;
+    req.set_model(model);
+    req.set_include_pixels(true);
+    req.set_num_samples(k);
+    req.set_sample_seed(seed);
+    for (int i = 0; i < 2; ++i)
+      *req.add_samples() = testing::BetasSample(ds->test.betas, i, absl::StrCat("t", i));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    return stub->Reconstruct(&ctx, req, resp);
+  };
+  v1::ReconstructResponse a, b;
+  ASSERT_TRUE(draw("gen_ICG", 8, 7, &a).ok());
+  ASSERT_TRUE(draw("gen_ICG", 8, 7, &b).ok());
+  ASSERT_EQ(a.results_size(), 2);
+  ExpectSeededDrawsWithTheirSd(a, b);
   // The CLI writes each draw, the SD map and a sheet of them.
   const std::string out = testing::MakeTempDir("features_draws");
   const auto cli_draws = testing::RunCommand(
