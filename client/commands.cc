@@ -94,6 +94,32 @@ void AddTimings(const v1::StageTimings& t, StageSamples* out) {
   (*out)["total"].push_back(FromDurationProto(t.total()));
 }
 
+// One request through ReconstructWithProgress: a line per progress
+// message (the batch's mean loss), then the response.
+absl::Status ReconstructWithProgress(v1::Reconstruction::Stub& stub,
+                                     const v1::ReconstructRequest& req, grpc::ClientContext* ctx,
+                                     const std::string& what, v1::ReconstructResponse* resp) {
+  auto reader = stub.ReconstructWithProgress(ctx, req);
+  v1::ReconstructProgress msg;
+  bool answered = false;
+  while (reader->Read(&msg)) {
+    if (msg.has_response()) {
+      *resp = std::move(*msg.mutable_response());
+      answered = true;
+      continue;
+    }
+    double loss = 0;
+    for (const auto& s : msg.progress().samples()) loss += s.loss();
+    std::printf("%s: iteration %d, mean loss %.6g\n", what.c_str(), msg.progress().iteration(),
+                loss / std::max(1, msg.progress().samples_size()));
+    std::fflush(stdout);
+  }
+  RETURN_IF_ERROR(
+      RpcStatus(reader->Finish(), absl::StrCat("ReconstructWithProgress (", what, ")")));
+  if (!answered) return absl::DataLossError("the progress stream ended without a response");
+  return absl::OkStatus();
+}
+
 // Sends every row of `betas`; fills `results` in sample order.
 absl::Status SendUnary(v1::Reconstruction::Stub& stub, const ReconstructOptions& o,
                        const Eigen::MatrixXd& betas, std::vector<v1::ReconstructionResult>* results,
@@ -105,6 +131,8 @@ absl::Status SendUnary(v1::Reconstruction::Stub& stub, const ReconstructOptions&
     req.set_include_pixels(true);
     req.set_include_attention(o.attention);
     req.set_num_samples(o.samples);
+    req.set_refine_iterations(o.refine_iterations);
+    req.set_progress_every(o.progress_every);
     const Eigen::Index end = std::min<Eigen::Index>(betas.rows(), start + o.batch_size);
     for (Eigen::Index i = start; i < end; ++i) {
       auto* s = req.add_samples();
@@ -115,8 +143,13 @@ absl::Status SendUnary(v1::Reconstruction::Stub& stub, const ReconstructOptions&
     grpc::ClientContext ctx;
     SetDeadline(&ctx, o.deadline_s);
     core::Stopwatch watch;
-    RETURN_IF_ERROR(RpcStatus((stub.Reconstruct(&ctx, req, &resp)),
-                              absl::StrCat("Reconstruct (samples ", start, "-", end - 1, ")")));
+    const std::string what = absl::StrCat("samples ", start, "-", end - 1);
+    if (o.progress_every > 0) {
+      RETURN_IF_ERROR(ReconstructWithProgress(stub, req, &ctx, what, &resp));
+    } else {
+      RETURN_IF_ERROR(
+          RpcStatus(stub.Reconstruct(&ctx, req, &resp), absl::StrCat("Reconstruct (", what, ")")));
+    }
     const absl::Duration round_trip = watch.Elapsed();
     if (resp.results_size() != end - start) {
       return absl::DataLossError(absl::StrCat("server returned ", resp.results_size(),
@@ -414,6 +447,11 @@ absl::Status RunModelsUnload(const ModelsOptions& o) {
 
 absl::Status RunReconstruct(const ReconstructOptions& o) {
   if (o.batch_size < 1) return absl::InvalidArgumentError("--batch_size must be >= 1");
+  if (o.refine_iterations < 0 || o.progress_every < 0)
+    return absl::InvalidArgumentError("--refine_iterations and --progress_every must be >= 0");
+  if (o.stream && (o.refine_iterations > 0 || o.progress_every > 0))
+    return absl::InvalidArgumentError(
+        "--refine_iterations and --progress_every go with batches, not --stream");
   if (o.report && o.stimuli_var.empty())
     return absl::InvalidArgumentError("evaluate needs --stimuli_var: the images to score against");
   auto channel = Connect(o.server);

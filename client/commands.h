@@ -43,6 +43,11 @@ struct ReconstructOptions {
   bool attention = false;
   // Also report.html (client/report_html.h); needs stimuli_var.
   bool report = false;
+  // A refined model (method shen): the refiner's iterations per request
+  // (0: the model's own), and > 0: ReconstructWithProgress, printing each
+  // batch's loss every this many iterations.
+  int refine_iterations = 0;
+  int progress_every = 0;
 };
 absl::Status RunReconstruct(const ReconstructOptions& options);
 

@@ -64,6 +64,12 @@ ABSL_FLAG(bool, attention, false,
           "write it (<id>_attention.png, attention_sheet.png).");
 ABSL_FLAG(bool, stream, false, "reconstruct: use StreamReconstruct.");
 ABSL_FLAG(int, deadline_s, 60, "reconstruct: deadline per request, seconds.");
+ABSL_FLAG(int, refine_iterations, 0,
+          "reconstruct: a refined model's (method shen) iterations per request; 0: the model's "
+          "own.");
+ABSL_FLAG(int, progress_every, 0,
+          "reconstruct: > 0: print a refined model's loss every this many iterations "
+          "(ReconstructWithProgress).");
 ABSL_FLAG(std::string, name, "", "datasets: dataset name.");
 ABSL_FLAG(std::string, description, "", "datasets upload: dataset description (.pbtxt).");
 ABSL_FLAG(std::string, service, "",
@@ -110,7 +116,7 @@ constexpr char kUsage[] =
     "  models load|unload --server ADDR --model NAME [--version N]\n"
     "  reconstruct  --server ADDR --model NAME --betas FILE --var VAR [--mask NII]\n"
     "               [--stimuli-var VAR] --out DIR [--batch_size N | --stream] [--samples N]\n"
-    "               [--attention]\n"
+    "               [--attention] [--refine_iterations N] [--progress_every N]\n"
     "  evaluate     the same, with --stimuli-var required: also report.html (scores, each\n"
     "               trial, stage times, SD maps), a page to open in a browser\n"
     "  health       --server ADDR [--service NAME]   (exit 0 when SERVING)";
@@ -237,6 +243,8 @@ int ReconstructWith(bool report) {
   o.samples = absl::GetFlag(FLAGS_samples);
   o.attention = absl::GetFlag(FLAGS_attention);
   o.deadline_s = absl::GetFlag(FLAGS_deadline_s);
+  o.refine_iterations = absl::GetFlag(FLAGS_refine_iterations);
+  o.progress_every = absl::GetFlag(FLAGS_progress_every);
   const char* command = report ? "evaluate" : "reconstruct";
   if (o.model.empty() || o.betas.empty() || o.var.empty() || o.out.empty()) {
     return Usage(absl::StrCat(command, " needs --model, --betas, --var and --out"));

@@ -43,7 +43,8 @@ ReconstructionService::ReconstructionService(const Dispatcher* dispatcher, Model
           }),
       stream_window_(std::max(1, stream_window)) {}
 
-absl::Status ReconstructionService::ValidateRequest(const v1::ReconstructRequest& request) {
+absl::Status ReconstructionService::ValidateRequest(const v1::ReconstructRequest& request,
+                                                    bool with_progress) {
   if (absl::Status s = ValidateModelRef(request.model(), request.model_version()); !s.ok())
     return s;
   if (absl::Status s = ValidateNotEmpty(request); !s.ok()) return s;
@@ -55,6 +56,15 @@ absl::Status ReconstructionService::ValidateRequest(const v1::ReconstructRequest
     return absl::InvalidArgumentError(absl::StrCat("refine_iterations is ",
                                                    request.refine_iterations(), "; ask for 0 (the ",
                                                    "model's own) to ", kMaxRefineIterations));
+  if (!with_progress && request.progress_every() != 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat("progress_every is ", request.progress_every(),
+                     "; progress is sent only by ReconstructWithProgress: leave it 0 here"));
+  if (with_progress &&
+      (request.progress_every() < 1 || request.progress_every() > kMaxRefineIterations))
+    return absl::InvalidArgumentError(absl::StrCat("progress_every is ", request.progress_every(),
+                                                   "; ask for a message every 1 to ",
+                                                   kMaxRefineIterations, " iterations"));
   return absl::OkStatus();
 }
 
@@ -68,8 +78,9 @@ absl::Status ReconstructionService::ValidateSamples(const v1::ReconstructRequest
 
 void ReconstructionService::ValidateAsync(const grpc::ServerContextBase* context,
                                           const v1::ReconstructRequest& request,
-                                          std::function<void(absl::Status)> done) {
-  if (absl::Status s = ValidateRequest(request); !s.ok()) {
+                                          std::function<void(absl::Status)> done,
+                                          bool with_progress) {
+  if (absl::Status s = ValidateRequest(request, with_progress); !s.ok()) {
     done(std::move(s));
     return;
   }
@@ -431,6 +442,13 @@ class RefusedStream final
   void OnDone() override { delete this; }
 };
 
+// A progress call refused before it starts.
+class RefusedWrite final : public grpc::ServerWriteReactor<v1::ReconstructProgress> {
+ public:
+  explicit RefusedWrite(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 grpc::ServerBidiReactor<v1::StreamReconstructRequest, v1::StreamReconstructResponse>*
 ReconstructionService::StreamReconstruct(grpc::CallbackServerContext* context) {
   auto caller = Identify(auth_, context);
@@ -442,6 +460,104 @@ ReconstructionService::StreamReconstruct(grpc::CallbackServerContext* context) {
     place = *std::move(taken);
   }
   return new StreamCall(this, context, std::move(place));
+}
+
+// One ReconstructWithProgress (see the header). A Relay reads the worker's
+// stream; each message it reads is written to the caller, and the next read
+// starts when that write is done. The Relay holds its call open (AddHold)
+// until its last read, since reads start from the caller's write reactions,
+// outside its own. A retry (the dispatcher's, when the worker died) relays
+// from a new Relay. The call finishes once the last Relay is done, so no
+// write is in flight then.
+class ReconstructionService::ProgressCall final
+    : public grpc::ServerWriteReactor<v1::ReconstructProgress> {
+ public:
+  ProgressCall(ReconstructionService* service, grpc::CallbackServerContext* context,
+               const v1::ReconstructRequest* request, std::unique_ptr<CallerLimits::Place> place)
+      : service_(service), context_(context), request_(request), place_(std::move(place)) {}
+
+  void Begin() {
+    service_->ValidateAsync(
+        context_, *request_,
+        [this](const absl::Status& s) {
+          if (!s.ok()) {
+            Finish(ToGrpcStatus(s));
+            return;
+          }
+          const Dispatcher* dispatcher = service_->dispatcher_;
+          dispatcher->RunAsync(
+              context_, dispatcher->DeadlineFor(context_),
+              [this](Dispatcher::Stub& stub, grpc::ClientContext* client,
+                     std::function<void(grpc::Status)> done) {
+                auto* relay = new Relay(this, client, std::move(done));
+                stub.async()->ReconstructWithProgress(client, request_, relay);
+                relay->Begin();
+              },
+              request_->model(), [this](grpc::Status status) { Finish(status); });
+        },
+        /*with_progress=*/true);
+  }
+
+  void OnWriteDone(bool ok) override { writer_->Written(ok); }
+  void OnDone() override { delete this; }
+
+ private:
+  class Relay final : public grpc::ClientReadReactor<v1::ReconstructProgress> {
+   public:
+    Relay(ProgressCall* call, grpc::ClientContext* client, std::function<void(grpc::Status)> done)
+        : call_(call), client_(client), done_(std::move(done)) {}
+    void Begin() {
+      AddHold();
+      StartRead(&in_);
+      StartCall();
+    }
+    void OnReadDone(bool ok) override {
+      if (!ok) {
+        RemoveHold();
+        return;
+      }
+      call_->writer_ = this;
+      call_->StartWrite(&in_);
+    }
+    // The caller has taken the message (or is gone: then the worker's call
+    // is cancelled and the read fails).
+    void Written(bool ok) {
+      if (!ok) client_->TryCancel();
+      StartRead(&in_);
+    }
+    void OnDone(const grpc::Status& status) override {
+      std::function<void(grpc::Status)> done = std::move(done_);
+      delete this;
+      done(status);
+    }
+
+   private:
+    ProgressCall* const call_;
+    grpc::ClientContext* const client_;
+    std::function<void(grpc::Status)> done_;
+    v1::ReconstructProgress in_;  // read, then written from here
+  };
+
+  ReconstructionService* const service_;
+  grpc::CallbackServerContext* const context_;
+  const v1::ReconstructRequest* const request_;
+  const std::unique_ptr<CallerLimits::Place> place_;
+  Relay* writer_ = nullptr;  // whose message is being written
+};
+
+grpc::ServerWriteReactor<v1::ReconstructProgress>* ReconstructionService::ReconstructWithProgress(
+    grpc::CallbackServerContext* context, const v1::ReconstructRequest* request) {
+  auto caller = Identify(auth_, context);
+  if (!caller.ok()) return new RefusedWrite(ToGrpcStatus(caller.status()));
+  std::unique_ptr<CallerLimits::Place> place;
+  if (limits_ != nullptr) {
+    auto taken = limits_->Take(CallerLimits::kSample, *caller, context, request->samples_size());
+    if (!taken.ok()) return new RefusedWrite(ToGrpcStatus(taken.status()));
+    place = *std::move(taken);
+  }
+  auto* call = new ProgressCall(this, context, request, std::move(place));
+  call->Begin();
+  return call;
 }
 
 }  // namespace v2p::server

@@ -53,11 +53,23 @@ class ReconstructionService final : public voxel2pixel::v1::Reconstruction::Call
                           voxel2pixel::v1::StreamReconstructResponse>*
   StreamReconstruct(grpc::CallbackServerContext* context) override;
 
+  // Not coalesced (a request with progress is refined as a batch of its
+  // own anyway): relayed from one worker's ReconstructWithProgress, one
+  // message at a time, the next read from the worker once the last is
+  // written to the caller, so a slow reader slows the refiner instead of
+  // messages piling up here.
+  grpc::ServerWriteReactor<voxel2pixel::v1::ReconstructProgress>* ReconstructWithProgress(
+      grpc::CallbackServerContext* context,
+      const voxel2pixel::v1::ReconstructRequest* request) override;
+
  private:
   class UnaryCall;
   class StreamCall;
-  // What can be checked without the model's description ...
-  static absl::Status ValidateRequest(const voxel2pixel::v1::ReconstructRequest& request);
+  class ProgressCall;
+  // What can be checked without the model's description (`with_progress`:
+  // for ReconstructWithProgress, which alone takes progress_every) ...
+  static absl::Status ValidateRequest(const voxel2pixel::v1::ReconstructRequest& request,
+                                      bool with_progress);
   // ... and each sample against it (voxel count, finite values).
   static absl::Status ValidateSamples(const voxel2pixel::v1::ReconstructRequest& request,
                                       const voxel2pixel::v1::Model& model);
@@ -65,7 +77,7 @@ class ReconstructionService final : public voxel2pixel::v1::Reconstruction::Call
   // `request` and `context` must stay valid until then.
   void ValidateAsync(const grpc::ServerContextBase* context,
                      const voxel2pixel::v1::ReconstructRequest& request,
-                     std::function<void(absl::Status)> done);
+                     std::function<void(absl::Status)> done, bool with_progress = false);
 
   const Dispatcher* const dispatcher_;
   ModelCatalog* const catalog_;

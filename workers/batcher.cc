@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include <algorithm>
-
 namespace v2p::worker {
 
 Batcher::~Batcher() {
@@ -134,6 +132,8 @@ void Batcher::RunBatch(const core::Pipeline& pipeline, std::vector<std::unique_p
     options.sample_seed = work.sample_seed;
     options.refine_iterations = work.refine_iterations;
     options.stop_refining = work.stop_refining;
+    options.progress_every = work.progress_every;
+    options.on_progress = work.on_progress;
     results = pipeline.Run(work.betas, options);
   } else {
     Eigen::MatrixXf all(rows, live.front()->work.betas.cols());

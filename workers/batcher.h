@@ -61,7 +61,14 @@ class Batcher {
     // a request that sets either runs as a batch of its own.
     int refine_iterations = 0;
     std::function<bool()> stop_refining;
-    bool alone() const { return num_samples > 0 || refine_iterations > 0 || stop_refining; }
+    // The refiner's progress (RunOptions::progress_every, on_progress),
+    // called on the batch thread; a request that asks runs alone.
+    int progress_every = 0;
+    std::function<void(int iteration, const Eigen::VectorXd& loss, const Eigen::MatrixXf& images)>
+        on_progress;
+    bool alone() const {
+      return num_samples > 0 || refine_iterations > 0 || stop_refining || progress_every > 0;
+    }
   };
 
   // Starts serving `pipeline` (a model version just loaded): its queue and

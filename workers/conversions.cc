@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "core/base/status_macros.h"
+#include "core/data/image.h"
 #include "proto/rpc_status.h"
 
 namespace v2p::worker {
@@ -80,6 +82,32 @@ void ToResultProto(const core::Reconstruction& rec, const core::ModelManifest& m
   ToDurationProto(rec.timings.refine, t->mutable_refine());
   ToDurationProto(rec.timings.encode, t->mutable_encode());
   ToDurationProto(rec.timings.total, t->mutable_total());
+}
+
+absl::Status ToProgressProto(int iteration, const Eigen::VectorXd& loss,
+                             const Eigen::MatrixXf& images,
+                             const voxel2pixel::v1::ReconstructRequest& request,
+                             const core::ModelManifest& manifest,
+                             voxel2pixel::v1::RefineProgress* out) {
+  if (images.rows() != request.samples_size() || loss.size() != request.samples_size())
+    return absl::InternalError(
+        absl::StrCat("progress for ", images.rows(), " samples of ", request.samples_size()));
+  out->set_iteration(iteration);
+  for (int i = 0; i < request.samples_size(); ++i) {
+    auto* sample = out->add_samples();
+    sample->set_sample_id(request.samples(i).id());
+    sample->set_loss(loss(i));
+    const Eigen::VectorXf pixels = images.row(i).transpose();
+    ASSIGN_OR_RETURN(std::string png, core::EncodePng(pixels.data(), manifest.image));
+    auto* image = sample->mutable_image();
+    image->set_png(std::move(png));
+    image->set_height(manifest.image.height);
+    image->set_width(manifest.image.width);
+    image->set_channels(manifest.image.channels);
+    if (request.include_pixels())
+      image->mutable_pixels()->Add(pixels.data(), pixels.data() + pixels.size());
+  }
+  return absl::OkStatus();
 }
 
 void ToEvaluationProto(const core::ModelManifest::Evaluation& evaluation,

@@ -21,6 +21,14 @@ absl::StatusOr<Eigen::MatrixXf> SamplesToBetas(
 void ToResultProto(const core::Reconstruction& rec, const core::ModelManifest& manifest,
                    bool include_pixels, voxel2pixel::v1::ReconstructionResult* out);
 
+// A refiner's progress (RunOptions::on_progress) for the samples of
+// `request`: their losses and images (n x pixels, row-major HWC) so far.
+absl::Status ToProgressProto(int iteration, const Eigen::VectorXd& loss,
+                             const Eigen::MatrixXf& images,
+                             const voxel2pixel::v1::ReconstructRequest& request,
+                             const core::ModelManifest& manifest,
+                             voxel2pixel::v1::RefineProgress* out);
+
 void ToEvaluationProto(const core::ModelManifest::Evaluation& evaluation,
                        voxel2pixel::v1::Evaluation* out);
 

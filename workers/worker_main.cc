@@ -41,6 +41,9 @@ ABSL_FLAG(std::string, tls_cert, "", "PEM certificate to serve TLS with (with --
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA: only clients (the gateway) with a certificate it signed are accepted.");
+ABSL_FLAG(int, progress_stall_s, 10,
+          "ReconstructWithProgress: end a call whose caller takes no progress message for this "
+          "long (RESOURCE_EXHAUSTED), so that it holds no batch thread.");
 ABSL_FLAG(int, metrics_port, -1, "Prometheus /metrics port; 0 picks a free one, -1 turns it off.");
 ABSL_FLAG(int, blas_threads, 1, "Threads per BLAS call (requests run in parallel already).");
 ABSL_FLAG(bool, run_jobs, true, "Run training jobs from the repository on this worker.");
@@ -64,6 +67,7 @@ absl::Status CheckFlags() {
       {"max_concurrent_jobs", absl::GetFlag(FLAGS_max_concurrent_jobs), 1, INT32_MAX},
       {"job_lease_s", absl::GetFlag(FLAGS_job_lease_s), 1, INT32_MAX},
       {"shutdown_grace_s", absl::GetFlag(FLAGS_shutdown_grace_s), 0, INT32_MAX},
+      {"progress_stall_s", absl::GetFlag(FLAGS_progress_stall_s), 1, 86400},
   }));
   if (absl::GetFlag(FLAGS_repo).empty()) return absl::InvalidArgumentError("--repo is required");
   return absl::OkStatus();
@@ -124,7 +128,8 @@ absl::Status Run(bool* serving) {
   Batcher batcher(BatcherOptions(worker_metrics));
   ASSIGN_OR_RETURN(std::unique_ptr<ModelRegistry> registry, StartRegistry(batcher, worker_metrics));
   ASSIGN_OR_RETURN(std::unique_ptr<JobRunner> jobs, StartJobs());
-  WorkerService service(registry.get(), &batcher, &worker_metrics, {device});
+  WorkerService service(registry.get(), &batcher, &worker_metrics,
+                        {device, absl::Seconds(absl::GetFlag(FLAGS_progress_stall_s))});
   v2p::ServeOptions serve;
   ASSIGN_OR_RETURN(serve.credentials, v2p::ServerCredentials({absl::GetFlag(FLAGS_tls_cert),
                                                               absl::GetFlag(FLAGS_tls_key),

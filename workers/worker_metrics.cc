@@ -31,7 +31,13 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                              .Help("Refine-stage iterations (feature inversion) run for requests, "
                                    "by model; a batch shared by several requests counts once per "
                                    "request.")
-                             .Register(registry)) {}
+                             .Register(registry)),
+      progress_stalls_(prometheus::BuildCounter()
+                           .Name("v2p_progress_stalls_total")
+                           .Help("ReconstructWithProgress calls ended with RESOURCE_EXHAUSTED "
+                                 "because the caller took no message for --progress_stall_s.")
+                           .Register(registry)
+                           .Add({})) {}
 
 const StageHistograms& WorkerMetrics::ForModel(const std::string& model) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -45,6 +45,8 @@ class WorkerMetrics {
   void RecordRefineIterations(const std::string& model, int iterations) {
     refine_iterations_.Add({{"model", model}}).Increment(iterations);
   }
+  // A progress stream ended because its caller stopped reading.
+  void RecordProgressStall() { progress_stalls_.Increment(); }
 
  private:
   prometheus::Family<prometheus::Histogram>& stage_;
@@ -52,6 +54,7 @@ class WorkerMetrics {
   prometheus::Gauge& queued_rows_;
   prometheus::Gauge& models_loaded_;
   prometheus::Family<prometheus::Counter>& refine_iterations_;
+  prometheus::Counter& progress_stalls_;
   std::mutex mu_;
   std::map<std::string, StageHistograms> per_model_;  // nodes stay put
 };

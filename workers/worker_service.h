@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "core/base/stopwatch.h"
 #include "voxel2pixel/worker/v1/worker.grpc.pb.h"
 #include "workers/batcher.h"
@@ -22,11 +23,16 @@
 
 namespace v2p::worker {
 
-class WorkerService final : public voxel2pixel::worker::v1::Worker::WithCallbackMethod_Reconstruct<
-                                voxel2pixel::worker::v1::Worker::Service> {
+class WorkerService final
+    : public voxel2pixel::worker::v1::Worker::WithCallbackMethod_Reconstruct<
+          voxel2pixel::worker::v1::Worker::WithCallbackMethod_ReconstructWithProgress<
+              voxel2pixel::worker::v1::Worker::Service>> {
  public:
   struct Options {
     std::string device = "cpu";
+    // A ReconstructWithProgress whose caller takes no message for this
+    // long ends with RESOURCE_EXHAUSTED, freeing its batch thread.
+    absl::Duration progress_stall = absl::Seconds(10);
   };
   // All three must outlive the service; `metrics` may be null.
   WorkerService(ModelRegistry* registry, Batcher* batcher, WorkerMetrics* metrics, Options options)
@@ -35,6 +41,14 @@ class WorkerService final : public voxel2pixel::worker::v1::Worker::WithCallback
   grpc::ServerUnaryReactor* Reconstruct(grpc::CallbackServerContext* context,
                                         const voxel2pixel::v1::ReconstructRequest* request,
                                         voxel2pixel::v1::ReconstructResponse* response) override;
+  // As Reconstruct, with the refiner's progress written every
+  // request->progress_every iterations, then the response. At most a few
+  // messages wait to be written: beyond that the refiner waits for the
+  // caller to read (so none is dropped), for its cancel, or for
+  // Options::progress_stall.
+  grpc::ServerWriteReactor<voxel2pixel::v1::ReconstructProgress>* ReconstructWithProgress(
+      grpc::CallbackServerContext* context,
+      const voxel2pixel::v1::ReconstructRequest* request) override;
   grpc::Status ListModels(grpc::ServerContext* context,
                           const voxel2pixel::v1::ListModelsRequest* request,
                           voxel2pixel::v1::ListModelsResponse* response) override;
@@ -55,20 +69,25 @@ class WorkerService final : public voxel2pixel::worker::v1::Worker::WithCallback
                              voxel2pixel::worker::v1::WorkerInfo* response) override;
 
  private:
+  // How one call is answered: a unary reactor, or a progress stream.
+  class Reply;
+  class UnaryReply;
+  class ProgressStream;
+  // Serves `request` into `reply`: with the model loaded already, at once;
+  // otherwise through LoadThenSubmit.
+  void Start(grpc::CallbackServerContext* context,
+             const voxel2pixel::v1::ReconstructRequest* request, Reply* reply);
   // Fetches the requested model (loading it on a thread of its own, never
-  // on gRPC's) and Submits the request to it; `reactor` is finished either
-  // way.
+  // on gRPC's) and Submits the request to it; `reply` is done either way.
   void LoadThenSubmit(grpc::CallbackServerContext* context,
-                      const voxel2pixel::v1::ReconstructRequest* request,
-                      voxel2pixel::v1::ReconstructResponse* response,
-                      grpc::ServerUnaryReactor* reactor, core::Stopwatch received, bool is_retry);
-  // Validates the request and submits it to the batcher; `reactor` is
-  // finished either way. `received` started when the call arrived. A
-  // request that raced UnloadModel (the batcher answers ABORTED) fetches the
-  // model again, once.
+                      const voxel2pixel::v1::ReconstructRequest* request, Reply* reply,
+                      core::Stopwatch received, bool is_retry);
+  // Validates the request and submits it to the batcher; `reply` is done
+  // either way. `received` started when the call arrived. A request that
+  // raced UnloadModel (the batcher answers ABORTED) fetches the model
+  // again, once.
   void Submit(grpc::CallbackServerContext* context,
-              const voxel2pixel::v1::ReconstructRequest* request,
-              voxel2pixel::v1::ReconstructResponse* response, grpc::ServerUnaryReactor* reactor,
+              const voxel2pixel::v1::ReconstructRequest* request, Reply* reply,
               std::shared_ptr<const core::Pipeline> pipeline, core::Stopwatch received,
               bool is_retry);
   // Fills `response` from the pipeline's results.

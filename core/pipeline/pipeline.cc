@@ -202,6 +202,10 @@ absl::Status Pipeline::CheckRun(const Eigen::MatrixXf& betas, const RunOptions& 
     return absl::InvalidArgumentError(absl::StrCat("model ", manifest_.name,
                                                    " has no refine stage to run ",
                                                    options.refine_iterations, " iterations of"));
+  if (options.progress_every > 0 && refiner_ == nullptr)
+    return absl::InvalidArgumentError(
+        absl::StrCat("model ", manifest_.name, " has no refine stage to report the progress ",
+                     "of; progress comes from refined models ", "(method shen)"));
   return absl::OkStatus();
 }
 
@@ -240,6 +244,15 @@ absl::StatusOr<std::vector<Reconstruction>> Pipeline::Run(const Eigen::MatrixXf&
     control.is_cancelled = options.is_cancelled;
     control.iterations = options.refine_iterations;
     control.stop_early = options.stop_refining;
+    if (options.progress_every > 0 && options.on_progress) {
+      control.progress_every = options.progress_every;
+      control.on_progress = [this, &options](int iteration, const Eigen::VectorXd& loss,
+                                             const Eigen::MatrixXf& images) {
+        Eigen::MatrixXf clipped = images;
+        Clip(&clipped);
+        options.on_progress(iteration, loss, clipped);
+      };
+    }
     ASSIGN_OR_RETURN(Refined refined, refiner_->Refine(targets, images, control));
     images = std::move(refined.images);
     refine_iterations = refined.iterations;

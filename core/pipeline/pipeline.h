@@ -40,6 +40,12 @@ struct RunOptions {
   // that stops the refiner early with the images so far, marked truncated.
   int refine_iterations = 0;
   std::function<bool()> stop_refining;
+  // A pipeline with a refine stage: RefineControl::progress_every and
+  // on_progress, the images clipped as the results are (INVALID_ARGUMENT
+  // for a pipeline without one).
+  int progress_every = 0;
+  std::function<void(int iteration, const Eigen::VectorXd& loss, const Eigen::MatrixXf& images)>
+      on_progress;
 };
 
 struct Reconstruction {

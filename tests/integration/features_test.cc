@@ -28,6 +28,7 @@
 #include "gtest/gtest.h"
 #include "server/subprocess.h"
 #include "tests/testing/digit69.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/reconstruct.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_paths.h"
@@ -250,15 +251,200 @@ int ExpectRefineControls(v1::Reconstruction::Stub& stub, v1::ReconstructRequest 
   return partial.results(0).refine_iterations();
 }
 
-// v2p_refine_iterations_total{model="shen"} on a worker's /metrics.
-double RefineIterationsCounted(int metrics_port) {
+// A counter on a worker's /metrics, e.g.
+// v2p_refine_iterations_total{model="shen"} (0 when absent).
+double WorkerCounter(int metrics_port, const std::string& series) {
   const auto metrics =
       testing::RunCommand(absl::StrCat("curl -s http://127.0.0.1:", metrics_port, "/metrics"));
   double counted = 0;
   for (absl::string_view line : absl::StrSplit(metrics.output, '\n'))
-    if (absl::ConsumePrefix(&line, "v2p_refine_iterations_total{model=\"shen\"} "))
+    if (absl::ConsumePrefix(&line, series + " "))
       EXPECT_TRUE(absl::SimpleAtod(line, &counted)) << line;
   return counted;
+}
+
+// Reads a ReconstructWithProgress to its end: its progress messages, and
+// the response (the last message), with each message's arrival time.
+struct ProgressRead {
+  std::vector<v1::RefineProgress> progress;
+  std::vector<std::chrono::steady_clock::time_point> arrived;
+  v1::ReconstructResponse response;
+  int responses = 0;
+  grpc::Status status;
+};
+ProgressRead ReadProgress(v1::Reconstruction::Stub& stub, const v1::ReconstructRequest& req) {
+  ProgressRead out;
+  grpc::ClientContext ctx;
+  auto reader = stub.ReconstructWithProgress(&ctx, req);
+  v1::ReconstructProgress msg;
+  while (reader->Read(&msg)) {
+    EXPECT_EQ(out.responses, 0) << "a message after the response";
+    if (msg.has_response()) {
+      out.response = msg.response();
+      ++out.responses;
+    } else {
+      out.progress.push_back(msg.progress());
+      out.arrived.push_back(std::chrono::steady_clock::now());
+    }
+  }
+  out.status = reader->Finish();
+  return out;
+}
+
+// ReconstructWithProgress: a message every progress_every iterations, each
+// with every sample's loss and image, the loss falling; the response last,
+// its images those of the last message and of a unary call asking as much;
+// progress_every refused where it does not belong.
+void ExpectProgressAtItsInterval(v1::Reconstruction::Stub& stub, v1::ReconstructRequest req,
+                                 int n) {
+  req.set_include_pixels(true);
+  req.set_refine_iterations(40);
+  req.set_progress_every(10);
+  const ProgressRead read = ReadProgress(stub, req);
+  ASSERT_TRUE(read.status.ok()) << read.status.error_message();
+  ASSERT_EQ(read.responses, 1);
+  ASSERT_EQ(read.progress.size(), 4u);
+  for (size_t m = 0; m < read.progress.size(); ++m) {
+    const v1::RefineProgress& p = read.progress[m];
+    EXPECT_EQ(p.iteration(), 10 * static_cast<int>(m + 1));
+    ASSERT_EQ(p.samples_size(), n);
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(p.samples(i).sample_id(), req.samples(i).id());
+      EXPECT_TRUE(std::isfinite(p.samples(i).loss()) && p.samples(i).loss() > 0);
+      EXPECT_EQ(p.samples(i).image().pixels_size(), 784);
+      EXPECT_EQ(p.samples(i).image().png().substr(1, 3), "PNG");
+    }
+  }
+  for (int i = 0; i < n; ++i)
+    EXPECT_LT(read.progress.back().samples(i).loss(), read.progress.front().samples(i).loss());
+  ASSERT_EQ(read.response.results_size(), n);
+  EXPECT_EQ(read.response.results(0).refine_iterations(), 40);
+  v1::ReconstructRequest unary_req = req;
+  unary_req.set_progress_every(0);
+  v1::ReconstructResponse unary;
+  grpc::ClientContext unary_ctx;
+  ASSERT_TRUE(stub.Reconstruct(&unary_ctx, unary_req, &unary).ok());
+  const Eigen::MatrixXd final_images = ImagesOf(read.response);
+  Eigen::MatrixXd last(n, 784);
+  for (int i = 0; i < n; ++i)
+    for (int p = 0; p < 784; ++p) last(i, p) = read.progress.back().samples(i).image().pixels(p);
+  EXPECT_LE((final_images - last).cwiseAbs().maxCoeff(), 1e-6);
+  EXPECT_LE((final_images - ImagesOf(unary)).cwiseAbs().maxCoeff(), 1e-4);
+
+  auto refused = [&stub](const v1::ReconstructRequest& r, bool with_progress) {
+    grpc::ClientContext ctx;
+    if (with_progress) return ReadProgress(stub, r).status;
+    v1::ReconstructResponse resp;
+    return stub.Reconstruct(&ctx, r, &resp);
+  };
+  v1::ReconstructRequest bad = req;
+  bad.set_progress_every(0);
+  EXPECT_EQ(refused(bad, true).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  bad.set_progress_every(10);
+  EXPECT_EQ(refused(bad, false).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  bad.set_model("features_ridge");  // no refine stage
+  bad.set_refine_iterations(0);
+  const grpc::Status no_refiner = refused(bad, true);
+  EXPECT_EQ(no_refiner.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(no_refiner.error_message().find("no refine stage"), std::string::npos)
+      << no_refiner.error_message();
+}
+
+// A cancel in the middle of 1,000 iterations: the worker (one thread per
+// model) stops refining before the next iteration. Measured by a request
+// sent right after the cancel, which waits in the worker's queue until the
+// cancelled one stops: its queue time must be within 2 iterations' time
+// (iterations timed by the progress messages, one per iteration).
+void ExpectPromptCancel(v1::Reconstruction::Stub& stub, v1::ReconstructRequest req) {
+  req.set_refine_iterations(1000);
+  req.set_progress_every(1);
+  grpc::ClientContext ctx;
+  auto reader = stub.ReconstructWithProgress(&ctx, req);
+  v1::ReconstructProgress msg;
+  std::vector<double> gaps_ms;
+  auto last = std::chrono::steady_clock::now();
+  int iteration = 0;
+  while (iteration < 30 && reader->Read(&msg)) {
+    ASSERT_TRUE(msg.has_progress());
+    iteration = msg.progress().iteration();
+    const auto now = std::chrono::steady_clock::now();
+    if (iteration > 10)
+      gaps_ms.push_back(std::chrono::duration<double, std::milli>(now - last).count());
+    last = now;
+  }
+  ASSERT_EQ(iteration, 30);
+  ctx.TryCancel();
+  v1::ReconstructRequest next = req;
+  next.set_progress_every(0);
+  next.set_refine_iterations(1);
+  next.mutable_samples()->DeleteSubrange(1, next.samples_size() - 1);
+  v1::ReconstructResponse answer;
+  grpc::ClientContext next_ctx;
+  const grpc::Status next_status = stub.Reconstruct(&next_ctx, next, &answer);
+  ASSERT_TRUE(next_status.ok()) << next_status.error_message();
+  while (reader->Read(&msg)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  std::sort(gaps_ms.begin(), gaps_ms.end());
+  const double median = gaps_ms[gaps_ms.size() / 2];
+  const auto& queue = answer.results(0).timings().queue();
+  const double waited_ms = queue.seconds() * 1e3 + queue.nanos() / 1e6;
+  std::printf(
+      "cancel at iteration 30 of 1000: the next request waited %.1f ms in the worker's "
+      "queue; an iteration took %.1f ms (median), %.1f ms (longest of %zu)\n",
+      waited_ms, median, gaps_ms.back(), gaps_ms.size());
+  EXPECT_LE(waited_ms, 2 * median);
+}
+
+// `v2p reconstruct --progress_every`: a loss line per batch every that many
+// iterations, the images written as usual.
+void ExpectCliProgress(const std::string& cli, const std::string& at) {
+  const std::string out = testing::MakeTempDir("shen_cli");
+  const auto run =
+      testing::RunCommand(cli + "reconstruct --model shen --betas " + testing::DataDir() +
+                          "/digit69/digit69_28x28.mat --var fmriTest --batch_size 10 "
+                          "--refine_iterations 60 --progress_every 20 --out " +
+                          out + at);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  for (const char* line :
+       {"samples 0-9: iteration 20, mean loss", "iteration 40,", "iteration 60,"})
+    EXPECT_NE(run.output.find(line), std::string::npos) << line << " in\n" << run.output;
+  EXPECT_EQ(run.output.find("iteration 80"), std::string::npos) << run.output;
+  EXPECT_TRUE(std::filesystem::exists(out + "/sample_009.png")) << run.output;
+  const auto refused =
+      testing::RunCommand(cli + "reconstruct --model shen --betas " + testing::DataDir() +
+                          "/digit69/digit69_28x28.mat --var fmriTest --stream "
+                          "--progress_every 20 --out " +
+                          out + at);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("not --stream"), std::string::npos) << refused.output;
+}
+
+// A caller that stops reading a progress stream: once the transport's
+// buffers and the worker's few queued messages are full, the worker waits
+// --progress_stall_s (1 s here) for it, then stops refining and ends the
+// call with RESOURCE_EXHAUSTED, counted in v2p_progress_stalls_total; the
+// batch thread is free again.
+void ExpectStalledReaderReleased(v1::Reconstruction::Stub& stub, v1::ReconstructRequest req,
+                                 int metrics_port) {
+  req.set_include_pixels(true);  // 35 kB a message: the buffers fill within a few hundred
+  req.set_refine_iterations(10000);
+  req.set_progress_every(1);
+  grpc::ClientContext ctx;
+  auto reader = stub.ReconstructWithProgress(&ctx, req);
+  v1::ReconstructProgress msg;
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_TRUE(testing::Eventually(
+      [&] { return WorkerCounter(metrics_port, "v2p_progress_stalls_total") >= 1; },
+      absl::Seconds(60)));
+  int read = 1;
+  while (reader->Read(&msg)) ++read;
+  const grpc::Status status = reader->Finish();
+  std::printf("a reader that stopped: %d messages delivered, then %s\n", read,
+              status.error_message().c_str());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(status.error_message().find("took no progress message for 1s"), std::string::npos);
+  EXPECT_LT(read, 10000);
 }
 
 // The "shen" method (examples/digit69_shen.pbtxt) trained as a job through
@@ -266,16 +452,21 @@ double RefineIterationsCounted(int metrics_port) {
 // refine stage is timed, the decoded layers come back; a deadline shorter
 // than the refinement ends that request with DEADLINE_EXCEEDED and the
 // worker serves the next one; the request's own iterations and partial
-// results (ExpectRefineControls); every iteration counted; and a model
+// results (ExpectRefineControls); progress streamed at its interval
+// (ExpectProgressAtItsInterval), a prompt cancel (ExpectPromptCancel) and
+// a reader that stops (ExpectStalledReaderReleased);
+// every iteration counted; and a model
 // with the generator prior, loaded by the worker.
 TEST_F(FeatureDecoding, ShenModelTrainsAsAJobAndReconstructsOverGrpc) {
   auto ds = core::LoadDataset(testing::Digit69Options());
   ASSERT_TRUE(ds.ok()) << ds.status();
   ASSERT_NO_FATAL_FAILURE(TrainShenPriorModel(*repo_));
-  // A worker of our own, to read its metrics.
-  auto worker = server::SpawnWithReadyFd({testing::BinDir() + "/v2p-worker", "--repo=" + *repo_,
-                                          "--port=0", "--device=cpu", "--metrics_port=0"},
-                                         absl::Seconds(60));
+  // A worker of our own, to read its metrics; one thread per model, so that
+  // a request queues behind a cancelled one (ExpectPromptCancel).
+  auto worker = server::SpawnWithReadyFd(
+      {testing::BinDir() + "/v2p-worker", "--repo=" + *repo_, "--port=0", "--device=cpu",
+       "--metrics_port=0", "--threads_per_model=1", "--progress_stall_s=1"},
+      absl::Seconds(60));
   ASSERT_TRUE(worker.ok()) << worker.status();
   auto server =
       testing::ServerProcess::Start(*repo_, {absl::StrCat("--workers=127.0.0.1:", worker->port)});
@@ -328,7 +519,12 @@ TEST_F(FeatureDecoding, ShenModelTrainsAsAJobAndReconstructsOverGrpc) {
   EXPECT_EQ(again.results(0).refine_iterations(), 200);  // the model's own
 
   const int partial_iterations = ExpectRefineControls(*stub, req, n);
-  const double counted = RefineIterationsCounted(worker->metrics_port);
+  ASSERT_NO_FATAL_FAILURE(ExpectProgressAtItsInterval(*stub, req, n));
+  ASSERT_NO_FATAL_FAILURE(ExpectPromptCancel(*stub, req));
+  ASSERT_NO_FATAL_FAILURE(ExpectStalledReaderReleased(*stub, req, worker->metrics_port));
+  ASSERT_NO_FATAL_FAILURE(ExpectCliProgress(cli, at));
+  const double counted =
+      WorkerCounter(worker->metrics_port, "v2p_refine_iterations_total{model=\"shen\"}");
   EXPECT_GE(counted, 200 + 200 + 5 + partial_iterations);
 
   v1::ReconstructResponse dgn;

@@ -129,6 +129,14 @@ class ClientTest(unittest.TestCase):
                               spec="target: TARGET_SPACE_PIXELS generator { identity {} } "
                                    "decoder { ridge { alpha: -1 } }")
         self.assertEqual(raised.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        # Progress comes only from a refined model (method shen); the
+        # server's refusal arrives as the exception, from the progress call.
+        with self.assertRaises(voxel2pixel.Error) as raised:
+            self.client.reconstruct(betas, model="digit69_ridge", progress_every=5,
+                                    on_progress=lambda p: None)
+        self.assertEqual(raised.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(raised.exception.call, "ReconstructWithProgress")
+        self.assertIn("no refine stage", str(raised.exception))
         with self.assertRaises(ValueError):
             self.client.reconstruct(np.zeros((2, 2, 2)), model="digit69_ridge")
         # The server kept serving.

@@ -82,6 +82,16 @@ class Reconstruction:
 
 
 @dataclasses.dataclass
+class Progress:
+    """Where a refine stage (method shen) stands: reconstruct()'s on_progress
+    gets one every progress_every iterations."""
+    iteration: int
+    sample_ids: List[str]
+    loss: np.ndarray  # one per trial
+    images: np.ndarray  # (trials, height, width[, channels]) float32 in [0, 1]
+
+
+@dataclasses.dataclass
 class Job:
     """A training job (a google.longrunning operation) as last seen."""
     name: str
@@ -166,10 +176,16 @@ class Client:
     # Reconstruction ---------------------------------------------------------
 
     def reconstruct(self, betas, model: str, version: int = 0, batch_size: int = 32,
-                    ids: Optional[List[str]] = None) -> Reconstruction:
+                    ids: Optional[List[str]] = None, refine_iterations: int = 0,
+                    progress_every: int = 0, on_progress=None) -> Reconstruction:
         """Reconstructs each row of `betas` (trials x voxels; one trial may be
         a 1-D array), `batch_size` trials per request. Trials are named
-        `ids` (default sample_000, sample_001, ...)."""
+        `ids` (default sample_000, sample_001, ...).
+
+        A refined model (method shen) runs `refine_iterations` iterations
+        (0: the model's own). With `progress_every` > 0 each request is a
+        ReconstructWithProgress call and `on_progress` gets a Progress every
+        that many iterations; raising from it cancels the call."""
         rows = _as_rows(betas)
         ids = ids if ids is not None else ["sample_%03d" % i for i in range(len(rows))]
         if len(ids) != len(rows):
@@ -178,16 +194,39 @@ class Client:
             raise ValueError("batch_size must be at least 1")
         results = []
         for start in range(0, len(rows), batch_size):
-            request = reconstruction_pb2.ReconstructRequest(model=model, model_version=version,
-                                                            include_pixels=True)
+            request = reconstruction_pb2.ReconstructRequest(
+                model=model, model_version=version, include_pixels=True,
+                refine_iterations=refine_iterations, progress_every=progress_every)
             for i in range(start, min(len(rows), start + batch_size)):
                 request.samples.add(id=ids[i], betas=rows[i])
-            response = self._call("Reconstruct", self._reconstruction.Reconstruct, request)
+            if progress_every > 0:
+                response = self._with_progress(request, on_progress)
+            else:
+                response = self._call("Reconstruct", self._reconstruction.Reconstruct, request)
             if len(response.results) != len(request.samples):
                 raise Error(grpc.StatusCode.DATA_LOSS, "%d results for %d trials" %
                             (len(response.results), len(request.samples)), "Reconstruct")
             results.extend(_result(r) for r in response.results)
         return Reconstruction(results)
+
+    def _with_progress(self, request, on_progress):
+        call = self._reconstruction.ReconstructWithProgress(request, timeout=self._timeout,
+                                                            metadata=self._metadata)
+        response = None
+        try:
+            for message in call:
+                if message.HasField("response"):
+                    response = message.response
+                elif on_progress is not None:
+                    on_progress(_progress(message.progress))
+        except grpc.RpcError as e:
+            raise Error(e.code(), e.details() or "", "ReconstructWithProgress") from None
+        finally:
+            call.cancel()  # when on_progress raised; nothing once the call has ended
+        if response is None:
+            raise Error(grpc.StatusCode.DATA_LOSS, "the progress stream ended without a response",
+                        "ReconstructWithProgress")
+        return response
 
     def stream(self, trials: Iterable, model: str, version: int = 0,
                window: int = 8) -> Iterator[Result]:
@@ -371,16 +410,28 @@ def _as_rows(betas) -> np.ndarray:
 
 
 def _result(r) -> Result:
-    shape = (r.image.height, r.image.width)
-    if r.image.channels > 1:
-        shape += (r.image.channels,)
-    pixels = np.array(r.image.pixels, dtype=np.float32)
-    if pixels.size != int(np.prod(shape)):
-        raise Error(grpc.StatusCode.DATA_LOSS, "result %s has %d pixels for an image of %s" %
-                    (r.sample_id, pixels.size, shape), "Reconstruct")
+    image = _image(r.image, "result " + r.sample_id)
     timings = {s: _seconds(getattr(r.timings, s)) for s in _STAGES}
-    return Result(sample_id=r.sample_id, image=pixels.reshape(shape), png=r.image.png,
+    return Result(sample_id=r.sample_id, image=image, png=r.image.png,
                   timings=timings, model=r.model, model_version=r.model_version)
+
+
+def _image(image, what: str) -> np.ndarray:
+    shape = (image.height, image.width)
+    if image.channels > 1:
+        shape += (image.channels,)
+    pixels = np.array(image.pixels, dtype=np.float32)
+    if pixels.size != int(np.prod(shape)):
+        raise Error(grpc.StatusCode.DATA_LOSS, "%s has %d pixels for an image of %s" %
+                    (what, pixels.size, shape), "Reconstruct")
+    return pixels.reshape(shape)
+
+
+def _progress(p) -> Progress:
+    return Progress(iteration=p.iteration, sample_ids=[s.sample_id for s in p.samples],
+                    loss=np.array([s.loss for s in p.samples]),
+                    images=np.stack([_image(s.image, "progress of " + s.sample_id)
+                                     for s in p.samples]))
 
 
 def _job(op) -> Job:

@@ -247,6 +247,9 @@ class StepRefiner final : public Refiner {
       if (control.stop_early && control.stop_early()) return r.truncated = true, r;
       ++*steps_;
       r.images += 0.5f * (target - r.images);
+      if (control.progress_every > 0 && (r.iterations + 1) % control.progress_every == 0)
+        control.on_progress(r.iterations + 1,
+                            (target - r.images).rowwise().squaredNorm().cast<double>(), r.images);
     }
     return r;
   }
@@ -327,6 +330,50 @@ TEST(RefineStage, RunsAfterTheGeneratorOrAloneIsTimedAndStopsWhenCancelled) {
   m.target = "pixels";
   EXPECT_EQ(Pipeline::Create(m, stages(1, 16, false)).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RefineStage, ReportsProgressAtItsIntervalAndOnlyWhenItHasARefiner) {
+  std::mt19937_64 rng(6);
+  const Eigen::MatrixXd x = testing::Gaussian(30, 8, rng);
+  const Eigen::MatrixXd y = (x * testing::Gaussian(8, 9, rng)).array() * 0.05 + 0.5;
+  RidgeDecoder::Options ro;
+  ro.regression.alpha = 1;
+  ModelManifest m;
+  m.name = "refined";
+  m.num_voxels = 8;
+  m.image = {3, 3, 1};
+  m.target = "features";
+  m.feature_layers = {{"fc", {9}, 9}};
+  std::atomic<int> steps{0};
+  PipelineStages s;
+  s.decoder = *RidgeDecoder::Fit(x, y, ro);
+  s.refiner = std::make_unique<const StepRefiner>(10, 9, &steps);
+  auto refined = Pipeline::Create(m, std::move(s));
+  ASSERT_TRUE(refined.ok()) << refined.status();
+  const Eigen::MatrixXf betas = x.topRows(2).cast<float>();
+  RunOptions o;
+  o.progress_every = 3;
+  std::vector<int> reported;
+  Eigen::MatrixXf last;
+  o.on_progress = [&](int iteration, const Eigen::VectorXd& loss, const Eigen::MatrixXf& images) {
+    reported.push_back(iteration);
+    EXPECT_EQ(loss.size(), 2);
+    EXPECT_EQ(images.rows(), 2);
+    last = images;
+  };
+  auto recs = (*refined)->Run(betas, o);
+  ASSERT_TRUE(recs.ok()) << recs.status();
+  EXPECT_EQ(reported, (std::vector<int>{3, 6, 9}));
+  o.refine_iterations = 9;  // the last progress is the result
+  ASSERT_TRUE((recs = (*refined)->Run(betas, o)).ok());
+  EXPECT_LT(((*recs)[1].pixels - last.row(1).transpose()).cwiseAbs().maxCoeff(), 1e-7);
+
+  auto plain = Pipeline::Create(m, *RidgeDecoder::Fit(x, y, ro), nullptr);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  o.refine_iterations = 0;
+  const auto refused = (*plain)->Run(betas, o);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("no refine stage"), std::string::npos);
 }
 
 TEST(AttentionMaps, ComeOnlyWhenAskedOneChannelClippedAndOnlyFromAGeneratorThatHasThem) {
