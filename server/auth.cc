@@ -25,6 +25,7 @@ uint32_t RoleOf(absl::string_view method) {
   static const auto* table = new absl::flat_hash_map<std::string, uint32_t>{
       {"/voxel2pixel.v1.Reconstruction/Reconstruct", kReconstruct},
       {"/voxel2pixel.v1.Reconstruction/StreamReconstruct", kReconstruct},
+      {"/voxel2pixel.v1.Reconstruction/ReconstructWithProgress", kReconstruct},
       {"/voxel2pixel.v1.Models/ListModels", kReconstruct},
       {"/voxel2pixel.v1.Models/GetModel", kReconstruct},
       {"/voxel2pixel.v1.Models/LoadModel", kReconstruct},

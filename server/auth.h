@@ -4,12 +4,11 @@
 // per line of the tokens file:
 //   # sha256(token)                                                  lab    roles
 //   9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 lab-a  reconstruct,train
-// Roles: `reconstruct` (Reconstruct, StreamReconstruct, ListModels,
-// GetModel, LoadModel), `train` (datasets, training jobs, operations,
-// UnloadModel of the lab's own models) and `admin` (everything, every
-// lab's resources). The file is re-read when it changes (checked at most
-// once a second); a file that no longer parses is reported on stderr and
-// the previous tokens stay in force. Tokens are never logged or echoed.
+// Roles: `reconstruct` (Reconstruct, StreamReconstruct,
+// ReconstructWithProgress, ListModels, GetModel, LoadModel), `train` (datasets, training jobs,
+// operations, UnloadModel of the lab's own models) and `admin` (everything, every lab's resources).
+// The file is re-read when it changes (checked at most once a second); a file that no longer parses
+// is reported on stderr and the previous tokens stay in force. Tokens are never logged or echoed.
 //
 // One interceptor judges every call from its method and its
 // `authorization: Bearer <token>` header before the handler runs;

@@ -24,7 +24,7 @@ refuses() {  # binary, bad flag, text the message must hold
   fi
 }
 help_lists "$server" repo workers max_batch_size metrics_port
-help_lists "$worker" repo device max_batch_size max_queue_delay_us
+help_lists "$worker" repo device max_batch_size max_queue_delay_us progress_stall_s
 help_lists "$cli" server model clients duration
 refuses "$server" --port=99999 "--port=99999: must be from 0 to 65535"
 refuses "$server" --metrics_port=-2 "--metrics_port=-2: must be from -1 to 65535"
@@ -33,6 +33,7 @@ refuses "$server" --stream_window=0 "--stream_window=0: must be at least 1"
 refuses "$worker" --port=70000 "--port=70000: must be from 0 to 65535"
 refuses "$worker" --threads_per_model=0 "--threads_per_model=0: must be from 1 to 256"
 refuses "$worker" --max_queue_delay_us=-1 "--max_queue_delay_us=-1: must be at least 0"
+refuses "$worker" --progress_stall_s=0 "--progress_stall_s=0: must be from 1 to 86400"
 # A port another process holds: refused at start, saying why it might be.
 held=$(mktemp)
 python3 -c "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)" >"$held" &

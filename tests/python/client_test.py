@@ -1,7 +1,7 @@
 """The Python client (client/python/voxel2pixel) against a real v2p-server
 and worker over loopback gRPC: digit69 uploaded and trained through it,
 reconstructions byte-identical to the C++ CLI's, streams with a bounded
-window, and refusals raised with their gRPC code.
+window, refusals raised with their gRPC code, and progress messages read.
 
   client_test.py BIN_DIR SOURCE_DIR DATA_DIR   (PYTHONPATH: build/python)
 """
@@ -141,6 +141,28 @@ class ClientTest(unittest.TestCase):
             self.client.reconstruct(np.zeros((2, 2, 2)), model="digit69_ridge")
         # The server kept serving.
         self.assertEqual(len(self.client.reconstruct(betas, model="digit69_ridge").results), 2)
+
+    def test_progress_messages_become_arrays(self):
+        # What on_progress gets from a RefineProgress (a refined model's
+        # stream is exercised in C++, FeatureDecoding.ShenModel...; no shen
+        # model is trained here).
+        from voxel2pixel._client import _progress
+        from voxel2pixel.v1 import reconstruction_pb2
+        message = reconstruction_pb2.RefineProgress(iteration=30)
+        for i in range(3):
+            sample = message.samples.add(sample_id="t%d" % i, loss=1.0 / (i + 1))
+            sample.image.height, sample.image.width, sample.image.channels = 2, 3, 1
+            sample.image.pixels.extend(np.full(6, i / 10.0, dtype=np.float32))
+        progress = _progress(message)
+        self.assertEqual(progress.iteration, 30)
+        self.assertEqual(progress.sample_ids, ["t0", "t1", "t2"])
+        np.testing.assert_allclose(progress.loss, [1.0, 0.5, 1.0 / 3])
+        self.assertEqual(progress.images.shape, (3, 2, 3))
+        np.testing.assert_allclose(progress.images[2], np.full((2, 3), 0.2), rtol=1e-6)
+        del message.samples[1].image.pixels[-1]
+        with self.assertRaises(voxel2pixel.Error) as raised:
+            _progress(message)
+        self.assertEqual(raised.exception.code, grpc.StatusCode.DATA_LOSS)
 
     def test_jobs_and_models_list_what_was_made(self):
         jobs = self.client.jobs()
