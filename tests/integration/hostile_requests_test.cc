@@ -10,7 +10,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -175,6 +177,59 @@ TEST_F(HostileRequests, NamesAndVersionsAreCheckedByEveryModelCall) {
   req.set_model_version(-1);
   ExpectRefused(Reconstruct(req), "Reconstruct v-1");
   // The model itself is still served.
+  EXPECT_TRUE(Reconstruct(Request(1)).ok());
+}
+
+// ReconstructWithProgress refuses what Reconstruct refuses, and a progress
+// interval out of range or a model with no refine stage, before any
+// message; a progress interval on the other calls is refused too.
+TEST_F(HostileRequests, ProgressCallsAreCheckedLikeReconstructAndOnlyForRefiners) {
+  auto stub = v1::Reconstruction::NewStub(server_->channel());
+  auto progress = [&](const v1::ReconstructRequest& req, int* messages) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto reader = stub->ReconstructWithProgress(&ctx, req);
+    v1::ReconstructProgress msg;
+    *messages = 0;
+    while (reader->Read(&msg)) ++*messages;
+    return reader->Finish();
+  };
+  struct Case {
+    std::string what;
+    std::function<void(v1::ReconstructRequest*)> spoil;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"no interval", [](v1::ReconstructRequest* r) { r->set_progress_every(0); },
+       "progress_every is 0"},
+      {"interval -3", [](v1::ReconstructRequest* r) { r->set_progress_every(-3); },
+       "progress_every is -3"},
+      {"interval 20000", [](v1::ReconstructRequest* r) { r->set_progress_every(20000); },
+       "progress_every is 20000"},
+      {"wrong voxel count",
+       [](v1::ReconstructRequest* r) { r->mutable_samples(0)->mutable_betas()->RemoveLast(); },
+       "expects 3092 betas"},
+      {"NaN", [](v1::ReconstructRequest* r) { r->mutable_samples(0)->set_betas(5, std::nanf("")); },
+       "is nan"},
+      {"no samples", [](v1::ReconstructRequest* r) { r->clear_samples(); }, "sample"},
+      {"traversal model", [](v1::ReconstructRequest* r) { r->set_model("../x"); }, "model"},
+      {"no refine stage", [](v1::ReconstructRequest*) {}, "no refine stage"},
+  };
+  for (const Case& c : cases) {
+    v1::ReconstructRequest req = Request(2);
+    req.set_progress_every(5);
+    c.spoil(&req);
+    int messages = -1;
+    const grpc::Status s = progress(req, &messages);
+    ExpectRefused(s, c.what);
+    EXPECT_THAT(s.error_message(), HasSubstr(c.says)) << c.what;
+    EXPECT_EQ(messages, 0) << c.what;
+  }
+  v1::ReconstructRequest unary = Request(1);
+  unary.set_progress_every(5);
+  const grpc::Status s = Reconstruct(unary);
+  ExpectRefused(s, "progress_every on Reconstruct");
+  EXPECT_THAT(s.error_message(), HasSubstr("only by ReconstructWithProgress"));
   EXPECT_TRUE(Reconstruct(Request(1)).ok());
 }
 
