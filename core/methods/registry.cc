@@ -1,10 +1,32 @@
 #include "core/methods/registry.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/status_macros.h"
 
 namespace v2p::core {
+
+absl::Status ApplyParameters(const std::string& method, const MethodParameters& parameters,
+                             const std::map<std::string, ParameterSetter>& setters) {
+  auto quoted = [](const std::string& text) {
+    return absl::StrCat("'", absl::CHexEscape(text.substr(0, 64)), text.size() > 64 ? "...'" : "'");
+  };
+  for (const auto& [key, value] : parameters) {
+    auto it = setters.find(key);
+    if (it == setters.end()) {
+      std::string known;
+      for (const auto& [name, unused] : setters)
+        absl::StrAppend(&known, known.empty() ? "" : ", ", name);
+      return absl::InvalidArgumentError(absl::StrCat("method ", method, ": unknown parameter ",
+                                                     quoted(key), " (it takes ", known, ")"));
+    }
+    if (absl::Status s = it->second(value); !s.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat("method ", method, ": ", key, " ", s.message(), ": ", quoted(value)));
+  }
+  return absl::OkStatus();
+}
 
 MethodRegistry& MethodRegistry::Global() {
   static MethodRegistry* registry = [] {

@@ -77,15 +77,8 @@ absl::StatusOr<core::PipelineStages> Load(const std::string& dir, const core::Mo
 absl::StatusOr<std::shared_ptr<const core::Method>> Create(
     const core::MethodParameters& parameters) {
   bool standardize = true;
-  for (const auto& [key, value] : parameters) {
-    if (key != "standardize_voxels")
-      return absl::InvalidArgumentError(absl::StrCat("method nearest_stimulus: unknown parameter '",
-                                                     key, "' (it takes standardize_voxels)"));
-    if (value != "true" && value != "false")
-      return absl::InvalidArgumentError(
-          "method nearest_stimulus: standardize_voxels is \"true\" or \"false\"");
-    standardize = value == "true";
-  }
+  RETURN_IF_ERROR(core::ApplyParameters("nearest_stimulus", parameters,
+                                        {{"standardize_voxels", core::SetsValue(&standardize)}}));
   return std::make_shared<const NearestStimulusMethod>(standardize);
 }
 

@@ -440,90 +440,32 @@ absl::StatusOr<PipelineStages> FAttentionMethod::Load(const std::string& dir,
   return s;
 }
 
-namespace {
-
-absl::Status ParseBool(const std::string& key, const std::string& value, bool* out) {
-  if (value != "true" && value != "false")
-    return absl::InvalidArgumentError(
-        absl::StrCat("method fattention: ", key, " is \"true\" or \"false\""));
-  *out = value == "true";
-  return absl::OkStatus();
-}
-
-template <typename T>
-absl::Status ParseNumber(const std::string& key, const std::string& value, T* out) {
-  bool ok = false;
-  if constexpr (std::is_same_v<T, double>) {
-    ok = absl::SimpleAtod(value, out) && std::isfinite(*out);
-  } else {
-    ok = absl::SimpleAtoi(value, out);
-  }
-  if (!ok)
-    return absl::InvalidArgumentError(
-        absl::StrCat("method fattention: ", key, " is not a number: '", value.substr(0, 64), "'"));
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::StatusOr<std::shared_ptr<const Method>> FAttentionMethod::Create(
     const MethodParameters& parameters) {
   FAttentionOptions o;
-  const std::map<std::string, std::function<absl::Status(const std::string&, const std::string&)>>
-      setters = {
-          {"network",
-           [&](auto&, auto& v) {
-             o.network = v;
-             return absl::OkStatus();
-           }},
-          {"network_version",
-           [&](auto& k, auto& v) { return ParseNumber(k, v, &o.network_version); }},
-          {"encoder_layer",
-           [&](auto&, auto& v) {
-             o.encoder_layer = v;
-             return absl::OkStatus();
-           }},
-          {"feature_layer",
-           [&](auto&, auto& v) {
-             o.feature_layer = v;
-             return absl::OkStatus();
-           }},
-          {"feature_weight",
-           [&](auto& k, auto& v) { return ParseNumber(k, v, &o.feature_weight); }},
-          {"channels", [&](auto& k, auto& v) { return ParseNumber(k, v, &o.channels); }},
-          {"lambda", [&](auto& k, auto& v) { return ParseNumber(k, v, &o.lambda); }},
-          {"mu", [&](auto& k, auto& v) { return ParseNumber(k, v, &o.mu); }},
-          {"loop_weight", [&](auto& k, auto& v) { return ParseNumber(k, v, &o.loop_weight); }},
-          {"unpaired_weight",
-           [&](auto& k, auto& v) { return ParseNumber(k, v, &o.unpaired_weight); }},
-          {"loop_uses_labels",
-           [&](auto& k, auto& v) { return ParseBool(k, v, &o.loop_uses_labels); }},
-          {"label_threshold",
-           [&](auto& k, auto& v) { return ParseNumber(k, v, &o.labels.threshold); }},
-          {"otsu", [&](auto& k, auto& v) { return ParseBool(k, v, &o.labels.otsu); }},
-          {"attention_epochs",
-           [&](auto& k, auto& v) { return ParseNumber(k, v, &o.attention_epochs); }},
-          {"encoder_epochs",
-           [&](auto& k, auto& v) { return ParseNumber(k, v, &o.encoder_epochs); }},
-          {"decoder_epochs",
-           [&](auto& k, auto& v) { return ParseNumber(k, v, &o.decoder_epochs); }},
-          {"batch_size", [&](auto& k, auto& v) { return ParseNumber(k, v, &o.batch_size); }},
-          {"learning_rate", [&](auto& k, auto& v) { return ParseNumber(k, v, &o.learning_rate); }},
-          {"seed", [&](auto& k, auto& v) { return ParseNumber(k, v, &o.seed); }},
-          {"checkpoint_seconds",
-           [&](auto& k, auto& v) { return ParseNumber(k, v, &o.checkpoint_seconds); }},
-      };
-  for (const auto& [key, value] : parameters) {
-    auto it = setters.find(key);
-    if (it == setters.end()) {
-      std::string known;
-      for (const auto& [name, unused] : setters)
-        absl::StrAppend(&known, known.empty() ? "" : ", ", name);
-      return absl::InvalidArgumentError(absl::StrCat(
-          "method fattention: unknown parameter '", key.substr(0, 64), "' (it takes ", known, ")"));
-    }
-    RETURN_IF_ERROR(it->second(key, value));
-  }
+  RETURN_IF_ERROR(ApplyParameters("fattention", parameters,
+                                  {
+                                      {"network", SetsValue(&o.network)},
+                                      {"network_version", SetsValue(&o.network_version)},
+                                      {"encoder_layer", SetsValue(&o.encoder_layer)},
+                                      {"feature_layer", SetsValue(&o.feature_layer)},
+                                      {"feature_weight", SetsValue(&o.feature_weight)},
+                                      {"channels", SetsValue(&o.channels)},
+                                      {"lambda", SetsValue(&o.lambda)},
+                                      {"mu", SetsValue(&o.mu)},
+                                      {"loop_weight", SetsValue(&o.loop_weight)},
+                                      {"unpaired_weight", SetsValue(&o.unpaired_weight)},
+                                      {"loop_uses_labels", SetsValue(&o.loop_uses_labels)},
+                                      {"label_threshold", SetsValue(&o.labels.threshold)},
+                                      {"otsu", SetsValue(&o.labels.otsu)},
+                                      {"attention_epochs", SetsValue(&o.attention_epochs)},
+                                      {"encoder_epochs", SetsValue(&o.encoder_epochs)},
+                                      {"decoder_epochs", SetsValue(&o.decoder_epochs)},
+                                      {"batch_size", SetsValue(&o.batch_size)},
+                                      {"learning_rate", SetsValue(&o.learning_rate)},
+                                      {"seed", SetsValue(&o.seed)},
+                                      {"checkpoint_seconds", SetsValue(&o.checkpoint_seconds)},
+                                  }));
   RETURN_IF_ERROR(CheckOptions(o, ImageShape{4, 4, 1}));
   return std::make_shared<const FAttentionMethod>(std::move(o));
 }

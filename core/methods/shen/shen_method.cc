@@ -201,23 +201,6 @@ absl::StatusOr<ShenOptions> ReadSettings(const std::string& path) {
   return o;
 }
 
-template <typename T>
-absl::Status ParseValue(const std::string& key, const std::string& value, T* out) {
-  bool ok = false;
-  if constexpr (std::is_same_v<T, bool>) {
-    ok = value == "true" || value == "false";
-    *out = value == "true";
-  } else if constexpr (std::is_same_v<T, double>) {
-    ok = absl::SimpleAtod(value, out) && std::isfinite(*out);
-  } else {
-    ok = absl::SimpleAtoi(value, out);
-  }
-  if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "method shen: ", key, " is not ", std::is_same_v<T, bool> ? "true or false" : "a number",
-      ": '", value.substr(0, 64), "'"));
-}
-
 absl::Status CheckOptions(const ShenOptions& o) {
   const InversionOptions& i = o.inversion;
   if (i.iterations < 1 || i.iterations > 100000)
@@ -316,49 +299,34 @@ absl::StatusOr<std::shared_ptr<const Method>> ShenMethod::Create(
     const MethodParameters& parameters) {
   ShenOptions o;
   auto& r = o.ridge.ridge;
-  const std::map<std::string, std::function<absl::Status(const std::string&, const std::string&)>>
-      setters = {
-          {"network", [&](auto&, auto& v) { return o.network = v, absl::OkStatus(); }},
-          {"network_version",
-           [&](auto& k, auto& v) { return ParseValue(k, v, &o.network_version); }},
+  RETURN_IF_ERROR(ApplyParameters(
+      "shen", parameters,
+      {
+          {"network", SetsValue(&o.network)},
+          {"network_version", SetsValue(&o.network_version)},
           {"layers",
-           [&](auto&, auto& v) {
+           [&](const std::string& v) {
              o.layers = absl::StrSplit(v, ',', absl::SkipWhitespace());
              for (auto& l : o.layers) l = std::string(absl::StripAsciiWhitespace(l));
              return absl::OkStatus();
            }},
-          {"alpha", [&](auto& k, auto& v) { return ParseValue(k, v, &r.regression.alpha); }},
-          {"n_feat", [&](auto& k, auto& v) { return ParseValue(k, v, &r.regression.n_feat); }},
-          {"standardize_voxels",
-           [&](auto& k, auto& v) { return ParseValue(k, v, &r.standardize_voxels); }},
-          {"norm_correction",
-           [&](auto& k, auto& v) { return ParseValue(k, v, &o.norm_correction); }},
+          {"alpha", SetsValue(&r.regression.alpha)},
+          {"n_feat", SetsValue(&r.regression.n_feat)},
+          {"standardize_voxels", SetsValue(&r.standardize_voxels)},
+          {"norm_correction", SetsValue(&o.norm_correction)},
           {"optimizer",
-           [&](auto& k, auto& v) {
+           [&](const std::string& v) {
              if (v != "lbfgs" && v != "gd")
-               return absl::InvalidArgumentError("method shen: optimizer is \"lbfgs\" or \"gd\"");
+               return absl::InvalidArgumentError("is \"lbfgs\" or \"gd\"");
              o.inversion.optimizer =
                  v == "gd" ? InversionOptimizer::kGradientDescent : InversionOptimizer::kLbfgs;
              return absl::OkStatus();
            }},
-          {"iterations",
-           [&](auto& k, auto& v) { return ParseValue(k, v, &o.inversion.iterations); }},
-          {"tv_weight", [&](auto& k, auto& v) { return ParseValue(k, v, &o.inversion.tv_weight); }},
-          {"generator", [&](auto&, auto& v) { return o.generator = v, absl::OkStatus(); }},
-          {"generator_version",
-           [&](auto& k, auto& v) { return ParseValue(k, v, &o.generator_version); }},
-      };
-  for (const auto& [key, value] : parameters) {
-    auto it = setters.find(key);
-    if (it == setters.end()) {
-      std::string known;
-      for (const auto& [name, unused] : setters)
-        absl::StrAppend(&known, known.empty() ? "" : ", ", name);
-      return absl::InvalidArgumentError(absl::StrCat(
-          "method shen: unknown parameter '", key.substr(0, 64), "' (it takes ", known, ")"));
-    }
-    RETURN_IF_ERROR(it->second(key, value));
-  }
+          {"iterations", SetsValue(&o.inversion.iterations)},
+          {"tv_weight", SetsValue(&o.inversion.tv_weight)},
+          {"generator", SetsValue(&o.generator)},
+          {"generator_version", SetsValue(&o.generator_version)},
+      }));
   RETURN_IF_ERROR(CheckOptions(o));
   return std::make_shared<const ShenMethod>(std::move(o));
 }
