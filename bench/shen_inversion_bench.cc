@@ -73,12 +73,14 @@ absl::StatusOr<std::string> NetworkDir(const std::string& scratch) {
   return dir;
 }
 
-// Runs the Python side once; its seconds for all images (< 0 on failure).
-double RunPython(const std::string& scratch, const std::string& optimizer, float start) {
-  const std::string cmd = absl::StrCat(
-      absl::GetFlag(FLAGS_python), " ", absl::GetFlag(FLAGS_script), " run ", scratch,
-      "/network.ts ", scratch, "/stimuli.npy ", optimizer, " ", absl::GetFlag(FLAGS_iterations),
-      " ", start, " ", absl::GetFlag(FLAGS_threads), " ", scratch, "/python_images.npy");
+// Runs the Python side once, from scratch/start.npy (the start image ours
+// uses); its seconds for all images (< 0 on failure).
+double RunPython(const std::string& scratch, const std::string& optimizer) {
+  const std::string cmd =
+      absl::StrCat(absl::GetFlag(FLAGS_python), " ", absl::GetFlag(FLAGS_script), " run ", scratch,
+                   "/network.ts ", scratch, "/stimuli.npy ", optimizer, " ",
+                   absl::GetFlag(FLAGS_iterations), " ", scratch, "/start.npy ",
+                   absl::GetFlag(FLAGS_threads), " ", scratch, "/python_images.npy");
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return -1;
   double seconds = -1;
@@ -131,7 +133,7 @@ int RunOptimizer(const std::string& name, const core::FeatureNetwork& net, const
   if (!targets.ok()) return std::fprintf(stderr, "%s\n", targets.status().ToString().c_str()), 1;
   Side python, batch, single;
   for (int r = 0; r < absl::GetFlag(FLAGS_runs); ++r) {
-    python.seconds.push_back(RunPython(scratch, name, o.start_value));
+    python.seconds.push_back(RunPython(scratch, name));
     for (auto [side, batched] : {std::pair<Side*, bool>{&batch, true}, {&single, false}}) {
       core::Stopwatch w;
       auto images = RunOurs(net, *targets, o, batched);
@@ -172,7 +174,12 @@ int main(int argc, char** argv) {
       absl::StrCat(absl::GetFlag(FLAGS_python), " ", absl::GetFlag(FLAGS_script), " export ", *dir,
                    "/weights.pt ", ts);
   if (std::system(export_cmd.c_str()) != 0 ||
-      !core::WriteNpyFloat64(scratch + "/stimuli.npy", ds->test.stimuli).ok())
+      !core::WriteNpyFloat64(scratch + "/stimuli.npy", ds->test.stimuli).ok() ||
+      !core::WriteNpyFloat64(scratch + "/start.npy",
+                             core::InversionStartImage(784, ds->train.stimuli.mean(),
+                                                       core::InversionOptions().start_dither)
+                                 .cast<double>())
+           .ok())
     return std::fprintf(stderr, "shen_inversion_bench: cannot export the network\n"), 1;
   auto ours_net = core::FeatureNetwork::Load(*dir);
   auto net = core::FeatureNetwork::LoadTorchScript(ts, ds->image, kLayers);
@@ -184,8 +191,9 @@ int main(int argc, char** argv) {
       *(*ours_net)->ExtractConcatenated(ds->test.stimuli.cast<float>(), kLayers);
   std::printf(
       "shen_inversion_bench: 10 digit69 test stimuli, true features of %zu layers "
-      "(conv1..fc7), %d iterations per image, start %.3f\n",
-      kLayers.size(), absl::GetFlag(FLAGS_iterations), ds->train.stimuli.mean());
+      "(conv1..fc7), %d iterations per image, start %.3f +- %.4f (dither, both sides)\n",
+      kLayers.size(), absl::GetFlag(FLAGS_iterations), ds->train.stimuli.mean(),
+      core::InversionOptions().start_dither);
   std::printf(
       "network: TorchScript export of alexnet28 (%s); its features vs ours: max |diff| "
       "%.2g\n",

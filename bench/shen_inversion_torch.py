@@ -12,7 +12,8 @@ and with the same loss and optimisers as core/methods/shen/feature_inversion.
   shen_inversion_torch.py run NET.ts STIMULI.npy OPTIMIZER ITERATIONS START THREADS OUT.npy
       Inverts the true features (conv1..fc7) of each row of STIMULI.npy
       (n x 784, [0, 1]) one image at a time with OPTIMIZER (lbfgs or gd)
-      for ITERATIONS from a uniform image at START; writes the images to
+      for ITERATIONS from START (a pixel value, or a .npy of the 1 x 784
+      start image: ours, the mean pixel dithered); writes the images to
       OUT.npy and prints one JSON line: seconds (the optimisation only,
       not start-up or loading), images, iterations.
 """
@@ -71,7 +72,7 @@ def invert_one(net, targets, optimizer, iterations, start):
         f = features(net, x)
         return sum(0.5 * beta[l] * ((f[l] - targets[l]) ** 2).sum() for l in LAYERS)
 
-    x = torch.full((1, 784), start, requires_grad=True)
+    x = start.clone().requires_grad_(True)
     if optimizer == 'lbfgs':
         opt = torch.optim.LBFGS([x], lr=1, max_iter=1, history_size=100,
                                 line_search_fn='strong_wolfe')
@@ -108,6 +109,9 @@ def run(net_path, stimuli_path, optimizer, iterations, start, threads, out):
     for p in net.parameters():
         p.requires_grad_(False)
     stimuli = torch.from_numpy(np.load(stimuli_path).astype(np.float32))
+    # START: one pixel value, or a .npy of the 1 x 784 start image.
+    start = (torch.from_numpy(np.load(start).astype(np.float32)).reshape(1, 784)
+             if start.endswith('.npy') else torch.full((1, 784), float(start)))
     with torch.no_grad():
         targets = features(net, stimuli)
     images = []
@@ -126,7 +130,7 @@ def main():
         export(sys.argv[2], sys.argv[3])
         return 0
     if len(sys.argv) == 9 and sys.argv[1] == 'run':
-        run(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]),
+        run(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6],
             int(sys.argv[7]), sys.argv[8])
         return 0
     print(__doc__)

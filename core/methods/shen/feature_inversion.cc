@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -93,8 +94,11 @@ class InversionProblem {
   }
 
   // The variable every sample starts from.
-  torch::Tensor Start(Eigen::Index n, float start_value) const {
-    if (prior_ == nullptr) return torch::full({n, shape_.num_pixels()}, start_value);
+  torch::Tensor Start(Eigen::Index n, float start_value, float dither) const {
+    if (prior_ == nullptr) {
+      const Eigen::MatrixXf row = InversionStartImage(shape_.num_pixels(), start_value, dither);
+      return ToTensor(row).expand({n, shape_.num_pixels()}).clone();
+    }
     return start_.expand({n, start_.size(1)}).clone();
   }
   // A gradient-descent step's scale per unit of the variable.
@@ -153,10 +157,12 @@ class InversionProblem {
   torch::Tensor low_, high_, start_;  // 1 x condition units
 };
 
+// Calls on_progress when this iteration is due; the images (a generator
+// pass under a prior) are made only then.
 void Report(const InversionOptions& o, int iteration, const torch::Tensor& loss,
-            const torch::Tensor& x) {
+            const InversionProblem& problem, const torch::Tensor& x) {
   if (o.progress_every > 0 && o.on_progress && iteration % o.progress_every == 0)
-    o.on_progress(iteration, ToVector(loss), ToMatrix(x));
+    o.on_progress(iteration, ToVector(loss), ToMatrix(problem.Images(x)));
 }
 
 // icnn_gd: normalised gradient, momentum, a linearly falling step.
@@ -172,7 +178,7 @@ int RunGradientDescent(const InversionProblem& problem, const InversionOptions& 
     delta = delta * o.momentum + grad;
     *x = *x - lr * delta * problem.StepScale();
     if (!problem.has_prior()) *x = x->clamp(0, 1);
-    Report(o, t + 1, loss, problem.Images(*x));
+    Report(o, t + 1, loss, problem, *x);
   }
   return o.iterations;
 }
@@ -204,7 +210,7 @@ int RunLbfgs(const InversionProblem& problem, const InversionOptions& o, torch::
       break;
     }
     optimizer.step(closure);
-    Report(o, t + 1, last_loss.detach(), problem.Images(param.detach()));
+    Report(o, t + 1, last_loss.detach(), problem, param.detach());
   }
   *x = param.detach();
   return t;
@@ -251,7 +257,7 @@ absl::StatusOr<InversionResult> InvertFeatures(const FeatureNetwork& network,
     ASSIGN_OR_RETURN(
         const InversionProblem problem,
         InversionProblem::Create(network, targets, shape, n, options.tv_weight, options.prior));
-    torch::Tensor x = problem.Start(n, options.start_value);
+    torch::Tensor x = problem.Start(n, options.start_value, options.start_dither);
     InversionResult result;
     result.initial_loss = ToVector(problem.LossAndGradient(x).first);
     result.iterations = options.optimizer == InversionOptimizer::kLbfgs
@@ -261,6 +267,14 @@ absl::StatusOr<InversionResult> InvertFeatures(const FeatureNetwork& network,
     result.images = ToMatrix(problem.Images(x));
     return result;
   });
+}
+
+Eigen::RowVectorXf InversionStartImage(int num_pixels, float value, float dither) {
+  std::mt19937 rng(20190117);  // fixed: the same start every call
+  std::uniform_real_distribution<float> u(-dither, dither);
+  Eigen::RowVectorXf row(num_pixels);
+  for (int i = 0; i < num_pixels; ++i) row(i) = value + (dither > 0 ? u(rng) : 0.0f);
+  return row;
 }
 
 Eigen::MatrixXf CorrectFeatureNorm(const Eigen::MatrixXf& features,

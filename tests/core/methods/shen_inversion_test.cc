@@ -104,6 +104,35 @@ TEST_F(ShenInversion, GradientMatchesFiniteDifferences) {
   }
 }
 
+// The start is the mean pixel dithered by a grey level, one fixed pattern
+// for every sample, so that it is a point where the gradient predicts the
+// loss: a flat image ties every max-pooling window, and from it L-BFGS's
+// line search can find no step (feature_inversion.h, start_dither).
+TEST_F(ShenInversion, StartIsDitheredTheSameForEverySampleAndTheGradientPredictsTheLossThere) {
+  const float mean = stimuli_->mean(), dither = InversionOptions().start_dither;
+  const Eigen::RowVectorXf start = InversionStartImage(shape_.num_pixels(), mean, dither);
+  EXPECT_EQ(start, InversionStartImage(shape_.num_pixels(), mean, dither));
+  EXPECT_LE((start.array() - mean).abs().maxCoeff(), dither);
+  EXPECT_GT(start.maxCoeff() - start.minCoeff(), dither);  // not flat
+  const LayerFeatures targets = TrueFeatures(stimuli_->topRows(3));
+  const Eigen::MatrixXf x = start.replicate(3, 1);
+  Eigen::MatrixXf g;
+  auto loss = InversionLoss(*network_, targets, x, shape_, &g, 0);
+  ASSERT_TRUE(loss.ok()) << loss.status();
+  for (int i = 0; i < 3; ++i) {
+    // A step of a tenth of a grey level along -g lowers the loss by about
+    // t |g|^2 (first order), as L-BFGS's line search expects.
+    const float t = 0.1f / 255 / g.row(i).cwiseAbs().maxCoeff();
+    Eigen::MatrixXf stepped = x;
+    stepped.row(i) -= t * g.row(i);
+    auto after = InversionLoss(*network_, targets, stepped, shape_, nullptr, 0);
+    ASSERT_TRUE(after.ok());
+    const double predicted = t * g.row(i).squaredNorm(), fell = (*loss)(i) - (*after)(i);
+    std::printf("sample %d: the loss fell %.3g for a predicted %.3g\n", i, fell, predicted);
+    EXPECT_NEAR(fell, predicted, 0.2 * predicted) << "sample " << i;
+  }
+}
+
 TEST_F(ShenInversion, LossFallsOnEverySampleWithEachOptimiser) {
   const LayerFeatures targets = TrueFeatures(*stimuli_);
   for (const auto& [name, optimizer, tv] :
