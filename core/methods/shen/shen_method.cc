@@ -156,9 +156,11 @@ std::string SettingsText(const ShenOptions& o) {
   const InversionOptions& i = o.inversion;
   return absl::StrFormat(
       "optimizer: %s\niterations: %d\ntv_weight: %.17g\nnorm_correction: %s\nstart_value: "
-      "%.9g\nlr_start: %.17g\nlr_end: %.17g\nmomentum: %.17g\ngenerator_prior: %s\n",
+      "%.9g\nstart_dither: %.9g\nlr_start: %.17g\nlr_end: %.17g\nmomentum: %.17g\ngenerator_prior: "
+      "%s\n",
       OptimizerName(i.optimizer), i.iterations, i.tv_weight, o.norm_correction ? "true" : "false",
-      i.start_value, i.lr_start, i.lr_end, i.momentum, o.generator.empty() ? "false" : "true");
+      i.start_value, i.start_dither, i.lr_start, i.lr_end, i.momentum,
+      o.generator.empty() ? "false" : "true");
 }
 
 absl::Status BadSetting(const std::string& path, absl::string_view line) {
@@ -187,6 +189,9 @@ absl::StatusOr<ShenOptions> ReadSettings(const std::string& path) {
     } else if (kv.first == "start_value") {
       ok = absl::SimpleAtof(value, &start) && std::isfinite(start);
       i.start_value = start;
+    } else if (kv.first == "start_dither") {
+      // A version written before the dither reads the current default.
+      ok = absl::SimpleAtof(value, &i.start_dither) && i.start_dither >= 0 && i.start_dither < 1;
     } else if (kv.first == "lr_start") {
       ok = absl::SimpleAtod(value, &i.lr_start);
     } else if (kv.first == "lr_end") {
