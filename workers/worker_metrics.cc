@@ -1,5 +1,8 @@
 #include "workers/worker_metrics.h"
 
+#include <tuple>
+#include <utility>
+
 #include "absl/time/time.h"
 #include "proto/rpc_metrics.h"
 
@@ -39,22 +42,35 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                            .Register(registry)
                            .Add({})) {}
 
-const StageHistograms& WorkerMetrics::ForModel(const std::string& model) {
+const ModelMetrics& WorkerMetrics::ForModel(const std::string& model) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = per_model_.find(model);
   if (it == per_model_.end()) {
-    static constexpr const char* kNames[StageHistograms::kStages] = {
+    static constexpr const char* kNames[ModelMetrics::kStages] = {
         "queue", "preprocess", "decode", "generate", "refine", "encode", "total"};
-    std::array<prometheus::Histogram*, StageHistograms::kStages> made{};
-    for (int i = 0; i < StageHistograms::kStages; ++i) {
+    std::array<prometheus::Histogram*, ModelMetrics::kStages> made{};
+    for (int i = 0; i < ModelMetrics::kStages; ++i) {
       made[i] = &stage_.Add({{"model", model}, {"stage", kNames[i]}}, LatencyBuckets());
     }
-    it = per_model_.emplace(model, StageHistograms(made)).first;
+    it = per_model_
+             .emplace(std::piecewise_construct, std::forward_as_tuple(model),
+                      std::forward_as_tuple(made, &refine_iterations_, model))
+             .first;
   }
   return it->second;
 }
 
-void StageHistograms::Observe(const core::StageTimings& t) const {
+void ModelMetrics::CountRefineIterations(int iterations) const {
+  prometheus::Counter* counter = refine_.load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Racing first uses get the same counter from the family.
+    counter = &refine_family_->Add({{"model", model_}});
+    refine_.store(counter, std::memory_order_release);
+  }
+  counter->Increment(iterations);
+}
+
+void ModelMetrics::Observe(const core::StageTimings& t) const {
   const absl::Duration values[kStages] = {t.queue,  t.preprocess, t.decode, t.generate,
                                           t.refine, t.encode,     t.total};
   for (int i = 0; i < kStages; ++i) {

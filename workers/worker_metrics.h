@@ -5,6 +5,7 @@
 #define V2P_WORKERS_WORKER_METRICS_H_
 
 #include <array>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
@@ -19,32 +20,37 @@
 
 namespace v2p::worker {
 
-// One model's per-stage histograms; Observe() takes no lock.
-class StageHistograms {
+// One model's metrics: its per-stage histograms and, for a model with a
+// refine stage, its refiner's iterations (the counter made on first use,
+// so models without one show no series). Takes no lock.
+class ModelMetrics {
  public:
   static constexpr int kStages = 7;
-  explicit StageHistograms(std::array<prometheus::Histogram*, kStages> h) : h_(h) {}
+  ModelMetrics(std::array<prometheus::Histogram*, kStages> h,
+               prometheus::Family<prometheus::Counter>* refine_family, std::string model)
+      : h_(h), refine_family_(refine_family), model_(std::move(model)) {}
   void Observe(const core::StageTimings& timings) const;
+  // Refine-stage iterations run for one request.
+  void CountRefineIterations(int iterations) const;
 
  private:
   std::array<prometheus::Histogram*, kStages> h_;
+  prometheus::Family<prometheus::Counter>* const refine_family_;
+  const std::string model_;
+  mutable std::atomic<prometheus::Counter*> refine_{nullptr};
 };
 
 class WorkerMetrics {
  public:
   explicit WorkerMetrics(prometheus::Registry& registry);
 
-  // The histograms of `model`, created on first use and kept (labels are
+  // The metrics of `model`, created on first use and kept (labels are
   // bounded by the models loaded). Look them up once per request, then
   // Observe() each sample.
-  const StageHistograms& ForModel(const std::string& model);
+  const ModelMetrics& ForModel(const std::string& model);
   void RecordBatch(int rows) { batch_size_.Observe(rows); }
   void SetQueuedRows(int rows) { queued_rows_.Set(rows); }
   void SetModelsLoaded(int models) { models_loaded_.Set(models); }
-  // Refine-stage iterations run for one request of `model`.
-  void RecordRefineIterations(const std::string& model, int iterations) {
-    refine_iterations_.Add({{"model", model}}).Increment(iterations);
-  }
   // A progress stream ended because its caller stopped reading.
   void RecordProgressStall() { progress_stalls_.Increment(); }
 
@@ -56,7 +62,7 @@ class WorkerMetrics {
   prometheus::Family<prometheus::Counter>& refine_iterations_;
   prometheus::Counter& progress_stalls_;
   std::mutex mu_;
-  std::map<std::string, StageHistograms> per_model_;  // nodes stay put
+  std::map<std::string, ModelMetrics> per_model_;  // nodes stay put
 };
 
 }  // namespace v2p::worker

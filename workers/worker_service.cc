@@ -342,12 +342,12 @@ void WorkerService::Answer(const v1::ReconstructRequest& request, const core::Pi
   for (auto& r : *response->mutable_results())
     ToDurationProto(elapsed, r.mutable_timings()->mutable_total());
   if (metrics_ != nullptr) {
+    const ModelMetrics& model_metrics = metrics_->ForModel(request.model());
     if (!recs.empty() && recs.front().refine_iterations > 0)
-      metrics_->RecordRefineIterations(request.model(), recs.front().refine_iterations);
-    const StageHistograms& stages = metrics_->ForModel(request.model());
+      model_metrics.CountRefineIterations(recs.front().refine_iterations);
     for (auto& r : recs) {
       r.timings.total = elapsed;
-      stages.Observe(r.timings);
+      model_metrics.Observe(r.timings);
     }
   }
 }
