@@ -64,8 +64,7 @@ class Batcher {
     // The refiner's progress (RunOptions::progress_every, on_progress),
     // called on the batch thread; a request that asks runs alone.
     int progress_every = 0;
-    std::function<void(int iteration, const Eigen::VectorXd& loss, const Eigen::MatrixXf& images)>
-        on_progress;
+    core::RefineProgressFn on_progress;
     bool alone() const {
       return num_samples > 0 || refine_iterations > 0 || stop_refining || progress_every > 0;
     }

@@ -44,8 +44,7 @@ struct RunOptions {
   // on_progress, the images clipped as the results are (INVALID_ARGUMENT
   // for a pipeline without one).
   int progress_every = 0;
-  std::function<void(int iteration, const Eigen::VectorXd& loss, const Eigen::MatrixXf& images)>
-      on_progress;
+  RefineProgressFn on_progress;
 };
 
 struct Reconstruction {

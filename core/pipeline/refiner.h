@@ -15,6 +15,11 @@
 
 namespace v2p::core {
 
+// A refiner's progress: the iterations run, each sample's loss and the
+// images so far (n x pixels).
+using RefineProgressFn =
+    std::function<void(int iteration, const Eigen::VectorXd& loss, const Eigen::MatrixXf& images)>;
+
 // What one request asks of the refine stage.
 struct RefineControl {
   // Checked at least once per iteration; when it fires the refiner returns
@@ -29,8 +34,7 @@ struct RefineControl {
   // Called every `progress_every` iterations (0: never) with the iteration
   // count, each sample's loss and the images so far (n x pixels).
   int progress_every = 0;
-  std::function<void(int iteration, const Eigen::VectorXd& loss, const Eigen::MatrixXf& images)>
-      on_progress;
+  RefineProgressFn on_progress;
 };
 
 struct Refined {

@@ -40,6 +40,7 @@
 #include "Eigen/Core"
 #include "absl/status/statusor.h"
 #include "core/features/feature_network.h"
+#include "core/pipeline/refiner.h"
 
 namespace v2p::core {
 
@@ -89,8 +90,7 @@ struct InversionOptions {
   // Called every `progress_every` iterations (0: never) with the
   // iteration count, each sample's loss and the current images.
   int progress_every = 0;
-  std::function<void(int iteration, const Eigen::VectorXd& loss, const Eigen::MatrixXf& images)>
-      on_progress;
+  RefineProgressFn on_progress;
   // Checked before every iteration: when it fires the optimisation stops
   // and returns the images so far (InversionResult::stopped_early).
   std::function<bool()> should_stop;
