@@ -259,17 +259,33 @@ class StepRefiner final : public Refiner {
   std::atomic<int>* steps_;
 };
 
+// Betas x (n x voxels) and targets y, a linear map of them around 0.5
+// (n x outputs), for a refined model's decoder; the manifest of such a
+// model.
+struct RefinedModelData {
+  Eigen::MatrixXd x, y;
+  ModelManifest manifest;
+  RidgeDecoder::Options ridge;
+};
+RefinedModelData RefinedModel(uint64_t seed, int n, int voxels, ImageShape image,
+                              const std::string& target) {
+  std::mt19937_64 rng(seed);
+  RefinedModelData d;
+  d.x = testing::Gaussian(n, voxels, rng);
+  d.y = (d.x * testing::Gaussian(voxels, image.num_pixels(), rng)).array() * 0.05 + 0.5;
+  d.manifest.name = "refined";
+  d.manifest.num_voxels = voxels;
+  d.manifest.image = image;
+  d.manifest.target = target;
+  d.ridge.regression.alpha = 1;
+  return d;
+}
+
 TEST(RefineStage, RunsAfterTheGeneratorOrAloneIsTimedAndStopsWhenCancelled) {
-  std::mt19937_64 rng(5);
-  const Eigen::MatrixXd x = testing::Gaussian(40, 12, rng);
-  const Eigen::MatrixXd y = (x * testing::Gaussian(12, 16, rng)).array() * 0.05 + 0.5;
-  RidgeDecoder::Options ro;
-  ro.regression.alpha = 1;
-  ModelManifest m;
-  m.name = "refined";
-  m.num_voxels = 12;
-  m.image = {4, 4, 1};
-  m.target = "pixels";
+  const RefinedModelData d = RefinedModel(5, 40, 12, {4, 4, 1}, "pixels");
+  const Eigen::MatrixXd &x = d.x, &y = d.y;
+  const RidgeDecoder::Options& ro = d.ridge;
+  ModelManifest m = d.manifest;
   std::atomic<int> steps{0};
   auto stages = [&](int iterations, int pixels, bool with_generator) {
     PipelineStages s;
@@ -333,16 +349,10 @@ TEST(RefineStage, RunsAfterTheGeneratorOrAloneIsTimedAndStopsWhenCancelled) {
 }
 
 TEST(RefineStage, ReportsProgressAtItsIntervalAndOnlyWhenItHasARefiner) {
-  std::mt19937_64 rng(6);
-  const Eigen::MatrixXd x = testing::Gaussian(30, 8, rng);
-  const Eigen::MatrixXd y = (x * testing::Gaussian(8, 9, rng)).array() * 0.05 + 0.5;
-  RidgeDecoder::Options ro;
-  ro.regression.alpha = 1;
-  ModelManifest m;
-  m.name = "refined";
-  m.num_voxels = 8;
-  m.image = {3, 3, 1};
-  m.target = "features";
+  const RefinedModelData d = RefinedModel(6, 30, 8, {3, 3, 1}, "features");
+  const Eigen::MatrixXd &x = d.x, &y = d.y;
+  const RidgeDecoder::Options& ro = d.ridge;
+  ModelManifest m = d.manifest;
   m.feature_layers = {{"fc", {9}, 9}};
   std::atomic<int> steps{0};
   PipelineStages s;
